@@ -1,0 +1,1 @@
+"""Artifact storage behind one small protocol, chosen by URI scheme (see schemes.py)."""

@@ -1,0 +1,89 @@
+"""The ArtifactStore protocol and the rules every store shares.
+
+Keys are server-generated, '/'-separated and relative to the store's root; clients never
+choose a storage location. Every write computes the SHA-256 and size of what it stored.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import urllib.parse
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from runstone.errors import InvalidInput
+
+CHUNK = 1024 * 1024
+MAX_PATH_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class Stored:
+    size: int
+    sha256: str
+
+
+@runtime_checkable
+class ArtifactStore(Protocol):
+    root_uri: str
+
+    def write(self, key: str, chunks: Iterable[bytes]) -> Stored:
+        """Store the bytes under ``key`` atomically: readers see the old or the new file."""
+
+    def write_file(self, key: str, path: Path) -> Stored:
+        """Store a local file under ``key``."""
+
+    def read(self, key: str) -> Iterator[bytes]:
+        """The bytes under ``key``, in chunks; NotFound when absent."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove ``prefix`` and everything below it; absent is fine."""
+
+    def local_path(self, key: str) -> Path | None:
+        """A filesystem path of the stored bytes when the store is local, else None."""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_path(path: str, *, allow_empty: bool = False) -> str:
+    """Validate a client-supplied artifact path (already decoded once) and normalize it.
+
+    The result is relative, has no '.', '..' or empty segments, and so stays inside the root it
+    is joined to.
+    """
+    if not isinstance(path, str):
+        raise InvalidInput("Artifact path must be a string.")
+    stripped = path.strip("/")
+    if not stripped:
+        if allow_empty:
+            return ""
+        raise InvalidInput("Artifact path must not be empty.")
+    if len(path) > MAX_PATH_LENGTH:
+        raise InvalidInput(f"Artifact path is longer than {MAX_PATH_LENGTH} characters.")
+    if _CONTROL.search(path):
+        raise InvalidInput("Artifact path must not contain control characters.")
+    if "\\" in path:
+        raise InvalidInput(f"Artifact path {path!r} must use '/' as separator, not '\\'.")
+    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        raise InvalidInput(f"Artifact path {path!r} must be relative to the run's artifact root.")
+    for candidate in (path, urllib.parse.unquote(path)):
+        parts = candidate.split("/")
+        if any(part in ("..", ".") for part in parts):
+            raise InvalidInput(f"Artifact path {path!r} must not contain '.' or '..' segments.")
+    parts = stripped.split("/")
+    if any(part == "" for part in parts):
+        raise InvalidInput(f"Artifact path {path!r} must not contain empty segments.")
+    normalized = posixpath.normpath(stripped)
+    if normalized != stripped:
+        raise InvalidInput(f"Artifact path {path!r} is not in normal form.")
+    return stripped
+
+
+def join_key(*parts: str) -> str:
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))

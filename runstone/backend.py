@@ -1,0 +1,44 @@
+"""Opens a metadata database and an artifact store and builds the services over them.
+
+The server's ``create_app`` and the SDK's embedded backend both start here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runstone.artifacts.base import ArtifactStore
+from runstone.artifacts.schemes import open_store
+from runstone.config import Settings
+from runstone.store import schema
+from runstone.store.engine import Database
+from runstone.tracking.artifacts import ArtifactService
+from runstone.tracking.service import SYSTEM, Caller, TrackingService
+
+
+@dataclass
+class Backend:
+    settings: Settings
+    db: Database
+    store: ArtifactStore
+
+    def tracking(self, caller: Caller = SYSTEM) -> TrackingService:
+        return TrackingService(self.db, self.store.root_uri, caller=caller)
+
+    def artifacts(self, caller: Caller = SYSTEM) -> ArtifactService:
+        return ArtifactService(self.tracking(caller), self.store)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def open_backend(settings: Settings, *, prepare: bool = True) -> Backend:
+    """Connect to the configured stores; create the schema of a new database.
+
+    Raises SchemaOutOfDate when an existing database needs ``runstone db upgrade``.
+    """
+    db = Database(settings.database_uri)
+    if prepare:
+        schema.prepare(db)
+    store = open_store(settings.artifact_root, s3_endpoint_url=settings.s3_endpoint_url)
+    return Backend(settings, db, store)

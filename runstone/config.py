@@ -1,0 +1,76 @@
+"""Settings: the only place that reads the environment.
+
+Every setting can be given as an environment variable named ``RUNSTONE_<NAME>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.home() / ".runstone"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNSTONE_", extra="ignore")
+
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Folder of the embedded default: runstone.db and artifacts/ live here.",
+    )
+    tracking_uri: str | None = Field(
+        default=None,
+        description="Where the SDK logs: http(s)://host:port for a server, a database URI, "
+        "or unset for the embedded store under the home folder.",
+    )
+    backend_store_uri: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata database (default: SQLite in the home folder).",
+    )
+    artifacts_destination: str | None = Field(
+        default=None,
+        description="Root of artifact storage: a folder or s3://bucket/prefix "
+        "(default: artifacts/ in the home folder).",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible server (SeaweedFS, MinIO, ...)."
+    )
+    host: str = Field(default="127.0.0.1", description="Address the server listens on.")
+    port: int = Field(default=5000, description="Port the server listens on.")
+    workers: int = Field(default=1, description="Number of server worker processes.")
+    user: str | None = Field(
+        default=None, description="User name recorded on runs and audit events (default: login name)."
+    )
+    max_request_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        description="Largest JSON request body the server accepts (artifact uploads excepted).",
+    )
+    max_artifact_bytes: int = Field(
+        default=50 * 1024 * 1024 * 1024, description="Largest single artifact file accepted."
+    )
+    http_timeout: float = Field(default=30.0, description="Seconds before an SDK request gives up.")
+    http_retries: int = Field(
+        default=5, description="How often the SDK retries a request the server did not answer."
+    )
+    flush_interval: float = Field(
+        default=1.0, description="Seconds between background flushes of buffered metrics."
+    )
+    log_requests: bool = Field(
+        default=True, description="Log one structured line per server request."
+    )
+
+    @property
+    def database_uri(self) -> str:
+        if self.backend_store_uri:
+            return self.backend_store_uri
+        return f"sqlite:///{self.home / 'runstone.db'}"
+
+    @property
+    def artifact_root(self) -> str:
+        if self.artifacts_destination:
+            return self.artifacts_destination
+        return str(self.home / "artifacts")

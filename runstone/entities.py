@@ -1,0 +1,220 @@
+"""Domain entities: plain dataclasses that cross every layer.
+
+Their shape follows MLflow's (``run.info.run_id``, ``run.data.metrics``) so that users of
+MLflow are at home. Database rows never leave ``store/``; wire schemas live in ``schemas/``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class RunStatus(str, enum.Enum):
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    @property
+    def is_terminated(self) -> bool:
+        return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+
+
+class LifecycleStage(str, enum.Enum):
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class ViewType(str, enum.Enum):
+    ACTIVE_ONLY = "ACTIVE_ONLY"
+    DELETED_ONLY = "DELETED_ONLY"
+    ALL = "ALL"
+
+    @classmethod
+    def parse(cls, value: str | ViewType | None) -> ViewType:
+        if value is None:
+            return cls.ACTIVE_ONLY
+        if isinstance(value, ViewType):
+            return value
+        normalized = str(value).strip().upper()
+        aliases = {"ACTIVE": "ACTIVE_ONLY", "DELETED": "DELETED_ONLY"}
+        normalized = aliases.get(normalized, normalized)
+        try:
+            return cls(normalized)
+        except ValueError:
+            from runstone.errors import InvalidInput
+
+            raise InvalidInput(
+                f"Unknown view type {value!r}; use one of active_only, deleted_only, all."
+            ) from None
+
+    def stages(self) -> tuple[str, ...]:
+        if self is ViewType.ACTIVE_ONLY:
+            return (LifecycleStage.ACTIVE.value,)
+        if self is ViewType.DELETED_ONLY:
+            return (LifecycleStage.DELETED.value,)
+        return (LifecycleStage.ACTIVE.value, LifecycleStage.DELETED.value)
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class Param:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class RunTag:
+    key: str
+    value: str
+
+
+@dataclass
+class Experiment:
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    creation_time: int
+    last_update_time: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    experiment_id: str
+    run_name: str
+    user_id: str
+    status: str
+    start_time: int
+    end_time: int | None
+    lifecycle_stage: str
+    artifact_uri: str
+
+    @property
+    def run_uuid(self) -> str:
+        return self.run_id
+
+
+@dataclass
+class RunData:
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Dataset:
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+
+@dataclass
+class DatasetInput:
+    dataset: Dataset
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def context(self) -> str | None:
+        return self.tags.get("runstone.data.context")
+
+
+@dataclass
+class RunInputs:
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+
+
+@dataclass
+class Run:
+    info: RunInfo
+    data: RunData
+    inputs: RunInputs = field(default_factory=RunInputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "info": {**self.info.__dict__},
+            "data": {
+                "metrics": dict(self.data.metrics),
+                "params": dict(self.data.params),
+                "tags": dict(self.data.tags),
+            },
+            "inputs": {
+                "dataset_inputs": [
+                    {"dataset": {**d.dataset.__dict__}, "tags": dict(d.tags)}
+                    for d in self.inputs.dataset_inputs
+                ]
+            },
+        }
+
+
+@dataclass
+class MetricHistory:
+    """A metric's points column-wise: what goes over the wire and into charts."""
+
+    key: str
+    steps: list[int]
+    timestamps: list[int]
+    values: list[float]
+    downsampled: bool = False
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def to_metrics(self) -> list[Metric]:
+        return [
+            Metric(self.key, v, t, s)
+            for s, t, v in zip(self.steps, self.timestamps, self.values, strict=True)
+        ]
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    is_dir: bool
+    file_size: int | None = None
+    sha256: str | None = None
+
+
+@dataclass
+class PagedList:
+    items: list[Any]
+    next_page_token: str | None = None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.items[index]
+
+
+@dataclass
+class AuditEvent:
+    seq: int
+    time: int
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    prev_hash: str
+    hash: str
+    request_id: str | None = None

@@ -1,0 +1,102 @@
+"""The one exception tree of runstone.
+
+    RunstoneError                  code             HTTP
+    ├── InvalidInput               invalid_input    400
+    │   └── PayloadTooLarge        payload_too_large 413
+    ├── Unauthenticated            unauthenticated  401
+    ├── PermissionDenied           permission_denied 403
+    ├── NotFound                   not_found        404
+    ├── AlreadyExists              already_exists   409
+    ├── InvalidState               invalid_state    409
+    ├── SchemaOutOfDate            schema_out_of_date 503
+    ├── Unavailable                unavailable      503
+    └── InternalError              internal_error   500
+
+Every class carries a stable ``code`` and an HTTP ``status``. The server maps them in one
+place; the SDK rebuilds the same class from the code it receives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RunstoneError(Exception):
+    code = "error"
+    status = 500
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class InvalidInput(RunstoneError):
+    code = "invalid_input"
+    status = 400
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "payload_too_large"
+    status = 413
+
+
+class Unauthenticated(RunstoneError):
+    code = "unauthenticated"
+    status = 401
+
+
+class PermissionDenied(RunstoneError):
+    code = "permission_denied"
+    status = 403
+
+
+class NotFound(RunstoneError):
+    code = "not_found"
+    status = 404
+
+
+class AlreadyExists(RunstoneError):
+    code = "already_exists"
+    status = 409
+
+
+class InvalidState(RunstoneError):
+    code = "invalid_state"
+    status = 409
+
+
+class SchemaOutOfDate(RunstoneError):
+    code = "schema_out_of_date"
+    status = 503
+
+
+class Unavailable(RunstoneError):
+    code = "unavailable"
+    status = 503
+
+
+class InternalError(RunstoneError):
+    code = "internal_error"
+    status = 500
+
+
+def _all_classes() -> list[type[RunstoneError]]:
+    found: list[type[RunstoneError]] = []
+    pending: list[type[RunstoneError]] = [RunstoneError]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+ERROR_CLASSES: dict[str, type[RunstoneError]] = {cls.code: cls for cls in _all_classes()}
+
+
+def from_code(code: str, message: str, details: dict[str, Any] | None = None) -> RunstoneError:
+    """Rebuild the exception a server reported, falling back to the base class."""
+    return ERROR_CLASSES.get(code, RunstoneError)(message, details)

@@ -1,0 +1,1 @@
+"""Wire models of the native REST API: XCreate / XUpdate / XPublic / XsPublic."""

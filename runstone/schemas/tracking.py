@@ -1,0 +1,169 @@
+"""Wire models of experiments, runs, metrics and artifacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from runstone.entities import Experiment, FileInfo, MetricHistory, Run
+from runstone.schemas.common import Model, WireFloat, WireInt, float_out, floats_out
+
+
+class ExperimentCreate(Model):
+    name: str
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ExperimentUpdate(Model):
+    name: str
+
+
+class TagValue(Model):
+    value: str
+
+
+class ExperimentSearch(Model):
+    filter: str | None = None
+    view_type: str | None = None
+    max_results: int | None = None
+    order_by: list[str] = Field(default_factory=list)
+    page_token: str | None = None
+
+
+def experiment_public(e: Experiment, run_count: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "experiment_id": e.experiment_id,
+        "name": e.name,
+        "artifact_location": e.artifact_location,
+        "lifecycle_stage": e.lifecycle_stage,
+        "creation_time": e.creation_time,
+        "last_update_time": e.last_update_time,
+        "tags": e.tags,
+    }
+    if run_count is not None:
+        out["run_count"] = run_count
+    return out
+
+
+class RunCreate(Model):
+    experiment_id: str | None = None
+    run_name: str | None = None
+    start_time: WireInt | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    user_id: str | None = None
+    parent_run_id: str | None = None
+
+
+class RunUpdate(Model):
+    status: str | None = None
+    end_time: WireInt | None = None
+    run_name: str | None = None
+
+
+class RunMove(Model):
+    experiment_id: str
+
+
+class MetricIn(Model):
+    key: str
+    value: WireFloat
+    timestamp: WireInt
+    step: WireInt = 0
+
+
+class KeyValue(Model):
+    key: str
+    value: str
+
+
+class LogBatch(Model):
+    metrics: list[MetricIn] = Field(default_factory=list)
+    params: list[KeyValue] = Field(default_factory=list)
+    tags: list[KeyValue] = Field(default_factory=list)
+
+
+class DatasetIn(Model):
+    name: str
+    digest: str
+    source_type: str = "local"
+    source: str = ""
+    schema_: str | None = Field(default=None, alias="schema")
+    profile: str | None = None
+
+
+class DatasetInputIn(Model):
+    dataset: DatasetIn
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class LogInputs(Model):
+    datasets: list[DatasetInputIn]
+
+
+class RunSearch(Model):
+    experiment_ids: list[str] = Field(default_factory=list)
+    experiment_names: list[str] = Field(default_factory=list)
+    filter: str | None = None
+    run_view_type: str | None = None
+    max_results: int | None = None
+    order_by: list[str] = Field(default_factory=list)
+    page_token: str | None = None
+    params: list[str] | None = None
+    metrics: list[str] | None = None
+    tags: list[str] | None = None
+
+
+def run_public(run: Run) -> dict[str, Any]:
+    info = run.info
+    return {
+        "info": {
+            "run_id": info.run_id,
+            "experiment_id": info.experiment_id,
+            "run_name": info.run_name,
+            "user_id": info.user_id,
+            "status": info.status,
+            "start_time": info.start_time,
+            "end_time": info.end_time,
+            "lifecycle_stage": info.lifecycle_stage,
+            "artifact_uri": info.artifact_uri,
+        },
+        "data": {
+            "metrics": {k: float_out(v) for k, v in run.data.metrics.items()},
+            "params": run.data.params,
+            "tags": run.data.tags,
+        },
+        "inputs": {
+            "dataset_inputs": [
+                {
+                    "dataset": {
+                        "name": d.dataset.name,
+                        "digest": d.dataset.digest,
+                        "source_type": d.dataset.source_type,
+                        "source": d.dataset.source,
+                        "schema": d.dataset.schema,
+                        "profile": d.dataset.profile,
+                    },
+                    "tags": d.tags,
+                }
+                for d in run.inputs.dataset_inputs
+            ]
+        },
+    }
+
+
+def history_public(h: MetricHistory) -> dict[str, Any]:
+    return {
+        "key": h.key,
+        "steps": h.steps,
+        "timestamps": h.timestamps,
+        "values": floats_out(h.values),
+        "downsampled": h.downsampled,
+    }
+
+
+def file_public(f: FileInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {"path": f.path, "is_dir": f.is_dir, "file_size": f.file_size}
+    if f.sha256:
+        out["sha256"] = f.sha256
+    return out

@@ -1,0 +1,1 @@
+"""The tracking server: composition root (app.py), routes, error mapping, HTTP plumbing."""

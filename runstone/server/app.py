@@ -1,0 +1,47 @@
+"""The composition root of the server: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from fastapi import FastAPI
+
+from runstone.backend import Backend, open_backend
+from runstone.config import Settings
+from runstone.server import errors
+from runstone.server.middleware import RequestMiddleware, RequestStats
+from runstone.server.routes import artifacts, experiments, meta, runs
+from runstone.version import VERSION
+
+
+def create_app(settings: Settings | None = None, *, backend: Backend | None = None) -> FastAPI:
+    settings = settings or Settings()
+    backend = backend or open_backend(settings)
+    app = FastAPI(
+        title="runstone",
+        version=VERSION,
+        summary="Experiment tracking, model registry, serving and monitoring.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.backend = backend
+    app.state.settings = settings
+    app.state.stats = RequestStats()
+    errors.install(app)
+    for module in (meta, experiments, runs, artifacts):
+        app.include_router(module.router)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body=settings.max_request_bytes,
+        streamed_uploads=re.compile(r"^/api/v1/runs/[^/]+/artifacts/"),
+        stats=app.state.stats,
+        log_requests=settings.log_requests,
+    )
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """Factory for server worker processes: settings come from RUNSTONE_* variables."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return create_app(Settings())

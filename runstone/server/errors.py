@@ -1,0 +1,70 @@
+"""Errors to responses, in one place: ``{"error": {"code", "message", "details"}}``.
+
+Unknown exceptions answer a generic 500 that carries the request id; the traceback goes to
+the server log only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from runstone.errors import InvalidInput, RunstoneError
+from runstone.server.http import JSON
+
+log = logging.getLogger("runstone.server")
+
+
+def error_response(error: RunstoneError, request: Request) -> JSON:
+    body = {"error": error.to_dict()}
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["error"]["request_id"] = request_id
+    return JSON(body, status_code=error.status)
+
+
+def _describe(errors: list[dict]) -> str:  # type: ignore[type-arg]
+    parts = []
+    for e in errors[:5]:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+        message = e.get("msg", "invalid")
+        if e.get("type") == "json_invalid":
+            detail = (e.get("ctx") or {}).get("error", "")
+            parts.append(f"Request body is not valid JSON{': ' + str(detail) if detail else ''}")
+        elif where:
+            parts.append(f"{where}: {message}")
+        else:
+            parts.append(message)
+    return "; ".join(parts) or "Invalid request."
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RunstoneError)
+    async def _runstone(request: Request, exc: RunstoneError) -> JSON:
+        return error_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSON:
+        errors = [dict(e) for e in exc.errors()]
+        for e in errors:
+            e.pop("input", None)
+            e.pop("url", None)
+            if "ctx" in e:
+                e["ctx"] = {k: str(v) for k, v in e["ctx"].items()}
+        return error_response(InvalidInput(_describe(errors), {"errors": errors}), request)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSON:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        error = RunstoneError(str(exc.detail))
+        error.code, error.status = code, exc.status_code
+        return error_response(error, request)
+
+    @app.exception_handler(Exception)
+    async def _unknown(request: Request, exc: Exception) -> JSON:
+        request_id = getattr(request.state, "request_id", "-")
+        log.exception("unhandled error in request %s", request_id)
+        return error_response(RunstoneError(f"Internal server error (request {request_id})."), request)

@@ -1,0 +1,150 @@
+"""ASGI middleware: request ids, body size limits, one log line and counters per request."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections import defaultdict
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("runstone.access")
+
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class RequestStats:
+    """Prometheus counters for this process."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
+        self.latency: dict[tuple[str, str], list[float]] = {}
+        self.latency_sum: dict[tuple[str, str], float] = defaultdict(float)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests[(method, route, status)] += 1
+        counts = self.latency.setdefault((method, route), [0.0] * (len(_BUCKETS) + 1))
+        for i, bound in enumerate(_BUCKETS):
+            if seconds <= bound:
+                counts[i] += 1
+        counts[-1] += 1
+        self.latency_sum[(method, route)] += seconds
+
+    def render(self) -> str:
+        lines = [
+            "# HELP runstone_http_requests_total HTTP requests answered.",
+            "# TYPE runstone_http_requests_total counter",
+        ]
+        for (method, route, status), n in sorted(self.requests.items()):
+            lines.append(f'runstone_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}')
+        lines += [
+            "# HELP runstone_http_request_duration_seconds Time to answer HTTP requests.",
+            "# TYPE runstone_http_request_duration_seconds histogram",
+        ]
+        for (method, route), counts in sorted(self.latency.items()):
+            labels = f'method="{method}",route="{route}"'
+            for bound, n in zip(_BUCKETS, counts, strict=False):
+                lines.append(f'runstone_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} {int(n)}')
+            lines.append(f'runstone_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {int(counts[-1])}')
+            lines.append(f"runstone_http_request_duration_seconds_sum{{{labels}}} {self.latency_sum[(method, route)]:.6f}")
+            lines.append(f"runstone_http_request_duration_seconds_count{{{labels}}} {int(counts[-1])}")
+        return "\n".join(lines) + "\n"
+
+
+def _too_large(limit: int, request_id: str) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": "payload_too_large",
+            "message": f"Request body is larger than the limit of {limit} bytes.",
+            "details": {"limit": limit},
+            "request_id": request_id,
+        }
+    }
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestMiddleware:
+    """Request id in and out, body limit, access log and counters."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, streamed_uploads: re.Pattern[str], stats: RequestStats, log_requests: bool) -> None:
+        self.app = app
+        self.max_body = max_body
+        # Artifact uploads stream to storage and have their own limit.
+        self.streamed_uploads = streamed_uploads
+        self.stats = stats
+        self.log_requests = log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")[:64]
+        request_id = incoming if incoming.replace("-", "").isalnum() and incoming else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        path: str = scope["path"]
+        status_holder = [500]
+        limit = None if self.streamed_uploads.match(path) else self.max_body
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        if limit is not None:
+            declared = headers.get(b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                await self._reject(send_wrapper, limit, request_id)
+                self._finish(scope, 413, start, request_id)
+                return
+            received = 0
+
+            async def receive_limited() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        raise _BodyTooLarge
+                return message
+
+            try:
+                await self.app(scope, receive_limited, send_wrapper)
+            except _BodyTooLarge:
+                await self._reject(send_wrapper, limit, request_id)
+                status_holder[0] = 413
+        else:
+            await self.app(scope, receive, send_wrapper)
+        self._finish(scope, status_holder[0], start, request_id)
+
+    async def _reject(self, send: Send, limit: int, request_id: str) -> None:
+        body = orjson.dumps(_too_large(limit, request_id))
+        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    def _finish(self, scope: Scope, status: int, start: float, request_id: str) -> None:
+        seconds = time.perf_counter() - start
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        self.stats.observe(scope["method"], template, status, seconds)
+        if self.log_requests:
+            log.info(
+                orjson.dumps(
+                    {
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round(seconds * 1000, 2),
+                    }
+                ).decode()
+            )

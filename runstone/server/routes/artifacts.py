@@ -1,0 +1,111 @@
+"""/api/v1/runs/{run_id}/artifacts: upload, list, download (files and zipped folders)."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
+
+import anyio.from_thread
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from runstone.schemas.tracking import file_public
+from runstone.server.deps import artifacts
+from runstone.server.http import JSON, Route
+from runstone.tracking.artifacts import ArtifactService
+
+router = APIRouter(prefix="/api/v1/runs/{run_id}", tags=["artifacts"], route_class=Route, default_response_class=JSON)
+Artifacts = Annotated[ArtifactService, Depends(artifacts)]
+
+
+def _blocking_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
+    """The request body, pulled from the event loop by a worker thread, chunk by chunk."""
+    while True:
+        try:
+            chunk = anyio.from_thread.run(stream.__anext__)
+        except StopAsyncIteration:
+            return
+        if chunk:
+            yield chunk
+
+
+@router.put("/artifacts/{path:path}", summary="Upload one artifact file (raw request body)")
+async def upload_artifact(run_id: str, path: str, request: Request, service: Artifacts) -> dict[str, Any]:
+    chunks = _blocking_chunks(request.stream().__aiter__())
+    info = await run_in_threadpool(service.log_artifact, run_id, path, chunks)
+    return {"file": file_public(info)}
+
+
+@router.get("/artifacts", summary="List artifacts directly inside a folder")
+def list_artifacts(run_id: str, service: Artifacts, path: str = "", recursive: bool = False) -> dict[str, Any]:
+    files = service.files(run_id, path) if recursive else service.list_artifacts(run_id, path)
+    return {"files": [file_public(f) for f in files]}
+
+
+@router.get("/artifacts/{path:path}", summary="Download one artifact file", response_model=None)
+def download_artifact(run_id: str, path: str, service: Artifacts) -> FileResponse | StreamingResponse:
+    artifact = service.open(run_id, path)
+    headers = {"X-Checksum-Sha256": artifact.info.sha256 or "", "X-Content-Type-Options": "nosniff"}
+    filename = artifact.info.path.rsplit("/", 1)[-1]
+    if artifact.local_path is not None:
+        return FileResponse(artifact.local_path, headers=headers, filename=filename, media_type="application/octet-stream")
+    headers["Content-Length"] = str(artifact.info.file_size)
+    headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return StreamingResponse(service.read(artifact), headers=headers, media_type="application/octet-stream")
+
+
+class _Pipe:
+    """A write-only file whose written bytes are collected for a streaming response."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.offset = 0
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        self.offset += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.offset
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self.parts = b"".join(self.parts), []
+        return data
+
+
+def _zip_stream(service: ArtifactService, run_id: str, path: str) -> Iterator[bytes]:
+    files = service.files(run_id, path)
+    prefix = path.strip("/")
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
+        for info in files:
+            name = info.path[len(prefix) + 1 :] if prefix and info.path != prefix else info.path
+            artifact = service.open(run_id, info.path)
+            with archive.open(zipfile.ZipInfo(name), "w", force_zip64=True) as member:
+                for chunk in service.read(artifact):
+                    member.write(chunk)
+                    yield pipe.take()
+            yield pipe.take()
+    yield pipe.take()
+
+
+@router.get("/artifacts-zip", summary="Download a folder of artifacts as a zip file", response_model=None)
+def download_zip(run_id: str, service: Artifacts, path: str = "") -> StreamingResponse:
+    service.files(run_id, path)  # fail fast with 404 before the response starts
+    name = (path.strip("/").rsplit("/", 1)[-1] or run_id) + ".zip"
+    return StreamingResponse(
+        _zip_stream(service, run_id, path),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.delete("/artifacts/{path:path}", summary="Delete an artifact file or folder")
+def delete_artifacts(run_id: str, path: str, service: Artifacts) -> dict[str, Any]:
+    return {"deleted": service.delete_artifacts(run_id, path)}

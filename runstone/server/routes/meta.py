@@ -1,0 +1,62 @@
+"""/health, /version, /metrics, and the audit trail and gc under /api/v1."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse
+
+from runstone.backend import Backend
+from runstone.governance.audit import AuditService
+from runstone.schemas.common import Model
+from runstone.server.deps import backend, caller
+from runstone.server.http import JSON, Route
+from runstone.tracking.gc import collect
+from runstone.version import VERSION
+
+router = APIRouter(route_class=Route, default_response_class=JSON, tags=["server"])
+
+
+@router.get("/health", summary="Liveness and database reachability")
+def health(request: Request) -> dict[str, Any]:
+    request.app.state.backend.db.ping()
+    return {"status": "ok"}
+
+
+@router.get("/version", summary="Server version")
+def version() -> dict[str, Any]:
+    return {"version": VERSION}
+
+
+@router.get("/metrics", summary="Prometheus metrics of this server process", response_class=PlainTextResponse)
+def metrics(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(request.app.state.stats.render(), media_type="text/plain; version=0.0.4")
+
+
+@router.get("/api/v1/audit", summary="Audit events, oldest first")
+def audit_events(
+    b: Annotated[Backend, Depends(backend)],
+    target_type: str | None = None,
+    target_id: str | None = None,
+    after: int = 0,
+    limit: int = 1000,
+) -> dict[str, Any]:
+    events = AuditService(b.db).events(target_type=target_type, target_id=target_id, after_seq=after, limit=limit)
+    return {"events": [e.__dict__ for e in events]}
+
+
+@router.get("/api/v1/audit/verify", summary="Check the audit chain for tampering")
+def audit_verify(b: Annotated[Backend, Depends(backend)]) -> dict[str, Any]:
+    return AuditService(b.db).verify().__dict__
+
+
+class GcRequest(Model):
+    older_than_ms: int | None = None
+    dry_run: bool = False
+
+
+@router.post("/api/v1/gc", summary="Permanently remove deleted runs and experiments")
+def gc(body: GcRequest, request: Request, b: Annotated[Backend, Depends(backend)]) -> dict[str, Any]:
+    report = collect(b.tracking(caller(request)), b.store, older_than_ms=body.older_than_ms, dry_run=body.dry_run)
+    return report.__dict__

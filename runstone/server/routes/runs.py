@@ -1,0 +1,135 @@
+"""/api/v1/runs"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from runstone.entities import Dataset, Metric
+from runstone.schemas.tracking import (
+    LogBatch,
+    LogInputs,
+    RunCreate,
+    RunMove,
+    RunSearch,
+    RunUpdate,
+    history_public,
+    run_public,
+)
+from runstone.server.deps import tracking
+from runstone.server.http import JSON, Route
+from runstone.tracking.service import TrackingService
+
+router = APIRouter(prefix="/api/v1/runs", tags=["runs"], route_class=Route, default_response_class=JSON)
+Tracking = Annotated[TrackingService, Depends(tracking)]
+
+
+@router.post("", status_code=201, summary="Create a run")
+def create_run(body: RunCreate, service: Tracking) -> dict[str, Any]:
+    run = service.create_run(
+        body.experiment_id,
+        run_name=body.run_name,
+        start_time=body.start_time,
+        tags=body.tags,
+        user_id=body.user_id,
+        parent_run_id=body.parent_run_id,
+    )
+    return {"run": run_public(run)}
+
+
+@router.post("/search", summary="Search runs with the filter grammar")
+def search_runs(body: RunSearch, service: Tracking) -> dict[str, Any]:
+    page = service.search_runs(
+        body.experiment_ids,
+        body.filter,
+        body.run_view_type,
+        body.max_results,
+        body.order_by,
+        body.page_token,
+        experiment_names=body.experiment_names,
+        params=body.params,
+        metrics=body.metrics,
+        tags=body.tags,
+    )
+    return {"runs": [run_public(r) for r in page], "next_page_token": page.next_page_token}
+
+
+@router.get("/{run_id}", summary="Get a run")
+def get_run(run_id: str, service: Tracking) -> dict[str, Any]:
+    return {"run": run_public(service.get_run(run_id))}
+
+
+@router.get("/{run_id}/children", summary="Ids of a run's nested runs")
+def get_children(run_id: str, service: Tracking) -> dict[str, Any]:
+    return {"run_ids": service.child_run_ids(run_id)}
+
+
+@router.patch("/{run_id}", summary="Update a run's status, end time or name")
+def update_run(run_id: str, body: RunUpdate, service: Tracking) -> dict[str, Any]:
+    run = service.update_run(run_id, status=body.status, end_time=body.end_time, run_name=body.run_name)
+    return {"run": run_public(run)}
+
+
+@router.post("/{run_id}/delete", summary="Delete a run (restorable)")
+def delete_run(run_id: str, service: Tracking) -> dict[str, Any]:
+    service.delete_run(run_id)
+    return {}
+
+
+@router.post("/{run_id}/restore", summary="Restore a deleted run")
+def restore_run(run_id: str, service: Tracking) -> dict[str, Any]:
+    service.restore_run(run_id)
+    return {}
+
+
+@router.post("/{run_id}/move", summary="Move a run to another experiment")
+def move_run(run_id: str, body: RunMove, service: Tracking) -> dict[str, Any]:
+    return {"run": run_public(service.move_run(run_id, body.experiment_id))}
+
+
+@router.post("/{run_id}/batch", summary="Log metrics, params and tags in one all-or-nothing write")
+def log_batch(run_id: str, body: LogBatch, service: Tracking) -> dict[str, Any]:
+    service.log_batch(
+        run_id,
+        metrics=[Metric(m.key, m.value, m.timestamp, m.step) for m in body.metrics],
+        params=[(p.key, p.value) for p in body.params],
+        tags=[(t.key, t.value) for t in body.tags],
+    )
+    return {}
+
+
+@router.delete("/{run_id}/tags/{key:path}", summary="Delete a run tag")
+def delete_tag(run_id: str, key: str, service: Tracking) -> dict[str, Any]:
+    service.delete_tag(run_id, key)
+    return {}
+
+
+@router.get("/{run_id}/metric-history", summary="A metric's history, column-wise, optionally downsampled")
+def metric_history(
+    run_id: str,
+    key: str,
+    service: Tracking,
+    max_points: int | None = None,
+    start_step: int | None = None,
+    end_step: int | None = None,
+) -> dict[str, Any]:
+    history = service.get_metric_history(
+        run_id, key, max_points=max_points, start_step=start_step, end_step=end_step
+    )
+    return history_public(history)
+
+
+@router.post("/{run_id}/inputs", summary="Link dataset inputs to a run")
+def log_inputs(run_id: str, body: LogInputs, service: Tracking) -> dict[str, Any]:
+    service.log_inputs(
+        run_id,
+        [
+            (
+                Dataset(d.dataset.name, d.dataset.digest, d.dataset.source_type, d.dataset.source, d.dataset.schema_, d.dataset.profile),
+                d.tags,
+            )
+            for d in body.datasets
+        ],
+    )
+    return {}

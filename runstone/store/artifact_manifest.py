@@ -1,0 +1,46 @@
+"""The artifact manifest: every stored artifact file of a run with its size and SHA-256."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from runstone.entities import FileInfo
+from runstone.store.tables import ArtifactRow
+from runstone.store.upsert import upsert
+
+
+def record(session: Session, run_id: int, path: str, size: int, sha256: str, now: int) -> None:
+    upsert(
+        session,
+        ArtifactRow.__table__,
+        [{"run_id": run_id, "path": path, "size": size, "sha256": sha256, "updated_time": now}],
+        keys=["run_id", "path"],
+        update=["size", "sha256", "updated_time"],
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def files_under(session: Session, run_id: int, prefix: str) -> list[FileInfo]:
+    """Every file at or below ``prefix`` ('' = the whole run), as recorded."""
+    stmt = select(ArtifactRow.path, ArtifactRow.size, ArtifactRow.sha256).where(ArtifactRow.run_id == run_id)
+    if prefix:
+        stmt = stmt.where(or_(ArtifactRow.path == prefix, ArtifactRow.path.like(_escape_like(prefix) + "/%", escape="\\")))
+    return [FileInfo(p, False, size, sha) for p, size, sha in session.execute(stmt.order_by(ArtifactRow.path))]
+
+
+def get(session: Session, run_id: int, path: str) -> FileInfo | None:
+    row = session.execute(
+        select(ArtifactRow.size, ArtifactRow.sha256).where(ArtifactRow.run_id == run_id, ArtifactRow.path == path)
+    ).first()
+    return None if row is None else FileInfo(path, False, row[0], row[1])
+
+
+def delete_under(session: Session, run_id: int, prefix: str) -> int:
+    stmt = delete(ArtifactRow).where(ArtifactRow.run_id == run_id)
+    if prefix:
+        stmt = stmt.where(or_(ArtifactRow.path == prefix, ArtifactRow.path.like(_escape_like(prefix) + "/%", escape="\\")))
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]

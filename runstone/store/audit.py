@@ -1,0 +1,116 @@
+"""The audit chain: append-only events, each hash covering its content and its predecessor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from runstone.entities import AuditEvent
+from runstone.store.tables import AuditEventRow
+
+GENESIS = "0" * 64
+
+
+def _dump(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def event_hash(
+    prev_hash: str,
+    seq: int,
+    time: int,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    before: str | None,
+    after: str | None,
+    request_id: str | None,
+) -> str:
+    content = json.dumps(
+        [prev_hash, seq, time, actor, action, target_type, target_id, before, after, request_id],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def append(
+    session: Session,
+    *,
+    time: int,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    request_id: str | None,
+) -> None:
+    """Append one event. The caller holds the chain lock (see Database.lock_audit_chain)."""
+    tail = session.execute(select(AuditEventRow.seq, AuditEventRow.hash).order_by(AuditEventRow.seq.desc()).limit(1)).first()
+    seq, prev = (tail[0] + 1, tail[1]) if tail else (1, GENESIS)
+    before_s, after_s = _dump(before), _dump(after)
+    digest = event_hash(prev, seq, time, actor, action, target_type, target_id, before_s, after_s, request_id)
+    session.add(
+        AuditEventRow(
+            seq=seq,
+            time=time,
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            before=before_s,
+            after=after_s,
+            request_id=request_id,
+            prev_hash=prev,
+            hash=digest,
+        )
+    )
+
+
+def _entity(row: AuditEventRow) -> AuditEvent:
+    return AuditEvent(
+        seq=row.seq,
+        time=row.time,
+        actor=row.actor,
+        action=row.action,
+        target_type=row.target_type,
+        target_id=row.target_id,
+        before=None if row.before is None else json.loads(row.before),
+        after=None if row.after is None else json.loads(row.after),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+        request_id=row.request_id,
+    )
+
+
+def events(
+    session: Session,
+    *,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    after_seq: int = 0,
+    limit: int = 1000,
+) -> list[AuditEvent]:
+    stmt = select(AuditEventRow).where(AuditEventRow.seq > after_seq)
+    if target_type:
+        stmt = stmt.where(AuditEventRow.target_type == target_type)
+    if target_id:
+        stmt = stmt.where(AuditEventRow.target_id == target_id)
+    return [_entity(r) for r in session.scalars(stmt.order_by(AuditEventRow.seq).limit(limit))]
+
+
+def raw_chain(session: Session, batch: int = 5000) -> Iterator[AuditEventRow]:
+    """Every event row in order, fetched in batches."""
+    last = 0
+    while True:
+        rows = list(session.scalars(select(AuditEventRow).where(AuditEventRow.seq > last).order_by(AuditEventRow.seq).limit(batch)))
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq

@@ -1,0 +1,136 @@
+"""Engine and unit-of-work scope.
+
+Services open one transaction per request with :meth:`Database.transaction`; repositories
+never commit. On SQLite, writers take the write lock up front (``BEGIN IMMEDIATE``) and,
+inside one process, queue on a lock, so concurrent writers wait their turn instead of
+failing with "database is locked"; across processes a long busy timeout does the waiting.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from runstone.errors import InvalidInput, Unavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+_AUDIT_LOCK_KEY = 0x72756E73  # advisory lock id that serializes audit-chain appends on PostgreSQL
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's BEGIN below, not the driver, decide when transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        # FULL: a commit that returned is on disk, even after a power cut.
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        # LIKE is case-sensitive in the search grammar, as on PostgreSQL; ILIKE is not.
+        cursor.execute("PRAGMA case_sensitive_like = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("runstone_write") else "BEGIN")
+
+
+class Database:
+    """One metadata database: engine plus the transaction scope every service uses."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "postgresql" and parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            database = parsed.database
+            if database and database != ":memory:":
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
+            if not database or database == ":memory:":
+                raise InvalidInput("An in-memory SQLite database cannot be shared; use a file.")
+        else:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine = create_engine(parsed, **kwargs)
+        if self.dialect == "sqlite":
+            _configure_sqlite(self.engine)
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Session]:
+        """Yield a session inside one transaction; commit on success, roll back on error."""
+        lock = self._write_lock if (write and self._write_lock is not None) else nullcontext()
+        with lock:
+            attempt = 0
+            while True:
+                try:
+                    with self._session(write) as session:
+                        yield session
+                    return
+                except OperationalError as exc:
+                    # Only failures to *start* are retried (a busy database across processes);
+                    # the body of the transaction has not run when we get here.
+                    if not getattr(exc, "_runstone_begin", False) or attempt >= 5:
+                        raise self._unavailable(exc) from exc
+                    attempt += 1
+                    time.sleep(0.05 * attempt + random.random() * 0.05)
+
+    @contextmanager
+    def _session(self, write: bool) -> Iterator[Session]:
+        with self.engine.connect() as conn:
+            conn.info["runstone_write"] = write
+            try:
+                trans = conn.begin()
+            except OperationalError as exc:
+                exc._runstone_begin = True  # type: ignore[attr-defined]
+                raise
+            session = Session(bind=conn, expire_on_commit=False, autoflush=False)
+            try:
+                yield session
+                session.flush()
+                trans.commit()
+            except BaseException:
+                trans.rollback()
+                raise
+            finally:
+                session.close()
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            raise self._unavailable(exc) from exc
+
+    def lock_audit_chain(self, session: Session) -> None:
+        """Serialize appends to the audit chain across processes and replicas."""
+        if self.dialect == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
+        # SQLite: BEGIN IMMEDIATE already made this transaction the only writer.
+
+    @staticmethod
+    def _unavailable(exc: OperationalError) -> Unavailable:
+        return Unavailable(f"The metadata database is unavailable: {exc.orig}")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+

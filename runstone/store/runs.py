@@ -1,0 +1,302 @@
+"""Runs repository: run rows, params, tags, dataset inputs, and loading whole runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from runstone.entities import (
+    Dataset,
+    DatasetInput,
+    LifecycleStage,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+)
+from runstone.errors import InvalidInput, NotFound
+from runstone.store import metrics as metric_store
+from runstone.store.tables import ArtifactRow, DatasetRow, InputRow, ParamRow, RunRow, TagRow
+from runstone.store.upsert import insert_ignore, upsert
+
+_COLUMNS = (
+    RunRow.id,
+    RunRow.uuid,
+    RunRow.experiment_id,
+    RunRow.name,
+    RunRow.user_id,
+    RunRow.status,
+    RunRow.start_time,
+    RunRow.end_time,
+    RunRow.lifecycle_stage,
+    RunRow.artifact_key,
+)
+
+
+def insert(
+    session: Session,
+    *,
+    uuid: str,
+    experiment_id: int,
+    name: str,
+    user_id: str,
+    status: str,
+    start_time: int,
+    artifact_key: str,
+    tags: Mapping[str, str],
+) -> int:
+    row = RunRow(
+        uuid=uuid,
+        experiment_id=experiment_id,
+        name=name,
+        user_id=user_id,
+        status=status,
+        start_time=start_time,
+        end_time=None,
+        lifecycle_stage="active",
+        artifact_key=artifact_key,
+    )
+    session.add(row)
+    session.flush()
+    if tags:
+        write_tags(session, row.id, tags)
+    return row.id
+
+
+def get_row(session: Session, run_uuid: str) -> RunRow:
+    row = session.scalars(select(RunRow).where(RunRow.uuid == run_uuid)).first()
+    if row is None:
+        raise NotFound(f"No run with id {run_uuid!r}.")
+    return row
+
+
+def ids_for_uuids(session: Session, uuids: Sequence[str]) -> dict[str, int]:
+    rows = session.execute(select(RunRow.uuid, RunRow.id).where(RunRow.uuid.in_(uuids)))
+    return {u: i for u, i in rows}
+
+
+def load(
+    session: Session,
+    run_ids: Sequence[int],
+    root: str,
+    *,
+    params: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+    tags: Sequence[str] | None = None,
+) -> list[Run]:
+    """Whole runs for the given internal ids, in that order, in a fixed number of queries.
+
+    ``params``/``metrics``/``tags`` name the keys to fetch (all when None, none when empty).
+    """
+    if not run_ids:
+        return []
+    infos = {row[0]: row for row in session.execute(select(*_COLUMNS).where(RunRow.id.in_(run_ids)))}
+    param_map = _key_values(session, ParamRow, run_ids, params)
+    tag_map = _key_values(session, TagRow, run_ids, tags)
+    metric_map = metric_store.latest_for_runs(session, run_ids, metrics)
+    input_map = _inputs(session, run_ids)
+    root = root.rstrip("/")
+    runs = []
+    for run_id in run_ids:
+        r = infos.get(run_id)
+        if r is None:
+            continue
+        info = RunInfo(
+            run_id=r.uuid,
+            experiment_id=str(r.experiment_id),
+            run_name=r.name,
+            user_id=r.user_id,
+            status=r.status,
+            start_time=r.start_time,
+            end_time=r.end_time,
+            lifecycle_stage=r.lifecycle_stage,
+            artifact_uri=f"{root}/{r.artifact_key}",
+        )
+        data = RunData(metrics=metric_map[run_id], params=param_map[run_id], tags=tag_map[run_id])
+        runs.append(Run(info=info, data=data, inputs=RunInputs(input_map[run_id])))
+    return runs
+
+
+def _key_values(
+    session: Session, table: type[ParamRow] | type[TagRow], run_ids: Sequence[int], keys: Sequence[str] | None
+) -> dict[int, dict[str, str]]:
+    out: dict[int, dict[str, str]] = {i: {} for i in run_ids}
+    if keys is not None and not keys:
+        return out
+    stmt = select(table.run_id, table.key, table.value).where(table.run_id.in_(run_ids))
+    if keys is not None:
+        stmt = stmt.where(table.key.in_(keys))
+    for run_id, key, value in session.execute(stmt):
+        out[run_id][key] = value
+    return out
+
+
+def _inputs(session: Session, run_ids: Sequence[int]) -> dict[int, list[DatasetInput]]:
+    out: dict[int, list[DatasetInput]] = {i: [] for i in run_ids}
+    stmt = (
+        select(InputRow.run_id, InputRow.tags, DatasetRow)
+        .join(DatasetRow, DatasetRow.id == InputRow.dataset_id)
+        .where(InputRow.run_id.in_(run_ids))
+        .order_by(InputRow.run_id, DatasetRow.name)
+    )
+    for run_id, tags, ds in session.execute(stmt):
+        dataset = Dataset(ds.name, ds.digest, ds.source_type, ds.source, ds.schema, ds.profile)
+        out[run_id].append(DatasetInput(dataset, json.loads(tags)))
+    return out
+
+
+def params_for(session: Session, run_id: int, keys: Sequence[str]) -> dict[str, str]:
+    rows = session.execute(select(ParamRow.key, ParamRow.value).where(ParamRow.run_id == run_id, ParamRow.key.in_(keys)))
+    return {k: v for k, v in rows}
+
+
+def write_params(session: Session, run_id: int, run_uuid: str, params: Mapping[str, str]) -> int:
+    """Insert params; a key already holding a different value is an error. Returns new count."""
+    if not params:
+        return 0
+    existing = params_for(session, run_id, list(params))
+    for key, value in params.items():
+        if key in existing and existing[key] != value:
+            raise InvalidInput(
+                f"Param {key!r} of run {run_uuid} is already {existing[key]!r}; params are immutable, "
+                f"so it cannot become {value!r}. Log the new value under another key or in a new run.",
+                {"key": key, "old_value": existing[key], "new_value": value},
+            )
+    new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing]
+    insert_ignore(session, ParamRow.__table__, new, keys=["run_id", "key"])
+    return len(new)
+
+
+def write_tags(session: Session, run_id: int, tags: Mapping[str, str]) -> None:
+    upsert(
+        session,
+        TagRow.__table__,
+        [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+        keys=["run_id", "key"],
+        update=["value"],
+    )
+
+
+def get_tag(session: Session, run_id: int, key: str) -> str | None:
+    return session.scalar(select(TagRow.value).where(TagRow.run_id == run_id, TagRow.key == key))
+
+
+def delete_tag(session: Session, run_id: int, run_uuid: str, key: str) -> str:
+    old = get_tag(session, run_id, key)
+    if old is None:
+        raise NotFound(f"Run {run_uuid} has no tag {key!r}.")
+    session.execute(delete(TagRow).where(TagRow.run_id == run_id, TagRow.key == key))
+    return old
+
+
+def update_info(session: Session, run_id: int, values: Mapping[str, object]) -> None:
+    if values:
+        session.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
+
+
+def set_lifecycle(session: Session, run_id: int, stage: LifecycleStage, now: int) -> None:
+    deleted_time = now if stage is LifecycleStage.DELETED else None
+    update_info(session, run_id, {"lifecycle_stage": stage.value, "deleted_time": deleted_time})
+
+
+def children(session: Session, parent_uuid: str, parent_tag: str) -> list[str]:
+    rows = session.scalars(
+        select(RunRow.uuid)
+        .join(TagRow, TagRow.run_id == RunRow.id)
+        .where(TagRow.key == parent_tag, TagRow.value == parent_uuid)
+        .order_by(RunRow.start_time)
+    )
+    return list(rows)
+
+
+def link_dataset(
+    session: Session,
+    run_id: int,
+    experiment_id: int,
+    dataset: Dataset,
+    tags: Mapping[str, str],
+    context: str | None,
+) -> bool:
+    """Record a dataset input; the same (name, digest) in an experiment is one dataset.
+
+    Returns whether the run gained a new input.
+    """
+    insert_ignore(
+        session,
+        DatasetRow.__table__,
+        [
+            {
+                "experiment_id": experiment_id,
+                "name": dataset.name,
+                "digest": dataset.digest,
+                "source_type": dataset.source_type,
+                "source": dataset.source,
+                "schema": dataset.schema,
+                "profile": dataset.profile,
+            }
+        ],
+        keys=["experiment_id", "name", "digest"],
+    )
+    dataset_id = session.scalar(
+        select(DatasetRow.id).where(
+            DatasetRow.experiment_id == experiment_id,
+            DatasetRow.name == dataset.name,
+            DatasetRow.digest == dataset.digest,
+        )
+    )
+    exists = session.scalar(select(InputRow.run_id).where(InputRow.run_id == run_id, InputRow.dataset_id == dataset_id))
+    if exists is not None:
+        session.execute(
+            update(InputRow)
+            .where(InputRow.run_id == run_id, InputRow.dataset_id == dataset_id)
+            .values(context=context, tags=json.dumps(dict(tags), sort_keys=True))
+        )
+        return False
+    session.add(
+        InputRow(
+            run_id=run_id,
+            dataset_id=dataset_id,
+            context=context,
+            tags=json.dumps(dict(tags), sort_keys=True),
+        )
+    )
+    return True
+
+
+def move(session: Session, run_id: int, target_experiment: int) -> None:
+    """Re-home a run; its dataset inputs follow it into the target experiment's datasets."""
+    linked = session.execute(
+        select(InputRow.dataset_id, InputRow.context, InputRow.tags, DatasetRow)
+        .join(DatasetRow, DatasetRow.id == InputRow.dataset_id)
+        .where(InputRow.run_id == run_id)
+    ).all()
+    session.execute(delete(InputRow).where(InputRow.run_id == run_id))
+    update_info(session, run_id, {"experiment_id": target_experiment})
+    for _old_id, context, tags, ds in linked:
+        dataset = Dataset(ds.name, ds.digest, ds.source_type, ds.source, ds.schema, ds.profile)
+        link_dataset(session, run_id, target_experiment, dataset, json.loads(tags), context)
+
+
+def deleted(session: Session, older_than: int | None) -> list[tuple[int, str, str]]:
+    stmt = select(RunRow.id, RunRow.uuid, RunRow.artifact_key).where(RunRow.lifecycle_stage == "deleted")
+    if older_than is not None:
+        stmt = stmt.where(RunRow.deleted_time <= older_than)
+    return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
+
+
+def in_experiments(session: Session, experiment_ids: Sequence[int]) -> list[tuple[int, str, str]]:
+    stmt = select(RunRow.id, RunRow.uuid, RunRow.artifact_key).where(RunRow.experiment_id.in_(experiment_ids))
+    return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
+
+
+def hard_delete(session: Session, run_ids: Sequence[int]) -> None:
+    if not run_ids:
+        return
+    metric_store.delete_for_runs(session, run_ids)
+    for table in (ParamRow, TagRow, InputRow, ArtifactRow):
+        session.execute(delete(table).where(table.run_id.in_(run_ids)))
+    session.execute(delete(ArtifactRow).where(ArtifactRow.run_id.in_(run_ids)))
+    session.execute(delete(RunRow).where(RunRow.id.in_(run_ids)))

@@ -1,0 +1,234 @@
+"""Run search compiled into one SQL statement, with keyset page tokens.
+
+Every filter comparison becomes a join or an EXISTS on indexed tables; every order key becomes
+a (rank, value) pair so that missing values and NaN sort last in either direction, as in
+MLflow. The page token carries the sort values of the last row of the page, so a page costs
+the same however deep into the results it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from runstone.errors import InvalidInput
+from runstone.store import metrics as metric_store
+from runstone.store.tables import DatasetRow, InputRow, LatestMetricRow, ParamRow, RunRow, TagRow
+
+if TYPE_CHECKING:
+    from runstone.tracking.search import Comparison, OrderKey
+
+
+@dataclass
+class RunPage:
+    run_ids: list[int]
+    next_page_token: str | None
+
+
+def _string_condition(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    if op == "=":
+        return column == value
+    if op == "!=":
+        return column != value
+    if op == "LIKE":
+        return column.like(value)
+    if op == "ILIKE":
+        return func.lower(column).like(str(value).lower())
+    if op == "IN":
+        return column.in_(value)
+    if op == "NOT IN":
+        return column.not_in(value)
+    raise InvalidInput(f"Operator {op} cannot compare strings.")
+
+
+def _number_condition(column: Any, op: str, value: float) -> ColumnElement[bool]:
+    conditions = {
+        "=": lambda: column == value,
+        "!=": lambda: column != value,
+        "<": lambda: column < value,
+        "<=": lambda: column <= value,
+        ">": lambda: column > value,
+        ">=": lambda: column >= value,
+    }
+    if op not in conditions:
+        raise InvalidInput(f"Operator {op} cannot compare numbers.")
+    return conditions[op]()
+
+
+_DURATION = RunRow.end_time - RunRow.start_time
+
+_ATTRIBUTE_COLUMNS: dict[str, Any] = {
+    "run_id": RunRow.uuid,
+    "run_name": RunRow.name,
+    "status": RunRow.status,
+    "user_id": RunRow.user_id,
+    "start_time": RunRow.start_time,
+    "end_time": RunRow.end_time,
+    "experiment_id": RunRow.experiment_id,
+    "duration": _DURATION,
+    "artifact_uri": RunRow.artifact_key,
+}
+
+
+def search_run_ids(
+    session: Session,
+    *,
+    experiment_ids: list[int],
+    comparisons: list[Comparison],
+    order_by: list[OrderKey],
+    stages: tuple[str, ...],
+    max_results: int,
+    page_token: str | None,
+) -> RunPage:
+    metric_keys = {c.key for c in comparisons if c.entity == "metric"} | {
+        o.key for o in order_by if o.entity == "metric"
+    }
+    key_ids = metric_store.key_ids(session, metric_keys, create=False)
+
+    stmt = select(RunRow.id)
+    where: list[ColumnElement[bool]] = [RunRow.experiment_id.in_(experiment_ids), RunRow.lifecycle_stage.in_(stages)]
+
+    for c in comparisons:
+        condition = _comparison(c, key_ids)
+        if condition is None:
+            return RunPage([], None)
+        where.append(condition)
+
+    sort: list[tuple[Any, bool]] = []
+    for o in order_by:
+        if o.entity == "metric":
+            key_id = key_ids.get(o.key)
+            if key_id is None:
+                continue  # nobody has this metric: it cannot change the order
+            lm = aliased(LatestMetricRow)
+            stmt = stmt.outerjoin(lm, and_(lm.run_id == RunRow.id, lm.key_id == key_id))
+            rank = case((lm.run_id.is_(None), 2), (lm.value.is_(None), 1), else_=0)
+            sort += [(rank, True), (lm.value, o.ascending)]
+        elif o.entity in ("param", "tag"):
+            table = ParamRow if o.entity == "param" else TagRow
+            kv = aliased(table)
+            stmt = stmt.outerjoin(kv, and_(kv.run_id == RunRow.id, kv.key == o.key))
+            sort += [(case((kv.value.is_(None), 1), else_=0), True), (kv.value, o.ascending)]
+        else:
+            column = _ATTRIBUTE_COLUMNS[o.key]
+            if o.key in ("end_time", "duration"):
+                sort.append((case((column.is_(None), 1), else_=0), True))
+            sort.append((column, o.ascending))
+    if not order_by:
+        sort.append((RunRow.start_time, False))
+    sort.append((RunRow.id, False))
+
+    fingerprint = _fingerprint(experiment_ids, comparisons, order_by, stages)
+    if page_token:
+        values = _decode_token(page_token, fingerprint, len(sort))
+        where.append(_after(sort, values))
+
+    columns = [expr.label(f"k{i}") for i, (expr, _) in enumerate(sort)]
+    stmt = stmt.add_columns(*columns).where(*where)
+    stmt = stmt.order_by(*[(expr.asc() if asc else expr.desc()) for expr, asc in sort]).limit(max_results + 1)
+    rows = session.execute(stmt).all()
+    next_token = None
+    if len(rows) > max_results:
+        rows = rows[:max_results]
+        next_token = _encode_token(fingerprint, list(rows[-1][1:]))
+    return RunPage([row[0] for row in rows], next_token)
+
+
+def _comparison(c: Comparison, key_ids: dict[str, int]) -> ColumnElement[bool] | None:
+    """SQL condition for one comparison; None when it can match nothing."""
+    if c.entity == "metric":
+        key_id = key_ids.get(c.key)
+        lm = aliased(LatestMetricRow)
+        if c.op in ("IS NULL", "IS NOT NULL"):
+            if key_id is None:
+                return literal(True) if c.op == "IS NULL" else None
+            has = exists().where(lm.run_id == RunRow.id, lm.key_id == key_id)
+            return ~has if c.op == "IS NULL" else has
+        if key_id is None:
+            return None
+        return exists().where(
+            lm.run_id == RunRow.id, lm.key_id == key_id, _number_condition(lm.value, c.op, float(c.value))  # type: ignore[arg-type]
+        )
+    if c.entity in ("param", "tag"):
+        table = ParamRow if c.entity == "param" else TagRow
+        kv = aliased(table)
+        has_key = [kv.run_id == RunRow.id, kv.key == c.key]
+        if c.op == "IS NULL":
+            return ~exists().where(*has_key)
+        if c.op == "IS NOT NULL":
+            return exists().where(*has_key)
+        return exists().where(*has_key, _string_condition(kv.value, c.op, c.value))
+    if c.entity == "dataset":
+        column = {"name": DatasetRow.name, "digest": DatasetRow.digest, "context": InputRow.context}[c.key]
+        inner = [InputRow.run_id == RunRow.id, DatasetRow.id == InputRow.dataset_id]
+        if c.op in ("IS NULL", "IS NOT NULL"):
+            has = exists().where(*inner, column.is_not(None))
+            return ~has if c.op == "IS NULL" else has
+        return exists().where(*inner, _string_condition(column, c.op, c.value))
+    column = _ATTRIBUTE_COLUMNS[c.key]
+    if c.op == "IS NULL":
+        return column.is_(None)
+    if c.op == "IS NOT NULL":
+        return column.is_not(None)
+    if c.key in ("start_time", "end_time", "duration"):
+        return _number_condition(column, c.op, float(c.value))  # type: ignore[arg-type]
+    if c.key == "experiment_id":
+        values = c.value if isinstance(c.value, tuple) else (c.value,)
+        try:
+            numbers = tuple(int(str(v)) for v in values)
+        except ValueError:
+            raise InvalidInput("attributes.experiment_id takes decimal experiment ids.") from None
+        if c.op in ("IN", "NOT IN"):
+            return _string_condition(column, c.op, numbers)
+        if c.op in ("=", "!="):
+            return _string_condition(column, c.op, numbers[0])
+        raise InvalidInput(f"Operator {c.op} cannot compare experiment ids.")
+    return _string_condition(column, c.op, c.value)
+
+
+def _after(sort: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement[bool]:
+    """Rows that come strictly after the row whose sort values are ``values``."""
+    terms: list[ColumnElement[bool]] = []
+    equal_so_far: list[ColumnElement[bool]] = []
+    for (expr, ascending), value in zip(sort, values, strict=True):
+        if value is not None:
+            terms.append(and_(*equal_so_far, expr > value if ascending else expr < value))
+            equal_so_far.append(expr == value)
+        else:
+            equal_so_far.append(expr.is_(None))
+    return or_(*terms)
+
+
+def _fingerprint(experiment_ids: list[int], comparisons: list[Comparison], order_by: list[OrderKey], stages: tuple[str, ...]) -> str:
+    text = repr((sorted(experiment_ids), comparisons, order_by, stages))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _encode_token(fingerprint: str, values: list[Any]) -> str:
+    payload = json.dumps({"q": fingerprint, "after": values}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str, fingerprint: str, length: int) -> list[Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        values = payload["after"]
+        if payload["q"] != fingerprint:
+            raise InvalidInput(
+                "This page token belongs to a different search; pass the same experiments, filter "
+                "and order as the request that returned it."
+            )
+        if not isinstance(values, list) or len(values) != length:
+            raise ValueError
+        return values
+    except InvalidInput:
+        raise
+    except Exception:
+        raise InvalidInput("Invalid page token.") from None

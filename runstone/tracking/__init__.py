@@ -1,0 +1,1 @@
+"""Experiments, runs, metrics, params, tags, datasets and artifacts of runs."""

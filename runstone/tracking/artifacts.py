@@ -1,0 +1,115 @@
+"""Artifacts of runs: stored under server-generated keys, recorded with size and SHA-256.
+
+The client names a path *inside* the run (``plots/loss.png``); where the bytes go is decided
+here, from the run's artifact key. Paths are decoded once by the HTTP layer and checked by
+:func:`runstone.artifacts.base.clean_path`, so nothing can escape the run's root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from runstone.artifacts.base import ArtifactStore, clean_path, join_key
+from runstone.entities import FileInfo, LifecycleStage
+from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.store import artifact_manifest as manifest
+from runstone.store import runs as run_store
+from runstone.tracking.service import TrackingService
+
+
+@dataclass(frozen=True)
+class ArtifactFile:
+    info: FileInfo
+    key: str
+    local_path: Path | None
+
+
+class ArtifactService:
+    def __init__(self, tracking: TrackingService, store: ArtifactStore) -> None:
+        self.tracking = tracking
+        self.db = tracking.db
+        self.store = store
+
+    def _run(self, run_id: str, *, writable: bool) -> tuple[int, str]:
+        with self.db.transaction() as s:
+            row = run_store.get_row(s, run_id)
+            if writable and row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                raise InvalidState(f"Run {run_id} is deleted; restore it before adding artifacts.")
+            return row.id, row.artifact_key
+
+    def log_artifact(self, run_id: str, path: str, chunks: Iterable[bytes]) -> FileInfo:
+        """Store one file at ``path`` inside the run's artifacts (replacing an older one)."""
+        path = clean_path(path)
+        internal, key = self._run(run_id, writable=True)
+        with self.db.transaction() as s:
+            if manifest.files_under(s, internal, path) and manifest.get(s, internal, path) is None:
+                raise InvalidInput(f"Artifact path {path!r} is a folder of run {run_id}; choose a file path.")
+        stored = self.store.write(join_key(key, path), chunks)
+        with self.db.transaction(write=True) as s:
+            manifest.record(s, internal, path, stored.size, stored.sha256, self.tracking.clock())
+            self.tracking.audit(
+                s, "run.log_artifact", "run", run_id, None, {"path": path, "size": stored.size, "sha256": stored.sha256}
+            )
+        return FileInfo(path, False, stored.size, stored.sha256)
+
+    def log_file(self, run_id: str, path: str, local_file: Path) -> FileInfo:
+        with open(local_file, "rb") as src:
+            return self.log_artifact(run_id, path, iter(lambda: src.read(1024 * 1024), b""))
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
+        """The files and folders directly inside ``path``, folders with their total size."""
+        prefix = clean_path(path, allow_empty=True)
+        internal, _ = self._run(run_id, writable=False)
+        with self.db.transaction() as s:
+            files = manifest.files_under(s, internal, prefix)
+        if prefix and len(files) == 1 and files[0].path == prefix:
+            return [files[0]]
+        entries: dict[str, FileInfo] = {}
+        start = len(prefix) + 1 if prefix else 0
+        for f in files:
+            if f.path == prefix:
+                continue
+            head, sep, _ = f.path[start:].partition("/")
+            child = f"{prefix}/{head}" if prefix else head
+            if sep:
+                prior = entries.get(child)
+                entries[child] = FileInfo(child, True, (prior.file_size or 0) + (f.file_size or 0) if prior else f.file_size)
+            else:
+                entries[child] = f
+        return [entries[k] for k in sorted(entries)]
+
+    def files(self, run_id: str, path: str = "") -> list[FileInfo]:
+        """Every file at or below ``path``."""
+        prefix = clean_path(path, allow_empty=True)
+        internal, _ = self._run(run_id, writable=False)
+        with self.db.transaction() as s:
+            found = manifest.files_under(s, internal, prefix)
+        if prefix and not found:
+            raise NotFound(f"Run {run_id} has no artifact at {prefix!r}.")
+        return found
+
+    def open(self, run_id: str, path: str) -> ArtifactFile:
+        path = clean_path(path)
+        internal, key = self._run(run_id, writable=False)
+        with self.db.transaction() as s:
+            info = manifest.get(s, internal, path)
+        if info is None:
+            raise NotFound(f"Run {run_id} has no artifact file at {path!r}.")
+        full = join_key(key, path)
+        return ArtifactFile(info, full, self.store.local_path(full))
+
+    def read(self, artifact: ArtifactFile) -> Iterator[bytes]:
+        return self.store.read(artifact.key)
+
+    def delete_artifacts(self, run_id: str, path: str = "") -> int:
+        prefix = clean_path(path, allow_empty=True)
+        internal, key = self._run(run_id, writable=True)
+        with self.db.transaction(write=True) as s:
+            count = manifest.delete_under(s, internal, prefix)
+            if count == 0 and prefix:
+                raise NotFound(f"Run {run_id} has no artifact at {prefix!r}.")
+            self.tracking.audit(s, "run.delete_artifacts", "run", run_id, {"path": prefix, "files": count}, None)
+        self.store.delete_prefix(join_key(key, prefix))
+        return count

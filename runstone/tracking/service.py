@@ -1,0 +1,514 @@
+"""Tracking service: experiments, runs, metrics, params, tags and dataset inputs.
+
+Every public method is one transaction; every mutation writes one audit event inside that
+same transaction, so the audit trail and the data can never disagree.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from runstone.entities import (
+    Dataset,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    MetricHistory,
+    PagedList,
+    Run,
+    RunStatus,
+    ViewType,
+)
+from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.store import audit as audit_store
+from runstone.store import experiments as experiment_store
+from runstone.store import metrics as metric_store
+from runstone.store import requests as request_store
+from runstone.store import runs as run_store
+from runstone.store.engine import Database
+from runstone.store.search import search_run_ids
+from runstone.store.tables import RunRow
+from runstone.tracking import search as grammar
+from runstone.tracking import tags as system_tags
+from runstone.tracking import validation as check
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is acting: recorded on runs and audit events."""
+
+    user: str
+    request_id: str | None = None
+    # Set by clients on writes they may retry: a repeated key is applied once.
+    idempotency_key: str | None = None
+
+
+SYSTEM = Caller("system")
+
+_ADJECTIVES = (
+    "amber brave calm clever crisp daring eager fierce gentle glowing honest jolly keen "
+    "lively lucid mellow nimble noble placid proud quiet rapid serene sharp silent steady "
+    "sunny swift tidy vivid warm witty"
+).split()
+_NOUNS = (
+    "badger bison cedar comet crane delta ember falcon fern finch harbor heron lark lynx "
+    "maple meadow moth orca otter owl pine quartz raven reef river robin sparrow stone "
+    "tern tiger willow wolf"
+).split()
+
+
+def generate_run_name() -> str:
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(100, 999)}"
+
+
+class TrackingService:
+    def __init__(
+        self,
+        db: Database,
+        artifact_root_uri: str,
+        *,
+        caller: Caller = SYSTEM,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.db = db
+        self.root = artifact_root_uri
+        self.caller = caller
+        self.clock = clock
+
+    def as_caller(self, caller: Caller) -> TrackingService:
+        return TrackingService(self.db, self.root, caller=caller, clock=self.clock)
+
+    # ---------------------------------------------------------------- audit
+    def audit(
+        self,
+        session: Session,
+        action: str,
+        target_type: str,
+        target_id: str,
+        before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.db.lock_audit_chain(session)
+        audit_store.append(
+            session,
+            time=self.clock(),
+            actor=self.caller.user,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            before=dict(before) if before is not None else None,
+            after=dict(after) if after is not None else None,
+            request_id=self.caller.request_id,
+        )
+
+    # ---------------------------------------------------------- experiments
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> str:
+        name = check.experiment_name(name)
+        tags = dict(tags or {})
+        for k, v in tags.items():
+            check.key(k, "Experiment tag")
+            check.text(v, f"Experiment tag {k!r} value", check.MAX_EXPERIMENT_TAG_VALUE_LENGTH)
+        with self.db.transaction(write=True) as s:
+            exp_id = experiment_store.insert(s, name, tags, self.clock())
+            self.audit(s, "experiment.create", "experiment", str(exp_id), None, {"name": name, "tags": tags})
+        return str(exp_id)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        with self.db.transaction() as s:
+            return experiment_store.get(s, experiment_store.parse_id(experiment_id), self.root)
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        with self.db.transaction() as s:
+            return experiment_store.get_by_name(s, name, self.root)
+
+    def search_experiments(
+        self,
+        *,
+        view_type: str | ViewType | None = None,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        comparisons = grammar.parse_experiment_filter(filter_string)
+        ordering = []
+        for clause in order_by or []:
+            parts = clause.strip().split()
+            if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1].upper() not in ("ASC", "DESC")):
+                raise InvalidInput(f"Invalid order_by clause {clause!r}; expected '<field> [ASC|DESC]'.")
+            field = parts[0].removeprefix("attributes.").removeprefix("attribute.")
+            ordering.append((field, len(parts) == 1 or parts[1].upper() == "ASC"))
+        if not ordering:
+            ordering = [("last_update_time", False)]
+        limit = check.max_results(max_results, default=1000)
+        with self.db.transaction() as s:
+            return experiment_store.search(
+                s, self.root, ViewType.parse(view_type), comparisons, ordering, limit, page_token
+            )
+
+    def experiment_run_counts(self, experiment_ids: Sequence[str]) -> dict[str, int]:
+        ids = [experiment_store.parse_id(e) for e in experiment_ids]
+        with self.db.transaction() as s:
+            counts = experiment_store.run_counts(s, ids)
+        return {str(i): counts.get(i, 0) for i in ids}
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        exp_id = experiment_store.parse_id(experiment_id)
+        new_name = check.experiment_name(new_name)
+        with self.db.transaction(write=True) as s:
+            row = experiment_store.get_row(s, exp_id)
+            old = row.name
+            experiment_store.rename(s, exp_id, new_name, self.clock())
+            self.audit(s, "experiment.rename", "experiment", str(exp_id), {"name": old}, {"name": new_name})
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        exp_id = experiment_store.parse_id(experiment_id)
+        check.key(key, "Experiment tag")
+        check.text(value, f"Experiment tag {key!r} value", check.MAX_EXPERIMENT_TAG_VALUE_LENGTH)
+        with self.db.transaction(write=True) as s:
+            experiment_store.get_row(s, exp_id)
+            experiment_store.set_tag(s, exp_id, key, value)
+            experiment_store.touch(s, exp_id, self.clock())
+            self.audit(s, "experiment.set_tag", "experiment", str(exp_id), None, {"key": key, "value": value})
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        exp_id = experiment_store.parse_id(experiment_id)
+        with self.db.transaction(write=True) as s:
+            experiment_store.delete_tag(s, exp_id, key)
+            self.audit(s, "experiment.delete_tag", "experiment", str(exp_id), {"key": key}, None)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft delete, together with the experiment's runs; restorable."""
+        exp_id = experiment_store.parse_id(experiment_id)
+        if exp_id == 0:
+            raise InvalidInput("The Default experiment cannot be deleted.")
+        with self.db.transaction(write=True) as s:
+            row = experiment_store.get_row(s, exp_id)
+            if row.lifecycle_stage == LifecycleStage.DELETED.value:
+                raise InvalidState(f"Experiment {exp_id} is already deleted.")
+            experiment_store.set_lifecycle(s, exp_id, LifecycleStage.DELETED, self.clock())
+            self.audit(s, "experiment.delete", "experiment", str(exp_id), {"lifecycle_stage": "active"}, {"lifecycle_stage": "deleted"})
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        exp_id = experiment_store.parse_id(experiment_id)
+        with self.db.transaction(write=True) as s:
+            row = experiment_store.get_row(s, exp_id)
+            if row.lifecycle_stage != LifecycleStage.DELETED.value:
+                raise InvalidState(f"Experiment {exp_id} is not deleted.")
+            experiment_store.set_lifecycle(s, exp_id, LifecycleStage.ACTIVE, self.clock())
+            self.audit(s, "experiment.restore", "experiment", str(exp_id), {"lifecycle_stage": "deleted"}, {"lifecycle_stage": "active"})
+
+    def _experiment_ids(self, s: Session, experiment_ids: Sequence[str] | None, names: Sequence[str] | None) -> list[int]:
+        ids = [experiment_store.parse_id(e) for e in experiment_ids or []]
+        if names:
+            found = experiment_store.ids_by_names(s, list(names))
+            missing = [n for n in names if n not in found]
+            if missing:
+                raise NotFound(f"No experiment named {missing[0]!r}.")
+            ids += [found[n] for n in names]
+        return ids
+
+    # ----------------------------------------------------------------- runs
+    def create_run(
+        self,
+        experiment_id: str | None = None,
+        *,
+        run_name: str | None = None,
+        start_time: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        user_id: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        exp_id = experiment_store.parse_id(experiment_id if experiment_id is not None else "0")
+        tags = dict(tags or {})
+        if parent_run_id:
+            tags[system_tags.PARENT_RUN_ID] = parent_run_id
+        check.batch([], {}, tags)
+        name = check.run_name(run_name) if run_name else generate_run_name()
+        start = check.integer(start_time, "start_time", minimum=0) if start_time is not None else self.clock()
+        user = check.text(user_id, "user_id", 256) if user_id else self.caller.user
+        run_uuid = uuid.uuid4().hex
+        with self.db.transaction(write=True) as s:
+            exp = experiment_store.get_row(s, exp_id)
+            if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                raise InvalidState(f"Experiment {exp_id} is deleted; restore it before adding runs.")
+            parent = tags.get(system_tags.PARENT_RUN_ID)
+            if parent:
+                run_store.get_row(s, parent)
+            internal = run_store.insert(
+                s,
+                uuid=run_uuid,
+                experiment_id=exp_id,
+                name=name,
+                user_id=user,
+                status=RunStatus.RUNNING.value,
+                start_time=start,
+                artifact_key=f"{exp_id}/{run_uuid}/artifacts",
+                tags=tags,
+            )
+            experiment_store.touch(s, exp_id, self.clock())
+            self.audit(s, "run.create", "run", run_uuid, None, {"experiment_id": str(exp_id), "run_name": name})
+            return run_store.load(s, [internal], self.root)[0]
+
+    def get_run(self, run_id: str) -> Run:
+        with self.db.transaction() as s:
+            row = run_store.get_row(s, run_id)
+            return run_store.load(s, [row.id], self.root)[0]
+
+    def child_run_ids(self, run_id: str) -> list[str]:
+        with self.db.transaction() as s:
+            return run_store.children(s, run_id, system_tags.PARENT_RUN_ID)
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        values: dict[str, Any] = {}
+        if status is not None:
+            try:
+                values["status"] = RunStatus(str(status).upper()).value
+            except ValueError:
+                raise InvalidInput(
+                    f"Unknown run status {status!r}; use one of " + ", ".join(s.value for s in RunStatus) + "."
+                ) from None
+        if end_time is not None:
+            values["end_time"] = check.integer(end_time, "end_time", minimum=0)
+        elif status is not None and RunStatus(values["status"]).is_terminated:
+            values["end_time"] = self.clock()
+        if run_name is not None:
+            values["name"] = check.run_name(run_name)
+        with self.db.transaction(write=True) as s:
+            row = self._active_run(s, run_id)
+            before = {"status": row.status, "end_time": row.end_time, "run_name": row.name}
+            run_store.update_info(s, row.id, values)
+            after = {("run_name" if k == "name" else k): v for k, v in values.items()}
+            self.audit(s, "run.update", "run", run_id, {k: before[k] for k in after}, after)
+            return run_store.load(s, [row.id], self.root)[0]
+
+    def set_terminated(self, run_id: str, status: str = "FINISHED", end_time: int | None = None) -> Run:
+        return self.update_run(run_id, status=status, end_time=end_time if end_time is not None else self.clock())
+
+    def _run_row(self, s: Session, run_id: str) -> RunRow:
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInput("Run id must be a non-empty string.")
+        return run_store.get_row(s, run_id)
+
+    def _active_run(self, s: Session, run_id: str) -> RunRow:
+        row = self._run_row(s, run_id)
+        if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+            raise InvalidState(f"Run {run_id} is deleted; restore it before changing it.")
+        return row
+
+    def delete_run(self, run_id: str) -> None:
+        with self.db.transaction(write=True) as s:
+            row = self._run_row(s, run_id)
+            if row.lifecycle_stage == LifecycleStage.DELETED.value:
+                raise InvalidState(f"Run {run_id} is already deleted.")
+            run_store.set_lifecycle(s, row.id, LifecycleStage.DELETED, self.clock())
+            self.audit(s, "run.delete", "run", run_id, {"lifecycle_stage": "active"}, {"lifecycle_stage": "deleted"})
+
+    def restore_run(self, run_id: str) -> None:
+        with self.db.transaction(write=True) as s:
+            row = self._run_row(s, run_id)
+            if row.lifecycle_stage != LifecycleStage.DELETED.value:
+                raise InvalidState(f"Run {run_id} is not deleted.")
+            exp = experiment_store.get_row(s, row.experiment_id)
+            if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                raise InvalidState(f"Run {run_id} belongs to deleted experiment {exp.id}; restore the experiment first.")
+            run_store.set_lifecycle(s, row.id, LifecycleStage.ACTIVE, self.clock())
+            self.audit(s, "run.restore", "run", run_id, {"lifecycle_stage": "deleted"}, {"lifecycle_stage": "active"})
+
+    def move_run(self, run_id: str, experiment_id: str) -> Run:
+        """Move a run (with its metrics, params, tags, inputs and artifacts) to another experiment."""
+        target = experiment_store.parse_id(experiment_id)
+        with self.db.transaction(write=True) as s:
+            row = self._active_run(s, run_id)
+            exp = experiment_store.get_row(s, target)
+            if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                raise InvalidState(f"Experiment {target} is deleted; restore it before moving runs into it.")
+            source = row.experiment_id
+            if source == target:
+                return run_store.load(s, [row.id], self.root)[0]
+            run_store.move(s, row.id, target)
+            now = self.clock()
+            experiment_store.touch(s, source, now)
+            experiment_store.touch(s, target, now)
+            self.audit(s, "run.move", "run", run_id, {"experiment_id": str(source)}, {"experiment_id": str(target)})
+            return run_store.load(s, [row.id], self.root)[0]
+
+    # -------------------------------------------------------------- logging
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        tags: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Metrics, params and tags in one all-or-nothing write.
+
+        A batch retried with the same request id is applied once.
+        """
+        param_map = _unique_params(params)
+        tag_map = dict(tags.items() if isinstance(tags, Mapping) else tags)
+        metrics = list(metrics)
+        check.batch(metrics, param_map, tag_map)
+        request_id = self.caller.idempotency_key
+        with self.db.transaction(write=True) as s:
+            if request_id and request_store.seen(s, request_id):
+                return
+            row = self._active_run(s, run_id)
+            new_params = run_store.write_params(s, row.id, run_id, param_map)
+            run_store.write_tags(s, row.id, tag_map)
+            metric_store.insert_points(s, row.id, metrics)
+            now = self.clock()
+            if request_id:
+                request_store.record(s, request_id, now)
+            summary: dict[str, Any] = {"metrics": len(metrics), "params": new_params, "tags": len(tag_map)}
+            if tag_map:
+                summary["tag_keys"] = sorted(tag_map)
+            if param_map:
+                summary["param_keys"] = sorted(param_map)
+            self.audit(s, "run.log_batch", "run", run_id, None, summary)
+
+    def log_metric(self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
+        self.log_batch(run_id, metrics=[Metric(key, value, timestamp if timestamp is not None else self.clock(), step)])
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        self.log_batch(run_id, params={key: str(value)})
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.log_batch(run_id, tags={key: str(value)})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self.db.transaction(write=True) as s:
+            row = self._active_run(s, run_id)
+            old = run_store.delete_tag(s, row.id, run_id, key)
+            self.audit(s, "run.delete_tag", "run", run_id, {"key": key, "value": old}, None)
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        max_points: int | None = None,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> MetricHistory:
+        if max_points is not None:
+            max_points = check.integer(max_points, "max_points")
+            if max_points < 2:
+                raise InvalidInput("max_points must be at least 2.")
+        if start_step is not None and end_step is not None and start_step > end_step:
+            raise InvalidInput(f"start_step {start_step} is after end_step {end_step}.")
+        with self.db.transaction() as s:
+            row = self._run_row(s, run_id)
+            return metric_store.history(
+                s, row.id, key, max_points=max_points, start_step=start_step, end_step=end_step
+            )
+
+    def metric_keys(self, run_ids: Sequence[str]) -> list[str]:
+        with self.db.transaction() as s:
+            ids = list(run_store.ids_for_uuids(s, list(run_ids)).values())
+            return metric_store.keys_for_runs(s, ids)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[tuple[Dataset, Mapping[str, str]]]) -> None:
+        """Link datasets to a run; the same (name, digest) in one experiment is one dataset."""
+        for dataset, tags in datasets:
+            _check_dataset(dataset)
+            for k, v in tags.items():
+                check.key(k, "Input tag")
+                check.text(v, f"Input tag {k!r} value", 500)
+        with self.db.transaction(write=True) as s:
+            row = self._active_run(s, run_id)
+            added = 0
+            for dataset, tags in datasets:
+                added += run_store.link_dataset(
+                    s, row.id, row.experiment_id, dataset, tags, tags.get(system_tags.DATASET_CONTEXT)
+                )
+            self.audit(
+                s,
+                "run.log_inputs",
+                "run",
+                run_id,
+                None,
+                {"datasets": [{"name": d.name, "digest": d.digest} for d, _ in datasets], "new": added},
+            )
+
+    # --------------------------------------------------------------- search
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        run_view_type: str | ViewType | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+        *,
+        experiment_names: Sequence[str] | None = None,
+        params: Sequence[str] | None = None,
+        metrics: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> PagedList:
+        """Runs matching an MLflow-grammar filter, ordered, one page at a time.
+
+        ``params``/``metrics``/``tags`` choose which keys to return (all by default).
+        """
+        comparisons = grammar.parse_filter(filter_string)
+        ordering = grammar.parse_order_by(list(order_by or []))
+        view = ViewType.parse(run_view_type)
+        limit = check.max_results(max_results, default=1000)
+        with self.db.transaction() as s:
+            ids = self._experiment_ids(s, experiment_ids, experiment_names)
+            if not ids:
+                raise InvalidInput("Search runs in at least one experiment (experiment_ids or experiment_names).")
+            page = search_run_ids(
+                s,
+                experiment_ids=ids,
+                comparisons=comparisons,
+                order_by=ordering,
+                stages=view.stages(),
+                max_results=limit,
+                page_token=page_token,
+            )
+            runs = run_store.load(s, page.run_ids, self.root, params=params, metrics=metrics, tags=tags)
+            return PagedList(runs, page.next_page_token)
+
+
+def _unique_params(params: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    items = params.items() if isinstance(params, Mapping) else params
+    out: dict[str, str] = {}
+    for key, value in items:
+        if key in out and out[key] != value:
+            raise InvalidInput(f"Param {key!r} appears twice in one batch with different values.")
+        out[key] = value
+    return out
+
+
+def _check_dataset(d: Dataset) -> None:
+    check.text(d.name, "Dataset name", 500)
+    if not d.name:
+        raise InvalidInput("Dataset name must not be empty.")
+    check.text(d.digest, "Dataset digest", 64)
+    if not d.digest:
+        raise InvalidInput("Dataset digest must not be empty.")
+    check.text(d.source_type, "Dataset source type", 64)
+    check.text(d.source, "Dataset source", 65_536)
+    if d.schema is not None:
+        check.text(d.schema, "Dataset schema", 1_048_576)
+    if d.profile is not None:
+        check.text(d.profile, "Dataset profile", 1_048_576)
