@@ -27,6 +27,12 @@ class Settings(BaseSettings):
         description="Where the SDK logs: http(s)://host:port for a server, a database URI, "
         "or unset for the embedded store under the home folder.",
     )
+    experiment_name: str | None = Field(
+        default=None, description="Experiment that runs started without one go to (created when missing)."
+    )
+    experiment_id: str | None = Field(
+        default=None, description="Experiment id that runs started without one go to (default: 0)."
+    )
     backend_store_uri: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the metadata database (default: SQLite in the home folder).",
@@ -53,15 +59,9 @@ class Settings(BaseSettings):
         default=50 * 1024 * 1024 * 1024, description="Largest single artifact file accepted."
     )
     http_timeout: float = Field(default=30.0, description="Seconds before an SDK request gives up.")
-    http_retries: int = Field(
-        default=5, description="How often the SDK retries a request the server did not answer."
-    )
-    flush_interval: float = Field(
-        default=1.0, description="Seconds between background flushes of buffered metrics."
-    )
-    log_requests: bool = Field(
-        default=True, description="Log one structured line per server request."
-    )
+    http_retries: int = Field(default=5, description="How often the SDK retries a request the server did not answer.")
+    flush_interval: float = Field(default=1.0, description="Seconds between background flushes of buffered metrics.")
+    log_requests: bool = Field(default=True, description="Log one structured line per server request.")
 
     @property
     def database_uri(self) -> str:

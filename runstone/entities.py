@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     RUNNING = "RUNNING"
     SCHEDULED = "SCHEDULED"
     FINISHED = "FINISHED"
@@ -23,12 +23,12 @@ class RunStatus(str, enum.Enum):
         return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
 
 
-class LifecycleStage(str, enum.Enum):
+class LifecycleStage(enum.StrEnum):
     ACTIVE = "active"
     DELETED = "deleted"
 
 
-class ViewType(str, enum.Enum):
+class ViewType(enum.StrEnum):
     ACTIVE_ONLY = "ACTIVE_ONLY"
     DELETED_ONLY = "DELETED_ONLY"
     ALL = "ALL"
@@ -47,9 +47,7 @@ class ViewType(str, enum.Enum):
         except ValueError:
             from runstone.errors import InvalidInput
 
-            raise InvalidInput(
-                f"Unknown view type {value!r}; use one of active_only, deleted_only, all."
-            ) from None
+            raise InvalidInput(f"Unknown view type {value!r}; use one of active_only, deleted_only, all.") from None
 
     def stages(self) -> tuple[str, ...]:
         if self is ViewType.ACTIVE_ONLY:
@@ -155,8 +153,7 @@ class Run:
             },
             "inputs": {
                 "dataset_inputs": [
-                    {"dataset": {**d.dataset.__dict__}, "tags": dict(d.tags)}
-                    for d in self.inputs.dataset_inputs
+                    {"dataset": {**d.dataset.__dict__}, "tags": dict(d.tags)} for d in self.inputs.dataset_inputs
                 ]
             },
         }
@@ -176,10 +173,7 @@ class MetricHistory:
         return len(self.steps)
 
     def to_metrics(self) -> list[Metric]:
-        return [
-            Metric(self.key, v, t, s)
-            for s, t, v in zip(self.steps, self.timestamps, self.values, strict=True)
-        ]
+        return [Metric(self.key, v, t, s) for s, t, v in zip(self.steps, self.timestamps, self.values, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def open_store(uri: str, *, s3_endpoint_url: str | None = None) -> ArtifactStore
         from runstone.artifacts.local import LocalArtifactStore
 
         return LocalArtifactStore(Path(urllib.parse.unquote(parsed.path)))
-    if parsed.scheme in ("", ) or (len(parsed.scheme) == 1 and uri[1:3] in (":\\", ":/")):
+    if parsed.scheme in ("",) or (len(parsed.scheme) == 1 and uri[1:3] in (":\\", ":/")):
         from runstone.artifacts.local import LocalArtifactStore
 
         return LocalArtifactStore(Path(uri))

@@ -40,7 +40,9 @@ class AuditService:
                 if row.seq != count:
                     return Verification(False, count, prev, f"event {count} is missing (found seq {row.seq})", count)
                 if row.prev_hash != prev:
-                    return Verification(False, count, prev, f"event {row.seq} does not follow event {row.seq - 1}", row.seq)
+                    return Verification(
+                        False, count, prev, f"event {row.seq} does not follow event {row.seq - 1}", row.seq
+                    )
                 expected = audit_store.event_hash(
                     prev, row.seq, row.time, row.actor, row.action, row.target_type, row.target_id,
                     row.before, row.after, row.request_id,

@@ -22,12 +22,12 @@ class RequestStats:
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
-        self.latency: dict[tuple[str, str], list[float]] = {}
+        self.latency: dict[tuple[str, str], list[int]] = {}
         self.latency_sum: dict[tuple[str, str], float] = defaultdict(float)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests[(method, route, status)] += 1
-        counts = self.latency.setdefault((method, route), [0.0] * (len(_BUCKETS) + 1))
+        counts = self.latency.setdefault((method, route), [0] * (len(_BUCKETS) + 1))
         for i, bound in enumerate(_BUCKETS):
             if seconds <= bound:
                 counts[i] += 1
@@ -50,7 +50,9 @@ class RequestStats:
             for bound, n in zip(_BUCKETS, counts, strict=False):
                 lines.append(f'runstone_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} {int(n)}')
             lines.append(f'runstone_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {int(counts[-1])}')
-            lines.append(f"runstone_http_request_duration_seconds_sum{{{labels}}} {self.latency_sum[(method, route)]:.6f}")
+            lines.append(
+                f"runstone_http_request_duration_seconds_sum{{{labels}}} {self.latency_sum[(method, route)]:.6f}"
+            )
             lines.append(f"runstone_http_request_duration_seconds_count{{{labels}}} {int(counts[-1])}")
         return "\n".join(lines) + "\n"
 
@@ -73,7 +75,9 @@ class _BodyTooLarge(Exception):
 class RequestMiddleware:
     """Request id in and out, body limit, access log and counters."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, streamed_uploads: re.Pattern[str], stats: RequestStats, log_requests: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body: int, streamed_uploads: re.Pattern[str], stats: RequestStats, log_requests: bool
+    ) -> None:
         self.app = app
         self.max_body = max_body
         # Artifact uploads stream to storage and have their own limit.
@@ -128,7 +132,13 @@ class RequestMiddleware:
 
     async def _reject(self, send: Send, limit: int, request_id: str) -> None:
         body = orjson.dumps(_too_large(limit, request_id))
-        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     def _finish(self, scope: Scope, status: int, start: float, request_id: str) -> None:

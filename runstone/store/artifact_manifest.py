@@ -28,7 +28,9 @@ def files_under(session: Session, run_id: int, prefix: str) -> list[FileInfo]:
     """Every file at or below ``prefix`` ('' = the whole run), as recorded."""
     stmt = select(ArtifactRow.path, ArtifactRow.size, ArtifactRow.sha256).where(ArtifactRow.run_id == run_id)
     if prefix:
-        stmt = stmt.where(or_(ArtifactRow.path == prefix, ArtifactRow.path.like(_escape_like(prefix) + "/%", escape="\\")))
+        stmt = stmt.where(
+            or_(ArtifactRow.path == prefix, ArtifactRow.path.like(_escape_like(prefix) + "/%", escape="\\"))
+        )
     return [FileInfo(p, False, size, sha) for p, size, sha in session.execute(stmt.order_by(ArtifactRow.path))]
 
 
@@ -42,5 +44,7 @@ def get(session: Session, run_id: int, path: str) -> FileInfo | None:
 def delete_under(session: Session, run_id: int, prefix: str) -> int:
     stmt = delete(ArtifactRow).where(ArtifactRow.run_id == run_id)
     if prefix:
-        stmt = stmt.where(or_(ArtifactRow.path == prefix, ArtifactRow.path.like(_escape_like(prefix) + "/%", escape="\\")))
+        stmt = stmt.where(
+            or_(ArtifactRow.path == prefix, ArtifactRow.path.like(_escape_like(prefix) + "/%", escape="\\"))
+        )
     return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]

@@ -52,7 +52,9 @@ def append(
     request_id: str | None,
 ) -> None:
     """Append one event. The caller holds the chain lock (see Database.lock_audit_chain)."""
-    tail = session.execute(select(AuditEventRow.seq, AuditEventRow.hash).order_by(AuditEventRow.seq.desc()).limit(1)).first()
+    tail = session.execute(
+        select(AuditEventRow.seq, AuditEventRow.hash).order_by(AuditEventRow.seq.desc()).limit(1)
+    ).first()
     seq, prev = (tail[0] + 1, tail[1]) if tail else (1, GENESIS)
     before_s, after_s = _dump(before), _dump(after)
     digest = event_hash(prev, seq, time, actor, action, target_type, target_id, before_s, after_s, request_id)
@@ -109,7 +111,11 @@ def raw_chain(session: Session, batch: int = 5000) -> Iterator[AuditEventRow]:
     """Every event row in order, fetched in batches."""
     last = 0
     while True:
-        rows = list(session.scalars(select(AuditEventRow).where(AuditEventRow.seq > last).order_by(AuditEventRow.seq).limit(batch)))
+        rows = list(
+            session.scalars(
+                select(AuditEventRow).where(AuditEventRow.seq > last).order_by(AuditEventRow.seq).limit(batch)
+            )
+        )
         if not rows:
             return
         yield from rows

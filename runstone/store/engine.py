@@ -133,4 +133,3 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +15,9 @@ from runstone.entities import Experiment, LifecycleStage, PagedList, ViewType
 from runstone.errors import AlreadyExists, InvalidInput, NotFound
 from runstone.store.tables import ExperimentRow, ExperimentTagRow, RunRow
 from runstone.store.upsert import upsert
-from runstone.tracking.search import Comparison
+
+if TYPE_CHECKING:
+    from runstone.tracking.search import Comparison
 
 
 def _join(root: str, key: str) -> str:
@@ -59,9 +62,7 @@ def _tags_for(session: Session, ids: Sequence[int]) -> dict[int, dict[str, str]]
 def insert(session: Session, name: str, tags: dict[str, str], now: int) -> int:
     if session.scalar(select(ExperimentRow.id).where(ExperimentRow.name == name)) is not None:
         raise AlreadyExists(f"An experiment named {name!r} already exists.")
-    row = ExperimentRow(
-        name=name, artifact_key="", lifecycle_stage="active", creation_time=now, last_update_time=now
-    )
+    row = ExperimentRow(name=name, artifact_key="", lifecycle_stage="active", creation_time=now, last_update_time=now)
     session.add(row)
     try:
         session.flush()
@@ -99,18 +100,19 @@ def id_by_name(session: Session, name: str) -> int | None:
 
 def ids_by_names(session: Session, names: Sequence[str]) -> dict[str, int]:
     rows = session.execute(select(ExperimentRow.name, ExperimentRow.id).where(ExperimentRow.name.in_(names)))
-    return {name: exp_id for name, exp_id in rows}
+    return dict(rows)
 
 
 def rename(session: Session, experiment_id: int, new_name: str, now: int) -> None:
-    if session.scalar(
-        select(ExperimentRow.id).where(ExperimentRow.name == new_name, ExperimentRow.id != experiment_id)
-    ) is not None:
+    if (
+        session.scalar(
+            select(ExperimentRow.id).where(ExperimentRow.name == new_name, ExperimentRow.id != experiment_id)
+        )
+        is not None
+    ):
         raise AlreadyExists(f"An experiment named {new_name!r} already exists.")
     session.execute(
-        update(ExperimentRow)
-        .where(ExperimentRow.id == experiment_id)
-        .values(name=new_name, last_update_time=now)
+        update(ExperimentRow).where(ExperimentRow.id == experiment_id).values(name=new_name, last_update_time=now)
     )
 
 
@@ -168,7 +170,7 @@ def deleted_ids(session: Session, older_than: int | None) -> list[int]:
     return list(session.scalars(stmt))
 
 
-_ORDER_COLUMNS = {
+_ORDER_COLUMNS: dict[str, Any] = {
     "name": ExperimentRow.name,
     "experiment_id": ExperimentRow.id,
     "creation_time": ExperimentRow.creation_time,
@@ -198,14 +200,14 @@ def search(
         else:
             column = _ORDER_COLUMNS[c.key]
             stmt = stmt.where(_number_condition(column, c.op, float(c.value)))  # type: ignore[arg-type]
-    ordering = []
+    ordering: list[Any] = []
     for field, ascending in order_by:
-        column = _ORDER_COLUMNS.get(field)
-        if column is None:
+        order_column = _ORDER_COLUMNS.get(field)
+        if order_column is None:
             raise InvalidInput(
                 f"Cannot order experiments by {field!r}; use name, experiment_id, creation_time or last_update_time."
             )
-        ordering.append(column.asc() if ascending else column.desc())
+        ordering.append(order_column.asc() if ascending else order_column.desc())
     ordering.append(ExperimentRow.id.desc())
     offset = _decode_offset(page_token)
     rows = list(session.scalars(stmt.order_by(*ordering).offset(offset).limit(max_results + 1)))
@@ -222,7 +224,7 @@ def run_counts(session: Session, ids: Sequence[int]) -> dict[int, int]:
         .where(RunRow.experiment_id.in_(ids), RunRow.lifecycle_stage == "active")
         .group_by(RunRow.experiment_id)
     )
-    return {exp_id: count for exp_id, count in rows}
+    return dict(rows)
 
 
 def _string_condition(column, op: str, value: str):  # type: ignore[no-untyped-def]
@@ -262,4 +264,3 @@ def _decode_offset(token: str | None) -> int:
         return value
     except Exception:
         raise InvalidInput("Invalid page token.") from None
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import and_, func, or_, select, text, tuple_
+from sqlalchemy import and_, delete, func, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from runstone.entities import Metric, MetricHistory
@@ -40,7 +40,13 @@ def insert_points(session: Session, run_id: int, metrics: Sequence[Metric]) -> N
     session.execute(
         metrics_table.insert(),
         [
-            {"run_id": run_id, "key_id": ids[m.key], "step": m.step, "timestamp": m.timestamp, "value": _stored(m.value)}
+            {
+                "run_id": run_id,
+                "key_id": ids[m.key],
+                "step": m.step,
+                "timestamp": m.timestamp,
+                "value": _stored(m.value),
+            }
             for m in metrics
         ],
     )
@@ -74,7 +80,9 @@ def _value(stored: float | None) -> float:
     return math.nan if stored is None else stored
 
 
-def latest_for_runs(session: Session, run_ids: Sequence[int], keys: Sequence[str] | None = None) -> dict[int, dict[str, float]]:
+def latest_for_runs(
+    session: Session, run_ids: Sequence[int], keys: Sequence[str] | None = None
+) -> dict[int, dict[str, float]]:
     out: dict[int, dict[str, float]] = {i: {} for i in run_ids}
     if not run_ids:
         return out
@@ -129,9 +137,7 @@ def history(
         count, lo, hi = bounds
         if count > max_points and lo is not None:
             return _downsampled(session, key, run_id, key_id, max_points, lo, hi)
-    rows = session.execute(
-        select(m.step, m.timestamp, m.value).where(*where).order_by(m.step, m.timestamp)
-    ).all()
+    rows = session.execute(select(m.step, m.timestamp, m.value).where(*where).order_by(m.step, m.timestamp)).all()
     return _columns(key, rows, downsampled=False)
 
 
@@ -171,4 +177,4 @@ def _downsampled(
 def delete_for_runs(session: Session, run_ids: Sequence[int]) -> None:
     if run_ids:
         session.execute(metrics_table.delete().where(metrics_table.c.run_id.in_(run_ids)))
-        session.execute(_latest.delete().where(_latest.c.run_id.in_(run_ids)))
+        session.execute(delete(LatestMetricRow).where(LatestMetricRow.run_id.in_(run_ids)))

@@ -75,7 +75,7 @@ def get_row(session: Session, run_uuid: str) -> RunRow:
 
 def ids_for_uuids(session: Session, uuids: Sequence[str]) -> dict[str, int]:
     rows = session.execute(select(RunRow.uuid, RunRow.id).where(RunRow.uuid.in_(uuids)))
-    return {u: i for u, i in rows}
+    return dict(rows)
 
 
 def load(
@@ -149,8 +149,10 @@ def _inputs(session: Session, run_ids: Sequence[int]) -> dict[int, list[DatasetI
 
 
 def params_for(session: Session, run_id: int, keys: Sequence[str]) -> dict[str, str]:
-    rows = session.execute(select(ParamRow.key, ParamRow.value).where(ParamRow.run_id == run_id, ParamRow.key.in_(keys)))
-    return {k: v for k, v in rows}
+    rows = session.execute(
+        select(ParamRow.key, ParamRow.value).where(ParamRow.run_id == run_id, ParamRow.key.in_(keys))
+    )
+    return dict(rows)
 
 
 def write_params(session: Session, run_id: int, run_uuid: str, params: Mapping[str, str]) -> int:

@@ -111,7 +111,7 @@ def search_run_ids(
             rank = case((lm.run_id.is_(None), 2), (lm.value.is_(None), 1), else_=0)
             sort += [(rank, True), (lm.value, o.ascending)]
         elif o.entity in ("param", "tag"):
-            table = ParamRow if o.entity == "param" else TagRow
+            table: type[ParamRow] | type[TagRow] = ParamRow if o.entity == "param" else TagRow
             kv = aliased(table)
             stmt = stmt.outerjoin(kv, and_(kv.run_id == RunRow.id, kv.key == o.key))
             sort += [(case((kv.value.is_(None), 1), else_=0), True), (kv.value, o.ascending)]
@@ -153,10 +153,12 @@ def _comparison(c: Comparison, key_ids: dict[str, int]) -> ColumnElement[bool] |
         if key_id is None:
             return None
         return exists().where(
-            lm.run_id == RunRow.id, lm.key_id == key_id, _number_condition(lm.value, c.op, float(c.value))  # type: ignore[arg-type]
+            lm.run_id == RunRow.id,
+            lm.key_id == key_id,
+            _number_condition(lm.value, c.op, float(c.value)),  # type: ignore[arg-type]
         )
     if c.entity in ("param", "tag"):
-        table = ParamRow if c.entity == "param" else TagRow
+        table: type[ParamRow] | type[TagRow] = ParamRow if c.entity == "param" else TagRow
         kv = aliased(table)
         has_key = [kv.run_id == RunRow.id, kv.key == c.key]
         if c.op == "IS NULL":
@@ -205,7 +207,9 @@ def _after(sort: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement[boo
     return or_(*terms)
 
 
-def _fingerprint(experiment_ids: list[int], comparisons: list[Comparison], order_by: list[OrderKey], stages: tuple[str, ...]) -> str:
+def _fingerprint(
+    experiment_ids: list[int], comparisons: list[Comparison], order_by: list[OrderKey], stages: tuple[str, ...]
+) -> str:
     text = repr((sorted(experiment_ids), comparisons, order_by, stages))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -47,9 +47,7 @@ class ExperimentRow(Base):
 
 class ExperimentTagRow(Base):
     __tablename__ = "experiment_tags"
-    experiment_id: Mapped[int] = mapped_column(
-        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
-    )
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
 
@@ -68,9 +66,7 @@ class RunRow(Base):
     artifact_key: Mapped[str] = mapped_column(String(1000))
     deleted_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
-    __table_args__ = (
-        Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
-    )
+    __table_args__ = (Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),)
 
 
 class ParamRow(Base):
@@ -134,9 +130,7 @@ class DatasetRow(Base):
 class InputRow(Base):
     __tablename__ = "inputs"
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    dataset_id: Mapped[int] = mapped_column(
-        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
-    )
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
     context: Mapped[str | None] = mapped_column(String(100), nullable=True)
     tags: Mapped[str] = mapped_column(Text, default="{}")
 

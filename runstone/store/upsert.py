@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 
-def _insert(session: Session, table: Table) -> Any:
+def _insert(session: Session, table: Any) -> Any:
     name = session.get_bind().dialect.name
     if name == "postgresql":
         return postgresql.insert(table)
@@ -20,14 +19,14 @@ def _insert(session: Session, table: Table) -> Any:
     raise NotImplementedError(f"upsert on {name}")
 
 
-def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+def insert_ignore(session: Session, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
     if rows:
         session.execute(_insert(session, table).on_conflict_do_nothing(index_elements=list(keys)), rows)
 
 
 def upsert(
     session: Session,
-    table: Table,
+    table: Any,
     rows: Sequence[dict[str, Any]],
     keys: Sequence[str],
     update: Sequence[str],

@@ -75,7 +75,9 @@ class ArtifactService:
             child = f"{prefix}/{head}" if prefix else head
             if sep:
                 prior = entries.get(child)
-                entries[child] = FileInfo(child, True, (prior.file_size or 0) + (f.file_size or 0) if prior else f.file_size)
+                entries[child] = FileInfo(
+                    child, True, (prior.file_size or 0) + (f.file_size or 0) if prior else f.file_size
+                )
             else:
                 entries[child] = f
         return [entries[k] for k in sorted(entries)]

@@ -285,12 +285,16 @@ class _Parser:
             if c.op not in _NUMERIC_OPS:
                 raise _error(f"{c.op} cannot compare the number {c.key!r}", op_position, self.text)
             if kind != "number":
-                raise _error(f"{c.key!r} is a number; compare it with a number, not a string", value_position, self.text)
+                raise _error(
+                    f"{c.key!r} is a number; compare it with a number, not a string", value_position, self.text
+                )
             return
         if kind != "string":
             raise _error(f"{c.key!r} is a string; quote the value", value_position, self.text)
         if c.op not in _STRING_OPS:
-            raise _error(f"{c.op} cannot compare the string {c.key!r}; use =, !=, LIKE or ILIKE", op_position, self.text)
+            raise _error(
+                f"{c.op} cannot compare the string {c.key!r}; use =, !=, LIKE or ILIKE", op_position, self.text
+            )
 
     def _check_set(self, c: Comparison, op_position: int) -> None:
         if c.entity == "attribute" and c.key in NUMERIC_ATTRIBUTES:
@@ -350,7 +354,9 @@ def parse_experiment_filter(text: str | None) -> list[Comparison]:
         op, op_position = parser.parse_operator()
         if entity == "attribute":
             if key.lower() not in _NAME_FILTER_ATTRIBUTES:
-                raise _error(f"unknown experiment attribute {key!r}; use name, creation_time or last_update_time", position, text)
+                raise _error(
+                    f"unknown experiment attribute {key!r}; use name, creation_time or last_update_time", position, text
+                )
             key = _NAME_FILTER_ATTRIBUTES[key.lower()]
         elif entity != "tag":
             raise _error("experiments can be filtered by name, times and tags only", position, text)
@@ -358,7 +364,9 @@ def parse_experiment_filter(text: str | None) -> list[Comparison]:
         value, kind = parser.parse_value()
         numeric = entity == "attribute" and key != "name"
         if numeric and (kind != "number" or op not in _NUMERIC_OPS):
-            raise _error(f"{key!r} is a number; compare it with =, !=, <, <=, > or >= and a number", value_position, text)
+            raise _error(
+                f"{key!r} is a number; compare it with =, !=, <, <=, > or >= and a number", value_position, text
+            )
         if not numeric and (kind != "string" or op not in _STRING_OPS):
             raise _error(f"{key!r} is a string; use =, !=, LIKE or ILIKE with a quoted value", op_position, text)
         comparisons.append(Comparison(entity, key, op, value, position))

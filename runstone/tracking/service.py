@@ -56,16 +56,74 @@ class Caller:
 
 SYSTEM = Caller("system")
 
-_ADJECTIVES = (
-    "amber brave calm clever crisp daring eager fierce gentle glowing honest jolly keen "
-    "lively lucid mellow nimble noble placid proud quiet rapid serene sharp silent steady "
-    "sunny swift tidy vivid warm witty"
-).split()
-_NOUNS = (
-    "badger bison cedar comet crane delta ember falcon fern finch harbor heron lark lynx "
-    "maple meadow moth orca otter owl pine quartz raven reef river robin sparrow stone "
-    "tern tiger willow wolf"
-).split()
+_ADJECTIVES = [
+    "amber",
+    "brave",
+    "calm",
+    "clever",
+    "crisp",
+    "daring",
+    "eager",
+    "fierce",
+    "gentle",
+    "glowing",
+    "honest",
+    "jolly",
+    "keen",
+    "lively",
+    "lucid",
+    "mellow",
+    "nimble",
+    "noble",
+    "placid",
+    "proud",
+    "quiet",
+    "rapid",
+    "serene",
+    "sharp",
+    "silent",
+    "steady",
+    "sunny",
+    "swift",
+    "tidy",
+    "vivid",
+    "warm",
+    "witty",
+]
+_NOUNS = [
+    "badger",
+    "bison",
+    "cedar",
+    "comet",
+    "crane",
+    "delta",
+    "ember",
+    "falcon",
+    "fern",
+    "finch",
+    "harbor",
+    "heron",
+    "lark",
+    "lynx",
+    "maple",
+    "meadow",
+    "moth",
+    "orca",
+    "otter",
+    "owl",
+    "pine",
+    "quartz",
+    "raven",
+    "reef",
+    "river",
+    "robin",
+    "sparrow",
+    "stone",
+    "tern",
+    "tiger",
+    "willow",
+    "wolf",
+]
 
 
 def generate_run_name() -> str:
@@ -198,7 +256,14 @@ class TrackingService:
             if row.lifecycle_stage == LifecycleStage.DELETED.value:
                 raise InvalidState(f"Experiment {exp_id} is already deleted.")
             experiment_store.set_lifecycle(s, exp_id, LifecycleStage.DELETED, self.clock())
-            self.audit(s, "experiment.delete", "experiment", str(exp_id), {"lifecycle_stage": "active"}, {"lifecycle_stage": "deleted"})
+            self.audit(
+                s,
+                "experiment.delete",
+                "experiment",
+                str(exp_id),
+                {"lifecycle_stage": "active"},
+                {"lifecycle_stage": "deleted"},
+            )
 
     def restore_experiment(self, experiment_id: str) -> None:
         exp_id = experiment_store.parse_id(experiment_id)
@@ -207,9 +272,18 @@ class TrackingService:
             if row.lifecycle_stage != LifecycleStage.DELETED.value:
                 raise InvalidState(f"Experiment {exp_id} is not deleted.")
             experiment_store.set_lifecycle(s, exp_id, LifecycleStage.ACTIVE, self.clock())
-            self.audit(s, "experiment.restore", "experiment", str(exp_id), {"lifecycle_stage": "deleted"}, {"lifecycle_stage": "active"})
+            self.audit(
+                s,
+                "experiment.restore",
+                "experiment",
+                str(exp_id),
+                {"lifecycle_stage": "deleted"},
+                {"lifecycle_stage": "active"},
+            )
 
-    def _experiment_ids(self, s: Session, experiment_ids: Sequence[str] | None, names: Sequence[str] | None) -> list[int]:
+    def _experiment_ids(
+        self, s: Session, experiment_ids: Sequence[str] | None, names: Sequence[str] | None
+    ) -> list[int]:
         ids = [experiment_store.parse_id(e) for e in experiment_ids or []]
         if names:
             found = experiment_store.ids_by_names(s, list(names))
@@ -329,7 +403,9 @@ class TrackingService:
                 raise InvalidState(f"Run {run_id} is not deleted.")
             exp = experiment_store.get_row(s, row.experiment_id)
             if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
-                raise InvalidState(f"Run {run_id} belongs to deleted experiment {exp.id}; restore the experiment first.")
+                raise InvalidState(
+                    f"Run {run_id} belongs to deleted experiment {exp.id}; restore the experiment first."
+                )
             run_store.set_lifecycle(s, row.id, LifecycleStage.ACTIVE, self.clock())
             self.audit(s, "run.restore", "run", run_id, {"lifecycle_stage": "deleted"}, {"lifecycle_stage": "active"})
 
@@ -358,16 +434,18 @@ class TrackingService:
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | Iterable[tuple[str, str]] = (),
         tags: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        *,
+        idempotency_key: str | None = None,
     ) -> None:
         """Metrics, params and tags in one all-or-nothing write.
 
-        A batch retried with the same request id is applied once.
+        A batch retried with the same idempotency key is applied once.
         """
         param_map = _unique_params(params)
         tag_map = dict(tags.items() if isinstance(tags, Mapping) else tags)
         metrics = list(metrics)
         check.batch(metrics, param_map, tag_map)
-        request_id = self.caller.idempotency_key
+        request_id = idempotency_key or self.caller.idempotency_key
         with self.db.transaction(write=True) as s:
             if request_id and request_store.seen(s, request_id):
                 return
@@ -417,9 +495,7 @@ class TrackingService:
             raise InvalidInput(f"start_step {start_step} is after end_step {end_step}.")
         with self.db.transaction() as s:
             row = self._run_row(s, run_id)
-            return metric_store.history(
-                s, row.id, key, max_points=max_points, start_step=start_step, end_step=end_step
-            )
+            return metric_store.history(s, row.id, key, max_points=max_points, start_step=start_step, end_step=end_step)
 
     def metric_keys(self, run_ids: Sequence[str]) -> list[str]:
         with self.db.transaction() as s:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import AsyncIterator, Iterator
-from typing import Annotated, Any
+from typing import IO, Annotated, Any, cast
 
 import anyio.from_thread
 from fastapi import APIRouter, Depends, Request
@@ -22,9 +22,13 @@ Artifacts = Annotated[ArtifactService, Depends(artifacts)]
 
 def _blocking_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
     """The request body, pulled from the event loop by a worker thread, chunk by chunk."""
+
+    async def next_chunk() -> bytes:
+        return await stream.__anext__()
+
     while True:
         try:
-            chunk = anyio.from_thread.run(stream.__anext__)
+            chunk = anyio.from_thread.run(next_chunk)
         except StopAsyncIteration:
             return
         if chunk:
@@ -50,7 +54,9 @@ def download_artifact(run_id: str, path: str, service: Artifacts) -> FileRespons
     headers = {"X-Checksum-Sha256": artifact.info.sha256 or "", "X-Content-Type-Options": "nosniff"}
     filename = artifact.info.path.rsplit("/", 1)[-1]
     if artifact.local_path is not None:
-        return FileResponse(artifact.local_path, headers=headers, filename=filename, media_type="application/octet-stream")
+        return FileResponse(
+            artifact.local_path, headers=headers, filename=filename, media_type="application/octet-stream"
+        )
     headers["Content-Length"] = str(artifact.info.file_size)
     headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return StreamingResponse(service.read(artifact), headers=headers, media_type="application/octet-stream")
@@ -83,7 +89,7 @@ def _zip_stream(service: ArtifactService, run_id: str, path: str) -> Iterator[by
     files = service.files(run_id, path)
     prefix = path.strip("/")
     pipe = _Pipe()
-    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
+    with zipfile.ZipFile(cast(IO[bytes], pipe), "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for info in files:
             name = info.path[len(prefix) + 1 :] if prefix and info.path != prefix else info.path
             artifact = service.open(run_id, info.path)

@@ -114,9 +114,7 @@ def metric_history(
     start_step: int | None = None,
     end_step: int | None = None,
 ) -> dict[str, Any]:
-    history = service.get_metric_history(
-        run_id, key, max_points=max_points, start_step=start_step, end_step=end_step
-    )
+    history = service.get_metric_history(run_id, key, max_points=max_points, start_step=start_step, end_step=end_step)
     return history_public(history)
 
 
@@ -126,7 +124,14 @@ def log_inputs(run_id: str, body: LogInputs, service: Tracking) -> dict[str, Any
         run_id,
         [
             (
-                Dataset(d.dataset.name, d.dataset.digest, d.dataset.source_type, d.dataset.source, d.dataset.schema_, d.dataset.profile),
+                Dataset(
+                    d.dataset.name,
+                    d.dataset.digest,
+                    d.dataset.source_type,
+                    d.dataset.source,
+                    d.dataset.schema_,
+                    d.dataset.profile,
+                ),
                 d.tags,
             )
             for d in body.datasets

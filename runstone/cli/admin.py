@@ -1,0 +1,105 @@
+"""runstone gc, sync and audit"""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from runstone.cli.common import as_json, client, tracking_uri
+from runstone.cli.output import emit_json, group, table, when
+from runstone.errors import InvalidInput
+
+_UNITS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
+
+
+def parse_duration(text: str) -> int:
+    """'7d', '12h', '1d2h30m' -> milliseconds."""
+    parts = re.findall(r"(\d+)([dhms])", text.strip())
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        raise InvalidInput(f"Invalid duration {text!r}; use e.g. 30d, 12h or 1d2h30m.")
+    return sum(int(n) * _UNITS[u] for n, u in parts)
+
+
+@click.command()
+@tracking_uri
+@click.option("--older-than", default=None, help="Only what was deleted at least this long ago (e.g. 30d, 12h).")
+@click.option("--dry-run", is_flag=True, help="Show what would be removed; remove nothing.")
+@as_json
+def gc(tracking_uri: str | None, older_than: str | None, dry_run: bool, as_json: bool) -> None:
+    """Permanently remove deleted runs and experiments, and their artifacts."""
+    ms = parse_duration(older_than) if older_than else None
+    report = client(tracking_uri).gc(older_than_ms=ms, dry_run=dry_run)
+    if as_json:
+        emit_json(report)
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    click.echo(f"{verb} {len(report['run_ids'])} run(s) and {len(report['experiment_ids'])} experiment(s)")
+    for run_id in report["run_ids"]:
+        click.echo(f"  run {run_id}")
+    for experiment_id in report["experiment_ids"]:
+        click.echo(f"  experiment {experiment_id}")
+
+
+@click.command()
+@click.option("--tracking-uri", default=None, help="Send to this server instead of the one each entry recorded.")
+def sync(tracking_uri: str | None) -> None:
+    """Send what the SDK journaled while the server was unreachable."""
+    from runstone.config import Settings
+    from runstone.sdk.client import RunstoneClient
+    from runstone.sdk.journal import sync as replay
+
+    clients: dict[str, RunstoneClient] = {}
+
+    def client_for(uri: str) -> RunstoneClient:
+        if uri not in clients:
+            clients[uri] = RunstoneClient(uri)
+        return clients[uri]
+
+    directory = Settings().home / "journal"
+    report = replay(directory, client_for, tracking_uri=tracking_uri)
+    click.echo(
+        f"Synced {report.operations} operation(s) ({report.metrics} metric points) from {report.files} journal file(s)"
+    )
+
+
+@group()
+def audit() -> None:
+    """Read and verify the tamper-evident audit trail."""
+
+
+@audit.command("list")
+@tracking_uri
+@click.option("--target-type", default=None, help="run, experiment, ...")
+@click.option("--target-id", default=None)
+@click.option("--limit", type=int, default=100, show_default=True)
+@as_json
+def list_events(
+    tracking_uri: str | None, target_type: str | None, target_id: str | None, limit: int, as_json: bool
+) -> None:
+    """List audit events, oldest first."""
+    events = client(tracking_uri).audit_events(target_type=target_type, target_id=target_id, limit=limit)
+    if as_json:
+        emit_json(events)
+        return
+    table(
+        None,
+        ["seq", "time", "actor", "action", "target"],
+        [[e["seq"], when(e["time"]), e["actor"], e["action"], f"{e['target_type']} {e['target_id']}"] for e in events],
+    )
+
+
+@audit.command()
+@tracking_uri
+@as_json
+def verify(tracking_uri: str | None, as_json: bool) -> None:
+    """Recompute the hash chain; exit 1 if any event was altered, inserted or removed."""
+    result = client(tracking_uri).verify_audit()
+    if as_json:
+        emit_json(result)
+    elif result["ok"]:
+        click.echo(f"Audit chain intact: {result['events']} events, head {result['head']}")
+    else:
+        click.echo(f"Audit chain BROKEN: {result['problem']}", err=True)
+    if not result["ok"]:
+        raise SystemExit(1)

@@ -1,0 +1,33 @@
+"""runstone: the command line."""
+
+from __future__ import annotations
+
+import click
+
+from runstone.cli import admin, artifacts, db, experiments, runs, server
+from runstone.cli.output import group
+from runstone.version import VERSION
+
+
+@group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(VERSION, prog_name="runstone")
+def cli() -> None:
+    """Experiment tracking, model registry, serving and monitoring.
+
+    Commands talk to the server named by --tracking-uri / RUNSTONE_TRACKING_URI, or, when none
+    is set, to the embedded store under RUNSTONE_HOME (default ~/.runstone).
+    """
+
+
+cli.add_command(server.server)
+cli.add_command(db.db)
+cli.add_command(experiments.experiments)
+cli.add_command(runs.runs)
+cli.add_command(artifacts.artifacts)
+cli.add_command(admin.gc)
+cli.add_command(admin.sync)
+cli.add_command(admin.audit)
+
+
+def main() -> None:
+    cli(prog_name="runstone")

@@ -1,0 +1,390 @@
+"""RunstoneClient: every tracking operation by id, with MLflow's method names.
+
+The same client talks to a server (``http(s)://`` tracking URI) or, with no URI, to the
+embedded store under ``RUNSTONE_HOME`` (default ``~/.runstone``) in-process.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from runstone.config import Settings
+from runstone.entities import (
+    Dataset,
+    Experiment,
+    FileInfo,
+    Metric,
+    MetricHistory,
+    PagedList,
+    Param,
+    Run,
+    RunTag,
+    ViewType,
+)
+from runstone.errors import InvalidInput, NotFound
+from runstone.sdk.remote import HttpArtifacts, HttpTracking, Transport
+
+_local_backends: dict[str, Any] = {}
+_local_lock = threading.Lock()
+
+
+def default_user(settings: Settings) -> str:
+    if settings.user:
+        return settings.user
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def is_remote(uri: str | None) -> bool:
+    return bool(uri) and str(uri).startswith(("http://", "https://"))
+
+
+def _local_backend(uri: str | None, settings: Settings) -> Any:
+    """One embedded backend per store per process (engines are shared, not re-opened)."""
+    from runstone.backend import open_backend
+
+    if uri and "://" in uri and not uri.startswith("file://"):
+        settings = settings.model_copy(update={"backend_store_uri": uri})
+    elif uri:
+        home = Path(uri.removeprefix("file://")).expanduser()
+        settings = settings.model_copy(update={"home": home, "backend_store_uri": None, "artifacts_destination": None})
+    key = f"{settings.database_uri}|{settings.artifact_root}"
+    with _local_lock:
+        backend = _local_backends.get(key)
+        if backend is None:
+            backend = _local_backends[key] = open_backend(settings)
+        return backend
+
+
+def _pairs(items: Any, entity: type) -> list[tuple[str, str]]:
+    if items is None:
+        return []
+    if isinstance(items, Mapping):
+        return [(str(k), _str_value(v)) for k, v in items.items()]
+    out = []
+    for item in items:
+        if isinstance(item, entity):
+            out.append((item.key, _str_value(item.value)))  # type: ignore[attr-defined]
+        else:
+            k, v = item
+            out.append((str(k), _str_value(v)))
+    return out
+
+
+def _str_value(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class RunstoneClient:
+    """Tracking operations by id. ``tracking_uri`` defaults to RUNSTONE_TRACKING_URI, then the
+    embedded store."""
+
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        *,
+        http_client: httpx.Client | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        uri = tracking_uri or self.settings.tracking_uri
+        self.user = default_user(self.settings)
+        if is_remote(uri):
+            assert uri is not None
+            transport = Transport(
+                uri,
+                user=self.user,
+                timeout=self.settings.http_timeout,
+                retries=self.settings.http_retries,
+                client=http_client,
+            )
+            self._tracking: Any = HttpTracking(transport)
+            self._artifacts: Any = HttpArtifacts(transport)
+            self.tracking_uri = uri
+        else:
+            from runstone.sdk.local import LocalArtifacts
+            from runstone.tracking.service import Caller
+
+            backend = _local_backend(uri, self.settings)
+            caller = Caller(self.user)
+            self._tracking = backend.tracking(caller)
+            self._artifacts = LocalArtifacts(backend.artifacts(caller))
+            self.tracking_uri = uri or str(self.settings.home)
+        self.is_remote = is_remote(uri)
+
+    # ------------------------------------------------------------ experiments
+    def create_experiment(self, name: str, tags: Mapping[str, Any] | None = None) -> str:
+        return self._tracking.create_experiment(name, {k: _str_value(v) for k, v in (tags or {}).items()})  # type: ignore[no-any-return]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self._tracking.get_experiment(str(experiment_id))  # type: ignore[no-any-return]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment called ``name``, or None (as in MLflow)."""
+        try:
+            return self._tracking.get_experiment_by_name(name)  # type: ignore[no-any-return]
+        except NotFound:
+            return None
+
+    def search_experiments(
+        self,
+        view_type: str | ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        return self._tracking.search_experiments(  # type: ignore[no-any-return]
+            view_type=view_type,
+            filter_string=filter_string,
+            max_results=max_results,
+            order_by=order_by,
+            page_token=page_token,
+        )
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._tracking.rename_experiment(str(experiment_id), new_name)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._tracking.delete_experiment(str(experiment_id))
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._tracking.restore_experiment(str(experiment_id))
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        self._tracking.set_experiment_tag(str(experiment_id), key, _str_value(value))
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self._tracking.delete_experiment_tag(str(experiment_id), key)
+
+    # ------------------------------------------------------------------- runs
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: Mapping[str, Any] | None = None,
+        run_name: str | None = None,
+        *,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        return self._tracking.create_run(  # type: ignore[no-any-return]
+            str(experiment_id),
+            run_name=run_name,
+            start_time=start_time,
+            tags={k: _str_value(v) for k, v in (tags or {}).items()},
+            parent_run_id=parent_run_id,
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        return self._tracking.get_run(run_id)  # type: ignore[no-any-return]
+
+    def get_child_run_ids(self, run_id: str) -> list[str]:
+        return self._tracking.child_run_ids(run_id)  # type: ignore[no-any-return]
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> Run:
+        return self._tracking.update_run(run_id, status=status, run_name=name)  # type: ignore[no-any-return]
+
+    def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> Run:
+        return self._tracking.set_terminated(run_id, status or "FINISHED", end_time)  # type: ignore[no-any-return]
+
+    def delete_run(self, run_id: str) -> None:
+        self._tracking.delete_run(run_id)
+
+    def restore_run(self, run_id: str) -> None:
+        self._tracking.restore_run(run_id)
+
+    def move_run(self, run_id: str, experiment_id: str) -> Run:
+        """Move a run, with everything it logged, to another experiment."""
+        return self._tracking.move_run(run_id, str(experiment_id))  # type: ignore[no-any-return]
+
+    # ---------------------------------------------------------------- logging
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Iterable[Metric] = (),
+        params: Iterable[Param] | Mapping[str, Any] = (),
+        tags: Iterable[RunTag] | Mapping[str, Any] = (),
+        *,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """Metrics, params and tags in one all-or-nothing write."""
+        self._tracking.log_batch(
+            run_id,
+            list(metrics),
+            _pairs(params, Param),
+            _pairs(tags, RunTag),
+            idempotency_key=idempotency_key,
+        )
+
+    def log_metric(
+        self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int | None = None
+    ) -> None:
+        self.log_batch(
+            run_id, metrics=[Metric(key, float(value), timestamp if timestamp is not None else now_ms(), step or 0)]
+        )
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        self.log_batch(run_id, params={key: value})
+        return value
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.log_batch(run_id, tags={key: value})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._tracking.delete_tag(run_id, key)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of a metric, as Metric objects (MLflow's shape)."""
+        return self._tracking.get_metric_history(run_id, key).to_metrics()  # type: ignore[no-any-return]
+
+    def get_metric_columns(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        max_points: int | None = None,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> MetricHistory:
+        """A metric's history column-wise (steps, timestamps, values); with ``max_points``,
+        downsampled so that each bucket keeps its minimum and maximum."""
+        return self._tracking.get_metric_history(  # type: ignore[no-any-return]
+            run_id, key, max_points=max_points, start_step=start_step, end_step=end_step
+        )
+
+    def log_inputs(self, run_id: str, datasets: Sequence[tuple[Dataset, Mapping[str, str]]]) -> None:
+        self._tracking.log_inputs(run_id, list(datasets))
+
+    # ----------------------------------------------------------------- search
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | str | None = None,
+        filter_string: str = "",
+        run_view_type: str | ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+        *,
+        experiment_names: Sequence[str] | None = None,
+    ) -> PagedList:
+        if isinstance(experiment_ids, str):
+            experiment_ids = [experiment_ids]
+        return self._tracking.search_runs(  # type: ignore[no-any-return]
+            [str(e) for e in experiment_ids or []],
+            filter_string,
+            run_view_type,
+            max_results,
+            order_by,
+            page_token,
+            experiment_names=experiment_names,
+        )
+
+    # -------------------------------------------------------------- artifacts
+    def log_artifact(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None, *, progress: Any = None
+    ) -> FileInfo:
+        """Upload one file into the run's artifacts, under ``artifact_path`` if given."""
+        source = Path(local_path)
+        if not source.is_file():
+            raise InvalidInput(f"{source} is not a file.")
+        target = f"{artifact_path.strip('/')}/{source.name}" if artifact_path else source.name
+        return self._artifacts.upload(run_id, target, source, progress)  # type: ignore[no-any-return]
+
+    def log_artifacts(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None, *, progress: Any = None
+    ) -> list[FileInfo]:
+        """Upload a folder's files, keeping their relative paths."""
+        root = Path(local_dir)
+        if not root.is_dir():
+            raise InvalidInput(f"{root} is not a folder.")
+        uploaded = []
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            relative = file.relative_to(root).as_posix()
+            target = f"{artifact_path.strip('/')}/{relative}" if artifact_path else relative
+            uploaded.append(self._artifacts.upload(run_id, target, file, progress))
+        return uploaded
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> FileInfo:
+        return self._log_bytes(run_id, text.encode("utf-8"), artifact_file)
+
+    def log_dict(self, run_id: str, dictionary: Mapping[str, Any], artifact_file: str) -> FileInfo:
+        if artifact_file.endswith((".yaml", ".yml")):
+            import yaml
+
+            text = yaml.safe_dump(dict(dictionary), sort_keys=False)
+        else:
+            text = json.dumps(dictionary, indent=2)
+        return self.log_text(run_id, text, artifact_file)
+
+    def _log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> FileInfo:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "payload"
+            path.write_bytes(data)
+            return self._artifacts.upload(run_id, artifact_file, path)  # type: ignore[no-any-return]
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        return self._artifacts.list_dir(run_id, path or "")  # type: ignore[no-any-return]
+
+    def download_artifacts(
+        self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None, *, progress: Any = None
+    ) -> str:
+        """Download a file or folder of a run's artifacts; returns the local path."""
+        dest_root = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="runstone-"))
+        clean = path.strip("/")
+        files = self._artifacts.files(run_id, clean)
+        if not files and clean:
+            raise NotFound(f"Run {run_id} has no artifact at {clean!r}.")
+        if len(files) == 1 and files[0].path == clean and clean:
+            target = dest_root / Path(clean).name
+            self._artifacts.download(run_id, clean, target, progress)
+            return str(target)
+        base = dest_root / Path(clean).name if clean else dest_root
+        base.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            relative = f.path[len(clean) + 1 :] if clean else f.path
+            self._artifacts.download(run_id, f.path, base / relative, progress)
+        return str(base)
+
+    # ----------------------------------------------------------------- admin
+    def gc(self, *, older_than_ms: int | None = None, dry_run: bool = False) -> dict[str, Any]:
+        if self.is_remote:
+            return self._tracking.gc(older_than_ms=older_than_ms, dry_run=dry_run)  # type: ignore[no-any-return]
+        from runstone.tracking.gc import collect
+
+        report = collect(self._tracking, self._artifacts.service.store, older_than_ms=older_than_ms, dry_run=dry_run)
+        return dict(report.__dict__)
+
+    def audit_events(
+        self, *, target_type: str | None = None, target_id: str | None = None, after: int = 0, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        if self.is_remote:
+            return self._tracking.audit_events(target_type=target_type, target_id=target_id, after=after, limit=limit)  # type: ignore[no-any-return]
+        from runstone.governance.audit import AuditService
+
+        events = AuditService(self._tracking.db).events(
+            target_type=target_type, target_id=target_id, after_seq=after, limit=limit
+        )
+        return [dict(e.__dict__) for e in events]
+
+    def verify_audit(self) -> dict[str, Any]:
+        if self.is_remote:
+            return self._tracking.audit_verify()  # type: ignore[no-any-return]
+        from runstone.governance.audit import AuditService
+
+        return dict(AuditService(self._tracking.db).verify().__dict__)

@@ -1,0 +1,496 @@
+"""The fluent API: an active run per thread, logging calls that never wait on the network.
+
+The names are MLflow's (``set_experiment``, ``start_run``, ``log_metric`` ...). Metrics,
+params and tags are validated at once, buffered, and sent in batches in the background; reads
+(``get_run``, ``search_runs``) and ``end_run`` flush first, so what you logged is what you read.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from runstone.entities import Experiment, Metric, PagedList, Run, RunStatus, ViewType
+from runstone.errors import InvalidInput, InvalidState, Unavailable
+from runstone.sdk.batching import Batcher
+from runstone.sdk.client import RunstoneClient
+from runstone.sdk.journal import Journal
+from runstone.tracking import tags as T
+from runstone.tracking import validation as check
+
+
+class ActiveRun(Run):
+    """The run started by ``start_run``; as a context manager it ends the run on exit
+    (FINISHED, or FAILED when an exception escapes)."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(run.info, run.data, run.inputs)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        status = RunStatus.FINISHED if exc_type is None else RunStatus.FAILED
+        if exc_type is KeyboardInterrupt:
+            status = RunStatus.KILLED
+        end_run(status.value)
+
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.tracking_uri: str | None = None
+        self.experiment_id: str | None = None
+        self.clients: dict[str | None, RunstoneClient] = {}
+        self.batchers: dict[int, Batcher] = {}
+        self.thread = threading.local()
+        self.last_run: Run | None = None
+        # Params logged per run in this process: a conflicting value fails at the call site.
+        self.params: dict[str, dict[str, str]] = {}
+        self.failed = False
+
+    @property
+    def stack(self) -> list[ActiveRun]:
+        stack = getattr(self.thread, "stack", None)
+        if stack is None:
+            stack = self.thread.stack = []
+        return stack  # type: ignore[no-any-return]
+
+
+_state = _State()
+
+
+def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
+    """Log to a server (``http://host:port``), a database URI, a folder, or (None) the default."""
+    flush()
+    with _state.lock:
+        _state.tracking_uri = None if uri is None else str(uri)
+
+
+def get_tracking_uri() -> str:
+    return _client().tracking_uri
+
+
+def _client() -> RunstoneClient:
+    with _state.lock:
+        client = _state.clients.get(_state.tracking_uri)
+        if client is None:
+            client = _state.clients[_state.tracking_uri] = RunstoneClient(_state.tracking_uri)
+        return client
+
+
+def _batcher(client: RunstoneClient) -> Batcher:
+    with _state.lock:
+        batcher = _state.batchers.get(id(client))
+        if batcher is None:
+            batcher = _state.batchers[id(client)] = Batcher(
+                client.log_batch,
+                tracking_uri=client.tracking_uri,
+                interval=client.settings.flush_interval,
+                journal=Journal(client.settings.home / "journal"),
+            )
+        return batcher
+
+
+def flush() -> None:
+    """Send everything buffered; raise if a batch the server rejected was not logged."""
+    with _state.lock:
+        batchers = list(_state.batchers.values())
+    for batcher in batchers:
+        batcher.flush()
+
+
+# ----------------------------------------------------------------- experiments
+def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+    """Make an experiment the active one, creating it (by name) when it does not exist."""
+    client = _client()
+    if (experiment_name is None) == (experiment_id is None):
+        raise InvalidInput("Give exactly one of experiment_name or experiment_id.")
+    if experiment_id is not None:
+        experiment = client.get_experiment(str(experiment_id))
+    else:
+        assert experiment_name is not None
+        experiment = client.get_experiment_by_name(experiment_name)  # type: ignore[assignment]
+        if experiment is None:
+            try:
+                client.create_experiment(experiment_name)
+            except Exception:
+                if client.get_experiment_by_name(experiment_name) is None:  # lost a race: fine
+                    raise
+            experiment = client.get_experiment_by_name(experiment_name)  # type: ignore[assignment]
+    if experiment.lifecycle_stage != "active":
+        raise InvalidState(
+            f"Experiment {experiment.name!r} is deleted; restore it (runstone experiments restore "
+            f"{experiment.experiment_id}) or choose another name."
+        )
+    with _state.lock:
+        _state.experiment_id = experiment.experiment_id
+    return experiment
+
+
+def create_experiment(name: str, tags: Mapping[str, Any] | None = None) -> str:
+    return _client().create_experiment(name, tags)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    return _client().get_experiment(experiment_id)
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    return _client().get_experiment_by_name(name)
+
+
+def _experiment_id() -> str:
+    if _state.experiment_id is not None:
+        return _state.experiment_id
+    settings = _client().settings
+    if settings.experiment_name:
+        return set_experiment(settings.experiment_name).experiment_id
+    return settings.experiment_id or "0"
+
+
+# ------------------------------------------------------------------------ runs
+def start_run(
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+    run_name: str | None = None,
+    nested: bool = False,
+    parent_run_id: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    log_system_tags: bool = True,
+) -> ActiveRun:
+    """Start a new run, or resume ``run_id``, and make it the active run of this thread."""
+    client = _client()
+    stack = _state.stack
+    if stack and not nested and run_id is None:
+        raise InvalidState(
+            f"Run {stack[-1].info.run_id} is already active. End it with end_run(), or start a "
+            "nested run with start_run(nested=True)."
+        )
+    if run_id is not None:
+        run = client.get_run(run_id)
+        if run.info.lifecycle_stage != "active":
+            raise InvalidState(f"Run {run_id} is deleted; restore it before resuming it.")
+        if run.info.status != RunStatus.RUNNING.value:
+            run = client.update_run(run_id, status=RunStatus.RUNNING.value)
+        if tags:
+            client.log_batch(run_id, tags={k: str(v) for k, v in tags.items()})
+            run = client.get_run(run_id)
+    else:
+        parent = parent_run_id or (stack[-1].info.run_id if nested and stack else None)
+        all_tags: dict[str, str] = {}
+        diff = None
+        if log_system_tags:
+            from runstone.sdk.context import system_tags
+
+            all_tags, diff = system_tags(client.user)
+        all_tags.update({k: str(v) for k, v in (tags or {}).items()})
+        if description is not None:
+            all_tags[T.NOTE] = description
+        run = client.create_run(
+            str(experiment_id) if experiment_id is not None else _experiment_id(),
+            tags=all_tags,
+            run_name=run_name,
+            parent_run_id=parent,
+        )
+        if diff:
+            client.log_text(run.info.run_id, diff, T.GIT_DIFF_ARTIFACT)
+    active = ActiveRun(run)
+    with _state.lock:
+        _state.params[run.info.run_id] = dict(run.data.params)
+    stack.append(active)
+    return active
+
+
+def end_run(status: str = "FINISHED") -> None:
+    """Flush and end the active run of this thread."""
+    stack = _state.stack
+    if not stack:
+        return
+    run = stack.pop()
+    client = _client()
+    try:
+        flush()
+    finally:
+        _state.last_run = _finish(client, run.info.run_id, status) or run
+
+
+def _finish(client: RunstoneClient, run_id: str, status: str) -> Run | None:
+    end_time = int(time.time() * 1000)
+    try:
+        return client.set_terminated(run_id, status, end_time)
+    except Unavailable:
+        Journal(client.settings.home / "journal").set_terminated(client.tracking_uri, run_id, status, end_time)
+        return None
+
+
+def active_run() -> ActiveRun | None:
+    stack = _state.stack
+    return stack[-1] if stack else None
+
+
+def last_active_run() -> Run | None:
+    """The active run, or else the run that ended most recently."""
+    current = active_run()
+    if current is not None:
+        return get_run(current.info.run_id)
+    return _state.last_run
+
+
+def _run_id(run_id: str | None = None) -> str:
+    if run_id is not None:
+        return run_id
+    current = active_run()
+    if current is None:
+        current = start_run()
+    return current.info.run_id
+
+
+def get_run(run_id: str) -> Run:
+    flush()
+    return _client().get_run(run_id)
+
+
+# --------------------------------------------------------------------- logging
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def log_metric(
+    key: str, value: float, step: int | None = None, timestamp: int | None = None, run_id: str | None = None
+) -> None:
+    """Record a metric point; returns at once (sent in the background)."""
+    metric = check.metric(Metric(key, _number(key, value), timestamp if timestamp is not None else _now(), step or 0))
+    rid = _run_id(run_id)
+    _batcher(_client()).add(rid, metrics=[metric])
+
+
+def log_metrics(
+    metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None, run_id: str | None = None
+) -> None:
+    ts = timestamp if timestamp is not None else _now()
+    points = [check.metric(Metric(k, _number(k, v), ts, step or 0)) for k, v in metrics.items()]
+    _batcher(_client()).add(_run_id(run_id), metrics=points)
+
+
+def _number(key: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise InvalidInput(f"Metric {key!r} value must be a number, got a boolean.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"Metric {key!r} value must be a number, got {value!r}.") from None
+
+
+def _check_params(rid: str, params: Mapping[str, str]) -> None:
+    with _state.lock:
+        known = _state.params.setdefault(rid, {})
+        for key, value in params.items():
+            check.key(key, "Param")
+            check.text(value, f"Param {key!r} value", check.MAX_PARAM_VALUE_LENGTH)
+            if key in known and known[key] != value:
+                raise InvalidInput(
+                    f"Param {key!r} of run {rid} is already {known[key]!r}; params are immutable, so it "
+                    f"cannot become {value!r}. Log the new value under another key or in a new run."
+                )
+        known.update(params)
+
+
+def log_param(key: str, value: Any, run_id: str | None = None) -> Any:
+    """Record a param (immutable: a different value for the same key is an error)."""
+    log_params({key: value}, run_id=run_id)
+    return value
+
+
+def log_params(params: Mapping[str, Any], run_id: str | None = None) -> None:
+    rid = _run_id(run_id)
+    as_text = {k: str(v) for k, v in params.items()}
+    _check_params(rid, as_text)
+    _batcher(_client()).add(rid, params=list(as_text.items()))
+
+
+def set_tag(key: str, value: Any, run_id: str | None = None) -> None:
+    set_tags({key: value}, run_id=run_id)
+
+
+def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
+    rid = _run_id(run_id)
+    as_text = {k: str(v) for k, v in tags.items()}
+    check.batch([], {}, as_text)
+    _batcher(_client()).add(rid, tags=list(as_text.items()))
+
+
+def delete_tag(key: str, run_id: str | None = None) -> None:
+    rid = _run_id(run_id)
+    flush()
+    _client().delete_tag(rid, key)
+
+
+def log_artifact(
+    local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
+) -> None:
+    _client().log_artifact(_run_id(run_id), local_path, artifact_path)
+
+
+def log_artifacts(
+    local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
+) -> None:
+    _client().log_artifacts(_run_id(run_id), local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
+    _client().log_text(_run_id(run_id), text, artifact_file)
+
+
+def log_dict(dictionary: Mapping[str, Any], artifact_file: str, run_id: str | None = None) -> None:
+    _client().log_dict(_run_id(run_id), dictionary, artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a matplotlib or plotly figure as an artifact (format from the file extension)."""
+    rid = _run_id(run_id)
+    suffix = Path(artifact_file).suffix.lower()
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / Path(artifact_file).name
+        if hasattr(figure, "savefig"):
+            figure.savefig(target, format=suffix.lstrip(".") or "png")
+        elif hasattr(figure, "write_html") and suffix in (".html", ".htm"):
+            figure.write_html(str(target), include_plotlyjs="cdn")
+        elif hasattr(figure, "write_json") and suffix == ".json":
+            figure.write_json(str(target))
+        elif hasattr(figure, "write_image"):
+            figure.write_image(str(target))
+        else:
+            raise InvalidInput(
+                f"Cannot save a {type(figure).__name__} as {artifact_file!r}; pass a matplotlib or plotly figure."
+            )
+        parent = str(Path(artifact_file).parent).replace("\\", "/")
+        _client().log_artifact(rid, target, None if parent in ("", ".") else parent)
+
+
+def log_input(
+    dataset: Any, context: str | None = "training", tags: Mapping[str, str] | None = None, run_id: str | None = None
+) -> None:
+    """Link a dataset (a runstone.data dataset, a pandas DataFrame or a numpy array) to the run."""
+    from runstone.data import as_dataset
+
+    entity = as_dataset(dataset)
+    input_tags = dict(tags or {})
+    if context:
+        input_tags[T.DATASET_CONTEXT] = context
+    _client().log_inputs(_run_id(run_id), [(entity, input_tags)])
+
+
+# ---------------------------------------------------------------------- search
+def search_runs(
+    experiment_ids: Sequence[str] | None = None,
+    filter_string: str = "",
+    run_view_type: str | ViewType = ViewType.ACTIVE_ONLY,
+    max_results: int = 1000,
+    order_by: Sequence[str] | None = None,
+    output_format: str = "list",
+    experiment_names: Sequence[str] | None = None,
+) -> Any:
+    """Runs matching a filter, across experiments. ``output_format="pandas"`` gives a
+    DataFrame with MLflow's columns (``run_id``, ``metrics.<key>``, ``params.<key>`` ...)."""
+    flush()
+    client = _client()
+    if not experiment_ids and not experiment_names:
+        experiment_ids = [_experiment_id()]
+    runs: list[Run] = []
+    token = None
+    while True:
+        page: PagedList = client.search_runs(
+            experiment_ids, filter_string, run_view_type, min(max_results - len(runs), 50_000), order_by, token,
+            experiment_names=experiment_names,
+        )  # fmt: skip
+        runs.extend(page.items)
+        token = page.next_page_token
+        if not token or len(runs) >= max_results:
+            break
+    if output_format == "list":
+        return runs
+    if output_format == "pandas":
+        return _frame(runs)
+    raise InvalidInput(f"Unknown output_format {output_format!r}; use 'list' or 'pandas'.")
+
+
+def _frame(runs: list[Run]) -> Any:
+    import pandas as pd
+
+    rows = []
+    for r in runs:
+        row: dict[str, Any] = {
+            "run_id": r.info.run_id,
+            "experiment_id": r.info.experiment_id,
+            "run_name": r.info.run_name,
+            "status": r.info.status,
+            "artifact_uri": r.info.artifact_uri,
+            "start_time": pd.to_datetime(r.info.start_time, unit="ms", utc=True),
+            "end_time": pd.to_datetime(r.info.end_time, unit="ms", utc=True) if r.info.end_time else None,
+        }
+        row.update({f"metrics.{k}": v for k, v in r.data.metrics.items()})
+        row.update({f"params.{k}": v for k, v in r.data.params.items()})
+        row.update({f"tags.{k}": v for k, v in r.data.tags.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------ exit
+def _excepthook(exc_type: Any, exc: Any, tb: Any) -> None:
+    _state.failed = True
+    _previous_hook(exc_type, exc, tb)
+
+
+_previous_hook = sys.excepthook
+sys.excepthook = _excepthook
+
+
+@atexit.register
+def _at_exit() -> None:
+    status = RunStatus.FAILED.value if _state.failed else RunStatus.FINISHED.value
+    try:
+        while _state.stack:
+            end_run(status)
+        flush()
+    except Exception as exc:  # at exit, say what was lost rather than raise into nothing
+        print(f"runstone: {exc}", file=sys.stderr)
+
+
+__all__ = [
+    "ActiveRun",
+    "active_run",
+    "create_experiment",
+    "delete_tag",
+    "end_run",
+    "flush",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

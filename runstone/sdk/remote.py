@@ -1,0 +1,491 @@
+"""The SDK's HTTP transport: the tracking operations over the native REST API.
+
+``HttpTracking`` has the method names and signatures of ``TrackingService``, so the client
+works the same against a server or the embedded store. Connection failures are retried with
+backoff; writes that could have reached the server are retried only when they carry an
+idempotency key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from runstone.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    FileInfo,
+    Metric,
+    MetricHistory,
+    PagedList,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    ViewType,
+)
+from runstone.errors import InvalidInput, RunstoneError, Unavailable, from_code
+from runstone.version import VERSION
+
+_SPECIAL = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def _float_in(v: Any) -> float:
+    return _SPECIAL[v] if isinstance(v, str) else float(v)
+
+
+def _float_out(v: float) -> float | str:
+    if v != v:
+        return "NaN"
+    if v in (float("inf"), float("-inf")):
+        return "Infinity" if v > 0 else "-Infinity"
+    return v
+
+
+def experiment_from_json(d: Mapping[str, Any]) -> Experiment:
+    return Experiment(
+        experiment_id=d["experiment_id"],
+        name=d["name"],
+        artifact_location=d["artifact_location"],
+        lifecycle_stage=d["lifecycle_stage"],
+        creation_time=d["creation_time"],
+        last_update_time=d["last_update_time"],
+        tags=dict(d.get("tags") or {}),
+    )
+
+
+def run_from_json(d: Mapping[str, Any]) -> Run:
+    i, data = d["info"], d["data"]
+    inputs = [
+        DatasetInput(
+            Dataset(
+                x["dataset"]["name"],
+                x["dataset"]["digest"],
+                x["dataset"]["source_type"],
+                x["dataset"]["source"],
+                x["dataset"].get("schema"),
+                x["dataset"].get("profile"),
+            ),
+            dict(x.get("tags") or {}),
+        )
+        for x in (d.get("inputs") or {}).get("dataset_inputs", [])
+    ]
+    return Run(
+        info=RunInfo(
+            run_id=i["run_id"],
+            experiment_id=i["experiment_id"],
+            run_name=i["run_name"],
+            user_id=i["user_id"],
+            status=i["status"],
+            start_time=i["start_time"],
+            end_time=i.get("end_time"),
+            lifecycle_stage=i["lifecycle_stage"],
+            artifact_uri=i["artifact_uri"],
+        ),
+        data=RunData(
+            metrics={k: _float_in(v) for k, v in data["metrics"].items()},
+            params=dict(data["params"]),
+            tags=dict(data["tags"]),
+        ),
+        inputs=RunInputs(inputs),
+    )
+
+
+def _file_from_json(d: Mapping[str, Any]) -> FileInfo:
+    return FileInfo(d["path"], d["is_dir"], d.get("file_size"), d.get("sha256"))
+
+
+class Transport:
+    """One keep-alive HTTP connection pool to a runstone server."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        user: str,
+        timeout: float = 30.0,
+        retries: int = 5,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        headers = {"User-Agent": f"runstone/{VERSION}", "X-Runstone-User": user}
+        if client is None:
+            client = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
+        else:
+            client.headers.update(headers)
+        self.client = client
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        content: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        safe = method == "GET" if idempotent is None else idempotent
+        attempt = 0
+        while True:
+            try:
+                response = self.client.request(method, path, json=json, params=params, content=content, headers=headers)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                # Nothing reached the server: always safe to try again.
+                error: Exception = exc
+            except httpx.TransportError as exc:
+                if not safe:
+                    raise Unavailable(f"Lost the connection to {self.base_url} during {method} {path}: {exc}") from exc
+                error = exc
+            else:
+                if response.status_code in (502, 503, 504) and safe and attempt < self.retries:
+                    error = Unavailable(f"{self.base_url} answered {response.status_code}")
+                else:
+                    if response.status_code >= 400:
+                        raise _error_from(response)
+                    return response
+            if attempt >= self.retries:
+                raise Unavailable(f"Cannot reach the runstone server at {self.base_url}: {error}") from error
+            time.sleep(min(8.0, 0.2 * 2**attempt) * (0.5 + random.random()))
+            attempt += 1
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.request(method, path, **kwargs).json()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _error_from(response: httpx.Response) -> RunstoneError:
+    try:
+        body = response.json()["error"]
+        return from_code(body.get("code", "error"), body.get("message", response.text), body.get("details"))
+    except Exception:
+        error = RunstoneError(f"HTTP {response.status_code} from the server: {response.text[:500]}")
+        error.status = response.status_code
+        return error
+
+
+def _quote(segment: str) -> str:
+    from urllib.parse import quote
+
+    return quote(segment, safe="/")
+
+
+class HttpTracking:
+    """TrackingService's operations, over HTTP."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.t = transport
+
+    # experiments
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> str:
+        body = self.t.json("POST", "/api/v1/experiments", json={"name": name, "tags": dict(tags or {})})
+        return str(body["experiment"]["experiment_id"])
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return experiment_from_json(
+            self.t.json("GET", f"/api/v1/experiments/{_quote(str(experiment_id))}")["experiment"]
+        )
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        return experiment_from_json(
+            self.t.json("GET", "/api/v1/experiments/by-name", params={"name": name})["experiment"]
+        )
+
+    def search_experiments(
+        self,
+        *,
+        view_type: str | ViewType | None = None,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        body = self.t.json(
+            "POST",
+            "/api/v1/experiments/search",
+            json={
+                "view_type": view_type.value if isinstance(view_type, ViewType) else view_type,
+                "filter": filter_string,
+                "max_results": max_results,
+                "order_by": list(order_by or []),
+                "page_token": page_token,
+            },
+            idempotent=True,
+        )
+        return PagedList([experiment_from_json(e) for e in body["experiments"]], body.get("next_page_token"))
+
+    def experiment_run_counts(self, experiment_ids: Sequence[str]) -> dict[str, int]:
+        body = self.t.json(
+            "GET", "/api/v1/experiments", params={"with_counts": "true", "view_type": "all", "max_results": 50000}
+        )
+        wanted = set(map(str, experiment_ids))
+        return {e["experiment_id"]: e.get("run_count", 0) for e in body["experiments"] if e["experiment_id"] in wanted}
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self.t.json("PATCH", f"/api/v1/experiments/{_quote(str(experiment_id))}", json={"name": new_name})
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        self.t.json(
+            "PUT",
+            f"/api/v1/experiments/{_quote(str(experiment_id))}/tags/{_quote(key)}",
+            json={"value": value},
+            idempotent=True,
+        )
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self.t.json("DELETE", f"/api/v1/experiments/{_quote(str(experiment_id))}/tags/{_quote(key)}")
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self.t.json("POST", f"/api/v1/experiments/{_quote(str(experiment_id))}/delete")
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.t.json("POST", f"/api/v1/experiments/{_quote(str(experiment_id))}/restore")
+
+    # runs
+    def create_run(
+        self,
+        experiment_id: str | None = None,
+        *,
+        run_name: str | None = None,
+        start_time: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        user_id: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        body = self.t.json(
+            "POST",
+            "/api/v1/runs",
+            json={
+                "experiment_id": experiment_id,
+                "run_name": run_name,
+                "start_time": start_time,
+                "tags": dict(tags or {}),
+                "user_id": user_id,
+                "parent_run_id": parent_run_id,
+            },
+        )
+        return run_from_json(body["run"])
+
+    def get_run(self, run_id: str) -> Run:
+        return run_from_json(self.t.json("GET", f"/api/v1/runs/{_quote(run_id)}")["run"])
+
+    def child_run_ids(self, run_id: str) -> list[str]:
+        return list(self.t.json("GET", f"/api/v1/runs/{_quote(run_id)}/children")["run_ids"])
+
+    def update_run(
+        self, run_id: str, *, status: str | None = None, end_time: int | None = None, run_name: str | None = None
+    ) -> Run:
+        body = self.t.json(
+            "PATCH",
+            f"/api/v1/runs/{_quote(run_id)}",
+            json={"status": status, "end_time": end_time, "run_name": run_name},
+            idempotent=True,
+        )
+        return run_from_json(body["run"])
+
+    def set_terminated(self, run_id: str, status: str = "FINISHED", end_time: int | None = None) -> Run:
+        return self.update_run(
+            run_id, status=status, end_time=end_time if end_time is not None else int(time.time() * 1000)
+        )
+
+    def delete_run(self, run_id: str) -> None:
+        self.t.json("POST", f"/api/v1/runs/{_quote(run_id)}/delete")
+
+    def restore_run(self, run_id: str) -> None:
+        self.t.json("POST", f"/api/v1/runs/{_quote(run_id)}/restore")
+
+    def move_run(self, run_id: str, experiment_id: str) -> Run:
+        body = self.t.json(
+            "POST", f"/api/v1/runs/{_quote(run_id)}/move", json={"experiment_id": str(experiment_id)}, idempotent=True
+        )
+        return run_from_json(body["run"])
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        tags: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        *,
+        idempotency_key: str | None = None,
+    ) -> None:
+        param_items = params.items() if isinstance(params, Mapping) else params
+        tag_items = tags.items() if isinstance(tags, Mapping) else tags
+        body = {
+            "metrics": [
+                {"key": m.key, "value": _float_out(m.value), "timestamp": m.timestamp, "step": m.step} for m in metrics
+            ],
+            "params": [{"key": k, "value": v} for k, v in param_items],
+            "tags": [{"key": k, "value": v} for k, v in tag_items],
+        }
+        key = idempotency_key or uuid.uuid4().hex
+        self.t.json(
+            "POST", f"/api/v1/runs/{_quote(run_id)}/batch", json=body, headers={"Idempotency-Key": key}, idempotent=True
+        )
+
+    def log_metric(self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
+        self.log_batch(
+            run_id, metrics=[Metric(key, value, timestamp if timestamp is not None else int(time.time() * 1000), step)]
+        )
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        self.log_batch(run_id, params={key: str(value)})
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.log_batch(run_id, tags={key: str(value)})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.t.json("DELETE", f"/api/v1/runs/{_quote(run_id)}/tags/{_quote(key)}")
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        max_points: int | None = None,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> MetricHistory:
+        params: dict[str, Any] = {"key": key}
+        for name, value in (("max_points", max_points), ("start_step", start_step), ("end_step", end_step)):
+            if value is not None:
+                params[name] = value
+        body = self.t.json("GET", f"/api/v1/runs/{_quote(run_id)}/metric-history", params=params)
+        return MetricHistory(
+            body["key"], body["steps"], body["timestamps"], [_float_in(v) for v in body["values"]], body["downsampled"]
+        )
+
+    def log_inputs(self, run_id: str, datasets: Sequence[tuple[Dataset, Mapping[str, str]]]) -> None:
+        self.t.json(
+            "POST",
+            f"/api/v1/runs/{_quote(run_id)}/inputs",
+            json={
+                "datasets": [
+                    {
+                        "dataset": {
+                            "name": d.name,
+                            "digest": d.digest,
+                            "source_type": d.source_type,
+                            "source": d.source,
+                            "schema": d.schema,
+                            "profile": d.profile,
+                        },
+                        "tags": dict(tags),
+                    }
+                    for d, tags in datasets
+                ]
+            },
+            idempotent=True,
+        )
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        run_view_type: str | ViewType | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+        *,
+        experiment_names: Sequence[str] | None = None,
+        params: Sequence[str] | None = None,
+        metrics: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> PagedList:
+        body = self.t.json(
+            "POST",
+            "/api/v1/runs/search",
+            json={
+                "experiment_ids": [str(e) for e in experiment_ids or []],
+                "experiment_names": list(experiment_names or []),
+                "filter": filter_string,
+                "run_view_type": run_view_type.value if isinstance(run_view_type, ViewType) else run_view_type,
+                "max_results": max_results,
+                "order_by": list(order_by or []),
+                "page_token": page_token,
+                "params": None if params is None else list(params),
+                "metrics": None if metrics is None else list(metrics),
+                "tags": None if tags is None else list(tags),
+            },
+            idempotent=True,
+        )
+        return PagedList([run_from_json(r) for r in body["runs"]], body.get("next_page_token"))
+
+    def gc(self, *, older_than_ms: int | None = None, dry_run: bool = False) -> dict[str, Any]:
+        return dict(self.t.json("POST", "/api/v1/gc", json={"older_than_ms": older_than_ms, "dry_run": dry_run}))
+
+    def audit_events(self, **params: Any) -> list[dict[str, Any]]:
+        return list(
+            self.t.json("GET", "/api/v1/audit", params={k: v for k, v in params.items() if v is not None})["events"]
+        )
+
+    def audit_verify(self) -> dict[str, Any]:
+        return dict(self.t.json("GET", "/api/v1/audit/verify"))
+
+
+class HttpArtifacts:
+    """Artifact transfer over HTTP, streamed in both directions."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.t = transport
+
+    def upload(self, run_id: str, path: str, local_file: Path, progress: Any = None) -> FileInfo:
+        def chunks() -> Iterable[bytes]:
+            with open(local_file, "rb") as src:
+                while chunk := src.read(1024 * 1024):
+                    if progress is not None:
+                        progress(len(chunk))
+                    yield chunk
+
+        # A re-sent PUT stores the same bytes again: safe to retry.
+        body = self.t.json(
+            "PUT", f"/api/v1/runs/{_quote(run_id)}/artifacts/{_quote(path)}", content=chunks(), idempotent=True,
+            headers={"Content-Type": "application/octet-stream"},
+        )  # fmt: skip
+        return _file_from_json(body["file"])
+
+    def list_dir(self, run_id: str, path: str = "") -> list[FileInfo]:
+        body = self.t.json("GET", f"/api/v1/runs/{_quote(run_id)}/artifacts", params={"path": path})
+        return [_file_from_json(f) for f in body["files"]]
+
+    def files(self, run_id: str, path: str = "") -> list[FileInfo]:
+        body = self.t.json(
+            "GET", f"/api/v1/runs/{_quote(run_id)}/artifacts", params={"path": path, "recursive": "true"}
+        )
+        return [_file_from_json(f) for f in body["files"]]
+
+    def download(self, run_id: str, path: str, dest: Path, progress: Any = None) -> None:
+        url = f"/api/v1/runs/{_quote(run_id)}/artifacts/{_quote(path)}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
+        digest = hashlib.sha256()
+        try:
+            with self.t.client.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error_from(response)
+                expected = response.headers.get("x-checksum-sha256")
+                with open(tmp, "wb") as out:
+                    for chunk in response.iter_bytes(1024 * 1024):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+            if expected and digest.hexdigest() != expected:
+                raise InvalidInput(f"Downloaded {path!r} does not match its recorded SHA-256; try again.")
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
