@@ -9,6 +9,7 @@ with runstone.start_run(run_name="baseline"):
 
 from __future__ import annotations
 
+from runstone import data
 from runstone.entities import Experiment, FileInfo, Metric, Param, Run, RunTag, ViewType
 from runstone.errors import (
     AlreadyExists,
@@ -69,6 +70,7 @@ __all__ = [
     "__version__",
     "active_run",
     "create_experiment",
+    "data",
     "delete_tag",
     "end_run",
     "flush",

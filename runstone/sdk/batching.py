@@ -112,31 +112,43 @@ class Batcher:
 
     def _drain(self) -> None:
         with self._send_lock:
+            first_journaled: str | None = None
             for run_id, pending in self._take().items():
                 for metrics, params, tags in _chunks(pending):
-                    self._deliver(run_id, metrics, params, tags)
+                    # Every taken batch is delivered, journaled or recorded as failed before
+                    # anything can raise, so an error in one batch never loses the others.
+                    notice = self._deliver(run_id, metrics, params, tags)
+                    first_journaled = first_journaled or notice
+        if first_journaled:
+            warnings.warn(first_journaled, RuntimeWarning, stacklevel=3)
 
     def _deliver(
         self, run_id: str, metrics: list[Metric], params: list[tuple[str, str]], tags: list[tuple[str, str]]
-    ) -> None:
+    ) -> str | None:
+        """Send one batch; returns a warning to show when this is the first batch journaled."""
         key = uuid.uuid4().hex
         try:
             self._send(run_id, metrics, params, tags, idempotency_key=key)
         except Unavailable as exc:
             if self.journal is None:
                 self._fail(run_id, exc, len(metrics))
-                return
-            path = self.journal.log_batch(self.tracking_uri, run_id, metrics, params, tags, key)
+                return None
+            try:
+                path = self.journal.log_batch(self.tracking_uri, run_id, metrics, params, tags, key)
+            except OSError as disk:
+                self._fail(run_id, Unavailable(f"{exc.message}; journaling it failed too: {disk}"), len(metrics))
+                return None
             self._journaled += 1
             if self._journaled == 1:
-                warnings.warn(
+                return (
                     f"runstone: the server at {self.tracking_uri} is unreachable ({exc.message}); logged data is "
-                    f"kept in {path} and will be sent by `runstone sync`.",
-                    RuntimeWarning,
-                    stacklevel=2,
+                    f"kept in {path} and will be sent by `runstone sync`."
                 )
         except RunstoneError as exc:
             self._fail(run_id, exc, len(metrics))
+        except Exception as exc:
+            self._fail(run_id, RunstoneError(f"{type(exc).__name__}: {exc}"), len(metrics))
+        return None
 
     def _fail(self, run_id: str, exc: RunstoneError, metric_count: int) -> None:
         message = f"runstone: a batch for run {run_id} ({metric_count} metric points) was not logged: {exc.message}"

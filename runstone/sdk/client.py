@@ -14,9 +14,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from runstone.config import Settings
 from runstone.entities import (
@@ -32,7 +30,9 @@ from runstone.entities import (
     ViewType,
 )
 from runstone.errors import InvalidInput, NotFound
-from runstone.sdk.remote import HttpArtifacts, HttpTracking, Transport
+
+if TYPE_CHECKING:
+    import httpx
 
 _local_backends: dict[str, Any] = {}
 _local_lock = threading.Lock()
@@ -107,6 +107,9 @@ class RunstoneClient:
         self.user = default_user(self.settings)
         if is_remote(uri):
             assert uri is not None
+            # httpx loads only for servers: the embedded store and `import runstone` stay lean.
+            from runstone.sdk.remote import HttpArtifacts, HttpTracking, Transport
+
             transport = Transport(
                 uri,
                 user=self.user,

@@ -67,11 +67,18 @@ class _State:
 _state = _State()
 
 
-def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
-    """Log to a server (``http://host:port``), a database URI, a folder, or (None) the default."""
+def set_tracking_uri(uri: str | os.PathLike[str] | RunstoneClient | None) -> None:
+    """Log to a server (``http://host:port``), a database URI, a folder, or (None) the default.
+
+    A ``RunstoneClient`` is used as given, e.g. one built on your own ``httpx.Client``.
+    """
     flush()
     with _state.lock:
-        _state.tracking_uri = None if uri is None else str(uri)
+        if isinstance(uri, RunstoneClient):
+            _state.clients[uri.tracking_uri] = uri
+            _state.tracking_uri = uri.tracking_uri
+        else:
+            _state.tracking_uri = None if uri is None else str(uri)
 
 
 def get_tracking_uri() -> str:
@@ -170,7 +177,7 @@ def start_run(
     """Start a new run, or resume ``run_id``, and make it the active run of this thread."""
     client = _client()
     stack = _state.stack
-    if stack and not nested and run_id is None:
+    if stack and not nested:
         raise InvalidState(
             f"Run {stack[-1].info.run_id} is already active. End it with end_run(), or start a "
             "nested run with start_run(nested=True)."
@@ -282,8 +289,11 @@ def log_metrics(
 
 
 def _number(key: str, value: Any) -> float:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
         raise InvalidInput(f"Metric {key!r} value must be a number, got a boolean.")
+    if isinstance(value, (str, bytes)):
+        # float("0.5") would pass; a string here is almost always the wrong variable.
+        raise InvalidInput(f"Metric {key!r} value must be a number, got the string {value!r}.")
     try:
         return float(value)
     except (TypeError, ValueError):

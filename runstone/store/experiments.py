@@ -100,7 +100,7 @@ def id_by_name(session: Session, name: str) -> int | None:
 
 def ids_by_names(session: Session, names: Sequence[str]) -> dict[str, int]:
     rows = session.execute(select(ExperimentRow.name, ExperimentRow.id).where(ExperimentRow.name.in_(names)))
-    return dict(rows)
+    return dict(rows.all())
 
 
 def rename(session: Session, experiment_id: int, new_name: str, now: int) -> None:
@@ -224,7 +224,7 @@ def run_counts(session: Session, ids: Sequence[int]) -> dict[int, int]:
         .where(RunRow.experiment_id.in_(ids), RunRow.lifecycle_stage == "active")
         .group_by(RunRow.experiment_id)
     )
-    return dict(rows)
+    return dict(rows.all())
 
 
 def _string_condition(column, op: str, value: str):  # type: ignore[no-untyped-def]

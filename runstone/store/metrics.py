@@ -157,11 +157,13 @@ def _downsampled(
     width = -(-(hi - lo + 1) // buckets)  # ceil: at most `buckets` buckets, integer arithmetic only
     params = {"run_id": run_id, "key_id": key_id, "lo": lo, "hi": hi, "width": width}
     bucket = "(step - :lo) / :width"
+    # Ties go to the first step for the minimum and the last for the maximum, so a flat bucket
+    # still shows where it begins and ends.
     sql = f"""
         SELECT step, timestamp, value FROM (
             SELECT step, timestamp, value,
                    ROW_NUMBER() OVER (PARTITION BY b ORDER BY value ASC NULLS LAST, step) AS rmin,
-                   ROW_NUMBER() OVER (PARTITION BY b ORDER BY value DESC NULLS LAST, step) AS rmax
+                   ROW_NUMBER() OVER (PARTITION BY b ORDER BY value DESC NULLS LAST, step DESC) AS rmax
             FROM (
                 SELECT step, timestamp, value, {bucket} AS b FROM metrics
                 WHERE run_id = :run_id AND key_id = :key_id AND step >= :lo AND step <= :hi

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, select, update
+from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
 from runstone.entities import (
@@ -75,7 +76,7 @@ def get_row(session: Session, run_uuid: str) -> RunRow:
 
 def ids_for_uuids(session: Session, uuids: Sequence[str]) -> dict[str, int]:
     rows = session.execute(select(RunRow.uuid, RunRow.id).where(RunRow.uuid.in_(uuids)))
-    return dict(rows)
+    return dict(rows.all())
 
 
 def load(
@@ -152,7 +153,7 @@ def params_for(session: Session, run_id: int, keys: Sequence[str]) -> dict[str, 
     rows = session.execute(
         select(ParamRow.key, ParamRow.value).where(ParamRow.run_id == run_id, ParamRow.key.in_(keys))
     )
-    return dict(rows)
+    return dict(rows.all())
 
 
 def write_params(session: Session, run_id: int, run_uuid: str, params: Mapping[str, str]) -> int:
@@ -257,12 +258,9 @@ def link_dataset(
             .values(context=context, tags=json.dumps(dict(tags), sort_keys=True))
         )
         return False
-    session.add(
-        InputRow(
-            run_id=run_id,
-            dataset_id=dataset_id,
-            context=context,
-            tags=json.dumps(dict(tags), sort_keys=True),
+    session.execute(
+        sql_insert(InputRow).values(
+            run_id=run_id, dataset_id=dataset_id, context=context, tags=json.dumps(dict(tags), sort_keys=True)
         )
     )
     return True

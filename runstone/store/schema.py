@@ -8,12 +8,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from alembic.util import CommandError
+from sqlalchemy import inspect, text
 
 from runstone.errors import SchemaOutOfDate
 from runstone.store.engine import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_SCHEMA_LOCK_KEY = 0x72736368  # advisory lock id held while a new PostgreSQL database gets its schema
 
 
 def _config() -> Config:
@@ -52,12 +54,46 @@ def downgrade(db: Database, revision: str) -> None:
         command.downgrade(cfg, revision)
 
 
+def _create_if_empty(db: Database) -> None:
+    """Create the schema unless another process got there first.
+
+    Processes that start together on a new database (training jobs, server replicas) take
+    turns: the check and the creation run under the database's write lock (BEGIN IMMEDIATE on
+    SQLite, an advisory lock on PostgreSQL), so the others wait and then find the schema.
+    """
+    with db.engine.connect() as conn:
+        conn.info["runstone_write"] = True
+        with conn.begin():
+            if db.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK_KEY})
+            if inspect(conn).get_table_names():
+                return
+            cfg = _config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+
+def is_known(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def newer_schema_message(current: str, head: str) -> str:
+    return (
+        f"The database schema is at revision {current}, which this runstone does not know (it needs "
+        f"{head}): the database was upgraded by a newer runstone. Install that version of runstone."
+    )
+
+
 def prepare(db: Database) -> None:
     """Create the schema in an empty database; refuse one whose schema is out of date."""
     if is_empty(db):
-        upgrade(db)
-        return
+        _create_if_empty(db)
     current, head = current_revision(db), head_revision()
+    if current is not None and current != head and not is_known(current):
+        raise SchemaOutOfDate(newer_schema_message(current, head), {"current": current, "head": head})
     if current != head:
         raise SchemaOutOfDate(
             f"The database schema is at revision {current or 'none'} but this runstone needs "
