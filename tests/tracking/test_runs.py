@@ -29,7 +29,12 @@ def test_create_run_with_everything(tracking):
     experiment_id = tracking.create_experiment("e")
     parent = tracking.create_run(experiment_id, run_name="parent")
     child = tracking.create_run(
-        experiment_id, run_name="child", start_time=5, tags={"a": "b"}, user_id="alice", parent_run_id=parent.info.run_id
+        experiment_id,
+        run_name="child",
+        start_time=5,
+        tags={"a": "b"},
+        user_id="alice",
+        parent_run_id=parent.info.run_id,
     )
     assert child.info.run_name == "child"
     assert child.info.start_time == 5

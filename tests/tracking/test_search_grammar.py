@@ -34,7 +34,7 @@ def test_metric_and_param_comparison():
         ("attr.start_time > 5", Comparison("attribute", "start_time", ">", 5.0, 1)),
         ("run_name = 'x'", Comparison("attribute", "run_name", "=", "x", 1)),
         ("metrics.`my key` = 1", Comparison("metric", "my key", "=", 1.0, 1)),
-        ('params."learning rate" = \'1\'', Comparison("param", "learning rate", "=", "1", 1)),
+        ("params.\"learning rate\" = '1'", Comparison("param", "learning rate", "=", "1", 1)),
         ("metrics.loss <> 1", Comparison("metric", "loss", "!=", 1.0, 1)),
         ("metrics.loss = -1e-3", Comparison("metric", "loss", "=", -0.001, 1)),
         ("params.path = 'it''s'", Comparison("param", "path", "=", "it's", 1)),

@@ -175,7 +175,12 @@ def test_one_page_costs_a_fixed_number_of_queries(tracking, clock):
         listener = lambda *args: statements.append(args[2])  # noqa: E731
         event.listen(tracking.db.engine, "before_cursor_execute", listener)
         try:
-            found = tracking.search_runs([experiment_id], "metrics.loss >= 0 and params.p != 'x'", order_by=["metrics.acc DESC"], max_results=size)
+            found = tracking.search_runs(
+                [experiment_id],
+                "metrics.loss >= 0 and params.p != 'x'",
+                order_by=["metrics.acc DESC"],
+                max_results=size,
+            )
         finally:
             event.remove(tracking.db.engine, "before_cursor_execute", listener)
         assert len(found) == size

@@ -1,0 +1,66 @@
+"""Migrations are code with tests: upgrade and downgrade on a populated database, the models
+match the migrations, and an out-of-date database is refused with the command that fixes it."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from runstone.entities import Metric
+from runstone.errors import SchemaOutOfDate
+from runstone.store import schema
+from runstone.store.engine import Database
+from runstone.store.tables import Base
+from runstone.tracking.service import TrackingService
+
+
+def test_models_match_migrations(db_url):
+    """If this fails, a table changed without a migration: write one (see runstone/store/migrations)
+    with `alembic revision --autogenerate`-style operations, then run `runstone db upgrade`."""
+    db = Database(db_url)
+    schema.upgrade(db)
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    db.dispose()
+    assert diff == [], f"tables and migrations disagree: {diff}"
+
+
+def test_downgrade_and_upgrade_a_populated_database(db_url, tmp_path):
+    db = Database(db_url)
+    schema.upgrade(db)
+    tracking = TrackingService(db, str(tmp_path))
+    run_id = tracking.create_run().info.run_id
+    tracking.log_batch(run_id, [Metric("m", 1.0, 1, 0)], {"p": "1"})
+    revisions = [schema.head_revision()]
+    # Walking down to the base and back up again leaves a working, empty schema.
+    schema.downgrade(db, "base")
+    assert schema.current_revision(db) is None
+    schema.upgrade(db)
+    assert schema.current_revision(db) == revisions[0]
+    assert TrackingService(db, str(tmp_path)).get_experiment("0").name == "Default"
+    db.dispose()
+
+
+def test_fresh_database_is_created_on_first_use(db_url):
+    db = Database(db_url)
+    schema.prepare(db)
+    assert schema.current_revision(db) == schema.head_revision()
+    schema.prepare(db)  # idempotent
+    db.dispose()
+
+
+def test_out_of_date_schema_is_refused_with_the_fix(db_url):
+    db = Database(db_url)
+    schema.upgrade(db)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    with pytest.raises(SchemaOutOfDate, match="runstone") as info:
+        schema.prepare(db)
+    assert "0000" in info.value.message
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM alembic_version"))
+    with pytest.raises(SchemaOutOfDate, match="runstone db upgrade"):
+        schema.prepare(db)
+    db.dispose()
