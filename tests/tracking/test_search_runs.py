@@ -171,8 +171,11 @@ def test_one_page_costs_a_fixed_number_of_queries(tracking, clock):
         tracking.log_batch(run_id, [Metric("loss", i / 10, 1, 0), Metric("acc", 1 - i / 10, 1, 0)], {"p": str(i)})
     counts = {}
     for size in (3, 30):
-        statements = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        statements: list[str] = []
+
+        def listener(*args, statements=statements):
+            statements.append(args[2])
+
         event.listen(tracking.db.engine, "before_cursor_execute", listener)
         try:
             found = tracking.search_runs(
