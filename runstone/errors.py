@@ -22,6 +22,8 @@ from typing import Any
 
 
 class RunstoneError(Exception):
+    """Any runstone error; unexpected ones answer a generic 500 with the request id."""
+
     code = "error"
     status = 500
 
@@ -35,51 +37,71 @@ class RunstoneError(Exception):
 
 
 class InvalidInput(RunstoneError):
+    """The request was malformed or broke a rule; the message says what to change."""
+
     code = "invalid_input"
     status = 400
 
 
 class PayloadTooLarge(InvalidInput):
+    """The request or batch is larger than the server accepts."""
+
     code = "payload_too_large"
     status = 413
 
 
 class Unauthenticated(RunstoneError):
+    """No valid credentials were presented."""
+
     code = "unauthenticated"
     status = 401
 
 
 class PermissionDenied(RunstoneError):
+    """The caller may not do this."""
+
     code = "permission_denied"
     status = 403
 
 
 class NotFound(RunstoneError):
+    """The named experiment, run, artifact or other object does not exist."""
+
     code = "not_found"
     status = 404
 
 
 class AlreadyExists(RunstoneError):
+    """An object with that name already exists."""
+
     code = "already_exists"
     status = 409
 
 
 class InvalidState(RunstoneError):
+    """The object is not in a state that allows this (e.g. a deleted run)."""
+
     code = "invalid_state"
     status = 409
 
 
 class SchemaOutOfDate(RunstoneError):
+    """The database schema does not match this runstone; run `runstone db upgrade`."""
+
     code = "schema_out_of_date"
     status = 503
 
 
 class Unavailable(RunstoneError):
+    """The server or database could not be reached; the request may be retried."""
+
     code = "unavailable"
     status = 503
 
 
 class InternalError(RunstoneError):
+    """An unexpected failure on the server."""
+
     code = "internal_error"
     status = 500
 
