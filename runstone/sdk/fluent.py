@@ -235,7 +235,9 @@ def _finish(client: RunstoneClient, run_id: str, status: str) -> Run | None:
     try:
         return client.set_terminated(run_id, status, end_time)
     except Unavailable:
-        Journal(client.settings.home / "journal").set_terminated(client.tracking_uri, run_id, status, end_time)
+        # The batcher's journal file: the status lands after the run's batches, and replays in that order.
+        journal = _batcher(client).journal or Journal(client.settings.home / "journal")
+        journal.set_terminated(client.tracking_uri, run_id, status, end_time)
         return None
 
 
@@ -473,34 +475,3 @@ def _at_exit() -> None:
         flush()
     except Exception as exc:  # at exit, say what was lost rather than raise into nothing
         print(f"runstone: {exc}", file=sys.stderr)
-
-
-__all__ = [
-    "ActiveRun",
-    "active_run",
-    "create_experiment",
-    "delete_tag",
-    "end_run",
-    "flush",
-    "get_experiment",
-    "get_experiment_by_name",
-    "get_run",
-    "get_tracking_uri",
-    "last_active_run",
-    "log_artifact",
-    "log_artifacts",
-    "log_dict",
-    "log_figure",
-    "log_input",
-    "log_metric",
-    "log_metrics",
-    "log_param",
-    "log_params",
-    "log_text",
-    "search_runs",
-    "set_experiment",
-    "set_tag",
-    "set_tags",
-    "set_tracking_uri",
-    "start_run",
-]

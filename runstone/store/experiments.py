@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from runstone.entities import Experiment, LifecycleStage, PagedList, ViewType
 from runstone.errors import AlreadyExists, InvalidInput, NotFound
+from runstone.store.search import number_condition, string_condition
 from runstone.store.tables import ExperimentRow, ExperimentTagRow, RunRow
 from runstone.store.upsert import upsert
 
@@ -192,14 +193,14 @@ def search(
     for c in comparisons:
         if c.entity == "tag":
             tag = select(ExperimentTagRow.experiment_id).where(
-                ExperimentTagRow.key == c.key, _string_condition(ExperimentTagRow.value, c.op, str(c.value))
+                ExperimentTagRow.key == c.key, string_condition(ExperimentTagRow.value, c.op, str(c.value))
             )
             stmt = stmt.where(ExperimentRow.id.in_(tag))
         elif c.key == "name":
-            stmt = stmt.where(_string_condition(ExperimentRow.name, c.op, str(c.value)))
+            stmt = stmt.where(string_condition(ExperimentRow.name, c.op, str(c.value)))
         else:
             column = _ORDER_COLUMNS[c.key]
-            stmt = stmt.where(_number_condition(column, c.op, float(c.value)))  # type: ignore[arg-type]
+            stmt = stmt.where(number_condition(column, c.op, float(c.value)))  # type: ignore[arg-type]
     ordering: list[Any] = []
     for field, ascending in order_by:
         order_column = _ORDER_COLUMNS.get(field)
@@ -225,29 +226,6 @@ def run_counts(session: Session, ids: Sequence[int]) -> dict[int, int]:
         .group_by(RunRow.experiment_id)
     )
     return dict(rows.all())
-
-
-def _string_condition(column, op: str, value: str):  # type: ignore[no-untyped-def]
-    if op == "=":
-        return column == value
-    if op == "!=":
-        return column != value
-    if op == "LIKE":
-        return column.like(value)
-    if op == "ILIKE":
-        return func.lower(column).like(value.lower())
-    raise InvalidInput(f"Operator {op} is not supported here.")
-
-
-def _number_condition(column, op: str, value: float):  # type: ignore[no-untyped-def]
-    return {
-        "=": column == value,
-        "!=": column != value,
-        "<": column < value,
-        "<=": column <= value,
-        ">": column > value,
-        ">=": column >= value,
-    }[op]
 
 
 def _encode_offset(offset: int) -> str:

@@ -31,7 +31,7 @@ class RunPage:
     next_page_token: str | None
 
 
-def _string_condition(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+def string_condition(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op == "=":
         return column == value
     if op == "!=":
@@ -47,7 +47,7 @@ def _string_condition(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     raise InvalidInput(f"Operator {op} cannot compare strings.")
 
 
-def _number_condition(column: Any, op: str, value: float) -> ColumnElement[bool]:
+def number_condition(column: Any, op: str, value: float) -> ColumnElement[bool]:
     conditions = {
         "=": lambda: column == value,
         "!=": lambda: column != value,
@@ -155,7 +155,7 @@ def _comparison(c: Comparison, key_ids: dict[str, int]) -> ColumnElement[bool] |
         return exists().where(
             lm.run_id == RunRow.id,
             lm.key_id == key_id,
-            _number_condition(lm.value, c.op, float(c.value)),  # type: ignore[arg-type]
+            number_condition(lm.value, c.op, float(c.value)),  # type: ignore[arg-type]
         )
     if c.entity in ("param", "tag"):
         table: type[ParamRow] | type[TagRow] = ParamRow if c.entity == "param" else TagRow
@@ -165,21 +165,21 @@ def _comparison(c: Comparison, key_ids: dict[str, int]) -> ColumnElement[bool] |
             return ~exists().where(*has_key)
         if c.op == "IS NOT NULL":
             return exists().where(*has_key)
-        return exists().where(*has_key, _string_condition(kv.value, c.op, c.value))
+        return exists().where(*has_key, string_condition(kv.value, c.op, c.value))
     if c.entity == "dataset":
         column = {"name": DatasetRow.name, "digest": DatasetRow.digest, "context": InputRow.context}[c.key]
         inner = [InputRow.run_id == RunRow.id, DatasetRow.id == InputRow.dataset_id]
         if c.op in ("IS NULL", "IS NOT NULL"):
             has = exists().where(*inner, column.is_not(None))
             return ~has if c.op == "IS NULL" else has
-        return exists().where(*inner, _string_condition(column, c.op, c.value))
+        return exists().where(*inner, string_condition(column, c.op, c.value))
     column = _ATTRIBUTE_COLUMNS[c.key]
     if c.op == "IS NULL":
         return column.is_(None)
     if c.op == "IS NOT NULL":
         return column.is_not(None)
     if c.key in ("start_time", "end_time", "duration"):
-        return _number_condition(column, c.op, float(c.value))  # type: ignore[arg-type]
+        return number_condition(column, c.op, float(c.value))  # type: ignore[arg-type]
     if c.key == "experiment_id":
         values = c.value if isinstance(c.value, tuple) else (c.value,)
         try:
@@ -187,11 +187,11 @@ def _comparison(c: Comparison, key_ids: dict[str, int]) -> ColumnElement[bool] |
         except ValueError:
             raise InvalidInput("attributes.experiment_id takes decimal experiment ids.") from None
         if c.op in ("IN", "NOT IN"):
-            return _string_condition(column, c.op, numbers)
+            return string_condition(column, c.op, numbers)
         if c.op in ("=", "!="):
-            return _string_condition(column, c.op, numbers[0])
+            return string_condition(column, c.op, numbers[0])
         raise InvalidInput(f"Operator {c.op} cannot compare experiment ids.")
-    return _string_condition(column, c.op, c.value)
+    return string_condition(column, c.op, c.value)
 
 
 def _after(sort: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement[bool]:
