@@ -8,6 +8,7 @@ sets it). A PostgreSQL that cannot be reached fails the tests; it never skips th
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,25 +38,35 @@ def pg_server_url() -> str:
     return os.environ.get("RUNSTONE_TEST_DATABASE_URL", DEFAULT_PG)
 
 
-@pytest.fixture(scope="session")
-def pg_database(pg_server_url: str) -> Iterator[str]:
-    """A PostgreSQL database of this test session, dropped at the end."""
-    name = f"runstone_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+def _create_database(server_url: str, prefix: str) -> tuple[str, str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    admin.dispose()
+    return name, make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server_url: str) -> Iterator[str]:
+    """A PostgreSQL database of this test session (no schema promised), dropped at the end."""
+    name, url = _create_database(pg_server_url, "runstone_test")
     try:
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        _drop_database(pg_server_url, name)
 
 
 def fresh_postgres(url: str) -> None:
-    """Empty every table (and the schema itself if migrations are under test)."""
+    """Drop everything in the database's public schema."""
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -63,10 +74,55 @@ def fresh_postgres(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def pg_tracking_database(pg_server_url: str) -> Iterator[str]:
+    """A PostgreSQL database migrated once for the session; tests empty it instead of rebuilding."""
+    from runstone.store import schema
+    from runstone.store.engine import Database
+
+    name, url = _create_database(pg_server_url, "runstone_store")
+    db = Database(url)
+    schema.upgrade(db)
+    db.dispose()
+    try:
+        yield url
+    finally:
+        _drop_database(pg_server_url, name)
+
+
+def empty_postgres_tables(url: str) -> None:
+    """Remove every row, then put back what a new database starts with (the Default experiment)."""
+    from runstone.store.tables import Base
+
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text(
+                "INSERT INTO experiments (id, name, artifact_key, lifecycle_stage, creation_time, last_update_time) "
+                "VALUES (0, 'Default', '0', 'active', :now, :now)"
+            ),
+            {"now": int(time.time() * 1000)},
+        )
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with the current schema and no data but the Default experiment."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'runstone.db'}"
+    url: str = request.getfixturevalue("pg_tracking_database")
+    empty_postgres_tables(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no schema at all (for migration tests)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
     url: str = request.getfixturevalue("pg_database")
     fresh_postgres(url)
     return url

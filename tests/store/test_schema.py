@@ -16,10 +16,10 @@ from runstone.store.tables import Base
 from runstone.tracking.service import TrackingService
 
 
-def test_models_match_migrations(db_url):
+def test_models_match_migrations(empty_db_url):
     """If this fails, a table changed without a migration: write one (see runstone/store/migrations)
     with `alembic revision --autogenerate`-style operations, then run `runstone db upgrade`."""
-    db = Database(db_url)
+    db = Database(empty_db_url)
     schema.upgrade(db)
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
@@ -27,8 +27,8 @@ def test_models_match_migrations(db_url):
     assert diff == [], f"tables and migrations disagree: {diff}"
 
 
-def test_downgrade_and_upgrade_a_populated_database(db_url, tmp_path):
-    db = Database(db_url)
+def test_downgrade_and_upgrade_a_populated_database(empty_db_url, tmp_path):
+    db = Database(empty_db_url)
     schema.upgrade(db)
     tracking = TrackingService(db, str(tmp_path))
     run_id = tracking.create_run().info.run_id
@@ -43,16 +43,16 @@ def test_downgrade_and_upgrade_a_populated_database(db_url, tmp_path):
     db.dispose()
 
 
-def test_fresh_database_is_created_on_first_use(db_url):
-    db = Database(db_url)
+def test_fresh_database_is_created_on_first_use(empty_db_url):
+    db = Database(empty_db_url)
     schema.prepare(db)
     assert schema.current_revision(db) == schema.head_revision()
     schema.prepare(db)  # idempotent
     db.dispose()
 
 
-def test_out_of_date_schema_is_refused_with_the_fix(db_url):
-    db = Database(db_url)
+def test_out_of_date_schema_is_refused_with_the_fix(empty_db_url):
+    db = Database(empty_db_url)
     schema.upgrade(db)
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
