@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from runstone.artifacts.base import ArtifactStore
 from runstone.artifacts.schemes import open_store
 from runstone.config import Settings
+from runstone.registry.approvals import GovernedRegistry
+from runstone.registry.webhooks import WebhookService
 from runstone.store import schema
 from runstone.store.engine import Database
 from runstone.tracking.artifacts import ArtifactService
@@ -27,6 +29,12 @@ class Backend:
 
     def artifacts(self, caller: Caller = SYSTEM) -> ArtifactService:
         return ArtifactService(self.tracking(caller), self.store)
+
+    def registry(self, caller: Caller = SYSTEM) -> GovernedRegistry:
+        return GovernedRegistry(self.tracking(caller), self.artifacts(caller))
+
+    def webhooks(self, caller: Caller = SYSTEM) -> WebhookService:
+        return WebhookService(self.tracking(caller), allow_private=self.settings.webhook_allow_private)
 
     def close(self) -> None:
         self.db.dispose()

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=30.0, description="Seconds before an SDK request gives up.")
     http_retries: int = Field(default=5, description="How often the SDK retries a request the server did not answer.")
     flush_interval: float = Field(default=1.0, description="Seconds between background flushes of buffered metrics.")
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhooks to private, loopback and link-local addresses (off: no server-side "
+        "requests into the internal network).",
+    )
+    webhook_interval: float = Field(default=2.0, description="Seconds between webhook delivery rounds on the server.")
     log_requests: bool = Field(default=True, description="Log one structured line per server request.")
 
     @property

@@ -212,3 +212,107 @@ class AuditEvent:
     prev_hash: str
     hash: str
     request_id: str | None = None
+
+
+# ------------------------------------------------------------------ model registry
+STAGES = ("None", "Staging", "Production", "Archived")
+
+
+@dataclass
+class ModelVersion:
+    name: str
+    version: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    current_stage: str
+    description: str
+    source: str
+    run_id: str | None
+    status: str
+    user_id: str
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RegisteredModel:
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str
+    user_id: str
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    latest_versions: list[ModelVersion] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One move of a stage or alias: which version it went to (None = removed), from which."""
+
+    kind: str
+    target: str
+    version: str | None
+    previous_version: str | None
+    actor: str
+    reason: str
+    time: int
+    request_id: int | None = None
+    rollback: bool = False
+
+
+@dataclass(frozen=True)
+class Gate:
+    """An automatic check on a promotion, e.g. metrics.accuracy >= the current holder's."""
+
+    metric: str
+    op: str
+    compare_to: str | float = "current"
+
+
+@dataclass
+class Policy:
+    protected_stages: list[str] = field(default_factory=list)
+    protected_aliases: list[str] = field(default_factory=list)
+    required_approvals: int = 1
+    gates: list[Gate] = field(default_factory=list)
+    rollback_requires_approval: bool = False
+
+    def protects(self, kind: str, target: str) -> bool:
+        return target in (self.protected_stages if kind == "stage" else self.protected_aliases)
+
+
+@dataclass(frozen=True)
+class Approval:
+    approver: str
+    decision: str
+    comment: str
+    time: int
+
+
+@dataclass
+class ApprovalRequest:
+    id: int
+    name: str
+    version: str
+    kind: str
+    target: str
+    archive_existing: bool
+    status: str
+    requested_by: str
+    comment: str
+    evidence: dict[str, Any]
+    creation_time: int
+    decided_time: int | None
+    approvals: list[Approval] = field(default_factory=list)
+
+
+@dataclass
+class Webhook:
+    id: int
+    name: str
+    url: str
+    events: list[str]
+    model_name: str | None
+    active: bool
+    creation_time: int

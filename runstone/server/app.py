@@ -4,21 +4,42 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from runstone.backend import Backend, open_backend
 from runstone.config import Settings
+from runstone.registry.webhooks import Dispatcher
 from runstone.server import errors
 from runstone.server.middleware import RequestMiddleware, RequestStats
-from runstone.server.routes import artifacts, experiments, meta, runs
+from runstone.server.routes import artifacts, experiments, meta, registry, runs
 from runstone.version import VERSION
 
 
 def create_app(settings: Settings | None = None, *, backend: Backend | None = None) -> FastAPI:
     settings = settings or Settings()
     backend = backend or open_backend(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Webhook deliveries go out from a background thread of every server process; a
+        # delivery is claimed before it is sent, so replicas never send one twice.
+        dispatcher = Dispatcher(
+            backend.db,
+            allow_private=settings.webhook_allow_private,
+            interval=settings.webhook_interval,
+            clock=backend.tracking().clock,
+        )
+        dispatcher.start()
+        try:
+            yield
+        finally:
+            dispatcher.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="runstone",
         version=VERSION,
         summary="Experiment tracking, model registry, serving and monitoring.",
@@ -29,7 +50,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.state.settings = settings
     app.state.stats = RequestStats()
     errors.install(app)
-    for module in (meta, experiments, runs, artifacts):
+    for module in (meta, experiments, runs, artifacts, registry):
         app.include_router(module.router)
     app.add_middleware(
         RequestMiddleware,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from runstone.entities import Experiment, LifecycleStage, PagedList, ViewType
 from runstone.errors import AlreadyExists, InvalidInput, NotFound
+from runstone.store.paging import decode_offset, encode_offset
 from runstone.store.search import number_condition, string_condition
 from runstone.store.tables import ExperimentRow, ExperimentTagRow, RunRow
 from runstone.store.upsert import upsert
@@ -76,15 +76,29 @@ def insert(session: Session, name: str, tags: dict[str, str], now: int) -> int:
     return row.id
 
 
-def get_row(session: Session, experiment_id: int) -> ExperimentRow:
+@dataclass(frozen=True)
+class ExperimentRef:
+    """What services need to know of an experiment row, without the row."""
+
+    id: int
+    name: str
+    lifecycle_stage: str
+
+
+def _row(session: Session, experiment_id: int) -> ExperimentRow:
     row = session.get(ExperimentRow, experiment_id)
     if row is None:
         raise NotFound(f"No experiment with id {experiment_id}.")
     return row
 
 
+def get_row(session: Session, experiment_id: int) -> ExperimentRef:
+    row = _row(session, experiment_id)
+    return ExperimentRef(row.id, row.name, row.lifecycle_stage)
+
+
 def get(session: Session, experiment_id: int, root: str) -> Experiment:
-    row = get_row(session, experiment_id)
+    row = _row(session, experiment_id)
     return _to_entity(row, _tags_for(session, [row.id])[row.id], root)
 
 
@@ -127,7 +141,7 @@ def set_lifecycle(session: Session, experiment_id: int, stage: LifecycleStage, n
     Restoring brings back the runs that the deletion took down (same deletion time), not runs
     that had been deleted on their own before.
     """
-    row = get_row(session, experiment_id)
+    row = _row(session, experiment_id)
     if stage is LifecycleStage.DELETED:
         session.execute(
             update(RunRow)
@@ -210,13 +224,13 @@ def search(
             )
         ordering.append(order_column.asc() if ascending else order_column.desc())
     ordering.append(ExperimentRow.id.desc())
-    offset = _decode_offset(page_token)
+    offset = decode_offset(page_token)
     rows = list(session.scalars(stmt.order_by(*ordering).offset(offset).limit(max_results + 1)))
     more = len(rows) > max_results
     rows = rows[:max_results]
     tags = _tags_for(session, [r.id for r in rows])
     items = [_to_entity(r, tags[r.id], root) for r in rows]
-    return PagedList(items, _encode_offset(offset + max_results) if more else None)
+    return PagedList(items, encode_offset(offset + max_results) if more else None)
 
 
 def run_counts(session: Session, ids: Sequence[int]) -> dict[int, int]:
@@ -226,19 +240,3 @@ def run_counts(session: Session, ids: Sequence[int]) -> dict[int, int]:
         .group_by(RunRow.experiment_id)
     )
     return dict(rows.all())
-
-
-def _encode_offset(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _decode_offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-        if not isinstance(value, int) or value < 0:
-            raise ValueError
-        return value
-    except Exception:
-        raise InvalidInput("Invalid page token.") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy import insert as sql_insert
@@ -67,11 +68,36 @@ def insert(
     return row.id
 
 
-def get_row(session: Session, run_uuid: str) -> RunRow:
-    row = session.scalars(select(RunRow).where(RunRow.uuid == run_uuid)).first()
+@dataclass(frozen=True)
+class RunRef:
+    """What services need to know of a run row, without the row."""
+
+    id: int
+    uuid: str
+    experiment_id: int
+    name: str
+    status: str
+    end_time: int | None
+    lifecycle_stage: str
+    artifact_key: str
+
+
+def get_row(session: Session, run_uuid: str) -> RunRef:
+    row = session.execute(
+        select(
+            RunRow.id,
+            RunRow.uuid,
+            RunRow.experiment_id,
+            RunRow.name,
+            RunRow.status,
+            RunRow.end_time,
+            RunRow.lifecycle_stage,
+            RunRow.artifact_key,
+        ).where(RunRow.uuid == run_uuid)
+    ).first()
     if row is None:
         raise NotFound(f"No run with id {run_uuid!r}.")
-    return row
+    return RunRef(*row)
 
 
 def ids_for_uuids(session: Session, uuids: Sequence[str]) -> dict[str, int]:

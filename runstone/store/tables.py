@@ -171,3 +171,131 @@ class RequestRow(Base):
     __tablename__ = "applied_requests"
     request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     time: Mapped[int] = mapped_column(BigInteger)
+
+
+# ------------------------------------------------------------------ model registry
+class RegisteredModelRow(Base):
+    __tablename__ = "registered_models"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(256))
+    creation_time: Mapped[int] = mapped_column(BigInteger)
+    last_update_time: Mapped[int] = mapped_column(BigInteger)
+    # Approval policy (JSON): which stages and aliases are protected, approvals needed, gates.
+    policy: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class RegisteredModelTagRow(Base):
+    __tablename__ = "registered_model_tags"
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class ModelVersionRow(Base):
+    __tablename__ = "model_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(1000))
+    run_uuid: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(32), default="READY")
+    stage: Mapped[str] = mapped_column(String(20), default="None")
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(256))
+    creation_time: Mapped[int] = mapped_column(BigInteger)
+    last_update_time: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("model_id", "version"),)
+
+
+class ModelVersionTagRow(Base):
+    __tablename__ = "model_version_tags"
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class ModelAliasRow(Base):
+    __tablename__ = "model_aliases"
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class AssignmentRow(Base):
+    """Every stage and alias assignment ever made: who moved what where, when and why."""
+
+    __tablename__ = "model_assignments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))  # "stage" or "alias"
+    target: Mapped[str] = mapped_column(String(255))  # the stage name or the alias
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: removed
+    previous_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor: Mapped[str] = mapped_column(String(256))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    request_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    is_rollback: Mapped[bool] = mapped_column(default=False)
+    time: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_model_assignments_lookup", "model_id", "kind", "target", "time"),)
+
+
+class ApprovalRequestRow(Base):
+    __tablename__ = "approval_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    target: Mapped[str] = mapped_column(String(255))
+    archive_existing: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20))  # open, approved, rejected, cancelled
+    requested_by: Mapped[str] = mapped_column(String(256))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[str] = mapped_column(Text, default="{}")
+    creation_time: Mapped[int] = mapped_column(BigInteger)
+    decided_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (Index("ix_approval_requests_status", "status", "model_id"),)
+
+
+class ApprovalRow(Base):
+    __tablename__ = "approvals"
+    request_id: Mapped[int] = mapped_column(ForeignKey("approval_requests.id", ondelete="CASCADE"), primary_key=True)
+    approver: Mapped[str] = mapped_column(String(256), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(10))  # approve, reject
+    comment: Mapped[str] = mapped_column(Text, default="")
+    time: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookRow(Base):
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256))
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[str] = mapped_column(Text)  # JSON list of event names ("*" for all)
+    secret: Mapped[str] = mapped_column(String(256))
+    model_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str] = mapped_column(String(256))
+    creation_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookDeliveryRow(Base):
+    """The outbox: a delivery is written with the event, in its transaction, and sent after."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_time: Mapped[int] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    creation_time: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_time"),)

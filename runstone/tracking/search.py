@@ -62,6 +62,52 @@ _NULL_OPS = {"IS NULL", "IS NOT NULL"}
 
 
 @dataclass(frozen=True)
+class Grammar:
+    """What one kind of search understands: its entities and its attributes."""
+
+    subject: str
+    entities: frozenset[str]
+    attributes: dict[str, str]
+    numeric: frozenset[str]
+    set_attributes: frozenset[str]
+
+
+RUNS = Grammar(
+    "runs",
+    frozenset({"metric", "param", "tag", "attribute", "dataset"}),
+    RUN_ATTRIBUTES,
+    frozenset(NUMERIC_ATTRIBUTES),
+    frozenset(set(RUN_ATTRIBUTES.values()) - NUMERIC_ATTRIBUTES),
+)
+EXPERIMENTS = Grammar(
+    "experiments",
+    frozenset({"attribute", "tag"}),
+    {"name": "name", "creation_time": "creation_time", "last_update_time": "last_update_time"},
+    frozenset({"creation_time", "last_update_time"}),
+    frozenset(),
+)
+REGISTERED_MODELS = Grammar(
+    "registered models", frozenset({"attribute", "tag"}), {"name": "name"}, frozenset(), frozenset()
+)
+MODEL_VERSIONS = Grammar(
+    "model versions",
+    frozenset({"attribute", "tag"}),
+    {
+        "name": "name",
+        "version_number": "version_number",
+        "version": "version_number",
+        "run_id": "run_id",
+        "source_path": "source_path",
+        "source": "source_path",
+        "current_stage": "current_stage",
+        "stage": "current_stage",
+    },
+    frozenset({"version_number"}),
+    frozenset({"run_id", "name", "current_stage"}),
+)
+
+
+@dataclass(frozen=True)
 class Comparison:
     entity: Entity
     key: str
@@ -130,7 +176,8 @@ def _unquote(raw: str) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, grammar: Grammar = RUNS) -> None:
+        self.grammar = grammar
         self.text = text
         self.tokens = _tokenize(text)
         self.index = 0
@@ -235,13 +282,18 @@ class _Parser:
         raise _error(f"expected a value (a number or a quoted string), found {shown!r}", token.position, self.text)
 
     def parse_comparison(self) -> Comparison:
+        g = self.grammar
         entity, key, position = self.parse_identifier()
         op, op_position = self.parse_operator()
+        if entity not in g.entities:
+            allowed = ", ".join(sorted(f"{e}s" for e in g.entities))
+            raise _error(f"{g.subject} cannot be filtered by {entity}s; use {allowed}", position, self.text)
         if entity == "attribute":
-            canonical = RUN_ATTRIBUTES.get(key.lower())
+            canonical = g.attributes.get(key.lower())
             if canonical is None:
                 raise _error(
-                    f"unknown attribute {key!r}; attributes are " + ", ".join(sorted(set(RUN_ATTRIBUTES.values()))),
+                    f"unknown attribute {key!r}; attributes of {g.subject} are "
+                    + ", ".join(sorted(set(g.attributes.values()))),
                     position,
                     self.text,
                 )
@@ -270,17 +322,16 @@ class _Parser:
                     break
                 raise _error("expected ',' or ')'", self.current.position, self.text)
             comparison = Comparison(entity, key, op, tuple(values), position)
-        else:
-            value_position = self.current.position
-            value, kind = self.parse_value()
-            comparison = Comparison(entity, key, op, value, position)
-            self._check_types(comparison, kind, op_position, value_position)
+            self._check_set(comparison, op_position)
             return comparison
-        self._check_set(comparison, op_position)
+        value_position = self.current.position
+        value, kind = self.parse_value()
+        comparison = Comparison(entity, key, op, value, position)
+        self._check_types(comparison, kind, op_position, value_position)
         return comparison
 
     def _check_types(self, c: Comparison, kind: str, op_position: int, value_position: int) -> None:
-        numeric = c.entity == "metric" or (c.entity == "attribute" and c.key in NUMERIC_ATTRIBUTES)
+        numeric = c.entity == "metric" or (c.entity == "attribute" and c.key in self.grammar.numeric)
         if numeric:
             if c.op not in _NUMERIC_OPS:
                 raise _error(f"{c.op} cannot compare the number {c.key!r}", op_position, self.text)
@@ -297,17 +348,18 @@ class _Parser:
             )
 
     def _check_set(self, c: Comparison, op_position: int) -> None:
-        if c.entity == "attribute" and c.key in NUMERIC_ATTRIBUTES:
+        if c.entity == "dataset" or (c.entity == "attribute" and c.key in self.grammar.set_attributes):
+            return
+        if c.entity == "attribute" and c.key in self.grammar.numeric:
             raise _error(f"{c.op} cannot compare the number {c.key!r}", op_position, self.text)
-        if c.entity in ("metric", "param", "tag"):
-            raise _error(f"{c.op} applies to attributes and datasets only", op_position, self.text)
+        raise _error(f"{c.op} applies to attributes and datasets only", op_position, self.text)
 
 
-def parse_filter(text: str | None) -> list[Comparison]:
-    """Parse a run filter; an empty or blank filter matches everything."""
+def parse_filter(text: str | None, grammar: Grammar = RUNS) -> list[Comparison]:
+    """Parse a filter; an empty or blank filter matches everything."""
     if text is None or not text.strip():
         return []
-    return _Parser(text).parse_filter()
+    return _Parser(text, grammar).parse_filter()
 
 
 def parse_order_by(clauses: list[str] | None) -> list[OrderKey]:
@@ -340,38 +392,6 @@ def parse_order_by(clauses: list[str] | None) -> list[OrderKey]:
     return keys
 
 
-_NAME_FILTER_ATTRIBUTES = {"name": "name", "creation_time": "creation_time", "last_update_time": "last_update_time"}
-
-
 def parse_experiment_filter(text: str | None) -> list[Comparison]:
     """Experiment filters: attributes name, creation_time, last_update_time, and tags."""
-    if text is None or not text.strip():
-        return []
-    parser = _Parser(text)
-    comparisons: list[Comparison] = []
-    while True:
-        entity, key, position = parser.parse_identifier()
-        op, op_position = parser.parse_operator()
-        if entity == "attribute":
-            if key.lower() not in _NAME_FILTER_ATTRIBUTES:
-                raise _error(
-                    f"unknown experiment attribute {key!r}; use name, creation_time or last_update_time", position, text
-                )
-            key = _NAME_FILTER_ATTRIBUTES[key.lower()]
-        elif entity != "tag":
-            raise _error("experiments can be filtered by name, times and tags only", position, text)
-        value_position = parser.current.position
-        value, kind = parser.parse_value()
-        numeric = entity == "attribute" and key != "name"
-        if numeric and (kind != "number" or op not in _NUMERIC_OPS):
-            raise _error(
-                f"{key!r} is a number; compare it with =, !=, <, <=, > or >= and a number", value_position, text
-            )
-        if not numeric and (kind != "string" or op not in _STRING_OPS):
-            raise _error(f"{key!r} is a string; use =, !=, LIKE or ILIKE with a quoted value", op_position, text)
-        comparisons.append(Comparison(entity, key, op, value, position))
-        if parser.current.kind == "end":
-            return comparisons
-        if not parser.is_word("AND"):
-            raise _error(f"expected AND, found {parser.current.text!r}", parser.current.position, text)
-        parser.advance()
+    return parse_filter(text, EXPERIMENTS)

@@ -11,9 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from runstone.entities import (
     Dataset,
@@ -33,11 +31,14 @@ from runstone.store import metrics as metric_store
 from runstone.store import requests as request_store
 from runstone.store import runs as run_store
 from runstone.store.engine import Database
+from runstone.store.runs import RunRef
 from runstone.store.search import search_run_ids
-from runstone.store.tables import RunRow
 from runstone.tracking import search as grammar
 from runstone.tracking import tags as system_tags
 from runstone.tracking import validation as check
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def now_ms() -> int:
@@ -377,12 +378,12 @@ class TrackingService:
     def set_terminated(self, run_id: str, status: str = "FINISHED", end_time: int | None = None) -> Run:
         return self.update_run(run_id, status=status, end_time=end_time if end_time is not None else self.clock())
 
-    def _run_row(self, s: Session, run_id: str) -> RunRow:
+    def _run_row(self, s: Session, run_id: str) -> RunRef:
         if not isinstance(run_id, str) or not run_id:
             raise InvalidInput("Run id must be a non-empty string.")
         return run_store.get_row(s, run_id)
 
-    def _active_run(self, s: Session, run_id: str) -> RunRow:
+    def _active_run(self, s: Session, run_id: str) -> RunRef:
         row = self._run_row(s, run_id)
         if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
             raise InvalidState(f"Run {run_id} is deleted; restore it before changing it.")

@@ -110,7 +110,19 @@ def test_experiment_filter():
         Comparison("attribute", "name", "LIKE", "iris%", 1),
         Comparison("tag", "team", "=", "a", 23),
     ]
-    with pytest.raises(InvalidInput, match="unknown experiment attribute"):
+    with pytest.raises(InvalidInput, match="attributes of experiments are creation_time, last_update_time, name"):
         parse_experiment_filter("status = 'x'")
     with pytest.raises(InvalidInput, match="is a number"):
         parse_experiment_filter("creation_time > 'x'")
+
+
+def test_registry_grammars():
+    from runstone.tracking.search import MODEL_VERSIONS, REGISTERED_MODELS
+
+    assert parse_filter("name LIKE 'fraud%' and tags.team = 'risk'", REGISTERED_MODELS)[0].key == "name"
+    with pytest.raises(InvalidInput, match="registered models cannot be filtered by metrics"):
+        parse_filter("metrics.acc > 1", REGISTERED_MODELS)
+    parsed = parse_filter("name = 'm' and version_number >= 2 and run_id IN ('a', 'b')", MODEL_VERSIONS)
+    assert [(c.key, c.op) for c in parsed] == [("name", "="), ("version_number", ">="), ("run_id", "IN")]
+    with pytest.raises(InvalidInput, match="'version_number' is a number"):
+        parse_filter("version_number = '2'", MODEL_VERSIONS)

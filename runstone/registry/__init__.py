@@ -1,0 +1,1 @@
+"""The governed model registry: versions, aliases, stages, history, approvals, rollback, webhooks."""

@@ -1,0 +1,467 @@
+"""The model registry: registered models, versions, tags, aliases, stages and their history.
+
+Stage and alias changes all go through :meth:`RegistryService._assign`, the one audited path:
+a direct change, an approved request and a rollback differ only in who asked and why. When a
+model's policy protects the target, a direct change is refused and a request must be opened
+(see approvals.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from runstone.entities import STAGES, Assignment, ModelVersion, PagedList, Policy, RegisteredModel
+from runstone.errors import InvalidInput, InvalidState, NotFound, PermissionDenied
+from runstone.store import registry as store
+from runstone.store import webhooks as webhook_store
+from runstone.store.registry import ModelRef, VersionRef
+from runstone.tracking import search as grammar
+from runstone.tracking import validation as check
+from runstone.tracking.artifacts import ArtifactService
+from runstone.tracking.service import TrackingService
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+_ALIAS_RE = re.compile(r"^[\w\-]{1,255}$")
+_RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")
+MAX_NAME_LENGTH = 256
+
+
+def canonical_stage(stage: str) -> str:
+    for known in STAGES:
+        if str(stage).strip().lower() == known.lower():
+            return known
+    raise InvalidInput(f"Unknown stage {stage!r}; use one of {', '.join(STAGES)}.")
+
+
+def check_alias(alias: str) -> str:
+    if not isinstance(alias, str) or not _ALIAS_RE.match(alias):
+        raise InvalidInput(f"Alias {alias!r} may contain only letters, digits, '_' and '-' (at most 255).")
+    if alias.lower() == "latest" or re.fullmatch(r"v\d+", alias.lower()):
+        raise InvalidInput(f"Alias {alias!r} is reserved: 'latest' and 'v<number>' name versions already.")
+    return alias
+
+
+def check_name(name: str) -> str:
+    check.text(name, "Registered model name", MAX_NAME_LENGTH)
+    if not name.strip():
+        raise InvalidInput("Registered model name must not be empty.")
+    if "/" in name or "@" in name or ":" in name:
+        raise InvalidInput(
+            f"Registered model name {name!r} must not contain '/', '@' or ':' (they separate model URIs)."
+        )
+    return name
+
+
+def parse_policy(raw: str | None) -> Policy:
+    from runstone.entities import Gate
+
+    if not raw:
+        return Policy()
+    data = json.loads(raw)
+    return Policy(
+        protected_stages=list(data.get("protected_stages", [])),
+        protected_aliases=list(data.get("protected_aliases", [])),
+        required_approvals=int(data.get("required_approvals", 1)),
+        gates=[Gate(g["metric"], g["op"], g.get("compare_to", "current")) for g in data.get("gates", [])],
+        rollback_requires_approval=bool(data.get("rollback_requires_approval", False)),
+    )
+
+
+class RegistryService:
+    def __init__(self, tracking: TrackingService, artifacts: ArtifactService) -> None:
+        self.tracking = tracking
+        self.artifacts = artifacts
+        self.db = tracking.db
+        self.clock: Callable[[], int] = tracking.clock
+
+    @property
+    def user(self) -> str:
+        return self.tracking.caller.user
+
+    def _audit(
+        self, s: Session, action: str, target: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+    ) -> None:
+        self.tracking.audit(s, action, "registered_model", target, before, after)
+
+    def _event(self, s: Session, event: str, model: str, data: Mapping[str, Any]) -> None:
+        """Queue webhook deliveries for a registry event, in the change's transaction."""
+        payload = {"event": event, "model": model, "actor": self.user, "time": self.clock(), "data": dict(data)}
+        webhook_store.enqueue(s, event, model, payload, self.clock())
+
+    # ---------------------------------------------------------- registered models
+    def create_registered_model(
+        self, name: str, description: str = "", tags: Mapping[str, str] | None = None
+    ) -> RegisteredModel:
+        check_name(name)
+        tag_map = dict(tags or {})
+        check.batch([], {}, tag_map)
+        with self.db.transaction(write=True) as s:
+            store.insert_model(s, name, description or "", tag_map, self.user, self.clock())
+            self._audit(s, "registry.create_model", name, None, {"description": description, "tags": tag_map})
+            self._event(s, "registered_model.created", name, {})
+            return store.load_models(s, [store.model_row(s, name)])[0]
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        with self.db.transaction() as s:
+            return store.load_models(s, [store.model_row(s, name)])[0]
+
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        check_name(new_name)
+        with self.db.transaction(write=True) as s:
+            row = store.model_row(s, name)
+            try:
+                store.model_row(s, new_name)
+            except NotFound:
+                pass
+            else:
+                from runstone.errors import AlreadyExists
+
+                raise AlreadyExists(f"Registered model {new_name!r} already exists.")
+            store.update_model(s, row.id, self.clock(), name=new_name)
+            self._audit(s, "registry.rename_model", new_name, {"name": name}, {"name": new_name})
+            return store.load_models(s, [row])[0]
+
+    def update_registered_model(self, name: str, description: str) -> RegisteredModel:
+        with self.db.transaction(write=True) as s:
+            row = store.model_row(s, name)
+            before = store.load_models(s, [row])[0].description
+            store.update_model(s, row.id, self.clock(), description=check.text(description, "Description", 100_000))
+            self._audit(s, "registry.update_model", name, {"description": before}, {"description": description})
+            return store.load_models(s, [row])[0]
+
+    def delete_registered_model(self, name: str) -> None:
+        with self.db.transaction(write=True) as s:
+            row = store.model_row(s, name)
+            versions = [v.version for v in store.model_versions(s, row.id)]
+            store.delete_model(s, row.id)
+            self._audit(s, "registry.delete_model", name, {"versions": versions}, None)
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        check.key(key, "Tag")
+        check.text(value, f"Tag {key!r} value", 5000)
+        with self.db.transaction(write=True) as s:
+            row = store.model_row(s, name)
+            store.set_model_tags(s, row.id, {key: value})
+            store.touch_model(s, row.id, self.clock())
+            self._audit(s, "registry.set_model_tag", name, None, {"key": key, "value": value})
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        with self.db.transaction(write=True) as s:
+            row = store.model_row(s, name)
+            store.delete_model_tag(s, row.id, name, key)
+            self._audit(s, "registry.delete_model_tag", name, {"key": key}, None)
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        comparisons = grammar.parse_filter(filter_string, grammar.REGISTERED_MODELS)
+        limit = check.max_results(max_results, default=100, limit=1000)
+        with self.db.transaction() as s:
+            rows, token = store.search_models(s, comparisons, _ordering(order_by), limit, page_token)
+            return PagedList(store.load_models(s, rows), token)
+
+    # ------------------------------------------------------------------- versions
+    def _check_source(self, source: str, run_id: str | None) -> str:
+        """A version's source must be a model logged in a run: never a local path or a foreign URL."""
+        match = _RUNS_URI.match(source or "")
+        if match is None:
+            raise InvalidInput(
+                f"Model version source {source!r} must be a runs:/<run_id>/<path> URI of a model logged in a run."
+            )
+        source_run = match.group("run_id")
+        if run_id and run_id != source_run:
+            raise InvalidInput(f"run_id {run_id!r} does not match the run of source {source!r}.")
+        path = match.group("path").strip("/")
+        run = self.tracking.get_run(source_run)
+        if run.info.lifecycle_stage != "active":
+            raise InvalidState(f"Run {source_run} is deleted; restore it before registering its models.")
+        try:
+            self.artifacts.open(source_run, f"{path}/MLmodel")
+        except NotFound:
+            raise InvalidInput(f"Run {source_run} has no model at {path!r} (no MLmodel file there).") from None
+        return source_run
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        source_run = self._check_source(source, run_id)
+        tag_map = dict(tags or {})
+        check.batch([], {}, tag_map)
+        with self.db.transaction(write=True) as s:
+            model = store.model_row(s, name, lock=True)
+            number = store.next_version(s, model.id)
+            row = store.insert_version(
+                s,
+                model_id=model.id,
+                version=number,
+                source=source,
+                run_uuid=source_run,
+                description=description or "",
+                tags=tag_map,
+                user=self.user,
+                now=self.clock(),
+            )
+            store.touch_model(s, model.id, self.clock())
+            self._audit(
+                s, "registry.create_version", name, None, {"version": number, "source": source, "run_id": source_run}
+            )
+            self._event(
+                s, "model_version.created", name, {"version": str(number), "source": source, "run_id": source_run}
+            )
+            return store.load_versions(s, [row])[0]
+
+    def get_model_version(self, name: str, version: str | int) -> ModelVersion:
+        with self.db.transaction() as s:
+            model = store.model_row(s, name)
+            return store.load_versions(s, [store.version_row(s, model, version)])[0]
+
+    def update_model_version(self, name: str, version: str | int, description: str) -> ModelVersion:
+        with self.db.transaction(write=True) as s:
+            model = store.model_row(s, name)
+            row = store.version_row(s, model, version)
+            store.update_version(s, row.id, self.clock(), description=check.text(description, "Description", 100_000))
+            self._audit(
+                s,
+                "registry.update_version",
+                name,
+                {"version": row.version, "description": row.description},
+                {"version": row.version, "description": description},
+            )
+            return store.load_versions(s, [row])[0]
+
+    def delete_model_version(self, name: str, version: str | int) -> None:
+        with self.db.transaction(write=True) as s:
+            model = store.model_row(s, name)
+            row = store.version_row(s, model, version)
+            for alias in store.aliases_of_version(s, model.id, row.version):
+                store.delete_alias(s, model.id, alias)
+                store.record_assignment(
+                    s, model_id=model.id, kind="alias", target=alias, version=None, previous_version=row.version,
+                    actor=self.user, reason=f"version {row.version} deleted", request_id=None, now=self.clock(),
+                )  # fmt: skip
+            store.delete_version(s, row.id)
+            self._audit(s, "registry.delete_version", name, {"version": row.version, "source": row.source}, None)
+
+    def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:
+        check.key(key, "Tag")
+        check.text(value, f"Tag {key!r} value", 5000)
+        with self.db.transaction(write=True) as s:
+            model = store.model_row(s, name)
+            row = store.version_row(s, model, version)
+            store.set_version_tags(s, row.id, {key: value})
+            self._audit(s, "registry.set_version_tag", name, None, {"version": row.version, "key": key, "value": value})
+
+    def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None:
+        with self.db.transaction(write=True) as s:
+            model = store.model_row(s, name)
+            row = store.version_row(s, model, version)
+            store.delete_version_tag(s, row, key)
+            self._audit(s, "registry.delete_version_tag", name, {"version": row.version, "key": key}, None)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        comparisons = grammar.parse_filter(filter_string, grammar.MODEL_VERSIONS)
+        limit = check.max_results(max_results, default=1000, limit=200_000)
+        with self.db.transaction() as s:
+            refs, token = store.search_versions(s, comparisons, _ordering(order_by), limit, page_token)
+            return PagedList(store.load_versions(s, refs), token)
+
+    def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
+        """The latest version in each of the given stages (all stages when none are given)."""
+        wanted = [canonical_stage(st) for st in stages] if stages else list(STAGES)
+        with self.db.transaction() as s:
+            model = store.model_row(s, name)
+            rows = []
+            for stage in wanted:
+                found = store.versions_in_stage(s, model.id, stage)
+                if found:
+                    rows.append(found[0])
+            return store.load_versions(s, rows)
+
+    # ------------------------------------------------------------ aliases, stages
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        with self.db.transaction() as s:
+            model = store.model_row(s, name)
+            number = store.alias_version(s, model.id, alias)
+            if number is None:
+                raise NotFound(f"Registered model {name!r} has no alias {alias!r}.")
+            return store.load_versions(s, [store.version_row(s, model, number)])[0]
+
+    def policy(self, name: str) -> Policy:
+        with self.db.transaction() as s:
+            return parse_policy(store.model_row(s, name).policy)
+
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: str | int, *, reason: str = ""
+    ) -> ModelVersion:
+        check_alias(alias)
+        return self._change("alias", name, alias, version, reason=reason)
+
+    def delete_registered_model_alias(self, name: str, alias: str, *, reason: str = "") -> None:
+        check_alias(alias)
+        self._change("alias", name, alias, None, reason=reason)
+
+    def transition_model_version_stage(
+        self, name: str, version: str | int, stage: str, archive_existing_versions: bool = False, *, reason: str = ""
+    ) -> ModelVersion:
+        return self._change(
+            "stage", name, canonical_stage(stage), version, archive_existing=archive_existing_versions, reason=reason
+        )
+
+    def _change(
+        self,
+        kind: str,
+        name: str,
+        target: str,
+        version: str | int | None,
+        *,
+        archive_existing: bool = False,
+        reason: str = "",
+    ) -> ModelVersion:
+        """A direct change by the caller; refused when the model's policy protects the target."""
+        with self.db.transaction(write=True) as s:
+            model = store.model_row(s, name, lock=True)
+            if parse_policy(model.policy).protects(kind, target):
+                raise PermissionDenied(
+                    f"{'Stage' if kind == 'stage' else 'Alias'} {target!r} of {name!r} is protected: open a request "
+                    f"(runstone registry request {name} {version or ''} --{'stage' if kind == 'stage' else 'alias'} {target}) "
+                    "and have it approved."
+                )
+            row = store.version_row(s, model, version) if version is not None else None
+            self._assign(s, model, kind, target, row, reason=reason, archive_existing=archive_existing)
+            if row is None:
+                return ModelVersion(name, "", 0, 0, "", "", "", None, "", "")
+            return store.load_versions(s, [row])[0]
+
+    def _assign(
+        self,
+        s: Session,
+        model: ModelRef,
+        kind: str,
+        target: str,
+        row: VersionRef | None,
+        *,
+        reason: str,
+        archive_existing: bool = False,
+        request_id: int | None = None,
+        rollback: bool = False,
+    ) -> None:
+        """The one path that moves a stage or alias: history, audit event and webhook together."""
+        now = self.clock()
+        if kind == "alias":
+            previous = store.alias_version(s, model.id, target)
+            if row is None:
+                if previous is None:
+                    raise NotFound(f"Registered model {model.name!r} has no alias {target!r}.")
+                store.delete_alias(s, model.id, target)
+            else:
+                store.set_alias(s, model.id, target, row.version)
+            new = None if row is None else row.version
+            store.record_assignment(
+                s, model_id=model.id, kind="alias", target=target, version=new, previous_version=previous,
+                actor=self.user, reason=reason, request_id=request_id, now=now, rollback=rollback,
+            )  # fmt: skip
+            self._audit(s, "registry.set_alias" if row else "registry.delete_alias", model.name,
+                        {"alias": target, "version": previous}, {"alias": target, "version": new})  # fmt: skip
+            self._event(s, "model_version.alias_changed", model.name,
+                        {"alias": target, "version": None if new is None else str(new),
+                         "previous_version": None if previous is None else str(previous), "reason": reason})  # fmt: skip
+        else:
+            assert row is not None
+            moved = [(row, target)]
+            if archive_existing and target in ("Staging", "Production"):
+                moved += [
+                    (other, "Archived") for other in store.versions_in_stage(s, model.id, target) if other.id != row.id
+                ]
+            for version_row, stage in moved:
+                before = version_row.stage
+                store.update_version(s, version_row.id, now, stage=stage)
+                holders = [v.version for v in store.versions_in_stage(s, model.id, stage) if v.id != version_row.id]
+                store.record_assignment(
+                    s, model_id=model.id, kind="stage", target=stage, version=version_row.version,
+                    previous_version=holders[0] if holders else None, actor=self.user, reason=reason,
+                    request_id=request_id, now=now, rollback=rollback and stage == target,
+                )  # fmt: skip
+                self._audit(s, "registry.transition_stage", model.name,
+                            {"version": version_row.version, "stage": before}, {"version": version_row.version, "stage": stage})  # fmt: skip
+                self._event(s, "model_version.stage_changed", model.name,
+                            {"version": str(version_row.version), "from_stage": before, "to_stage": stage, "reason": reason})  # fmt: skip
+            s.flush()
+        store.touch_model(s, model.id, now)
+
+    # -------------------------------------------------------------------- history
+    def get_model_history(self, name: str, *, kind: str | None = None, target: str | None = None) -> list[Assignment]:
+        with self.db.transaction() as s:
+            model = store.model_row(s, name)
+            return store.assignments(s, model.id, kind=kind, target=target)
+
+    def holders_at(self, name: str, *, time: int, stage: str | None = None, alias: str | None = None) -> list[str]:
+        """Which versions held a stage (or an alias) at a moment: "who was in Production at 14:00"."""
+        if (stage is None) == (alias is None):
+            raise InvalidInput("Ask about exactly one of a stage or an alias.")
+        with self.db.transaction() as s:
+            model = store.model_row(s, name)
+            if alias is not None:
+                events = store.assignments(s, model.id, kind="alias", target=alias, until=time)
+                return [events[-1].version] if events and events[-1].version else []
+            stage_name = canonical_stage(stage or "")
+            latest: dict[str, str] = {}
+            for event in store.assignments(s, model.id, kind="stage", until=time):
+                if event.version is not None:
+                    latest[event.version] = event.target
+            return sorted((v for v, st in latest.items() if st == stage_name), key=int, reverse=True)
+
+    def previous_holder(self, s: Session, model: ModelRef, kind: str, target: str) -> tuple[int | None, int]:
+        """(the version that held ``target`` before the current holder, the current holder).
+
+        History is read as a stack: an assignment pushes a version, a rollback pops the version
+        it rolled back from. So rolling back twice goes two steps back, never to and fro.
+        """
+        if kind == "alias":
+            current = store.alias_version(s, model.id, target)
+            if current is None:
+                raise InvalidState(f"Alias {target!r} of {model.name!r} points nowhere; nothing to roll back.")
+        else:
+            holders = store.versions_in_stage(s, model.id, target)
+            if not holders:
+                raise InvalidState(f"No version of {model.name!r} is in {target}; nothing to roll back.")
+            current = holders[0].version
+        stack: list[int] = []
+        for event in store.assignments(s, model.id, kind=kind, target=target):
+            if event.rollback:
+                if stack:
+                    stack.pop()
+            elif event.version is not None and (not stack or stack[-1] != int(event.version)):
+                stack.append(int(event.version))
+        while stack and stack[-1] != current:
+            stack.pop()
+        return (stack[-2] if len(stack) >= 2 else None), current
+
+
+def _ordering(order_by: Sequence[str] | None) -> list[tuple[str, bool]]:
+    ordering = []
+    for clause in order_by or []:
+        parts = clause.strip().split()
+        if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1].upper() not in ("ASC", "DESC")):
+            raise InvalidInput(f"Invalid order_by clause {clause!r}; expected '<field> [ASC|DESC]'.")
+        ordering.append((parts[0].removeprefix("attributes."), len(parts) == 1 or parts[1].upper() == "ASC"))
+    return ordering

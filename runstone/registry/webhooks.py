@@ -1,0 +1,205 @@
+"""Webhooks on registry events: HMAC-signed JSON, delivered from an outbox with retries.
+
+Deliveries are written in the same transaction as the event they announce (so an event that
+did not happen is never announced and one that did is never lost) and sent afterwards by
+:func:`deliver_due`, which the server runs in the background. Target URLs must not point at
+private, loopback or link-local addresses — checked when the webhook is created and again
+before each delivery — unless the operator allows it (RUNSTONE_WEBHOOK_ALLOW_PRIVATE).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import secrets
+import socket
+import threading
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from runstone.entities import Webhook
+from runstone.errors import InvalidInput
+from runstone.store import webhooks as store
+from runstone.store.engine import Database
+from runstone.tracking.service import TrackingService
+
+log = logging.getLogger("runstone.webhooks")
+
+EVENTS = (
+    "registered_model.created",
+    "model_version.created",
+    "model_version.stage_changed",
+    "model_version.alias_changed",
+    "request.opened",
+    "request.approved",
+    "request.rejected",
+)
+# Seconds to wait before the 2nd, 3rd, ... attempt; after the last, the delivery has failed.
+BACKOFF = (1, 5, 30, 120, 600)
+_LEASE_MS = 60_000
+
+
+def check_url(url: str, *, allow_private: bool) -> str:
+    """Refuse URLs that would make the server call itself or its private network."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InvalidInput(f"Webhook URL {url!r} must be an http:// or https:// URL with a host.")
+    if allow_private:
+        return url
+    try:
+        infos = socket.getaddrinfo(parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80))
+    except socket.gaierror:
+        raise InvalidInput(f"Webhook host {parsed.hostname!r} does not resolve.") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if (
+            address.is_private
+            or address.is_loopback
+            or address.is_link_local
+            or address.is_reserved
+            or address.is_multicast
+            or address.is_unspecified
+        ):
+            raise InvalidInput(
+                f"Webhook URL {url!r} resolves to the non-public address {address}; an operator can allow "
+                "private targets with RUNSTONE_WEBHOOK_ALLOW_PRIVATE=true."
+            )
+    return url
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class CreatedWebhook:
+    webhook: Webhook
+    secret: str
+
+
+class WebhookService:
+    def __init__(self, tracking: TrackingService, *, allow_private: bool) -> None:
+        self.tracking = tracking
+        self.db = tracking.db
+        self.allow_private = allow_private
+
+    def create_webhook(
+        self, name: str, url: str, events: Sequence[str], *, model_name: str | None = None, secret: str | None = None
+    ) -> CreatedWebhook:
+        if not name or len(name) > 256:
+            raise InvalidInput("Webhook name must be 1-256 characters.")
+        unknown = [e for e in events if e != "*" and e not in EVENTS]
+        if unknown or not events:
+            raise InvalidInput(f"Unknown webhook events {unknown}; choose from {', '.join(EVENTS)} or '*'.")
+        check_url(url, allow_private=self.allow_private)
+        secret = secret or secrets.token_hex(32)
+        with self.db.transaction(write=True) as s:
+            hook = store.insert(
+                s, name=name, url=url, events=events, secret=secret, model_name=model_name,
+                user=self.tracking.caller.user, now=self.tracking.clock(),
+            )  # fmt: skip
+            self.tracking.audit(s, "webhook.create", "webhook", str(hook.id), None,
+                                {"name": name, "url": url, "events": list(events), "model": model_name})  # fmt: skip
+        return CreatedWebhook(hook, secret)
+
+    def list_webhooks(self) -> list[Webhook]:
+        with self.db.transaction() as s:
+            return store.all_webhooks(s)
+
+    def delete_webhook(self, webhook_id: int) -> None:
+        with self.db.transaction(write=True) as s:
+            store.remove(s, webhook_id)
+            self.tracking.audit(s, "webhook.delete", "webhook", str(webhook_id), {"id": webhook_id}, None)
+
+    def deliveries(self, webhook_id: int | None = None) -> list[dict[str, Any]]:
+        with self.db.transaction() as s:
+            return store.deliveries(s, webhook_id)
+
+
+def deliver_due(
+    db: Database, *, allow_private: bool, clock: Callable[[], int], client: httpx.Client | None = None
+) -> int:
+    """Send every delivery that is due; returns how many were attempted."""
+    now = clock()
+    with db.transaction() as s:
+        due = [(d.id, d.event, d.payload, d.attempts, h.url, h.secret) for d, h in store.due(s, now)]
+    own = client is None
+    http = client or httpx.Client(timeout=5.0, follow_redirects=False)
+    attempted = 0
+    try:
+        for delivery_id, event, payload, attempts, url, secret in due:
+            with db.transaction(write=True) as s:
+                claimed = store.claim(s, delivery_id, now, now + _LEASE_MS)
+            if not claimed:
+                continue  # another replica took it
+            attempted += 1
+            error, status_code = None, None
+            try:
+                check_url(url, allow_private=allow_private)
+                body = payload.encode()
+                response = http.post(
+                    url,
+                    content=body,
+                    headers={
+                        "Content-Type": "application/json",
+                        "X-Runstone-Event": event,
+                        "X-Runstone-Delivery": str(delivery_id),
+                        "X-Runstone-Signature": sign(secret, body),
+                    },
+                )
+                status_code = response.status_code
+                if not 200 <= response.status_code < 300:
+                    error = f"HTTP {response.status_code}"
+            except (httpx.HTTPError, InvalidInput) as exc:
+                error = str(exc) or type(exc).__name__
+            tries = attempts + 1
+            if error is None:
+                state, next_time = "delivered", now
+            elif tries > len(BACKOFF):
+                state, next_time = "failed", now
+                log.warning("webhook delivery %s failed for good after %s attempts: %s", delivery_id, tries, error)
+            else:
+                state, next_time = "pending", now + BACKOFF[tries - 1] * 1000
+            with db.transaction(write=True) as s:
+                store.record_attempt(
+                    s, delivery_id, status=state, attempts=tries, next_attempt_time=next_time, error=error,
+                    response_status=status_code,
+                )  # fmt: skip
+    finally:
+        if own:
+            http.close()
+    return attempted
+
+
+class Dispatcher:
+    """Runs deliver_due every few seconds in a daemon thread of the server process."""
+
+    def __init__(self, db: Database, *, allow_private: bool, interval: float, clock: Callable[[], int]) -> None:
+        self.db = db
+        self.allow_private = allow_private
+        self.interval = interval
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="runstone-webhooks", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                deliver_due(self.db, allow_private=self.allow_private, clock=self.clock)
+            except Exception:
+                log.exception("webhook dispatcher round failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

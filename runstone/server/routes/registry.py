@@ -1,0 +1,268 @@
+"""/api/v1/registered-models, /api/v1/model-versions, /api/v1/approval-requests, /api/v1/webhooks"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from runstone.registry.approvals import GovernedRegistry
+from runstone.registry.webhooks import WebhookService
+from runstone.schemas.registry import (
+    AliasAssignment,
+    Decision,
+    ModelVersionCreate,
+    ModelVersionUpdate,
+    PolicyIn,
+    RegisteredModelCreate,
+    RegisteredModelUpdate,
+    RequestCreate,
+    Rollback,
+    Search,
+    StageTransition,
+    TagValueIn,
+    WebhookCreate,
+    assignment_public,
+    model_public,
+    policy_public,
+    request_public,
+    version_public,
+    webhook_public,
+)
+from runstone.server.deps import backend, caller
+from runstone.server.http import JSON, Route
+
+
+def registry(request: Request) -> GovernedRegistry:
+    return backend(request).registry(caller(request))
+
+
+def webhooks(request: Request) -> WebhookService:
+    return backend(request).webhooks(caller(request))
+
+
+Registry = Annotated[GovernedRegistry, Depends(registry)]
+Webhooks = Annotated[WebhookService, Depends(webhooks)]
+
+router = APIRouter(prefix="/api/v1", tags=["registry"], route_class=Route, default_response_class=JSON)
+
+
+# ------------------------------------------------------------------ registered models
+@router.post("/registered-models", status_code=201, summary="Create a registered model")
+def create_model(body: RegisteredModelCreate, service: Registry) -> dict[str, Any]:
+    return {"registered_model": model_public(service.create_registered_model(body.name, body.description, body.tags))}
+
+
+@router.get("/registered-models", summary="Search registered models (name LIKE, tags)")
+def search_models(
+    service: Registry,
+    filter: str | None = None,
+    max_results: int | None = None,
+    order_by: Annotated[list[str] | None, Query()] = None,
+    page_token: str | None = None,
+) -> dict[str, Any]:
+    page = service.search_registered_models(filter, max_results, order_by, page_token)
+    return {"registered_models": [model_public(m) for m in page], "next_page_token": page.next_page_token}
+
+
+@router.get("/registered-models/{name}", summary="Get a registered model")
+def get_model(name: str, service: Registry) -> dict[str, Any]:
+    return {"registered_model": model_public(service.get_registered_model(name))}
+
+
+@router.patch("/registered-models/{name}", summary="Rename or describe a registered model")
+def update_model(name: str, body: RegisteredModelUpdate, service: Registry) -> dict[str, Any]:
+    model = None
+    if body.description is not None:
+        model = service.update_registered_model(name, body.description)
+    if body.new_name is not None:
+        model = service.rename_registered_model(name, body.new_name)
+    return {"registered_model": model_public(model or service.get_registered_model(name))}
+
+
+@router.delete("/registered-models/{name}", summary="Delete a registered model and its versions")
+def delete_model(name: str, service: Registry) -> dict[str, Any]:
+    service.delete_registered_model(name)
+    return {}
+
+
+@router.put("/registered-models/{name}/tags/{key:path}", summary="Set a registered model tag")
+def set_model_tag(name: str, key: str, body: TagValueIn, service: Registry) -> dict[str, Any]:
+    service.set_registered_model_tag(name, key, body.value)
+    return {}
+
+
+@router.delete("/registered-models/{name}/tags/{key:path}", summary="Delete a registered model tag")
+def delete_model_tag(name: str, key: str, service: Registry) -> dict[str, Any]:
+    service.delete_registered_model_tag(name, key)
+    return {}
+
+
+@router.get("/registered-models/{name}/policy", summary="The approval policy of a model")
+def get_policy(name: str, service: Registry) -> dict[str, Any]:
+    return {"policy": policy_public(service.policy(name))}
+
+
+@router.put("/registered-models/{name}/policy", summary="Set the approval policy of a model")
+def set_policy(name: str, body: PolicyIn, service: Registry) -> dict[str, Any]:
+    return {"policy": policy_public(service.set_policy(name, body.to_entity()))}
+
+
+@router.get("/registered-models/{name}/history", summary="Every stage and alias assignment of a model")
+def history(name: str, service: Registry, kind: str | None = None, target: str | None = None) -> dict[str, Any]:
+    return {"assignments": [assignment_public(a) for a in service.get_model_history(name, kind=kind, target=target)]}
+
+
+@router.get("/registered-models/{name}/holders", summary="Which versions held a stage or alias at a time")
+def holders(
+    name: str, time: int, service: Registry, stage: str | None = None, alias: str | None = None
+) -> dict[str, Any]:
+    return {"versions": service.holders_at(name, time=time, stage=stage, alias=alias)}
+
+
+@router.get("/registered-models/{name}/latest-versions", summary="The latest version in each stage")
+def latest_versions(
+    name: str, service: Registry, stages: Annotated[list[str] | None, Query()] = None
+) -> dict[str, Any]:
+    return {"model_versions": [version_public(v) for v in service.get_latest_versions(name, stages)]}
+
+
+@router.post("/registered-models/{name}/rollback", summary="Move a stage or alias back to its previous version")
+def rollback(name: str, body: Rollback, service: Registry) -> dict[str, Any]:
+    return {
+        "model_version": version_public(
+            service.rollback(name, stage=body.stage, alias=body.alias, comment=body.comment)
+        )
+    }
+
+
+# -------------------------------------------------------------------------- aliases
+@router.get("/registered-models/{name}/aliases/{alias}", summary="The version an alias points to")
+def get_alias(name: str, alias: str, service: Registry) -> dict[str, Any]:
+    return {"model_version": version_public(service.get_model_version_by_alias(name, alias))}
+
+
+@router.put("/registered-models/{name}/aliases/{alias}", summary="Point an alias at a version")
+def set_alias(name: str, alias: str, body: AliasAssignment, service: Registry) -> dict[str, Any]:
+    return {
+        "model_version": version_public(
+            service.set_registered_model_alias(name, alias, body.version, reason=body.reason)
+        )
+    }
+
+
+@router.delete("/registered-models/{name}/aliases/{alias}", summary="Remove an alias")
+def delete_alias(name: str, alias: str, service: Registry) -> dict[str, Any]:
+    service.delete_registered_model_alias(name, alias)
+    return {}
+
+
+# ------------------------------------------------------------------------- versions
+@router.post("/registered-models/{name}/versions", status_code=201, summary="Register a model logged in a run")
+def create_version(name: str, body: ModelVersionCreate, service: Registry) -> dict[str, Any]:
+    version = service.create_model_version(name, body.source, body.run_id, body.tags, body.description)
+    return {"model_version": version_public(version)}
+
+
+@router.get("/registered-models/{name}/versions/{version}", summary="Get a model version")
+def get_version(name: str, version: str, service: Registry) -> dict[str, Any]:
+    return {"model_version": version_public(service.get_model_version(name, version))}
+
+
+@router.patch("/registered-models/{name}/versions/{version}", summary="Describe a model version")
+def update_version(name: str, version: str, body: ModelVersionUpdate, service: Registry) -> dict[str, Any]:
+    return {"model_version": version_public(service.update_model_version(name, version, body.description))}
+
+
+@router.delete("/registered-models/{name}/versions/{version}", summary="Delete a model version")
+def delete_version(name: str, version: str, service: Registry) -> dict[str, Any]:
+    service.delete_model_version(name, version)
+    return {}
+
+
+@router.put("/registered-models/{name}/versions/{version}/tags/{key:path}", summary="Set a model version tag")
+def set_version_tag(name: str, version: str, key: str, body: TagValueIn, service: Registry) -> dict[str, Any]:
+    service.set_model_version_tag(name, version, key, body.value)
+    return {}
+
+
+@router.delete("/registered-models/{name}/versions/{version}/tags/{key:path}", summary="Delete a model version tag")
+def delete_version_tag(name: str, version: str, key: str, service: Registry) -> dict[str, Any]:
+    service.delete_model_version_tag(name, version, key)
+    return {}
+
+
+@router.post("/registered-models/{name}/versions/{version}/stage", summary="Move a version to a stage")
+def transition(name: str, version: str, body: StageTransition, service: Registry) -> dict[str, Any]:
+    moved = service.transition_model_version_stage(
+        name, version, body.stage, body.archive_existing_versions, reason=body.reason
+    )
+    return {"model_version": version_public(moved)}
+
+
+@router.post("/model-versions/search", summary="Search model versions")
+def search_versions(body: Search, service: Registry) -> dict[str, Any]:
+    page = service.search_model_versions(body.filter, body.max_results, body.order_by, body.page_token)
+    return {"model_versions": [version_public(v) for v in page], "next_page_token": page.next_page_token}
+
+
+# ------------------------------------------------------------------------ approvals
+@router.post("/approval-requests", status_code=201, summary="Request a stage or alias change")
+def create_request(body: RequestCreate, service: Registry) -> dict[str, Any]:
+    opened = service.request_transition(
+        body.name,
+        body.version,
+        stage=body.stage,
+        alias=body.alias,
+        comment=body.comment,
+        archive_existing_versions=body.archive_existing_versions,
+    )
+    return {"request": request_public(opened)}
+
+
+@router.get("/approval-requests", summary="List approval requests")
+def list_requests(service: Registry, name: str | None = None, status: str | None = None) -> dict[str, Any]:
+    return {"requests": [request_public(r) for r in service.search_requests(name, status)]}
+
+
+@router.get("/approval-requests/{request_id}", summary="Get an approval request")
+def get_request(request_id: int, service: Registry) -> dict[str, Any]:
+    return {"request": request_public(service.get_request(request_id))}
+
+
+@router.post("/approval-requests/{request_id}/approve", summary="Approve a request")
+def approve(request_id: int, body: Decision, service: Registry) -> dict[str, Any]:
+    return {"request": request_public(service.approve_request(request_id, body.comment))}
+
+
+@router.post("/approval-requests/{request_id}/reject", summary="Reject a request")
+def reject(request_id: int, body: Decision, service: Registry) -> dict[str, Any]:
+    return {"request": request_public(service.reject_request(request_id, body.comment))}
+
+
+@router.post("/approval-requests/{request_id}/cancel", summary="Cancel your own request")
+def cancel(request_id: int, service: Registry) -> dict[str, Any]:
+    return {"request": request_public(service.cancel_request(request_id))}
+
+
+# ------------------------------------------------------------------------- webhooks
+@router.post("/webhooks", status_code=201, summary="Register a webhook (the secret is shown once)")
+def create_webhook(body: WebhookCreate, service: Webhooks) -> dict[str, Any]:
+    created = service.create_webhook(body.name, body.url, body.events, model_name=body.model_name, secret=body.secret)
+    return {"webhook": webhook_public(created.webhook), "secret": created.secret}
+
+
+@router.get("/webhooks", summary="List webhooks")
+def list_webhooks(service: Webhooks) -> dict[str, Any]:
+    return {"webhooks": [webhook_public(w) for w in service.list_webhooks()]}
+
+
+@router.delete("/webhooks/{webhook_id}", summary="Delete a webhook")
+def delete_webhook(webhook_id: int, service: Webhooks) -> dict[str, Any]:
+    service.delete_webhook(webhook_id)
+    return {}
+
+
+@router.get("/webhooks/{webhook_id}/deliveries", summary="Recent deliveries of a webhook")
+def deliveries(webhook_id: int, service: Webhooks) -> dict[str, Any]:
+    return {"deliveries": service.deliveries(webhook_id)}
