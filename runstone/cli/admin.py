@@ -57,7 +57,11 @@ def sync(tracking_uri: str | None) -> None:
         return clients[uri]
 
     directory = Settings().home / "journal"
-    report = replay(directory, client_for, tracking_uri=tracking_uri)
+    try:
+        report = replay(directory, client_for, tracking_uri=tracking_uri)
+    finally:
+        for opened in clients.values():
+            opened.close()
     click.echo(
         f"Synced {report.operations} operation(s) ({report.metrics} metric points) from {report.files} journal file(s)"
     )

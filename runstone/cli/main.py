@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from runstone.cli import admin, artifacts, db, experiments, runs, server
+from runstone.cli import admin, artifacts, db, experiments, registry, runs, server
 from runstone.cli.output import group
 from runstone.version import VERSION
 
@@ -27,6 +27,7 @@ cli.add_command(artifacts.artifacts)
 cli.add_command(admin.gc)
 cli.add_command(admin.sync)
 cli.add_command(admin.audit)
+cli.add_command(registry.registry)
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from runstone.entities import (
     ViewType,
 )
 from runstone.errors import InvalidInput, NotFound
+from runstone.sdk.registry import LocalRegistry, RegistryMethods
 
 if TYPE_CHECKING:
     import httpx
@@ -91,7 +92,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class RunstoneClient:
+class RunstoneClient(RegistryMethods):
     """Tracking operations by id. ``tracking_uri`` defaults to RUNSTONE_TRACKING_URI, then the
     embedded store."""
 
@@ -117,8 +118,11 @@ class RunstoneClient:
                 retries=self.settings.http_retries,
                 client=http_client,
             )
+            from runstone.sdk.registry import HttpRegistry
+
             self._tracking: Any = HttpTracking(transport)
             self._artifacts: Any = HttpArtifacts(transport)
+            self._registry: Any = HttpRegistry(transport)
             self.tracking_uri = uri
         else:
             from runstone.sdk.local import LocalArtifacts
@@ -128,8 +132,21 @@ class RunstoneClient:
             caller = Caller(self.user)
             self._tracking = backend.tracking(caller)
             self._artifacts = LocalArtifacts(backend.artifacts(caller))
+            self._registry = LocalRegistry(backend.registry(caller), backend.webhooks(caller))
             self.tracking_uri = uri or str(self.settings.home)
         self.is_remote = is_remote(uri)
+        self._owns_connections = self.is_remote and http_client is None
+
+    def close(self) -> None:
+        """Close the client's HTTP connections (an ``http_client`` you passed in stays open)."""
+        if self._owns_connections:
+            self._tracking.t.close()
+
+    def __enter__(self) -> RunstoneClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------ experiments
     def create_experiment(self, name: str, tags: Mapping[str, Any] | None = None) -> str:
@@ -328,7 +345,12 @@ class RunstoneClient:
 
     def log_dict(self, run_id: str, dictionary: Mapping[str, Any], artifact_file: str) -> FileInfo:
         if artifact_file.endswith((".yaml", ".yml")):
-            import yaml
+            try:
+                import yaml
+            except ModuleNotFoundError:
+                raise InvalidInput(
+                    f"Writing {artifact_file!r} as YAML needs PyYAML (pip install pyyaml); or use a .json name."
+                ) from None
 
             text = yaml.safe_dump(dict(dictionary), sort_keys=False)
         else:

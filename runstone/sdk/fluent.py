@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runstone.entities import Experiment, Metric, PagedList, Run, RunStatus, ViewType
-from runstone.errors import InvalidInput, InvalidState, Unavailable
+from runstone.errors import InvalidInput, InvalidState, RunstoneError, Unavailable
 from runstone.sdk.batching import Batcher
 from runstone.sdk.client import RunstoneClient
 from runstone.sdk.journal import Journal
@@ -110,8 +110,18 @@ def flush() -> None:
     """Send everything buffered; raise if a batch the server rejected was not logged."""
     with _state.lock:
         batchers = list(_state.batchers.values())
+    failure: RunstoneError | None = None
     for batcher in batchers:
-        batcher.flush()
+        try:
+            batcher.flush()
+        except RunstoneError as exc:
+            failure = failure or exc
+    if failure is not None:
+        # A rejected batch may have carried params recorded here as logged; forget them rather
+        # than refuse the server's real value later (the server checks every param anyway).
+        with _state.lock:
+            _state.params.clear()
+        raise failure
 
 
 # ----------------------------------------------------------------- experiments
@@ -453,6 +463,10 @@ def _frame(runs: list[Run]) -> Any:
         row.update({f"params.{k}": v for k, v in r.data.params.items()})
         row.update({f"tags.{k}": v for k, v in r.data.tags.items()})
         rows.append(row)
+    if not rows:  # no match still has the run columns, so frame["run_id"] works
+        return pd.DataFrame(
+            columns=["run_id", "experiment_id", "run_name", "status", "artifact_uri", "start_time", "end_time"]
+        )
     return pd.DataFrame(rows)
 
 

@@ -7,10 +7,11 @@ configuration at all) and through the real HTTP stack in-process to a server on 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from runstone.backend import open_backend
@@ -21,8 +22,13 @@ from runstone.sdk.client import RunstoneClient
 
 
 @pytest.fixture(autouse=True)
-def fluent_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """No active experiment, run, tracking URI or cached embedded store leaks between tests."""
+def fluent_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """No active experiment, run, tracking URI or cached embedded store leaks between tests.
+
+    The test process's entry point lives in this project's checkout; without GIT_DIR every
+    run would record this checkout's git state and diff (test_system_tags covers git).
+    """
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "not-a-git-dir"))
     state = fluent._State()
     monkeypatch.setattr(fluent, "_state", state)
     backends: dict[str, Any] = {}
@@ -36,6 +42,8 @@ def fluent_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             batcher.close()
         except Exception:
             pass
+    for client in state.clients.values():
+        client.close()
     for backend in backends.values():
         backend.close()
 
@@ -85,9 +93,59 @@ def _empty_postgres(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture
-def free_port() -> int:
-    """A loopback port nothing listens on (bound and released at once)."""
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def free_port() -> Callable[[], int]:
+    """``free_port()``: a loopback port nothing listens on (bound and released at once)."""
+    return _free_port
+
+
+@pytest.fixture(params=["local", "remote"])
+def make_client(request: pytest.FixtureRequest, settings: Settings) -> Any:
+    """``make_client(**settings)``: a RunstoneClient on the embedded backend of the test's
+    database (local) or through the real HTTP stack in-process (remote)."""
+
+    def make(*, http_client: Any = None, **overrides: Any) -> RunstoneClient:
+        client_settings = settings.model_copy(update={"http_retries": 0, **overrides})
+        if request.param == "local":
+            return RunstoneClient(settings.database_uri, settings=client_settings)
+        http = http_client or request.getfixturevalue("http")
+        return RunstoneClient("http://testserver", http_client=http, settings=client_settings)
+
+    make.kind = request.param  # type: ignore[attr-defined]
+    return make
+
+
+class Faulty(httpx.BaseTransport):
+    """Forwards requests to the in-process server; ``fault(request, response)`` may raise
+    (``response`` is None before the request is forwarded) to stand in for a broken network."""
+
+    def __init__(self, inner: httpx.BaseTransport, fault: Callable[[httpx.Request, httpx.Response | None], None]):
+        self.inner = inner
+        self.fault = fault
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.fault(request, None)
+        response = self.inner.handle_request(request)
+        response.read()
+        self.fault(request, response)
+        return response
+
+
+@pytest.fixture
+def faulty_http(http: Any) -> Iterator[Callable[..., httpx.Client]]:
+    """``faulty_http(fault)``: an httpx.Client to the in-process server with injected faults."""
+    made: list[httpx.Client] = []
+
+    def make(fault: Callable[[httpx.Request, httpx.Response | None], None]) -> httpx.Client:
+        made.append(httpx.Client(base_url="http://testserver", transport=Faulty(http._transport, fault)))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
