@@ -24,13 +24,22 @@ def _name(name: str | None, digest: str) -> str:
     return name or f"dataset-{digest[:8]}"
 
 
+def _dtype_token(dtype: Any) -> str:
+    """A dtype's name for digests, stable across pandas versions (whose text columns moved
+    from ``object`` to ``str``)."""
+    kind = getattr(dtype, "kind", "O")
+    if kind in ("O", "U", "S") or str(dtype) in ("str", "string"):
+        return "text"
+    return str(dtype)
+
+
 def from_pandas(df: Any, *, name: str | None = None, source: str | None = None, targets: str | None = None) -> Dataset:
     import pandas as pd
 
     if not isinstance(df, pd.DataFrame):
         raise InvalidInput(f"from_pandas takes a pandas DataFrame, got {type(df).__name__}.")
     digest = hashlib.sha256()
-    digest.update(json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode())
+    digest.update(json.dumps([[str(c), _dtype_token(t)] for c, t in df.dtypes.items()]).encode())
     digest.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
     hexdigest = digest.hexdigest()
     schema = {"columns": [{"name": str(c), "type": str(t)} for c, t in df.dtypes.items()]}

@@ -365,6 +365,8 @@ class TrackingService:
             values["end_time"] = check.integer(end_time, "end_time", minimum=0)
         elif status is not None and RunStatus(values["status"]).is_terminated:
             values["end_time"] = self.clock()
+        elif status is not None:
+            values["end_time"] = None  # a resumed run has not ended
         if run_name is not None:
             values["name"] = check.run_name(run_name)
         with self.db.transaction(write=True) as s:

@@ -215,3 +215,14 @@ def test_search_runs_with_no_match_gives_an_empty_frame_with_the_run_columns(tar
     assert {"run_id", "experiment_id", "status", "start_time", "end_time"} <= set(frame.columns)
     with pytest.raises(InvalidInput, match="output_format"):
         runstone.search_runs(output_format="arrow")
+
+
+def test_text_columns_digest_the_same_whatever_their_dtype():
+    """pandas 3 reads text as ``str``, pandas 2 as ``object``: the same data, one digest."""
+    import pandas as pd
+
+    from runstone.data import from_pandas
+
+    as_object = pd.DataFrame({"a": pd.Series(["x", "y"], dtype=object), "b": [1, 2]})
+    as_string = pd.DataFrame({"a": pd.Series(["x", "y"], dtype="string"), "b": [1, 2]})
+    assert from_pandas(as_object).digest == from_pandas(as_string).digest

@@ -226,3 +226,11 @@ def test_dataset_inputs_are_deduplicated(tracking):
     assert inputs[0].dataset == dataset and inputs[0].context == "training"
     with pytest.raises(InvalidInput, match="Dataset digest"):
         tracking.log_inputs(first, [(Dataset("x", "", "memory", ""), {})])
+
+
+def test_resuming_a_finished_run_clears_its_end_time(tracking, clock):
+    run_id = tracking.create_run().info.run_id
+    tracking.set_terminated(run_id)
+    resumed = tracking.update_run(run_id, status="RUNNING")
+    assert resumed.info.status == "RUNNING"
+    assert resumed.info.end_time is None
