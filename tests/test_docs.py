@@ -40,7 +40,7 @@ def blocks(markdown: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2)) for m in re.finditer(r"```(python|bash)\n(.*?)```", markdown, re.S)]
 
 
-@pytest.mark.parametrize("page", ["quickstart.md"])
+@pytest.mark.parametrize("page", ["quickstart.md", "registry.md"])
 def test_howto_commands_run(page, tmp_path):
     """Every python and bash block of the page runs, in order, in one fresh home."""
     env = {**os.environ, "RUNSTONE_HOME": str(tmp_path / "home")}
@@ -56,11 +56,15 @@ def test_howto_commands_run(page, tmp_path):
             continue
         for line in code.strip().splitlines():
             argv = shlex.split(line)
+            assignments = {}
+            while argv and "=" in argv[0] and argv[0].split("=", 1)[0].isidentifier():
+                name, value = argv.pop(0).split("=", 1)
+                assignments[name] = value
             assert argv[0] == "runstone", f"bash blocks hold runstone commands only: {line}"
             done = subprocess.run(
                 [sys.executable, "-m", "runstone", *argv[1:]],
                 cwd=tmp_path,
-                env=env,
+                env={**env, **assignments},
                 capture_output=True,
                 text=True,
                 timeout=120,
