@@ -24,10 +24,14 @@ def _database(uri: str | None):  # type: ignore[no-untyped-def]
 @click.option("--backend-store-uri", default=None, help="Database URL (default: the configured one).")
 def upgrade(backend_store_uri: str | None) -> None:
     """Upgrade the schema to this runstone's version (back up the database first)."""
+    from runstone.errors import SchemaOutOfDate
     from runstone.store import schema
 
     database = _database(backend_store_uri)
     before = schema.current_revision(database)
+    if before is not None and not schema.is_known(before):
+        head = schema.head_revision()
+        raise SchemaOutOfDate(schema.newer_schema_message(before, head), {"current": before, "head": head})
     schema.upgrade(database)
     after = schema.current_revision(database)
     click.echo(f"Schema at {after}" + (f" (was {before})" if before != after else " (already up to date)"))

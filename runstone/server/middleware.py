@@ -111,21 +111,35 @@ class RequestMiddleware:
                 self._finish(scope, 413, start, request_id)
                 return
             received = 0
+            exceeded = rejected = False
 
             async def receive_limited() -> Message:
-                nonlocal received
+                nonlocal received, exceeded
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > limit:
+                        exceeded = True
                         raise _BodyTooLarge
                 return message
 
+            async def send_limited(message: Message) -> None:
+                # A body without Content-Length (chunked) is only found too large while the app
+                # reads it, and the app may turn that failed read into an error of its own
+                # ("error parsing the body", 400): answer 413 in its place.
+                nonlocal rejected
+                if not exceeded:
+                    await send_wrapper(message)
+                elif not rejected:
+                    rejected = True
+                    await self._reject(send_wrapper, limit, request_id)
+
             try:
-                await self.app(scope, receive_limited, send_wrapper)
+                await self.app(scope, receive_limited, send_limited)
             except _BodyTooLarge:
+                pass
+            if exceeded and not rejected:
                 await self._reject(send_wrapper, limit, request_id)
-                status_holder[0] = 413
         else:
             await self.app(scope, receive, send_wrapper)
         self._finish(scope, status_holder[0], start, request_id)

@@ -9,14 +9,20 @@ small requests answer in milliseconds whatever the worker count.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
+from typing import TYPE_CHECKING
 
+import orjson
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from runstone.config import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
@@ -38,6 +44,17 @@ class NoDelayProtocol(_Base):  # type: ignore[misc,valid-type]
         _no_delay(transport)
         super().connection_made(transport)
 
+    def send_400_response(self, msg: str) -> None:
+        # A request the HTTP parser rejects (say, raw non-ASCII bytes in the request line) never
+        # reaches the app; answer it in the same JSON error shape as every other bad request.
+        body = orjson.dumps({"error": {"code": "invalid_input", "message": msg, "details": {}}})
+        head = (
+            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+        )
+        self.transport.write(head + body)
+        self.transport.close()
+
 
 _PROTOCOL = f"{__name__}:NoDelayProtocol"
 
@@ -49,12 +66,34 @@ def export(settings: Settings) -> None:
             os.environ[f"RUNSTONE_{name.upper()}"] = str(value)
 
 
+def tune_gc() -> None:
+    """Run the cyclic garbage collector less often in a server process.
+
+    A log-batch request allocates thousands of short-lived containers (validated points, rows,
+    entities) that reference counting frees on its own; at the default threshold of 700 the
+    collector still runs several times per request and takes about a fifth of its CPU time.
+    What was built at startup (routes, schemas, table metadata) lives as long as the process,
+    so it is frozen out of collections altogether.
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
+def worker_app() -> FastAPI:
+    """Factory for server worker processes: settings come from RUNSTONE_* variables."""
+    from runstone.server.app import create_app_from_environment
+
+    app = create_app_from_environment()
+    tune_gc()
+    return app
+
+
 def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if settings.workers > 1:
         export(settings)
         uvicorn.run(
-            "runstone.server.app:create_app_from_environment",
+            f"{__name__}:worker_app",
             factory=True,
             host=settings.host,
             port=settings.port,
@@ -67,4 +106,5 @@ def serve(settings: Settings) -> None:
     from runstone.server.app import create_app
 
     app = create_app(settings)
+    tune_gc()
     uvicorn.run(app, host=settings.host, port=settings.port, http=_PROTOCOL, access_log=False, log_level="info")

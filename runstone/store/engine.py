@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 
 from runstone.errors import InvalidInput, Unavailable
@@ -86,6 +86,10 @@ class Database:
                     with self._session(write) as session:
                         yield session
                     return
+                except DataError as exc:
+                    # A value the database cannot store or compare (a NUL byte in PostgreSQL
+                    # text, a number out of range) came from the caller: bad input, not a fault.
+                    raise InvalidInput(f"The database cannot accept a value of this request: {exc.orig}") from exc
                 except OperationalError as exc:
                     # Only failures to *start* are retried (a busy database across processes);
                     # the body of the transaction has not run when we get here.

@@ -20,6 +20,12 @@ class GcReport:
     dry_run: bool = False
 
 
+def _run_folder(key: str) -> str:
+    """The folder a run owns: ``<experiment>/<run uuid>`` above its ``artifacts`` key."""
+    head, _, tail = key.rpartition("/")
+    return head if tail == "artifacts" and "/" in head else key
+
+
 def collect(
     tracking: TrackingService, store: ArtifactStore, *, older_than_ms: int | None = None, dry_run: bool = False
 ) -> GcReport:
@@ -34,7 +40,7 @@ def collect(
         return report
     # Artifacts first: a crash in between leaves rows that the next gc removes again.
     for _, _, key in runs:
-        store.delete_prefix(key)
+        store.delete_prefix(_run_folder(key))
     with tracking.db.transaction(write=True) as s:
         run_store.hard_delete(s, [internal for internal, _, _ in runs])
         for exp_id in experiments:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from runstone.backend import Backend
@@ -39,7 +39,7 @@ def audit_events(
     b: Annotated[Backend, Depends(backend)],
     target_type: str | None = None,
     target_id: str | None = None,
-    after: int = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: int = 1000,
 ) -> dict[str, Any]:
     events = AuditService(b.db).events(target_type=target_type, target_id=target_id, after_seq=after, limit=limit)
