@@ -51,6 +51,41 @@ from runstone.sdk.fluent import (
 )
 from runstone.version import VERSION as __version__
 
+# Loaded on first use (``runstone.sklearn.log_model(...)`` after ``import runstone``), so that
+# importing runstone never imports numpy, pandas or a model library.
+_LAZY_MODULES = ("models", "pyfunc", "sklearn", "xgboost", "lightgbm", "pytorch", "onnx")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"runstone.{name}")
+    raise AttributeError(f"module 'runstone' has no attribute {name!r}")
+
+
+def autolog(
+    *,
+    disable: bool = False,
+    log_models: bool = True,
+    log_input_examples: bool = True,
+    log_datasets: bool = True,
+    silent: bool = False,
+) -> list[str]:
+    """Autolog training with every supported library that is installed (scikit-learn, XGBoost,
+    LightGBM, PyTorch): params, per-iteration metrics, the fitted model and the training data's
+    digest. ``disable=True`` undoes it. Returns the flavors it applied to."""
+    from runstone.models.autolog import autolog as apply
+
+    return apply(
+        disable=disable,
+        log_models=log_models,
+        log_input_examples=log_input_examples,
+        log_datasets=log_datasets,
+        silent=silent,
+    )
+
+
 __all__ = [
     "ActiveRun",
     "AlreadyExists",
@@ -69,6 +104,7 @@ __all__ = [
     "ViewType",
     "__version__",
     "active_run",
+    "autolog",
     "create_experiment",
     "data",
     "delete_tag",
@@ -79,6 +115,7 @@ __all__ = [
     "get_run",
     "get_tracking_uri",
     "last_active_run",
+    "lightgbm",
     "log_artifact",
     "log_artifacts",
     "log_dict",
@@ -89,10 +126,16 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "models",
+    "onnx",
+    "pyfunc",
+    "pytorch",
     "search_runs",
     "set_experiment",
     "set_tag",
     "set_tags",
     "set_tracking_uri",
+    "sklearn",
     "start_run",
+    "xgboost",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from runstone.cli import admin, artifacts, db, experiments, registry, runs, server
+from runstone.cli import admin, artifacts, db, experiments, models, registry, runs, server
 from runstone.cli.output import group
 from runstone.version import VERSION
 
@@ -24,6 +24,7 @@ cli.add_command(db.db)
 cli.add_command(experiments.experiments)
 cli.add_command(runs.runs)
 cli.add_command(artifacts.artifacts)
+cli.add_command(models.models)
 cli.add_command(admin.gc)
 cli.add_command(admin.sync)
 cli.add_command(admin.audit)

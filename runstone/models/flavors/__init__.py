@@ -1,0 +1,1 @@
+"""One module per model library; ``runstone.<flavor>`` re-exports each."""

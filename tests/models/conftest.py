@@ -1,0 +1,72 @@
+"""Fixtures of the model tests: a clean fluent state per test (the fluent API logs into the
+embedded store under the per-test RUNSTONE_HOME), autologging switched off after each test,
+and small, deterministic training data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from runstone.sdk import client as client_module
+from runstone.sdk import fluent
+from runstone.sdk.client import RunstoneClient
+
+
+@pytest.fixture(autouse=True)
+def fluent_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "not-a-git-dir"))
+    state = fluent._State()
+    monkeypatch.setattr(fluent, "_state", state)
+    backends: dict[str, Any] = {}
+    monkeypatch.setattr(client_module, "_local_backends", backends)
+    yield state
+    while state.stack:
+        state.stack.pop()
+    for batcher in state.batchers.values():
+        try:
+            batcher.close()
+        except Exception:
+            pass
+    for c in state.clients.values():
+        c.close()
+    for backend in backends.values():
+        backend.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_autolog_left() -> Iterator[None]:
+    yield
+    from runstone.models.autolog import patching
+
+    for flavor in list(patching.configs):
+        patching.disable(flavor)
+
+
+@pytest.fixture
+def client() -> RunstoneClient:
+    """Reads what the fluent API logged (the same embedded store)."""
+    fluent.flush()
+    return fluent._client()
+
+
+@pytest.fixture
+def table() -> tuple[pd.DataFrame, np.ndarray]:
+    """A small binary classification problem with named float and int columns."""
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"x1": rng.rand(80), "x2": rng.rand(80), "n": rng.randint(0, 5, 80)})
+    y = ((X.x1 + X.x2 + X.n / 5) > 1.4).astype("int64").to_numpy()
+    return X, y
+
+
+@pytest.fixture
+def matrix() -> tuple[np.ndarray, np.ndarray]:
+    """A small regression problem as float32 arrays."""
+    rng = np.random.RandomState(1)
+    X = rng.rand(64, 4).astype(np.float32)
+    y = (X @ np.array([1.0, -2.0, 0.5, 3.0], dtype=np.float32) + 0.1).astype(np.float32)
+    return X, y
