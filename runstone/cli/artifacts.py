@@ -24,6 +24,7 @@ def _progress() -> Progress:
         TransferSpeedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,
     )
 
 

@@ -92,7 +92,11 @@ def _list_options(f: Any) -> Any:
                 "--view", type=click.Choice(["active", "deleted", "all"]), default="active", show_default=True
             ),
             click.option(
-                "--column", "-c", "columns", multiple=True, help="Extra column such as metrics.loss or params.C."
+                "--column",
+                "-c",
+                "columns",
+                multiple=True,
+                help="Column to show, such as metrics.loss or params.C (repeatable; replaces the automatic ones).",
             ),
             as_json,
         ]
