@@ -21,8 +21,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 STARTUP_TIMEOUT = 60.0
+PORT_ATTEMPTS = 3
 REGION = "us-east-1"
 
 # weed mini's listeners; each gets its own free loopback port.
@@ -114,60 +115,84 @@ def _log_tail(path: Path, lines: int = 40) -> str:
 def weed_mini(workdir: Path, bucket: str = "runstone-test") -> Iterator[S3Server]:
     """Start ``weed mini`` in ``workdir``, wait until its S3 gateway accepts our key, create
     ``bucket``, and stop the process (by its pid) on exit."""
-    data = workdir / "data"
-    data.mkdir(parents=True)
-    log_path = workdir / "weed.log"
-    ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
+    binary = weed_binary()
     access_key = "rs" + secrets.token_hex(8)
     secret_key = secrets.token_hex(20)
-    args = [
-        weed_binary(),
-        "mini",
-        f"-dir={data}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        *(f"-{flag}={port}" for flag, port in ports.items()),
-        f"-filer.localSocket={workdir / 'filer.sock'}",
-        f"-s3.localSocket={workdir / 's3.sock'}",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        "-webdav=false",
-        "-admin.ui=false",
-        "-master.telemetry=false",
-    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_"))}
     env.update(AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY=secret_key)
-    with open(log_path, "wb") as log:
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        # A port found free may be taken by another process before weed binds it: then weed
+        # exits at once, and a new set of ports is tried.
+        home = workdir / f"attempt-{attempt}"
+        (home / "data").mkdir(parents=True)
+        (home / "tmp").mkdir()
+        ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
+        args = [
+            binary,
+            "mini",
+            f"-dir={home / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            *(f"-{flag}={port}" for flag, port in ports.items()),
+            f"-filer.localSocket={home / 'filer.sock'}",
+            f"-s3.localSocket={home / 's3.sock'}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-webdav=false",
+            "-admin.ui=false",
+            "-master.telemetry=false",
+        ]
+        log_path = home / "weed.log"
+        with open(log_path, "wb") as log:
+            try:
+                # weed writes its log files to TMPDIR; keep them with the rest of this server.
+                process = subprocess.Popen(
+                    args,
+                    cwd=home,
+                    env={**env, "TMPDIR": str(home / "tmp")},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+            except OSError as exc:
+                pytest.fail(f"Could not start SeaweedFS ({binary} mini): {exc}", pytrace=False)
+        server = S3Server(f"http://127.0.0.1:{ports['s3.port']}", access_key, secret_key, bucket, process.pid, log_path)
         try:
-            process = subprocess.Popen(
-                args, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        except OSError as exc:
-            pytest.fail(f"Could not start SeaweedFS ({args[0]} mini): {exc}", pytrace=False)
-    server = S3Server(
-        f"http://127.0.0.1:{ports['s3.port']}", access_key, secret_key, bucket, process.pid, log_path
-    )
-    try:
-        _wait_and_create_bucket(process, server)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
+            if _wait_and_create_bucket(process, server, retry_ports=attempt < PORT_ATTEMPTS):
+                yield server
+                return
+        finally:
+            # The data is thrown away, so weed's graceful shutdown (several seconds) buys nothing.
             process.kill()
             process.wait(timeout=15)
+            _remove_grpc_sockets(ports.values())
 
 
-def _wait_and_create_bucket(process: subprocess.Popen[bytes], server: S3Server) -> None:
-    client = server.client()
+def _remove_grpc_sockets(ports: Iterable[int]) -> None:
+    """weed puts a unix socket per gRPC port in /tmp whatever TMPDIR says, and a killed weed
+    leaves them behind."""
+    for port in ports:
+        for leftover in Path("/tmp").glob(f"seaweedfs-*-grpc-{port}.sock"):
+            leftover.unlink(missing_ok=True)
+
+
+def _wait_and_create_bucket(process: subprocess.Popen[bytes], server: S3Server, *, retry_ports: bool) -> bool:
+    """True once the bucket exists; False when weed lost a port race and may be tried again."""
+    with closing(server.client()) as client:
+        return _poll(process, server, client, retry_ports=retry_ports)
+
+
+def _poll(process: subprocess.Popen[bytes], server: S3Server, client: Any, *, retry_ports: bool) -> bool:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            log = _log_tail(server.log_path)
+            if retry_ports and "Port allocation failed" in log:
+                return False
             pytest.fail(
                 f"SeaweedFS (weed mini) exited with code {process.returncode} before its S3 endpoint "
-                f"{server.endpoint_url} answered. Log tail:\n{_log_tail(server.log_path)}",
+                f"{server.endpoint_url} answered. Log tail:\n{log}",
                 pytrace=False,
             )
         try:
@@ -177,7 +202,7 @@ def _wait_and_create_bucket(process: subprocess.Popen[bytes], server: S3Server) 
                 if exc.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                     raise
             client.head_bucket(Bucket=server.bucket)
-            return
+            return True
         except (BotoCoreError, ClientError) as exc:
             # Connection refused while starting, or the identity not loaded yet: poll again.
             last_error = exc

@@ -17,7 +17,9 @@ from typing import Protocol, runtime_checkable
 from runstone.errors import InvalidInput
 
 CHUNK = 1024 * 1024
-MAX_PATH_LENGTH = 1000
+MAX_PATH_LENGTH = 1000  # bytes of UTF-8; the manifest column holds 1000 characters
+# The longest file name common filesystems accept (ext4, XFS, APFS, NTFS's 255 UTF-16 units).
+MAX_SEGMENT_BYTES = 255
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,12 @@ def clean_path(path: str, *, allow_empty: bool = False) -> str:
         if allow_empty:
             return ""
         raise InvalidInput("Artifact path must not be empty.")
-    if len(path) > MAX_PATH_LENGTH:
-        raise InvalidInput(f"Artifact path is longer than {MAX_PATH_LENGTH} characters.")
+    try:
+        encoded = path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("Artifact path must be valid UTF-8 text.") from None
+    if len(encoded) > MAX_PATH_LENGTH:
+        raise InvalidInput(f"Artifact path is longer than {MAX_PATH_LENGTH} bytes.")
     if _CONTROL.search(path):
         raise InvalidInput("Artifact path must not contain control characters.")
     if "\\" in path:
@@ -79,6 +85,12 @@ def clean_path(path: str, *, allow_empty: bool = False) -> str:
     parts = stripped.split("/")
     if any(part == "" for part in parts):
         raise InvalidInput(f"Artifact path {path!r} must not contain empty segments.")
+    for part in parts:
+        if len(part.encode("utf-8")) > MAX_SEGMENT_BYTES:
+            raise InvalidInput(
+                f"Artifact path segment {part[:40]!r}... is longer than {MAX_SEGMENT_BYTES} bytes; "
+                "shorten the file or folder name."
+            )
     normalized = posixpath.normpath(stripped)
     if normalized != stripped:
         raise InvalidInput(f"Artifact path {path!r} is not in normal form.")

@@ -1,52 +1,32 @@
 """Artifacts in an S3-compatible object store (AWS S3, SeaweedFS, MinIO, ...), through boto3.
 
-A PUT is atomic in S3, so readers never see a partial object; large files go up as a
-multipart upload streamed from the source without holding them in memory.
+A PUT is atomic in S3, so readers never see a partial object. Large files go up as a multipart
+upload, one part at a time, so at most one part is held in memory whatever the file's size; a
+failed upload is aborted and leaves the old object in place.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from runstone.artifacts.base import CHUNK, Stored
-from runstone.errors import InvalidInput, NotFound
+from runstone.errors import InvalidInput, NotFound, Unavailable
 
-_TRANSFER = TransferConfig(multipart_threshold=16 * CHUNK, multipart_chunksize=16 * CHUNK, max_concurrency=4)
+PART = 8 * CHUNK
+# S3 allows 10,000 parts per upload: parts grow every 1,000 so that objects of hundreds of GiB fit.
+_PARTS_PER_SIZE = 1000
+MAX_KEY_BYTES = 1024
 
 
-class _HashingReader(io.RawIOBase):
-    """A read-once file over an iterable of chunks that hashes and counts what it hands out."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._pending = b""
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            try:
-                self._pending = next(self._chunks)
-            except StopIteration:
-                return 0
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self.digest.update(self._pending[:n])
-        self.size += n
-        self._pending = self._pending[n:]
-        return n
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class S3ArtifactStore:
@@ -60,12 +40,56 @@ class S3ArtifactStore:
         self.client = client or boto3.client("s3", endpoint_url=endpoint_url)
 
     def _key(self, key: str) -> str:
-        return f"{self.prefix}/{key}" if self.prefix else key
+        full = f"{self.prefix}/{key}" if self.prefix else key
+        if len(full.encode("utf-8")) > MAX_KEY_BYTES:
+            raise InvalidInput(
+                f"Artifact key {key!r} is too long for S3 (at most {MAX_KEY_BYTES} bytes with its prefix)."
+            )
+        return full
 
     def write(self, key: str, chunks: Iterable[bytes]) -> Stored:
-        reader = _HashingReader(chunks)
-        self.client.upload_fileobj(io.BufferedReader(reader, CHUNK), self.bucket, self._key(key), Config=_TRANSFER)
-        return Stored(reader.size, reader.digest.hexdigest())
+        target = self._key(key)
+        digest = hashlib.sha256()
+        size = 0
+        buffer = bytearray()
+        parts: list[dict[str, Any]] = []
+        upload_id: str | None = None
+
+        def send_part(length: int) -> None:
+            nonlocal upload_id
+            if upload_id is None:
+                upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=target)["UploadId"]
+            body = memoryview(buffer)[:length].tobytes()
+            del buffer[:length]
+            number = len(parts) + 1
+            answer = self.client.upload_part(
+                Bucket=self.bucket, Key=target, UploadId=upload_id, PartNumber=number, Body=body
+            )
+            parts.append({"ETag": answer["ETag"], "PartNumber": number})
+
+        try:
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                buffer += chunk
+                while len(buffer) >= (part_size := PART * (1 + len(parts) // _PARTS_PER_SIZE)):
+                    send_part(part_size)
+            if upload_id is None:
+                self.client.put_object(Bucket=self.bucket, Key=target, Body=bytes(buffer))
+            else:
+                if buffer:
+                    send_part(len(buffer))
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=target, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                )
+        except BaseException:
+            if upload_id is not None:
+                try:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=target, UploadId=upload_id)
+                except ClientError:
+                    pass  # the original error matters more; a lifecycle rule sweeps leftovers
+            raise
+        return Stored(size, digest.hexdigest())
 
     def write_file(self, key: str, path: Path) -> Stored:
         with open(path, "rb") as src:
@@ -75,7 +99,7 @@ class S3ArtifactStore:
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if _error_code(exc) in ("NoSuchKey", "404"):
                 raise NotFound(f"No artifact at {key!r}.") from None
             raise
         return _stream(body)
@@ -84,8 +108,11 @@ class S3ArtifactStore:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))
             return True
-        except ClientError:
-            return False
+        except ClientError as exc:
+            # Only "not found" means absent; a denied or failing request must not look like it.
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
 
     def delete_prefix(self, prefix: str) -> None:
         if not prefix.strip("/"):
@@ -96,7 +123,13 @@ class S3ArtifactStore:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=base + "/"):
             objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if objects:
-                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+                answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+                if failed := answer.get("Errors"):
+                    first = failed[0]
+                    raise Unavailable(
+                        f"S3 refused to delete {len(failed)} artifact object(s), e.g. {first.get('Key')!r}: "
+                        f"{first.get('Code')} {first.get('Message')}"
+                    )
 
     def local_path(self, key: str) -> Path | None:
         return None

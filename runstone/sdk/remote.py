@@ -13,12 +13,13 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from runstone.artifacts.base import clean_path
 from runstone.entities import (
     Dataset,
     DatasetInput,
@@ -180,7 +181,10 @@ def _error_from(response: httpx.Response) -> RunstoneError:
 def _quote(segment: str) -> str:
     from urllib.parse import quote
 
-    return quote(segment, safe="/")
+    # '.' and '..' are percent-encoded: left bare, the HTTP client would resolve them and send
+    # the request to another route (another run's artifacts, say) instead of letting the
+    # server refuse the path.
+    return "/".join("%2E" * len(part) if part in (".", "..") else quote(part, safe="") for part in segment.split("/"))
 
 
 class HttpTracking:
@@ -436,6 +440,31 @@ class HttpTracking:
         return dict(self.t.json("GET", "/api/v1/audit/verify"))
 
 
+class _FileBody:
+    """A local file as a request body that reads the file afresh each time it is iterated."""
+
+    def __init__(self, path: Path, progress: Any = None) -> None:
+        self.path = path
+        self.progress = progress
+
+    def __iter__(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as src:
+            while chunk := src.read(1024 * 1024):
+                if self.progress is not None:
+                    self.progress(len(chunk))
+                yield chunk
+
+
+def _safe_file(d: Mapping[str, Any]) -> FileInfo:
+    """A file entry from the server, refused if its path could lead a download outside its folder."""
+    info = _file_from_json(d)
+    try:
+        clean_path(info.path)
+    except InvalidInput:
+        raise InvalidInput(f"The server listed an unsafe artifact path {info.path!r}; refusing to use it.") from None
+    return info
+
+
 class HttpArtifacts:
     """Artifact transfer over HTTP, streamed in both directions."""
 
@@ -443,29 +472,23 @@ class HttpArtifacts:
         self.t = transport
 
     def upload(self, run_id: str, path: str, local_file: Path, progress: Any = None) -> FileInfo:
-        def chunks() -> Iterable[bytes]:
-            with open(local_file, "rb") as src:
-                while chunk := src.read(1024 * 1024):
-                    if progress is not None:
-                        progress(len(chunk))
-                    yield chunk
-
-        # A re-sent PUT stores the same bytes again: safe to retry.
+        # A re-sent PUT stores the same bytes again: safe to retry, as long as every attempt sends
+        # the whole file (a generator would be half-consumed by the failed attempt).
         body = self.t.json(
-            "PUT", f"/api/v1/runs/{_quote(run_id)}/artifacts/{_quote(path)}", content=chunks(), idempotent=True,
-            headers={"Content-Type": "application/octet-stream"},
+            "PUT", f"/api/v1/runs/{_quote(run_id)}/artifacts/{_quote(path)}", content=_FileBody(local_file, progress),
+            idempotent=True, headers={"Content-Type": "application/octet-stream"},
         )  # fmt: skip
         return _file_from_json(body["file"])
 
     def list_dir(self, run_id: str, path: str = "") -> list[FileInfo]:
         body = self.t.json("GET", f"/api/v1/runs/{_quote(run_id)}/artifacts", params={"path": path})
-        return [_file_from_json(f) for f in body["files"]]
+        return [_safe_file(f) for f in body["files"]]
 
     def files(self, run_id: str, path: str = "") -> list[FileInfo]:
         body = self.t.json(
             "GET", f"/api/v1/runs/{_quote(run_id)}/artifacts", params={"path": path, "recursive": "true"}
         )
-        return [_file_from_json(f) for f in body["files"]]
+        return [_safe_file(f) for f in body["files"]]
 
     def download(self, run_id: str, path: str, dest: Path, progress: Any = None) -> None:
         url = f"/api/v1/runs/{_quote(run_id)}/artifacts/{_quote(path)}"

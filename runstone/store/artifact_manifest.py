@@ -34,6 +34,22 @@ def files_under(session: Session, run_id: int, prefix: str) -> list[FileInfo]:
     return [FileInfo(p, False, size, sha) for p, size, sha in session.execute(stmt.order_by(ArtifactRow.path))]
 
 
+def existing(session: Session, run_id: int, paths: list[str]) -> list[str]:
+    """Which of ``paths`` are recorded files."""
+    if not paths:
+        return []
+    stmt = select(ArtifactRow.path).where(ArtifactRow.run_id == run_id, ArtifactRow.path.in_(paths))
+    return sorted(session.scalars(stmt))
+
+
+def has_files_below(session: Session, run_id: int, prefix: str) -> bool:
+    """Whether ``prefix`` is a folder: some recorded file lies below it."""
+    stmt = select(ArtifactRow.path).where(
+        ArtifactRow.run_id == run_id, ArtifactRow.path.like(_escape_like(prefix) + "/%", escape="\\")
+    )
+    return session.execute(stmt.limit(1)).first() is not None
+
+
 def get(session: Session, run_id: int, path: str) -> FileInfo | None:
     row = session.execute(
         select(ArtifactRow.size, ArtifactRow.sha256).where(ArtifactRow.run_id == run_id, ArtifactRow.path == path)

@@ -43,9 +43,15 @@ class ArtifactService:
         """Store one file at ``path`` inside the run's artifacts (replacing an older one)."""
         path = clean_path(path)
         internal, key = self._run(run_id, writable=True)
+        parents = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
         with self.db.transaction() as s:
-            if manifest.files_under(s, internal, path) and manifest.get(s, internal, path) is None:
+            if manifest.has_files_below(s, internal, path):
                 raise InvalidInput(f"Artifact path {path!r} is a folder of run {run_id}; choose a file path.")
+            if clash := manifest.existing(s, internal, parents):
+                raise InvalidInput(
+                    f"Artifact path {path!r} lies inside {clash[0]!r}, which is a file of run {run_id}; "
+                    "a file cannot also be a folder."
+                )
         stored = self.store.write(join_key(key, path), chunks)
         with self.db.transaction(write=True) as s:
             manifest.record(s, internal, path, stored.size, stored.sha256, self.tracking.clock())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from typing import IO, Annotated, Any, cast
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from runstone.errors import PayloadTooLarge
 from runstone.schemas.tracking import file_public
 from runstone.server.deps import artifacts
 from runstone.server.http import JSON, Route
@@ -35,9 +37,31 @@ def _blocking_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
             yield chunk
 
 
+def _at_most(chunks: Iterator[bytes], limit: int) -> Iterator[bytes]:
+    received = 0
+    for chunk in chunks:
+        received += len(chunk)
+        if received > limit:
+            # Raised inside the store's write, which then discards what it had written.
+            raise PayloadTooLarge(f"Artifact is larger than the limit of {limit} bytes.", {"limit": limit})
+        yield chunk
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition value that survives quotes and non-ASCII names (RFC 6266)."""
+    quoted = urllib.parse.quote(filename, safe="")
+    if quoted == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename*=utf-8''{quoted}"
+
+
 @router.put("/artifacts/{path:path}", summary="Upload one artifact file (raw request body)")
 async def upload_artifact(run_id: str, path: str, request: Request, service: Artifacts) -> dict[str, Any]:
-    chunks = _blocking_chunks(request.stream().__aiter__())
+    limit: int = request.app.state.settings.max_artifact_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Artifact is larger than the limit of {limit} bytes.", {"limit": limit})
+    chunks = _at_most(_blocking_chunks(request.stream().__aiter__()), limit)
     info = await run_in_threadpool(service.log_artifact, run_id, path, chunks)
     return {"file": file_public(info)}
 
@@ -58,7 +82,7 @@ def download_artifact(run_id: str, path: str, service: Artifacts) -> FileRespons
             artifact.local_path, headers=headers, filename=filename, media_type="application/octet-stream"
         )
     headers["Content-Length"] = str(artifact.info.file_size)
-    headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    headers["Content-Disposition"] = _attachment(filename)
     return StreamingResponse(service.read(artifact), headers=headers, media_type="application/octet-stream")
 
 
@@ -91,7 +115,12 @@ def _zip_stream(service: ArtifactService, run_id: str, path: str) -> Iterator[by
     pipe = _Pipe()
     with zipfile.ZipFile(cast(IO[bytes], pipe), "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for info in files:
-            name = info.path[len(prefix) + 1 :] if prefix and info.path != prefix else info.path
+            if not prefix:
+                name = info.path
+            elif info.path == prefix:  # the path is one file: zip it under its own name
+                name = info.path.rsplit("/", 1)[-1]
+            else:
+                name = info.path[len(prefix) + 1 :]
             artifact = service.open(run_id, info.path)
             with archive.open(zipfile.ZipInfo(name), "w", force_zip64=True) as member:
                 for chunk in service.read(artifact):
@@ -108,7 +137,7 @@ def download_zip(run_id: str, service: Artifacts, path: str = "") -> StreamingRe
     return StreamingResponse(
         _zip_stream(service, run_id, path),
         media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": _attachment(name)},
     )
 
 
