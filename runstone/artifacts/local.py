@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ class LocalArtifactStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.root_uri = self.root.as_uri()
         self._tmp = self.root / ".tmp"
+        _sweep(self._tmp)
 
     def _resolve(self, key: str) -> Path:
         target = (self.root / key).resolve()
@@ -74,6 +76,23 @@ class LocalArtifactStore:
     def local_path(self, key: str) -> Path | None:
         target = self._resolve(key)
         return target if target.is_file() else None
+
+
+_STALE_SECONDS = 24 * 3600
+
+
+def _sweep(tmp: Path) -> None:
+    """Remove temporary files that a crashed writer left behind (older than a day: a live
+    upload may still be writing the newer ones)."""
+    if not tmp.is_dir():
+        return
+    cutoff = time.time() - _STALE_SECONDS
+    for leftover in tmp.iterdir():
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            pass
 
 
 def _chunks(path: Path) -> Iterator[bytes]:

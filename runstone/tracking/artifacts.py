@@ -111,6 +111,13 @@ class ArtifactService:
     def read(self, artifact: ArtifactFile) -> Iterator[bytes]:
         return self.store.read(artifact.key)
 
+    def open_all(self, run_id: str, path: str = "") -> list[ArtifactFile]:
+        """Every file at or below ``path``, ready to read (one run lookup, one query)."""
+        prefix = clean_path(path, allow_empty=True)
+        found = self.files(run_id, prefix)
+        _, key = self._run(run_id, writable=False)
+        return [ArtifactFile(f, join_key(key, f.path), None) for f in found]
+
     def delete_artifacts(self, run_id: str, path: str = "") -> int:
         prefix = clean_path(path, allow_empty=True)
         internal, key = self._run(run_id, writable=True)

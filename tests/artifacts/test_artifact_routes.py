@@ -244,3 +244,20 @@ def test_large_upload_is_streamed_to_storage(app, run_id, settings, peak_memory)
     stored = Path(settings.artifact_root) / "0" / run_id / "artifacts" / "big" / "data.bin"
     assert stored.stat().st_size == size
     assert peak.growth < 16 * MiB, f"uploading 64 MiB held {peak.growth / MiB:.1f} MiB in memory"
+
+
+def test_zipped_folders_are_compressed_and_dated(http, run_id):
+    """A zip of a folder deflates its members and stamps them with the time of the download."""
+    import datetime as dt
+    import io
+    import zipfile
+
+    http.put(f"/api/v1/runs/{run_id}/artifacts/logs/a.txt", content=b"a" * 100_000)
+    response = http.get(f"/api/v1/runs/{run_id}/artifacts-zip", params={"path": "logs"})
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    [member] = archive.infolist()
+    assert member.filename == "a.txt"
+    assert member.compress_type == zipfile.ZIP_DEFLATED
+    assert member.compress_size < 10_000
+    assert member.date_time[0] >= dt.date.today().year - 1
+    assert archive.read("a.txt") == b"a" * 100_000

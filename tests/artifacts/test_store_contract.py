@@ -263,3 +263,22 @@ def test_s3_key_too_long_is_invalid_input(s3_server, s3_client):
     store = S3ArtifactStore(f"s3://{s3_server.bucket}/p", client=s3_client)
     with pytest.raises(InvalidInput, match="too long for S3"):
         store.write("é" * 600, [b"x"])
+
+
+def test_local_store_sweeps_stale_temporary_files(tmp_path):
+    """A writer that crashed leaves a temporary file; the next start removes it once it is stale."""
+    import os
+    import time
+
+    from runstone.artifacts.local import LocalArtifactStore
+
+    LocalArtifactStore(tmp_path)
+    stale, fresh = tmp_path / ".tmp" / "stale", tmp_path / ".tmp" / "fresh"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    old = time.time() - 2 * 24 * 3600
+    os.utime(stale, (old, old))
+    LocalArtifactStore(tmp_path)
+    assert not stale.exists()
+    assert fresh.exists(), "a file an upload may still be writing stays"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 import zipfile
 from collections.abc import AsyncIterator, Iterator
@@ -16,7 +17,7 @@ from runstone.errors import PayloadTooLarge
 from runstone.schemas.tracking import file_public
 from runstone.server.deps import artifacts
 from runstone.server.http import JSON, Route
-from runstone.tracking.artifacts import ArtifactService
+from runstone.tracking.artifacts import ArtifactFile, ArtifactService
 
 router = APIRouter(prefix="/api/v1/runs/{run_id}", tags=["artifacts"], route_class=Route, default_response_class=JSON)
 Artifacts = Annotated[ArtifactService, Depends(artifacts)]
@@ -109,20 +110,21 @@ class _Pipe:
         return data
 
 
-def _zip_stream(service: ArtifactService, run_id: str, path: str) -> Iterator[bytes]:
-    files = service.files(run_id, path)
-    prefix = path.strip("/")
+def _zip_stream(service: ArtifactService, files: list[ArtifactFile], prefix: str) -> Iterator[bytes]:
     pipe = _Pipe()
+    stamp = time.localtime()[:6]
     with zipfile.ZipFile(cast(IO[bytes], pipe), "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for info in files:
+        for artifact in files:
+            path = artifact.info.path
             if not prefix:
-                name = info.path
-            elif info.path == prefix:  # the path is one file: zip it under its own name
-                name = info.path.rsplit("/", 1)[-1]
+                name = path
+            elif path == prefix:  # the path is one file: zip it under its own name
+                name = path.rsplit("/", 1)[-1]
             else:
-                name = info.path[len(prefix) + 1 :]
-            artifact = service.open(run_id, info.path)
-            with archive.open(zipfile.ZipInfo(name), "w", force_zip64=True) as member:
+                name = path[len(prefix) + 1 :]
+            entry = zipfile.ZipInfo(name, date_time=stamp)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(entry, "w", force_zip64=True) as member:
                 for chunk in service.read(artifact):
                     member.write(chunk)
                     yield pipe.take()
@@ -132,10 +134,10 @@ def _zip_stream(service: ArtifactService, run_id: str, path: str) -> Iterator[by
 
 @router.get("/artifacts-zip", summary="Download a folder of artifacts as a zip file", response_model=None)
 def download_zip(run_id: str, service: Artifacts, path: str = "") -> StreamingResponse:
-    service.files(run_id, path)  # fail fast with 404 before the response starts
+    files = service.open_all(run_id, path)  # fails with 404 before the response starts
     name = (path.strip("/").rsplit("/", 1)[-1] or run_id) + ".zip"
     return StreamingResponse(
-        _zip_stream(service, run_id, path),
+        _zip_stream(service, files, path.strip("/")),
         media_type="application/zip",
         headers={"Content-Disposition": _attachment(name)},
     )
