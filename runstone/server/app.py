@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from runstone import ui
 from runstone.backend import Backend, open_backend
 from runstone.config import Settings
 from runstone.registry.webhooks import Dispatcher
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     errors.install(app)
     for module in (meta, experiments, runs, artifacts, registry):
         app.include_router(module.router)
+    ui.mount(app)
     app.add_middleware(
         RequestMiddleware,
         max_body=settings.max_request_bytes,

@@ -1,0 +1,138 @@
+"""Read models for browsing: what the web UI shows beside plain search results.
+
+Each method is one read transaction; none writes or audits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from runstone.entities import MetricHistory, Run, ViewType
+from runstone.errors import InvalidInput, NotFound
+from runstone.store import browse as browse_store
+from runstone.store import experiments as experiment_store
+from runstone.store import metrics as metric_store
+from runstone.store import runs as run_store
+from runstone.tracking import tags as system_tags
+from runstone.tracking.service import TrackingService
+
+MAX_COMPARED_RUNS = 100
+
+
+@dataclass(frozen=True)
+class ExperimentActivity:
+    active_runs: int
+    last_run_time: int | None
+
+
+@dataclass(frozen=True)
+class ExperimentKeys:
+    """The metric, param and tag keys that an experiment's runs use, sorted."""
+
+    metrics: list[str] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunRef:
+    run_id: str
+    name: str
+    experiment_id: str
+
+
+class BrowseService:
+    def __init__(self, tracking: TrackingService) -> None:
+        self.db = tracking.db
+        self.root = tracking.root
+
+    def activity(self, experiment_ids: Sequence[str]) -> dict[str, ExperimentActivity]:
+        """Active run count and last run start/end time per experiment."""
+        ids = [experiment_store.parse_id(e) for e in experiment_ids]
+        with self.db.transaction() as s:
+            found = browse_store.activity(s, ids)
+        return {str(i): ExperimentActivity(*found.get(i, (0, None))) for i in ids}
+
+    def experiment_keys(self, experiment_id: str, view: str | ViewType | None = None) -> ExperimentKeys:
+        exp_id = experiment_store.parse_id(experiment_id)
+        stages = ViewType.parse(view).stages()
+        with self.db.transaction() as s:
+            experiment_store.get_row(s, exp_id)
+            return ExperimentKeys(
+                metrics=browse_store.metric_keys(s, exp_id, stages),
+                params=browse_store.param_keys(s, exp_id, stages),
+                tags=browse_store.tag_keys(s, exp_id, stages),
+            )
+
+    def children(
+        self,
+        experiment_id: str,
+        parent_run_ids: Sequence[str],
+        view: str | ViewType | None = None,
+        *,
+        params: Sequence[str] | None = None,
+        metrics: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        limit: int = 1000,
+    ) -> dict[str, list[Run]]:
+        """The experiment's runs nested under each given parent, oldest first, at most ``limit``
+        in all; ``params``/``metrics``/``tags`` choose the keys loaded, as in search_runs."""
+        exp_id = experiment_store.parse_id(experiment_id)
+        stages = ViewType.parse(view).stages()
+        out: dict[str, list[Run]] = {p: [] for p in parent_run_ids}
+        with self.db.transaction() as s:
+            pairs = browse_store.children(s, exp_id, list(parent_run_ids), system_tags.PARENT_RUN_ID, stages)[:limit]
+            runs = run_store.load(s, [c for _, c in pairs], self.root, params=params, metrics=metrics, tags=tags)
+        for (parent, _), run in zip(pairs, runs, strict=True):
+            out[parent].append(run)
+        return out
+
+    def runs(
+        self,
+        run_ids: Sequence[str],
+        *,
+        params: Sequence[str] | None = None,
+        metrics: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> list[Run]:
+        """Runs by id, in the order given; an unknown id is NotFound."""
+        wanted = list(dict.fromkeys(run_ids))
+        with self.db.transaction() as s:
+            found = run_store.ids_for_uuids(s, wanted)
+            missing = [r for r in wanted if r not in found]
+            if missing:
+                raise NotFound(f"No run with id {missing[0]!r}.", {"run_id": missing[0]})
+            return run_store.load(s, [found[r] for r in wanted], self.root, params=params, metrics=metrics, tags=tags)
+
+    def run_refs(self, run_ids: Sequence[str]) -> dict[str, RunRef]:
+        """Names and experiments of the runs that exist among ``run_ids``."""
+        with self.db.transaction() as s:
+            found = browse_store.names(s, list(run_ids))
+        return {r: RunRef(r, name, exp) for r, (name, exp) in found.items()}
+
+    def histories(
+        self,
+        run_ids: Sequence[str],
+        key: str,
+        *,
+        max_points: int | None = None,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> dict[str, MetricHistory]:
+        """One metric's (downsampled) history for each of several runs, in one transaction."""
+        if len(run_ids) > MAX_COMPARED_RUNS:
+            raise InvalidInput(f"Ask for the histories of at most {MAX_COMPARED_RUNS} runs at once.")
+        if max_points is not None and max_points < 2:
+            raise InvalidInput("max_points must be at least 2.")
+        if start_step is not None and end_step is not None and start_step > end_step:
+            raise InvalidInput(f"start_step {start_step} is after end_step {end_step}.")
+        with self.db.transaction() as s:
+            found = run_store.ids_for_uuids(s, list(run_ids))
+            return {
+                run_id: browse_store.history_for_chart(s, found[run_id], key, max_points, start_step, end_step)
+                if max_points is not None
+                else metric_store.history(s, found[run_id], key, start_step=start_step, end_step=end_step)
+                for run_id in run_ids
+                if run_id in found
+            }

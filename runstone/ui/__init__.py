@@ -1,0 +1,36 @@
+"""The web UI: server-rendered pages under /ui with small progressive JavaScript.
+
+Tables are plain HTML that read without JavaScript; scripts add charts (plotly.js, served from
+the installed ``plotly`` package), the column picker's search and inline conveniences.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from runstone.ui.web import STATIC
+
+
+class _Static(StaticFiles):
+    """Our own static files; URLs carry a content fingerprint, so they may be cached for good."""
+
+    async def get_response(self, path: str, scope: Scope) -> Any:
+        response = await super().get_response(path, scope)
+        if b"v=" in scope.get("query_string", b"") and response.status_code == 200:
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def mount(app: FastAPI) -> None:
+    """Add the UI's pages, chart data and static files to the server."""
+    from runstone.ui import assets, compare, pages, run_pages
+
+    for router in (pages.router, run_pages.router, compare.router, compare.data_router, assets.router):
+        app.include_router(router)
+    app.mount("/ui/static", _Static(directory=STATIC), name="ui-static")
+    app.include_router(pages.fallback)

@@ -1,0 +1,155 @@
+"""Compare runs (2 to 100, from any experiments), and the chart data the pages fetch."""
+
+from __future__ import annotations
+
+import colorsys
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from runstone.entities import Run
+from runstone.errors import InvalidInput
+from runstone.tracking.browse import MAX_COMPARED_RUNS, BrowseService
+from runstone.tracking.service import TrackingService
+from runstone.ui.web import WEBGL_PAGE_CSP, PageRoute, browse, json_response, render, tracking
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+data_router = APIRouter(include_in_schema=False)
+Tracking = Annotated[TrackingService, Depends(tracking)]
+Browse = Annotated[BrowseService, Depends(browse)]
+MAX_CHART_POINTS = 5000
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def colors(count: int) -> list[str]:
+    """Distinct colors: the usual ten, then evenly spread hues."""
+    if count <= len(PALETTE):
+        return list(PALETTE[:count])
+    out = []
+    for i in range(count):
+        r, g, b = colorsys.hls_to_rgb((i * 0.618033988749895) % 1.0, 0.45, 0.65)
+        out.append(f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}")
+    return out
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _differs(values: list[Any]) -> bool:
+    return len({repr(v) for v in values}) > 1
+
+
+def comparison(runs: list[Run]) -> dict[str, Any]:
+    """Tables and chart inputs of the compare page."""
+    param_keys = sorted({k for r in runs for k in r.data.params})
+    metric_keys = sorted({k for r in runs for k in r.data.metrics})
+    params = [(k, [r.data.params.get(k) for r in runs]) for k in param_keys]
+    metrics = [(k, [r.data.metrics.get(k) for r in runs]) for k in metric_keys]
+    numeric_params = [k for k, values in params if all(v is None or _as_number(v) is not None for v in values)]
+    palette = colors(len(runs))
+    chart_runs = [
+        {
+            "id": r.info.run_id,
+            "name": r.info.run_name,
+            "color": palette[i],
+            "params": {k: r.data.params[k] for k in param_keys if k in r.data.params},
+            "metrics": {k: _finite(v) for k, v in r.data.metrics.items()},
+        }
+        for i, r in enumerate(runs)
+    ]
+    return {
+        "params": params,
+        "metrics": metrics,
+        "param_keys": param_keys,
+        "metric_keys": metric_keys,
+        "numeric_params": numeric_params,
+        "colors": palette,
+        "chart": {"runs": chart_runs, "params": param_keys, "numeric_params": numeric_params, "metrics": metric_keys},
+        "differs": {k: _differs(v) for k, v in params + metrics},
+    }
+
+
+def _axis(value: str | None, fallback: str, allowed: set[str]) -> str:
+    if value and value in allowed:
+        return value
+    return fallback
+
+
+@router.get("/ui/compare")
+def compare_page(
+    request: Request,
+    service: Tracking,
+    info: Browse,
+    run: Annotated[list[str] | None, Query()] = None,
+    chart: Annotated[list[str] | None, Query()] = None,
+    diff: str = "",
+    metric: str = "",
+    x: str = "",
+    y: str = "",
+) -> Response:
+    run_ids = list(dict.fromkeys(run or []))
+    if not 2 <= len(run_ids) <= MAX_COMPARED_RUNS:
+        raise InvalidInput(f"Compare between 2 and {MAX_COMPARED_RUNS} runs; this link names {len(run_ids)}.")
+    runs = info.runs(run_ids)
+    experiment_ids = sorted({r.info.experiment_id for r in runs}, key=int)
+    experiments = {e: service.get_experiment(e) for e in experiment_ids}
+    data = comparison(runs)
+    metric_keys = data["metric_keys"]
+    axes = {f"params.{k}" for k in data["param_keys"]} | {f"metrics.{k}" for k in metric_keys}
+    chosen_metric = metric if metric in metric_keys else (metric_keys[0] if metric_keys else "")
+    charts = [c for c in (chart or []) if c in metric_keys] or metric_keys[:4]
+    first_param = f"params.{data['numeric_params'][0]}" if data["numeric_params"] else ""
+    fallback_x = first_param or (f"params.{data['param_keys'][0]}" if data["param_keys"] else "")
+    return render(
+        request,
+        "compare.html",
+        {
+            "runs": runs,
+            "run_ids": run_ids,
+            "experiments": experiments,
+            "diff": diff == "1",
+            "metric": chosen_metric,
+            "charts": charts,
+            "x": _axis(x, fallback_x, axes),
+            "y": _axis(y, f"metrics.{chosen_metric}" if chosen_metric else "", axes),
+            "axes": sorted(axes),
+            **data,
+        },
+        csp=WEBGL_PAGE_CSP,
+    )
+
+
+def _history_public(points: Any) -> dict[str, Any]:
+    return {
+        "steps": points.steps,
+        "timestamps": points.timestamps,
+        "values": points.values,  # NaN and infinities become null: gaps in the chart
+        "downsampled": points.downsampled,
+    }
+
+
+@data_router.get("/ui/data/histories")
+def histories(
+    info: Browse,
+    key: str,
+    run: Annotated[list[str] | None, Query()] = None,
+    max_points: Annotated[int, Query(ge=2, le=MAX_CHART_POINTS)] = 1000,
+    start_step: int | None = None,
+    end_step: int | None = None,
+) -> Response:
+    """One metric's downsampled history for each of several runs (zooms ask for a step range)."""
+    run_ids = list(dict.fromkeys(run or []))
+    if not run_ids:
+        raise InvalidInput("Name at least one run.")
+    found = info.histories(run_ids, key, max_points=max_points, start_step=start_step, end_step=end_step)
+    return json_response({"key": key, "runs": {r: _history_public(h) for r, h in found.items()}})

@@ -1,0 +1,317 @@
+"""Pages of experiments and of the runs table.
+
+Routes stay thin: read the query string, call services, render a template. Every write is a
+POST guarded by :func:`runstone.ui.web.check_csrf` that redirects back with a message.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from runstone.entities import Experiment, Run, ViewType
+from runstone.errors import InvalidInput, NotFound, RunstoneError
+from runstone.tracking import tags as system_tags
+from runstone.tracking.browse import MAX_COMPARED_RUNS, BrowseService
+from runstone.tracking.service import TrackingService
+from runstone.ui import runs_table
+from runstone.ui.web import PageRoute, act, browse, check_csrf, redirect, render, safe_next, tracking
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(check_csrf)])
+Tracking = Annotated[TrackingService, Depends(tracking)]
+Browse = Annotated[BrowseService, Depends(browse)]
+EXPERIMENT_VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
+MAX_EXPERIMENTS = 1000
+NESTED_DEPTH = 4
+
+
+def name_filter(text: str) -> str:
+    """An ILIKE filter on experiment names that finds ``text`` anywhere, quotes and all."""
+    escaped = text.replace("\\", "\\\\").replace("'", "\\'")
+    return f"name ILIKE '%{escaped}%'"
+
+
+@router.get("/")
+def root() -> Response:
+    return RedirectResponse("/ui/", status_code=307)
+
+
+@router.get("/ui")
+def ui_root() -> Response:
+    return RedirectResponse("/ui/", status_code=307)
+
+
+@router.get("/ui/")
+def experiments_page(request: Request, service: Tracking, info: Browse, q: str = "", view: str = "active") -> Response:
+    if view not in EXPERIMENT_VIEWS:
+        raise InvalidInput(f"Unknown view {view!r}; use active, deleted or all.")
+    page = service.search_experiments(
+        view_type=EXPERIMENT_VIEWS[view],
+        filter_string=name_filter(q.strip()) if q.strip() else None,
+        max_results=MAX_EXPERIMENTS,
+        order_by=["last_update_time DESC"],
+    )
+    experiments: list[Experiment] = list(page)
+    activity = info.activity([e.experiment_id for e in experiments])
+    rows = []
+    for e in experiments:
+        a = activity[e.experiment_id]
+        last = max(e.last_update_time, a.last_run_time or 0)
+        rows.append({"experiment": e, "runs": a.active_runs, "last_activity": last})
+    rows.sort(key=lambda r: int(r["last_activity"]), reverse=True)  # type: ignore[call-overload]
+    return render(
+        request,
+        "experiments.html",
+        {"rows": rows, "q": q, "view": view, "truncated": page.next_page_token is not None, "limit": MAX_EXPERIMENTS},
+    )
+
+
+@router.post("/ui/experiments")
+def create_experiment(request: Request, service: Tracking, name: Annotated[str, Form()] = "") -> Response:
+    try:
+        experiment_id = service.create_experiment(name.strip())
+    except RunstoneError as exc:
+        return redirect(request, "/ui/", error=exc.message)
+    return redirect(request, f"/ui/experiments/{experiment_id}", message=f"Created experiment {name.strip()!r}.")
+
+
+@router.post("/ui/experiments/{experiment_id}/rename")
+def rename_experiment(
+    request: Request,
+    experiment_id: str,
+    service: Tracking,
+    name: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    def run() -> str:
+        service.rename_experiment(experiment_id, name.strip())
+        return f"Renamed experiment {experiment_id} to {name.strip()!r}."
+
+    return act(request, safe_next(next, "/ui/"), run)
+
+
+@router.post("/ui/experiments/{experiment_id}/delete")
+def delete_experiment(
+    request: Request, experiment_id: str, service: Tracking, next: Annotated[str, Form()] = ""
+) -> Response:
+    def run() -> str:
+        service.delete_experiment(experiment_id)
+        return f"Deleted experiment {experiment_id} and its runs; restore it from the deleted experiments."
+
+    return act(request, safe_next(next, "/ui/"), run)
+
+
+@router.post("/ui/experiments/{experiment_id}/restore")
+def restore_experiment(
+    request: Request, experiment_id: str, service: Tracking, next: Annotated[str, Form()] = ""
+) -> Response:
+    def run() -> str:
+        service.restore_experiment(experiment_id)
+        return f"Restored experiment {experiment_id}."
+
+    return act(request, safe_next(next, "/ui/"), run)
+
+
+@router.post("/ui/experiments/{experiment_id}/note")
+def set_experiment_note(
+    request: Request,
+    experiment_id: str,
+    service: Tracking,
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    def run() -> str:
+        service.set_experiment_tag(experiment_id, system_tags.NOTE, note.replace("\r\n", "\n"))
+        return "Saved the description."
+
+    return act(request, f"/ui/experiments/{experiment_id}", run)
+
+
+def _children(
+    info: BrowseService,
+    experiment_id: str,
+    top: list[Run],
+    state: runs_table.TableState,
+    projection: dict[str, list[str] | None],
+) -> dict[str, list[Run]]:
+    """Nested runs of the page's runs, level by level, a bounded number of levels and runs."""
+    found: dict[str, list[Run]] = {}
+    parents = [r.info.run_id for r in top]
+    budget = 1000
+    for _ in range(NESTED_DEPTH):
+        if not parents or budget <= 0:
+            break
+        level = info.children(experiment_id, parents, state.view_type, limit=budget, **projection)
+        found.update(level)
+        parents = [c.info.run_id for kids in level.values() for c in kids]
+        budget -= len(parents)
+    return found
+
+
+@router.get("/ui/experiments/{experiment_id}")
+def runs_page(
+    request: Request,
+    experiment_id: str,
+    service: Tracking,
+    info: Browse,
+    col: Annotated[list[str] | None, Query()] = None,
+) -> Response:
+    experiment = service.get_experiment(experiment_id)
+    state = runs_table.TableState.parse(request.query_params, col or [])
+    chosen = [runs_table.chosen_column(c) for c in state.columns] if runs_table.has_choice(state) else None
+    projection = runs_table.projection(chosen)
+    error: dict[str, object] | None = None
+    runs: list[Run] = []
+    next_token = None
+    try:
+        page = service.search_runs(
+            [experiment_id],
+            state.search_filter(),
+            state.view_type,
+            state.max,
+            [state.order],
+            state.page_token,
+            **projection,
+        )
+        runs = list(page)
+        next_token = page.next_page_token
+    except InvalidInput as exc:
+        error = {"message": exc.message, "position": exc.details.get("position"), "field": _error_field(exc)}
+    if chosen is None:
+        # No choice in the URL: columns come from the keys of this page's runs, and every link
+        # of the page names them, so that sorting and paging keep the same columns.
+        sample = [r.info.run_id for r in runs[: runs_table.DEFAULT_COLUMNS_SAMPLE]]
+        metric_keys = service.metric_keys(sample) if sample else []
+        state = replace(state, columns=runs_table.default_columns(metric_keys, runs), picked=True)
+        chosen = [runs_table.chosen_column(c) for c in state.columns]
+        projection = runs_table.projection(chosen)
+        runs = info.runs([r.info.run_id for r in runs], **projection) if runs else []
+    rows: list[runs_table.Row] = []
+    if state.nested:
+        rows = runs_table.tree_rows(runs, _children(info, experiment_id, runs, state, projection))
+    else:
+        parent_ids = [p for r in runs if (p := r.data.tags.get(system_tags.PARENT_RUN_ID))]
+        refs = info.run_refs(parent_ids) if parent_ids else {}
+        for r in runs:
+            parent_id = r.data.tags.get(system_tags.PARENT_RUN_ID)
+            ref = refs.get(parent_id) if parent_id else None
+            rows.append(runs_table.Row(r, 0, (parent_id, ref.name if ref else parent_id) if parent_id else None))
+    experiments = list(service.search_experiments(max_results=MAX_EXPERIMENTS, order_by=["name ASC"]))
+    total = info.activity([experiment_id])[experiment_id].active_runs
+    return render(
+        request,
+        "runs.html",
+        {
+            "experiment": experiment,
+            "state": state,
+            "columns": chosen,
+            "fixed": runs_table.FIXED_COLUMNS,
+            "rows": rows,
+            "next_token": next_token,
+            "error": error,
+            "targets": [e for e in experiments if e.experiment_id != experiment.experiment_id],
+            "total": total,
+            "note": experiment.tags.get(system_tags.NOTE, ""),
+            "tags": system_tags,
+        },
+        status=400 if error else 200,
+    )
+
+
+@router.get("/ui/experiments/{experiment_id}/columns")
+def columns_page(
+    request: Request,
+    experiment_id: str,
+    service: Tracking,
+    info: Browse,
+    col: Annotated[list[str] | None, Query()] = None,
+    fragment: str = "",
+) -> Response:
+    """The column picker: every metric, param and tag key of the experiment's runs."""
+    experiment = service.get_experiment(experiment_id)
+    state = runs_table.TableState.parse(request.query_params, col or [])
+    keys = info.experiment_keys(experiment_id, state.view_type)
+    return render(
+        request,
+        "columns_fragment.html" if fragment == "1" else "columns.html",
+        {
+            "experiment": experiment,
+            "state": state,
+            "picker": runs_table.picker_groups(keys),
+            "chosen": set(state.columns),
+        },
+    )
+
+
+def _error_field(exc: InvalidInput) -> str:
+    return "filter" if "position" in exc.details or exc.message.startswith("Invalid filter") else "order"
+
+
+def _each(run_ids: list[str], verb: str, change: Callable[[str], object]) -> None:
+    """Apply a change run by run; a failure says how many runs were already changed."""
+    for done, run_id in enumerate(run_ids):
+        try:
+            change(run_id)
+        except RunstoneError as exc:
+            if done:
+                exc.message = f"{verb} {done} of {len(run_ids)} runs, then stopped: {exc.message}"
+            raise
+
+
+def _run_action(service: TrackingService, action: str, run_ids: list[str], form: dict[str, str]) -> str:
+    if action == "delete":
+        _each(run_ids, "Deleted", service.delete_run)
+        return f"Deleted {len(run_ids)} run(s); show deleted runs to restore them."
+    if action == "restore":
+        _each(run_ids, "Restored", service.restore_run)
+        return f"Restored {len(run_ids)} run(s)."
+    if action == "tag":
+        key = form["tag_key"].strip()
+        if not key:
+            raise InvalidInput("Give the tag a key.")
+        _each(run_ids, "Tagged", lambda run_id: service.set_tag(run_id, key, form["tag_value"]))
+        return f"Tagged {len(run_ids)} run(s) with {key}={form['tag_value']!r}."
+    if action == "move":
+        target = form["target"]
+        if not target:
+            raise InvalidInput("Choose the experiment to move the runs to.")
+        name = service.get_experiment(target).name
+        _each(run_ids, "Moved", lambda run_id: service.move_run(run_id, target))
+        return f"Moved {len(run_ids)} run(s) to experiment {name!r}."
+    raise InvalidInput(f"Unknown action {action!r}.")
+
+
+@router.post("/ui/experiments/{experiment_id}/runs")
+def runs_action(
+    request: Request,
+    experiment_id: str,
+    service: Tracking,
+    action: Annotated[str, Form()] = "",
+    run: Annotated[list[str] | None, Form()] = None,
+    tag_key: Annotated[str, Form()] = "",
+    tag_value: Annotated[str, Form()] = "",
+    target: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    back = safe_next(next, f"/ui/experiments/{experiment_id}")
+    run_ids = list(dict.fromkeys(run or []))
+    if not run_ids:
+        return redirect(request, back, error="Select at least one run first.")
+    if action == "compare":
+        if not 2 <= len(run_ids) <= MAX_COMPARED_RUNS:
+            return redirect(request, back, error=f"Select between 2 and {MAX_COMPARED_RUNS} runs to compare.")
+        return redirect(request, "/ui/compare?" + urllib.parse.urlencode([("run", r) for r in run_ids]))
+    form = {"tag_key": tag_key, "tag_value": tag_value, "target": target}
+    return act(request, back, lambda: _run_action(service, action, run_ids, form))
+
+
+fallback = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+@fallback.get("/ui/{path:path}")
+def not_found(path: str) -> Response:
+    raise NotFound(f"There is no page at /ui/{path}.")

@@ -1,0 +1,198 @@
+"""The run page (overview, params, tags, notes, metrics, datasets) and its artifact browser."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import StreamingResponse
+
+from runstone.entities import FileInfo, Run
+from runstone.errors import InvalidInput, NotFound
+from runstone.tracking import tags as system_tags
+from runstone.tracking.artifacts import ArtifactService
+from runstone.tracking.browse import BrowseService
+from runstone.tracking.service import TrackingService
+from runstone.ui import previews
+from runstone.ui.web import (
+    ARTIFACT_CSP,
+    PageRoute,
+    act,
+    artifacts,
+    browse,
+    check_csrf,
+    render,
+    safe_next,
+    tracking,
+)
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(check_csrf)])
+Tracking = Annotated[TrackingService, Depends(tracking)]
+Browse = Annotated[BrowseService, Depends(browse)]
+Artifacts = Annotated[ArtifactService, Depends(artifacts)]
+MAX_CHILDREN_SHOWN = 200
+
+
+def _system(run: Run) -> dict[str, str]:
+    tags = run.data.tags
+    return {
+        "source": tags.get(system_tags.SOURCE_NAME, ""),
+        "source_type": tags.get(system_tags.SOURCE_TYPE, ""),
+        "commit": tags.get(system_tags.GIT_COMMIT, ""),
+        "branch": tags.get(system_tags.GIT_BRANCH, ""),
+        "repo": tags.get(system_tags.GIT_REPO_URL, ""),
+        "dirty": tags.get(system_tags.GIT_DIRTY, ""),
+        "host": tags.get(system_tags.HOST, ""),
+        "python": tags.get(system_tags.PYTHON_VERSION, ""),
+    }
+
+
+@router.get("/ui/runs/{run_id}")
+def run_page(request: Request, run_id: str, service: Tracking, info: Browse, files: Artifacts) -> Response:
+    run = service.get_run(run_id)
+    experiment = service.get_experiment(run.info.experiment_id)
+    parent_id = run.data.tags.get(system_tags.PARENT_RUN_ID)
+    child_ids = service.child_run_ids(run_id)
+    refs = info.run_refs([*([parent_id] if parent_id else []), *child_ids[:MAX_CHILDREN_SHOWN]])
+    user_tags = {k: v for k, v in sorted(run.data.tags.items()) if not k.startswith(system_tags.PREFIX)}
+    system = {
+        k: v for k, v in sorted(run.data.tags.items()) if k.startswith(system_tags.PREFIX) and k != system_tags.NOTE
+    }
+    return render(
+        request,
+        "run.html",
+        {
+            "run": run,
+            "experiment": experiment,
+            "system": _system(run),
+            "parent": (parent_id, refs.get(parent_id)) if parent_id else None,
+            "children": [(c, refs.get(c)) for c in child_ids[:MAX_CHILDREN_SHOWN]],
+            "children_total": len(child_ids),
+            "note": run.data.tags.get(system_tags.NOTE, ""),
+            "user_tags": user_tags,
+            "system_tags": system,
+            "metrics": sorted(run.data.metrics.items()),
+            "params": sorted(run.data.params.items()),
+            "artifacts": files.list_artifacts(run_id),
+            "diff_artifact": system_tags.GIT_DIFF_ARTIFACT,
+        },
+    )
+
+
+@router.post("/ui/runs/{run_id}/tags")
+def set_tag(
+    request: Request,
+    run_id: str,
+    service: Tracking,
+    key: Annotated[str, Form()] = "",
+    value: Annotated[str, Form()] = "",
+) -> Response:
+    def run() -> str:
+        if not key.strip():
+            raise InvalidInput("Give the tag a key.")
+        service.set_tag(run_id, key.strip(), value)
+        return f"Set tag {key.strip()!r}."
+
+    return act(request, f"/ui/runs/{run_id}#tags", run)
+
+
+@router.post("/ui/runs/{run_id}/tags/delete")
+def delete_tag(request: Request, run_id: str, service: Tracking, key: Annotated[str, Form()] = "") -> Response:
+    def run() -> str:
+        service.delete_tag(run_id, key)
+        return f"Deleted tag {key!r}."
+
+    return act(request, f"/ui/runs/{run_id}#tags", run)
+
+
+@router.post("/ui/runs/{run_id}/note")
+def set_note(request: Request, run_id: str, service: Tracking, note: Annotated[str, Form()] = "") -> Response:
+    def run() -> str:
+        text = note.replace("\r\n", "\n")
+        if text.strip():
+            service.set_tag(run_id, system_tags.NOTE, text)
+        elif system_tags.NOTE in service.get_run(run_id).data.tags:
+            service.delete_tag(run_id, system_tags.NOTE)
+        return "Saved the notes."
+
+    return act(request, f"/ui/runs/{run_id}#notes", run)
+
+
+@router.post("/ui/runs/{run_id}/rename")
+def rename_run(request: Request, run_id: str, service: Tracking, name: Annotated[str, Form()] = "") -> Response:
+    def run() -> str:
+        service.update_run(run_id, run_name=name.strip())
+        return f"Renamed the run to {name.strip()!r}."
+
+    return act(request, f"/ui/runs/{run_id}", run)
+
+
+@router.post("/ui/runs/{run_id}/delete")
+def delete_run(request: Request, run_id: str, service: Tracking, next: Annotated[str, Form()] = "") -> Response:
+    def run() -> str:
+        service.delete_run(run_id)
+        return "Deleted the run; it can be restored."
+
+    return act(request, safe_next(next, f"/ui/runs/{run_id}"), run)
+
+
+@router.post("/ui/runs/{run_id}/restore")
+def restore_run(request: Request, run_id: str, service: Tracking, next: Annotated[str, Form()] = "") -> Response:
+    def run() -> str:
+        service.restore_run(run_id)
+        return "Restored the run."
+
+    return act(request, safe_next(next, f"/ui/runs/{run_id}"), run)
+
+
+def _crumbs(path: str) -> list[tuple[str, str]]:
+    parts = [p for p in path.split("/") if p]
+    return [(name, "/".join(parts[: i + 1])) for i, name in enumerate(parts)]
+
+
+@router.get("/ui/runs/{run_id}/artifacts")
+def artifacts_page(request: Request, run_id: str, service: Tracking, files: Artifacts, path: str = "") -> Response:
+    run = service.get_run(run_id)
+    path = path.strip("/")
+    listing = files.list_artifacts(run_id, path)
+    selected: FileInfo | None = None
+    preview: previews.Preview | None = None
+    folder = path
+    if path and len(listing) == 1 and listing[0].path == path and not listing[0].is_dir:
+        selected = listing[0]
+        folder = path.rsplit("/", 1)[0] if "/" in path else ""
+        listing = files.list_artifacts(run_id, folder)
+        preview = previews.preview(files, files.open(run_id, path))
+    elif path and not listing:
+        raise NotFound(f"Run {run_id} has no artifact at {path!r}.")
+    return render(
+        request,
+        "artifacts.html",
+        {
+            "run": run,
+            "path": path,
+            "folder": folder,
+            "crumbs": _crumbs(folder),
+            "listing": listing,
+            "selected": selected,
+            "preview": preview,
+        },
+    )
+
+
+@router.get("/ui/runs/{run_id}/raw")
+def raw_artifact(run_id: str, files: Artifacts, path: str) -> Response:
+    """An artifact as the browser may show it inline: images and HTML only, sandboxed."""
+    artifact = files.open(run_id, path)
+    media_type = previews.raw_media_type(artifact.info.path)
+    headers = {
+        "Content-Security-Policy": ARTIFACT_CSP,
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-cache",
+        "Cross-Origin-Resource-Policy": "same-origin",
+    }
+    if artifact.info.file_size is not None:
+        headers["Content-Length"] = str(artifact.info.file_size)
+    if media_type == "application/octet-stream":
+        headers["Content-Disposition"] = "attachment"
+    return StreamingResponse(files.read(artifact), media_type=media_type, headers=headers)

@@ -1,0 +1,314 @@
+// Charts of the run and compare pages, drawn with plotly.js from compact JSON.
+//
+// Each metric chart fetches a downsampled history (the server keeps each bucket's minimum and
+// maximum, so spikes stay visible) when it scrolls into view; zooming fetches the zoomed step
+// range again at full resolution up to the same number of points.
+"use strict";
+
+(function () {
+  const MAX_POINTS = 1000;
+  const controls = { x: "step", log: false, smoothing: 0 };
+  const charts = [];
+  const dataElement = document.getElementById("compare-data");
+  const compared = dataElement ? JSON.parse(dataElement.textContent) : { runs: [] };
+  const byId = {};
+  compared.runs.forEach(function (r) { byId[r.id] = r; });
+  const plotConfig = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+
+  function historyUrl(chart, range) {
+    const query = new URLSearchParams({ key: chart.key, max_points: String(MAX_POINTS) });
+    chart.series.forEach(function (s) { query.append("run", s.id); });
+    if (range) {
+      query.set("start_step", String(range[0]));
+      query.set("end_step", String(range[1]));
+    }
+    return "/ui/data/histories?" + query.toString();
+  }
+
+  function fetchHistory(chart, range) {
+    return fetch(historyUrl(chart, range), { credentials: "same-origin" }).then(function (response) {
+      if (!response.ok) {
+        return response.json().then(function (body) {
+          throw new Error((body.error && body.error.message) || response.statusText);
+        });
+      }
+      return response.json();
+    });
+  }
+
+  // Exponential moving average with bias correction; gaps (null) stay gaps.
+  function smooth(values, weight) {
+    if (!weight) { return values; }
+    let last = 0;
+    let count = 0;
+    return values.map(function (v) {
+      if (v === null || !isFinite(v)) { return null; }
+      last = last * weight + (1 - weight) * v;
+      count += 1;
+      return last / (1 - Math.pow(weight, count));
+    });
+  }
+
+  function xValues(points) {
+    if (controls.x === "time") { return points.timestamps.map(function (t) { return new Date(t); }); }
+    if (controls.x === "relative") {
+      const t0 = points.timestamps.length ? points.timestamps[0] : 0;
+      return points.timestamps.map(function (t) { return (t - t0) / 1000; });
+    }
+    return points.steps;
+  }
+
+  function traces(chart) {
+    const out = [];
+    chart.series.forEach(function (s, index) {
+      const points = chart.data[s.id];
+      if (!points) { return; }
+      const x = xValues(points);
+      const color = s.color || undefined;
+      const name = s.name || s.id;
+      if (controls.smoothing > 0) {
+        out.push({ x: x, y: points.values, type: "scatter", mode: "lines", name: name + " (raw)",
+          line: { color: color, width: 1 }, opacity: 0.25, showlegend: false, hoverinfo: "skip",
+          legendgroup: s.id });
+      }
+      out.push({ x: x, y: smooth(points.values, controls.smoothing), type: "scatter",
+        mode: points.steps.length > 1 ? "lines" : "markers", name: name, legendgroup: s.id,
+        line: { color: color, width: 1.5 }, marker: { color: color, size: 6 }, connectgaps: false,
+        showlegend: chart.series.length > 1 && index < 30 });
+    });
+    return out;
+  }
+
+  function layout(chart) {
+    const xTitle = { step: "step", time: "wall time", relative: "seconds since the first point" }[controls.x];
+    const xaxis = { title: { text: xTitle }, type: controls.x === "time" ? "date" : "linear" };
+    if (chart.zoom) {
+      xaxis.range = chart.zoom.slice();
+      xaxis.autorange = false;
+    }
+    return {
+      margin: { l: 60, r: 20, t: 10, b: 45 },
+      height: chart.element.classList.contains("wide") ? 360 : 280,
+      xaxis: xaxis,
+      yaxis: { type: controls.log ? "log" : "linear", title: { text: chart.key }, autorange: true },
+      hovermode: "closest",
+      showlegend: chart.series.length > 1,
+      legend: { orientation: "h", y: -0.25 },
+      uirevision: controls.x + controls.log,
+    };
+  }
+
+  // When a chart first had data on screen, in ms since the page started loading (benchmarks read it).
+  function stamp(element) {
+    if (!element.dataset.drawnAt) { element.dataset.drawnAt = String(Math.round(performance.now())); }
+  }
+
+  function pointCount(chart) {
+    return Object.values(chart.data).reduce(function (n, p) { return n + p.steps.length; }, 0);
+  }
+
+  function draw(chart) {
+    chart.element.dataset.state = "drawing";
+    return Plotly.react(chart.plot, traces(chart), layout(chart), plotConfig).then(function () {
+      chart.element.dataset.state = "drawn";
+      chart.element.dataset.points = String(pointCount(chart));
+      stamp(chart.element);
+    });
+  }
+
+  function fail(chart, error) {
+    chart.element.dataset.state = "error";
+    const message = document.createElement("p");
+    message.className = "chart-error";
+    message.setAttribute("role", "alert");
+    message.textContent = "Could not load this chart: " + error.message;
+    chart.element.appendChild(message);
+  }
+
+  // The step range that a zoomed x range covers, from the points on screen.
+  function stepRange(chart, start, end) {
+    if (controls.x === "step") { return [Math.floor(start), Math.ceil(end)]; }
+    let lo = Infinity;
+    let hi = -Infinity;
+    Object.values(chart.data).forEach(function (points) {
+      const x = xValues(points).map(function (v) { return v instanceof Date ? v.getTime() : v; });
+      for (let i = 0; i < x.length; i += 1) {
+        if (x[i] >= start && x[i] <= end) {
+          lo = Math.min(lo, points.steps[i]);
+          hi = Math.max(hi, points.steps[i]);
+        }
+      }
+    });
+    return lo <= hi ? [lo, hi] : null;
+  }
+
+  function toNumber(value) {
+    return controls.x === "time" ? new Date(String(value).replace(" ", "T") + "Z").getTime() : Number(value);
+  }
+
+  function onRelayout(chart, event) {
+    if (event["xaxis.autorange"] || event["xaxis.range"] === undefined && event["xaxis.range[0]"] === undefined) {
+      if (event["xaxis.autorange"] && chart.zoom) {
+        chart.zoom = null;
+        chart.data = chart.overview;
+        draw(chart);
+      }
+      return;
+    }
+    const range = event["xaxis.range"] || [event["xaxis.range[0]"], event["xaxis.range[1]"]];
+    const steps = stepRange(chart, toNumber(range[0]), toNumber(range[1]));
+    chart.zoom = range;
+    if (!steps) { return; }
+    const wanted = steps.join(":");
+    chart.pending = wanted;
+    chart.element.dataset.state = "zooming";
+    fetchHistory(chart, steps).then(function (body) {
+      if (chart.pending !== wanted) { return; }
+      chart.data = body.runs;
+      chart.element.dataset.zoomSteps = wanted;
+      return draw(chart);
+    }).catch(function (error) { fail(chart, error); });
+  }
+
+  function load(chart) {
+    if (chart.started) { return; }
+    chart.started = true;
+    chart.element.dataset.state = "loading";
+    fetchHistory(chart, null).then(function (body) {
+      chart.overview = body.runs;
+      chart.data = body.runs;
+      return draw(chart).then(function () {
+        chart.plot.on("plotly_relayout", function (event) { onRelayout(chart, event); });
+      });
+    }).catch(function (error) { fail(chart, error); });
+  }
+
+  function setUpMetricCharts() {
+    document.querySelectorAll("[data-chart]").forEach(function (element) {
+      const series = JSON.parse(element.dataset.series).map(function (s) {
+        const id = typeof s === "string" ? s : s.id;
+        return Object.assign({ id: id }, byId[id] || {}, typeof s === "string" ? {} : s);
+      });
+      charts.push({ element: element, plot: element.querySelector(".plot"), key: element.dataset.key,
+        series: series, data: {}, overview: {}, zoom: null, started: false });
+    });
+    if (!charts.length) { return; }
+    if ("IntersectionObserver" in window) {
+      const observer = new IntersectionObserver(function (entries) {
+        entries.forEach(function (entry) {
+          if (entry.isIntersecting) {
+            observer.unobserve(entry.target);
+            load(charts.find(function (c) { return c.element === entry.target; }));
+          }
+        });
+      }, { rootMargin: "300px" });
+      charts.forEach(function (c) { observer.observe(c.element); });
+    } else {
+      charts.forEach(load);
+    }
+    document.querySelectorAll("[data-chart-controls]").forEach(function (panel) {
+      panel.hidden = false;
+      const redraw = function () {
+        charts.forEach(function (c) {
+          if (c.element.dataset.state === "drawn") {
+            c.zoom = null;
+            c.data = c.overview;
+            draw(c);
+          }
+        });
+      };
+      panel.querySelector("[data-x-axis]").addEventListener("change", function (e) { controls.x = e.target.value; redraw(); });
+      panel.querySelector("[data-log-scale]").addEventListener("change", function (e) { controls.log = e.target.checked; redraw(); });
+      const slider = panel.querySelector("[data-smoothing]");
+      const shown = panel.querySelector("[data-smoothing-value]");
+      slider.addEventListener("input", function () {
+        controls.smoothing = Number(slider.value);
+        shown.textContent = slider.value;
+        redraw();
+      });
+    });
+  }
+
+  function numeric(text) {
+    const value = Number(text);
+    return text !== null && text !== undefined && text !== "" && isFinite(value) ? value : null;
+  }
+
+  function column(name) {
+    const dot = name.indexOf(".");
+    const kind = name.slice(0, dot);
+    const key = name.slice(dot + 1);
+    const numbers = kind === "metrics" || compared.numeric_params.indexOf(key) >= 0;
+    return compared.runs.map(function (r) {
+      const raw = kind === "metrics" ? r.metrics[key] : r.params[key];
+      if (raw === undefined || raw === null) { return null; }
+      return numbers ? numeric(raw) : String(raw);
+    });
+  }
+
+  function drawParallel(element) {
+    const metric = element.dataset.metric;
+    const runs = compared.runs.filter(function (r) { return r.metrics[metric] !== undefined && r.metrics[metric] !== null; });
+    if (!runs.length) {
+      element.textContent = "No compared run has a value for " + metric + ".";
+      element.dataset.state = "empty";
+      return;
+    }
+    const varying = compared.params.filter(function (k) {
+      return new Set(runs.map(function (r) { return r.params[k]; })).size > 1;
+    });
+    const keys = (varying.length ? varying : compared.params).slice(0, 30);
+    const dimensions = keys.map(function (k) {
+      const values = runs.map(function (r) { return r.params[k]; });
+      const isNumber = compared.numeric_params.indexOf(k) >= 0 && values.every(function (v) { return numeric(v) !== null; });
+      if (isNumber) { return { label: k, values: values.map(numeric) }; }
+      const labels = Array.from(new Set(values.map(function (v) { return v === undefined ? "(none)" : String(v); }))).sort();
+      return { label: k, values: values.map(function (v) { return labels.indexOf(v === undefined ? "(none)" : String(v)); }),
+        tickvals: labels.map(function (_, i) { return i; }), ticktext: labels };
+    });
+    const scores = runs.map(function (r) { return r.metrics[metric]; });
+    dimensions.push({ label: metric, values: scores });
+    Plotly.newPlot(element, [{ type: "parcoords", dimensions: dimensions,
+      line: { color: scores, colorscale: "Viridis", showscale: true, colorbar: { title: { text: metric } } } }],
+    { margin: { l: 70, r: 70, t: 50, b: 30 }, height: 420 }, plotConfig).then(function () {
+      element.dataset.state = "drawn";
+      element.dataset.dimensions = String(dimensions.length);
+      stamp(element);
+    });
+  }
+
+  function drawScatter(element) {
+    const xName = element.dataset.x;
+    const yName = element.dataset.y;
+    const x = column(xName);
+    const y = column(yName);
+    const keep = compared.runs.map(function (_, i) { return x[i] !== null && y[i] !== null; });
+    const pick = function (values) { return values.filter(function (_, i) { return keep[i]; }); };
+    const runs = pick(compared.runs);
+    Plotly.newPlot(element, [{ type: "scatter", mode: "markers", x: pick(x), y: pick(y),
+      text: runs.map(function (r) { return r.name; }), hovertemplate: "%{text}<br>%{x}, %{y}<extra></extra>",
+      marker: { size: 10, color: runs.map(function (r) { return r.color; }) } }],
+    { margin: { l: 70, r: 20, t: 10, b: 50 }, height: 380, xaxis: { title: { text: xName } },
+      yaxis: { title: { text: yName } } }, plotConfig).then(function () {
+      element.dataset.state = "drawn";
+      element.dataset.points = String(runs.length);
+      stamp(element);
+    });
+  }
+
+  function start() {
+    setUpMetricCharts();
+    document.querySelectorAll("[data-scatter]").forEach(drawScatter);
+    // Parallel coordinates draw with WebGL, whose first use costs most in a software renderer:
+    // let the page paint its tables and other charts first.
+    window.requestAnimationFrame(function () {
+      window.setTimeout(function () { document.querySelectorAll("[data-parallel]").forEach(drawParallel); }, 0);
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

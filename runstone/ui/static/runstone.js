@@ -1,0 +1,88 @@
+// Progressive enhancements of the server-rendered pages. Every page works without this file.
+"use strict";
+
+(function () {
+  // Forms and buttons that ask before they act.
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    const button = event.submitter;
+    const message = (button && button.dataset.confirm) || form.dataset.confirm;
+    if (message && !window.confirm(message)) {
+      event.preventDefault();
+    }
+  });
+
+  // Selects that apply themselves: no extra click on the button next to them.
+  document.querySelectorAll("[data-autosubmit]").forEach(function (input) {
+    const form = input.form;
+    form.querySelectorAll("[data-autosubmit-button]").forEach(function (b) { b.hidden = true; });
+    input.addEventListener("change", function () { form.requestSubmit(); });
+  });
+
+  // Runs table: select all, and a live count of the selection.
+  const runsForm = document.getElementById("runs-form");
+  if (runsForm) {
+    const all = runsForm.querySelector("[data-select-all]");
+    const boxes = Array.from(runsForm.querySelectorAll("input[name=run]"));
+    const label = runsForm.querySelector("[data-selection]");
+    const update = function () {
+      const chosen = boxes.filter(function (b) { return b.checked; }).length;
+      label.textContent = chosen ? chosen + " selected:" : "Select runs for these actions:";
+      if (all) {
+        all.checked = chosen > 0 && chosen === boxes.length;
+        all.indeterminate = chosen > 0 && chosen < boxes.length;
+      }
+      runsForm.classList.toggle("has-selection", chosen > 0);
+    };
+    if (all) {
+      all.hidden = false;
+      all.addEventListener("change", function () {
+        boxes.forEach(function (b) { b.checked = all.checked; });
+        update();
+      });
+    }
+    boxes.forEach(function (b) { b.addEventListener("change", update); });
+    update();
+  }
+
+  // Column picker: fetched when opened (listing every key costs more than the table itself),
+  // then filtered as you type.
+  function wirePicker(form) {
+    const search = form.querySelector(".picker-search");
+    if (!search) { return; }
+    search.hidden = false;
+    const picks = Array.from(form.querySelectorAll(".pick"));
+    search.addEventListener("input", function () {
+      const needle = search.value.trim().toLowerCase();
+      picks.forEach(function (label) {
+        const text = label.textContent.toLowerCase();
+        const checked = label.querySelector("input").checked;
+        label.hidden = needle !== "" && !text.includes(needle) && !checked;
+      });
+    });
+  }
+  document.querySelectorAll(".picker-form").forEach(wirePicker);
+  document.querySelectorAll("details[data-picker]").forEach(function (details) {
+    let loaded = false;
+    details.addEventListener("toggle", function () {
+      if (!details.open || loaded) { return; }
+      loaded = true;
+      const body = details.querySelector(".picker-body");
+      body.setAttribute("aria-busy", "true");
+      fetch(details.dataset.picker, { credentials: "same-origin" }).then(function (response) {
+        if (!response.ok) { throw new Error(response.statusText); }
+        return response.text();
+      }).then(function (html) {
+        body.innerHTML = html;
+        body.removeAttribute("aria-busy");
+        const form = body.querySelector(".picker-form");
+        wirePicker(form);
+        const search = form.querySelector(".picker-search");
+        if (search) { search.focus(); }
+      }).catch(function () {
+        loaded = false;
+        body.removeAttribute("aria-busy");
+      });
+    });
+  });
+})();

@@ -1,0 +1,90 @@
+"""Browser tests: Debian's Chromium, driven by Playwright, against a real ``runstone server``.
+
+One server (SQLite home, free loopback port) and one browser serve the whole module; every test
+opens its own page. A page that logs a JavaScript error fails its test.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
+
+from demo_data import Demo, populate
+from e2e_support import Server, Servers, remote
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+def launch(playwright: Any, profile: Path) -> Any:
+    """Chromium with a fresh profile; a missing browser is a failure that says how to fix it."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); scripts/test does.")
+    return playwright.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport={"width": 1400, "height": 900},
+    )
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    pool = Servers(tmp_path_factory.mktemp("browser-server"))
+    try:
+        yield pool.start()
+    finally:
+        pool.stop_all()
+
+
+@pytest.fixture(scope="session")
+def demo(server: Server) -> Demo:
+    with remote(server.url) as client:
+        return populate(client)
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = launch(playwright, tmp_path_factory.mktemp("chromium-profile"))
+        context.set_default_timeout(15_000)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(chromium: Any, server: Server, demo: Demo) -> Iterator[Any]:
+    page = chromium.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.base = server.url
+    page.allowed_errors = []  # a test that expects an error response names it here
+    try:
+        yield page
+    finally:
+        page.close()
+    # The sandboxed HTML preview refusing to run its script is the sandbox working.
+    allowed = ["allow-scripts", *page.allowed_errors]
+    unexpected = [e for e in errors if not any(a in e for a in allowed)]
+    assert not unexpected, f"the page logged errors: {unexpected}"

@@ -1,0 +1,154 @@
+"""A small, realistic set of experiments for the browser tests and the screenshots in docs/ui.md."""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+from runstone.entities import Dataset, Metric
+from runstone.sdk.client import RunstoneClient
+
+T0 = 1_717_000_000_000
+SOURCE = "runstone.source.name"
+COMMIT = "runstone.source.git.commit"
+DIRTY = "runstone.source.git.dirty"
+BRANCH = "runstone.source.git.branch"
+
+
+def png(width: int = 48, height: int = 32) -> bytes:
+    """A small gradient PNG, written by hand so that no imaging library is needed."""
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((x * 255 // width, y * 255 // height, 160)) for x in range(width))
+        for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+@dataclass
+class Demo:
+    sweep_id: str = ""
+    archive_id: str = ""
+    runs: dict[str, str] = field(default_factory=dict)  # run name -> run id
+
+    def run(self, name: str) -> str:
+        return self.runs[name]
+
+
+def _curve(client: RunstoneClient, run_id: str, lr: float, steps: int, seed: int) -> None:
+    points = []
+    for step in range(steps):
+        loss = 2.0 * math.exp(-lr * 40 * step / steps) + 0.05 * math.sin(step / 7 + seed) ** 2
+        if step == steps // 2 and seed == 1:
+            loss += 1.5  # a spike that downsampling must not hide
+        accuracy = 1 - loss / 2.5
+        points += [
+            Metric("loss", loss, T0 + seed * 1_000_000 + step * 1000, step),
+            Metric("accuracy", accuracy, T0 + seed * 1_000_000 + step * 1000, step),
+        ]
+    for i in range(0, len(points), 1000):
+        client.log_batch(run_id, metrics=points[i : i + 1000])
+
+
+def populate(client: RunstoneClient) -> Demo:
+    demo = Demo()
+    demo.sweep_id = client.create_experiment("vision-sweep")
+    demo.archive_id = client.create_experiment("archive")
+    client.set_experiment_tag(
+        demo.sweep_id,
+        "runstone.note.content",
+        "Learning-rate sweep of the **ResNet** baseline.\n\n- data: `cifar-10`\n- owner: vision team",
+    )
+    configs = [
+        ("baseline", 0.1, 64, "sgd"),
+        ("wide-lr", 0.3, 64, "sgd"),
+        ("small-batch", 0.1, 16, "adam"),
+        ("tiny-lr", 0.01, 128, "adam"),
+        ("mid-lr", 0.05, 32, "sgd"),
+    ]
+    for i, (name, lr, batch, optimizer) in enumerate(configs):
+        run = client.create_run(
+            demo.sweep_id,
+            start_time=T0 + i * 3_600_000,
+            run_name=name,
+            tags={
+                SOURCE: "train.py",
+                COMMIT: f"{i:x}3c9e1f2a7b4d8e6f0a1b2c3d4e5f6a7b8c9d0e1",
+                DIRTY: str(i == 2).lower(),
+            },
+        )
+        run_id = run.info.run_id
+        demo.runs[name] = run_id
+        client.log_batch(
+            run_id,
+            params=[("lr", str(lr)), ("batch_size", str(batch)), ("optimizer", optimizer), ("epochs", "10")],
+            tags=[("team", "vision")],
+        )
+        _curve(client, run_id, lr, 300, i)
+        client.set_terminated(
+            run_id, "FINISHED" if name != "tiny-lr" else "FAILED", end_time=T0 + i * 3_600_000 + 1_800_000 + i * 60_000
+        )
+
+    parent = client.create_run(
+        demo.sweep_id, start_time=T0 + 6 * 3_600_000, run_name="grid-search", tags={SOURCE: "sweep.py"}
+    )
+    demo.runs["grid-search"] = parent.info.run_id
+    for j, lr in enumerate((0.02, 0.2)):
+        child = client.create_run(
+            demo.sweep_id,
+            start_time=T0 + 6 * 3_600_000 + (j + 1) * 60_000,
+            run_name=f"trial-{j + 1}",
+            tags={SOURCE: "sweep.py"},
+            parent_run_id=parent.info.run_id,
+        )
+        demo.runs[f"trial-{j + 1}"] = child.info.run_id
+        client.log_batch(child.info.run_id, params=[("lr", str(lr)), ("batch_size", "64"), ("optimizer", "sgd")])
+        _curve(client, child.info.run_id, lr, 100, 10 + j)
+        client.set_terminated(child.info.run_id, end_time=T0 + 6 * 3_600_000 + (j + 2) * 600_000)
+    client.set_terminated(parent.info.run_id, end_time=T0 + 7 * 3_600_000)
+
+    baseline = demo.run("baseline")
+    client.log_text(baseline, "epoch,loss,accuracy\n1,1.52,0.41\n2,0.98,0.63\n3,0.61,0.79\n", "eval/metrics.csv")
+    client.log_dict(baseline, {"model": "resnet18", "layers": [2, 2, 2, 2], "dropout": 0.1}, "config.json")
+    client.log_text(baseline, "flavors:\n  python_function:\n    loader_module: runstone.models\n", "model/MLmodel")
+    client.log_text(baseline, "training finished in 30 minutes\n", "logs/train.log")
+    client.log_text(
+        baseline,
+        "<html><body><h1>Report</h1><p>Accuracy 0.79</p><script>document.title='ran'</script></body></html>",
+        "report.html",
+    )
+    _log_bytes(client, baseline, png(), "plots/confusion.png")
+    client.set_tag(baseline, "runstone.note.content", "Baseline run. Uses the **default** augmentation.")
+    client.log_inputs(
+        baseline,
+        [
+            (
+                Dataset(
+                    "cifar-10",
+                    "9f2b1c3d4e5f6a7b",
+                    "path",
+                    "/data/cifar-10",
+                    '{"columns": ["image", "label"]}',
+                    '{"rows": 50000}',
+                ),
+                {"runstone.data.context": "training"},
+            )
+        ],
+    )
+    return demo
+
+
+def _log_bytes(client: RunstoneClient, run_id: str, data: bytes, path: str) -> None:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / path.rsplit("/", 1)[-1]
+        file.write_bytes(data)
+        client.log_artifact(run_id, file, path.rsplit("/", 1)[0] if "/" in path else None)
