@@ -231,6 +231,13 @@ class GovernedRegistry(RegistryService):
         )
 
     # ------------------------------------------------------------------- rollback
+    def rollback_target(self, name: str, *, stage: str | None = None, alias: str | None = None) -> str | None:
+        """The version a rollback of this stage or alias would go back to (None: there is none)."""
+        kind, target = _target(stage, alias)
+        with self.db.transaction() as s:
+            previous, _ = self.previous_holder(s, store.model_row(s, name), kind, target)
+            return None if previous is None else str(previous)
+
     def rollback(
         self, name: str, *, stage: str | None = None, alias: str | None = None, comment: str = ""
     ) -> ModelVersion:

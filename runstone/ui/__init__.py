@@ -28,9 +28,17 @@ class _Static(StaticFiles):
 
 def mount(app: FastAPI) -> None:
     """Add the UI's pages, chart data and static files to the server."""
-    from runstone.ui import assets, compare, pages, run_pages
+    from runstone.ui import assets, compare, pages, registry_pages, request_pages, run_pages
 
-    for router in (pages.router, run_pages.router, compare.router, compare.data_router, assets.router):
+    for router in (
+        pages.router,
+        run_pages.router,
+        compare.router,
+        compare.data_router,
+        registry_pages.router,
+        request_pages.router,
+        assets.router,
+    ):
         app.include_router(router)
     app.mount("/ui/static", _Static(directory=STATIC), name="ui-static")
     app.include_router(pages.fallback)

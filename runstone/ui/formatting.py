@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import urllib.parse
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -104,6 +105,20 @@ def plural(count: int, word: str, words: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else (words or word + 's')}"
 
 
+def excerpt(text: str | None, length: int = 160) -> str:
+    """The first line of a markdown text, without its heading or list marks, cut at ``length``."""
+    for line in (text or "").splitlines():
+        line = line.strip().lstrip("#>*-+ ").strip()
+        if line:
+            return line if len(line) <= length else line[: length - 1].rstrip() + "…"
+    return ""
+
+
+def model_url(name: str) -> str:
+    """The page of a registered model (names may hold spaces, quotes, '?' or '#')."""
+    return "/ui/models/" + urllib.parse.quote(name, safe="")
+
+
 FILTERS = {
     "timestamp": timestamp,
     "iso": iso,
@@ -115,4 +130,6 @@ FILTERS = {
     "markdown": markdown,
     "plural": plural,
     "filesize": filesize,
+    "excerpt": excerpt,
+    "model_url": model_url,
 }

@@ -27,6 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException
 
 from runstone.errors import InvalidInput, PermissionDenied, RunstoneError
+from runstone.registry.approvals import GovernedRegistry
 from runstone.server.deps import backend, caller
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.browse import BrowseService
@@ -66,6 +67,18 @@ def artifacts(request: Request) -> ArtifactService:
 
 def browse(request: Request) -> BrowseService:
     return BrowseService(backend(request).tracking(caller(request)))
+
+
+def registry(request: Request) -> GovernedRegistry:
+    return backend(request).registry(caller(request))
+
+
+def acting_user(request: Request) -> str | None:
+    """Who the UI acts as: the caller the services see (None when the declared name is invalid)."""
+    try:
+        return caller(request).user
+    except InvalidInput:
+        return None
 
 
 @cache
@@ -141,28 +154,29 @@ def _flash(request: Request) -> dict[str, str] | None:
         return None
     try:
         value = orjson.loads(urllib.parse.unquote(raw))
-        return {"kind": str(value["kind"]), "text": str(value["text"])[:2000]}
-    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return {"kind": str(value["kind"]), "text": str(value["text"])[:2000], "place": str(value.get("place", ""))}
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         return None
 
 
 def render(
     request: Request, template: str, context: Mapping[str, Any], *, status: int = 200, csp: str = PAGE_CSP
 ) -> HTMLResponse:
+    """Render a page. A flash message with a ``place`` is shown there when the page lists that
+    place in ``placed`` (an error beside the request it concerns), else at the top."""
     token = csrf_token(request)
-    html = (
-        environment()
-        .get_template(template)
-        .render(
-            request=request,
-            csrf_token=token,
-            csrf_field=CSRF_FIELD,
-            flash=_flash(request),
-            now_ms=int(time.time() * 1000),
-            here=here(request),
-            **context,
-        )
-    )
+    values: dict[str, Any] = {
+        "request": request,
+        "csrf_token": token,
+        "csrf_field": CSRF_FIELD,
+        "flash": _flash(request),
+        "now_ms": int(time.time() * 1000),
+        "here": here(request),
+        "actor": acting_user(request),
+        "placed": (),
+    }
+    values.update(context)
+    html = environment().get_template(template).render(**values)
     response = HTMLResponse(html, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     _security_headers(response, csp)
@@ -185,12 +199,16 @@ def safe_next(target: str | None, fallback: str) -> str:
     return target
 
 
-def redirect(request: Request, target: str, *, message: str | None = None, error: str | None = None) -> Response:
+def redirect(
+    request: Request, target: str, *, message: str | None = None, error: str | None = None, place: str = ""
+) -> Response:
     response = RedirectResponse(target, status_code=303)
     if message or error:
         text = error or message or ""
         # A cookie holds about 4 KB: long messages (quoting a long value) are shortened.
         flash = {"kind": "error" if error else "ok", "text": text if len(text) <= 1000 else text[:1000] + "…"}
+        if place:
+            flash["place"] = place
         response.set_cookie(
             FLASH_COOKIE,
             urllib.parse.quote(orjson.dumps(flash).decode()),
@@ -203,13 +221,13 @@ def redirect(request: Request, target: str, *, message: str | None = None, error
     return _finish(request, response)
 
 
-def act(request: Request, target: str, action: Callable[[], str]) -> Response:
+def act(request: Request, target: str, action: Callable[[], str], *, place: str = "") -> Response:
     """Run a form's action and go back to ``target`` with its message, or with its error."""
     try:
         message = action()
     except RunstoneError as exc:
-        return redirect(request, target, error=exc.message)
-    return redirect(request, target, message=message)
+        return redirect(request, target, error=exc.message, place=place)
+    return redirect(request, target, message=message, place=place)
 
 
 async def check_csrf(request: Request) -> None:

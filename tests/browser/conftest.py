@@ -7,7 +7,7 @@ opens its own page. A page that logs a JavaScript error fails its test.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
 
-from demo_data import Demo, populate
+from demo_data import Demo, RegistryDemo, populate, populate_registry
 from e2e_support import Server, Servers, remote
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -72,19 +72,41 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             context.close()
 
 
+@pytest.fixture(scope="session")
+def registry_demo(server: Server, demo: Demo) -> RegistryDemo:
+    with remote(server.url) as client:
+        return populate_registry(client, demo)
+
+
 @pytest.fixture
-def page(chromium: Any, server: Server, demo: Demo) -> Iterator[Any]:
-    page = chromium.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.base = server.url
-    page.allowed_errors = []  # a test that expects an error response names it here
+def pages(chromium: Any, server: Server, demo: Demo) -> Iterator[Callable[[str | None], Any]]:
+    """Open pages, each acting as the user it names (the X-Runstone-User header of its requests)."""
+    opened: list[tuple[Any, list[str]]] = []
+
+    def open_page(user: str | None = None) -> Any:
+        page = chromium.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        if user:
+            page.set_extra_http_headers({"X-Runstone-User": user})
+        page.base = server.url
+        page.allowed_errors = []  # a test that expects an error response names it here
+        opened.append((page, errors))
+        return page
+
     try:
-        yield page
+        yield open_page
     finally:
-        page.close()
-    # The sandboxed HTML preview refusing to run its script is the sandbox working.
-    allowed = ["allow-scripts", *page.allowed_errors]
-    unexpected = [e for e in errors if not any(a in e for a in allowed)]
-    assert not unexpected, f"the page logged errors: {unexpected}"
+        for page, _ in opened:
+            page.close()
+    for page, errors in opened:
+        # The sandboxed HTML preview refusing to run its script is the sandbox working.
+        allowed = ["allow-scripts", *page.allowed_errors]
+        unexpected = [e for e in errors if not any(a in e for a in allowed)]
+        assert not unexpected, f"the page logged errors: {unexpected}"
+
+
+@pytest.fixture
+def page(pages: Callable[[str | None], Any]) -> Any:
+    return pages(None)

@@ -7,7 +7,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from runstone.entities import Dataset, Metric
+from runstone.entities import Dataset, Gate, Metric, Policy
 from runstone.sdk.client import RunstoneClient
 
 T0 = 1_717_000_000_000
@@ -142,6 +142,49 @@ def populate(client: RunstoneClient) -> Demo:
         ],
     )
     return demo
+
+
+@dataclass
+class RegistryDemo:
+    model: str = "fraud-detector"
+    versions: dict[str, str] = field(default_factory=dict)  # run name -> version
+
+
+def populate_registry(client: RunstoneClient, demo: Demo) -> RegistryDemo:
+    """A governed model: version 1 in Production (@champion), 2 in Staging (@challenger), 3 new."""
+    registry = RegistryDemo()
+    client.create_registered_model(
+        registry.model,
+        description="Scores card payments for fraud.\n\nTrained on the **vision-sweep** runs; owner: risk team.",
+        tags={"team": "risk", "sla": "50 ms"},
+    )
+    for name in ("baseline", "small-batch", "wide-lr"):
+        run_id = demo.run(name)
+        if name != "baseline":  # the baseline run logged its model with the demo artifacts
+            client.log_text(
+                run_id, "flavors:\n  python_function:\n    loader_module: runstone.models\n", "model/MLmodel"
+            )
+        version = client.create_model_version(
+            registry.model, f"runs:/{run_id}/model", description=f"Model of the {name} run."
+        )
+        registry.versions[name] = version.version
+    client.transition_model_version_stage(registry.model, "1", "Staging")
+    client.transition_model_version_stage(registry.model, "1", "Production", archive_existing_versions=True)
+    client.set_registered_model_alias(registry.model, "champion", "1")
+    client.transition_model_version_stage(registry.model, "2", "Staging")
+    client.set_registered_model_alias(registry.model, "challenger", "2")
+    client.set_model_policy(
+        registry.model,
+        Policy(
+            protected_stages=["Production"],
+            protected_aliases=["champion"],
+            required_approvals=1,
+            gates=[Gate("accuracy", ">=")],
+        ),
+    )
+    client.create_registered_model("churn-model", description="Predicts which customers leave next month.")
+    client.create_model_version("churn-model", f"runs:/{demo.run('baseline')}/model")
+    return registry
 
 
 def _log_bytes(client: RunstoneClient, run_id: str, data: bytes, path: str) -> None:

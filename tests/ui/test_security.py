@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from runstone.entities import Policy
+
 EVIL = "<script>alert(1)</script>"
 
 
@@ -130,3 +132,33 @@ def test_raw_serves_only_images_and_html_inline(browser, client):
     assert svg.headers["content-security-policy"].startswith("sandbox;")
     assert other.headers["content-type"] == "application/octet-stream"
     assert other.headers["content-disposition"] == "attachment"
+
+
+def test_registry_text_is_escaped_on_every_page(browser, as_user, logged_model):
+    name = "<img src=x onerror=alert(1)>"  # a model name may not hold '/', so no </script> here
+    alice = as_user("alice")
+    alice.create_registered_model(name, description=f"# Model\n{EVIL}", tags={"owner": EVIL})
+    alice.create_model_version(name, logged_model(0.9), description=EVIL, tags={"note": EVIL})
+    alice.create_model_version(name, logged_model(0.8))
+    alice.transition_model_version_stage(name, "1", "Production", reason=EVIL)
+    alice.set_policy(name, Policy(protected_stages=["Production"]))
+    request_id = alice.request_transition(name, "2", stage="Production", comment=EVIL).id
+    as_user("bob").reject_request(request_id, comment=EVIL)
+    alice.request_transition(name, "2", alias="best", comment=EVIL)
+    quoted = "/ui/models/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E"
+
+    pages = [
+        "/ui/models",
+        quoted,
+        f"{quoted}/versions/1",
+        f"{quoted}/request?version=2&stage=Production&comment={EVIL}",
+        "/ui/requests?status=all",
+        f"/ui/requests/{request_id}",
+    ]
+    for url in pages:
+        html = browser.get(url).text
+        assert "<script>alert" not in html, url
+        assert "<img src=x" not in html, url
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html, url
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in browser.get(quoted).text
+    assert "<h1>Model</h1>" in browser.get(quoted).text  # the description is markdown, its HTML is text

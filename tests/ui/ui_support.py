@@ -22,3 +22,11 @@ def cells(html: str, row_marker: str) -> list[str]:
 def table_run_ids(html: str) -> list[str]:
     """Ids of the runs in the order the runs table lists them."""
     return re.findall(r'data-run="([0-9a-f]{32})"', html)
+
+
+def element(html: str, tag: str, element_id: str) -> str:
+    """The inner HTML of the ``<tag id="element_id">`` element (one that holds no element of the same tag)."""
+    match = re.search(rf'<{tag}\b[^>]*\bid="{re.escape(element_id)}"[^>]*>(.*?)</{tag}>', html, re.S)
+    if match is None:
+        raise AssertionError(f"no <{tag} id={element_id!r}> in the page")
+    return match.group(1)
