@@ -11,10 +11,12 @@ from runstone.artifacts.base import ArtifactStore
 from runstone.artifacts.schemes import open_store
 from runstone.config import Settings
 from runstone.registry.approvals import GovernedRegistry
+from runstone.registry.deployments import DeploymentService
 from runstone.registry.webhooks import WebhookService
 from runstone.store import schema
 from runstone.store.engine import Database
 from runstone.tracking.artifacts import ArtifactService
+from runstone.tracking.logged_models import LoggedModelService
 from runstone.tracking.service import SYSTEM, Caller, TrackingService
 
 
@@ -30,8 +32,14 @@ class Backend:
     def artifacts(self, caller: Caller = SYSTEM) -> ArtifactService:
         return ArtifactService(self.tracking(caller), self.store)
 
+    def logged_models(self, caller: Caller = SYSTEM) -> LoggedModelService:
+        return LoggedModelService(self.tracking(caller), self.store)
+
     def registry(self, caller: Caller = SYSTEM) -> GovernedRegistry:
         return GovernedRegistry(self.tracking(caller), self.artifacts(caller))
+
+    def deployments(self, caller: Caller = SYSTEM) -> DeploymentService:
+        return DeploymentService(self.tracking(caller))
 
     def webhooks(self, caller: Caller = SYSTEM) -> WebhookService:
         return WebhookService(self.tracking(caller), allow_private=self.settings.webhook_allow_private)

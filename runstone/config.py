@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     )
     webhook_interval: float = Field(default=2.0, description="Seconds between webhook delivery rounds on the server.")
     log_requests: bool = Field(default=True, description="Log one structured line per server request.")
+    serve_spec: str | None = Field(
+        default=None,
+        description="What a scoring server worker serves (JSON); set by `runstone models serve` for its "
+        "worker processes, not by hand.",
+    )
 
     @property
     def database_uri(self) -> str:

@@ -316,3 +316,73 @@ class Webhook:
     model_name: str | None
     active: bool
     creation_time: int
+
+
+@dataclass
+class Deployment:
+    """Where a model version is served: recorded when it starts there, ended when it stops."""
+
+    id: int
+    name: str
+    target: str
+    model_name: str
+    version: str
+    description: str
+    created_by: str
+    start_time: int
+    end_time: int | None = None
+    ended_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.end_time is None
+
+
+# ------------------------------------------------------------------ logged models
+class LoggedModelStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class LoggedModelMetric:
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+    run_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+@dataclass
+class LoggedModel:
+    """A model logged on its own (MLflow 3's LoggedModel): artifacts, tags, params and metrics,
+    usually produced by a run (``source_run_id``)."""
+
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_location: str
+    status: str
+    lifecycle_stage: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    user_id: str
+    model_type: str | None = None
+    source_run_id: str | None = None
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: list[LoggedModelMetric] = field(default_factory=list)
+    # Registered model versions created from this model: (name, version).
+    registrations: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunModelLinks:
+    """Logged models a run used (inputs) and produced (outputs, with the step)."""
+
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[tuple[str, int], ...] = ()

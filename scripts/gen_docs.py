@@ -25,14 +25,17 @@ def cli_reference() -> str:
         "",
     ]
 
-    def walk(command: click.Command, path: list[str]) -> None:
-        ctx = click.Context(command, info_name=" ".join(path))
+    def walk(command: click.Command, path: list[str], parent: click.Context | None = None) -> None:
+        # Contexts made as a real invocation makes them (context settings, inherited from the
+        # parent: -h is a help option everywhere), so the text does not depend on whether the
+        # CLI already ran in this process (click remembers each command's help option).
+        ctx = command.make_context(path[-1], [], parent=parent, resilient_parsing=True)
         lines.extend([f"## `{' '.join(path)}`", "", "```text", command.get_help(ctx).rstrip(), "```", ""])
         if isinstance(command, click.Group):
             for name in command.list_commands(ctx):
                 sub = command.get_command(ctx, name)
                 if sub is not None and not sub.hidden:
-                    walk(sub, [*path, name])
+                    walk(sub, [*path, name], ctx)
 
     walk(cli, ["runstone"])
     return "\n".join(lines)

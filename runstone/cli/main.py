@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from runstone.cli import admin, artifacts, db, experiments, models, registry, runs, server
+from runstone.cli import admin, artifacts, db, deployments, experiments, import_mlflow, models, registry, runs, server
 from runstone.cli.output import group
 from runstone.version import VERSION
 
@@ -29,6 +29,8 @@ cli.add_command(admin.gc)
 cli.add_command(admin.sync)
 cli.add_command(admin.audit)
 cli.add_command(registry.registry)
+cli.add_command(deployments.deployments)
+cli.add_command(import_mlflow.import_mlflow)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from runstone.cli import serving
 from runstone.cli.common import as_json, client, tracking_uri
 from runstone.cli.output import emit_json, group
 
@@ -15,7 +16,7 @@ MODEL_URI_HELP = "runs:/<run_id>/<path>, models:/<name>/<version|stage>, models:
 
 @group()
 def models() -> None:
-    """Model packages: rebuild their environment, verify they reproduce.
+    """Model packages: serve them, score files, build images, rebuild their environment, verify them.
 
     MODEL_URI is runs:/<run_id>/<path>, models:/<name>/<version>, models:/<name>@<alias>,
     models:/<name>/<stage>, file:///path or a local path.
@@ -90,3 +91,9 @@ def verify(
             click.echo(f"  {line}")
     if not result.passed:
         sys.exit(1)
+
+
+# Serving, batch scoring and Docker contexts live in their own module.
+models.add_command(serving.serve)
+models.add_command(serving.predict)
+models.add_command(serving.build_docker)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import click
@@ -25,19 +26,29 @@ def server(
     home: Path | None,
 ) -> None:
     """Start the tracking server (REST API, UI and OpenAPI docs at /docs)."""
-    from runstone.backend import open_backend
-    from runstone.server.run import serve
+    # Starting up builds hundreds of thousands of objects that live as long as the server
+    # (routes, schemas, table metadata); collecting garbage among them only slows the start.
+    # serve() turns the collector back on once the app is built.
+    gc.disable()
+    try:
+        from runstone.backend import open_backend
+        from runstone.server.run import serve
 
-    overrides = {
-        "host": host,
-        "port": port,
-        "workers": workers,
-        "backend_store_uri": backend_store_uri,
-        "artifacts_destination": artifacts_destination,
-        "home": home,
-    }
-    settings = Settings.model_validate({k: v for k, v in overrides.items() if v is not None})
-    # Create or check the schema once, before any worker starts.
-    open_backend(settings).close()
-    click.echo(f"runstone server on http://{settings.host}:{settings.port} (store: {settings.database_uri})")
-    serve(settings)
+        overrides = {
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "backend_store_uri": backend_store_uri,
+            "artifacts_destination": artifacts_destination,
+            "home": home,
+        }
+        settings = Settings.model_validate({k: v for k, v in overrides.items() if v is not None})
+        # Create or check the schema once, before any worker starts; a single worker serves
+        # with this very backend.
+        backend = open_backend(settings)
+        if settings.workers > 1:
+            backend.close()
+        click.echo(f"runstone server on http://{settings.host}:{settings.port} (store: {settings.database_uri})")
+        serve(settings, backend if settings.workers <= 1 else None)
+    finally:
+        gc.enable()

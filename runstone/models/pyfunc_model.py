@@ -67,6 +67,14 @@ class PyFuncModel:
             return self._impl.predict(data, params=checked)
         return self._impl.predict(data)
 
+    def predict_checked(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
+        """Run the model on input already checked with ``enforce_inputs`` and params already
+        filled with ``enforce_params`` (a scoring server checks each request on its own, then
+        may combine several into one call)."""
+        if self._takes_params:
+            return self._impl.predict(data, params=params)
+        return self._impl.predict(data)
+
     def unwrap_python_model(self) -> Any:
         """The PythonModel instance of a custom (python_function) model."""
         model = getattr(self._impl, "python_model", None)

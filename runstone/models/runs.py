@@ -26,6 +26,13 @@ def default_client() -> Any:
     return fluent._client()
 
 
+def client_for(tracking_uri: str) -> Any:
+    """A client of the tracking server (or store) at ``tracking_uri``."""
+    from runstone.sdk.client import RunstoneClient
+
+    return RunstoneClient(tracking_uri)
+
+
 def download_run_artifacts(run_id: str, path: str, dst: str | os.PathLike[str] | None, client: Any = None) -> Path:
     client = client or default_client()
     target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="runstone-model-"))

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 _ALIAS_RE = re.compile(r"^[\w\-]{1,255}$")
 _RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")
+_LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[0-9a-f]{32})/?$")
 MAX_NAME_LENGTH = 256
 
 
@@ -170,12 +171,20 @@ class RegistryService:
             return PagedList(store.load_models(s, rows), token)
 
     # ------------------------------------------------------------------- versions
-    def _check_source(self, source: str, run_id: str | None) -> str:
-        """A version's source must be a model logged in a run: never a local path or a foreign URL."""
+    def _check_source(self, source: str, run_id: str | None) -> str | None:
+        """A version's source must be a model logged in a run (``runs:/<run_id>/<path>``) or a
+        logged model (``models:/<model_id>``): never a local path or a foreign URL.
+
+        Returns the run the model comes from, when it comes from one.
+        """
+        logged = _LOGGED_MODEL_URI.match(source or "")
+        if logged is not None:
+            return self._check_logged_model(logged.group("model_id"), run_id)
         match = _RUNS_URI.match(source or "")
         if match is None:
             raise InvalidInput(
-                f"Model version source {source!r} must be a runs:/<run_id>/<path> URI of a model logged in a run."
+                f"Model version source {source!r} must be a runs:/<run_id>/<path> URI of a model logged in a run "
+                "or a models:/<model_id> URI of a logged model."
             )
         source_run = match.group("run_id")
         if run_id and run_id != source_run:
@@ -189,6 +198,21 @@ class RegistryService:
         except NotFound:
             raise InvalidInput(f"Run {source_run} has no model at {path!r} (no MLmodel file there).") from None
         return source_run
+
+    def _check_logged_model(self, model_id: str, run_id: str | None) -> str | None:
+        from runstone.tracking.logged_models import LoggedModelService
+
+        models = LoggedModelService(self.tracking, self.artifacts.store)
+        model = models.get(model_id)
+        if run_id and model.source_run_id and run_id != model.source_run_id:
+            raise InvalidInput(f"run_id {run_id!r} does not match the source run of logged model {model_id}.")
+        try:
+            models.open(model_id, "MLmodel")
+        except NotFound:
+            raise InvalidInput(f"Logged model {model_id} has no MLmodel file; it holds no model to register.") from None
+        if run_id and not model.source_run_id:
+            self.tracking.get_run(run_id)
+        return model.source_run_id or run_id or None
 
     def create_model_version(
         self,

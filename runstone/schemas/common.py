@@ -41,8 +41,9 @@ def float_out(value: float) -> float | str:
 
 
 def floats_out(values: list[float]) -> list[float | str]:
-    # Fast path: a list of finite numbers goes out as it is.
-    if all(math.isfinite(v) for v in values):
+    # Fast path: a list of finite numbers goes out as it is. A NaN or an infinity anywhere makes
+    # the sum non-finite (so can an overflow, which merely takes the slow path).
+    if math.isfinite(sum(values)):
         return values  # type: ignore[return-value]
     return [float_out(v) for v in values]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, with_config
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from runstone.entities import Experiment, FileInfo, MetricHistory, Run
 from runstone.schemas.common import Model, WireFloat, WireInt, float_out, floats_out
@@ -65,11 +66,14 @@ class RunMove(Model):
     experiment_id: str
 
 
-class MetricIn(Model):
+# A TypedDict rather than a model: a batch carries thousands of points, and building a model
+# instance for each costs more than validating it.
+@with_config(ConfigDict(extra="forbid"))
+class MetricIn(TypedDict):
     key: str
     value: WireFloat
     timestamp: WireInt
-    step: WireInt = 0
+    step: NotRequired[WireInt]  # 0 when absent
 
 
 class KeyValue(Model):

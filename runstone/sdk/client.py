@@ -30,6 +30,7 @@ from runstone.entities import (
     ViewType,
 )
 from runstone.errors import InvalidInput, NotFound
+from runstone.sdk.deployments import DeploymentMethods
 from runstone.sdk.registry import LocalRegistry, RegistryMethods
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class RunstoneClient(RegistryMethods):
+class RunstoneClient(RegistryMethods, DeploymentMethods):
     """Tracking operations by id. ``tracking_uri`` defaults to RUNSTONE_TRACKING_URI, then the
     embedded store."""
 
@@ -123,6 +124,9 @@ class RunstoneClient(RegistryMethods):
             self._tracking: Any = HttpTracking(transport)
             self._artifacts: Any = HttpArtifacts(transport)
             self._registry: Any = HttpRegistry(transport)
+            from runstone.sdk.deployments import HttpDeployments
+
+            self._deployments: Any = HttpDeployments(transport)
             self.tracking_uri = uri
         else:
             from runstone.sdk.local import LocalArtifacts
@@ -133,6 +137,7 @@ class RunstoneClient(RegistryMethods):
             self._tracking = backend.tracking(caller)
             self._artifacts = LocalArtifacts(backend.artifacts(caller))
             self._registry = LocalRegistry(backend.registry(caller), backend.webhooks(caller))
+            self._deployments = backend.deployments(caller)
             self.tracking_uri = uri or str(self.settings.home)
         self.is_remote = is_remote(uri)
         self._owns_connections = self.is_remote and http_client is None

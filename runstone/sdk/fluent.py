@@ -385,7 +385,7 @@ def log_figure(figure: Any, artifact_file: str, run_id: str | None = None) -> No
         if hasattr(figure, "savefig"):
             figure.savefig(target, format=suffix.lstrip(".") or "png")
         elif hasattr(figure, "write_html") and suffix in (".html", ".htm"):
-            figure.write_html(str(target), include_plotlyjs="cdn")
+            figure.write_html(str(target), include_plotlyjs=True)
         elif hasattr(figure, "write_json") and suffix == ".json":
             figure.write_json(str(target))
         elif hasattr(figure, "write_image"):

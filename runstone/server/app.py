@@ -13,9 +13,9 @@ from runstone import ui
 from runstone.backend import Backend, open_backend
 from runstone.config import Settings
 from runstone.registry.webhooks import Dispatcher
-from runstone.server import errors
+from runstone.server import errors, mlflow_compat
 from runstone.server.middleware import RequestMiddleware, RequestStats
-from runstone.server.routes import artifacts, experiments, meta, registry, runs
+from runstone.server.routes import artifacts, deployments, experiments, meta, registry, runs
 from runstone.version import VERSION
 
 
@@ -51,13 +51,14 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.state.settings = settings
     app.state.stats = RequestStats()
     errors.install(app)
-    for module in (meta, experiments, runs, artifacts, registry):
+    for module in (meta, experiments, runs, artifacts, registry, deployments):
         app.include_router(module.router)
+    mlflow_compat.mount(app)
     ui.mount(app)
     app.add_middleware(
         RequestMiddleware,
         max_body=settings.max_request_bytes,
-        streamed_uploads=re.compile(r"^/api/v1/runs/[^/]+/artifacts/"),
+        streamed_uploads=re.compile(rf"^/api/v1/runs/[^/]+/artifacts/|{mlflow_compat.STREAMED_UPLOADS}"),
         stats=app.state.stats,
         log_requests=settings.log_requests,
     )

@@ -32,9 +32,11 @@ def caller(request: Request) -> Caller:
     return Caller(user, getattr(request.state, "request_id", None), key)
 
 
-def tracking(request: Request) -> TrackingService:
+# The two dependencies below do no I/O. Declared async, FastAPI runs them on the event loop
+# instead of handing each to the thread pool, one thread switch less per request.
+async def tracking(request: Request) -> TrackingService:
     return backend(request).tracking(caller(request))
 
 
-def artifacts(request: Request) -> ArtifactService:
+async def artifacts(request: Request) -> ArtifactService:
     return backend(request).artifacts(caller(request))

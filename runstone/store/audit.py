@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from runstone.entities import AuditEvent
 from runstone.store.tables import AuditEventRow
 
 GENESIS = "0" * 64
+_INSERT_EVENT = cast(Table, AuditEventRow.__table__).insert()
 
 
 def _dump(value: dict[str, Any] | None) -> str | None:
@@ -58,20 +59,23 @@ def append(
     seq, prev = (tail[0] + 1, tail[1]) if tail else (1, GENESIS)
     before_s, after_s = _dump(before), _dump(after)
     digest = event_hash(prev, seq, time, actor, action, target_type, target_id, before_s, after_s, request_id)
-    session.add(
-        AuditEventRow(
-            seq=seq,
-            time=time,
-            actor=actor,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            before=before_s,
-            after=after_s,
-            request_id=request_id,
-            prev_hash=prev,
-            hash=digest,
-        )
+    # A plain INSERT rather than an ORM object: one row needs no unit-of-work flush, and every
+    # mutating request writes one.
+    session.execute(
+        _INSERT_EVENT,
+        {
+            "seq": seq,
+            "time": time,
+            "actor": actor,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "before": before_s,
+            "after": after_s,
+            "request_id": request_id,
+            "prev_hash": prev,
+            "hash": digest,
+        },
     )
 
 

@@ -6,15 +6,12 @@ so a page over an experiment of 10,000 runs costs the same as one over ten.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-from sqlalchemy import exists, func, select, text
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from runstone.entities import MetricHistory
-from runstone.store import metrics as metric_store
-from runstone.store.tables import LatestMetricRow, MetricKeyRow, ParamRow, RunRow, TagRow, metrics_table
+from runstone.store.tables import LatestMetricRow, MetricKeyRow, ParamRow, RunRow, TagRow
 
 
 def activity(session: Session, experiment_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
@@ -102,55 +99,3 @@ def names(session: Session, run_uuids: Sequence[str]) -> dict[str, tuple[str, st
         return {}
     rows = session.execute(select(RunRow.uuid, RunRow.name, RunRow.experiment_id).where(RunRow.uuid.in_(run_uuids)))
     return {uuid: (name, str(exp)) for uuid, name, exp in rows}
-
-
-def history_for_chart(
-    session: Session, run_id: int, key: str, max_points: int, start_step: int | None, end_step: int | None
-) -> MetricHistory:
-    """A metric's history for a chart: whole when it fits in ``max_points``, else each bucket of
-    steps as its minimum and maximum (at the bucket's first and last step).
-
-    One aggregate pass over the points, where ranking every point in its bucket would sort them
-    twice: a million steps cost a third as much, and spikes still show.
-    """
-    key_id = metric_store.key_ids(session, [key], create=False).get(key)
-    if key_id is None:
-        return MetricHistory(key, [], [], [])
-    m = metrics_table.c
-    where = [m.run_id == run_id, m.key_id == key_id]
-    if start_step is not None:
-        where.append(m.step >= start_step)
-    if end_step is not None:
-        where.append(m.step <= end_step)
-    count, lo, hi = session.execute(select(func.count(), func.min(m.step), func.max(m.step)).where(*where)).one()
-    if count <= max_points or lo is None:
-        return metric_store.history(session, run_id, key, start_step=start_step, end_step=end_step)
-    buckets = max(1, max_points // 2)
-    width = -(-(hi - lo + 1) // buckets)
-    rows = session.execute(
-        text(
-            """
-            SELECT MIN(step), MAX(step), MIN(timestamp), MAX(timestamp), MIN(value), MAX(value)
-            FROM metrics
-            WHERE run_id = :run_id AND key_id = :key_id AND step >= :lo AND step <= :hi
-            GROUP BY (step - :lo) / :width
-            ORDER BY MIN(step)
-            """
-        ),
-        {"run_id": run_id, "key_id": key_id, "lo": lo, "hi": hi, "width": width},
-    ).all()
-    steps: list[int] = []
-    timestamps: list[int] = []
-    values: list[float] = []
-    for first, last, t_first, t_last, low, high in rows:
-        low_value = math.nan if low is None else low
-        high_value = math.nan if high is None else high
-        if first == last:
-            steps.append(first)
-            timestamps.append(t_first)
-            values.append(high_value)
-        else:
-            steps += [first, last]
-            timestamps += [t_first, t_last]
-            values += [low_value, high_value]
-    return MetricHistory(key, steps, timestamps, values, downsampled=True)

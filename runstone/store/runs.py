@@ -21,6 +21,7 @@ from runstone.entities import (
 )
 from runstone.errors import InvalidInput, NotFound
 from runstone.store import metrics as metric_store
+from runstone.store.rows import plain_rows
 from runstone.store.tables import ArtifactRow, DatasetRow, InputRow, ParamRow, RunRow, TagRow
 from runstone.store.upsert import insert_ignore, upsert
 
@@ -156,7 +157,7 @@ def _key_values(
     stmt = select(table.run_id, table.key, table.value).where(table.run_id.in_(run_ids))
     if keys is not None:
         stmt = stmt.where(table.key.in_(keys))
-    for run_id, key, value in session.execute(stmt):
+    for run_id, key, value in plain_rows(session, stmt):
         out[run_id][key] = value
     return out
 

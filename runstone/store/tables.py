@@ -113,6 +113,24 @@ class LatestMetricRow(Base):
     __table_args__ = (Index("ix_latest_metrics_key_value", "key_id", "value"),)
 
 
+class MetricBlockRow(Base):
+    """A summary of a metric's points in one block of steps (see store/metric_blocks.py)."""
+
+    __tablename__ = "metric_blocks"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("metric_keys.id"), primary_key=True)
+    block: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    first_step: Mapped[int] = mapped_column(BigInteger)
+    last_step: Mapped[int] = mapped_column(BigInteger)
+    min_step: Mapped[int] = mapped_column(BigInteger)
+    min_ts: Mapped[int] = mapped_column(BigInteger)
+    min_value: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)
+    max_step: Mapped[int] = mapped_column(BigInteger)
+    max_ts: Mapped[int] = mapped_column(BigInteger)
+    max_value: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)
+
+
 class DatasetRow(Base):
     __tablename__ = "datasets"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -299,3 +317,99 @@ class WebhookDeliveryRow(Base):
     creation_time: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_time"),)
+
+
+class DeploymentRow(Base):
+    """Where a model version is (or was) served, from when, recorded by whom."""
+
+    __tablename__ = "deployments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256))
+    target: Mapped[str] = mapped_column(String(2000))
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(256))
+    start_time: Mapped[int] = mapped_column(BigInteger)
+    end_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ended_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+
+    __table_args__ = (
+        Index("ix_deployments_model", "model_id", "version"),
+        Index("ix_deployments_name", "name", "end_time"),
+    )
+
+
+# ------------------------------------------------------------------ logged models
+class LoggedModelRow(Base):
+    """A model logged from a run or on its own (MLflow 3's LoggedModel), with its own artifacts."""
+
+    __tablename__ = "logged_models"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[str] = mapped_column(String(64), unique=True)  # the external id, "m-<32 hex>"
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(250))
+    model_type: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    source_run: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # run uuid
+    status: Mapped[str] = mapped_column(String(20))  # PENDING, READY, FAILED
+    status_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lifecycle_stage: Mapped[str] = mapped_column(String(20), default="active")
+    artifact_key: Mapped[str] = mapped_column(String(1000))
+    user_id: Mapped[str] = mapped_column(String(256))
+    creation_time: Mapped[int] = mapped_column(BigInteger)
+    last_update_time: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_logged_models_experiment_created", "experiment_id", "creation_time"),)
+
+
+class LoggedModelTagRow(Base):
+    __tablename__ = "logged_model_tags"
+    model_pk: Mapped[int] = mapped_column(ForeignKey("logged_models.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class LoggedModelParamRow(Base):
+    __tablename__ = "logged_model_params"
+    model_pk: Mapped[int] = mapped_column(ForeignKey("logged_models.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+# Metrics reported for a logged model (logged with its model id), NaN stored as NULL.
+logged_model_metrics_table = Table(
+    "logged_model_metrics",
+    Base.metadata,
+    Column("model_pk", Integer, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Float(precision=53), nullable=True),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("run_uuid", String(32), nullable=True),
+    Column("dataset_name", String(500), nullable=True),
+    Column("dataset_digest", String(64), nullable=True),
+    Index("ix_logged_model_metrics_model_key", "model_pk", "key"),
+)
+
+
+class LoggedModelArtifactRow(Base):
+    """The manifest of a logged model's artifacts, as the runs' manifest."""
+
+    __tablename__ = "logged_model_artifacts"
+    model_pk: Mapped[int] = mapped_column(ForeignKey("logged_models.id", ondelete="CASCADE"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    updated_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class RunModelLinkRow(Base):
+    """A logged model used by a run (direction "input") or produced by it ("output", at a step)."""
+
+    __tablename__ = "run_model_links"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    model_pk: Mapped[int] = mapped_column(ForeignKey("logged_models.id", ondelete="CASCADE"), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(10), primary_key=True)
+    step: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (Index("ix_run_model_links_model", "model_pk"),)

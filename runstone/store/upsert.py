@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 
 def _insert(session: Session, table: Any) -> Any:
-    name = session.get_bind().dialect.name
+    return _insert_for(session.get_bind().dialect.name, table)
+
+
+def _insert_for(name: str, table: Any) -> Any:
     if name == "postgresql":
         return postgresql.insert(table)
     if name == "sqlite":
@@ -22,6 +26,20 @@ def _insert(session: Session, table: Any) -> Any:
 def insert_ignore(session: Session, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
     if rows:
         session.execute(_insert(session, table).on_conflict_do_nothing(index_elements=list(keys)), rows)
+
+
+# Statements are immutable, so each is built once: building the ``excluded`` pseudo-table of a
+# fresh INSERT costs more than executing it, and this is on the path of every logged batch.
+# Bounded, because a caller may pass a new ``where`` function on every call.
+@functools.lru_cache(maxsize=256)
+def _upsert_statement(dialect: str, table: Any, keys: tuple[str, ...], update: tuple[str, ...], where: Any) -> Any:
+    stmt = _insert_for(dialect, table)
+    condition: ColumnElement[bool] | None = where(table, stmt.excluded) if where else None
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={column: stmt.excluded[column] for column in update},
+        where=condition,
+    )
 
 
 def upsert(
@@ -38,11 +56,5 @@ def upsert(
     """
     if not rows:
         return
-    stmt = _insert(session, table)
-    condition: ColumnElement[bool] | None = where(table, stmt.excluded) if where else None
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={column: stmt.excluded[column] for column in update},
-        where=condition,
-    )
+    stmt = _upsert_statement(session.get_bind().dialect.name, table, tuple(keys), tuple(update), where)
     session.execute(stmt, rows)

@@ -130,9 +130,9 @@ class BrowseService:
         with self.db.transaction() as s:
             found = run_store.ids_for_uuids(s, list(run_ids))
             return {
-                run_id: browse_store.history_for_chart(s, found[run_id], key, max_points, start_step, end_step)
-                if max_points is not None
-                else metric_store.history(s, found[run_id], key, start_step=start_step, end_step=end_step)
+                run_id: metric_store.history(
+                    s, found[run_id], key, max_points=max_points, start_step=start_step, end_step=end_step
+                )
                 for run_id in run_ids
                 if run_id in found
             }

@@ -89,8 +89,21 @@ def batch(metrics: Sequence[Metric], params: Mapping[str, str], tags: Mapping[st
         raise PayloadTooLarge(f"A batch may carry at most {MAX_BATCH_PARAMS} params; got {len(params)}.")
     if len(tags) > MAX_BATCH_TAGS:
         raise PayloadTooLarge(f"A batch may carry at most {MAX_BATCH_TAGS} tags; got {len(tags)}.")
+    checked_keys: set[str] = set()
     for m in metrics:
+        # Fast path for the common well-formed point; anything else gets the full check and
+        # its precise message. A batch usually repeats a few keys, so each is checked once.
+        if (
+            m.key in checked_keys
+            and type(m.value) is float
+            and type(m.step) is int
+            and type(m.timestamp) is int
+            and -INT64_MAX - 1 <= m.step <= INT64_MAX
+            and 0 <= m.timestamp <= INT64_MAX
+        ):
+            continue
         metric(m)
+        checked_keys.add(m.key)
     for k, v in params.items():
         key(k, "Param")
         text(v, f"Param {k!r} value", MAX_PARAM_VALUE_LENGTH)

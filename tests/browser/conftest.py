@@ -59,7 +59,9 @@ def demo(server: Server) -> Demo:
         return populate(client)
 
 
-@pytest.fixture(scope="session")
+# Per module: while Playwright's synchronous API is open, the main thread counts as running an
+# event loop, which would break later tests that call asyncio.run().
+@pytest.fixture(scope="module")
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

@@ -64,3 +64,27 @@ def test_out_of_date_schema_is_refused_with_the_fix(empty_db_url):
     with pytest.raises(SchemaOutOfDate, match="runstone db upgrade"):
         schema.prepare(db)
     db.dispose()
+
+
+def test_metric_blocks_are_backfilled_from_stored_points(empty_db_url, tmp_path):
+    """Upgrading a database that already holds metrics summarizes its points (revision 0005)."""
+    db = Database(empty_db_url)
+    schema.upgrade(db, "0004")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, "
+                "artifact_key) VALUES (1, 'aaaa', 0, 'r', 'u', 'RUNNING', 1, 'active', '0/aaaa/artifacts')"
+            )
+        )
+        conn.execute(text("INSERT INTO metric_keys (id, key) VALUES (1, 'loss')"))
+        conn.execute(
+            text("INSERT INTO metrics (run_id, key_id, step, timestamp, value) VALUES (1, 1, :s, :s, :v)"),
+            [{"s": s, "v": 1000.0 if s == 4321 else 1.0} for s in range(10_000)],
+        )
+    schema.upgrade(db)
+    history = TrackingService(db, str(tmp_path)).get_metric_history("aaaa", "loss", max_points=100)
+    assert history.downsampled
+    assert len(history) <= 100
+    assert (4321, 1000.0) in zip(history.steps, history.values, strict=True)
+    db.dispose()

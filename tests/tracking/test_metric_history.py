@@ -74,3 +74,54 @@ def test_nan_points_survive(tracking):
     tracking.log_batch(run_id, [Metric("m", math.nan, 1, 0), Metric("m", 1.0, 2, 1)])
     history = tracking.get_metric_history(run_id, "m")
     assert math.isnan(history.values[0]) and history.values[1] == 1.0
+
+
+def test_downsampling_properties_on_random_ranges(tracking):
+    """Whatever the range: only real points, at most max_points, sorted and inside the range,
+    and the range's own minimum and maximum are always there."""
+    import random
+
+    rng = random.Random(7)
+    run_id = tracking.create_run().info.run_id
+    steps = sorted(rng.sample(range(0, 60_000), 8_000))
+    values = [rng.gauss(0, 1) for _ in steps]
+    for i in rng.sample(range(len(values)), 40):
+        values[i] = math.nan
+    points = [Metric("m", v, 1000 + s, s) for s, v in zip(steps, values, strict=True)]
+    for i in range(0, len(points), 1000):
+        tracking.log_batch(run_id, points[i : i + 1000])
+    logged = {(s, v) for s, v in zip(steps, values, strict=True) if not math.isnan(v)}
+    for _ in range(25):
+        start = rng.choice([None, rng.randrange(0, 60_000)])
+        end = rng.choice([None, rng.randrange(start or 0, 60_000)])
+        max_points = rng.choice([10, 64, 300, 2000])
+        history = tracking.get_metric_history(run_id, "m", max_points=max_points, start_step=start, end_step=end)
+        inside = [
+            (s, v)
+            for s, v in zip(steps, values, strict=True)
+            if (start is None or s >= start) and (end is None or s <= end)
+        ]
+        if len(inside) <= max_points:
+            assert not history.downsampled
+            assert len(history) == len(inside)
+            continue
+        assert history.downsampled
+        assert len(history) <= max_points
+        assert history.steps == sorted(history.steps)
+        assert all((start is None or s >= start) and (end is None or s <= end) for s in history.steps)
+        shown = {(s, v) for s, v in zip(history.steps, history.values, strict=True) if not math.isnan(v)}
+        assert shown <= logged
+        finite = [(s, v) for s, v in inside if not math.isnan(v)]
+        assert min(finite, key=lambda p: (p[1], p[0])) in shown
+        assert max(finite, key=lambda p: (p[1], -p[0])) in shown
+
+
+def test_blocks_merge_across_batches(tracking):
+    """Points of one block arriving in several batches (in any order) keep its true extremes."""
+    run_id = tracking.create_run().info.run_id
+    tracking.log_batch(run_id, [Metric("m", 5.0, 1, s) for s in range(0, 1000, 2)])
+    tracking.log_batch(run_id, [Metric("m", -3.0 if s == 501 else 1.0, 2, s) for s in range(1, 1000, 2)])
+    tracking.log_batch(run_id, [Metric("m", 99.0, 3, 77)])
+    history = tracking.get_metric_history(run_id, "m", max_points=8)
+    assert (77, 99.0) in zip(history.steps, history.values, strict=True)
+    assert (501, -3.0) in zip(history.steps, history.values, strict=True)

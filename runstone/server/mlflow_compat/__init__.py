@@ -1,0 +1,55 @@
+"""MLflow's REST protocol as a translation layer over runstone's services.
+
+The stock ``mlflow`` client works unchanged with ``MLFLOW_TRACKING_URI=http://<runstone>``:
+tracking, logged models, the model registry and the artifact proxy are served under
+``/api/2.0/mlflow/...``, ``/ajax-api/2.0/mlflow/...`` and ``/api/2.0/mlflow-artifacts/...``
+(see docs/migrating-from-mlflow.md). The routes are left out of runstone's OpenAPI document:
+their contract is MLflow's.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from runstone.server.mlflow_compat import artifacts, experiments, logged_models, registry, runs
+from runstone.server.mlflow_compat.protocol import MlflowRoute, ProtoJSON, error_response
+
+PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
+# Artifact uploads stream to storage and have their own size limit, not the JSON body limit.
+STREAMED_UPLOADS = r"^/(?:api|ajax-api)/2\.0/mlflow-artifacts/artifacts/"
+
+_unknown = APIRouter(route_class=MlflowRoute, include_in_schema=False)
+_info = APIRouter(route_class=MlflowRoute, include_in_schema=False)
+
+
+@_info.get("/server-info")
+def server_info() -> ProtoJSON:
+    # The client asks whether to upload and download artifacts in parts through presigned
+    # URLs; through this proxy it uploads and downloads whole files.
+    return ProtoJSON(
+        {
+            "store_type": "SqlStore",
+            "workspaces_enabled": False,
+            "multipart_uploads_enabled": False,
+            "multipart_downloads_enabled": False,
+        }
+    )
+
+
+@_unknown.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def endpoint_not_found(rest: str) -> ProtoJSON:
+    # MLflow's client falls back to older endpoints when it gets ENDPOINT_NOT_FOUND.
+    return error_response("ENDPOINT_NOT_FOUND", f"This server does not implement the MLflow endpoint {rest!r}.", 404)
+
+
+def mount(app: FastAPI) -> None:
+    for prefix in ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
+        app.include_router(_info, prefix=prefix)
+    for prefix in PREFIXES:
+        for module in (experiments, runs, logged_models, registry):
+            app.include_router(module.router, prefix=prefix)
+    for prefix in ARTIFACT_PREFIXES:
+        app.include_router(artifacts.router, prefix=prefix)
+    for prefix in (*PREFIXES, *ARTIFACT_PREFIXES, "/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
+        app.include_router(_unknown, prefix=prefix)

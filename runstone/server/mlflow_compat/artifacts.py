@@ -1,0 +1,160 @@
+"""MLflow's artifact proxy, ``/api/2.0/mlflow-artifacts/...``, over runstone's artifact services.
+
+The stock client turns a run's ``mlflow-artifacts:/<key>/<path>`` into
+``/api/2.0/mlflow-artifacts/artifacts/<key>/<path>``. The key segments name the run
+(``<experiment id>/<run id>/artifacts``) or the logged model
+(``<experiment id>/models/<model id>/artifacts``); the rest is a path inside it, decoded once
+and checked by the artifact services, so nothing outside that root can be read or written, and
+every stored file gets its size and SHA-256 recorded.
+
+Multipart uploads are for object stores the client uploads to directly; through this proxy
+they answer NOT_IMPLEMENTED with the message the client recognizes, and it then uploads the
+file in one streamed PUT.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from runstone.entities import FileInfo
+from runstone.errors import InvalidInput, NotFound, PayloadTooLarge
+from runstone.server.mlflow_compat import translate
+from runstone.server.mlflow_compat.protocol import MlflowRoute, ProtoJSON, error_response
+from runstone.server.mlflow_compat.services import Artifacts, LoggedModels, Msg
+from runstone.server.routes.artifacts import _at_most, _attachment, _blocking_chunks
+from runstone.tracking.artifacts import ArtifactFile, ArtifactService
+from runstone.tracking.logged_models import LoggedModelService
+
+router = APIRouter(route_class=MlflowRoute, default_response_class=ProtoJSON, include_in_schema=False)
+
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
+MULTIPART_UNSUPPORTED = "Multipart upload is not supported for the current artifact repository"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a proxy path points: a run or a logged model, and the path inside its artifacts."""
+
+    kind: str  # "run" or "model"
+    id: str
+    path: str
+
+
+def resolve(path: str, artifacts: ArtifactService, models: LoggedModelService) -> Target | None:
+    """The run or logged model whose artifact key starts ``path``; None when none does."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and _RUN_ID.match(parts[1]) and parts[2] == "artifacts":
+        run = artifacts.tracking.get_run(parts[1])
+        if translate.artifact_key(run.info.artifact_uri, artifacts.tracking.root) == "/".join(parts[:3]):
+            return Target("run", parts[1], "/".join(parts[3:]))
+    elif (
+        len(parts) >= 4
+        and parts[1] == "models"
+        and _MODEL_ID.match(parts[2])
+        and parts[3] == "artifacts"
+        and models.artifact_key(parts[2]) == "/".join(parts[:4])
+    ):
+        return Target("model", parts[2], "/".join(parts[4:]))
+    return None
+
+
+def _target(path: str, artifacts: ArtifactService, models: LoggedModelService) -> Target:
+    target = resolve(path, artifacts, models)
+    if target is None:
+        raise NotFound(f"No run or logged model stores artifacts at {path!r}.")
+    return target
+
+
+def file_response(artifact: ArtifactFile, chunks: Iterator[bytes]) -> FileResponse | StreamingResponse:
+    headers = {"X-Content-Type-Options": "nosniff", "X-Checksum-Sha256": artifact.info.sha256 or ""}
+    filename = artifact.info.path.rsplit("/", 1)[-1]
+    if artifact.local_path is not None:
+        return FileResponse(
+            artifact.local_path, headers=headers, filename=filename, media_type="application/octet-stream"
+        )
+    headers["Content-Length"] = str(artifact.info.file_size)
+    headers["Content-Disposition"] = _attachment(filename)
+    return StreamingResponse(chunks, headers=headers, media_type="application/octet-stream")
+
+
+def file_entries(entries: list[FileInfo], prefix: str, *, basenames: bool) -> list[dict[str, Any]]:
+    """Listed entries as MLflow's FileInfo: folders without a size; a listed file lists nothing."""
+    if len(entries) == 1 and not entries[0].is_dir and entries[0].path == prefix:
+        return []
+    out = []
+    for f in entries:
+        entry: dict[str, Any] = {"path": f.path.rsplit("/", 1)[-1] if basenames else f.path, "is_dir": f.is_dir}
+        if not f.is_dir and f.file_size is not None:
+            entry["file_size"] = f.file_size
+        out.append(entry)
+    return out
+
+
+@router.get("/artifacts/{path:path}", response_model=None)
+def download(path: str, artifacts: Artifacts, models: LoggedModels) -> FileResponse | StreamingResponse:
+    target = _target(path, artifacts, models)
+    if target.kind == "run":
+        artifact = artifacts.open(target.id, target.path)
+        return file_response(artifact, artifacts.read(artifact))
+    artifact = models.open(target.id, target.path)
+    return file_response(artifact, models.read(artifact))
+
+
+@router.put("/artifacts/{path:path}")
+async def upload(path: str, request: Request, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
+    limit: int = request.app.state.settings.max_artifact_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Artifact is larger than the limit of {limit} bytes.", {"limit": limit})
+    target = await run_in_threadpool(_target, path, artifacts, models)
+    if not target.path:
+        raise InvalidInput("Name a file inside the run's or model's artifacts to upload.")
+    chunks = _at_most(_blocking_chunks(request.stream().__aiter__()), limit)
+    if target.kind == "run":
+        await run_in_threadpool(artifacts.log_artifact, target.id, target.path, chunks)
+    else:
+        await run_in_threadpool(models.log_artifact, target.id, target.path, chunks)
+    return {}
+
+
+@router.get("/artifacts")
+def list_artifacts(msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
+    target = resolve(msg.string("path") or "", artifacts, models)
+    if target is None:
+        return {}
+    if target.kind == "run":
+        entries = artifacts.list_artifacts(target.id, target.path)
+    else:
+        entries = models.list_artifacts(target.id, target.path)
+    files = file_entries(entries, target.path, basenames=True)
+    return {"files": files} if files else {}
+
+
+@router.delete("/artifacts/{path:path}")
+def delete(path: str, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
+    target = _target(path, artifacts, models)
+    if target.kind == "run":
+        artifacts.delete_artifacts(target.id, target.path)
+    else:
+        models.delete_artifacts(target.id, target.path)
+    return {}
+
+
+@router.post("/mpu/{action}/{path:path}")
+def multipart(action: str, path: str) -> ProtoJSON:
+    return error_response("NOT_IMPLEMENTED", MULTIPART_UNSUPPORTED + "; upload the file with one PUT.", 501)
+
+
+@router.get("/presigned/{path:path}")
+def presigned(path: str) -> ProtoJSON:
+    return error_response(
+        "NOT_IMPLEMENTED", "Presigned downloads are not supported; download through the proxy instead.", 501
+    )

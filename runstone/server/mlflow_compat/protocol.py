@@ -1,0 +1,289 @@
+"""MLflow's wire conventions: reading requests, writing answers, reporting errors.
+
+Requests: a GET carries its fields in the query string (a repeated field as repeated keys); a
+POST, PATCH or DELETE carries a JSON body (also DELETE; an empty body is an empty message; a
+body that is a JSON string holding JSON, as old clients send, is decoded twice). Answers are
+proto-JSON: snake_case names, int64 as numbers, unset fields left out, ``{}`` for nothing,
+NaN and infinities as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
+
+Errors answer ``{"error_code": ..., "message": ...}`` with MLflow's status for the code. The
+runstone exception classes map as MLflow's client expects: a duplicate name is
+RESOURCE_ALREADY_EXISTS with status 400; a deleted run or any other state conflict is
+INVALID_PARAMETER_VALUE 400 (MLflow's INVALID_STATE answers 500, which its client retries for
+minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import orjson
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from runstone.errors import (
+    AlreadyExists,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+    RunstoneError,
+    SchemaOutOfDate,
+    Unauthenticated,
+    Unavailable,
+)
+
+log = logging.getLogger("runstone.server")
+
+_API_DOCS = " See the API docs for more information about request parameters."
+
+
+class ProtoJSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def mlflow_error(error: RunstoneError) -> tuple[str, int]:
+    """MLflow's error code and HTTP status for a runstone error."""
+    if isinstance(error, NotFound):
+        return "RESOURCE_DOES_NOT_EXIST", 404
+    if isinstance(error, AlreadyExists):
+        return "RESOURCE_ALREADY_EXISTS", 400
+    if isinstance(error, (InvalidInput, InvalidState)):
+        return "INVALID_PARAMETER_VALUE", 400
+    if isinstance(error, PermissionDenied):
+        return "PERMISSION_DENIED", 403
+    if isinstance(error, Unauthenticated):
+        return "UNAUTHENTICATED", 401
+    if isinstance(error, (SchemaOutOfDate, Unavailable)):
+        return "TEMPORARILY_UNAVAILABLE", 503
+    return "INTERNAL_ERROR", 500
+
+
+def error_response(code: str, message: str, status: int) -> ProtoJSON:
+    return ProtoJSON({"error_code": code, "message": message}, status_code=status)
+
+
+def _request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "-"))
+
+
+class MlflowRoute(APIRoute):
+    """Routes that answer errors in MLflow's envelope instead of runstone's."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RunstoneError as exc:
+                code, status = mlflow_error(exc)
+                if status == 500:
+                    log.exception("unhandled error in request %s", _request_id(request))
+                    return error_response(code, f"Internal server error (request {_request_id(request)}).", 500)
+                return error_response(code, exc.message, status)
+            except Exception:
+                log.exception("unhandled error in request %s", _request_id(request))
+                return error_response("INTERNAL_ERROR", f"Internal server error (request {_request_id(request)}).", 500)
+
+        return route
+
+
+# ------------------------------------------------------------------ doubles
+_SPECIAL = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf, "-inf": -math.inf}
+
+
+def double(value: float) -> float | str:
+    """A double as proto-JSON writes it."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+# ------------------------------------------------------------------ requests
+def missing(name: str) -> InvalidInput:
+    return InvalidInput(f"Missing value for required parameter '{name}'.{_API_DOCS}")
+
+
+def invalid(name: str, value: Any, hint: str | None = None) -> InvalidInput:
+    shown = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    detail = hint if hint is not None else f" Hint: Value was of type '{type(value).__name__}'."
+    return InvalidInput(f"Invalid value {shown} for parameter '{name}' supplied: {detail}{_API_DOCS}")
+
+
+class Message:
+    """The fields of one request, read with MLflow's rules and messages."""
+
+    def __init__(self, fields: dict[str, Any], *, from_query: bool = False) -> None:
+        self.fields = fields
+        # Query values are all strings, and every key may repeat.
+        self.from_query = from_query
+
+    def raw(self, name: str) -> Any:
+        value = self.fields.get(name)
+        if self.from_query and isinstance(value, list):
+            return value[0] if value else None
+        return value
+
+    def has(self, name: str) -> bool:
+        return self.raw(name) is not None
+
+    def string(self, name: str, *, required: bool = False, default: str | None = None) -> str | None:
+        value = self.raw(name)
+        if value is None or (required and value == ""):
+            if required:
+                raise missing(name)
+            return default
+        if not isinstance(value, str):
+            raise invalid(name, value)
+        return value
+
+    def required(self, name: str) -> str:
+        value = self.string(name, required=True)
+        assert value is not None
+        return value
+
+    def run_id(self) -> str:
+        """``run_id``, or the deprecated ``run_uuid`` older clients send."""
+        value = self.string("run_id") or self.string("run_uuid")
+        if not value:
+            raise missing("run_id")
+        return value
+
+    def integer(self, name: str, *, required: bool = False, default: int | None = None) -> int | None:
+        value = self.raw(name)
+        if value is None or value == "":
+            if required:
+                raise missing(name)
+            return default
+        if isinstance(value, bool):
+            raise invalid(name, value)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):  # int64 may travel as a string in proto-JSON, and always in a query
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise invalid(name, value)
+
+    def number(self, name: str, *, required: bool = False) -> float | None:
+        return parse_double(self.raw(name), name, required=required)
+
+    def boolean(self, name: str, *, default: bool = False) -> bool:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise InvalidInput(f"Invalid boolean value: {value}, must be 'true' or 'false'.")
+
+    def strings(self, name: str) -> list[str]:
+        value = self.fields.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            value = [value]
+        if not all(isinstance(v, str) for v in value):
+            raise invalid(name, value)
+        return value
+
+    def objects(self, name: str) -> list[dict[str, Any]]:
+        value = self.fields.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise invalid(name, value)
+        return value
+
+    def pairs(self, name: str) -> list[tuple[str, str]]:
+        """A repeated ``{key, value}`` field (tags, params) as (key, value) pairs."""
+        out = []
+        for i, entry in enumerate(self.objects(name)):
+            key, value = entry.get("key"), entry.get("value", "")
+            if key is None or key == "":
+                raise missing(f"{name}[{i}].key")
+            if not isinstance(key, str):
+                raise invalid(f"{name}[{i}].key", key)
+            if value is None:
+                value = ""
+            if not isinstance(value, str):
+                raise invalid(f"{name}[{i}].value", value)
+            out.append((key, value))
+        return out
+
+    def enum(self, name: str, names: dict[int, str], default: str) -> str:
+        """An enum field given by name or by number."""
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, int) and not isinstance(value, bool) and value in names:
+            return names[value]
+        if isinstance(value, str):
+            if value.isdigit() and int(value) in names:
+                return names[int(value)]
+            if value.upper() in names.values():
+                return value.upper()
+        raise invalid(name, value)
+
+
+def parse_double(value: Any, name: str, *, required: bool = False) -> float | None:
+    if value is None or value == "":
+        if required:
+            raise missing(name)
+        return None
+    if isinstance(value, bool):
+        raise invalid(name, value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        special = _SPECIAL.get(value.strip().lower())
+        if special is not None:
+            return special
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise invalid(name, value)
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    # Python's JSON writer emits bare NaN and Infinity, which strict JSON (and orjson) refuse.
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(f"Malformed request body: {exc}") from None
+
+
+async def read_message(request: Request) -> Message:
+    """The request's fields: its query string for a GET, its JSON body otherwise."""
+    if request.method == "GET":
+        query = request.query_params
+        return Message({key: query.getlist(key) for key in query}, from_query=True)
+    body = await request.body()
+    if not body.strip():
+        data: Any = {}
+    else:
+        data = _decode(body)
+        if isinstance(data, str):
+            data = _decode(data.encode()) if data.strip() else {}
+    if not isinstance(data, dict):
+        raise InvalidInput("Malformed request body: expected a JSON object.")
+    return Message(data)

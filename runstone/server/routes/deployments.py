@@ -1,0 +1,49 @@
+"""/api/v1/deployments: where each model version is served."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from runstone.registry.deployments import DeploymentService
+from runstone.schemas.deployments import DeploymentCreate, deployment_public
+from runstone.server.deps import backend, caller
+from runstone.server.http import JSON, Route
+
+
+def deployments(request: Request) -> DeploymentService:
+    return backend(request).deployments(caller(request))
+
+
+Deployments = Annotated[DeploymentService, Depends(deployments)]
+
+router = APIRouter(prefix="/api/v1", tags=["deployments"], route_class=Route, default_response_class=JSON)
+
+
+@router.post("/deployments", status_code=201, summary="Record that a model version is served somewhere")
+def record(body: DeploymentCreate, service: Deployments) -> dict[str, Any]:
+    deployment = service.record_deployment(body.name, body.model_name, body.version, body.target, body.description)
+    return {"deployment": deployment_public(deployment)}
+
+
+@router.get("/deployments", summary="Deployment records, newest first (filter by model, version, name, active)")
+def list_deployments(
+    service: Deployments,
+    model_name: str | None = None,
+    version: int | None = None,
+    name: str | None = None,
+    active: bool = False,
+) -> dict[str, Any]:
+    found = service.list_deployments(model_name, version, name, active_only=active)
+    return {"deployments": [deployment_public(d) for d in found]}
+
+
+@router.get("/deployments/{deployment_id}", summary="Get a deployment record")
+def get(deployment_id: int, service: Deployments) -> dict[str, Any]:
+    return {"deployment": deployment_public(service.get_deployment(deployment_id))}
+
+
+@router.post("/deployments/{deployment_id}/end", summary="Record that a deployment stopped serving")
+def end(deployment_id: int, service: Deployments) -> dict[str, Any]:
+    return {"deployment": deployment_public(service.end_deployment(deployment_id))}

@@ -1,0 +1,266 @@
+"""Prediction logs: what each (sampled) request asked, what the model answered, and which
+version answered, for monitoring to read later.
+
+The request path only draws a random number and puts a record on a bounded queue
+(``put_nowait``); a background thread serializes and writes. When the queue is full the record
+is dropped and counted (``runstone_serving_prediction_log_records_total{outcome="dropped"}``):
+logging never slows or blocks a response.
+
+Records are JSON lines in files that are rotated by size and age. A file is written as
+``predictions-<UTC time>-<pid>-<n>.jsonl.open`` and renamed to ``.jsonl`` once complete, so a
+reader takes ``*.jsonl`` files only and never sees half a file. The destination is a folder, or
+``runs:/<run_id>/<path>``: completed files are uploaded as artifacts of that run on the
+tracking server (under ``<path>/``) and removed locally. One record (see docs/serving.md):
+
+    {"request_id": "3f2a...", "timestamp": 1764140000123, "model_uri": "models:/fraud@champion",
+     "model_name": "fraud", "model_version": "4", "role": "primary", "status": 200,
+     "latency_ms": 0.84, "inputs": {"columns": ["amount", "items"], "data": [[12.5, 3]]},
+     "params": null, "outputs": [0], "error": null}
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runstone.errors import InvalidInput
+from runstone.serving.payloads import jsonable
+
+log = logging.getLogger("runstone.serving")
+
+SUFFIX = ".jsonl"
+OPEN_SUFFIX = ".jsonl.open"
+
+
+@dataclass
+class Entry:
+    """What the request path hands over; turned into JSON by the writer thread."""
+
+    request_id: str
+    timestamp: int
+    model_uri: str
+    model_name: str
+    model_version: str
+    role: str
+    status: int
+    latency_ms: float
+    inputs: Any
+    params: Any
+    outputs: Any
+    error: str | None = None
+
+
+def inputs_json(data: Any) -> Any:
+    """Model input as JSON: a table in pandas' split orientation, tensors as nested lists."""
+    if hasattr(data, "frame") and hasattr(data, "array"):  # a payloads.Block
+        return {"columns": list(data.columns), "data": data.array.tolist()}
+    if type(data).__module__.startswith("pandas") and hasattr(data, "columns"):
+        columns = [str(c) for c in data.columns]
+        values = jsonable(data)
+        return {"columns": columns, "data": [[row.get(c) for c in columns] for row in values]}
+    if isinstance(data, dict):
+        return {str(k): _plain(v) for k, v in data.items()}
+    return _plain(data)
+
+
+def _plain(value: Any) -> Any:
+    return value.tolist() if hasattr(value, "tolist") else value
+
+
+def encode(entry: Entry) -> bytes:
+    from runstone.serving.payloads import dumps
+
+    record = {
+        "request_id": entry.request_id,
+        "timestamp": entry.timestamp,
+        "model_uri": entry.model_uri,
+        "model_name": entry.model_name,
+        "model_version": entry.model_version,
+        "role": entry.role,
+        "status": entry.status,
+        "latency_ms": round(entry.latency_ms, 3),
+        "inputs": inputs_json(entry.inputs),
+        "params": entry.params,
+        "outputs": jsonable(entry.outputs) if entry.outputs is not None else None,
+        "error": entry.error,
+    }
+    return dumps(record) + b"\n"
+
+
+class RotatingFiles:
+    """JSON-lines files in a folder, rotated by size and age, renamed when complete."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        max_bytes: int = 64 * 1024 * 1024,
+        max_seconds: float = 300.0,
+        on_complete: Callable[[Path], None] = lambda path: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.folder = folder
+        self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
+        self.on_complete = on_complete
+        self.clock = clock
+        self._file: Any = None
+        self._path: Path | None = None
+        self._opened = 0.0
+        self._size = 0
+        self._seq = 0
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def write(self, line: bytes) -> None:
+        if self._file is None:
+            self._open()
+        self._file.write(line)
+        self._size += len(line)
+        if self._size >= self.max_bytes:
+            self.rotate()
+
+    def tick(self) -> None:
+        """Close the current file when it is old enough (called when the queue is idle)."""
+        if self._file is not None and self.clock() - self._opened >= self.max_seconds:
+            self.rotate()
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def _open(self) -> None:
+        self._seq += 1
+        now = self.clock()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+        self._path = self.folder / f"predictions-{stamp}-{os.getpid()}-{self._seq:05d}{OPEN_SUFFIX}"
+        self._file = open(self._path, "ab")  # noqa: SIM115 - held open across writes, closed on rotate
+        self._opened = now
+        self._size = 0
+
+    def rotate(self) -> None:
+        if self._file is None or self._path is None:
+            return
+        self._file.close()
+        done = self._path.with_name(self._path.name.removesuffix(OPEN_SUFFIX) + SUFFIX)
+        os.replace(self._path, done)
+        self._file, self._path = None, None
+        try:
+            self.on_complete(done)
+        except Exception as exc:  # an upload that failed leaves the file in the spool folder
+            log.warning("prediction log file %s could not be delivered: %s", done, exc)
+
+
+class PredictionLogger:
+    """Samples, queues and writes prediction records in a background thread."""
+
+    def __init__(
+        self,
+        files: RotatingFiles,
+        *,
+        sample: float = 1.0,
+        capacity: int = 10_000,
+        seed: int | None = None,
+        on_record: Callable[[str], None] = lambda outcome: None,
+    ) -> None:
+        if not 0 <= sample <= 1:
+            raise InvalidInput(f"The prediction log sample must be between 0 and 1; got {sample}.")
+        self.files = files
+        self.sample = sample
+        self.on_record = on_record
+        self._rng = random.Random(seed)
+        self._queue: queue.Queue[Entry | None] = queue.Queue(maxsize=capacity)
+        self._thread = threading.Thread(target=self._run, name="runstone-prediction-log", daemon=True)
+        self._started = False
+        self.dropped = 0
+        self.written = 0
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def sampled(self) -> bool:
+        return self.sample >= 1.0 or (self.sample > 0 and self._rng.random() < self.sample)
+
+    def submit(self, entry: Entry) -> None:
+        """Queue a record; drops it (and counts) when the queue is full. Never blocks."""
+        try:
+            self._queue.put_nowait(entry)
+        except queue.Full:
+            self.dropped += 1
+            self.on_record("dropped")
+
+    def _run(self) -> None:
+        while True:
+            try:
+                entry = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                self.files.tick()
+                continue
+            try:
+                if entry is None:
+                    self.files.rotate()
+                    return
+                try:
+                    self.files.write(encode(entry))
+                    self.written += 1
+                    self.on_record("written")
+                except Exception as exc:
+                    log.warning("prediction log record %s not written: %s", entry.request_id, exc)
+                    self.on_record("failed")
+                if self._queue.empty():
+                    self.files.flush()
+            finally:
+                self._queue.task_done()
+
+    def flush(self) -> None:
+        """Wait until every queued record is written (for tests and shutdown)."""
+        self._queue.join()
+        self.files.flush()
+
+    def close(self) -> None:
+        if self._started:
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+        else:
+            self.files.rotate()
+
+
+def open_logger(
+    destination: str, *, sample: float = 1.0, capacity: int = 10_000, client: Any = None, **rotation: Any
+) -> PredictionLogger:
+    """A logger writing to a folder, or to ``runs:/<run_id>/<path>`` artifacts on the tracking server."""
+    if destination.startswith("runs:/"):
+        import tempfile
+
+        from runstone.models.uri import parse_runs_uri
+
+        run_id, path = parse_runs_uri(destination)
+        artifact_path = path or "predictions"
+        if client is None:
+            from runstone.models.runs import default_client
+
+            client = default_client()
+        client.get_run(run_id)  # fail at start, not at the first upload, when the run is unknown
+
+        def upload(file: Path) -> None:
+            client.log_artifact(run_id, file, artifact_path)
+            file.unlink()
+
+        spool = Path(tempfile.mkdtemp(prefix="runstone-predictions-"))
+        files = RotatingFiles(spool, on_complete=upload, **rotation)
+    elif "://" in destination or destination.startswith(("models:/", "runs:")):
+        raise InvalidInput(
+            f"Prediction logs go to a folder or to runs:/<run_id>/<path> on the tracking server; got {destination!r}."
+        )
+    else:
+        files = RotatingFiles(Path(destination).expanduser(), **rotation)
+    return PredictionLogger(files, sample=sample, capacity=capacity)
