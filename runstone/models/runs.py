@@ -40,6 +40,14 @@ def download_run_artifacts(run_id: str, path: str, dst: str | os.PathLike[str] |
     return Path(client.download_artifacts(run_id, path, target))
 
 
+def download_logged_model(model_id: str, dst: str | os.PathLike[str] | None, client: Any = None) -> Path:
+    """The files of a model logged on its own (by an MLflow 3 client), downloaded."""
+    client = client or default_client()
+    target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="runstone-model-"))
+    target.mkdir(parents=True, exist_ok=True)
+    return Path(client.download_logged_model_artifacts(model_id, "", target))
+
+
 def _record_history(client: Any, run_id: str, model: Model) -> None:
     """Append the model to the run's model history tag (MLflow's, so its UI lists it too)."""
     run = client.get_run(run_id)

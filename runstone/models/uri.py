@@ -5,6 +5,7 @@
     models:/<name>@<alias>         the version an alias points at
     models:/<name>/<stage>         the latest version in a stage (Staging, Production, ...)
     models:/<name>/latest          the newest version
+    models:/m-<32 hex>             a model logged on its own by an MLflow 3 client
     file:///abs/path, /abs/path, relative/path
 
 Registered versions are looked up with the client's MLflow-named methods
@@ -23,6 +24,8 @@ from urllib.parse import unquote, urlparse
 
 from runstone.errors import InvalidInput, NotFound
 
+# MLflow 3 names a model logged on its own (a LoggedModel) models:/m-<32 hex>.
+_LOGGED = re.compile(r"^models:/(?P<id>m-[0-9a-f]{32})/?$")
 _MODELS = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<ref>[^/]+))/?$")
 _RUNS = re.compile(r"^runs:/(?P<run_id>[^/]+)(?:/(?P<path>.*))?$")
 
@@ -79,7 +82,7 @@ def resolve_registered(ref: RegistryRef, client: Any) -> Any:
 
 def source_of(uri: str, client: Any = None) -> str:
     """The URI a models:/ URI points at (unchanged for any other URI)."""
-    if not uri.startswith("models:/"):
+    if not uri.startswith("models:/") or _LOGGED.match(uri):
         return uri
     if client is None:
         from runstone.models.runs import default_client
@@ -87,7 +90,7 @@ def source_of(uri: str, client: Any = None) -> str:
         client = default_client()
     version = resolve_registered(parse_models_uri(uri), client)
     source = str(version.source)
-    if source.startswith("models:/"):
+    if source.startswith("models:/") and not _LOGGED.match(source):
         raise InvalidInput(f"Model version source {source!r} of {uri!r} is itself a models:/ URI.")
     return source
 
@@ -97,6 +100,11 @@ def local_path(uri: str | os.PathLike[str], dst: str | os.PathLike[str] | None =
     text = os.fspath(uri)
     if text.startswith("models:/"):
         text = source_of(text, client)
+    logged = _LOGGED.match(text)
+    if logged:
+        from runstone.models.runs import download_logged_model
+
+        return download_logged_model(logged.group("id"), dst, client)
     if text.startswith("runs:/"):
         from runstone.models.runs import download_run_artifacts
 

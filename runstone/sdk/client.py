@@ -123,6 +123,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
             self._tracking: Any = HttpTracking(transport)
             self._artifacts: Any = HttpArtifacts(transport)
+            self._model_artifacts: Any = HttpArtifacts(transport, "/api/v1/logged-models")
             self._registry: Any = HttpRegistry(transport)
             from runstone.sdk.deployments import HttpDeployments
 
@@ -136,6 +137,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             caller = Caller(self.user)
             self._tracking = backend.tracking(caller)
             self._artifacts = LocalArtifacts(backend.artifacts(caller))
+            self._model_artifacts = LocalArtifacts(backend.logged_models(caller))
             self._registry = LocalRegistry(backend.registry(caller), backend.webhooks(caller))
             self._deployments = backend.deployments(caller)
             self.tracking_uri = uri or str(self.settings.home)
@@ -375,21 +377,13 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None, *, progress: Any = None
     ) -> str:
         """Download a file or folder of a run's artifacts; returns the local path."""
-        dest_root = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="runstone-"))
-        clean = path.strip("/")
-        files = self._artifacts.files(run_id, clean)
-        if not files and clean:
-            raise NotFound(f"Run {run_id} has no artifact at {clean!r}.")
-        if len(files) == 1 and files[0].path == clean and clean:
-            target = dest_root / Path(clean).name
-            self._artifacts.download(run_id, clean, target, progress)
-            return str(target)
-        base = dest_root / Path(clean).name if clean else dest_root
-        base.mkdir(parents=True, exist_ok=True)
-        for f in files:
-            relative = f.path[len(clean) + 1 :] if clean else f.path
-            self._artifacts.download(run_id, f.path, base / relative, progress)
-        return str(base)
+        return _download(self._artifacts, run_id, f"Run {run_id}", path, dst_path, progress)
+
+    def download_logged_model_artifacts(
+        self, model_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None
+    ) -> str:
+        """Download the files of a logged model (as MLflow 3's ``log_model`` stores them)."""
+        return _download(self._model_artifacts, model_id, f"Logged model {model_id}", path, dst_path, None)
 
     # ----------------------------------------------------------------- admin
     def gc(self, *, older_than_ms: int | None = None, dry_run: bool = False) -> dict[str, Any]:
@@ -418,3 +412,24 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         from runstone.governance.audit import AuditService
 
         return dict(AuditService(self._tracking.db).verify().__dict__)
+
+
+def _download(
+    artifacts: Any, owner: str, label: str, path: str, dst_path: str | os.PathLike[str] | None, progress: Any
+) -> str:
+    """Download a file or a folder from a run's or a logged model's artifacts."""
+    dest_root = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="runstone-"))
+    clean = path.strip("/")
+    files = artifacts.files(owner, clean)
+    if not files and clean:
+        raise NotFound(f"{label} has no artifact at {clean!r}.")
+    if len(files) == 1 and files[0].path == clean and clean:
+        target = dest_root / Path(clean).name
+        artifacts.download(owner, clean, target, progress)
+        return str(target)
+    base = dest_root / Path(clean).name if clean else dest_root
+    base.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        relative = f.path[len(clean) + 1 :] if clean else f.path
+        artifacts.download(owner, f.path, base / relative, progress)
+    return str(base)

@@ -466,32 +466,32 @@ def _safe_file(d: Mapping[str, Any]) -> FileInfo:
 
 
 class HttpArtifacts:
-    """Artifact transfer over HTTP, streamed in both directions."""
+    """Artifact transfer over HTTP, streamed in both directions, for the artifacts of runs
+    (``/api/v1/runs``) or of logged models (``/api/v1/logged-models``)."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, base: str = "/api/v1/runs") -> None:
         self.t = transport
+        self.base = base
 
     def upload(self, run_id: str, path: str, local_file: Path, progress: Any = None) -> FileInfo:
         # A re-sent PUT stores the same bytes again: safe to retry, as long as every attempt sends
         # the whole file (a generator would be half-consumed by the failed attempt).
         body = self.t.json(
-            "PUT", f"/api/v1/runs/{_quote(run_id)}/artifacts/{_quote(path)}", content=_FileBody(local_file, progress),
+            "PUT", f"{self.base}/{_quote(run_id)}/artifacts/{_quote(path)}", content=_FileBody(local_file, progress),
             idempotent=True, headers={"Content-Type": "application/octet-stream"},
         )  # fmt: skip
         return _file_from_json(body["file"])
 
     def list_dir(self, run_id: str, path: str = "") -> list[FileInfo]:
-        body = self.t.json("GET", f"/api/v1/runs/{_quote(run_id)}/artifacts", params={"path": path})
+        body = self.t.json("GET", f"{self.base}/{_quote(run_id)}/artifacts", params={"path": path})
         return [_safe_file(f) for f in body["files"]]
 
     def files(self, run_id: str, path: str = "") -> list[FileInfo]:
-        body = self.t.json(
-            "GET", f"/api/v1/runs/{_quote(run_id)}/artifacts", params={"path": path, "recursive": "true"}
-        )
+        body = self.t.json("GET", f"{self.base}/{_quote(run_id)}/artifacts", params={"path": path, "recursive": "true"})
         return [_safe_file(f) for f in body["files"]]
 
     def download(self, run_id: str, path: str, dest: Path, progress: Any = None) -> None:
-        url = f"/api/v1/runs/{_quote(run_id)}/artifacts/{_quote(path)}"
+        url = f"{self.base}/{_quote(run_id)}/artifacts/{_quote(path)}"
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
         digest = hashlib.sha256()

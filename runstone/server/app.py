@@ -15,7 +15,7 @@ from runstone.config import Settings
 from runstone.registry.webhooks import Dispatcher
 from runstone.server import errors, mlflow_compat
 from runstone.server.middleware import RequestMiddleware, RequestStats
-from runstone.server.routes import artifacts, deployments, experiments, meta, registry, runs
+from runstone.server.routes import artifacts, deployments, experiments, logged_models, meta, registry, runs
 from runstone.version import VERSION
 
 
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.state.settings = settings
     app.state.stats = RequestStats()
     errors.install(app)
-    for module in (meta, experiments, runs, artifacts, registry, deployments):
+    for module in (meta, experiments, runs, artifacts, logged_models, registry, deployments):
         app.include_router(module.router)
     mlflow_compat.mount(app)
     ui.mount(app)

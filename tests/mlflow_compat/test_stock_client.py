@@ -106,6 +106,14 @@ def test_model_registry_scenarios(server: Server, tmp_path: Path):
         assert [h.version for h in history] == ["2", "1"]
         versions = client.search_model_versions("name = 'iris-clf'")
         assert {v.version: v.current_stage for v in versions} == seen["stages"]
+        # runstone's own loader takes what the stock client registered (its source is models:/m-...).
+        from sklearn.datasets import load_iris
+
+        import runstone.models
+
+        features, _ = load_iris(return_X_y=True, as_frame=True)
+        loaded = runstone.models.load_model("models:/iris-clf@champion", tmp_path / "loaded", client=client)
+        assert loaded.predict(features.head(5)).tolist() == seen["expected"]
     shown = run_cli("registry", "show", "iris-clf", "--tracking-uri", server.url)
     assert shown.returncode == 0, shown.stderr
     assert "champion" in shown.stdout and "Production" in shown.stdout

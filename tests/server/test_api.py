@@ -141,6 +141,8 @@ def test_idempotency_key_header(http):
         ),
         ("delete", "/api/v1/experiments/0/tags/nope", {}, 404, "not_found", "no tag 'nope'"),
         ("post", "/api/v1/nope", {}, 404, "not_found", "Not Found"),
+        ("get", "/api/v1/logged-models/m-" + "0" * 32, {}, 404, "not_found", "m-" + "0" * 32),
+        ("get", "/api/v1/logged-models/m-" + "0" * 32 + "/artifacts/MLmodel", {}, 404, "not_found", "m-" + "0" * 32),
     ],
 )
 def test_bad_requests_get_clear_4xx(http, method, path, kwargs, status, code, fragment):

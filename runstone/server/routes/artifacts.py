@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import urllib.parse
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import IO, Annotated, Any, cast
 
 import anyio.from_thread
@@ -76,6 +76,13 @@ def list_artifacts(run_id: str, service: Artifacts, path: str = "", recursive: b
 @router.get("/artifacts/{path:path}", summary="Download one artifact file", response_model=None)
 def download_artifact(run_id: str, path: str, service: Artifacts) -> FileResponse | StreamingResponse:
     artifact = service.open(run_id, path)
+    return file_response(artifact, service.read)
+
+
+def file_response(
+    artifact: ArtifactFile, read: Callable[[ArtifactFile], Iterator[bytes]]
+) -> FileResponse | StreamingResponse:
+    """One stored file as a download carrying its recorded SHA-256."""
     headers = {"X-Checksum-Sha256": artifact.info.sha256 or "", "X-Content-Type-Options": "nosniff"}
     filename = artifact.info.path.rsplit("/", 1)[-1]
     if artifact.local_path is not None:
@@ -84,7 +91,7 @@ def download_artifact(run_id: str, path: str, service: Artifacts) -> FileRespons
         )
     headers["Content-Length"] = str(artifact.info.file_size)
     headers["Content-Disposition"] = _attachment(filename)
-    return StreamingResponse(service.read(artifact), headers=headers, media_type="application/octet-stream")
+    return StreamingResponse(read(artifact), headers=headers, media_type="application/octet-stream")
 
 
 class _Pipe:
