@@ -57,7 +57,7 @@ class ViewType(enum.StrEnum):
         return (LifecycleStage.ACTIVE.value, LifecycleStage.DELETED.value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Metric:
     key: str
     value: float
@@ -65,13 +65,13 @@ class Metric:
     step: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Param:
     key: str
     value: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunTag:
     key: str
     value: str

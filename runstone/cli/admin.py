@@ -6,7 +6,7 @@ import re
 
 import click
 
-from runstone.cli.common import as_json, client, tracking_uri
+from runstone.cli.common import as_json, client, resolve_experiment, tracking_uri
 from runstone.cli.output import emit_json, group, table, when
 from runstone.errors import InvalidInput
 
@@ -21,15 +21,45 @@ def parse_duration(text: str) -> int:
     return sum(int(n) * _UNITS[u] for n, u in parts)
 
 
+def _id_list(text: str | None) -> list[str] | None:
+    """'a, b,c' -> ['a', 'b', 'c']; None when the option was not given."""
+    if text is None:
+        return None
+    ids = [part.strip() for part in text.split(",")]
+    if not all(ids):
+        raise InvalidInput(f"Invalid id list {text!r}; separate ids with commas, e.g. 3,7.")
+    return ids
+
+
 @click.command()
 @tracking_uri
 @click.option("--older-than", default=None, help="Only what was deleted at least this long ago (e.g. 30d, 12h).")
+@click.option("--run-ids", default=None, help="Only these deleted runs (comma-separated run ids).")
+@click.option(
+    "--experiment-ids",
+    default=None,
+    help="Only these deleted experiments, with all their runs (comma-separated ids or names).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; remove nothing.")
 @as_json
-def gc(tracking_uri: str | None, older_than: str | None, dry_run: bool, as_json: bool) -> None:
-    """Permanently remove deleted runs and experiments, and their artifacts."""
+def gc(
+    tracking_uri: str | None,
+    older_than: str | None,
+    run_ids: str | None,
+    experiment_ids: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Permanently remove deleted runs and experiments, and their artifacts.
+
+    Without --run-ids or --experiment-ids, everything deleted (at least --older-than ago) goes.
+    """
     ms = parse_duration(older_than) if older_than else None
-    report = client(tracking_uri).gc(older_than_ms=ms, dry_run=dry_run)
+    c = client(tracking_uri)
+    experiments = _id_list(experiment_ids)
+    if experiments is not None:
+        experiments = [resolve_experiment(c, e) for e in experiments]
+    report = c.gc(older_than_ms=ms, dry_run=dry_run, run_ids=_id_list(run_ids), experiment_ids=experiments)
     if as_json:
         emit_json(report)
         return

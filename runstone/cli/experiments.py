@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from runstone.cli.common import as_json, client, resolve_experiment, tracking_uri
@@ -10,20 +12,47 @@ from runstone.cli.output import emit_json, group, table, when
 
 @group()
 def experiments() -> None:
-    """List, create, rename, delete and restore experiments."""
+    """List, search, create, rename, delete and restore experiments."""
 
 
 def _public(e) -> dict:  # type: ignore[no-untyped-def,type-arg]
     return dict(e.__dict__)
 
 
+def _list_options(f: Any) -> Any:
+    for decorator in reversed(
+        [
+            tracking_uri,
+            click.option(
+                "--view", type=click.Choice(["active", "deleted", "all"]), default="active", show_default=True
+            ),
+            click.option(
+                "--filter", "filter_string", default=None, help="e.g. \"name LIKE 'iris%' and tags.team = 'cv'\""
+            ),
+            as_json,
+        ]
+    ):
+        f = decorator(f)
+    return f
+
+
 @experiments.command("list")
-@tracking_uri
-@click.option("--view", type=click.Choice(["active", "deleted", "all"]), default="active", show_default=True)
-@click.option("--filter", "filter_string", default=None, help="e.g. \"name LIKE 'iris%'\"")
-@as_json
+@_list_options
 def list_experiments(tracking_uri: str | None, view: str, filter_string: str | None, as_json: bool) -> None:
     """List experiments."""
+    _list(tracking_uri, view, filter_string, as_json)
+
+
+@experiments.command("search")
+@_list_options
+def search_experiments(tracking_uri: str | None, view: str, filter_string: str | None, as_json: bool) -> None:
+    """Search experiments with the filter grammar (same as `list --filter`)."""
+    if not filter_string:
+        raise click.UsageError("search needs --filter; use `runstone experiments list` to list everything.")
+    _list(tracking_uri, view, filter_string, as_json)
+
+
+def _list(tracking_uri: str | None, view: str, filter_string: str | None, as_json: bool) -> None:
     c = client(tracking_uri)
     found = []
     token = None

@@ -11,7 +11,8 @@ import click
 from runstone.cli.common import as_json, client, tracking_uri
 from runstone.cli.output import emit_json, group, table, when
 from runstone.entities import Gate, ModelVersion, Policy
-from runstone.errors import InvalidInput
+from runstone.errors import InvalidInput, NotFound
+from runstone.tracking.tags import GIT_COMMIT, SOURCE_NAME
 
 
 @group()
@@ -136,6 +137,55 @@ def delete(tracking_uri: str | None, name: str, yes: bool) -> None:
     click.echo(f"Deleted registered model {name!r}")
 
 
+@registry.command()
+@tracking_uri
+@click.argument("name")
+@click.argument("text")
+@click.option("--version", default=None, help="Describe this version instead of the model.")
+def describe(tracking_uri: str | None, name: str, text: str, version: str | None) -> None:
+    """Set the (markdown) description of NAME, or of one of its versions."""
+    c = client(tracking_uri)
+    if version is None:
+        c.update_registered_model(name, text)
+        click.echo(f"Described {name}")
+    else:
+        c.update_model_version(name, version, text)
+        click.echo(f"Described {name} version {version}")
+
+
+@registry.command()
+@tracking_uri
+@click.argument("name")
+@click.argument("key")
+@click.argument("value")
+@click.option("--version", default=None, help="Tag this version instead of the model.")
+def tag(tracking_uri: str | None, name: str, key: str, value: str, version: str | None) -> None:
+    """Set tag KEY=VALUE on NAME, or on one of its versions."""
+    c = client(tracking_uri)
+    if version is None:
+        c.set_registered_model_tag(name, key, value)
+        click.echo(f"Tagged {name}: {key}={value}")
+    else:
+        c.set_model_version_tag(name, version, key, value)
+        click.echo(f"Tagged {name} version {version}: {key}={value}")
+
+
+@registry.command()
+@tracking_uri
+@click.argument("name")
+@click.argument("key")
+@click.option("--version", default=None, help="Untag this version instead of the model.")
+def untag(tracking_uri: str | None, name: str, key: str, version: str | None) -> None:
+    """Remove tag KEY from NAME, or from one of its versions."""
+    c = client(tracking_uri)
+    if version is None:
+        c.delete_registered_model_tag(name, key)
+        click.echo(f"Removed tag {key} of {name}")
+    else:
+        c.delete_model_version_tag(name, version, key)
+        click.echo(f"Removed tag {key} of {name} version {version}")
+
+
 # ----------------------------------------------------------------------- versions
 @registry.command()
 @tracking_uri
@@ -161,6 +211,58 @@ def register(
         emit_json(version.__dict__)
     else:
         click.echo(f"Registered {name} version {version.version} from {source}")
+
+
+@registry.command("version")
+@tracking_uri
+@click.argument("name")
+@click.argument("version")
+@as_json
+def show_version(tracking_uri: str | None, name: str, version: str, as_json: bool) -> None:
+    """Show VERSION of NAME with what it came from: its run, metrics, dataset inputs and code version."""
+    c = client(tracking_uri)
+    mv = c.get_model_version(name, version)
+    run = None
+    if mv.run_id:
+        try:
+            run = c.get_run(mv.run_id)
+        except NotFound:
+            pass  # removed for good since; the version still says which run it was
+    datasets = [
+        {"name": i.dataset.name, "digest": i.dataset.digest, "context": i.context}
+        for i in (run.inputs.dataset_inputs if run else [])
+    ]
+    tags = run.data.tags if run else {}
+    code = {k: tags[k] for k in (GIT_COMMIT, SOURCE_NAME) if tags.get(k)}
+    if as_json:
+        emit_json({**mv.__dict__, "metrics": run.data.metrics if run else {}, "datasets": datasets, "code": code})
+        return
+    click.echo(f"{name} version {mv.version}: {mv.description or '(no description)'}")
+    rows: list[list[Any]] = [
+        ["stage", mv.current_stage],
+        ["aliases", ", ".join(mv.aliases) or "-"],
+        ["source", mv.source],
+        ["run", mv.run_id or "-"],
+        ["created", f"{when(mv.creation_timestamp)} by {mv.user_id}"],
+        *[[f"tag {k}", v] for k, v in sorted(mv.tags.items())],
+        *[[f"metric {k}", v] for k, v in sorted((run.data.metrics if run else {}).items())],
+        *[[f"dataset {d['name']}", f"{d['digest']} ({d['context'] or '-'})"] for d in datasets],
+        *[[k.removeprefix("runstone.").removeprefix("mlflow."), v] for k, v in code.items()],
+    ]
+    table(None, ["field", "value"], rows)
+
+
+@registry.command("delete-version")
+@tracking_uri
+@click.argument("name")
+@click.argument("version")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_version(tracking_uri: str | None, name: str, version: str, yes: bool) -> None:
+    """Delete VERSION of NAME (refused while it holds a protected stage or alias)."""
+    if not yes:
+        click.confirm(f"Delete version {version} of {name!r}?", abort=True)
+    client(tracking_uri).delete_model_version(name, version)
+    click.echo(f"Deleted {name} version {version}")
 
 
 @registry.command()
@@ -263,6 +365,7 @@ def _gate(text: str) -> Gate:
 @click.option("--approvals", type=int, default=None, help="Approvals a request needs (default 1).")
 @click.option("--gate", "gates", multiple=True, help="Automatic check, e.g. 'accuracy>=current' or 'auc>0.9'.")
 @click.option("--rollback-needs-approval", is_flag=True, help="Rollbacks of protected targets need a request too.")
+@click.option("--clear", is_flag=True, help="Protect nothing any more.")
 @as_json
 def policy(
     tracking_uri: str | None,
@@ -272,11 +375,17 @@ def policy(
     approvals: int | None,
     gates: tuple[str, ...],
     rollback_needs_approval: bool,
+    clear: bool,
     as_json: bool,
 ) -> None:
-    """Show NAME's approval policy, or set it when options are given."""
+    """Show NAME's approval policy, or set it when options are given (they replace the whole policy)."""
     c = client(tracking_uri)
-    if stages or aliases or approvals is not None or gates or rollback_needs_approval:
+    changes = stages or aliases or approvals is not None or gates or rollback_needs_approval
+    if clear and changes:
+        raise InvalidInput("--clear takes no other policy options.")
+    if clear:
+        result = c.set_model_policy(name, Policy())
+    elif changes:
         current = Policy(
             list(stages), list(aliases), approvals or 1, [_gate(g) for g in gates], rollback_needs_approval
         )
@@ -373,6 +482,15 @@ def approve(tracking_uri: str | None, request_id: int, comment: str) -> None:
 def reject(tracking_uri: str | None, request_id: int, comment: str) -> None:
     """Reject a request."""
     _decide(tracking_uri, "reject", request_id, comment)
+
+
+@registry.command()
+@tracking_uri
+@click.argument("request_id", type=int)
+def cancel(tracking_uri: str | None, request_id: int) -> None:
+    """Cancel your own open request."""
+    result = client(tracking_uri).cancel_request(request_id)
+    click.echo(f"Request {result.id} is {result.status}")
 
 
 @registry.command()

@@ -9,6 +9,8 @@ import click
 from runstone.cli.common import as_json, client, resolve_experiment, tracking_uri
 from runstone.cli.output import duration, emit_json, group, table, when
 from runstone.entities import Run
+from runstone.errors import InvalidState
+from runstone.sdk.client import RunstoneClient
 
 _AUTO_COLUMNS = 6
 
@@ -187,12 +189,20 @@ def show(tracking_uri: str | None, run_id: str, as_json: bool) -> None:
         )
 
 
+def _check_all(c: RunstoneClient, run_ids: tuple[str, ...], stage: str, otherwise: str) -> None:
+    """Refuse the whole command, before changing any run, when one of the runs cannot take part."""
+    for run_id in run_ids:
+        if c.get_run(run_id).info.lifecycle_stage != stage:
+            raise InvalidState(f"Run {run_id} is {otherwise}")
+
+
 @runs.command()
 @tracking_uri
 @click.argument("run_ids", nargs=-1, required=True)
 def delete(tracking_uri: str | None, run_ids: tuple[str, ...]) -> None:
     """Delete runs (restorable until `runstone gc`)."""
     c = client(tracking_uri)
+    _check_all(c, run_ids, "active", "already deleted.")
     for run_id in run_ids:
         c.delete_run(run_id)
         click.echo(f"Deleted run {run_id}")
@@ -204,6 +214,7 @@ def delete(tracking_uri: str | None, run_ids: tuple[str, ...]) -> None:
 def restore(tracking_uri: str | None, run_ids: tuple[str, ...]) -> None:
     """Restore deleted runs."""
     c = client(tracking_uri)
+    _check_all(c, run_ids, "deleted", "not deleted.")
     for run_id in run_ids:
         c.restore_run(run_id)
         click.echo(f"Restored run {run_id}")
@@ -217,6 +228,7 @@ def move(tracking_uri: str | None, run_ids: tuple[str, ...], target: str) -> Non
     """Move runs, with everything they logged, to another experiment."""
     c = client(tracking_uri)
     experiment_id = resolve_experiment(c, target)
+    _check_all(c, run_ids, "active", "deleted; restore it before changing it.")
     for run_id in run_ids:
         c.move_run(run_id, experiment_id)
         click.echo(f"Moved run {run_id} to experiment {experiment_id}")

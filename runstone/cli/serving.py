@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -62,7 +61,8 @@ def _local(uri: str, tracking: str | None) -> Path:
 @click.option(
     "--deployment-name",
     default=None,
-    help="Record this server as a deployment of the model version it serves (ended when it stops).",
+    help="Record this server as a deployment of the model version it serves (renewed when --follow switches "
+    "versions, ended when it stops).",
 )
 def serve(
     tracking_uri: str | None,
@@ -85,6 +85,7 @@ def serve(
     (Prometheus) and /openapi.json. Each response names the model version that answered in
     the X-Runstone-Model-Version header.
     """
+    from runstone.serving.deployment import DeploymentRecords
     from runstone.serving.run import ServeSpec
     from runstone.serving.run import serve as run
     from runstone.serving.traffic import TrafficPolicy
@@ -106,47 +107,24 @@ def serve(
         log_predictions=log_predictions,
         log_sample=log_sample,
         tracking_uri=tracking_uri,
+        deployment_name=deployment_name,
     )
-    recorded = _record_deployment(deployment_name, policy, host, port, tracking_uri) if deployment_name else []
+    records = DeploymentRecords.for_server(deployment_name, host, port) if deployment_name else None
+    if records is not None:
+        records.record_start(client(tracking_uri), [(r.model, r.weight) for r in policy.routes])
+    ended: list[bool] = []
 
     def end_records() -> None:
-        if not recorded:
+        if records is None or ended:
             return
-        c = client(tracking_uri)
-        while recorded:
-            deployment_id = recorded.pop()
-            try:
-                c.end_deployment(deployment_id)
-            except Exception as exc:
-                click.echo(f"Could not end deployment record {deployment_id}: {exc}", err=True)
+        ended.append(True)
+        for problem in records.end(client(tracking_uri), len(policy.routes)):
+            click.echo(f"Could not end deployment record {problem}", err=True)
 
     try:
-        run(spec, on_exit=end_records if recorded else None)
+        run(spec, on_exit=end_records if records is not None else None)
     finally:
         end_records()  # when the model failed to load, say, the server never started or stopped
-
-
-def _record_deployment(name: str, policy: Any, host: str, port: int, tracking: str | None) -> list[int]:
-    from runstone.models.uri import parse_models_uri, resolve_registered
-
-    c = client(tracking)
-    ids = []
-    routes = list(policy.routes)
-    for i, route in enumerate(routes):
-        if not route.model.startswith("models:/"):
-            raise InvalidInput(f"--deployment-name records registered models; {route.model!r} is not a models:/ URI.")
-        ref = parse_models_uri(route.model)
-        mv = resolve_registered(ref, c)
-        label = name if len(routes) == 1 else f"{name}/{'primary' if i == 0 else 'challenger'}"
-        deployment = c.record_deployment(
-            label,
-            ref.name,
-            mv.version,
-            target=f"http://{host}:{port}",
-            description=f"runstone models serve {route.model} (weight {route.weight:g})",
-        )
-        ids.append(deployment.id)
-    return ids
 
 
 @click.command()

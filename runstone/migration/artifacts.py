@@ -6,7 +6,8 @@ MLflow records where each run's (and logged model's) artifacts live as a URI:
 a local root, ``s3://bucket/prefix/<key>`` and so on. The key always ends in
 ``<experiment id>/<run id>/artifacts`` or ``<experiment id>/models/<model id>/artifacts``, which
 is how a folder reader finds the files under the root it was given (also after the store was
-copied elsewhere). A folder reader never reads outside its root.
+copied elsewhere). MLflow makes that folder when the first file is logged, so a run without
+artifacts has none: an absent folder holds no files. A folder reader never reads outside its root.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class ArtifactReader(Protocol):
 
     def read(self, uri: str, path: str) -> Iterator[bytes]: ...
 
+    def remarks(self) -> list[str]:
+        """What the import report should say about this reader, once everything was read."""
+
 
 def key_of(uri: str) -> str | None:
     """The ``<experiment>/<run>/artifacts`` (or logged model) key at the end of an artifact URI."""
@@ -48,23 +52,29 @@ class FolderReader:
         self.root = root.expanduser().resolve()
         if not self.root.is_dir():
             raise InvalidInput(f"MLflow artifact root {root} is not a folder.")
+        self.folders = self.absent = 0
 
     def _folder(self, uri: str) -> Path | None:
+        """The folder ``uri`` names under the root (which may not exist); None when it names none."""
         parsed = urllib.parse.urlparse(uri)
         if parsed.scheme in ("", "file"):
             direct = Path(urllib.parse.unquote(parsed.path)).resolve()
-            if direct.is_dir() and direct.is_relative_to(self.root):
+            if direct.is_relative_to(self.root) and direct != self.root:
                 return direct
         key = key_of(uri)
         if key is None:
             return None
         folder = (self.root / key).resolve()
-        return folder if folder.is_dir() and folder.is_relative_to(self.root) else None
+        return folder if folder.is_relative_to(self.root) else None
 
     def files(self, uri: str) -> list[tuple[str, int]] | None:
         folder = self._folder(uri)
         if folder is None:
             return None
+        if not folder.is_dir():
+            self.absent += 1
+            return []
+        self.folders += 1
         found = []
         for dirpath, _dirs, names in os.walk(folder):
             for name in names:
@@ -75,9 +85,18 @@ class FolderReader:
                 found.append((path.relative_to(folder).as_posix(), path.stat().st_size))
         return sorted(found)
 
+    def remarks(self) -> list[str]:
+        if self.absent and not self.folders:
+            # Not one folder where the store's runs keep theirs: most likely another folder.
+            return [
+                f"None of the {self.absent} runs and logged models has an artifact folder under {self.root}; "
+                "if they have artifacts, give MLflow's artifact root with --artifacts."
+            ]
+        return []
+
     def read(self, uri: str, path: str) -> Iterator[bytes]:
         folder = self._folder(uri)
-        if folder is None:
+        if folder is None or not folder.is_dir():
             raise NotFound(f"No artifact folder for {uri} under {self.root}.")
         target = (folder / path).resolve()
         if not target.is_relative_to(folder):
@@ -95,6 +114,9 @@ class ProxyReader:
 
     def close(self) -> None:
         self.http.close()
+
+    def remarks(self) -> list[str]:
+        return []
 
     @staticmethod
     def _key(uri: str) -> str | None:

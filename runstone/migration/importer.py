@@ -151,10 +151,14 @@ class MlflowImporter:
             if plan.experiment.get("lifecycle_stage") == "deleted":
                 self._delete_experiment(plan)
         registry.apply(models)
+        if self.reader is not None:
+            for remark in self.reader.remarks():
+                self.note(remark)
         if self._unreachable:
+            where = "lie outside the artifact root given" if self.reader is not None else "need an artifact root"
             self.note(
-                f"The artifacts of {self._unreachable} runs and logged models could not be reached: give the MLflow "
-                "artifact root folder with --artifacts."
+                f"The artifacts of {self._unreachable} runs and logged models could not be reached (their locations "
+                f"{where}): give the MLflow artifact root folder with --artifacts."
             )
         count(self, plans, models)
         return self.report

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from runstone.entities import ApprovalRequest, Gate, ModelVersion, Policy
 from runstone.errors import AlreadyExists, InvalidInput, InvalidState, NotFound, PermissionDenied
-from runstone.registry.service import RegistryService, canonical_stage, check_alias, parse_policy
+from runstone.registry.service import RegistryService, canonical_stage, check_alias, guarded_change, parse_policy
 from runstone.store import approvals as request_store
 from runstone.store import registry as store
 from runstone.store.registry import ModelRef, VersionRef
@@ -52,8 +52,10 @@ def check_policy(policy: Policy) -> Policy:
             raise InvalidInput(f"Gate operator {gate.op!r} is not one of {', '.join(_OPS)}.")
         if not gate.metric:
             raise InvalidInput("A gate names a metric.")
-        if gate.compare_to != "current" and not isinstance(gate.compare_to, (int, float)):
-            raise InvalidInput("A gate compares to 'current' (the current holder) or to a number.")
+        if gate.compare_to != "current" and (
+            not isinstance(gate.compare_to, (int, float)) or not math.isfinite(gate.compare_to)
+        ):
+            raise InvalidInput("A gate compares to 'current' (the current holder) or to a finite number.")
     return Policy(stages, aliases, policy.required_approvals, list(policy.gates), policy.rollback_requires_approval)
 
 
@@ -144,8 +146,8 @@ class GovernedRegistry(RegistryService):
             self._event(
                 s, "request.opened", name, {"request_id": request_id, "version": str(row.version), kind: target}
             )
-            if not policy.protects(kind, target):
-                # Nothing to approve: an unprotected target changes at once, still through the request.
+            if guarded_change(policy, name, kind, target, row) is None:
+                # Nothing to approve: an unguarded change happens at once, still through the request.
                 self._apply(s, model, request_id, reason=comment or "request")
             return request_store.load(s, [request_store.request_row(s, request_id)])[0]
 

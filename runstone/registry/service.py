@@ -30,6 +30,7 @@ _ALIAS_RE = re.compile(r"^[\w\-]{1,255}$")
 _RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")
 _LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[0-9a-f]{32})/?$")
 MAX_NAME_LENGTH = 256
+_MAX_TIME = 2**63 - 1
 
 
 def canonical_stage(stage: str) -> str:
@@ -56,6 +57,33 @@ def check_name(name: str) -> str:
             f"Registered model name {name!r} must not contain '/', '@' or ':' (they separate model URIs)."
         )
     return name
+
+
+def guarded_change(policy: Policy, model: str, kind: str, target: str, row: VersionRef | None) -> str | None:
+    """Why a change needs an approved request under ``policy`` (None: it does not).
+
+    A protected stage changes when a version enters it and also when its holder leaves it, so
+    moving a version out of a protected stage is guarded like moving one in.
+    """
+    if policy.protects(kind, target):
+        return f"{'Stage' if kind == 'stage' else 'Alias'} {target!r} of {model!r} is protected"
+    if kind == "stage" and row is not None and row.stage != target and policy.protects("stage", row.stage):
+        return f"Version {row.version} of {model!r} is in the protected stage {row.stage!r}"
+    return None
+
+
+def protected_holdings(s: Session, policy: Policy, model: ModelRef, row: VersionRef | None = None) -> list[str]:
+    """The protected stages and aliases held by ``row`` (by any version of the model when None)."""
+    held = []
+    for stage in policy.protected_stages:
+        holders = store.versions_in_stage(s, model.id, stage)
+        if any(row is None or v.id == row.id for v in holders):
+            held.append(f"stage {stage!r}")
+    for alias in policy.protected_aliases:
+        version = store.alias_version(s, model.id, alias)
+        if version is not None and (row is None or version == row.version):
+            held.append(f"alias {alias!r}")
+    return held
 
 
 def parse_policy(raw: str | None) -> Policy:
@@ -137,7 +165,13 @@ class RegistryService:
 
     def delete_registered_model(self, name: str) -> None:
         with self.db.transaction(write=True) as s:
-            row = store.model_row(s, name)
+            row = store.model_row(s, name, lock=True)
+            held = protected_holdings(s, parse_policy(row.policy), row)
+            if held:
+                raise PermissionDenied(
+                    f"Registered model {name!r} still holds its protected {' and '.join(held)}: move them through "
+                    f"approved requests, or lift the policy first (runstone registry policy {name} --clear)."
+                )
             versions = [v.version for v in store.model_versions(s, row.id)]
             store.delete_model(s, row.id)
             self._audit(s, "registry.delete_model", name, {"versions": versions}, None)
@@ -269,13 +303,26 @@ class RegistryService:
 
     def delete_model_version(self, name: str, version: str | int) -> None:
         with self.db.transaction(write=True) as s:
-            model = store.model_row(s, name)
+            model = store.model_row(s, name, lock=True)
             row = store.version_row(s, model, version)
+            held = protected_holdings(s, parse_policy(model.policy), model, row)
+            if held:
+                raise PermissionDenied(
+                    f"Version {row.version} of {name!r} holds the protected {' and '.join(held)}: move "
+                    f"{'them' if len(held) > 1 else 'it'} to another version through an approved request first."
+                )
+            reason = f"version {row.version} deleted"
             for alias in store.aliases_of_version(s, model.id, row.version):
                 store.delete_alias(s, model.id, alias)
                 store.record_assignment(
                     s, model_id=model.id, kind="alias", target=alias, version=None, previous_version=row.version,
-                    actor=self.user, reason=f"version {row.version} deleted", request_id=None, now=self.clock(),
+                    actor=self.user, reason=reason, request_id=None, now=self.clock(),
+                )  # fmt: skip
+            if row.stage != "None":
+                # History must not show a deleted version holding its stage for ever after.
+                store.record_assignment(
+                    s, model_id=model.id, kind="stage", target="None", version=row.version, previous_version=None,
+                    actor=self.user, reason=reason, request_id=None, now=self.clock(),
                 )  # fmt: skip
             store.delete_version(s, row.id)
             self._audit(s, "registry.delete_version", name, {"version": row.version, "source": row.source}, None)
@@ -361,16 +408,22 @@ class RegistryService:
         archive_existing: bool = False,
         reason: str = "",
     ) -> ModelVersion:
-        """A direct change by the caller; refused when the model's policy protects the target."""
+        """A direct change by the caller; refused when the model's policy guards it (see guarded_change)."""
         with self.db.transaction(write=True) as s:
             model = store.model_row(s, name, lock=True)
-            if parse_policy(model.policy).protects(kind, target):
+            row = store.version_row(s, model, version) if version is not None else None
+            why = guarded_change(parse_policy(model.policy), name, kind, target, row)
+            if why is not None:
+                if row is None:
+                    raise PermissionDenied(
+                        f"{why}: it moves to another version only through an approved request, and is never "
+                        "removed while the policy protects it (change the policy first: "
+                        f"runstone registry policy {name})."
+                    )
                 raise PermissionDenied(
-                    f"{'Stage' if kind == 'stage' else 'Alias'} {target!r} of {name!r} is protected: open a request "
-                    f"(runstone registry request {name} {version or ''} --{'stage' if kind == 'stage' else 'alias'} {target}) "
+                    f"{why}: open a request (runstone registry request {name} {row.version} --{kind} {target}) "
                     "and have it approved."
                 )
-            row = store.version_row(s, model, version) if version is not None else None
             self._assign(s, model, kind, target, row, reason=reason, archive_existing=archive_existing)
             if row is None:
                 return ModelVersion(name, "", 0, 0, "", "", "", None, "", "")
@@ -442,6 +495,7 @@ class RegistryService:
         """Which versions held a stage (or an alias) at a moment: "who was in Production at 14:00"."""
         if (stage is None) == (alias is None):
             raise InvalidInput("Ask about exactly one of a stage or an alias.")
+        time = max(min(time, _MAX_TIME), -_MAX_TIME)  # beyond any stored time, and what a BIGINT holds
         with self.db.transaction() as s:
             model = store.model_row(s, name)
             if alias is not None:
@@ -478,6 +532,8 @@ class RegistryService:
                 stack.append(int(event.version))
         while stack and stack[-1] != current:
             stack.pop()
+        existing = {v.version for v in store.model_versions(s, model.id)}
+        stack = [v for v in stack if v in existing]  # a deleted version cannot come back
         return (stack[-2] if len(stack) >= 2 else None), current
 
 

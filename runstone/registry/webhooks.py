@@ -24,9 +24,10 @@ from typing import Any
 import httpx
 
 from runstone.entities import Webhook
-from runstone.errors import InvalidInput
+from runstone.errors import InvalidInput, NotFound
 from runstone.store import webhooks as store
 from runstone.store.engine import Database
+from runstone.store.registry import MAX_INTEGER
 from runstone.tracking.service import TrackingService
 
 log = logging.getLogger("runstone.webhooks")
@@ -45,32 +46,57 @@ BACKOFF = (1, 5, 30, 120, 600)
 _LEASE_MS = 60_000
 
 
+MAX_URL_LENGTH = 2000
+
+
 def check_url(url: str, *, allow_private: bool) -> str:
     """Refuse URLs that would make the server call itself or its private network."""
-    parsed = urllib.parse.urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    resolve_target(url, allow_private=allow_private)
+    return url
+
+
+def resolve_target(url: str, *, allow_private: bool) -> list[str]:
+    """The addresses ``url`` may be sent to: all of its host's, each public unless the operator
+    allows private ones (then none are listed: the host is resolved when sending)."""
+    if not isinstance(url, str) or len(url) > MAX_URL_LENGTH:
+        raise InvalidInput(f"Webhook URL must be an http:// or https:// URL of at most {MAX_URL_LENGTH} characters.")
+    try:
+        parsed = urllib.parse.urlparse(url)
+        host, port = parsed.hostname, parsed.port
+    except ValueError as exc:  # a malformed IPv6 literal, a port out of range, ...
+        raise InvalidInput(f"Webhook URL {url!r} is not a valid URL: {exc}.") from None
+    if parsed.scheme not in ("http", "https") or not host:
         raise InvalidInput(f"Webhook URL {url!r} must be an http:// or https:// URL with a host.")
     if allow_private:
-        return url
+        return []
     try:
-        infos = socket.getaddrinfo(parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80))
-    except socket.gaierror:
-        raise InvalidInput(f"Webhook host {parsed.hostname!r} does not resolve.") from None
+        infos = socket.getaddrinfo(host, port or (443 if parsed.scheme == "https" else 80), type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise InvalidInput(f"Webhook host {host!r} does not resolve.") from None
+    addresses = []
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if (
-            address.is_private
-            or address.is_loopback
-            or address.is_link_local
-            or address.is_reserved
-            or address.is_multicast
-            or address.is_unspecified
-        ):
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        # Not global: private, loopback, link-local, shared (100.64/10), reserved, unspecified.
+        if not address.is_global or address.is_multicast:
             raise InvalidInput(
                 f"Webhook URL {url!r} resolves to the non-public address {address}; an operator can allow "
                 "private targets with RUNSTONE_WEBHOOK_ALLOW_PRIVATE=true."
             )
-    return url
+        addresses.append(str(address))
+    return addresses
+
+
+def _pinned(url: str, address: str | None) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """The request to send to ``url`` over a connection to ``address``, the address that was
+    checked: resolving the name again could give another one (DNS rebinding)."""
+    target = httpx.URL(url)
+    if address is None:
+        return target, {}, {}
+    headers = {"Host": target.netloc.decode("ascii")}
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    return target.copy_with(host=address), headers, extensions
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -94,6 +120,10 @@ class WebhookService:
     ) -> CreatedWebhook:
         if not name or len(name) > 256:
             raise InvalidInput("Webhook name must be 1-256 characters.")
+        if model_name is not None and not 0 < len(model_name) <= 256:
+            raise InvalidInput("A webhook's model name must be 1-256 characters.")
+        if secret is not None and not 16 <= len(secret) <= 256:
+            raise InvalidInput("A webhook secret must be 16-256 characters (leave it out to get a random one).")
         unknown = [e for e in events if e != "*" and e not in EVENTS]
         if unknown or not events:
             raise InvalidInput(f"Unknown webhook events {unknown}; choose from {', '.join(EVENTS)} or '*'.")
@@ -113,11 +143,15 @@ class WebhookService:
             return store.all_webhooks(s)
 
     def delete_webhook(self, webhook_id: int) -> None:
+        if not 0 < webhook_id <= MAX_INTEGER:
+            raise NotFound(f"Webhook {webhook_id} not found.")
         with self.db.transaction(write=True) as s:
             store.remove(s, webhook_id)
             self.tracking.audit(s, "webhook.delete", "webhook", str(webhook_id), {"id": webhook_id}, None)
 
     def deliveries(self, webhook_id: int | None = None) -> list[dict[str, Any]]:
+        if webhook_id is not None and not 0 < webhook_id <= MAX_INTEGER:
+            raise NotFound(f"Webhook {webhook_id} not found.")
         with self.db.transaction() as s:
             return store.deliveries(s, webhook_id)
 
@@ -141,17 +175,20 @@ def deliver_due(
             attempted += 1
             error, status_code = None, None
             try:
-                check_url(url, allow_private=allow_private)
+                addresses = resolve_target(url, allow_private=allow_private)
+                target, pinned_headers, extensions = _pinned(url, addresses[0] if addresses else None)
                 body = payload.encode()
                 response = http.post(
-                    url,
+                    target,
                     content=body,
                     headers={
+                        **pinned_headers,
                         "Content-Type": "application/json",
                         "X-Runstone-Event": event,
                         "X-Runstone-Delivery": str(delivery_id),
                         "X-Runstone-Signature": sign(secret, body),
                     },
+                    extensions=extensions,
                 )
                 status_code = response.status_code
                 if not 200 <= response.status_code < 300:

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from runstone.config import Settings
@@ -32,6 +32,7 @@ from runstone.entities import (
 from runstone.errors import InvalidInput, NotFound
 from runstone.sdk.deployments import DeploymentMethods
 from runstone.sdk.registry import LocalRegistry, RegistryMethods
+from runstone.tracking.tags import PARENT_RUN_ID
 
 if TYPE_CHECKING:
     import httpx
@@ -221,6 +222,11 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
     def get_run(self, run_id: str) -> Run:
         return self._tracking.get_run(run_id)  # type: ignore[no-any-return]
 
+    def get_parent_run(self, run_id: str) -> Run | None:
+        """The run that ``run_id`` is nested in, or None for a top-level run (as in MLflow)."""
+        parent = self.get_run(run_id).data.tags.get(PARENT_RUN_ID)
+        return self.get_run(parent) if parent else None
+
     def get_child_run_ids(self, run_id: str) -> list[str]:
         return self._tracking.child_run_ids(run_id)  # type: ignore[no-any-return]
 
@@ -364,6 +370,26 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             text = json.dumps(dictionary, indent=2)
         return self.log_text(run_id, text, artifact_file)
 
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> FileInfo:
+        """Save a matplotlib or plotly figure as an artifact (format from the file extension)."""
+        name = PurePosixPath(artifact_file.replace("\\", "/"))
+        suffix = name.suffix.lower()
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / (name.name or "figure")
+            if hasattr(figure, "savefig"):
+                figure.savefig(target, format=suffix.lstrip(".") or "png")
+            elif hasattr(figure, "write_html") and suffix in (".html", ".htm"):
+                figure.write_html(str(target), include_plotlyjs=True)
+            elif hasattr(figure, "write_json") and suffix == ".json":
+                figure.write_json(str(target))
+            elif hasattr(figure, "write_image"):
+                figure.write_image(str(target))
+            else:
+                raise InvalidInput(
+                    f"Cannot save a {type(figure).__name__} as {artifact_file!r}; pass a matplotlib or plotly figure."
+                )
+            return self._artifacts.upload(run_id, artifact_file, target)  # type: ignore[no-any-return]
+
     def _log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> FileInfo:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "payload"
@@ -386,12 +412,33 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         return _download(self._model_artifacts, model_id, f"Logged model {model_id}", path, dst_path, None)
 
     # ----------------------------------------------------------------- admin
-    def gc(self, *, older_than_ms: int | None = None, dry_run: bool = False) -> dict[str, Any]:
+    def gc(
+        self,
+        *,
+        older_than_ms: int | None = None,
+        dry_run: bool = False,
+        run_ids: Sequence[str] | None = None,
+        experiment_ids: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Permanently remove deleted runs and experiments, with their artifacts.
+
+        With ``run_ids`` or ``experiment_ids``, only those (each must be deleted); otherwise
+        everything deleted at least ``older_than_ms`` ago (everything deleted when None).
+        """
         if self.is_remote:
-            return self._tracking.gc(older_than_ms=older_than_ms, dry_run=dry_run)  # type: ignore[no-any-return]
+            return self._tracking.gc(  # type: ignore[no-any-return]
+                older_than_ms=older_than_ms, dry_run=dry_run, run_ids=run_ids, experiment_ids=experiment_ids
+            )
         from runstone.tracking.gc import collect
 
-        report = collect(self._tracking, self._artifacts.service.store, older_than_ms=older_than_ms, dry_run=dry_run)
+        report = collect(
+            self._tracking,
+            self._artifacts.service.store,
+            older_than_ms=older_than_ms,
+            dry_run=dry_run,
+            run_ids=run_ids,
+            experiment_ids=experiment_ids,
+        )
         return dict(report.__dict__)
 
     def audit_events(

@@ -10,11 +10,9 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from runstone.entities import Experiment, Metric, PagedList, Run, RunStatus, ViewType
@@ -196,10 +194,19 @@ def start_run(
         run = client.get_run(run_id)
         if run.info.lifecycle_stage != "active":
             raise InvalidState(f"Run {run_id} is deleted; restore it before resuming it.")
-        if run.info.status != RunStatus.RUNNING.value:
-            run = client.update_run(run_id, status=RunStatus.RUNNING.value)
-        if tags:
-            client.log_batch(run_id, tags={k: str(v) for k, v in tags.items()})
+        if experiment_id is not None and str(experiment_id) != run.info.experiment_id:
+            raise InvalidInput(
+                f"Run {run_id} belongs to experiment {run.info.experiment_id}, not {experiment_id}; "
+                "leave out experiment_id to resume it."
+            )
+        extra = {k: str(v) for k, v in (tags or {}).items()}
+        if description is not None:
+            extra[T.NOTE] = description
+        check.batch([], {}, extra)
+        if run.info.status != RunStatus.RUNNING.value or (run_name and run_name != run.info.run_name):
+            run = client.update_run(run_id, status=RunStatus.RUNNING.value, name=run_name)
+        if extra:
+            client.log_batch(run_id, tags=extra)
             run = client.get_run(run_id)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if nested and stack else None)
@@ -378,24 +385,7 @@ def log_dict(dictionary: Mapping[str, Any], artifact_file: str, run_id: str | No
 
 def log_figure(figure: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Save a matplotlib or plotly figure as an artifact (format from the file extension)."""
-    rid = _run_id(run_id)
-    suffix = Path(artifact_file).suffix.lower()
-    with tempfile.TemporaryDirectory() as tmp:
-        target = Path(tmp) / Path(artifact_file).name
-        if hasattr(figure, "savefig"):
-            figure.savefig(target, format=suffix.lstrip(".") or "png")
-        elif hasattr(figure, "write_html") and suffix in (".html", ".htm"):
-            figure.write_html(str(target), include_plotlyjs=True)
-        elif hasattr(figure, "write_json") and suffix == ".json":
-            figure.write_json(str(target))
-        elif hasattr(figure, "write_image"):
-            figure.write_image(str(target))
-        else:
-            raise InvalidInput(
-                f"Cannot save a {type(figure).__name__} as {artifact_file!r}; pass a matplotlib or plotly figure."
-            )
-        parent = str(Path(artifact_file).parent).replace("\\", "/")
-        _client().log_artifact(rid, target, None if parent in ("", ".") else parent)
+    _client().log_figure(_run_id(run_id), figure, artifact_file)
 
 
 def log_input(

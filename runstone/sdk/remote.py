@@ -119,11 +119,11 @@ class Transport:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.retries = retries
-        headers = {"User-Agent": f"runstone/{VERSION}", "X-Runstone-User": user}
+        # Sent with each request rather than set on a client that may be shared: two clients
+        # acting as two people (a requester and an approver) must never swap identities.
+        self.headers = {"User-Agent": f"runstone/{VERSION}", "X-Runstone-User": user}
         if client is None:
-            client = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
-        else:
-            client.headers.update(headers)
+            client = httpx.Client(base_url=self.base_url, timeout=timeout, headers=self.headers)
         self.client = client
 
     def request(
@@ -141,7 +141,9 @@ class Transport:
         attempt = 0
         while True:
             try:
-                response = self.client.request(method, path, json=json, params=params, content=content, headers=headers)
+                response = self.client.request(
+                    method, path, json=json, params=params, content=content, headers={**self.headers, **(headers or {})}
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # Nothing reached the server: always safe to try again.
                 error: Exception = exc
@@ -428,8 +430,20 @@ class HttpTracking:
         )
         return PagedList([run_from_json(r) for r in body["runs"]], body.get("next_page_token"))
 
-    def gc(self, *, older_than_ms: int | None = None, dry_run: bool = False) -> dict[str, Any]:
-        return dict(self.t.json("POST", "/api/v1/gc", json={"older_than_ms": older_than_ms, "dry_run": dry_run}))
+    def gc(
+        self,
+        *,
+        older_than_ms: int | None = None,
+        dry_run: bool = False,
+        run_ids: Sequence[str] | None = None,
+        experiment_ids: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"older_than_ms": older_than_ms, "dry_run": dry_run}
+        if run_ids is not None:
+            body["run_ids"] = list(run_ids)
+        if experiment_ids is not None:
+            body["experiment_ids"] = [str(e) for e in experiment_ids]
+        return dict(self.t.json("POST", "/api/v1/gc", json=body))
 
     def audit_events(self, **params: Any) -> list[dict[str, Any]]:
         return list(
@@ -496,7 +510,7 @@ class HttpArtifacts:
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
         digest = hashlib.sha256()
         try:
-            with self.t.client.stream("GET", url) as response:
+            with self.t.client.stream("GET", url, headers=self.t.headers) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise _error_from(response)

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -37,9 +38,10 @@ from runstone.errors import InvalidInput
 from runstone.models.enforce import enforce_inputs, enforce_params
 from runstone.serving import payloads
 from runstone.serving.batching import MicroBatcher
+from runstone.serving.deployment import DeploymentRecords, description
 from runstone.serving.fastpath import quiet_feature_names
 from runstone.serving.live import Follower, Served, Slot, load
-from runstone.serving.metrics import Metrics
+from runstone.serving.metrics import Metrics, SharedMetrics, render
 from runstone.serving.predlog import Entry, PredictionLogger
 from runstone.serving.traffic import Splitter, TrafficPolicy
 from runstone.version import VERSION
@@ -59,6 +61,8 @@ class ServingOptions:
     threaded_rows: int = 2048  # requests with more rows are predicted in a worker thread
     shadow_capacity: int = 1000
     max_body_bytes: int = 256 * 1024 * 1024  # larger requests are answered 413
+    deployment: DeploymentRecords | None = None  # records renewed when --follow switches a route
+    metrics_dir: str | None = None  # shared by the worker processes of one server (metrics.py)
 
 
 class ShadowRunner:
@@ -171,10 +175,14 @@ class ScoringServer:
         for slot in self.slots:
             self.prepare(slot.current)
         self.follower = Follower(self.slots, client, interval=options.follow_interval, prepare=self.prepare)
+        if options.deployment is not None:
+            for slot, route in zip(self.routes, policy.routes, strict=True):
+                slot.on_swap.append(self._renew_record(options.deployment, slot.role, route.weight))
         self.shadow = (
             ShadowRunner(self.shadow_slot, self.metrics, logger, options.shadow_capacity) if self.shadow_slot else None
         )
         self.metrics.live = self._live
+        self.shared = SharedMetrics(self.metrics, Path(options.metrics_dir)) if options.metrics_dir else None
         self._openapi: tuple[Served, bytes] | None = None
 
     @property
@@ -183,6 +191,14 @@ class ScoringServer:
 
     def _live(self) -> list[tuple[str, str, str, str]]:
         return [(s.role, s.current.name, s.current.version, s.uri) for s in self.slots]
+
+    def _renew_record(self, records: DeploymentRecords, role: str, weight: float) -> Callable[[Served, Served], None]:
+        def renew(old: Served, new: Served) -> None:
+            records.switched(
+                self.follower.registry(), role, len(self.routes), new.name, new.version, description(new.uri, weight)
+            )
+
+        return renew
 
     def prepare(self, served: Served) -> None:
         """Attach a micro-batcher to a model about to go live (when batching is on)."""
@@ -199,6 +215,8 @@ class ScoringServer:
         )
 
     def start(self) -> None:
+        if self.shared is not None:
+            self.shared.start()
         if self.logger is not None:
             self.logger.start()
         if self.shadow is not None:
@@ -207,6 +225,8 @@ class ScoringServer:
             self.follower.start()
 
     def stop(self) -> None:
+        if self.shared is not None:
+            self.shared.stop()
         self.follower.stop()
         if self.shadow is not None:
             self.shadow.stop()
@@ -248,6 +268,18 @@ class ScoringServer:
             params = enforce_params(parsed.params, served.model.metadata.get_params_schema())
         except InvalidInput as exc:
             return self._failed(served, key, 400, exc, request_id, headers, started, role=self.routes[route].role)
+        except Exception as exc:
+            # Reading a client's body failed in a way no check above foresaw: still bad input,
+            # answered 400 without echoing internals; the traceback is in the log.
+            log.warning("request %s: the input could not be read", request_id, exc_info=True)
+            unreadable = payloads.BadRequest(
+                f"The request body could not be read as input of this model ({type(exc).__name__}); "
+                f"GET /openapi.json lists the accepted forms. The server's log has details under request id "
+                f"{request_id}."
+            )
+            return self._failed(
+                served, key, 400, unreadable, request_id, headers, started, role=self.routes[route].role
+            )
         try:
             predictions = await self._predict(served, data, params, parsed)
             content = payloads.dumps({"predictions": payloads.jsonable(predictions)})
@@ -408,7 +440,8 @@ class ScoringServer:
         return Response(payloads.dumps(self.describe()), 200, media_type=JSON)
 
     async def metrics_text(self, request: Request) -> Response:
-        return Response(self.metrics.render(), 200, media_type="text/plain; version=0.0.4")
+        snapshot = self.shared.collect() if self.shared is not None else self.metrics.snapshot()
+        return Response(render(snapshot), 200, media_type="text/plain; version=0.0.4")
 
     async def openapi(self, request: Request) -> Response:
         served = self.routes[0].current

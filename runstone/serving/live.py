@@ -181,7 +181,8 @@ class Follower:
         self._thread: threading.Thread | None = None
         self.failures = 0
 
-    def _client(self) -> Any:
+    def registry(self) -> Any:
+        """The tracking client the registry is read through (the default one unless given)."""
         if self.client is None:
             from runstone.models.runs import default_client
 
@@ -192,10 +193,10 @@ class Follower:
         """Swap in the version the slot's URI points at now; True when it changed."""
         ref = registry_ref(slot.uri)
         assert ref is not None
-        mv = resolve_registered(ref, self._client())
+        mv = resolve_registered(ref, self.registry())
         if str(mv.version) == slot.current.version:
             return False
-        served = load(slot.uri, self._client(), version=mv)
+        served = load(slot.uri, self.registry(), version=mv)
         self.prepare(served)
         slot.swap(served)
         return True

@@ -176,15 +176,13 @@ def _column(values: list[Any], spec: ColSpec | None) -> Any:
         return _infer_column(values)
     kind = spec.type
     if kind in ("string", "binary"):
-        array = np.empty(len(values), dtype=object)
-        array[:] = values
-        return array
+        return _objects(values)
     if kind == "datetime":
         import pandas as pd
 
         try:
             return pd.to_datetime(pd.Series(values, dtype=object)).to_numpy()
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             return _infer_column(values)
     target = np.dtype(NUMPY_OF_TYPE[kind])
     if kind == "boolean":
@@ -202,7 +200,8 @@ def _column(values: list[Any], spec: ColSpec | None) -> Any:
     if target.kind in "iu" and array.dtype.kind == "f" and not bool(np.isfinite(array).all()):
         return array  # missing values: enforcement says an integer column cannot hold them
     try:
-        converted = array.astype(target)
+        with np.errstate(invalid="ignore", over="ignore"):  # out of range: compared below, then refused
+            converted = array.astype(target)
     except (ValueError, TypeError, OverflowError):
         return array
     if target.kind == "f":
@@ -214,12 +213,21 @@ def _infer_column(values: list[Any]) -> Any:
     import numpy as np
 
     if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return np.asarray(values)
+        try:
+            return np.asarray(values)
+        except OverflowError:  # an integer wider than 64 bits
+            return _objects(values)
     if values and all(isinstance(v, bool) for v in values):
         return np.asarray(values, dtype=bool)
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array
+    return _objects(values)
+
+
+def _objects(values: list[Any]) -> Any:
+    """A column holding each value as it is: a list in a cell stays one value (slice assignment
+    would read nested lists as another dimension, and fail or unwrap them)."""
+    import numpy as np
+
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 _CONFORMS = "runstone.conforms"
@@ -264,20 +272,44 @@ def _from_split(value: Any, schema: Schema | None) -> Any:
     data = value["data"]
     if not isinstance(data, list) or any(not isinstance(row, list) for row in data):
         raise BadRequest("'dataframe_split' data must be a list of rows (lists of values).")
-    width = len(data[0]) if data else len(value.get("columns") or [])
+    columns = value.get("columns")
+    if columns is not None and not isinstance(columns, list):
+        raise BadRequest(f"'dataframe_split' columns must be a list of column names; got {_kind(columns)}.")
+    width = len(data[0]) if data else len(columns or [])
     if any(len(row) != width for row in data):
         raise BadRequest("Every row of 'dataframe_split' data must have the same number of values.")
-    columns = value.get("columns")
     named = _frame_schema(schema)
     if columns is None:
         columns = named.names() if named is not None and width == len(named.specs) else list(range(width))
-    if not isinstance(columns, list) or len(columns) != width:
-        raise BadRequest(f"'dataframe_split' names {len(columns or [])} columns but its rows hold {width} values.")
+    if len(columns) != width:
+        raise BadRequest(f"'dataframe_split' names {len(columns)} columns but its rows hold {width} values.")
+    if not all(_label(c) for c in columns):
+        raise BadRequest("'dataframe_split' columns must be names (strings or integers).")
     cols = [list(c) for c in zip(*data, strict=True)] if data else [[] for _ in columns]
     index = value.get("index")
     if index is not None and (not isinstance(index, list) or len(index) != len(data)):
         raise BadRequest("'dataframe_split' index must be a list with one label per row.")
+    if index is not None and not all(_label(i) or isinstance(i, float) for i in index):
+        raise BadRequest("'dataframe_split' index labels must be strings or numbers.")
     return _table(columns, cols, named, index)
+
+
+def _label(value: Any) -> bool:
+    """Whether a JSON value can name a column or a row."""
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's type, as a client would name it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an object" if isinstance(value, dict) else "a list"
 
 
 def _from_records(value: Any, schema: Schema | None) -> Any:
@@ -296,8 +328,8 @@ def _tensor(values: Any, spec: TensorSpec | None, label: str) -> Any:
 
     try:
         array = np.asarray(values)
-    except ValueError as exc:
-        raise BadRequest(f"{label} is not a rectangular array: {exc}") from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise BadRequest(f"{label} is not a rectangular array of numbers or strings: {exc}") from None
     if spec is None or spec.dtype in ("str", "bytes", "object") or array.dtype.kind not in "biuf":
         return array
     target = np.dtype(spec.dtype)
@@ -306,7 +338,8 @@ def _tensor(values: Any, spec: TensorSpec | None, label: str) -> Any:
     if target.kind in "iu" and array.dtype.kind == "f" and not bool(np.isfinite(array).all()):
         return array
     try:
-        converted = array.astype(target)
+        with np.errstate(invalid="ignore", over="ignore"):  # out of range: compared below, then refused
+            converted = array.astype(target)
     except (ValueError, TypeError, OverflowError):
         return array
     same = converted == array
@@ -346,6 +379,11 @@ def _array_input(value: Any, schema: Schema | None, label: str) -> Any:
     named = _frame_schema(schema)
     if named is not None:
         # Rows of values for a model that takes named columns: columns in the signature's order.
+        if not isinstance(value, list):
+            raise BadRequest(
+                f"{label} must hold rows of values in the order of the model's signature "
+                f"({', '.join(named.names())}), columns or records; got {_kind(value)}."
+            )
         rows = value if value and isinstance(value[0], list) else [value]
         width = len(named.specs)
         if any(not isinstance(r, list) or len(r) != width for r in rows):

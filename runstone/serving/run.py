@@ -17,6 +17,7 @@ from typing import Any
 from runstone.config import Settings
 from runstone.errors import InvalidInput
 from runstone.http_protocol import NoDelayProtocol
+from runstone.serving.deployment import DeploymentRecords
 from runstone.serving.traffic import TrafficPolicy
 
 log = logging.getLogger("runstone.serving")
@@ -47,6 +48,8 @@ class ServeSpec:
     log_max_bytes: int = 64 * 1024 * 1024
     log_max_seconds: float = 300.0
     tracking_uri: str | None = None
+    deployment_name: str | None = None  # records renewed by the workers when --follow switches
+    metrics_dir: str | None = None  # set by serve() for its worker processes
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -87,6 +90,10 @@ def build_app(spec: ServeSpec, *, on_exit: Callable[[], None] | None = None) -> 
         follow_interval=spec.follow_interval,
         batch_wait_ms=spec.batch_wait_ms,
         batch_max_rows=spec.batch_max_rows,
+        deployment=(
+            DeploymentRecords.for_server(spec.deployment_name, spec.host, spec.port) if spec.deployment_name else None
+        ),
+        metrics_dir=spec.metrics_dir,
     )
     hooks = [lambda server: on_exit()] if on_exit is not None else []
     return create_app(options, client=client, logger=logger, on_shutdown=hooks)
@@ -119,7 +126,13 @@ def serve(spec: ServeSpec, *, on_exit: Callable[[], None] | None = None) -> None
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if spec.workers > 1:
-        os.environ["RUNSTONE_SERVE_SPEC"] = spec.to_json()
+        import shutil
+        import tempfile
+        from dataclasses import replace
+
+        # Any worker may answer a scrape of /metrics: they add up their counts through this folder.
+        shared = tempfile.mkdtemp(prefix="runstone-metrics-")
+        os.environ["RUNSTONE_SERVE_SPEC"] = replace(spec, metrics_dir=shared).to_json()
         try:
             uvicorn.run(
                 f"{__name__}:worker_app",
@@ -133,6 +146,7 @@ def serve(spec: ServeSpec, *, on_exit: Callable[[], None] | None = None) -> None
                 log_level="info",
             )
         finally:
+            shutil.rmtree(shared, ignore_errors=True)
             if on_exit is not None:
                 on_exit()
         return

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from runstone.entities import Approval, ApprovalRequest
 from runstone.errors import NotFound
+from runstone.store.registry import MAX_INTEGER
 from runstone.store.tables import ApprovalRequestRow, ApprovalRow, RegisteredModelRow
 
 
@@ -46,10 +47,12 @@ def insert_request(
 
 
 def request_row(session: Session, request_id: int, *, lock: bool = False) -> ApprovalRequestRow:
-    stmt = select(ApprovalRequestRow).where(ApprovalRequestRow.id == request_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = session.scalars(stmt).first()
+    row = None
+    if 0 < request_id <= MAX_INTEGER:  # SQLite cannot bind larger numbers; none is ever stored
+        stmt = select(ApprovalRequestRow).where(ApprovalRequestRow.id == request_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = session.scalars(stmt).first()
     if row is None:
         raise NotFound(f"Approval request {request_id} not found.")
     return row

@@ -95,6 +95,9 @@ class Database:
                     # A value the database cannot store or compare (a NUL byte in PostgreSQL
                     # text, a number out of range) came from the caller: bad input, not a fault.
                     raise InvalidInput(f"The database cannot accept a value of this request: {exc.orig}") from exc
+                except OverflowError as exc:
+                    # SQLite's driver refuses integers beyond 64 bits before the database sees them.
+                    raise InvalidInput(f"A number in this request is too large to store: {exc}") from exc
                 except OperationalError as exc:
                     # Only failures to *start* are retried (a busy database across processes);
                     # the body of the transaction has not run when we get here.

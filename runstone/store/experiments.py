@@ -178,6 +178,16 @@ def hard_delete(session: Session, experiment_id: int) -> None:
     session.execute(delete(ExperimentRow).where(ExperimentRow.id == experiment_id))
 
 
+def deletion_states(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, int | None]]:
+    """(lifecycle stage, deletion time) of the named experiments that exist."""
+    if not ids:
+        return {}
+    stmt = select(ExperimentRow.id, ExperimentRow.lifecycle_stage, ExperimentRow.deleted_time).where(
+        ExperimentRow.id.in_(ids)
+    )
+    return {exp_id: (stage, deleted_time) for exp_id, stage, deleted_time in session.execute(stmt)}
+
+
 def deleted_ids(session: Session, older_than: int | None) -> list[int]:
     stmt = select(ExperimentRow.id).where(ExperimentRow.lifecycle_stage == "deleted")
     if older_than is not None:

@@ -44,10 +44,20 @@ def summarize(points: Iterable[Point]) -> dict[int, Summary]:
             out[block] = Summary(block, 1, step, step, point, point)
             continue
         s.count += 1
-        s.first_step = min(s.first_step, step)
-        s.last_step = max(s.last_step, step)
-        s.low = _lower(s.low, point)
-        s.high = _higher(s.high, point)
+        if step < s.first_step:
+            s.first_step = step
+        elif step > s.last_step:
+            s.last_step = step
+        value, low, high = point[2], s.low, s.high
+        if value is None or low[2] is None or high[2] is None:
+            s.low = _lower(low, point)
+            s.high = _higher(high, point)
+            continue
+        # The same rules as _lower and _higher, inline: this loop runs once per logged point.
+        if value < low[2] or (value == low[2] and step < low[0]):
+            s.low = point
+        if value > high[2] or (value == high[2] and step > high[0]):
+            s.high = point
     return out
 
 

@@ -250,6 +250,10 @@ def insert_version(
     return _version_ref(row)
 
 
+# The largest value of the INTEGER columns that hold version numbers and request ids.
+MAX_INTEGER = 2**31 - 1
+
+
 def parse_version(version: str | int) -> int:
     try:
         number = int(str(version))
@@ -262,9 +266,11 @@ def parse_version(version: str | int) -> int:
 
 def version_row(session: Session, model: ModelRef, version: str | int) -> VersionRef:
     number = parse_version(version)
-    row = session.scalars(
-        select(ModelVersionRow).where(ModelVersionRow.model_id == model.id, ModelVersionRow.version == number)
-    ).first()
+    row = None
+    if number <= MAX_INTEGER:  # larger numbers are never stored, and SQLite cannot even bind them
+        row = session.scalars(
+            select(ModelVersionRow).where(ModelVersionRow.model_id == model.id, ModelVersionRow.version == number)
+        ).first()
     if row is None:
         raise NotFound(f"Model version {version} of registered model {model.name!r} not found.")
     return _version_ref(row)

@@ -314,6 +314,16 @@ def deleted(session: Session, older_than: int | None) -> list[tuple[int, str, st
     return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
 
 
+def deletion_states(session: Session, uuids: Sequence[str]) -> dict[str, tuple[int, str, str, int | None]]:
+    """(internal id, artifact key, lifecycle stage, deletion time) of the named runs that exist."""
+    if not uuids:
+        return {}
+    stmt = select(RunRow.uuid, RunRow.id, RunRow.artifact_key, RunRow.lifecycle_stage, RunRow.deleted_time).where(
+        RunRow.uuid.in_(uuids)
+    )
+    return {uuid: (internal, key, stage, deleted) for uuid, internal, key, stage, deleted in session.execute(stmt)}
+
+
 def in_experiments(session: Session, experiment_ids: Sequence[int]) -> list[tuple[int, str, str]]:
     stmt = select(RunRow.id, RunRow.uuid, RunRow.artifact_key).where(RunRow.experiment_id.in_(experiment_ids))
     return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]

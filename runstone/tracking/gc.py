@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from runstone.artifacts.base import ArtifactStore
+from runstone.entities import LifecycleStage
+from runstone.errors import InvalidInput, InvalidState, NotFound
 from runstone.store import experiments as experiment_store
 from runstone.store import requests as request_store
 from runstone.store import runs as run_store
+from runstone.tracking import validation as check
 from runstone.tracking.service import TrackingService
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 REQUEST_ID_RETENTION_MS = 7 * 24 * 3600 * 1000
+_DELETED = LifecycleStage.DELETED.value
 
 
 @dataclass
@@ -26,15 +35,84 @@ def _run_folder(key: str) -> str:
     return head if tail == "artifacts" and "/" in head else key
 
 
+def _unique(values: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def _check_old_enough(what: str, deleted_time: int | None, cutoff: int | None, older_than_ms: int | None) -> None:
+    if cutoff is not None and (deleted_time is None or deleted_time > cutoff):
+        raise InvalidState(f"{what} was deleted less than {older_than_ms} ms ago; it is not old enough to remove.")
+
+
+def _with_runs_of(s: Session, runs: list[tuple[int, str, str]], exp_ids: list[int]) -> list[tuple[int, str, str]]:
+    """``runs`` and, after them, every other run of the experiments ``exp_ids``."""
+    seen = {internal for internal, _, _ in runs}
+    return runs + [r for r in run_store.in_experiments(s, exp_ids) if r[0] not in seen]
+
+
+def _named(
+    s: Session,
+    run_ids: Sequence[str],
+    experiment_ids: Sequence[str],
+    cutoff: int | None,
+    older_than_ms: int | None,
+) -> tuple[list[tuple[int, str, str]], list[int]]:
+    """The runs and experiments a caller named, each checked to be deleted (long enough ago)."""
+    for run_id in run_ids:
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInput("Run ids to remove must be non-empty strings.")
+    experiments = _unique([str(e) for e in experiment_ids])
+    exp_ids = [experiment_store.parse_id(e) for e in experiments]
+    states = experiment_store.deletion_states(s, exp_ids)
+    for exp_id in exp_ids:
+        if exp_id not in states:
+            raise NotFound(f"No experiment with id {exp_id}.")
+        stage, deleted_time = states[exp_id]
+        if stage != _DELETED:
+            raise InvalidState(
+                f"Experiment {exp_id} is not deleted; delete it (runstone experiments delete {exp_id}) "
+                "before removing it for good."
+            )
+        _check_old_enough(f"Experiment {exp_id}", deleted_time, cutoff, older_than_ms)
+    named_runs = _unique(run_ids)
+    found = run_store.deletion_states(s, named_runs)
+    runs: list[tuple[int, str, str]] = []
+    for run_id in named_runs:
+        if run_id not in found:
+            raise NotFound(f"No run with id {run_id!r}.")
+        internal, key, stage, deleted_time = found[run_id]
+        if stage != _DELETED:
+            raise InvalidState(
+                f"Run {run_id} is not deleted; delete it (runstone runs delete {run_id}) before removing it for good."
+            )
+        _check_old_enough(f"Run {run_id}", deleted_time, cutoff, older_than_ms)
+        runs.append((internal, run_id, key))
+    return _with_runs_of(s, runs, exp_ids), exp_ids
+
+
 def collect(
-    tracking: TrackingService, store: ArtifactStore, *, older_than_ms: int | None = None, dry_run: bool = False
+    tracking: TrackingService,
+    store: ArtifactStore,
+    *,
+    older_than_ms: int | None = None,
+    dry_run: bool = False,
+    run_ids: Sequence[str] | None = None,
+    experiment_ids: Sequence[str] | None = None,
 ) -> GcReport:
-    """Delete for good what was soft-deleted at least ``older_than_ms`` ago (all when None)."""
+    """Delete for good what was soft-deleted at least ``older_than_ms`` ago (all when None).
+
+    ``run_ids`` and ``experiment_ids`` (with every run of those experiments) narrow it to what
+    they name; each must be deleted, and deleted long enough ago, or nothing is removed.
+    """
+    if older_than_ms is not None:
+        older_than_ms = check.integer(older_than_ms, "older_than_ms", minimum=0)
     cutoff = tracking.clock() - older_than_ms if older_than_ms is not None else None
     with tracking.db.transaction() as s:
-        runs = run_store.deleted(s, cutoff)
-        experiments = experiment_store.deleted_ids(s, cutoff)
-        runs += [r for r in run_store.in_experiments(s, experiments) if r not in runs]
+        if run_ids is not None or experiment_ids is not None:
+            runs, experiments = _named(s, list(run_ids or []), list(experiment_ids or []), cutoff, older_than_ms)
+        else:
+            experiments = experiment_store.deleted_ids(s, cutoff)
+            runs = _with_runs_of(s, run_store.deleted(s, cutoff), experiments)
     report = GcReport([uuid for _, uuid, _ in runs], [str(e) for e in experiments], dry_run)
     if dry_run or (not runs and not experiments):
         return report

@@ -70,6 +70,8 @@ class Grammar:
     attributes: dict[str, str]
     numeric: frozenset[str]
     set_attributes: frozenset[str]
+    # Entities whose every key takes IN / NOT IN.
+    set_entities: frozenset[str] = frozenset({"dataset"})  # only where the grammar has datasets
 
 
 RUNS = Grammar(
@@ -78,6 +80,9 @@ RUNS = Grammar(
     RUN_ATTRIBUTES,
     frozenset(NUMERIC_ATTRIBUTES),
     frozenset(set(RUN_ATTRIBUTES.values()) - NUMERIC_ATTRIBUTES),
+    # Params and tags are strings too: `params.optimizer IN ('adam', 'sgd')` reads better than one
+    # search per value. A run without the key matches neither IN nor NOT IN.
+    frozenset({"dataset", "param", "tag"}),
 )
 EXPERIMENTS = Grammar(
     "experiments",
@@ -348,11 +353,17 @@ class _Parser:
             )
 
     def _check_set(self, c: Comparison, op_position: int) -> None:
-        if c.entity == "dataset" or (c.entity == "attribute" and c.key in self.grammar.set_attributes):
+        g = self.grammar
+        if c.entity in g.set_entities or (c.entity == "attribute" and c.key in g.set_attributes):
             return
-        if c.entity == "attribute" and c.key in self.grammar.numeric:
+        if c.entity == "attribute" and c.key in g.numeric:
             raise _error(f"{c.op} cannot compare the number {c.key!r}", op_position, self.text)
-        raise _error(f"{c.op} applies to attributes and datasets only", op_position, self.text)
+        allowed = [f"{e}s" for e in sorted(g.set_entities & g.entities)]
+        allowed += ["the attributes " + ", ".join(sorted(g.set_attributes))] if g.set_attributes else []
+        if not allowed:
+            raise _error(f"{g.subject} cannot be searched with {c.op}", op_position, self.text)
+        listed = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " and " + allowed[-1]
+        raise _error(f"{c.op} applies to {listed} only", op_position, self.text)
 
 
 def parse_filter(text: str | None, grammar: Grammar = RUNS) -> list[Comparison]:

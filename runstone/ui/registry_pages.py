@@ -184,15 +184,28 @@ def delete_tag(request: Request, name: str, service: Registry, key: Annotated[st
 
 
 def _needs_request(
-    request: Request, name: str, policy: Policy, kind: str, target: str, form: dict[str, str], *, what: str = "changes"
+    request: Request,
+    name: str,
+    policy: Policy,
+    kind: str,
+    target: str,
+    form: dict[str, str],
+    *,
+    what: str = "changes",
+    leaving: str | None = None,
 ) -> Response:
     """Lead to the request form, filled in, saying why a direct change is not possible."""
     label = "Stage" if kind == "stage" else "Alias"
     approvals = policy.required_approvals
-    message = (
-        f"{label} {target!r} of {name!r} is protected: it {what} only through a request approved by "
-        f"{approvals} approver{'s' if approvals != 1 else ''}. Review the request below and open it."
-    )
+    by = f"a request approved by {approvals} approver{'s' if approvals != 1 else ''}"
+    if leaving is not None:
+        message = (
+            f"Version {form.get('version')} of {name!r} is in the protected stage {leaving!r}: it leaves it only "
+            f"through {by}. Review the request below and open it."
+        )
+    else:
+        message = f"{label} {target!r} of {name!r} is protected: it {what} only through {by}."
+        message += " Review the request below and open it."
     query = {k: v for k, v in {**form, kind: target}.items() if v}
     return redirect(request, f"{model_url(name)}/request?{urllib.parse.urlencode(query)}", message=message)
 
@@ -252,12 +265,15 @@ def set_stage(
     try:
         stage = canonical_stage(stage)
         policy = service.policy(name)
+        current = service.get_model_version(name, version).current_stage if version else stage
     except RunstoneError as exc:
         return redirect(request, back, error=exc.message, place="holders")
     archive = archive_existing == "1"
-    if policy.protects("stage", stage):
+    # Leaving a protected stage changes it as much as entering it does.
+    leaving = current if current != stage and policy.protects("stage", current) else None
+    if policy.protects("stage", stage) or leaving:
         form = {"version": version, "comment": comment, "archive_existing": "1" if archive else ""}
-        return _needs_request(request, name, policy, "stage", stage, form)
+        return _needs_request(request, name, policy, "stage", stage, form, leaving=leaving)
 
     def run() -> str:
         service.transition_model_version_stage(name, version, stage, archive, reason=comment)

@@ -48,6 +48,11 @@ def test_artifacts_and_gc_through_the_server(cli: Cli, served: RunstoneClient, t
     cli("runs", "delete", run_id, *URI)
     assert cli.json("gc", "--dry-run", *URI)["run_ids"] == [run_id]
     assert cli.json("runs", "list", "--view", "deleted", *URI)[0]["info"]["run_id"] == run_id
-    assert cli.json("gc", *URI)["run_ids"] == [run_id]
-    assert cli.json("runs", "list", "--view", "all", *URI) == []
+    other = served.create_run("0").info.run_id
+    assert cli.fails("gc", "--run-ids", other, *URI).startswith(f"Run {other} is not deleted")
+    assert cli.json("gc", "--run-ids", run_id, *URI)["run_ids"] == [run_id]
+    served.delete_run(other)
+    assert [r["info"]["run_id"] for r in cli.json("runs", "list", "--view", "all", *URI)] == [other]
+    assert cli.json("gc", "--older-than", "1d", *URI)["run_ids"] == []
+    assert cli.json("gc", *URI)["run_ids"] == [other]
     assert cli("audit", "verify", *URI).stdout.startswith("Audit chain intact")

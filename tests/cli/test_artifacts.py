@@ -72,3 +72,26 @@ def test_errors(cli: Cli, logged: Logged, files: Path, tmp_path: Path) -> None:
     assert "is deleted" in cli.fails("artifacts", "upload", run_id, str(files / "model.bin"))
     result = cli("artifacts", "upload", run_id, str(tmp_path / "missing.txt"), code=2)
     assert "does not exist" in result.stderr
+
+
+def test_a_terminal_sees_progress_bars_for_uploads_and_downloads(
+    cli: Cli, logged: Logged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from runstone.cli import artifacts
+
+    screen = io.StringIO()
+    monkeypatch.setattr(artifacts, "console", Console(file=screen, force_terminal=True, width=100))
+    (tmp_path / "big.bin").write_bytes(os.urandom(3_000_000))
+    run_id = logged.runs[0]
+
+    cli("artifacts", "upload", run_id, str(tmp_path / "big.bin"))
+    assert "uploading" in screen.getvalue() and "3.0/3.0 MB" in screen.getvalue()
+    screen.seek(0)
+    screen.truncate()
+    cli("artifacts", "download", run_id, "big.bin", "-o", str(tmp_path / "down"))
+    assert "downloading" in screen.getvalue() and "3.0/3.0 MB" in screen.getvalue()
+    assert (tmp_path / "down" / "big.bin").read_bytes() == (tmp_path / "big.bin").read_bytes()

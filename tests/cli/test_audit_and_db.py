@@ -56,3 +56,25 @@ def test_commands_refuse_an_out_of_date_store(cli: Cli, home: Path) -> None:
     sql(home, "UPDATE alembic_version SET version_num = 'ffffffffffff'")
     assert "newer runstone" in cli.fails("experiments", "list")
     assert "newer runstone" in cli.fails("db", "upgrade")
+
+
+def test_an_older_store_is_refused_until_db_upgrade_brings_it_and_its_runs_along(
+    cli: Cli, home: Path, logged: Logged
+) -> None:
+    from runstone.sdk import client as client_module
+    from runstone.store import schema
+    from runstone.store.engine import Database
+
+    for backend in client_module._local_backends.values():
+        backend.close()
+    client_module._local_backends.clear()
+    db = Database(f"sqlite:///{home / 'runstone.db'}")
+    schema.downgrade(db, "0004")  # the schema of an older runstone, with its data
+    db.dispose()
+
+    message = cli.fails("runs", "list", "-e", "iris")
+    assert message.startswith("The database schema is at revision 0004 but this runstone needs")
+    assert message.endswith("run: runstone db upgrade")
+    assert cli("db", "upgrade").stdout == f"Schema at {head_revision()} (was 0004)\n"
+    runs = cli.json("runs", "list", "-e", "iris", "--order-by", "metrics.loss ASC")
+    assert [r["info"]["run_id"] for r in runs] == logged.runs[::-1]

@@ -67,3 +67,14 @@ def test_errors(cli: Cli, logged: Logged) -> None:
     assert cli.fails("experiments", "show", "nope") == "No experiment with id or name 'nope'."
     assert cli.fails("experiments", "delete", "404") == "No experiment with id or name '404'."
     assert cli.fails("experiments", "restore", "iris") == f"Experiment {logged.iris} is not deleted."
+
+
+def test_search_needs_a_filter_and_finds_by_name_and_tag(cli: Cli, logged: Logged, client: RunstoneClient) -> None:
+    client.set_experiment_tag(logged.wine, "team", "nlp")
+    assert [e["name"] for e in cli.json("experiments", "search", "--filter", "tags.team = 'nlp'")] == ["wine"]
+    cli("experiments", "delete", "iris")
+    found = cli.json("experiments", "search", "--filter", "name LIKE '%i%'", "--view", "all")
+    assert sorted(e["name"] for e in found) == ["iris", "wine"]
+    assert "iris" in cli("experiments", "search", "--filter", "name = 'iris'", "--view", "deleted").stdout
+    assert "search needs --filter" in cli("experiments", "search", code=2).stderr
+    assert cli.fails("experiments", "search", "--filter", "name ~ 'x'").startswith("Invalid filter at position 6")

@@ -115,3 +115,15 @@ def test_move(cli: Cli, logged: Logged, client: RunstoneClient) -> None:
     assert moved.data.params == {"C": "0", "penalty": "l2"}
     assert [m.value for m in client.get_metric_history(run_id, "loss")] == [1.0]
     assert cli.fails("runs", "move", run_id, "--to", "nope") == "No experiment with id or name 'nope'."
+
+
+def test_a_bad_run_among_several_changes_none_of_them(cli: Cli, logged: Logged, client: RunstoneClient) -> None:
+    a, b, c = logged.runs
+    missing = "0123456789abcdef0123456789abcdef"
+    assert cli.fails("runs", "delete", a, missing) == f"No run with id '{missing}'."
+    cli("runs", "delete", b)
+    assert cli.fails("runs", "delete", a, b) == f"Run {b} is already deleted."
+    assert cli.fails("runs", "restore", b, c) == f"Run {c} is not deleted."
+    assert cli.fails("runs", "move", a, b, "--to", "wine") == f"Run {b} is deleted; restore it before changing it."
+    assert [client.get_run(r).info.lifecycle_stage for r in (a, b, c)] == ["active", "deleted", "active"]
+    assert {client.get_run(r).info.experiment_id for r in (a, c)} == {logged.iris}

@@ -87,3 +87,29 @@ def test_older_than_respects_the_deletion_time(cli: Cli, with_artifacts: Logged,
 
 def test_invalid_duration(cli: Cli) -> None:
     assert cli.fails("gc", "--older-than", "1x") == "Invalid duration '1x'; use e.g. 30d, 12h or 1d2h30m."
+
+
+def test_only_the_named_runs_and_experiments(cli: Cli, with_artifacts: Logged, home: Path) -> None:
+    first, second, _ = with_artifacts.runs
+    cli("runs", "delete", first, second)
+    cli("experiments", "delete", "wine")
+
+    assert cli("gc", "--run-ids", first).stdout == f"Removed 1 run(s) and 0 experiment(s)\n  run {first}\n"
+    assert not run_folder(home, first).exists()
+    assert run_folder(home, second).exists() and run_folder(home, with_artifacts.other).exists()
+    report = cli.json("gc", "--experiment-ids", "wine", "--dry-run")
+    assert report == {"run_ids": [with_artifacts.other], "experiment_ids": [with_artifacts.wine], "dry_run": True}
+    assert cli.json("gc", "--experiment-ids", with_artifacts.wine)["experiment_ids"] == [with_artifacts.wine]
+    assert cli.json("runs", "list", "-e", "iris", "--view", "deleted")[0]["info"]["run_id"] == second
+
+
+def test_named_runs_must_be_deleted(cli: Cli, with_artifacts: Logged, home: Path) -> None:
+    deleted, active, _ = with_artifacts.runs
+    cli("runs", "delete", deleted)
+    message = cli.fails("gc", "--run-ids", f"{deleted},{active}")
+    assert message.startswith(f"Run {active} is not deleted; delete it (runstone runs delete {active})")
+    assert run_folder(home, deleted).exists()
+    assert cli.fails("gc", "--experiment-ids", "iris").startswith(f"Experiment {with_artifacts.iris} is not deleted")
+    assert cli.fails("gc", "--experiment-ids", "nope") == "No experiment with id or name 'nope'."
+    invalid = cli.fails("gc", "--run-ids", f"{deleted},")
+    assert invalid == f"Invalid id list '{deleted},'; separate ids with commas, e.g. 3,7."

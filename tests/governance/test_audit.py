@@ -59,3 +59,52 @@ def test_verify_detects_edits_insertions_and_removals(tracking):
         conn.execute(text("DELETE FROM audit_events WHERE seq = 2"))
     result = audit.verify()
     assert not result.ok and "missing" in (result.problem or "")
+
+
+def test_every_tracking_mutation_is_one_event_with_its_target(tracking, backend):
+    from runstone.entities import Dataset
+    from runstone.tracking import tags as T
+    from runstone.tracking.artifacts import ArtifactService
+    from runstone.tracking.gc import collect
+
+    audit = AuditService(tracking.db)
+
+    def events_of(call) -> list[tuple[str, str, str]]:
+        seen = len(audit.events())
+        call()
+        return [(e.action, e.target_type, e.target_id) for e in audit.events()[seen:]]
+
+    exp = tracking.create_experiment("audited")
+    other = tracking.create_experiment("other")
+    run_id = tracking.create_run(exp).info.run_id
+    artifacts = ArtifactService(tracking, backend.store)
+    dataset = Dataset("iris", "a" * 64, "memory", "")
+    calls = [
+        (lambda: tracking.rename_experiment(exp, "renamed"), ("experiment.rename", "experiment", exp)),
+        (lambda: tracking.set_experiment_tag(exp, "k", "v"), ("experiment.set_tag", "experiment", exp)),
+        (lambda: tracking.delete_experiment_tag(exp, "k"), ("experiment.delete_tag", "experiment", exp)),
+        (lambda: tracking.log_metric(run_id, "m", 1.0), ("run.log_batch", "run", run_id)),
+        (lambda: tracking.log_param(run_id, "p", "1"), ("run.log_batch", "run", run_id)),
+        (lambda: tracking.set_tag(run_id, "t", "1"), ("run.log_batch", "run", run_id)),
+        (lambda: tracking.delete_tag(run_id, "t"), ("run.delete_tag", "run", run_id)),
+        (
+            lambda: tracking.log_inputs(run_id, [(dataset, {T.DATASET_CONTEXT: "training"})]),
+            ("run.log_inputs", "run", run_id),
+        ),
+        (lambda: artifacts.log_artifact(run_id, "a.txt", [b"a"]), ("run.log_artifact", "run", run_id)),
+        (lambda: tracking.update_run(run_id, run_name="renamed"), ("run.update", "run", run_id)),
+        (lambda: tracking.set_terminated(run_id), ("run.update", "run", run_id)),
+        (lambda: tracking.move_run(run_id, other), ("run.move", "run", run_id)),
+        (lambda: tracking.delete_run(run_id), ("run.delete", "run", run_id)),
+        (lambda: tracking.restore_run(run_id), ("run.restore", "run", run_id)),
+        (lambda: tracking.delete_experiment(exp), ("experiment.delete", "experiment", exp)),
+        (lambda: tracking.restore_experiment(exp), ("experiment.restore", "experiment", exp)),
+        (lambda: tracking.delete_experiment(exp), ("experiment.delete", "experiment", exp)),
+        (lambda: collect(tracking, backend.store, experiment_ids=[exp]), ("gc.purge", "store", "tracking")),
+    ]
+    for call, expected in calls:
+        assert events_of(call) == [expected]
+    moved = next(e for e in audit.events(target_type="run", target_id=run_id) if e.action == "run.move")
+    assert (moved.before, moved.after) == ({"experiment_id": exp}, {"experiment_id": other})
+    assert {e.actor for e in audit.events()} == {"tester"}
+    assert audit.verify().ok

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import re
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,13 +23,14 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import free_port, run_cli
+from e2e_support import child_env, free_port, run_cli, runstone_command
 from sqlalchemy import create_engine, text
 from stock_client import mlflow_env, run_client
 
 from runstone.backend import open_backend
 from runstone.config import Settings
 from runstone.governance.audit import AuditService
+from runstone.migration.importer import KINDS
 from runstone.sdk.client import RunstoneClient
 
 pytestmark = pytest.mark.e2e
@@ -210,6 +216,12 @@ def test_import_from_the_database_into_postgresql_picks_up_changes(
     first = _import(*source, *target)
     assert all(c["source"] == c["runstone"] > 0 or k == "dataset inputs" for k, c in first["counts"].items())
     assert first["written"] > 0
+    # Runs that logged no file have no folder in MLflow's artifact root: nothing is out of reach.
+    assert first["notes"] == []
+    assert (
+        first["counts"]["artifacts"]["source"]
+        == _import("--from", mlflow_store.url, "--home", str(tmp_path / "h"))["counts"]["artifacts"]["source"]
+    )
 
     # Something new in MLflow: the next import copies just that.
     run_id = mlflow_store.made["files"]
@@ -224,6 +236,58 @@ def test_import_from_the_database_into_postgresql_picks_up_changes(
     client = RunstoneClient(pg_runstone, settings=Settings(artifacts_destination=str(tmp_path / "artifacts")))
     assert client.get_run(run_id).data.metrics["late"] == 7.0
     assert _import(*source, *target)["written"] == 0
+
+
+def _on_a_terminal(*args: str, timeout: float = 600) -> tuple[int, str]:
+    """Run ``runstone`` with a pseudo-terminal as its stdout and stderr; its exit code and output,
+    escape sequences removed."""
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+    process = subprocess.Popen(
+        [*runstone_command(), *args], stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
+        env=child_env({"TERM": "xterm-256color"}),
+    )  # fmt: skip
+    os.close(follower)
+    output = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 1.0)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal is gone: the command exited
+                break
+            if not chunk:
+                break
+            output += chunk
+        code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        os.close(leader)
+        if process.poll() is None:
+            process.kill()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode(errors="replace"))
+    return code, text.replace("\r", "\n")
+
+
+def test_import_on_a_terminal_draws_progress_and_counts_both_sides(mlflow_store: MlflowStore, tmp_path: Path):
+    source = ["import-mlflow", "--from", mlflow_store.database, "--artifacts", str(mlflow_store.artifacts)]
+    code, shown = _on_a_terminal(*source, "--home", str(tmp_path / "home"))
+    assert code == 0, shown[-5000:]
+    # The bar: what is being imported, and how many of how many pieces are done.
+    done = re.findall(r"importing \(([a-z ]+)\)[^\n]*?(\d+)/(\d+)", shown)
+    assert done, shown[-5000:]
+    assert {what for what, _, _ in done} <= {"run", "logged model", "registered model", "model version"}
+    assert done[-1][1] == done[-1][2] and int(done[-1][2]) == 2 + 7 + 1 + 2  # logged models, runs, registry
+    # The closing table: each kind of object counted in MLflow and in runstone, the same.
+    rows = {kind: re.search(rf"{kind}\W+(\d+)\W+(\d+)", shown) for kind in KINDS}
+    counted = {kind: row.groups() for kind, row in rows.items() if row is not None}
+    assert len(counted) == len(KINDS) and all(mlflow == ours for mlflow, ours in counted.values()), shown[-3000:]
+    assert (counted["experiments"], counted["runs"], counted["model versions"]) == (("3", "3"), ("7", "7"), ("2", "2"))
+    assert "change(s) written" in shown and "Note:" not in shown
+    code, shown = _on_a_terminal(*source, "--home", str(tmp_path / "home"))
+    assert code == 0 and "Nothing to change: runstone is up to date." in shown, shown[-3000:]
 
 
 def test_import_refuses_what_is_not_an_mlflow_store(tmp_path: Path):

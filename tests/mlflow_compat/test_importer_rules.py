@@ -89,3 +89,25 @@ def test_import_keeps_ids_and_values_and_reports_what_it_left(backend: Backend):
     assert len(backend.tracking().get_metric_history(RUN, "loss")) == 4
     assert backend.registry().get_registered_model("clf").aliases == {}
     assert any("Alias 'champion' of 'clf' is protected" in note for note in third.notes)
+
+
+class Recorded:
+    """A progress display that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.done: list[str] = []
+
+    def start(self, total: int) -> None:
+        self.total = total
+
+    def advance(self, what: str) -> None:
+        self.done.append(what)
+
+
+def test_progress_counts_every_piece_it_announced(backend: Backend):
+    progress = Recorded()
+    MlflowImporter(backend, Store(), None, progress=progress).run()
+    # One logged model, one run, the registered model and its two versions (the prompt is skipped).
+    assert progress.total == len(progress.done) == 5
+    assert sorted(set(progress.done)) == ["logged model", "model version", "registered model", "run"]

@@ -54,14 +54,104 @@ def test_proxy_paths_stay_inside_a_run_or_model(mlflow_api: Mlflow, http):
     assert http.get(ARTIFACTS, params={"path": "0"}).json() == {}
 
 
-def test_multipart_upload_answers_not_implemented_so_the_client_puts_whole_files(http):
-    response = http.post("/api/2.0/mlflow-artifacts/mpu/create/0/x/artifacts/big", json={"path": "big", "num_parts": 3})
-    assert response.status_code == 501
-    assert response.json()["error_code"] == "NOT_IMPLEMENTED"
-    # The stock client falls back to one PUT when the message starts like this.
-    assert response.json()["message"].startswith(
-        "Multipart upload is not supported for the current artifact repository"
+MPU = "/api/2.0/mlflow-artifacts/mpu"
+
+
+def _mpu_create(http, key: str, local_file: str, num_parts: int) -> dict:
+    response = http.post(f"{MPU}/create/{key}", json={"path": local_file, "num_parts": num_parts})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_multipart_upload_joins_parts_into_one_artifact(mlflow_api: Mlflow, http, backend: Backend):
+    assert http.get("/api/3.0/mlflow/server-info").json()["multipart_uploads_enabled"] is True
+    run = mlflow_api.create_run()
+    run_id, key = run["info"]["run_id"], _key(run["info"]["artifact_uri"])
+    parts = [b"a" * 1000, b"b" * 1000, b"tail"]
+    # The client sends its local file path; the file is named after its base name, in the URL's folder.
+    created = _mpu_create(http, f"{key}/data", "C:\\Users\\ann\\big.bin", 3)
+    upload_id = created["upload_id"]
+    assert [c["part_number"] for c in created["credentials"]] == [1, 2, 3]
+    url = created["credentials"][0]["url"]
+    assert url.startswith(f"http://testserver{MPU}/part/{key}/data?") and f"upload_id={upload_id}" in url
+
+    etags = {}
+    for credential in reversed(created["credentials"]):  # parts arrive in any order
+        put = http.put(credential["url"], content=parts[credential["part_number"] - 1])
+        assert put.status_code == 200, put.text
+        etags[credential["part_number"]] = put.headers["etag"]
+    assert etags[3] == f'"{hashlib.sha256(b"tail").hexdigest()}"'
+    # Nothing is an artifact before the upload completes.
+    assert [f.path for f in backend.artifacts().files(run_id)] == []
+
+    listed = [{"part_number": n, "etag": etags[n], "url": "ignored"} for n in (1, 2, 3)]
+    done = http.post(
+        f"{MPU}/complete/{key}/data", json={"path": "C:\\Users\\ann\\big.bin", "upload_id": upload_id, "parts": listed}
     )
+    assert done.status_code == 200 and done.json() == {}
+    whole = b"".join(parts)
+    file = backend.artifacts().open(run_id, "data/big.bin")
+    assert file.info.file_size == len(whole) and file.info.sha256 == hashlib.sha256(whole).hexdigest()
+    assert http.get(f"{ARTIFACTS}/{key}/data/big.bin").content == whole
+    # The staged parts are gone with the upload.
+    again = http.put(created["credentials"][0]["url"], content=b"late")
+    assert again.status_code == 404 and again.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert not list(backend.store.root.rglob("part-*"))
+
+
+def test_multipart_upload_refuses_what_does_not_add_up(mlflow_api: Mlflow, http, backend: Backend):
+    run = mlflow_api.create_run()
+    run_id, key = run["info"]["run_id"], _key(run["info"]["artifact_uri"])
+    created = _mpu_create(http, key, "/tmp/model.bin", 2)
+    upload_id, (first, second) = created["upload_id"], created["credentials"]
+    etag = http.put(first["url"], content=b"one").headers["etag"]
+
+    def complete(parts: list[dict], path: str = "/tmp/model.bin") -> dict:
+        body = http.post(f"{MPU}/complete/{key}", json={"path": path, "upload_id": upload_id, "parts": parts})
+        assert body.status_code in (400, 404), body.text
+        return body.json()  # type: ignore[no-any-return]
+
+    never = complete([{"part_number": 1, "etag": etag}, {"part_number": 2, "etag": etag}])
+    assert never["error_code"] == "INVALID_PARAMETER_VALUE" and "Part 2" in never["message"]
+    http.put(second["url"], content=b"two")
+    wrong = complete([{"part_number": 1, "etag": etag}, {"part_number": 2, "etag": '"0000"'}])
+    assert "does not match its ETag" in wrong["message"]
+    assert "ascending" in complete([{"part_number": 2, "etag": etag}, {"part_number": 1, "etag": etag}])["message"]
+    assert "is for 'model.bin'" in complete([{"part_number": 1, "etag": etag}], path="/tmp/other.bin")["message"]
+    out_of_range = http.put(first["url"].replace("part_number=1", "part_number=3"), content=b"x")
+    assert out_of_range.status_code == 400 and "parts 1 to 2" in out_of_range.json()["message"]
+    # Nothing of a refused upload became an artifact.
+    assert backend.artifacts().files(run_id) == []
+
+    assert http.post(f"{MPU}/abort/{key}", json={"path": "/tmp/model.bin", "upload_id": upload_id}).json() == {}
+    gone = http.post(f"{MPU}/abort/{key}", json={"path": "/tmp/model.bin", "upload_id": upload_id})
+    assert gone.status_code == 404 and gone.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert http.put(second["url"], content=b"two").status_code == 404
+
+    too_many = http.post(f"{MPU}/create/{key}", json={"path": "x.bin", "num_parts": 10_001})
+    assert too_many.status_code == 400 and "between 1 and 10000" in too_many.json()["message"]
+    forged = http.put(f"{MPU}/part/{key}?upload_id=..%2F..&part_number=1", content=b"x")
+    assert forged.status_code == 404
+    escape = http.post(f"{MPU}/create/{key}/..%2F..", json={"path": "x.bin", "num_parts": 1})
+    assert escape.status_code == 400 and escape.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert http.post(f"{MPU}/create/0/{'f' * 32}/artifacts", json={"path": "x.bin"}).status_code == 404
+    mlflow_api.post("runs/delete", run_id=run_id)
+    deleted = http.post(f"{MPU}/create/{key}", json={"path": "x.bin", "num_parts": 1})
+    assert deleted.status_code == 400 and "deleted" in deleted.json()["message"]
+
+
+def test_multipart_upload_into_a_logged_model(mlflow_api: Mlflow, http, backend: Backend):
+    info = mlflow_api.post("logged-models", experiment_id="0", name="big")["model"]["info"]
+    key = _key(info["artifact_uri"])
+    created = _mpu_create(http, f"{key}/data%20v1", "/work/weights.pt", 2)
+    assert created["credentials"][0]["url"].startswith(f"http://testserver{MPU}/part/{key}/data%20v1?")
+    etags = [http.put(c["url"], content=bytes([n]) * 10).headers["etag"] for n, c in enumerate(created["credentials"])]
+    parts = [{"part_number": n + 1, "etag": e} for n, e in enumerate(etags)]
+    body = {"path": "/work/weights.pt", "upload_id": created["upload_id"], "parts": parts}
+    assert http.post(f"{MPU}/complete/{key}/data%20v1", json=body).json() == {}
+    folder = "data v1"
+    listed = mlflow_api.get(f"logged-models/{info['model_id']}/artifacts/directories", artifact_directory_path=folder)
+    assert listed["files"] == [{"path": "data v1/weights.pt", "is_dir": False, "file_size": 20}]
 
 
 def test_logged_model_lifecycle(mlflow_api: Mlflow, http, backend: Backend):

@@ -88,6 +88,18 @@ def test_aliases_stages_tags_and_searches(mlflow_api: Mlflow):
     assert stages == {"1": "Archived", "2": "None", "3": "Production"}
     latest = mlflow_api.post("registered-models/get-latest-versions", name="churn", stages=["Production"])
     assert [v["version"] for v in latest["model_versions"]] == ["3"]
+    by_get = mlflow_api.get("registered-models/get-latest-versions", name="churn", stages=["Archived", "None"])
+    assert sorted(v["version"] for v in by_get["model_versions"]) == ["1", "2"]
+
+    updated = mlflow_api.call("PATCH", "registered-models/update", name="churn", description="churn models")
+    assert updated["registered_model"]["description"] == "churn models"
+    assert mlflow_api.post("registered-models/set-tag", name="churn", key="owner", value="growth") == {}
+    assert mlflow_api.call("DELETE", "registered-models/delete-tag", name="churn", key="team") == {}
+    assert mlflow_api.get("registered-models/get", name="churn")["registered_model"]["tags"] == [
+        {"key": "owner", "value": "growth"}
+    ]
+    got = mlflow_api.get("model-versions/get", name="churn", version="3")["model_version"]
+    assert (got["current_stage"], got["source"]) == ("Production", f"models:/{model_id}")
 
     mlflow_api.post("model-versions/set-tag", name="churn", version="3", key="validated", value="yes")
     tagged = mlflow_api.get("model-versions/search", filter="tags.validated = 'yes'")["model_versions"]

@@ -282,10 +282,33 @@ def test_inputs_and_outputs_appear_on_runs(mlflow_api: Mlflow, backend: Backend)
     assert run["outputs"] == {"model_outputs": [{"model_id": model_id, "step": 3}]}
 
 
-@pytest.mark.parametrize("prefix", ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"])
-def test_both_prefixes_answer(http, prefix):
+@pytest.mark.parametrize("api", ["/api/2.0", "/ajax-api/2.0"])
+def test_both_prefixes_answer_every_group(http, api):
+    """Each group of endpoints, and the artifact proxy, under both of MLflow's prefixes."""
+    prefix = f"{api}/mlflow"
     response = http.get(f"{prefix}/experiments/get", params={"experiment_id": "0"})
     assert response.status_code == 200 and response.json()["experiment"]["name"] == "Default"
+    run = http.post(f"{prefix}/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]
+    assert (
+        http.post(
+            f"{prefix}/runs/log-batch", json={"run_id": run["run_id"], "params": [{"key": "a", "value": "1"}]}
+        ).json()
+        == {}
+    )
+    found = http.post(f"{prefix}/runs/search", json={"experiment_ids": ["0"]}).json()["runs"]
+    assert [r["data"]["params"] for r in found] == [[{"key": "a", "value": "1"}]]
+    model = http.post(f"{prefix}/logged-models", json={"experiment_id": "0"}).json()["model"]["info"]
+    assert (
+        http.post(f"{prefix}/logged-models/search", json={"experiment_ids": ["0"]}).json()["models"][0]["info"] == model
+    )
+    assert http.post(f"{prefix}/registered-models/create", json={"name": "m"}).status_code == 200
+    assert http.get(f"{prefix}/registered-models/search").json()["registered_models"][0]["name"] == "m"
+    key = run["artifact_uri"].removeprefix("mlflow-artifacts:/")
+    assert http.put(f"{api}/mlflow-artifacts/artifacts/{key}/f.txt", content=b"x").status_code == 200
+    listed = http.get(f"{api}/mlflow-artifacts/artifacts", params={"path": key}).json()
+    assert listed == {"files": [{"path": "f.txt", "is_dir": False, "file_size": 1}]}
+    unknown = http.get(f"{prefix}/no-such-endpoint")
+    assert unknown.status_code == 404 and unknown.json()["error_code"] == "ENDPOINT_NOT_FOUND"
 
 
 def test_search_costs_the_same_queries_for_any_page_size(mlflow_api: Mlflow, backend: Backend):

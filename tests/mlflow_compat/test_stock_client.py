@@ -4,6 +4,7 @@ seen through runstone's SDK, CLI and UI (and the reverse)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_support import Server, Servers, remote, run_cli
-from stock_client import mlflow_env, run_client
+from e2e_support import Server, Servers, remote, run_cli, run_python
+from stock_client import CLIENTS, mlflow_env, run_client
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +42,8 @@ def test_tracking_scenarios(server: Server, tmp_path: Path):
     assert seen["auto_params"]["C"] == "0.5" and seen["auto_params"]["max_iter"] == "500"
     assert {"training_accuracy_score", "training_log_loss"} <= set(seen["auto_metrics"])
     assert seen["auto_inputs"] == ["dataset"]
+    # ... and the fitted model, logged as an MLflow 3 logged model of the run, loads and predicts.
+    assert len(seen["auto_models"]) == 1 and seen["auto_predictions"] == seen["auto_expected"]
 
     # The same runs through runstone's own SDK ...
     with remote(server.url) as client:
@@ -54,6 +57,15 @@ def test_tracking_scenarios(server: Server, tmp_path: Path):
         assert len(parent.data.params) == 50 and parent.data.tags["source"] == "log_batch"
         assert len(client.get_metric_history(seen["parent"], "batched")) == 500
         assert sorted(client.get_run(seen["auto"]).data.metrics) == sorted(seen["auto_metrics"])
+        # The model autologging logged is runstone's to load as well.
+        from sklearn.datasets import load_iris
+
+        import runstone.models
+
+        folder = client.download_logged_model_artifacts(seen["auto_models"][0], "", tmp_path / "autologged")
+        features, _ = load_iris(return_X_y=True, as_frame=True)
+        predicted = runstone.models.load_model(folder).predict(features.head(5))
+        assert predicted.tolist() == seen["auto_expected"]
     # ... its CLI ...
     listed = run_cli("runs", "list", "--experiment", "stock-tracking", "--tracking-uri", server.url)
     assert listed.returncode == 0, listed.stderr
@@ -63,30 +75,51 @@ def test_tracking_scenarios(server: Server, tmp_path: Path):
     assert page.status_code == 200 and "C=10.0" in page.text
 
 
+def _requests(server: Server, fragment: str) -> list[tuple[str, int]]:
+    """(method, status) of the requests the server logged whose path holds ``fragment``."""
+    seen = []
+    for line in server.log().splitlines():
+        if line.startswith("{") and fragment in line:
+            entry = json.loads(line)
+            seen.append((entry["method"], entry["status"]))
+    return seen
+
+
 def test_artifacts_of_100_mb_round_trip(server: Server, tmp_path: Path):
-    # The client is told to try multipart uploads for files from 10 MB on: this server answers
-    # NOT_IMPLEMENTED, and the client falls back to one streamed PUT.
-    multipart = {
-        "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "true",
-        "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": "10485760",
-    }
-    seen = run_client("artifacts", server.url, str(tmp_path), cwd=tmp_path, env=multipart)
-    attempts = [line for line in server.log().splitlines() if "/mlflow-artifacts/mpu/create/" in line]
-    assert attempts and all('"status":501' in line.replace(" ", "") for line in attempts)
+    seen = run_client("artifacts", server.url, str(tmp_path), cwd=tmp_path)
     assert seen["artifact_uri"] == f"mlflow-artifacts:/{seen['artifact_uri'].split(':/', 1)[1]}"
     assert seen["listed"] == [["data/big.bin", False, 100 * 1024 * 1024]]
     assert seen["downloaded_sha256"] == seen["sha256"]
-    assert seen["files"] == ["data/big.bin", "reports/nested/table.csv", "reports/summary.txt"]
+    assert seen["files"] == ["data/big.bin", "parts/parts.bin", "reports/nested/table.csv", "reports/summary.txt"]
     assert seen["table"] == "a,b\n1,2\n"
+    # The 100 MB file went up in one PUT; the 25 MB one in three parts, joined by the server.
+    run_key = f"{seen['run_id']}/artifacts"
+    assert _requests(server, f"{run_key}/data/big.bin") == [("PUT", 200), ("GET", 200)]
+    assert _requests(server, "/mlflow-artifacts/mpu/create/") == [("POST", 200)]
+    assert _requests(server, "/mlflow-artifacts/mpu/part/") == [("PUT", 200)] * 3
+    assert _requests(server, "/mlflow-artifacts/mpu/complete/") == [("POST", 200)]
+    assert seen["downloaded_parts_sha256"] == seen["parts_sha256"]
     # runstone recorded what arrived: size and SHA-256 of the bytes the client sent.
     with remote(server.url) as client:
         files = {f.path: f for f in client.list_artifacts(seen["run_id"], "data")}
         assert files["data/big.bin"].file_size == 100 * 1024 * 1024
+        (joined,) = client.list_artifacts(seen["run_id"], "parts")
+        assert (joined.path, joined.file_size, joined.sha256) == (
+            "parts/parts.bin",
+            25 * 1024 * 1024,
+            seen["parts_sha256"],
+        )
         local = Path(client.download_artifacts(seen["run_id"], "reports/summary.txt", tmp_path / "native"))
         assert local.read_text() == "accuracy 0.97\n"
     stored = server.home / "artifacts"
     on_disk = next(stored.rglob("big.bin"))
     assert hashlib.sha256(on_disk.read_bytes()).hexdigest() == seen["sha256"]
+    assert not list(stored.rglob("part-*"))  # no staged part is left behind
+    # ... and runstone's CLI and web UI list them.
+    listed = run_cli("artifacts", "list", seen["run_id"], "parts", "--tracking-uri", server.url)
+    assert listed.returncode == 0 and "parts.bin" in listed.stdout, listed.stderr
+    page = httpx.get(f"{server.url}/ui/runs/{seen['run_id']}/artifacts", params={"path": "data"}, timeout=30)
+    assert page.status_code == 200 and "big.bin" in page.text
 
 
 def test_model_registry_scenarios(server: Server, tmp_path: Path):
@@ -117,6 +150,18 @@ def test_model_registry_scenarios(server: Server, tmp_path: Path):
     shown = run_cli("registry", "show", "iris-clf", "--tracking-uri", server.url)
     assert shown.returncode == 0, shown.stderr
     assert "champion" in shown.stdout and "Production" in shown.stdout
+    page = httpx.get(f"{server.url}/ui/models/iris-clf", timeout=30)
+    assert page.status_code == 200 and "champion" in page.text and "Production" in page.text
+
+
+def test_models_registered_by_runstone_are_loaded_by_the_stock_client(server: Server, tmp_path: Path):
+    made = run_python(CLIENTS / "native_model.py", env=server.env(), timeout=300)
+    assert made.returncode == 0, made.stderr[-5000:]
+    native = json.loads(made.stdout.strip().splitlines()[-1])
+    seen = run_client("loads_runstone_model", server.url, cwd=tmp_path)
+    assert seen["predictions"] == seen["by_stage"] == native["expected"]
+    assert (seen["version"], seen["run_id"], seen["stage"]) == (native["version"], native["run_id"], "Staging")
+    assert seen["aliases"] == {"prod": native["version"]} and seen["versions"] == [native["version"]]
 
 
 def test_runs_logged_by_runstone_are_read_by_the_stock_client(server: Server, tmp_path: Path):
@@ -145,7 +190,7 @@ def test_runs_logged_by_runstone_are_read_by_the_stock_client(server: Server, tm
 
 def test_migration_guide_code_logs_to_runstone_once_pointed_at_it(server: Server, tmp_path: Path):
     """Step 1 of docs/migrating-from-mlflow.md: the page's MLflow code, unchanged, with only
-    MLFLOW_TRACKING_URI set (tests/test_docs.py runs the same code without it)."""
+    MLFLOW_TRACKING_URI set (test_migration_guide.py runs the same code without it, then step 2)."""
     page = (Path(__file__).resolve().parents[2] / "docs" / "migrating-from-mlflow.md").read_text()
     code = re.search(r"```python\n(.*?)```", page, re.S)
     assert code is not None

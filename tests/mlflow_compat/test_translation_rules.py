@@ -76,3 +76,11 @@ def test_artifact_keys_and_the_folder_reader_stays_in_its_root(tmp_path: Path):
     with pytest.raises(InvalidInput):
         list(reader.read(f"mlflow-artifacts:/1/{RUN}/artifacts", "../../../secret.txt"))
     assert reader.files(f"file://{tmp_path}") is None
+    # MLflow makes no folder for a run that logged no file: it has none, it is not out of reach.
+    assert reader.files(f"mlflow-artifacts:/1/{'9' * 32}/artifacts") == []
+    assert reader.remarks() == []
+    # A root where not one run has its folder is most likely the wrong one, and the report says so.
+    (tmp_path / "elsewhere").mkdir()
+    wrong = FolderReader(tmp_path / "elsewhere")
+    assert wrong.files(f"mlflow-artifacts:/1/{RUN}/artifacts") == []
+    assert "None of the 1 runs and logged models has an artifact folder" in wrong.remarks()[0]

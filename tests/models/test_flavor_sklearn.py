@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -53,6 +54,9 @@ def test_the_package_holds_mlflow_files_and_keys(tmp_path: Path, table) -> None:
     assert manifest["flavors"]["python_function"]["loader_module"] == "mlflow.sklearn"
     assert manifest["flavors"]["python_function"]["env"] == {"virtualenv": "python_env.yaml"}
     assert manifest["runstone_version"] == runstone.__version__
+    assert len(manifest["model_uuid"]) == 32
+    created = dt.datetime.fromisoformat(manifest["utc_time_created"])
+    assert abs(dt.datetime.now(dt.UTC).replace(tzinfo=None) - created) < dt.timedelta(minutes=5)
     assert manifest["metadata"] == {"team": "fraud"}
     assert manifest["model_size_bytes"] > 0
     assert json.loads(manifest["signature"]["inputs"]) == [

@@ -109,6 +109,9 @@ def test_absolute_gate_and_policy_validation(fraud, as_user):
         fraud.set_policy("fraud", Policy(protected_stages=["Live"]))
     with pytest.raises(InvalidInput, match="required_approvals"):
         fraud.set_policy("fraud", Policy(required_approvals=0))
+    for reference in (float("nan"), float("inf"), "best"):
+        with pytest.raises(InvalidInput, match=r"'current' .* or to a finite number"):
+            fraud.set_policy("fraud", Policy(gates=[Gate("accuracy", ">=", reference)]))
 
 
 def test_rollback_of_stage_and_alias(fraud):
@@ -151,3 +154,54 @@ def test_requests_are_listed_and_audited(fraud, as_user):
     assert fraud.search_requests(status="open") == []
     actions = [e.action for e in AuditService(fraud.db).events(target_type="registered_model", target_id="fraud")]
     assert actions[-3:] == ["registry.request_opened", "registry.request_approved", "registry.transition_stage"]
+
+
+def test_leaving_a_protected_stage_is_guarded_like_entering_it(fraud, as_user):
+    protect(fraud, required_approvals=1)
+    promotion = fraud.request_transition("fraud", "1", stage="Production")
+    as_user("bob").approve_request(promotion.id)
+    for stage in ("Archived", "Staging", "None"):
+        with pytest.raises(PermissionDenied, match="Version 1 of 'fraud' is in the protected stage 'Production'"):
+            fraud.transition_model_version_stage("fraud", "1", stage)
+    demotion = fraud.request_transition("fraud", "1", stage="Archived", comment="retire it")
+    assert demotion.status == "open", "a request to leave Production waits for its approval"
+    assert fraud.get_model_version("fraud", "1").current_stage == "Production"
+    as_user("bob").approve_request(demotion.id)
+    assert fraud.get_model_version("fraud", "1").current_stage == "Archived"
+    assert fraud.holders_at("fraud", time=fraud.clock(), stage="Production") == []
+    fraud.transition_model_version_stage("fraud", "1", "Staging")  # Archived is not protected
+
+
+def test_versions_holding_protected_targets_cannot_be_deleted(fraud, as_user):
+    protect(fraud, required_approvals=1)
+    for change in ({"stage": "Production"}, {"alias": "champion"}):
+        request = fraud.request_transition("fraud", "2", **change)
+        as_user("bob").approve_request(request.id)
+    with pytest.raises(PermissionDenied, match="holds the protected stage 'Production' and alias 'champion'"):
+        fraud.delete_model_version("fraud", "2")
+    with pytest.raises(PermissionDenied, match="still holds its protected stage 'Production' and alias 'champion'"):
+        fraud.delete_registered_model("fraud")
+    with pytest.raises(PermissionDenied, match="never removed while the policy protects it"):
+        fraud.delete_registered_model_alias("fraud", "champion")
+    assert fraud.get_model_version_by_alias("fraud", "champion").version == "2"
+    fraud.delete_model_version("fraud", "3")  # holds nothing protected
+    fraud.set_policy("fraud", Policy())
+    fraud.delete_registered_model("fraud")
+
+
+def test_a_deleted_version_leaves_its_stage_in_the_history(fraud, clock):
+    fraud.transition_model_version_stage("fraud", "1", "Production")
+    fraud.transition_model_version_stage("fraud", "2", "Production")
+    clock.advance(1000)
+    fraud.delete_model_version("fraud", "2")
+    assert fraud.holders_at("fraud", time=clock.now - 1, stage="Production") == ["2", "1"]
+    assert fraud.holders_at("fraud", time=clock.now, stage="Production") == ["1"]
+    last = fraud.get_model_history("fraud", kind="stage")[-1]
+    assert (last.version, last.target, last.reason) == ("2", "None", "version 2 deleted")
+
+
+def test_rollback_skips_versions_that_were_deleted(fraud):
+    for version in ("1", "2", "3"):
+        fraud.set_registered_model_alias("fraud", "champion", version)
+    fraud.delete_model_version("fraud", "2")
+    assert fraud.rollback("fraud", alias="champion").version == "1"

@@ -75,3 +75,64 @@ def test_governance_calls(client):
     assert client.rollback("m", alias="champion", comment="v2 misbehaves").version == "1"
     assert [a.version for a in client.get_model_history("m", kind="alias")] == ["1", "2", "1"]
     assert client.get_model_holders("m", time=history[-1].time if history else 10**15, alias="champion") == ["1"]
+
+
+def test_over_http_the_approver_is_another_caller(remote_client, http, settings):
+    from runstone.sdk.client import RunstoneClient
+
+    def as_user(user: str) -> RunstoneClient:
+        return RunstoneClient(
+            "http://testserver",
+            http_client=http,
+            settings=settings.model_copy(update={"user": user, "http_retries": 0}),
+        )
+
+    alice, bob = as_user("alice"), as_user("bob")
+    alice.create_registered_model("m")
+    alice.create_model_version("m", logged_model(alice, 0.9))
+    alice.set_model_policy("m", Policy(protected_stages=["Production"], required_approvals=1))
+    request = alice.request_transition("m", 1, stage="Production", comment="ship")
+    assert request.requested_by == "alice"
+    with pytest.raises(PermissionDenied, match="own request"):
+        alice.approve_request(request.id)
+    approved = bob.approve_request(request.id, "checked")
+    assert approved.status == "approved" and [a.approver for a in approved.approvals] == ["bob"]
+    assert alice.get_model_version("m", 1).current_stage == "Production"
+    [event] = alice.get_model_history("m")
+    assert (event.actor, event.request_id, event.reason) == ("bob", request.id, f"approved request {request.id}")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "fragment"),
+    [
+        (
+            "GET",
+            "/api/v1/registered-models/m/versions/99999999999999999999",
+            None,
+            404,
+            "Model version 99999999999999999999",
+        ),
+        ("GET", "/api/v1/registered-models/m/versions/-1", None, 400, "positive integer"),
+        ("PUT", "/api/v1/registered-models/m/aliases/champion", {"version": "3000000000"}, 404, "not found"),
+        ("GET", "/api/v1/approval-requests/99999999999999999999", None, 404, "Approval request"),
+        ("POST", "/api/v1/approval-requests/99999999999999999999/approve", {}, 404, "Approval request"),
+        ("GET", "/api/v1/registered-models/m/holders?time=99999999999999999999&stage=Production", None, 200, ""),
+        ("DELETE", "/api/v1/webhooks/99999999999999999999", None, 404, "Webhook"),
+        ("POST", "/api/v1/webhooks", {"name": "x", "url": "http://[::1/x", "events": ["*"]}, 400, "not a valid URL"),
+        ("POST", "/api/v1/webhooks", {"name": "x", "url": "http://h:99999/x", "events": ["*"]}, 400, "not a valid URL"),
+        ("POST", "/api/v1/webhooks", {"name": "x", "url": "http://h/" + "x" * 3000, "events": ["*"]}, 400, "at most"),
+        (
+            "POST",
+            "/api/v1/webhooks",
+            {"name": "x", "url": "http://8.8.8.8/", "events": ["*"], "secret": "short"},
+            400,
+            "secret",
+        ),
+    ],
+)
+def test_out_of_range_and_malformed_input_is_a_clear_4xx(http, method, path, body, status, fragment):
+    http.post("/api/v1/registered-models", json={"name": "m"})
+    response = http.request(method, path, json=body)
+    assert response.status_code == status, response.text
+    if fragment:
+        assert fragment in response.json()["error"]["message"]

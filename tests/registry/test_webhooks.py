@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from runstone.errors import InvalidInput
@@ -144,3 +146,73 @@ def test_a_rolled_back_change_announces_nothing(registry, hooks, receiver, clock
     with pytest.raises(InvalidInput):
         registry.create_model_version("nope-model", "file:///x")
     assert deliver(registry, clock) == 0
+
+
+class Resolver:
+    """The name service as the server sees it: answers can change between two lookups."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    def __call__(self, host: str, port: object, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        if host != "hooks.example.com":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (self.address, port))]
+
+
+@pytest.fixture
+def resolver(monkeypatch) -> Resolver:
+    fake = Resolver("93.184.216.34")
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return fake
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_deliveries_go_to_the_address_that_was_checked(registry, resolver, clock, scheme):
+    """A name that resolves to a public address when checked is not looked up again to send:
+    a second answer (DNS rebinding to 127.0.0.1) could reach the server's own network."""
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        resolver.address = "127.0.0.1"  # the name now points inside
+        return httpx.Response(204)
+
+    WebhookService(registry.tracking, allow_private=False).create_webhook(
+        "ci", f"{scheme}://hooks.example.com:8443/hook?x=1", ["*"]
+    )
+    registry.create_registered_model("m")
+    registry.create_registered_model("m2")
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        assert deliver_due(registry.db, allow_private=False, clock=clock, client=client) == 2
+
+    first = sent[0]
+    assert (first.url.host, first.url.port, first.url.raw_path) == ("93.184.216.34", 8443, b"/hook?x=1")
+    assert first.headers["Host"] == "hooks.example.com:8443"
+    if scheme == "https":
+        assert first.extensions["sni_hostname"] == "hooks.example.com"  # the certificate is checked for the name
+    assert len(sent) == 1, "the second delivery, now resolving to loopback, is refused"
+    statuses = {d["status"]: d for d in WebhookService(registry.tracking, allow_private=False).deliveries()}
+    assert "non-public address 127.0.0.1" in statuses["pending"]["last_error"]
+
+
+def test_names_that_do_not_resolve_are_refused(resolver):
+    with pytest.raises(InvalidInput, match="does not resolve"):
+        check_url("https://nowhere.invalid/hook", allow_private=False)
+    assert check_url("https://hooks.example.com/hook", allow_private=False) == "https://hooks.example.com/hook"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1/x", "http://host:99999/x", "http://host:port/x", "http://h/" + "x" * 2001]
+)
+def test_malformed_urls_are_bad_input_not_crashes(url):
+    with pytest.raises(InvalidInput, match=r"not a valid URL|at most 2000"):
+        check_url(url, allow_private=True)
+
+
+@pytest.mark.parametrize("address", ["::ffff:127.0.0.1", "::ffff:10.0.0.1", "fe80::1%eth0", "100.64.0.1"])
+def test_mapped_and_scoped_private_addresses_are_refused(monkeypatch, address):
+    family = socket.AF_INET if "." in address and ":" not in address else socket.AF_INET6
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(family, socket.SOCK_STREAM, 6, "", (address, 80))])
+    with pytest.raises(InvalidInput, match="non-public address"):
+        check_url("http://hooks.example.com/x", allow_private=False)

@@ -181,3 +181,32 @@ def test_single_value_helpers_and_tags(make_client: Any) -> None:
     assert run.data.metrics == {"loss": 0.5}
     assert "team" not in run.data.tags
     assert [m.step for m in c.get_metric_history(rid, "loss")] == [3]
+
+
+def test_parent_run_and_figures_by_id(make_client: Any, tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = make_client()
+    parent = c.create_run("0", run_name="parent").info.run_id
+    child = c.create_run("0", run_name="child", parent_run_id=parent).info.run_id
+    found = c.get_parent_run(child)
+    assert found is not None and found.info.run_id == parent and found.info.run_name == "parent"
+    assert c.get_parent_run(parent) is None
+
+    figure, axes = plt.subplots()
+    axes.plot([0, 1], [1, 0])
+    try:
+        info = c.log_figure(child, figure, "plots/curve.png")
+        with pytest.raises(InvalidInput, match=r"Cannot save a str as 'x\.png'"):
+            c.log_figure(child, "not a figure", "x.png")
+        with pytest.raises(InvalidInput, match=r"Artifact path .* must not contain"):
+            c.log_figure(child, figure, "../escape.png")
+    finally:
+        plt.close(figure)
+    assert info.path == "plots/curve.png" and info.file_size and info.sha256
+    assert [f.path for f in c.list_artifacts(child, "plots")] == ["plots/curve.png"]
+    png = Path(c.download_artifacts(child, "plots/curve.png", tmp_path / "png")).read_bytes()
+    assert png.startswith(b"\x89PNG")

@@ -289,3 +289,25 @@ def test_set_experiment_by_id_and_deleted_experiments(target: RunstoneClient) ->
     target.delete_experiment(experiment_id)
     with pytest.raises(InvalidState, match="'kept' is deleted"):
         runstone.set_experiment("kept")
+
+
+def test_resuming_checks_the_experiment_and_takes_a_new_name_tags_and_description(target: RunstoneClient) -> None:
+    other = runstone.create_experiment("other")
+    with runstone.start_run(run_name="first") as run:
+        pass
+    rid = run.info.run_id
+
+    with pytest.raises(InvalidInput, match=f"Run {rid} belongs to experiment 0, not {other}"):
+        runstone.start_run(run_id=rid, experiment_id=other)
+    with pytest.raises(InvalidInput, match="8001 characters long"):
+        runstone.start_run(run_id=rid, tags={"big": "x" * 8001})
+    assert runstone.active_run() is None
+    assert target.get_run(rid).info.status == "FINISHED"  # the refused resumes changed nothing
+
+    resumed = runstone.start_run(run_id=rid, experiment_id="0", run_name="second", tags={"phase": 2},
+                                 description="resumed after a crash")  # fmt: skip
+    assert resumed.info.run_name == "second" and resumed.info.status == "RUNNING"
+    assert resumed.data.tags["phase"] == "2"
+    assert resumed.data.tags[T.NOTE] == "resumed after a crash"
+    runstone.end_run()
+    assert target.get_run(rid).info.run_name == "second"

@@ -91,6 +91,11 @@ def test_follow_promotes_version_2_without_a_failed_request(server, tmp_path):
                 )
                 seen = len(answers)
                 wait_for(lambda: len(answers) >= seen + 20, "20 more answers")
+                # The deployment record moved with the server: fraud-api now serves version 2.
+                wait_for(
+                    lambda: [d.version for d in client.list_deployments("fraud", active_only=True)] == ["2"],
+                    "the deployment record to show version 2",
+                )
             finally:
                 stop.set()
                 client_thread.join(timeout=60)
@@ -107,9 +112,13 @@ def test_follow_promotes_version_2_without_a_failed_request(server, tmp_path):
             assert "model switched: fraud version 1 -> version 2" in scoring.log()
         finally:
             scoring.stop()
-        # Stopping the server ended its deployment record.
+        # Stopping the server ended its deployment record; the name's history has both versions.
         assert client.list_deployments("fraud", active_only=True) == []
-        assert client.list_deployments(name="fraud-api")[0].end_time is not None
+        history = client.list_deployments(name="fraud-api")
+        assert [(d.version, d.target, d.end_time is not None) for d in history] == [
+            ("2", scoring.url, True),
+            ("1", scoring.url, True),
+        ]
 
 
 def test_several_workers_answer_small_requests_in_milliseconds(sklearn_model, tmp_path):
@@ -124,5 +133,30 @@ def test_several_workers_answer_small_requests_in_milliseconds(sklearn_model, tm
                 seconds.append(time.perf_counter() - started)
                 assert answer.status_code == 200
         assert statistics.median(seconds[10:]) < 0.030, f"median {statistics.median(seconds[10:]) * 1000:.1f} ms"
+    finally:
+        scoring.stop()
+
+
+def test_with_several_workers_every_scrape_counts_every_request(sklearn_model, tmp_path):
+    scoring = start_scoring(serve_command("-m", str(sklearn_model), "--workers", "2"), tmp_path / "serve.log")
+    try:
+        for i in range(40):
+            # A new connection for each request: the kernel hands them to either worker.
+            answer = httpx.post(
+                f"{scoring.url}/invocations", json={"dataframe_records": [{"amount": float(i), "items": 2}]}, timeout=30
+            )
+            assert answer.status_code == 200
+
+        def answered() -> int:
+            text = httpx.get(f"{scoring.url}/metrics", timeout=30).text
+            lines = [line for line in text.splitlines() if line.startswith("runstone_serving_requests_total{")]
+            return sum(int(line.rsplit(" ", 1)[1]) for line in lines if 'status="200"' in line)
+
+        deadline = time.monotonic() + 30
+        while answered() != 40:  # each worker shares its counts within a second
+            assert time.monotonic() < deadline, f"/metrics never counted the 40 requests\n{scoring.log()[-3000:]}"
+            time.sleep(0.1)
+        # Whichever worker answers the scrape, it reports every worker's requests.
+        assert [answered() for _ in range(10)] == [40] * 10
     finally:
         scoring.stop()

@@ -126,3 +126,75 @@ def test_a_swap_keeps_the_old_model_for_requests_in_flight(echo_model, registry_
     slot.swap(load(f"models:/fraud/{v1}", registry_client))
     assert not in_flight.path.exists(), "two swaps later its download is removed"
     slot.close()
+
+
+def test_an_approved_promotion_and_a_rollback_are_followed(serve, echo_model, registry_client, tmp_path):
+    from runstone.config import Settings
+    from runstone.entities import Policy
+
+    v1 = register(registry_client, "fraud", echo_model(2.0))
+    v2 = register(registry_client, "fraud", echo_model(3.0))
+    registry_client.set_registered_model_alias("fraud", "champion", v1)
+    registry_client.set_model_policy("fraud", Policy(protected_aliases=["champion"], required_approvals=1))
+    http = serve("models:/fraud@champion", client=registry_client, follow=True, follow_interval=3600)
+    follower = http.app.state.scoring.follower
+    request = registry_client.request_transition("fraud", v2, alias="champion")
+    follower.check_all()
+    assert score(http) == (v1, [2.0]), "a request waiting for approval changes nothing"
+    approver = RunstoneClient(settings=Settings(home=tmp_path / "registry-home", user="approver"))
+    approver.approve_request(request.id, "metrics look right")
+    follower.check_all()
+    assert score(http) == (v2, [3.0])
+    registry_client.rollback("fraud", alias="champion", comment="v2 misbehaves")
+    follower.check_all()
+    assert score(http) == (v1, [2.0])
+    assert http.get("/metadata").json()["model_version"] == v1
+
+
+def test_a_canary_follows_both_of_its_aliases(serve, echo_model, registry_client):
+    from runstone.serving.traffic import TrafficPolicy
+
+    v1 = register(registry_client, "fraud", echo_model(2.0))
+    v2 = register(registry_client, "fraud", echo_model(3.0))
+    v3 = register(registry_client, "fraud", echo_model(5.0))
+    registry_client.set_registered_model_alias("fraud", "champion", v1)
+    registry_client.set_registered_model_alias("fraud", "challenger", v2)
+    policy = TrafficPolicy.from_dict(
+        {
+            "routes": [
+                {"model": "models:/fraud@champion", "weight": 1},
+                {"model": "models:/fraud@challenger", "weight": 1},
+            ],
+            "seed": 5,
+        }
+    )
+    http = serve(policy, client=registry_client, follow=True, follow_interval=3600)
+    registry_client.set_registered_model_alias("fraud", "challenger", v3)
+    http.app.state.scoring.follower.check_all()
+    routes = http.get("/metadata").json()["routes"]
+    assert [(r["role"], r["model_version"]) for r in routes] == [("primary", v1), ("challenger", v3)]
+    answers = {(version, tuple(predictions)) for version, predictions in (score(http) for _ in range(60))}
+    assert answers == {(v1, (2.0,)), (v3, (5.0,))}
+
+
+def test_deployment_records_move_with_the_server_and_end_when_it_stops(serve, echo_model, registry_client):
+    from runstone.serving.deployment import DeploymentRecords
+
+    v1 = register(registry_client, "fraud", echo_model(2.0))
+    v2 = register(registry_client, "fraud", echo_model(3.0))
+    registry_client.set_registered_model_alias("fraud", "champion", v1)
+    records = DeploymentRecords.for_server("fraud-api", "127.0.0.1", 8080)
+    records.record_start(registry_client, [("models:/fraud@champion", 100.0)])
+    http = serve(
+        "models:/fraud@champion", client=registry_client, follow=True, follow_interval=3600, deployment=records
+    )
+    registry_client.set_registered_model_alias("fraud", "champion", v2)
+    http.app.state.scoring.follower.check_all()
+    assert score(http)[0] == v2
+    active = registry_client.list_deployments("fraud", active_only=True)
+    assert [(d.name, d.version, d.target) for d in active] == [("fraud-api", v2, "http://127.0.0.1:8080")]
+    # Another worker of the same server switching too finds the record up to date.
+    records.switched(registry_client, "primary", 1, "fraud", v2, "runstone models serve models:/fraud@champion")
+    assert [d.version for d in registry_client.list_deployments(name="fraud-api")] == [v2, v1]
+    assert records.end(registry_client, 1) == []
+    assert registry_client.list_deployments("fraud", active_only=True) == []

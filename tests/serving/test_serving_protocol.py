@@ -188,3 +188,49 @@ def test_a_one_dtype_table_keeps_its_index_for_table_outputs(serve, echo_model):
     assert client.post("/invocations", json=ints).json() == {"predictions": [6.0]}
     text = client.post("/invocations", json={"dataframe_records": [{"amount": "x", "items": 1.0}]})
     assert text.status_code == 400 and "'amount'" in text.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b'{"inputs": 5}', "got a number"),
+        (b'{"inputs": true}', "got a boolean"),
+        (b'{"inputs": "amount"}', "got a string"),
+        (b'{"dataframe_split": {"columns": 5, "data": []}}', "columns must be a list of column names; got a number"),
+        (b'{"dataframe_split": {"columns": [["amount"], "items"], "data": [[1, 2]]}}', "columns must be names"),
+        (b'{"dataframe_split": {"columns": ["amount", "items"], "data": [[1, 2]], "index": [{}]}}', "index labels"),
+        (b'{"dataframe_records": [{"amount": [1.0, 2.0], "items": 1}]}', "Column 'amount' has type list"),
+        (b'{"dataframe_records": [{"amount": [1.0], "items": 1}]}', "Column 'amount' has type list"),
+        (b'{"inputs": {"amount": [[1.0, 2.0]], "items": [1]}}', "Column 'amount' has type list"),
+        (b'{"instances": [{"amount": {"x": 1}, "items": 1}]}', "Column 'amount' has type dict"),
+        (b'{"instances": [[1.0, [2]]]}', "Column 'items' has type list"),
+        (b'{"dataframe_records": [{"amount": 1.0, "items": -1}, {"amount": 1.0, "items": 18446744073709551615}]}',
+         "Column 'items'"),
+    ],
+)  # fmt: skip
+def test_malformed_bodies_get_a_400_that_says_what_is_wrong_never_a_500(client, body, fragment):
+    answer = client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400, answer.text
+    assert fragment in answer.json()["message"]
+    assert answer.json()["request_id"] == answer.headers["x-request-id"]
+    assert client.post("/invocations", json={"inputs": [[1.0, 2]]}).status_code == 200
+
+
+def test_a_body_no_check_foresaw_is_still_a_400_and_the_details_stay_in_the_log(client, monkeypatch, caplog):
+    import logging
+
+    from runstone.serving import payloads
+
+    def unforeseen(body, mime, schema):
+        raise RuntimeError("internal detail /srv/secret/path")
+
+    monkeypatch.setattr(payloads, "parse", unforeseen)
+    with caplog.at_level(logging.WARNING, logger="runstone.serving"):
+        answer = client.post("/invocations", json={"inputs": [[1.0, 2]]})
+    assert answer.status_code == 400
+    error = answer.json()
+    assert error["error_code"] == "BAD_REQUEST"
+    assert "could not be read as input of this model" in error["message"]
+    assert "/srv/secret/path" not in answer.text, "internals are not echoed to clients"
+    logged = [r for r in caplog.records if error["request_id"] in r.getMessage()]
+    assert logged and "/srv/secret/path" in str(logged[0].exc_info[1])

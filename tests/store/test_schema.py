@@ -88,3 +88,17 @@ def test_metric_blocks_are_backfilled_from_stored_points(empty_db_url, tmp_path)
     assert len(history) <= 100
     assert (4321, 1000.0) in zip(history.steps, history.values, strict=True)
     db.dispose()
+
+
+def test_an_older_known_revision_is_refused_with_the_upgrade_command(empty_db_url):
+    db = Database(empty_db_url)
+    schema.upgrade(db, "0004")
+    head = schema.head_revision()
+    with pytest.raises(SchemaOutOfDate, match=f"at revision 0004 but this runstone needs {head}") as info:
+        schema.prepare(db)
+    assert info.value.message.endswith("Back up the database, then run: runstone db upgrade")
+    assert info.value.details == {"current": "0004", "head": head}
+    schema.upgrade(db)
+    schema.prepare(db)
+    assert schema.current_revision(db) == head
+    db.dispose()

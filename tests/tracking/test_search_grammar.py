@@ -68,7 +68,8 @@ def test_accepted_forms(text, expected):
         ("nonsense = 'x'", 1, "unknown attribute"),
         ("metrics. = 1", 10, "missing key"),
         ("metrics.loss ~ 1", 14, "unexpected character"),
-        ("params.a IN ('x')", 10, "attributes and datasets only"),
+        ("metrics.loss IN ('x')", 14, "IN applies to datasets, params, tags and the attributes artifact_uri,"),
+        ("attributes.start_time NOT IN ('1')", 23, "NOT IN cannot compare the number 'start_time'"),
         ("run_id IN 'a'", 11, "expected '('"),
         ("run_id IN ('a' 'b')", 16, "expected ',' or ')'"),
         ("datasets.size = 'x'", 1, "unknown dataset field"),
@@ -114,6 +115,17 @@ def test_experiment_filter():
         parse_experiment_filter("status = 'x'")
     with pytest.raises(InvalidInput, match="is a number"):
         parse_experiment_filter("creation_time > 'x'")
+    with pytest.raises(InvalidInput, match="position 11: experiments cannot be searched with IN"):
+        parse_experiment_filter("tags.team IN ('a')")
+
+
+def test_params_and_tags_take_in_and_not_in():
+    assert parse_filter("params.optimizer IN ('adam', 'sgd') and tags.team NOT IN ('nlp')") == [
+        Comparison("param", "optimizer", "IN", ("adam", "sgd"), 1),
+        Comparison("tag", "team", "NOT IN", ("nlp",), 41),
+    ]
+    with pytest.raises(InvalidInput, match="IN takes quoted strings"):
+        parse_filter("params.C IN (1, 2)")
 
 
 def test_registry_grammars():

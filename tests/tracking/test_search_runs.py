@@ -64,6 +64,10 @@ def test_default_order_is_newest_first(tracking, populated):
         ("attributes.status != 'RUNNING'", set()),
         ("user_id = 'tester'", {"r0", "r1", "r2", "r3", "r4"}),
         ("metrics.`loss` < 0.01", {"r1"}),
+        ("params.C IN ('1.0', '10')", {"r1", "r2", "r3"}),
+        ("params.C NOT IN ('1.0')", {"r0", "r3"}),  # as with !=, runs without the param never match
+        ("tags.team IN ('vision', 'zoo')", {"r0", "r1", "r4"}),
+        ("tags.team NOT IN ('vision') and params.penalty IN ('l1')", {"r2"}),
     ],
 )
 def test_filters(tracking, populated, filter_string, expected):

@@ -135,6 +135,19 @@ def test_a_protected_target_leads_to_the_request_form(browser, fraud):
     assert "Alias 'champion' of 'fraud' is protected" in text(alias.text)
 
 
+def test_moving_a_version_out_of_a_protected_stage_leads_to_the_request_form(browser, fraud):
+    protect(fraud)
+
+    moved = browser.post("/ui/models/fraud/stage", {"version": "1", "stage": "Archived", "comment": "retire"})
+
+    assert fraud.get_model_version("fraud", "1").current_stage == "Production"
+    assert moved.url.path == "/ui/models/fraud/request" and moved.url.params["stage"] == "Archived"
+    assert (
+        "Version 1 of 'fraud' is in the protected stage 'Production': it leaves it only through a request "
+        "approved by 1 approver." in text(moved.text)
+    )
+
+
 def test_rollback_goes_back_and_is_marked_or_asks_for_a_request_when_the_policy_says_so(browser, fraud):
     fraud.transition_model_version_stage("fraud", "2", "Production", archive_existing_versions=True)
     protect(fraud, rollback_requires_approval=True)

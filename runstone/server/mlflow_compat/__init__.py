@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from runstone.server.mlflow_compat import artifacts, experiments, logged_models, registry, runs
+from runstone.server.mlflow_compat import artifacts, experiments, logged_models, multipart, registry, runs
 from runstone.server.mlflow_compat.protocol import MlflowRoute, ProtoJSON, error_response
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
-# Artifact uploads stream to storage and have their own size limit, not the JSON body limit.
-STREAMED_UPLOADS = r"^/(?:api|ajax-api)/2\.0/mlflow-artifacts/artifacts/"
+# Artifact uploads (and parts of them) stream to storage and have their own size limit, not the
+# JSON body limit.
+STREAMED_UPLOADS = r"^/(?:api|ajax-api)/2\.0/mlflow-artifacts/(?:artifacts|mpu/part)/"
 
 _unknown = APIRouter(route_class=MlflowRoute, include_in_schema=False)
 _info = APIRouter(route_class=MlflowRoute, include_in_schema=False)
@@ -25,13 +26,13 @@ _info = APIRouter(route_class=MlflowRoute, include_in_schema=False)
 
 @_info.get("/server-info")
 def server_info() -> ProtoJSON:
-    # The client asks whether to upload and download artifacts in parts through presigned
-    # URLs; through this proxy it uploads and downloads whole files.
+    # The client asks whether to move large artifacts in parts: it uploads them in parts through
+    # this proxy (see multipart.py) and downloads whole files, streamed.
     return ProtoJSON(
         {
             "store_type": "SqlStore",
             "workspaces_enabled": False,
-            "multipart_uploads_enabled": False,
+            "multipart_uploads_enabled": True,
             "multipart_downloads_enabled": False,
         }
     )
@@ -51,5 +52,6 @@ def mount(app: FastAPI) -> None:
             app.include_router(module.router, prefix=prefix)
     for prefix in ARTIFACT_PREFIXES:
         app.include_router(artifacts.router, prefix=prefix)
+        app.include_router(multipart.router, prefix=prefix)
     for prefix in (*PREFIXES, *ARTIFACT_PREFIXES, "/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
         app.include_router(_unknown, prefix=prefix)

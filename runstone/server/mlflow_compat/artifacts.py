@@ -7,9 +7,7 @@ The stock client turns a run's ``mlflow-artifacts:/<key>/<path>`` into
 and checked by the artifact services, so nothing outside that root can be read or written, and
 every stored file gets its size and SHA-256 recorded.
 
-Multipart uploads are for object stores the client uploads to directly; through this proxy
-they answer NOT_IMPLEMENTED with the message the client recognizes, and it then uploads the
-file in one streamed PUT.
+Multipart uploads (``mpu/...``) are in :mod:`runstone.server.mlflow_compat.multipart`.
 """
 
 from __future__ import annotations
@@ -36,7 +34,6 @@ router = APIRouter(route_class=MlflowRoute, default_response_class=ProtoJSON, in
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
-MULTIPART_UNSUPPORTED = "Multipart upload is not supported for the current artifact repository"
 
 
 @dataclass(frozen=True)
@@ -46,6 +43,7 @@ class Target:
     kind: str  # "run" or "model"
     id: str
     path: str
+    key: str  # the artifact key of the run or model: ``.../artifacts``
 
 
 def resolve(path: str, artifacts: ArtifactService, models: LoggedModelService) -> Target | None:
@@ -54,7 +52,7 @@ def resolve(path: str, artifacts: ArtifactService, models: LoggedModelService) -
     if len(parts) >= 3 and _RUN_ID.match(parts[1]) and parts[2] == "artifacts":
         run = artifacts.tracking.get_run(parts[1])
         if translate.artifact_key(run.info.artifact_uri, artifacts.tracking.root) == "/".join(parts[:3]):
-            return Target("run", parts[1], "/".join(parts[3:]))
+            return Target("run", parts[1], "/".join(parts[3:]), "/".join(parts[:3]))
     elif (
         len(parts) >= 4
         and parts[1] == "models"
@@ -62,11 +60,11 @@ def resolve(path: str, artifacts: ArtifactService, models: LoggedModelService) -
         and parts[3] == "artifacts"
         and models.artifact_key(parts[2]) == "/".join(parts[:4])
     ):
-        return Target("model", parts[2], "/".join(parts[4:]))
+        return Target("model", parts[2], "/".join(parts[4:]), "/".join(parts[:4]))
     return None
 
 
-def _target(path: str, artifacts: ArtifactService, models: LoggedModelService) -> Target:
+def target_of(path: str, artifacts: ArtifactService, models: LoggedModelService) -> Target:
     target = resolve(path, artifacts, models)
     if target is None:
         raise NotFound(f"No run or logged model stores artifacts at {path!r}.")
@@ -100,7 +98,7 @@ def file_entries(entries: list[FileInfo], prefix: str, *, basenames: bool) -> li
 
 @router.get("/artifacts/{path:path}", response_model=None)
 def download(path: str, artifacts: Artifacts, models: LoggedModels) -> FileResponse | StreamingResponse:
-    target = _target(path, artifacts, models)
+    target = target_of(path, artifacts, models)
     if target.kind == "run":
         artifact = artifacts.open(target.id, target.path)
         return file_response(artifact, artifacts.read(artifact))
@@ -114,7 +112,7 @@ async def upload(path: str, request: Request, artifacts: Artifacts, models: Logg
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Artifact is larger than the limit of {limit} bytes.", {"limit": limit})
-    target = await run_in_threadpool(_target, path, artifacts, models)
+    target = await run_in_threadpool(target_of, path, artifacts, models)
     if not target.path:
         raise InvalidInput("Name a file inside the run's or model's artifacts to upload.")
     chunks = _at_most(_blocking_chunks(request.stream().__aiter__()), limit)
@@ -140,17 +138,12 @@ def list_artifacts(msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict
 
 @router.delete("/artifacts/{path:path}")
 def delete(path: str, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
-    target = _target(path, artifacts, models)
+    target = target_of(path, artifacts, models)
     if target.kind == "run":
         artifacts.delete_artifacts(target.id, target.path)
     else:
         models.delete_artifacts(target.id, target.path)
     return {}
-
-
-@router.post("/mpu/{action}/{path:path}")
-def multipart(action: str, path: str) -> ProtoJSON:
-    return error_response("NOT_IMPLEMENTED", MULTIPART_UNSUPPORTED + "; upload the file with one PUT.", 501)
 
 
 @router.get("/presigned/{path:path}")

@@ -54,9 +54,19 @@ def audit_verify(b: Annotated[Backend, Depends(backend)]) -> dict[str, Any]:
 class GcRequest(Model):
     older_than_ms: int | None = None
     dry_run: bool = False
+    # Only these deleted runs, and these deleted experiments with their runs (all when both are absent).
+    run_ids: list[str] | None = None
+    experiment_ids: list[str] | None = None
 
 
 @router.post("/api/v1/gc", summary="Permanently remove deleted runs and experiments")
 def gc(body: GcRequest, request: Request, b: Annotated[Backend, Depends(backend)]) -> dict[str, Any]:
-    report = collect(b.tracking(caller(request)), b.store, older_than_ms=body.older_than_ms, dry_run=body.dry_run)
+    report = collect(
+        b.tracking(caller(request)),
+        b.store,
+        older_than_ms=body.older_than_ms,
+        dry_run=body.dry_run,
+        run_ids=body.run_ids,
+        experiment_ids=body.experiment_ids,
+    )
     return report.__dict__

@@ -171,10 +171,10 @@
   }
 
   function load(chart) {
-    if (chart.started) { return; }
+    if (chart.started) { return Promise.resolve(); }
     chart.started = true;
     chart.element.dataset.state = "loading";
-    fetchHistory(chart, null).then(function (body) {
+    return fetchHistory(chart, null).then(function (body) {
       chart.overview = body.runs;
       chart.data = body.runs;
       return draw(chart).then(function () {
@@ -183,6 +183,7 @@
     }).catch(function (error) { fail(chart, error); });
   }
 
+  // Sets up every metric chart; resolves once the charts in view at first have been drawn.
   function setUpMetricCharts() {
     document.querySelectorAll("[data-chart]").forEach(function (element) {
       const series = JSON.parse(element.dataset.series).map(function (s) {
@@ -192,19 +193,23 @@
       charts.push({ element: element, plot: element.querySelector(".plot"), key: element.dataset.key,
         series: series, data: {}, overview: {}, zoom: null, started: false });
     });
-    if (!charts.length) { return; }
+    if (!charts.length) { return Promise.resolve(); }
+    let firstInView = null;
+    const inView = new Promise(function (resolve) { firstInView = resolve; });
     if ("IntersectionObserver" in window) {
       const observer = new IntersectionObserver(function (entries) {
+        const loads = [];
         entries.forEach(function (entry) {
           if (entry.isIntersecting) {
             observer.unobserve(entry.target);
-            load(charts.find(function (c) { return c.element === entry.target; }));
+            loads.push(load(charts.find(function (c) { return c.element === entry.target; })));
           }
         });
+        firstInView(Promise.all(loads));  // only the first call counts
       }, { rootMargin: "300px" });
       charts.forEach(function (c) { observer.observe(c.element); });
     } else {
-      charts.forEach(load);
+      firstInView(Promise.all(charts.map(load)));
     }
     document.querySelectorAll("[data-chart-controls]").forEach(function (panel) {
       panel.hidden = false;
@@ -227,6 +232,7 @@
         redraw();
       });
     });
+    return inView;
   }
 
   function numeric(text) {
@@ -297,13 +303,16 @@
   }
 
   function start() {
-    setUpMetricCharts();
+    const chartsInView = setUpMetricCharts();
     document.querySelectorAll("[data-scatter]").forEach(drawScatter);
-    // Parallel coordinates draw with WebGL, whose first use costs most in a software renderer:
-    // let the page paint its tables and other charts first.
-    window.requestAnimationFrame(function () {
-      window.setTimeout(function () { document.querySelectorAll("[data-parallel]").forEach(drawParallel); }, 0);
-    });
+    // Parallel coordinates draw with WebGL, which costs most where it runs in software: let the
+    // page paint its tables, the scatter and the charts in view first.
+    const drawLast = function () {
+      window.requestAnimationFrame(function () {
+        window.setTimeout(function () { document.querySelectorAll("[data-parallel]").forEach(drawParallel); }, 0);
+      });
+    };
+    chartsInView.then(drawLast, drawLast);
   }
 
   if (document.readyState === "loading") {

@@ -19,9 +19,10 @@ mlflow.set_experiment("stock-tracking")
 client = MlflowClient()
 
 X, y = load_iris(return_X_y=True, as_frame=True)
-mlflow.sklearn.autolog(log_models=False)
+# Autologging as teams turn it on: with its defaults, so the fitted model is logged as well.
+mlflow.sklearn.autolog()
 with mlflow.start_run(run_name="autologged") as auto:
-    LogisticRegression(max_iter=500, C=0.5).fit(X, y)
+    estimator = LogisticRegression(max_iter=500, C=0.5).fit(X, y)
 mlflow.sklearn.autolog(disable=True)
 
 with mlflow.start_run(run_name="parent") as parent:
@@ -46,6 +47,8 @@ frame = mlflow.search_runs(
 )
 history = client.get_metric_history(frame["run_id"].iloc[0], "loss")
 auto_run = client.get_run(auto.info.run_id)
+auto_models = [o.model_id for o in auto_run.outputs.model_outputs]
+autologged = mlflow.pyfunc.load_model(f"models:/{auto_models[0]}")
 print(
     json.dumps(
         {
@@ -61,6 +64,9 @@ print(
             "auto_params": auto_run.data.params,
             "auto_metrics": sorted(auto_run.data.metrics),
             "auto_inputs": [d.dataset.name for d in auto_run.inputs.dataset_inputs],
+            "auto_models": auto_models,
+            "auto_predictions": autologged.predict(X.head(5)).tolist(),
+            "auto_expected": estimator.predict(X.head(5)).tolist(),
         }
     )
 )
