@@ -409,6 +409,14 @@ def main(argv: list[str] | None = None) -> int:
             log(f"writing {sizes.runs:,} runs x {sizes.metric_keys} metric keys into runstone")
             data = populate_runstone(folder / "runstone", sizes)
         data["long_steps"] = sizes.long_steps
+        mlflow_exp = None
+        if mlflow_job is not None:
+            # Measure on a quiet machine: MLflow's store is still being written in the background.
+            log("waiting for MLflow's store to be written before measuring")
+            out, err = mlflow_job.communicate()
+            if mlflow_job.returncode != 0:
+                raise RuntimeError(f"populating MLflow failed:\n{err[-3000:]}")
+            mlflow_exp = out.strip().splitlines()[-1]
         port = free_port()
         server = Server.start(
             "runstone",
@@ -433,12 +441,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         mlflow_ms = None
         if use_mlflow:
-            if mlflow_job is not None:
-                out, err = mlflow_job.communicate()
-                if mlflow_job.returncode != 0:
-                    raise RuntimeError(f"populating MLflow failed:\n{err[-3000:]}")
-                mlflow_exp = out.strip().splitlines()[-1]
-            else:
+            if mlflow_exp is None:
                 mlflow_exp = mlflow_experiment_id(folder / "mlflow" / "mlflow.db")
             port = free_port()
             mlflow = Server.start(

@@ -57,11 +57,18 @@ class RequestStats:
         return "\n".join(lines) + "\n"
 
 
-def _too_large(limit: int, request_id: str) -> dict[str, Any]:
+# MLflow's clients read errors in MLflow's envelope on MLflow's routes.
+_MLFLOW_PATH = re.compile(r"^/(?:ajax-)?api/2\.0/mlflow(?:-artifacts)?/")
+
+
+def _too_large(limit: int, request_id: str, path: str) -> dict[str, Any]:
+    message = f"Request body is larger than the limit of {limit} bytes."
+    if _MLFLOW_PATH.match(path):
+        return {"error_code": "INVALID_PARAMETER_VALUE", "message": message}
     return {
         "error": {
             "code": "payload_too_large",
-            "message": f"Request body is larger than the limit of {limit} bytes.",
+            "message": message,
             "details": {"limit": limit},
             "request_id": request_id,
         }
@@ -107,7 +114,7 @@ class RequestMiddleware:
         if limit is not None:
             declared = headers.get(b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
-                await self._reject(send_wrapper, limit, request_id)
+                await self._reject(send_wrapper, limit, request_id, path)
                 self._finish(scope, 413, start, request_id)
                 return
             received = 0
@@ -132,20 +139,20 @@ class RequestMiddleware:
                     await send_wrapper(message)
                 elif not rejected:
                     rejected = True
-                    await self._reject(send_wrapper, limit, request_id)
+                    await self._reject(send_wrapper, limit, request_id, path)
 
             try:
                 await self.app(scope, receive_limited, send_limited)
             except _BodyTooLarge:
                 pass
             if exceeded and not rejected:
-                await self._reject(send_wrapper, limit, request_id)
+                await self._reject(send_wrapper, limit, request_id, path)
         else:
             await self.app(scope, receive, send_wrapper)
         self._finish(scope, status_holder[0], start, request_id)
 
-    async def _reject(self, send: Send, limit: int, request_id: str) -> None:
-        body = orjson.dumps(_too_large(limit, request_id))
+    async def _reject(self, send: Send, limit: int, request_id: str, path: str) -> None:
+        body = orjson.dumps(_too_large(limit, request_id, path))
         await send(
             {
                 "type": "http.response.start",

@@ -10,6 +10,7 @@ from runstone.artifacts.base import ArtifactStore
 from runstone.entities import LifecycleStage
 from runstone.errors import InvalidInput, InvalidState, NotFound
 from runstone.store import experiments as experiment_store
+from runstone.store import logged_models as logged_model_store
 from runstone.store import requests as request_store
 from runstone.store import runs as run_store
 from runstone.tracking import validation as check
@@ -30,7 +31,8 @@ class GcReport:
 
 
 def _run_folder(key: str) -> str:
-    """The folder a run owns: ``<experiment>/<run uuid>`` above its ``artifacts`` key."""
+    """The folder a run owns: ``<experiment>/<run uuid>`` above its ``artifacts`` key (and a
+    logged model's: ``<experiment>/models/<model id>``)."""
     head, _, tail = key.rpartition("/")
     return head if tail == "artifacts" and "/" in head else key
 
@@ -113,12 +115,18 @@ def collect(
         else:
             experiments = experiment_store.deleted_ids(s, cutoff)
             runs = _with_runs_of(s, run_store.deleted(s, cutoff), experiments)
+        # MLflow 3's logged models belong to their experiment: they go with it.
+        model_folders = [
+            _run_folder(ref.artifact_key) for e in experiments for ref in logged_model_store.in_experiment(s, e)
+        ]
     report = GcReport([uuid for _, uuid, _ in runs], [str(e) for e in experiments], dry_run)
     if dry_run or (not runs and not experiments):
         return report
     # Artifacts first: a crash in between leaves rows that the next gc removes again.
     for _, _, key in runs:
         store.delete_prefix(_run_folder(key))
+    for folder in model_folders:
+        store.delete_prefix(folder)
     with tracking.db.transaction(write=True) as s:
         run_store.hard_delete(s, [internal for internal, _, _ in runs])
         for exp_id in experiments:

@@ -110,6 +110,13 @@ def compare_page(
     charts = [c for c in (chart or []) if c in metric_keys] or metric_keys[:4]
     first_param = f"params.{data['numeric_params'][0]}" if data["numeric_params"] else ""
     fallback_x = first_param or (f"params.{data['param_keys'][0]}" if data["param_keys"] else "")
+    x_axis = _axis(x, fallback_x, axes)
+    y_axis = _axis(y, f"metrics.{chosen_metric}" if chosen_metric else "", axes)
+    # The browser draws only the chosen metric and axes; choosing others reloads the page. With
+    # 100 runs of 200 metrics, sending every value would triple the page for nothing.
+    drawn = {chosen_metric} | {a.removeprefix("metrics.") for a in (x_axis, y_axis) if a.startswith("metrics.")}
+    for r in data["chart"]["runs"]:
+        r["metrics"] = {k: v for k, v in r["metrics"].items() if k in drawn}
     return render(
         request,
         "compare.html",
@@ -120,8 +127,8 @@ def compare_page(
             "diff": diff == "1",
             "metric": chosen_metric,
             "charts": charts,
-            "x": _axis(x, fallback_x, axes),
-            "y": _axis(y, f"metrics.{chosen_metric}" if chosen_metric else "", axes),
+            "x": x_axis,
+            "y": y_axis,
             "axes": sorted(axes),
             **data,
         },

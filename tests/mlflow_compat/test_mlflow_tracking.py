@@ -339,3 +339,17 @@ def test_search_costs_the_same_queries_for_any_page_size(mlflow_api: Mlflow, bac
         return len(seen)
 
     assert queries(2) == queries(12)
+
+
+def test_an_oversized_body_is_refused_in_mlflows_envelope(http, app):
+    limit = app.state.settings.max_request_bytes
+    huge = b'{"name": "' + b"x" * (limit + 1) + b'"}'
+    for prefix in (API, API.replace("/api/", "/ajax-api/")):
+        response = http.post(f"{prefix}/experiments/create", content=huge, headers={"content-type": "application/json"})
+        assert response.status_code == 413
+        assert response.json() == {
+            "error_code": "INVALID_PARAMETER_VALUE",
+            "message": f"Request body is larger than the limit of {limit} bytes.",
+        }
+    native = http.post("/api/v1/experiments", content=huge, headers={"content-type": "application/json"})
+    assert native.status_code == 413 and native.json()["error"]["code"] == "payload_too_large"

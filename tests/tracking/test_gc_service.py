@@ -143,3 +143,24 @@ def test_invalid_age(tracking, gc, value, fragment):
     with pytest.raises(InvalidInput, match=f"older_than_ms.*{fragment}"):
         gc(older_than_ms=value)
     assert tracking.get_run(run_id).info.lifecycle_stage == "deleted"
+
+
+def test_a_purged_experiment_takes_its_logged_models_files_along(tracking, artifacts, backend, gc):
+    models = backend.logged_models()
+    experiment_id = tracking.create_experiment("with-models")
+    run_id = logged_run(tracking, artifacts, experiment_id)
+    doomed = models.create(experiment_id, name="clf", source_run_id=run_id)
+    models.log_artifact(doomed.model_id, "MLmodel", [b"flavors: {}\n"])
+    kept = models.create("0", name="other")
+    models.log_artifact(kept.model_id, "MLmodel", [b"flavors: {}\n"])
+    doomed_key = models.artifact_key(doomed.model_id)
+    kept_key = models.artifact_key(kept.model_id)
+    assert backend.store.exists(f"{doomed_key}/MLmodel")
+    tracking.delete_experiment(experiment_id)
+
+    assert gc().experiment_ids == [experiment_id]
+    assert not backend.store.exists(f"{doomed_key}/MLmodel")
+    with pytest.raises(NotFound):
+        models.get(doomed.model_id)
+    assert backend.store.exists(f"{kept_key}/MLmodel")
+    assert models.get(kept.model_id).name == "other"

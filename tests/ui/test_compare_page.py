@@ -45,7 +45,7 @@ def test_compare_runs_from_several_experiments(browser, three):
     )
     assert [r["name"] for r in data["runs"]] == ["c0", "c1", "c2"]
     assert data["numeric_params"] == ["epochs", "lr"]
-    assert data["runs"][1]["metrics"]["loss"] == 0.5
+    assert data["runs"][1]["metrics"] == {"acc": 0.6}  # only what the page draws: the chosen metric and axes
     assert 'data-parallel data-metric="acc"' in page
     assert 'data-scatter data-x="params.epochs" data-y="metrics.acc"' in page
 
@@ -130,3 +130,30 @@ def test_a_run_of_another_experiment_can_be_added_by_id(browser, three, client):
 
     added = browser.get("/ui/compare", params=[("run", r) for r in [*kept, extra]]).text
     assert "Compare 3 runs" in added and ">third<" in added
+
+
+def test_a_long_table_of_metric_values_starts_folded(browser, three, client):
+    page = browser.get(compare_url(three)).text
+    assert '<details class="metric-values" open>' in page  # two metrics: shown at once
+
+    many = []
+    for i in range(2):
+        run_id = client.create_run("0", run_name=f"wide{i}").info.run_id
+        client.log_batch(run_id, metrics=[Metric(f"m{k:02d}", k + i, 1, 0) for k in range(25)])
+        many.append(run_id)
+    page = browser.get(compare_url(many)).text
+    assert '<details class="metric-values">' in page  # 25 metrics: folded, still in the page
+    assert cells(page, '<th scope="row">m24</th>') == ["m24", "24", "25"]
+
+
+def test_the_page_carries_the_values_of_the_metrics_it_draws(browser, three):
+    page = browser.get(compare_url(three, metric="acc", x="metrics.loss", y="params.lr")).text
+    data = json.loads(
+        unescape(re.search(r'<script type="application/json" id="compare-data">(.*?)</script>', page, re.S).group(1))
+    )
+    assert [r["metrics"] for r in data["runs"]] == [
+        {"acc": 0.5, "loss": 1.0},
+        {"acc": 0.6, "loss": 0.5},
+        {"acc": 0.7, "loss": 1 / 3},
+    ]
+    assert 'data-scatter data-x="metrics.loss" data-y="params.lr"' in page
