@@ -19,15 +19,16 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from runstone.entities import Webhook
 from runstone.errors import InvalidInput, NotFound
 from runstone.store import webhooks as store
 from runstone.store.engine import Database
 from runstone.store.registry import MAX_INTEGER
+
+if TYPE_CHECKING:
+    import httpx  # imported where a delivery is sent: a server that sends none starts without it
 from runstone.tracking.service import TrackingService
 
 log = logging.getLogger("runstone.webhooks")
@@ -91,6 +92,8 @@ def resolve_target(url: str, *, allow_private: bool) -> list[str]:
 def _pinned(url: str, address: str | None) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
     """The request to send to ``url`` over a connection to ``address``, the address that was
     checked: resolving the name again could give another one (DNS rebinding)."""
+    import httpx
+
     target = httpx.URL(url)
     if address is None:
         return target, {}, {}
@@ -163,6 +166,10 @@ def deliver_due(
     now = clock()
     with db.transaction() as s:
         due = [(d.id, d.event, d.payload, d.attempts, h.url, h.secret) for d, h in store.due(s, now)]
+    if not due:
+        return 0
+    import httpx
+
     own = client is None
     http = client or httpx.Client(timeout=5.0, follow_redirects=False)
     attempted = 0

@@ -1,21 +1,23 @@
 """Schema versions: Alembic upgrades, and the refusal to run on an out-of-date database.
 
 Alembic is imported only when it has work to do: a server restarting on a database that is
-already up to date checks that from the migration scripts' text, which spares a tenth of its
-start.
+already up to date checks that from the migration scripts' text, and a new database gets the
+head schema straight from the table definitions; each spares a tenth of the server's start.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, insert, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from runstone.errors import SchemaOutOfDate
 from runstone.store.engine import Database
+from runstone.store.tables import Base, ExperimentRow
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -116,11 +118,37 @@ def _create_if_empty(db: Database) -> None:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK_KEY})
             if inspect(conn).get_table_names():
                 return
+            head = _scripted_head()
+            if head is not None:
+                _create_at_head(conn, head)
+                return
             from alembic import command
 
             cfg = _config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+
+def _create_at_head(conn: Connection, head: str) -> None:
+    """The schema the migrations build, created in one go from the table definitions and stamped
+    at the head revision: a tenth of the time of running every migration, with no Alembic to
+    import. tests/store/test_schema.py checks that both give the same tables, columns, keys and
+    indexes, and that the tables match the migrations."""
+    Base.metadata.create_all(conn)
+    conn.execute(
+        text(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+        )
+    )
+    conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
+    # The "Default" experiment with id 0, as the first migration writes it.
+    now = int(time.time() * 1000)
+    conn.execute(
+        insert(ExperimentRow.__table__).values(
+            id=0, name="Default", artifact_key="0", lifecycle_stage="active", creation_time=now, last_update_time=now
+        )
+    )
 
 
 def is_known(revision: str) -> bool:
@@ -144,7 +172,7 @@ def prepare(db: Database) -> None:
     """Create the schema in an empty database; refuse one whose schema is out of date."""
     if is_empty(db):
         _create_if_empty(db)
-    elif (stored := _stored_revision(db)) is not None and stored == _scripted_head():
+    if (stored := _stored_revision(db)) is not None and stored == _scripted_head():
         return
     current, head = current_revision(db), head_revision()
     if current is not None and current != head and not is_known(current):

@@ -102,3 +102,57 @@ def test_an_older_known_revision_is_refused_with_the_upgrade_command(empty_db_ur
     schema.prepare(db)
     assert schema.current_revision(db) == head
     db.dispose()
+
+
+def _layout(db: Database) -> dict[str, object]:
+    """Every table's columns, primary key, foreign keys, unique constraints and indexes."""
+    from sqlalchemy import inspect
+
+    with db.engine.connect() as conn:
+        found = inspect(conn)
+        out: dict[str, object] = {}
+        for table in sorted(found.get_table_names()):
+            out[table] = {
+                "columns": [
+                    (c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in found.get_columns(table)
+                ],
+                "primary_key": found.get_pk_constraint(table)["constrained_columns"],
+                "foreign_keys": sorted(
+                    (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]),
+                     str(f.get("options", {}).get("ondelete")))
+                    for f in found.get_foreign_keys(table)
+                ),  # fmt: skip
+                "unique": sorted(tuple(u["column_names"]) for u in found.get_unique_constraints(table)),
+                "indexes": sorted(
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in found.get_indexes(table)
+                ),
+            }
+        if db.dialect == "sqlite":  # AUTOINCREMENT shows only in the table's SQL
+            sql = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all()
+            out["autoincrement"] = sorted(name for name, ddl in sql if ddl and "AUTOINCREMENT" in ddl.upper())
+        return out
+
+
+def test_a_new_database_gets_the_same_schema_as_running_every_migration(tmp_path, empty_db_url):
+    """A new store is created from the table definitions in one go (much faster than replaying
+    the migrations); it must be the very schema the migrations build, stamped at their head."""
+    fresh = Database(empty_db_url)
+    schema.prepare(fresh)
+    assert schema.current_revision(fresh) == schema.head_revision()
+    assert TrackingService(fresh, str(tmp_path)).get_experiment("0").name == "Default"
+    with fresh.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+    fresh_layout = _layout(fresh)
+    fresh.dispose()
+
+    if empty_db_url.startswith("sqlite"):
+        migrated = Database(f"sqlite:///{tmp_path / 'migrated.db'}")
+    else:
+        from conftest import fresh_postgres
+
+        fresh_postgres(empty_db_url)
+        migrated = Database(empty_db_url)
+    schema.upgrade(migrated)
+    assert _layout(migrated) == fresh_layout
+    migrated.dispose()
