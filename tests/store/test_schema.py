@@ -118,8 +118,12 @@ def _layout(db: Database) -> dict[str, object]:
                 ],
                 "primary_key": found.get_pk_constraint(table)["constrained_columns"],
                 "foreign_keys": sorted(
-                    (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]),
-                     str(f.get("options", {}).get("ondelete")))
+                    (
+                        tuple(f["constrained_columns"]),
+                        f["referred_table"],
+                        tuple(f["referred_columns"]),
+                        str(f.get("options", {}).get("ondelete")),
+                    )
                     for f in found.get_foreign_keys(table)
                 ),  # fmt: skip
                 "unique": sorted(tuple(u["column_names"]) for u in found.get_unique_constraints(table)),
