@@ -125,7 +125,7 @@ def _layout(db: Database) -> dict[str, object]:
                         str(f.get("options", {}).get("ondelete")),
                     )
                     for f in found.get_foreign_keys(table)
-                ),  # fmt: skip
+                ),
                 "unique": sorted(tuple(u["column_names"]) for u in found.get_unique_constraints(table)),
                 "indexes": sorted(
                     (i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in found.get_indexes(table)
