@@ -145,7 +145,7 @@ def _create_at_head(conn: Connection, head: str) -> None:
     # The "Default" experiment with id 0, as the first migration writes it.
     now = int(time.time() * 1000)
     conn.execute(
-        insert(ExperimentRow.__table__).values(
+        insert(ExperimentRow).values(
             id=0, name="Default", artifact_key="0", lifecycle_stage="active", creation_time=now, last_update_time=now
         )
     )
