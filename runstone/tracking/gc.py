@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from runstone.tracking.service import TrackingService
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+log = logging.getLogger("runstone.gc")
 REQUEST_ID_RETENTION_MS = 7 * 24 * 3600 * 1000
 _DELETED = LifecycleStage.DELETED.value
 
@@ -109,25 +111,23 @@ def collect(
     if older_than_ms is not None:
         older_than_ms = check.integer(older_than_ms, "older_than_ms", minimum=0)
     cutoff = tracking.clock() - older_than_ms if older_than_ms is not None else None
-    with tracking.db.transaction() as s:
+    # What to remove is chosen and its rows deleted in one write transaction, so a run or an
+    # experiment restored meanwhile is either restored first (and kept) or found gone; its files
+    # are deleted only after that commit. A crash in between leaves unreferenced files, never a
+    # restored run without its artifacts.
+    with tracking.db.transaction(write=not dry_run) as s:
         if run_ids is not None or experiment_ids is not None:
             runs, experiments = _named(s, list(run_ids or []), list(experiment_ids or []), cutoff, older_than_ms)
         else:
             experiments = experiment_store.deleted_ids(s, cutoff)
             runs = _with_runs_of(s, run_store.deleted(s, cutoff), experiments)
         # MLflow 3's logged models belong to their experiment: they go with it.
-        model_folders = [
+        folders = [_run_folder(key) for _, _, key in runs] + [
             _run_folder(ref.artifact_key) for e in experiments for ref in logged_model_store.in_experiment(s, e)
         ]
-    report = GcReport([uuid for _, uuid, _ in runs], [str(e) for e in experiments], dry_run)
-    if dry_run or (not runs and not experiments):
-        return report
-    # Artifacts first: a crash in between leaves rows that the next gc removes again.
-    for _, _, key in runs:
-        store.delete_prefix(_run_folder(key))
-    for folder in model_folders:
-        store.delete_prefix(folder)
-    with tracking.db.transaction(write=True) as s:
+        report = GcReport([uuid for _, uuid, _ in runs], [str(e) for e in experiments], dry_run)
+        if dry_run or (not runs and not experiments):
+            return report
         run_store.hard_delete(s, [internal for internal, _, _ in runs])
         for exp_id in experiments:
             experiment_store.hard_delete(s, exp_id)
@@ -135,4 +135,13 @@ def collect(
         tracking.audit(
             s, "gc.purge", "store", "tracking", None, {"runs": report.run_ids, "experiments": report.experiment_ids}
         )
+    failed = []
+    for folder in folders:
+        try:
+            store.delete_prefix(folder)
+        except Exception:  # the rows are gone either way: say which files stay behind, go on
+            log.exception("gc could not delete the artifact folder %r", folder)
+            failed.append(folder)
+    if failed:
+        log.warning("gc left %d artifact folders behind: %s", len(failed), ", ".join(failed))
     return report

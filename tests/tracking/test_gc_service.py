@@ -164,3 +164,46 @@ def test_a_purged_experiment_takes_its_logged_models_files_along(tracking, artif
         models.get(doomed.model_id)
     assert backend.store.exists(f"{kept_key}/MLmodel")
     assert models.get(kept.model_id).name == "other"
+
+
+def test_a_run_cannot_be_restored_once_its_files_are_being_removed(tracking, artifacts, backend):
+    """Rows go first, in the transaction that chose them; files after. A restore that comes while
+    the files are deleted finds no run, instead of bringing back a run without its artifacts."""
+    run_id = logged_run(tracking, artifacts)
+    tracking.delete_run(run_id)
+    seen = []
+
+    class RestoringStore:
+        def __getattr__(self, name):
+            return getattr(backend.store, name)
+
+        def delete_prefix(self, prefix):
+            with pytest.raises(NotFound):
+                tracking.restore_run(run_id)
+            seen.append(prefix)
+            return backend.store.delete_prefix(prefix)
+
+    assert collect(tracking, RestoringStore()).run_ids == [run_id]
+    assert seen == [f"0/{run_id}"]
+    assert gone(tracking, artifacts, run_id)
+
+
+def test_files_that_cannot_be_deleted_are_reported_and_the_rest_goes_on(tracking, artifacts, backend, caplog):
+    first, second = logged_run(tracking, artifacts), logged_run(tracking, artifacts)
+    tracking.delete_run(first)
+    tracking.delete_run(second)
+
+    class FlakyStore:
+        def __getattr__(self, name):
+            return getattr(backend.store, name)
+
+        def delete_prefix(self, prefix):
+            if first in prefix:
+                raise OSError("disk went away")
+            return backend.store.delete_prefix(prefix)
+
+    report = collect(tracking, FlakyStore())
+    assert sorted(report.run_ids) == sorted([first, second])
+    assert backend.store.exists(f"0/{first}/artifacts/model/weights.bin")  # left behind, and said so
+    assert not backend.store.exists(f"0/{second}/artifacts/model/weights.bin")
+    assert f"0/{first}" in caplog.text and "left 1 artifact folders behind" in caplog.text
