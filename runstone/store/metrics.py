@@ -131,9 +131,11 @@ def history(
     max_points: int | None = None,
     start_step: int | None = None,
     end_step: int | None = None,
+    limit: int | None = None,
 ) -> MetricHistory:
     """A metric's points in step order; with ``max_points``, downsampled keeping each bucket's
-    minimum and maximum, so spikes stay visible however long the history is."""
+    minimum and maximum, so spikes stay visible however long the history is. ``limit`` keeps
+    only the first points of a full history (a page of it)."""
     key_id = key_ids(session, [key], create=False).get(key)
     empty = MetricHistory(key, [], [], [])
     if key_id is None:
@@ -148,7 +150,8 @@ def history(
         points = metric_blocks.downsample(session, run_id, key_id, max_points, start_step, end_step)
         if points is not None:
             return _columns(key, points, downsampled=True)
-    rows = plain_rows(session, select(m.step, m.timestamp, m.value).where(*where).order_by(m.step, m.timestamp))
+    stmt = select(m.step, m.timestamp, m.value).where(*where).order_by(m.step, m.timestamp)
+    rows = plain_rows(session, stmt if limit is None else stmt.limit(limit))
     return _columns(key, rows, downsampled=False)
 
 

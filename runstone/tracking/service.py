@@ -489,16 +489,23 @@ class TrackingService:
         max_points: int | None = None,
         start_step: int | None = None,
         end_step: int | None = None,
+        limit: int | None = None,
     ) -> MetricHistory:
+        """A metric's history in step order: whole, downsampled to ``max_points``, within a step
+        range, or its first ``limit`` points (a page)."""
         if max_points is not None:
             max_points = check.integer(max_points, "max_points")
             if max_points < 2:
                 raise InvalidInput("max_points must be at least 2.")
+        if limit is not None and (max_points is not None or check.integer(limit, "limit") < 1):
+            raise InvalidInput("limit must be a positive integer, and cannot go with max_points.")
         if start_step is not None and end_step is not None and start_step > end_step:
             raise InvalidInput(f"start_step {start_step} is after end_step {end_step}.")
         with self.db.transaction() as s:
             row = self._run_row(s, run_id)
-            return metric_store.history(s, row.id, key, max_points=max_points, start_step=start_step, end_step=end_step)
+            return metric_store.history(
+                s, row.id, key, max_points=max_points, start_step=start_step, end_step=end_step, limit=limit
+            )
 
     def metric_keys(self, run_ids: Sequence[str]) -> list[str]:
         with self.db.transaction() as s:

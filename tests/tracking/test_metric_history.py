@@ -125,3 +125,14 @@ def test_blocks_merge_across_batches(tracking):
     history = tracking.get_metric_history(run_id, "m", max_points=8)
     assert (77, 99.0) in zip(history.steps, history.values, strict=True)
     assert (501, -3.0) in zip(history.steps, history.values, strict=True)
+
+
+def test_a_page_is_the_first_points_from_a_step_on(tracking):
+    run_id = tracking.create_run().info.run_id
+    log_series(tracking, run_id, "m", range(100))
+    page = tracking.get_metric_history(run_id, "m", start_step=40, limit=5)
+    assert page.steps == [40, 41, 42, 43, 44] and page.values == [40.0, 41.0, 42.0, 43.0, 44.0]
+    assert tracking.get_metric_history(run_id, "m", start_step=98, limit=5).steps == [98, 99]
+    for bad in ({"limit": 0}, {"limit": 5, "max_points": 10}):
+        with pytest.raises(InvalidInput, match="limit"):
+            tracking.get_metric_history(run_id, "m", **bad)

@@ -330,7 +330,9 @@ def get_metric_history(msg: Msg, service: Tracking) -> dict[str, Any]:
     # A page token names the step the next page starts at, so a page reads the history from
     # there on rather than from its beginning.
     start_step, skip = _window(msg.string("page_token"))
-    history = service.get_metric_history(run_id, key, start_step=start_step)
+    # One point more than the page shows: it says whether a next page starts, and where.
+    limit = None if max_results is None else skip + max_results + 1
+    history = service.get_metric_history(run_id, key, start_step=start_step, limit=limit)
     steps, stamps, values = history.steps, history.timestamps, history.values
     end = len(steps) if max_results is None else min(len(steps), skip + max_results)
     out: dict[str, Any] = {}
