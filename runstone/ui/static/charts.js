@@ -194,6 +194,9 @@
         series: series, data: {}, overview: {}, zoom: null, started: false });
     });
     if (!charts.length) { return Promise.resolve(); }
+    // Compare draws its first chart at once, in view or not, before the parallel coordinates
+    // take the main thread (see start).
+    const first = dataElement ? load(charts[0]) : null;
     let firstInView = null;
     const inView = new Promise(function (resolve) { firstInView = resolve; });
     if ("IntersectionObserver" in window) {
@@ -232,7 +235,7 @@
         redraw();
       });
     });
-    return inView;
+    return first ? Promise.all([first, inView]) : inView;
   }
 
   function numeric(text) {
