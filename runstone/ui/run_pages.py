@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import StreamingResponse
@@ -12,6 +12,7 @@ from runstone.errors import InvalidInput, NotFound
 from runstone.tracking import tags as system_tags
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.browse import BrowseService
+from runstone.tracking.logged_models import LoggedModelService
 from runstone.tracking.service import TrackingService
 from runstone.ui import previews
 from runstone.ui.web import (
@@ -21,6 +22,7 @@ from runstone.ui.web import (
     artifacts,
     browse,
     check_csrf,
+    logged_models,
     render,
     safe_next,
     tracking,
@@ -30,6 +32,9 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=
 Tracking = Annotated[TrackingService, Depends(tracking)]
 Browse = Annotated[BrowseService, Depends(browse)]
 Artifacts = Annotated[ArtifactService, Depends(artifacts)]
+LoggedModels = Annotated[LoggedModelService, Depends(logged_models)]
+MAX_MODELS_SHOWN = 50
+MAX_MODEL_FILES_SHOWN = 30
 MAX_CHILDREN_SHOWN = 200
 
 
@@ -47,8 +52,32 @@ def _system(run: Run) -> dict[str, str]:
     }
 
 
+def _models_of(run: Run, models: LoggedModelService) -> list[dict[str, Any]]:
+    """The logged models (MLflow 3's ``log_model``) this run produced or used, with their files."""
+    run_id = run.info.run_id
+    produced = models.search([run.info.experiment_id], f"source_run_id = '{run_id}'", max_results=MAX_MODELS_SHOWN)
+    links = models.links_for_runs([run_id]).get(run_id)
+    found: dict[str, dict[str, Any]] = {m.model_id: {"model": m, "role": "produced", "step": None} for m in produced}
+    wanted: list[tuple[str, str, int | None]] = [(m, "produced", step) for m, step in (links.outputs if links else ())]
+    wanted += [(m, "used", None) for m in (links.inputs if links else ())]
+    for model_id, role, step in wanted:
+        if model_id in found:
+            found[model_id]["step"] = step if step is not None else found[model_id]["step"]
+            continue
+        try:
+            found[model_id] = {"model": models.get(model_id), "role": role, "step": step}
+        except NotFound:  # deleted since
+            continue
+    out = list(found.values())[:MAX_MODELS_SHOWN]
+    for entry in out:
+        entry["files"] = [f for f in models.files(entry["model"].model_id) if not f.is_dir][:MAX_MODEL_FILES_SHOWN]
+    return out
+
+
 @router.get("/ui/runs/{run_id}")
-def run_page(request: Request, run_id: str, service: Tracking, info: Browse, files: Artifacts) -> Response:
+def run_page(
+    request: Request, run_id: str, service: Tracking, info: Browse, files: Artifacts, models: LoggedModels
+) -> Response:
     run = service.get_run(run_id)
     experiment = service.get_experiment(run.info.experiment_id)
     parent_id = run.data.tags.get(system_tags.PARENT_RUN_ID)
@@ -74,6 +103,7 @@ def run_page(request: Request, run_id: str, service: Tracking, info: Browse, fil
             "metrics": sorted(run.data.metrics.items()),
             "params": sorted(run.data.params.items()),
             "artifacts": files.list_artifacts(run_id),
+            "logged_models": _models_of(run, models),
             "diff_artifact": system_tags.GIT_DIFF_ARTIFACT,
         },
     )

@@ -31,6 +31,7 @@ from runstone.registry.approvals import GovernedRegistry
 from runstone.server.deps import backend, caller
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.browse import BrowseService
+from runstone.tracking.logged_models import LoggedModelService
 from runstone.tracking.service import TrackingService
 from runstone.ui import formatting
 from runstone.version import VERSION
@@ -67,6 +68,10 @@ def artifacts(request: Request) -> ArtifactService:
 
 def browse(request: Request) -> BrowseService:
     return BrowseService(backend(request).tracking(caller(request)))
+
+
+def logged_models(request: Request) -> LoggedModelService:
+    return backend(request).logged_models(caller(request))
 
 
 def registry(request: Request) -> GovernedRegistry:

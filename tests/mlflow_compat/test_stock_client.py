@@ -73,6 +73,11 @@ def test_tracking_scenarios(server: Server, tmp_path: Path):
     # ... and its web UI.
     page = httpx.get(f"{server.url}/ui/runs/{seen['children'][0]}", timeout=30)
     assert page.status_code == 200 and "C=10.0" in page.text
+    # The autologged model lives outside the run's artifacts; the run page lists it with its files.
+    page = httpx.get(f"{server.url}/ui/runs/{seen['auto']}", timeout=30).text
+    models = page[page.index('id="logged-models"') :]
+    assert "Logged models (1)" in models and seen["auto_models"][0] in models
+    assert f"/api/v1/logged-models/{seen['auto_models'][0]}/artifacts/MLmodel" in models
 
 
 def _requests(server: Server, fragment: str) -> list[tuple[str, int]]:

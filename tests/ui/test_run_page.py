@@ -170,3 +170,31 @@ def test_plotly_comes_from_the_installed_package(browser):
 def test_ui_routes_stay_out_of_the_api_reference(app):
     paths = app.openapi()["paths"]
     assert not [p for p in paths if p.startswith("/ui") or p == "/"]
+
+
+def test_models_the_run_logged_or_used_are_listed_with_their_files(browser, client, backend):
+    """What MLflow 3's log_model writes (a logged model, outside the run's artifacts) shows on the run page."""
+    run_id = client.create_run("0", run_name="trainer").info.run_id
+    other = client.create_run("0", run_name="unrelated").info.run_id
+    models = backend.logged_models()
+    made = models.create("0", name="clf", source_run_id=run_id, model_type="sklearn")
+    models.log_artifact(made.model_id, "MLmodel", [b"flavors: {}\n"])
+    models.log_artifact(made.model_id, "data/model.pkl", [b"x" * 2048])
+    models.finalize(made.model_id, "READY")
+    base = models.create("0", name="pretrained <b>")
+    models.link_run(run_id, [(made.model_id, 7)], "output")
+    models.link_run(run_id, [(base.model_id, 0)], "input")
+    models.create("0", name="elsewhere", source_run_id=other)
+
+    page = browser.get(f"/ui/runs/{run_id}").text
+    section = page[page.index('id="logged-models"') :]
+    assert "Logged models (2)" in section
+    assert made.model_id in section and "produced at step 7" in section and "READY" in section
+    assert "pretrained &lt;b&gt;" in section and "used" in section  # names are escaped
+    assert "elsewhere" not in section
+    link = f"/api/v1/logged-models/{made.model_id}/artifacts/data/model.pkl"
+    assert f'href="{link}"' in section and "2.0 KiB" in section
+    assert browser.get(link).content == b"x" * 2048
+
+    empty = browser.get(f"/ui/runs/{other}").text
+    assert "Logged models (1)" in empty and "elsewhere" in empty
