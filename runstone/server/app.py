@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         RequestMiddleware,
         max_body=settings.max_request_bytes,
         streamed_uploads=re.compile(rf"^/api/v1/runs/[^/]+/artifacts/|{mlflow_compat.STREAMED_UPLOADS}"),
+        mlflow_paths=re.compile(mlflow_compat.PATHS),
         stats=app.state.stats,
         log_requests=settings.log_requests,
     )

@@ -57,13 +57,9 @@ class RequestStats:
         return "\n".join(lines) + "\n"
 
 
-# MLflow's clients read errors in MLflow's envelope on MLflow's routes.
-_MLFLOW_PATH = re.compile(r"^/(?:ajax-)?api/2\.0/mlflow(?:-artifacts)?/")
-
-
-def _too_large(limit: int, request_id: str, path: str) -> dict[str, Any]:
+def _too_large(limit: int, request_id: str, mlflow: bool) -> dict[str, Any]:
     message = f"Request body is larger than the limit of {limit} bytes."
-    if _MLFLOW_PATH.match(path):
+    if mlflow:  # MLflow's clients read errors in MLflow's envelope on MLflow's routes
         return {"error_code": "INVALID_PARAMETER_VALUE", "message": message}
     return {
         "error": {
@@ -83,12 +79,20 @@ class RequestMiddleware:
     """Request id in and out, body limit, access log and counters."""
 
     def __init__(
-        self, app: ASGIApp, *, max_body: int, streamed_uploads: re.Pattern[str], stats: RequestStats, log_requests: bool
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        streamed_uploads: re.Pattern[str],
+        mlflow_paths: re.Pattern[str],
+        stats: RequestStats,
+        log_requests: bool,
     ) -> None:
         self.app = app
         self.max_body = max_body
         # Artifact uploads stream to storage and have their own limit.
         self.streamed_uploads = streamed_uploads
+        self.mlflow_paths = mlflow_paths
         self.stats = stats
         self.log_requests = log_requests
 
@@ -152,7 +156,7 @@ class RequestMiddleware:
         self._finish(scope, status_holder[0], start, request_id)
 
     async def _reject(self, send: Send, limit: int, request_id: str, path: str) -> None:
-        body = orjson.dumps(_too_large(limit, request_id, path))
+        body = orjson.dumps(_too_large(limit, request_id, self.mlflow_paths.match(path) is not None))
         await send(
             {
                 "type": "http.response.start",

@@ -7,7 +7,7 @@ here, from the run's artifact key. Paths are decoded once by the HTTP layer and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,23 +70,7 @@ class ArtifactService:
         internal, _ = self._run(run_id, writable=False)
         with self.db.transaction() as s:
             files = manifest.files_under(s, internal, prefix)
-        if prefix and len(files) == 1 and files[0].path == prefix:
-            return [files[0]]
-        entries: dict[str, FileInfo] = {}
-        start = len(prefix) + 1 if prefix else 0
-        for f in files:
-            if f.path == prefix:
-                continue
-            head, sep, _ = f.path[start:].partition("/")
-            child = f"{prefix}/{head}" if prefix else head
-            if sep:
-                prior = entries.get(child)
-                entries[child] = FileInfo(
-                    child, True, (prior.file_size or 0) + (f.file_size or 0) if prior else f.file_size
-                )
-            else:
-                entries[child] = f
-        return [entries[k] for k in sorted(entries)]
+        return children(files, prefix)
 
     def files(self, run_id: str, path: str = "") -> list[FileInfo]:
         """Every file at or below ``path``."""
@@ -128,3 +112,24 @@ class ArtifactService:
             self.tracking.audit(s, "run.delete_artifacts", "run", run_id, {"path": prefix, "files": count}, None)
         self.store.delete_prefix(join_key(key, prefix))
         return count
+
+
+def children(files: Sequence[FileInfo], prefix: str) -> list[FileInfo]:
+    """The entries directly inside ``prefix`` among ``files`` (all at or below it)."""
+    if prefix and len(files) == 1 and files[0].path == prefix:
+        return [files[0]]
+    entries: dict[str, FileInfo] = {}
+    start = len(prefix) + 1 if prefix else 0
+    for f in files:
+        if f.path == prefix:
+            continue
+        head, sep, _ = f.path[start:].partition("/")
+        child = f"{prefix}/{head}" if prefix else head
+        if sep:
+            prior = entries.get(child)
+            entries[child] = FileInfo(
+                child, True, (prior.file_size or 0) + (f.file_size or 0) if prior else f.file_size
+            )
+        else:
+            entries[child] = f
+    return [entries[k] for k in sorted(entries)]

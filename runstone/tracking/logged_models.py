@@ -31,7 +31,7 @@ from runstone.store import runs as run_store
 from runstone.store.logged_models import LoggedModelRef
 from runstone.tracking import search as grammar
 from runstone.tracking import validation as check
-from runstone.tracking.artifacts import ArtifactFile
+from runstone.tracking.artifacts import ArtifactFile, children
 from runstone.tracking.service import TrackingService, generate_run_name
 
 if TYPE_CHECKING:
@@ -343,24 +343,3 @@ class LoggedModelService:
     def artifact_key(self, model_id: str) -> str:
         with self.db.transaction() as s:
             return self._ref(s, model_id).artifact_key
-
-
-def children(files: Sequence[FileInfo], prefix: str) -> list[FileInfo]:
-    """The entries directly inside ``prefix`` among ``files`` (all at or below it)."""
-    if prefix and len(files) == 1 and files[0].path == prefix:
-        return [files[0]]
-    entries: dict[str, FileInfo] = {}
-    start = len(prefix) + 1 if prefix else 0
-    for f in files:
-        if f.path == prefix:
-            continue
-        head, sep, _ = f.path[start:].partition("/")
-        child = f"{prefix}/{head}" if prefix else head
-        if sep:
-            prior = entries.get(child)
-            entries[child] = FileInfo(
-                child, True, (prior.file_size or 0) + (f.file_size or 0) if prior else f.file_size
-            )
-        else:
-            entries[child] = f
-    return [entries[k] for k in sorted(entries)]

@@ -10,12 +10,13 @@ from __future__ import annotations
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 
 from runstone.entities import Assignment, ModelVersion, Policy, RegisteredModel, Run
-from runstone.errors import InvalidInput, InvalidState, NotFound, RunstoneError
+from runstone.errors import InvalidState, NotFound, RunstoneError
 from runstone.registry.approvals import GovernedRegistry
 from runstone.registry.service import canonical_stage, check_alias
 from runstone.server.deps import backend, caller
@@ -25,7 +26,18 @@ from runstone.tracking.service import TrackingService
 from runstone.ui import registry_views as views
 from runstone.ui.formatting import model_url
 from runstone.ui.pages import name_filter
-from runstone.ui.web import PageRoute, act, browse, check_csrf, redirect, registry, render, tracking
+from runstone.ui.web import (
+    PageRoute,
+    act,
+    browse,
+    check_csrf,
+    redirect,
+    registry,
+    render,
+    tag_remover,
+    tag_setter,
+    tracking,
+)
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(check_csrf)])
 Registry = Annotated[GovernedRegistry, Depends(registry)]
@@ -165,22 +177,14 @@ def set_tag(
     key: Annotated[str, Form()] = "",
     value: Annotated[str, Form()] = "",
 ) -> Response:
-    def run() -> str:
-        if not key.strip():
-            raise InvalidInput("Give the tag a key.")
-        service.set_registered_model_tag(name, key.strip(), value)
-        return f"Set tag {key.strip()!r}."
-
-    return act(request, model_url(name) + "#tags", run, place="tags")
+    write = partial(service.set_registered_model_tag, name)
+    return act(request, model_url(name) + "#tags", tag_setter(key, value, write), place="tags")
 
 
 @router.post("/ui/models/{name}/tags/delete")
 def delete_tag(request: Request, name: str, service: Registry, key: Annotated[str, Form()] = "") -> Response:
-    def run() -> str:
-        service.delete_registered_model_tag(name, key)
-        return f"Deleted tag {key!r}."
-
-    return act(request, model_url(name) + "#tags", run, place="tags")
+    remove = partial(service.delete_registered_model_tag, name)
+    return act(request, model_url(name) + "#tags", tag_remover(key, remove), place="tags")
 
 
 def _needs_request(
@@ -392,21 +396,13 @@ def set_version_tag(
     key: Annotated[str, Form()] = "",
     value: Annotated[str, Form()] = "",
 ) -> Response:
-    def run() -> str:
-        if not key.strip():
-            raise InvalidInput("Give the tag a key.")
-        service.set_model_version_tag(name, version, key.strip(), value)
-        return f"Set tag {key.strip()!r}."
-
-    return act(request, _version_url(name, version) + "#tags", run, place="tags")
+    write = partial(service.set_model_version_tag, name, version)
+    return act(request, _version_url(name, version) + "#tags", tag_setter(key, value, write), place="tags")
 
 
 @router.post("/ui/models/{name}/versions/{version}/tags/delete")
 def delete_version_tag(
     request: Request, name: str, version: str, service: Registry, key: Annotated[str, Form()] = ""
 ) -> Response:
-    def run() -> str:
-        service.delete_model_version_tag(name, version, key)
-        return f"Deleted tag {key!r}."
-
-    return act(request, _version_url(name, version) + "#tags", run, place="tags")
+    remove = partial(service.delete_model_version_tag, name, version)
+    return act(request, _version_url(name, version) + "#tags", tag_remover(key, remove), place="tags")

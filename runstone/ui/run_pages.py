@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import StreamingResponse
 
 from runstone.entities import FileInfo, Run
-from runstone.errors import InvalidInput, NotFound
+from runstone.errors import NotFound
 from runstone.tracking import tags as system_tags
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.browse import BrowseService
@@ -25,6 +26,8 @@ from runstone.ui.web import (
     logged_models,
     render,
     safe_next,
+    tag_remover,
+    tag_setter,
     tracking,
 )
 
@@ -117,22 +120,12 @@ def set_tag(
     key: Annotated[str, Form()] = "",
     value: Annotated[str, Form()] = "",
 ) -> Response:
-    def run() -> str:
-        if not key.strip():
-            raise InvalidInput("Give the tag a key.")
-        service.set_tag(run_id, key.strip(), value)
-        return f"Set tag {key.strip()!r}."
-
-    return act(request, f"/ui/runs/{run_id}#tags", run)
+    return act(request, f"/ui/runs/{run_id}#tags", tag_setter(key, value, partial(service.set_tag, run_id)))
 
 
 @router.post("/ui/runs/{run_id}/tags/delete")
 def delete_tag(request: Request, run_id: str, service: Tracking, key: Annotated[str, Form()] = "") -> Response:
-    def run() -> str:
-        service.delete_tag(run_id, key)
-        return f"Deleted tag {key!r}."
-
-    return act(request, f"/ui/runs/{run_id}#tags", run)
+    return act(request, f"/ui/runs/{run_id}#tags", tag_remover(key, partial(service.delete_tag, run_id)))
 
 
 @router.post("/ui/runs/{run_id}/note")

@@ -256,6 +256,28 @@ async def check_csrf(request: Request) -> None:
         )
 
 
+def tag_setter(key: str, value: str, write: Callable[[str, str], object]) -> Callable[[], str]:
+    """The action of a "set tag" form: the key is required and trimmed."""
+
+    def run() -> str:
+        if not key.strip():
+            raise InvalidInput("Give the tag a key.")
+        write(key.strip(), value)
+        return f"Set tag {key.strip()!r}."
+
+    return run
+
+
+def tag_remover(key: str, remove: Callable[[str], object]) -> Callable[[], str]:
+    """The action of a "delete tag" form."""
+
+    def run() -> str:
+        remove(key)
+        return f"Deleted tag {key!r}."
+
+    return run
+
+
 def error_page(request: Request, status: int, message: str, details: Mapping[str, Any] | None = None) -> Response:
     return render(
         request, "error.html", {"status": status, "message": message, "details": details or {}}, status=status

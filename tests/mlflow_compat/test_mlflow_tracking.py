@@ -344,8 +344,9 @@ def test_search_costs_the_same_queries_for_any_page_size(mlflow_api: Mlflow, bac
 def test_an_oversized_body_is_refused_in_mlflows_envelope(http, app):
     limit = app.state.settings.max_request_bytes
     huge = b'{"name": "' + b"x" * (limit + 1) + b'"}'
-    for prefix in (API, API.replace("/api/", "/ajax-api/")):
-        response = http.post(f"{prefix}/experiments/create", content=huge, headers={"content-type": "application/json"})
+    paths = [f"{API}/experiments/create", "/ajax-api/2.0/mlflow/experiments/create", "/api/3.0/mlflow/logged-models"]
+    for path in paths:
+        response = http.post(path, content=huge, headers={"content-type": "application/json"})
         assert response.status_code == 413
         assert response.json() == {
             "error_code": "INVALID_PARAMETER_VALUE",

@@ -13,7 +13,6 @@ Multipart uploads (``mpu/...``) are in :mod:`runstone.server.mlflow_compat.multi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +25,8 @@ from runstone.errors import InvalidInput, NotFound, PayloadTooLarge
 from runstone.server.mlflow_compat import translate
 from runstone.server.mlflow_compat.protocol import MlflowRoute, ProtoJSON, error_response
 from runstone.server.mlflow_compat.services import Artifacts, LoggedModels, Msg
-from runstone.server.routes.artifacts import _at_most, _attachment, _blocking_chunks
-from runstone.tracking.artifacts import ArtifactFile, ArtifactService
+from runstone.server.routes.artifacts import _at_most, _blocking_chunks, file_response
+from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.logged_models import LoggedModelService
 
 router = APIRouter(route_class=MlflowRoute, default_response_class=ProtoJSON, include_in_schema=False)
@@ -71,18 +70,6 @@ def target_of(path: str, artifacts: ArtifactService, models: LoggedModelService)
     return target
 
 
-def file_response(artifact: ArtifactFile, chunks: Iterator[bytes]) -> FileResponse | StreamingResponse:
-    headers = {"X-Content-Type-Options": "nosniff", "X-Checksum-Sha256": artifact.info.sha256 or ""}
-    filename = artifact.info.path.rsplit("/", 1)[-1]
-    if artifact.local_path is not None:
-        return FileResponse(
-            artifact.local_path, headers=headers, filename=filename, media_type="application/octet-stream"
-        )
-    headers["Content-Length"] = str(artifact.info.file_size)
-    headers["Content-Disposition"] = _attachment(filename)
-    return StreamingResponse(chunks, headers=headers, media_type="application/octet-stream")
-
-
 def file_entries(entries: list[FileInfo], prefix: str, *, basenames: bool) -> list[dict[str, Any]]:
     """Listed entries as MLflow's FileInfo: folders without a size; a listed file lists nothing."""
     if len(entries) == 1 and not entries[0].is_dir and entries[0].path == prefix:
@@ -101,9 +88,9 @@ def download(path: str, artifacts: Artifacts, models: LoggedModels) -> FileRespo
     target = target_of(path, artifacts, models)
     if target.kind == "run":
         artifact = artifacts.open(target.id, target.path)
-        return file_response(artifact, artifacts.read(artifact))
+        return file_response(artifact, artifacts.read)
     artifact = models.open(target.id, target.path)
-    return file_response(artifact, models.read(artifact))
+    return file_response(artifact, models.read)
 
 
 @router.put("/artifacts/{path:path}")

@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, StreamingResponse
 
 from runstone.server.mlflow_compat import translate
-from runstone.server.mlflow_compat.artifacts import file_entries, file_response
+from runstone.server.mlflow_compat.artifacts import file_entries
 from runstone.server.mlflow_compat.protocol import MlflowRoute, ProtoJSON, invalid, missing
 from runstone.server.mlflow_compat.services import LOGGED_MODEL_STATUSES, LoggedModels, Msg
+from runstone.server.routes.artifacts import file_response
 
 router = APIRouter(route_class=MlflowRoute, default_response_class=ProtoJSON, include_in_schema=False)
 
@@ -113,4 +114,4 @@ def list_logged_model_artifacts(model_id: str, msg: Msg, models: LoggedModels) -
 @router.get("/logged-models/{model_id}/artifacts/files", response_model=None)
 def get_logged_model_artifact(model_id: str, msg: Msg, models: LoggedModels) -> FileResponse | StreamingResponse:
     artifact = models.open(model_id, msg.required("artifact_file_path"))
-    return file_response(artifact, models.read(artifact))
+    return file_response(artifact, models.read)
