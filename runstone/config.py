@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     )
     webhook_interval: float = Field(default=2.0, description="Seconds between webhook delivery rounds on the server.")
     log_requests: bool = Field(default=True, description="Log one structured line per server request.")
+    skops_trusted_types: str = Field(
+        default="",
+        description="Comma-separated types that loading a skops-saved model may build beyond the ones skops trusts "
+        "by default (for example my_package.MyTransformer). A package's own list in its MLmodel is never used.",
+    )
     serve_spec: str | None = Field(
         default=None,
         description="What a scoring server worker serves (JSON); set by `runstone models serve` for its "
