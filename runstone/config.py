@@ -58,6 +58,23 @@ class Settings(BaseSettings):
     max_artifact_bytes: int = Field(
         default=50 * 1024 * 1024 * 1024, description="Largest single artifact file accepted."
     )
+    header_timeout: float = Field(
+        default=20.0,
+        description="Seconds a client has to send a request's line and headers once it starts (servers close "
+        "slower connections with 408).",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024, description="Largest request line and headers, in bytes, a server accepts (431 beyond)."
+    )
+    max_headers: int = Field(default=100, description="Most headers one request may carry (431 beyond).")
+    body_timeout: float = Field(
+        default=20.0,
+        description="Seconds after which a request body must have averaged body_min_rate bytes per second "
+        "(servers close slower uploads with 408).",
+    )
+    body_min_rate: float = Field(
+        default=500.0, description="Bytes per second a request body must average once body_timeout has passed."
+    )
     http_timeout: float = Field(default=30.0, description="Seconds before an SDK request gives up.")
     http_retries: int = Field(default=5, description="How often the SDK retries a request the server did not answer.")
     flush_interval: float = Field(default=1.0, description="Seconds between background flushes of buffered metrics.")

@@ -95,3 +95,117 @@ def test_a_zip_with_an_unreadable_or_altered_file_says_so_instead_of_breaking(ht
     assert "linked.txt: left out" in errors and "leaves the artifact root" in errors
     assert "swapped.txt: its content does not match the SHA-256 recorded" in errors
     assert str(secret) not in errors
+
+
+# ---------------------------------------------------------------- the HTTP layer
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with short header and body deadlines, so that the tests need not wait 20 s."""
+    pool = Servers(tmp_path_factory.mktemp("strict"))
+    limits = {"RUNSTONE_HEADER_TIMEOUT": "1.5", "RUNSTONE_BODY_TIMEOUT": "1.5", "RUNSTONE_BODY_MIN_RATE": "1000"}
+    try:
+        yield pool.start(env=limits)
+    finally:
+        pool.stop_all()
+
+
+def _exchange(server: Server, data: bytes, *, timeout: float = 10) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_a_megabyte_of_headers_is_refused_with_431(server):
+    big = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n"
+    answer = _exchange(server, big)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert b"at most 65536 bytes" in answer
+    many = b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(150)) + b"\r\n"
+    answer = _exchange(server, many)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert b"at most 100 headers" in answer
+
+
+def _health_latency(url: str) -> float:
+    """The median time of ten /health calls (the machine is shared: one may be unlucky)."""
+    import statistics
+
+    times = []
+    for _ in range(10):
+        started = time.monotonic()
+        assert httpx.get(url, timeout=5).status_code == 200
+        times.append(time.monotonic() - started)
+    return statistics.median(times)
+
+
+def _open_many(server: Server, count: int, first: bytes) -> list:
+    import socket
+
+    sockets = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        sock.sendall(first)
+        sockets.append(sock)
+    return sockets
+
+
+def _closed_by_server(sock, drip: bytes) -> bytes:
+    """Keep dripping until the server answers and closes; what it answered."""
+    received = b""
+    deadline = time.monotonic() + 15
+    sock.settimeout(0.2)
+    while time.monotonic() < deadline:
+        try:
+            sock.sendall(drip)
+        except OSError:
+            break
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError:
+            break
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+def test_half_sent_headers_are_cut_off_and_health_keeps_answering(strict):
+    sockets = _open_many(strict, 200, b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    try:
+        assert _health_latency(f"{strict.url}/health") < 0.1
+        answers = [_closed_by_server(s, b"X-Drip: 1\r\n") for s in sockets[:5]]
+    finally:
+        for s in sockets:
+            s.close()
+    assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers), answers[0][:200]
+    assert b"did not arrive within 1.5 s" in answers[0]
+
+
+def test_a_trickled_upload_is_cut_off_and_health_keeps_answering(strict):
+    with httpx.Client(base_url=strict.url) as http:
+        run_id = http.post("/api/v1/runs", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
+    head = (
+        f"PUT /api/v1/runs/{run_id}/artifacts/slow.bin HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n"
+    ).encode()
+    sockets = _open_many(strict, 200, head + b"x")
+    try:
+        assert _health_latency(f"{strict.url}/health") < 0.1
+        started = time.monotonic()
+        made = httpx.post(f"{strict.url}/api/v1/experiments", json={"name": "during-the-attack"}, timeout=10)
+        assert made.status_code in (200, 201) and time.monotonic() - started < 1.0  # the API answers too
+        answers = [_closed_by_server(s, b"x") for s in sockets[:5]]
+    finally:
+        for s in sockets:
+            s.close()
+    assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers), answers[0][:200]
+    assert b"slower than 1000 bytes per second" in answers[0]
+    with httpx.Client(base_url=strict.url) as http:
+        assert http.get(f"/api/v1/runs/{run_id}/artifacts").json()["files"] == []  # nothing half-written

@@ -7,16 +7,16 @@ import logging
 import time
 import urllib.parse
 import zipfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Annotated, Any, cast
 
-import anyio.from_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from runstone.errors import PayloadTooLarge, RunstoneError
+from runstone.errors import RunstoneError
 from runstone.schemas.tracking import file_public
+from runstone.server import uploads
 from runstone.server.deps import artifacts
 from runstone.server.http import JSON, Route
 from runstone.tracking.artifacts import ArtifactFile, ArtifactService
@@ -24,31 +24,6 @@ from runstone.tracking.artifacts import ArtifactFile, ArtifactService
 log = logging.getLogger("runstone.server")
 router = APIRouter(prefix="/api/v1/runs/{run_id}", tags=["artifacts"], route_class=Route, default_response_class=JSON)
 Artifacts = Annotated[ArtifactService, Depends(artifacts)]
-
-
-def _blocking_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
-    """The request body, pulled from the event loop by a worker thread, chunk by chunk."""
-
-    async def next_chunk() -> bytes:
-        return await stream.__anext__()
-
-    while True:
-        try:
-            chunk = anyio.from_thread.run(next_chunk)
-        except StopAsyncIteration:
-            return
-        if chunk:
-            yield chunk
-
-
-def _at_most(chunks: Iterator[bytes], limit: int) -> Iterator[bytes]:
-    received = 0
-    for chunk in chunks:
-        received += len(chunk)
-        if received > limit:
-            # Raised inside the store's write, which then discards what it had written.
-            raise PayloadTooLarge(f"Artifact is larger than the limit of {limit} bytes.", {"limit": limit})
-        yield chunk
 
 
 def _attachment(filename: str) -> str:
@@ -61,12 +36,11 @@ def _attachment(filename: str) -> str:
 
 @router.put("/artifacts/{path:path}", summary="Upload one artifact file (raw request body)")
 async def upload_artifact(run_id: str, path: str, request: Request, service: Artifacts) -> dict[str, Any]:
-    limit: int = request.app.state.settings.max_artifact_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Artifact is larger than the limit of {limit} bytes.", {"limit": limit})
-    chunks = _at_most(_blocking_chunks(request.stream().__aiter__()), limit)
-    info = await run_in_threadpool(service.log_artifact, run_id, path, chunks)
+    spool = await uploads.receive(request, request.app.state.settings.max_artifact_bytes)
+    try:
+        info = await run_in_threadpool(service.log_artifact, run_id, path, spool.chunks())
+    finally:
+        spool.close()
     return {"file": file_public(info)}
 
 
