@@ -13,7 +13,7 @@ from runstone import ui
 from runstone.backend import Backend, open_backend
 from runstone.config import Settings
 from runstone.registry.webhooks import Dispatcher
-from runstone.server import errors, mlflow_compat
+from runstone.server import api_docs, errors, mlflow_compat
 from runstone.server.middleware import RequestMiddleware, RequestStats
 from runstone.server.routes import artifacts, deployments, experiments, logged_models, meta, registry, runs
 from runstone.version import VERSION
@@ -44,7 +44,8 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         title="runstone",
         version=VERSION,
         summary="Experiment tracking, model registry, serving and monitoring.",
-        docs_url="/docs",
+        docs_url=None,  # served by api_docs from local files, not from a CDN
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.backend = backend
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     errors.install(app)
     for module in (meta, experiments, runs, artifacts, logged_models, registry, deployments):
         app.include_router(module.router)
+    app.include_router(api_docs.router)
     mlflow_compat.mount(app)
     ui.mount(app)
     app.add_middleware(

@@ -234,3 +234,14 @@ def test_prometheus_metrics_and_request_ids(http):
     text = http.get("/metrics").text
     assert 'runstone_http_requests_total{method="GET",route="/health",status="200"}' in text
     assert "runstone_http_request_duration_seconds_bucket" in text
+
+
+def test_the_api_explorer_is_served_from_local_files(http):
+    page = http.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower() and "<script>" not in page.text  # no CDN, no inline script
+    assert "script-src 'self';" in page.headers["content-security-policy"]
+    bundle = http.get("/docs/assets/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and bundle.headers["content-type"].startswith("text/javascript")
+    assert http.get("/docs/assets/..%2Fswagger-initializer.js").status_code == 404
+    assert http.get("/redoc").status_code == 404
