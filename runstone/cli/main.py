@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from runstone.cli import admin, artifacts, db, deployments, experiments, import_mlflow, models, registry, runs, server
+from runstone.cli import admin, artifacts, db, deployments, experiments, import_mlflow, models, projects, registry, runs, server
 from runstone.cli.output import group
 from runstone.version import VERSION
 
@@ -31,6 +31,7 @@ cli.add_command(admin.audit)
 cli.add_command(registry.registry)
 cli.add_command(deployments.deployments)
 cli.add_command(import_mlflow.import_mlflow)
+cli.add_command(projects.run)
 
 
 def main() -> None:

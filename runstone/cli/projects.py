@@ -1,0 +1,84 @@
+"""runstone run, runstone reproduce, runstone sweep"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runstone.cli.common import as_json, tracking_uri
+from runstone.cli.output import emit_json, table
+from runstone.errors import InvalidInput, RunstoneError
+
+ENV_MANAGERS = click.Choice(["local", "virtualenv", "uv"])
+
+
+def _say(message: str) -> None:
+    click.echo(f"runstone: {message}", err=True)
+
+
+def _pairs(items: tuple[str, ...], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"{what} {item!r} must be NAME=VALUE.")
+        if key in out:
+            raise InvalidInput(f"{what} {key!r} is given twice.")
+        out[key] = value
+    return out
+
+
+def _fail(exc: RunstoneError) -> None:
+    click.echo(f"Error: {exc.message}", err=True)
+    sys.exit(1)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("project")
+@click.option("-e", "--entry-point", default="main", show_default=True, help="Entry point to run (or a .py file).")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A parameter (repeatable).")
+@click.option("--experiment", default=None, help="Experiment name (created when missing).")
+@click.option("--run-name", default=None, help="Name of the new run.")
+@click.option("--env-manager", type=ENV_MANAGERS, default=None, help="Environment manager (default: virtualenv when "
+              "the project declares an environment, else local).")  # fmt: skip
+@click.option("--seed", type=int, default=None, help="Seed given to the run (RUNSTONE_SEED, PYTHONHASHSEED); "
+              "default: a new random one, recorded.")  # fmt: skip
+@tracking_uri
+@as_json
+def run(
+    project: str,
+    entry_point: str,
+    params: tuple[str, ...],
+    experiment: str | None,
+    run_name: str | None,
+    env_manager: str | None,
+    seed: int | None,
+    tracking_uri: str | None,
+    as_json: bool,
+) -> None:
+    """Run an entry point of a project (a folder or git repository with runstone.yaml or
+    MLproject) as a new run; exits with the command's exit status."""
+    from runstone.projects import runner
+
+    try:
+        result = runner.run(
+            project, entry_point, _pairs(params, "Parameter"), experiment_name=experiment, run_name=run_name,
+            env_manager=env_manager, tracking_uri=tracking_uri, seed=seed, echo=not as_json, say=_say,
+        )  # fmt: skip
+    except RunstoneError as exc:
+        _fail(exc)
+    if as_json:
+        emit_json(result.__dict__)
+    else:
+        _say(f"Run {result.run_id} {result.status} (exit {result.exit_code}, {result.seconds:.1f} s)")
+    sys.exit(_status(result.exit_code))
+
+
+def _status(code: int) -> int:
+    """A child's exit code as ours: a signal N becomes 128 + N, as shells report it."""
+    if code < 0:
+        return 128 - code
+    return min(code, 255)
