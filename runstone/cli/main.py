@@ -32,6 +32,7 @@ cli.add_command(registry.registry)
 cli.add_command(deployments.deployments)
 cli.add_command(import_mlflow.import_mlflow)
 cli.add_command(projects.run)
+cli.add_command(projects.reproduce)
 
 
 def main() -> None:

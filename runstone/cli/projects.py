@@ -82,3 +82,58 @@ def _status(code: int) -> int:
     if code < 0:
         return 128 - code
     return min(code, 255)
+
+
+DIVERGED_EXIT = 3
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("run_id")
+@click.option("--tolerance", "tolerances", multiple=True, metavar="metrics.NAME=TOL",
+              help="Allowed difference of a final metric: absolute (0.01) or relative (1%); metrics.* for every "
+              "metric (repeatable).")  # fmt: skip
+@click.option("--env-manager", type=ENV_MANAGERS, default=None, help="Environment manager (default: the one the "
+              "run used).")  # fmt: skip
+@click.option("--experiment", default=None, help="Experiment of the reproduction (default: the original's).")
+@click.option("--at", default=None, metavar="REV", help="Re-run another code version of the run's repository "
+              "(a commit, branch or tag) instead of the recorded one.")  # fmt: skip
+@tracking_uri
+@as_json
+def reproduce(
+    run_id: str,
+    tolerances: tuple[str, ...],
+    env_manager: str | None,
+    experiment: str | None,
+    at: str | None,
+    tracking_uri: str | None,
+    as_json: bool,
+) -> None:
+    """Re-run a past run from its recorded code version, environment, parameters and seed, and
+    compare. Exits 0 when it reproduced (exactly or within tolerance), 3 when it diverged, 1 when
+    it could not be reproduced."""
+    from runstone.projects import reproduction
+    from runstone.projects.verdict import DIVERGED, parse_tolerances
+
+    try:
+        verdict = reproduction.reproduce(
+            run_id, tolerances=parse_tolerances(tolerances), env_manager=env_manager, tracking_uri=tracking_uri,
+            experiment_name=experiment, at=at, echo=not as_json, say=_say,
+        )  # fmt: skip
+    except RunstoneError as exc:
+        _fail(exc)
+    if as_json:
+        emit_json(reproduction.describe(verdict))
+    else:
+        if verdict.differences:
+            table(
+                "Differences",
+                ["kind", "name", "original", "reproduction", "within tolerance", "note"],
+                [
+                    [d.kind, d.name, d.original, d.reproduction, "yes" if d.within_tolerance else "", d.note]
+                    for d in verdict.differences
+                ],
+            )
+        matched = ", ".join(f"{n} {k}" for k, n in verdict.compared.items())
+        click.echo(f"Compared {matched}; reproduction run {verdict.reproduction_run_id}")
+        click.echo(f"Verdict: {verdict.summary()}")
+    sys.exit(DIVERGED_EXIT if verdict.verdict == DIVERGED else 0)

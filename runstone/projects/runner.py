@@ -118,7 +118,8 @@ def tracking_server(tracking_uri: str | None, settings: Settings | None = None) 
 
 
 def environment_cache(settings: Settings | None = None) -> envs.EnvironmentCache:
-    return envs.EnvironmentCache((settings or Settings()).home / "envs")
+    settings = settings or Settings()
+    return envs.EnvironmentCache(settings.env_cache or settings.home / "envs")
 
 
 def prepare(
