@@ -33,6 +33,7 @@ cli.add_command(deployments.deployments)
 cli.add_command(import_mlflow.import_mlflow)
 cli.add_command(projects.run)
 cli.add_command(projects.reproduce)
+cli.add_command(projects.sweep)
 
 
 def main() -> None:

@@ -137,3 +137,86 @@ def reproduce(
         click.echo(f"Compared {matched}; reproduction run {verdict.reproduction_run_id}")
         click.echo(f"Verdict: {verdict.summary()}")
     sys.exit(DIVERGED_EXIT if verdict.verdict == DIVERGED else 0)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("project", required=False)
+@click.option("-e", "--entry-point", default="main", show_default=True, help="Entry point each trial runs.")
+@click.option("--grid", multiple=True, metavar="NAME=V1,V2,...", help="A parameter tried at each value (repeatable).")
+@click.option("--random", "random_", multiple=True, metavar="NAME=DIST",
+              help="A parameter drawn from uniform(a,b), loguniform(a,b), int(a,b), logint(a,b) or choice(x,y,...) "
+              "(repeatable).")  # fmt: skip
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A fixed parameter (repeatable).")
+@click.option("--trials", type=int, default=None, help="Number of trials (default: every grid cell).")
+@click.option("--parallel", type=int, default=1, show_default=True, help="Trials running at once.")
+@click.option("--metric", default=None, help="Metric that scores a trial (its last value).")
+@click.option("--goal", type=click.Choice(["minimize", "maximize"]), default="minimize", show_default=True)
+@click.option("--early-stop", type=click.Choice(["none", "median"]), default="none", show_default=True,
+              help="Stop a trial whose metric is worse than the median of finished trials at the same step.")  # fmt: skip
+@click.option("--sampler", type=click.Choice(["random", "tpe"]), default="random", show_default=True,
+              help="How the random parameters are drawn (Optuna's random or TPE sampler).")  # fmt: skip
+@click.option("--backend", default=None, metavar="URI", help="local (default), dask://host:port or ray://host:port.")
+@click.option("--env-manager", type=ENV_MANAGERS, default=None, help="Environment manager of the trials.")
+@click.option("--experiment", default=None, help="Experiment name (created when missing).")
+@click.option("--run-name", default=None, help="Name of the sweep's parent run.")
+@click.option("--seed", type=int, default=None, help="Seed of the sampler (trial N gets seed + N).")
+@click.option("--resume", default=None, metavar="RUN_ID", help="Continue an interrupted sweep (its parent run id).")
+@tracking_uri
+@as_json
+def sweep(
+    project: str | None,
+    entry_point: str,
+    grid: tuple[str, ...],
+    random_: tuple[str, ...],
+    params: tuple[str, ...],
+    trials: int | None,
+    parallel: int,
+    metric: str | None,
+    goal: str,
+    early_stop: str,
+    sampler: str,
+    backend: str | None,
+    env_manager: str | None,
+    experiment: str | None,
+    run_name: str | None,
+    seed: int | None,
+    resume: str | None,
+    tracking_uri: str | None,
+    as_json: bool,
+) -> None:
+    """Run a hyperparameter sweep of a project's entry point: trials as child runs of one sweep
+    run, the best trial marked on it."""
+    from runstone.projects.sweep import sweep as run_sweep
+
+    if resume is None and (project is None or metric is None):
+        _fail(InvalidInput("Give the PROJECT and --metric (or --resume RUN_ID)."))
+    grid_values = {k: [v.strip() for v in vs.split(",")] for k, vs in _pairs(grid, "Grid parameter").items()}
+    try:
+        result = run_sweep(
+            project, entry_point, metric=metric, goal=goal, grid=grid_values, random=_pairs(random_, "Random parameter"),
+            parameters=_pairs(params, "Parameter"), trials=trials, parallel=parallel, early_stop=early_stop,
+            sampler=sampler, backend=backend, env_manager=env_manager, experiment_name=experiment, run_name=run_name,
+            seed=seed, resume=resume, tracking_uri=tracking_uri, say=_say,
+        )  # fmt: skip
+    except RunstoneError as exc:
+        _fail(exc)
+    if as_json:
+        emit_json(
+            {
+                "parent_run_id": result.parent_run_id,
+                "best_run_id": result.best_run_id,
+                "best_value": result.best_value,
+                "counts": result.counts(),
+                "trials": [t.__dict__ for t in result.trials],
+            }
+        )
+        return
+    table(
+        "Trials",
+        ["trial", "run id", "state", "value", *(k for k in (result.trials[0].params if result.trials else {}))],
+        [[t.number, t.run_id, t.state, t.value, *t.params.values()] for t in sorted(result.trials, key=lambda t: t.number)],
+    )
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(result.counts().items()))
+    click.echo(f"Sweep {result.parent_run_id}: {counts}")
+    if result.best_run_id:
+        click.echo(f"Best trial: {result.best_run_id} ({result.best_value:.6g})")
