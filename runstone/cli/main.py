@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import click
 
-from runstone.cli import admin, artifacts, db, deployments, experiments, import_mlflow, models, projects, registry, runs, server
+from runstone.cli import (
+    admin,
+    artifacts,
+    db,
+    deployments,
+    experiments,
+    import_mlflow,
+    models,
+    projects,
+    registry,
+    runs,
+    server,
+)
 from runstone.cli.output import group
 from runstone.version import VERSION
 

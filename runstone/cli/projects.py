@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Any
 
 import click
 
@@ -214,7 +212,10 @@ def sweep(
     table(
         "Trials",
         ["trial", "run id", "state", "value", *(k for k in (result.trials[0].params if result.trials else {}))],
-        [[t.number, t.run_id, t.state, t.value, *t.params.values()] for t in sorted(result.trials, key=lambda t: t.number)],
+        [
+            [t.number, t.run_id, t.state, t.value, *t.params.values()]
+            for t in sorted(result.trials, key=lambda t: t.number)
+        ],
     )
     counts = ", ".join(f"{n} {state}" for state, n in sorted(result.counts().items()))
     click.echo(f"Sweep {result.parent_run_id}: {counts}")

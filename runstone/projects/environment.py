@@ -128,7 +128,9 @@ def _read_requirements(path: Path, root: Path, seen: set[Path] | None = None) ->
         if line.startswith(("-r ", "--requirement ")):
             included = (path.parent / line.split(None, 1)[1].strip()).resolve()
             if not included.is_relative_to(root) or not included.is_file():
-                raise InvalidInput(f"{path.name} includes {line.split(None, 1)[1]!r}, which is not a file of the project.")
+                raise InvalidInput(
+                    f"{path.name} includes {line.split(None, 1)[1]!r}, which is not a file of the project."
+                )
             lines += _read_requirements(included, root, seen)
         else:
             lines.append(line)
@@ -166,7 +168,9 @@ def declaration(project: Project) -> Declaration:
             if item.startswith(("-r ", "--requirement ")):
                 included = (file.parent / item.split(None, 1)[1].strip()).resolve()
                 if not included.is_relative_to(root) or not included.is_file():
-                    raise InvalidInput(f"{env.file} includes {item.split(None, 1)[1]!r}, which is not a file of the project.")
+                    raise InvalidInput(
+                        f"{env.file} includes {item.split(None, 1)[1]!r}, which is not a file of the project."
+                    )
                 lines += _read_requirements(included, root)
             else:
                 lines.append(item)
@@ -185,7 +189,9 @@ def declaration(project: Project) -> Declaration:
             elif name != "pip":
                 ignored.append(item)
     kept, runstone = _split_runstone(lines)
-    notes = [f"{env.file}: conda packages are not installed, only its pip part: {', '.join(ignored)}"] if ignored else []
+    notes = (
+        [f"{env.file}: conda packages are not installed, only its pip part: {', '.join(ignored)}"] if ignored else []
+    )
     return Declaration(python, kept, runstone, notes)
 
 
@@ -342,12 +348,16 @@ class EnvironmentCache:
         """The environment for these requirements, built unless a complete one is cached."""
         interpreter = interpreter_for(python)
         minor = ".".join((python or platform.python_version()).split(".")[:2])
-        spec = {"python": minor, "requirements": requirements, "runstone": runstone_digest() if needs_runstone else None}
+        spec = {
+            "python": minor,
+            "requirements": requirements,
+            "runstone": runstone_digest() if needs_runstone else None,
+        }
         if is_pinned(requirements):
             lines = [*requirements, *([f"runstone=={_runstone_version()}"] if needs_runstone else [])]
             key = f"{manager}-{lock_hash(minor, lines)[:24]}"
             if needs_runstone:  # the same pins with another runstone inside is another environment
-                key += "-" + spec["runstone"][:8]  # type: ignore[index]
+                key += "-" + runstone_digest()[:8]
         else:
             key = f"{manager}-spec-{hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:24]}"
         folder = self.root / key
@@ -391,7 +401,9 @@ class EnvironmentCache:
         folder.parent.mkdir(parents=True, exist_ok=True)
         if manager == "uv":
             uv = _uv()
-            _run([uv, "venv", "--quiet", "--seed", "--python", str(interpreter), str(folder)], "Creating the environment")
+            _run(
+                [uv, "venv", "--quiet", "--seed", "--python", str(interpreter), str(folder)], "Creating the environment"
+            )
             install = [uv, "pip", "install", "--quiet", "--python", str(_env_python(folder))]
         else:
             _run([str(interpreter), "-m", "venv", str(folder)], "Creating the virtualenv")

@@ -139,9 +139,7 @@ def _repository_of(script: Path, remote: str | None) -> tuple[str, str]:
         if top:
             return top, script.resolve().relative_to(Path(top).resolve()).as_posix()
     if remote:
-        raise InvalidState(
-            f"The script {script} is no longer here; clone {remote} at the same path and try again."
-        )
+        raise InvalidState(f"The script {script} is no longer here; clone {remote} at the same path and try again.")
     raise InvalidState(f"The script {script} is no longer here and no repository URL was recorded.")
 
 

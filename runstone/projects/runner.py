@@ -364,9 +364,7 @@ def execute(
             status = RunStatus.KILLED
         elif code == 0:
             status = RunStatus.FINISHED
-        client.log_batch(
-            run_id, tags={T.PROJECT_EXIT_CODE: str(code), T.PROJECT_DURATION: f"{seconds:.3f}"}
-        )
+        client.log_batch(run_id, tags={T.PROJECT_EXIT_CODE: str(code), T.PROJECT_DURATION: f"{seconds:.3f}"})
         client.set_terminated(run_id, status.value)
     return ProjectRun(run_id, experiment_id, status.value, code, seconds, stopped)
 
@@ -436,4 +434,3 @@ def start(
             client.set_terminated(run_id, RunStatus.FAILED.value)
             raise
         return execute(p, client, run_id, exp, echo=echo, say=say)
-

@@ -84,9 +84,7 @@ def split_uri(uri: str) -> tuple[str, str, str | None]:
 
 
 @contextlib.contextmanager
-def checkout(
-    repo: str, commit: str | None, subdirectory: str = "", diff: str | None = None
-) -> Iterator[Path]:
+def checkout(repo: str, commit: str | None, subdirectory: str = "", diff: str | None = None) -> Iterator[Path]:
     """A temporary clone of ``repo`` at ``commit`` (default: its HEAD) with ``diff`` applied;
     yields the project folder inside it and removes the clone afterwards."""
     tmp = Path(tempfile.mkdtemp(prefix="runstone-code-"))

@@ -172,14 +172,19 @@ def _study(spec: SweepSpec) -> Any:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = (
-        optuna.samplers.TPESampler(seed=spec.seed) if spec.sampler == "tpe" else optuna.samplers.RandomSampler(spec.seed)
+        optuna.samplers.TPESampler(seed=spec.seed)
+        if spec.sampler == "tpe"
+        else optuna.samplers.RandomSampler(spec.seed)
     )
     pruner: Any = optuna.pruners.NopPruner()
     if spec.early_stop == "median":
         # Judge a trial against the median of the finished ones at the same step, once three
         # have finished, and never on its first step.
         pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
-    return optuna.create_study(direction=spec.goal, sampler=sampler, pruner=pruner)
+    direction = (
+        optuna.study.StudyDirection.MINIMIZE if spec.goal == "minimize" else optuna.study.StudyDirection.MAXIMIZE
+    )
+    return optuna.create_study(direction=direction, sampler=sampler, pruner=pruner)
 
 
 def _history(client: RunstoneClient, run_id: str, metric: str) -> dict[int, float]:
@@ -311,7 +316,9 @@ class _Sweep:
             record.state = "stopping"
             self.say(f"Trial {record.number}: pruned at step {fresh[-1]}")
 
-    def _finish(self, outcome: dict[str, Any], trial: Any, record: Trial, reported: dict[int, float], states: Any) -> None:
+    def _finish(
+        self, outcome: dict[str, Any], trial: Any, record: Trial, reported: dict[int, float], states: Any
+    ) -> None:
         run = self.client.get_run(record.run_id)
         value = run.data.metrics.get(self.spec.metric)
         if outcome.get("stopped"):
