@@ -252,6 +252,13 @@ def interpreter_for(version: str | None) -> Path:
     if wanted == running:
         return Path(sys.executable)
     found = shutil.which(f"python{wanted}")
+    if found is not None:  # a version manager's shim may be on PATH for a version not installed
+        probe = subprocess.run(
+            [found, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True, env=_clean_environ(), check=False,
+        )  # fmt: skip
+        if probe.returncode != 0 or probe.stdout.strip() != wanted:
+            found = None
     if found is None:
         raise InvalidState(
             f"The environment needs Python {version} and no python{wanted} is on PATH here "
