@@ -8,7 +8,24 @@ with a verdict, and hyperparameter sweeps over local processes, Dask or Ray.
 
 from __future__ import annotations
 
+from runstone.projects.capture import log_environment
+from runstone.projects.reproduction import reproduce
 from runstone.projects.runner import ProjectRun, run
 from runstone.projects.spec import EntryPoint, Parameter, Project, load_project
+from runstone.projects.sweep import SweepResult, sweep
+from runstone.projects.verdict import Verdict, parse_tolerances
 
-__all__ = ["EntryPoint", "Parameter", "Project", "ProjectRun", "load_project", "run"]
+__all__ = [
+    "EntryPoint",
+    "Parameter",
+    "Project",
+    "ProjectRun",
+    "SweepResult",
+    "Verdict",
+    "load_project",
+    "log_environment",
+    "parse_tolerances",
+    "reproduce",
+    "run",
+    "sweep",
+]
