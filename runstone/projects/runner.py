@@ -255,6 +255,14 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def _drain(process: subprocess.Popen[bytes], tees: list[_Tee]) -> None:
+    for tee in tees:
+        tee.join(timeout=10)
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 def child_environment(p: Prepared, client_uri: str, run_id: str, experiment_id: str) -> dict[str, str]:
     base = dict(os.environ)
     for name in ("RUNSTONE_RUN_ID", "MLFLOW_RUN_ID", "RUNSTONE_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME"):
@@ -351,13 +359,11 @@ def execute(
                     last_upload = time.monotonic()
         except BaseException:
             _terminate(process)
-            for tee in tees:
-                tee.join(timeout=5)
+            _drain(process, tees)
             upload(final=True)
             client.set_terminated(run_id, RunStatus.KILLED.value)
             raise
-        for tee in tees:
-            tee.join(timeout=10)
+        _drain(process, tees)
         seconds = time.monotonic() - started
         upload(final=True)
         if stopped is not None:

@@ -201,6 +201,11 @@ class _Sweep:
         self.study = _study(spec)
         self.distributions = spec.distributions()
         self.trials: list[Trial] = []
+        self.running: list[tuple[Any, Any, Trial, dict[int, float]]] = []
+        # The grid cells still to try, in order (cycled when there are more trials than cells).
+        cells = spec.grid_cells() if spec.grid else []
+        assert spec.trials is not None
+        self.cells = [cells[i % len(cells)] for i in range(spec.trials)] if cells else []
 
     # ---------------------------------------------------------------- resume
     def restore(self) -> None:
@@ -233,6 +238,9 @@ class _Sweep:
             except ValueError:  # a value outside today's distributions: not this sweep's trial
                 continue
             self.study.add_trial(frozen)
+            cell = {k: params[k] for k in self.spec.grid}
+            if cell in self.cells:
+                self.cells.remove(cell)
             number = self.study.trials[-1].number
             self.trials.append(Trial(number, run_id, params, state, value if kind == TrialState.COMPLETE else None))
         if self.trials:
@@ -248,14 +256,13 @@ class _Sweep:
         return value
 
     # ------------------------------------------------------------------- run
-    def _ask(self, index: int) -> Any:
-        cells = self.spec.grid_cells() if self.spec.grid else []
-        if cells:
-            self.study.enqueue_trial(cells[index % len(cells)])
+    def _ask(self) -> Any:
+        if self.cells:
+            self.study.enqueue_trial(self.cells.pop(0))
         return self.study.ask(self.distributions)
 
-    def _start(self, backend: backends.Backend, index: int) -> tuple[Any, Any, Trial]:
-        trial = self._ask(index)
+    def _start(self, backend: backends.Backend) -> tuple[Any, Any, Trial]:
+        trial = self._ask()
         params = {k: self._text(v) for k, v in trial.params.items()}
         child = self.client.create_run(
             self.parent.info.experiment_id,
@@ -285,25 +292,29 @@ class _Sweep:
         from optuna.trial import TrialState
 
         assert self.spec.trials is not None
-        finished = len(self.trials)
-        running: list[tuple[Any, Any, Trial, dict[int, float]]] = []
-        started = finished
-        while running or started < self.spec.trials:
-            while len(running) < self.spec.parallel and started < self.spec.trials:
-                handle, trial, record = self._start(backend, started)
+        started = len(self.trials)
+        while self.running or started < self.spec.trials:
+            while len(self.running) < self.spec.parallel and started < self.spec.trials:
+                handle, trial, record = self._start(backend)
                 self.trials.append(record)
-                running.append((handle, trial, record, {}))
+                self.running.append((handle, trial, record, {}))
                 started += 1
             time.sleep(POLL)
             still = []
-            for handle, trial, record, reported in running:
+            for handle, trial, record, reported in self.running:
                 if backend.done(handle):
                     self._finish(backend.result(handle), trial, record, reported, TrialState)
                     continue
                 if self.spec.early_stop != "none" and record.state == "running":
                     self._report(trial, record, reported)
                 still.append((handle, trial, record, reported))
-            running = still
+            self.running = still
+
+    def interrupt(self) -> None:
+        """Ask the running trials to stop; a resumed sweep runs them again."""
+        for _, _, record, _ in self.running:
+            record.state = "interrupted"
+            self.client.set_tag(record.run_id, T.SWEEP_STOP, "the sweep was interrupted")
 
     def _report(self, trial: Any, record: Trial, reported: dict[int, float]) -> None:
         history = _history(self.client, record.run_id, self.spec.metric)
@@ -423,6 +434,7 @@ def sweep(
             status = RunStatus.FINISHED
         except KeyboardInterrupt:
             status = RunStatus.KILLED
+            work.interrupt()
             raise
         finally:
             pool.close()
