@@ -7,12 +7,14 @@ alpha is worse at every step, so the median pruner stops some of them once three
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,15 +86,17 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def ray_head(tmp_path: Path) -> Iterator[str]:
+def ray_head() -> Iterator[str]:
     ray = shutil.which("ray", path=str(Path(sys.executable).parent))
     assert ray is not None, "the ray extra is part of the test dependencies"
     port, client_port = free_port(), free_port()
+    # Ray's socket paths live under its temp folder and must stay short (Unix sockets: 107 bytes).
+    temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     head = subprocess.Popen(
         [ray, "start", "--head", "--block", f"--port={port}", f"--ray-client-server-port={client_port}",
          "--node-ip-address=127.0.0.1", "--num-cpus=4", "--include-dashboard=false",
-         f"--temp-dir={tmp_path / 'ray'}", "--disable-usage-stats"],
+         f"--temp-dir={temp}", "--disable-usage-stats"],
         env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -105,12 +109,15 @@ def ray_head(tmp_path: Path) -> Iterator[str]:
             time.sleep(0.5)
         yield f"ray://127.0.0.1:{client_port}"
     finally:
-        os.killpg(head.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGTERM)
         try:
-            head.wait(timeout=30)
+            head.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(head.pid, signal.SIGKILL)
             head.wait()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_the_same_sweep_runs_on_a_ray_cluster(steps: Path, ray_head: str) -> None:
