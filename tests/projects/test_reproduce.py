@@ -80,7 +80,9 @@ with runstone.start_run():
 
 
 @pytest.mark.parametrize("records_environment", [True, False])
-def test_a_run_started_with_the_sdk_reproduces_when_it_recorded_enough(tmp_path: Path, records_environment: bool) -> None:
+def test_a_run_started_with_the_sdk_reproduces_when_it_recorded_enough(
+    tmp_path: Path, records_environment: bool
+) -> None:
     repo = tmp_path / "scripts"
     repo.mkdir()
     call = "runstone.projects.log_environment()" if records_environment else "pass"

@@ -104,7 +104,9 @@ def test_a_missing_environment_is_refused_before_anything_runs(wine: tuple[Path,
 
     shutil.copy(FIXTURES / "wine" / "runstone.yaml", repo / "runstone.yaml")
     (repo / "python_env.yaml").write_text("python: '3.7'\ndependencies: []\n")
-    (repo / "runstone.yaml").write_text((repo / "runstone.yaml").read_text().replace("requirements.txt", "python_env.yaml"))
+    (repo / "runstone.yaml").write_text(
+        (repo / "runstone.yaml").read_text().replace("requirements.txt", "python_env.yaml")
+    )
     done = runstone("run", str(repo), "-e", "train", "-P", f"data={data}")
     assert done.returncode == 1
     assert "needs Python 3.7 and no python3.7 is on PATH here" in done.stderr

@@ -96,7 +96,9 @@ def test_paths_inside_the_project_stay_relative_and_others_become_absolute(tmp_p
 
 
 def test_mlproject_files_are_read_as_mlflow_documents_them(tmp_path: Path) -> None:
-    folder = write(tmp_path / "m", (Path(__file__).parent / "fixtures" / "mlproject" / "MLproject").read_text(), "MLproject")
+    folder = write(
+        tmp_path / "m", (Path(__file__).parent / "fixtures" / "mlproject" / "MLproject").read_text(), "MLproject"
+    )
     (folder / "python_env.yaml").write_text("python: '3.11'\ndependencies: [mlflow]\n")
 
     project = load_project(folder)

@@ -143,7 +143,9 @@ def test_an_interrupted_sweep_resumes_where_it_stopped(steps: Path) -> None:
     first.send_signal(signal.SIGINT)
     first.communicate(timeout=60)
     (parent,) = client.search_runs(["0"], f"tags.`{T.SWEEP_ROLE}` = 'sweep'").items
-    done_before = {t.data.params["alpha"] for t in children(parent.info.run_id) if t.data.tags.get(T.SWEEP_STATE) == "complete"}
+    done_before = {
+        t.data.params["alpha"] for t in children(parent.info.run_id) if t.data.tags.get(T.SWEEP_STATE) == "complete"
+    }
 
     resumed = runstone_json("sweep", "--resume", parent.info.run_id)
 
