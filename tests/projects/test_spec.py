@@ -124,7 +124,7 @@ def test_a_python_file_is_an_entry_point_with_loose_parameters(tmp_path: Path) -
 
 
 def test_declared_environment_files_must_exist_and_docker_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="declares the environment file 'env.yaml', which does not exist"):
+    with pytest.raises(InvalidInput, match=r"declares the environment file .env\.yaml., which does not exist"):
         load_project(write(tmp_path / "a", "python_env: env.yaml\nentry_points: {}\n"))
     with pytest.raises(InvalidInput, match="docker_env projects are not supported"):
         load_project(write(tmp_path / "b", "docker_env: {image: x}\nentry_points: {}\n"))

@@ -74,5 +74,5 @@ def test_a_failed_reproduction_diverges_on_its_exit_code() -> None:
 
 @pytest.mark.parametrize("bad", ["rmse=0.1", "metrics.rmse=-1", "metrics.rmse=much", "metrics.=1"])
 def test_bad_tolerances_are_refused(bad: str) -> None:
-    with pytest.raises(InvalidInput, match="[Tt]olerance"):
+    with pytest.raises(InvalidInput, match=r"[Tt]olerance"):
         parse_tolerances([bad])
