@@ -67,5 +67,5 @@ def sweep(run: Run) -> dict[str, Any] | None:
             k.removeprefix("runstone.sweep."): v
             for k, v in tags.items()
             if k in ("runstone.sweep.complete", "runstone.sweep.pruned", "runstone.sweep.failed")
-        },  # fmt: skip
+        },
     }
