@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from runstone.config import Settings
@@ -418,6 +419,7 @@ def sweep(
                 seed=seed if seed is not None else runner._new_seed(),
             )  # fmt: skip
             spec.check()
+            _normalize(spec)
             parent = None
         first = _check_project(spec, settings, say)
         if parent is None:
@@ -441,6 +443,19 @@ def sweep(
             result = work.mark_best()
             client.set_terminated(parent.info.run_id, status.value)
         return result
+
+
+def _normalize(spec: SweepSpec) -> None:
+    """Record the project's absolute location and the fixed parameters as every trial will see
+    them (a relative path given here is taken from the current folder, as with runstone run)."""
+    from runstone.projects.spec import load_project
+
+    with open_project(spec.uri) as (folder, uri):
+        entry = load_project(folder).entry_point(spec.entry_point)
+        spec.uri = uri
+        for name, value in spec.parameters.items():
+            if name in entry.parameters:
+                spec.parameters[name] = entry.parameters[name].resolve(value, Path.cwd(), folder)
 
 
 def _check_project(spec: SweepSpec, settings: Settings, say: Say) -> runner.Prepared:
