@@ -441,8 +441,27 @@ def _env_python(folder: Path) -> Path:
     return env_python(folder)
 
 
-def local_environment() -> ResolvedEnvironment:
-    return ResolvedEnvironment(LOCAL, Path(sys.executable), platform.python_version(), installed_lock())
+def local_environment(cache: EnvironmentCache | None = None) -> ResolvedEnvironment:
+    """The running interpreter's environment. Listing hundreds of installed distributions takes
+    a while, so the lock is kept in the cache until a folder on sys.path changes."""
+    folders = [p for p in sys.path if p and os.path.isdir(p)]
+    stamp = hashlib.sha256(
+        json.dumps([sys.executable, [(p, os.stat(p).st_mtime_ns) for p in folders]]).encode()
+    ).hexdigest()
+    saved = cache.root / "local" / f"{stamp[:24]}.json" if cache is not None else None
+    if saved is not None and saved.is_file():
+        with contextlib.suppress(ValueError, OSError):
+            return ResolvedEnvironment(
+                LOCAL, Path(sys.executable), platform.python_version(), json.loads(saved.read_text())
+            )
+    lock = installed_lock()
+    if saved is not None:
+        with contextlib.suppress(OSError):
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            tmp = saved.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(lock))
+            os.replace(tmp, saved)
+    return ResolvedEnvironment(LOCAL, Path(sys.executable), platform.python_version(), lock)
 
 
 def check_manager(manager: str) -> None:
@@ -457,7 +476,7 @@ def resolve(project: Project, manager: str | None, cache: EnvironmentCache, say:
     chosen = manager or default_manager(project)
     check_manager(chosen)
     if chosen == LOCAL:
-        return local_environment()
+        return local_environment(cache)
     decl = declaration(project)
     for note in decl.notes:
         say(note)
@@ -470,7 +489,7 @@ def from_lock(
     """Rebuild (or find) the environment of a recorded lock."""
     check_manager(manager)
     if manager == LOCAL:
-        return local_environment()
+        return local_environment(cache)
     found = cache.find_by_lock(lock_hash(python_version, lock), manager)
     if found is not None:
         return found

@@ -247,7 +247,7 @@ def reproduce(
     store the verdict on both runs and return it. ``at`` (a commit, branch or tag of the run's
     repository) re-runs another code version instead: does the new code still reproduce it?"""
     settings = Settings()
-    with runner.tracking_server(tracking_uri, settings) as url, RunstoneClient(url) as client:
+    with RunstoneClient(tracking_uri, settings=settings) as client:
         original = client.get_run(run_id)
         p = plan(client, original)
         if at is not None:
@@ -270,7 +270,8 @@ def reproduce(
             except BaseException:
                 client.set_terminated(new_id, "FAILED")
                 raise
-            runner.execute(prepared, client, new_id, experiment, echo=echo, say=say)
+            with runner.tracking_server(tracking_uri, settings, serve=runner.needs_http(prepared)) as child_uri:
+                runner.execute(prepared, client, new_id, experiment, echo=echo, say=say, child_uri=child_uri)
         verdict = verdict_of(
             client, client.get_run(run_id), client.get_run(new_id), tolerances=tolerances,
             recorded_lock=p.lock, current_lock=env.lock,

@@ -104,12 +104,19 @@ def settings_for(tracking_uri: str | None, settings: Settings | None = None) -> 
 
 
 @contextlib.contextmanager
-def tracking_server(tracking_uri: str | None, settings: Settings | None = None) -> Iterator[str]:
-    """The HTTP URI children log to: the configured server, or a loopback one over the embedded store."""
+def tracking_server(
+    tracking_uri: str | None, settings: Settings | None = None, *, serve: bool = True
+) -> Iterator[str | None]:
+    """The tracking URI a child logs to: the configured server, or (``serve``) a loopback server
+    over the embedded store, or else the embedded store itself (None: the child's settings,
+    inherited, name it)."""
     uri = tracking_uri or (settings or Settings()).tracking_uri
     if is_remote(uri):
         assert uri is not None
         yield uri
+        return
+    if not serve:
+        yield tracking_uri
         return
     from runstone.projects.loopback import serve_embedded
 
@@ -263,16 +270,24 @@ def _drain(process: subprocess.Popen[bytes], tees: list[_Tee]) -> None:
             pipe.close()
 
 
-def child_environment(p: Prepared, client_uri: str, run_id: str, experiment_id: str) -> dict[str, str]:
+def needs_http(p: Prepared) -> bool:
+    """Whether the command logs with a client that speaks only HTTP (an MLflow project's mlflow)."""
+    return p.project.format == "mlproject"
+
+
+def child_environment(p: Prepared, client_uri: str | None, run_id: str, experiment_id: str) -> dict[str, str]:
     base = dict(os.environ)
     for name in ("RUNSTONE_RUN_ID", "MLFLOW_RUN_ID", "RUNSTONE_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME"):
         base.pop(name, None)
     env = p.env.child_environ(base)
+    if client_uri is not None:
+        env["RUNSTONE_TRACKING_URI"] = client_uri
+    if is_remote(client_uri):
+        assert client_uri is not None
+        env["MLFLOW_TRACKING_URI"] = client_uri
     env.update(
-        RUNSTONE_TRACKING_URI=client_uri,
         RUNSTONE_RUN_ID=run_id,
         RUNSTONE_EXPERIMENT_ID=experiment_id,
-        MLFLOW_TRACKING_URI=client_uri,
         MLFLOW_RUN_ID=run_id,
         MLFLOW_EXPERIMENT_ID=experiment_id,
         RUNSTONE_SEED=str(p.seed),
@@ -298,9 +313,11 @@ def execute(
     echo: bool = True,
     log_interval: float = LOG_INTERVAL,
     should_stop: Callable[[], str | None] | None = None,
+    child_uri: str | None = None,
     say: Say = _quiet,
 ) -> ProjectRun:
-    """Run the prepared command for ``run_id`` (already created and recorded) and end the run."""
+    """Run the prepared command for ``run_id`` (already created and recorded) and end the run.
+    The command logs to ``child_uri`` (default: where ``client`` logs)."""
     started = time.monotonic()
     stopped: str | None = None
     with tempfile.TemporaryDirectory(prefix="runstone-logs-") as tmp:
@@ -312,7 +329,7 @@ def execute(
             process = subprocess.Popen(
                 _argv(p),
                 cwd=p.project.path,
-                env=child_environment(p, client_uri_of(client), run_id, experiment_id),
+                env=child_environment(p, child_uri or client_uri_of(client), run_id, experiment_id),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -375,8 +392,10 @@ def execute(
     return ProjectRun(run_id, experiment_id, status.value, code, seconds, stopped)
 
 
-def client_uri_of(client: RunstoneClient) -> str:
-    return client.tracking_uri
+def client_uri_of(client: RunstoneClient) -> str | None:
+    """The URI a child process should use to reach the store ``client`` logs to (None: the
+    embedded store the child's inherited settings name)."""
+    return client.tracking_uri if client.is_remote else None
 
 
 def record(p: Prepared, client: RunstoneClient, run_id: str) -> None:
@@ -430,7 +449,7 @@ def start(
     settings: Settings | None = None,
 ) -> ProjectRun:
     """Create the run of a prepared project run, record it and execute it."""
-    with tracking_server(tracking_uri, settings) as url, RunstoneClient(url) as client:
+    with RunstoneClient(tracking_uri, settings=settings) as client:
         exp = _experiment(client, experiment_name, experiment_id)
         created = client.create_run(exp, tags={k: str(v) for k, v in (tags or {}).items()}, run_name=run_name)
         run_id = created.info.run_id
@@ -439,4 +458,5 @@ def start(
         except BaseException:
             client.set_terminated(run_id, RunStatus.FAILED.value)
             raise
-        return execute(p, client, run_id, exp, echo=echo, say=say)
+        with tracking_server(tracking_uri, settings, serve=needs_http(p)) as child_uri:
+            return execute(p, client, run_id, exp, echo=echo, say=say, child_uri=child_uri)

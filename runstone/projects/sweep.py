@@ -396,7 +396,10 @@ def sweep(
     """Run a sweep of a project's entry point: trials as child runs of a new parent run (or of
     ``resume``, an interrupted sweep's parent run, which continues where it stopped)."""
     settings = Settings()
+    # Trials log through one server (the configured one, or a loopback one over the embedded
+    # store), so that many trial processes never write to one SQLite file at once.
     with runner.tracking_server(tracking_uri, settings) as url, RunstoneClient(url) as client:
+        assert url is not None
         if resume is not None:
             parent = client.get_run(resume)
             if parent.data.tags.get(T.SWEEP_ROLE) != "sweep":
