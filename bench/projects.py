@@ -55,7 +55,8 @@ def median_of(repeat: int, measure: Callable[[], float]) -> float:
 def project(folder: Path) -> Path:
     folder.mkdir(parents=True)
     (folder / "noop.py").write_text(NOOP)
-    (folder / "python_env.yaml").write_text("python: '%d.%d'\ndependencies: []\n" % sys.version_info[:2])
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    (folder / "python_env.yaml").write_text(f"python: '{python}'\ndependencies: []\n")
     (folder / "runstone.yaml").write_text(
         "name: noop\nenvironment: python_env.yaml\nentry_points:\n  main:\n    command: python noop.py\n"
     )
