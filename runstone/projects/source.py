@@ -9,6 +9,7 @@ artifact; reproducing checks the commit out into a temporary clone and applies t
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +20,7 @@ from pathlib import Path
 from runstone.errors import InvalidInput, InvalidState
 
 _GIT_TIMEOUT = 120.0
+_COMMIT = re.compile(r"^[0-9a-f]{7,64}$")
 
 
 def git(args: list[str], cwd: Path, *, check: bool = True, stdin: str | None = None) -> str:
@@ -94,8 +96,18 @@ def checkout(repo: str, commit: str | None, subdirectory: str = "", diff: str | 
         source = str(local.resolve()) if local.exists() else repo
         if not local.exists() and not _is_git_url(repo):
             raise InvalidInput(f"The repository {repo!r} is neither a folder here nor a git URL.")
-        git(["clone", "--quiet", "--no-checkout", *(["--shared"] if local.exists() else []), source, str(target)], tmp)
+        # "--" ends the options: a recorded repository is data, never an option to git.
+        git(
+            ["clone", "--quiet", "--no-checkout", *(["--shared"] if local.exists() else []), "--", source, str(target)],
+            tmp,
+        )
         if commit is not None:
+            if not _COMMIT.match(commit):  # a branch or tag named in the project URI
+                if commit.startswith("-"):
+                    raise InvalidInput(f"{commit!r} is not a git revision.")
+                resolved = [git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], target, check=False).strip()
+                            for ref in (commit, f"origin/{commit}")]  # fmt: skip
+                commit = next((r for r in resolved if r), commit)
             if not git(["cat-file", "-t", commit], target, check=False).strip():
                 raise InvalidState(
                     f"The commit {commit} is not in the repository {repo}; fetch it (or push it) and try again."

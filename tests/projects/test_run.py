@@ -135,3 +135,21 @@ def test_the_stock_mlflow_client_logs_into_the_run_of_an_unchanged_mlproject(tmp
     assert 0 < run.data.metrics["r2"] <= 1
     assert run.data.tags["trained_by"] == "mlflow"
     assert validated.returncode == 0 and "120 rows" in validated.stdout
+
+
+def test_a_project_runs_from_a_git_url_at_a_named_version(wine: tuple[Path, Path]) -> None:
+    repo, data = wine
+    from conftest import git
+
+    git("tag", "v1", cwd=repo)
+    (repo / "train.py").write_text("raise SystemExit('not this version')\n")
+    git("commit", "-qam", "broken", cwd=repo)
+
+    result = runstone_json("run", f"file://{repo}@v1", "-e", "train", "-P", f"data={data}", "--env-manager", "local")
+    refused = runstone("run", f"file://{repo}@--upload-pack=touch", "-e", "train", "-P", f"data={data}")
+
+    run = RunstoneClient().get_run(result["run_id"])
+    assert result["status"] == "FINISHED"
+    assert run.data.tags[T.PROJECT_URI] == f"file://{repo}@v1"
+    assert run.data.tags[T.GIT_COMMIT] == git("rev-parse", "v1", cwd=repo)
+    assert refused.returncode == 1 and "is not a git revision" in refused.stderr
