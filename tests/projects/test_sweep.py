@@ -92,7 +92,8 @@ def ray_head() -> Iterator[str]:
     port, client_port = free_port(), free_port()
     # Ray's socket paths live under its temp folder and must stay short (Unix sockets: 107 bytes).
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
+           "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}  # fmt: skip
     head = subprocess.Popen(
         [ray, "start", "--head", "--block", f"--port={port}", f"--ray-client-server-port={client_port}",
          "--node-ip-address=127.0.0.1", "--num-cpus=4", "--include-dashboard=false",
