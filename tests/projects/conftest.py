@@ -8,28 +8,10 @@ environment cache of the session: the first builds the environment, the others f
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-def git(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=tests@runstone", "-c", "user.name=tests", *args],
-        cwd=cwd, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
-
-
-def make_repo(source: Path, target: Path) -> Path:
-    shutil.copytree(source, target)
-    git("init", "-q", "-b", "main", cwd=target)
-    git("add", "-A", cwd=target)
-    git("commit", "-qm", "first version", cwd=target)
-    return target
+from project_support import FIXTURES, make_repo
 
 
 @pytest.fixture

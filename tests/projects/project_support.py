@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -27,3 +28,22 @@ def runstone_json(*args: str, cwd: Path | None = None, env: Mapping[str, str] | 
         return json.loads(done.stdout)  # type: ignore[no-any-return]
     except json.JSONDecodeError:
         raise AssertionError(f"not JSON (exit {done.returncode}):\n{done.stdout}\n{done.stderr}") from None
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def git(*args: str, cwd: Path) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.email=tests@runstone", "-c", "user.name=tests", *args],
+        cwd=cwd, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def make_repo(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    git("init", "-q", "-b", "main", cwd=target)
+    git("add", "-A", cwd=target)
+    git("commit", "-qm", "first version", cwd=target)
+    return target

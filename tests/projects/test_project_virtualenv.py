@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import runstone, runstone_json
+from project_support import runstone, runstone_json
 
 from runstone.sdk.client import RunstoneClient
 from runstone.tracking import tags as T

@@ -20,8 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
-from support import runstone, runstone_json
+from project_support import FIXTURES, runstone, runstone_json
 
 import runstone as rs
 from runstone.sdk.client import RunstoneClient

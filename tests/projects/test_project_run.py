@@ -8,8 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from conftest import FIXTURES
-from support import runstone, runstone_json
+from project_support import FIXTURES, runstone, runstone_json
 
 from runstone.sdk.client import RunstoneClient
 from runstone.tracking import tags as T
@@ -51,7 +50,7 @@ def test_the_run_records_code_params_environment_machine_and_what_the_code_logge
 
 
 def subprocess_git(repo: Path, *args: str) -> str:
-    from conftest import git
+    from project_support import git
 
     return git(*args, cwd=repo)
 
@@ -139,7 +138,7 @@ def test_the_stock_mlflow_client_logs_into_the_run_of_an_unchanged_mlproject(tmp
 
 def test_a_project_runs_from_a_git_url_at_a_named_version(wine: tuple[Path, Path]) -> None:
     repo, data = wine
-    from conftest import git
+    from project_support import git
 
     git("tag", "v1", cwd=repo)
     (repo / "train.py").write_text("raise SystemExit('not this version')\n")

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git
-from support import runstone, runstone_json
+from project_support import git, runstone, runstone_json
 
 from runstone.sdk.client import RunstoneClient
 from runstone.tracking import tags as T

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, make_repo
+from project_support import FIXTURES, make_repo
 
 from runstone.sdk.client import RunstoneClient
 from runstone.tracking import tags as T
