@@ -59,7 +59,7 @@ class Plan:
     cwd: str = ""  # a script run: its working folder in the repository
 
 
-def _text(client: RunstoneClient, run_id: str, path: str) -> str | None:
+def read_artifact_text(client: RunstoneClient, run_id: str, path: str) -> str | None:
     with tempfile.TemporaryDirectory(prefix="runstone-read-") as tmp:
         try:
             local = client.download_artifacts(run_id, path, tmp)
@@ -83,9 +83,9 @@ def plan(client: RunstoneClient, run: Run) -> Plan:
     """How to re-run ``run``; raises InvalidState naming everything it did not record."""
     run_id = run.info.run_id
     tags = run.data.tags
-    spec_text = _text(client, run_id, T.PROJECT_SPEC_ARTIFACT)
-    lock_text = _text(client, run_id, T.ENV_LOCK_ARTIFACT)
-    diff = _text(client, run_id, T.GIT_DIFF_ARTIFACT) if tags.get(T.GIT_DIRTY) == "true" else None
+    spec_text = read_artifact_text(client, run_id, T.PROJECT_SPEC_ARTIFACT)
+    lock_text = read_artifact_text(client, run_id, T.ENV_LOCK_ARTIFACT)
+    diff = read_artifact_text(client, run_id, T.GIT_DIFF_ARTIFACT) if tags.get(T.GIT_DIRTY) == "true" else None
     lock = [ln.strip() for ln in (lock_text or "").splitlines() if ln.strip()]
     missing: list[str] = []
     if spec_text is not None:
@@ -107,7 +107,7 @@ def plan(client: RunstoneClient, run: Run) -> Plan:
     # A run started by the SDK: its source file, commit and (logged by log_environment) environment.
     source = tags.get(T.SOURCE_NAME)
     commit = tags.get(T.GIT_COMMIT)
-    info_text = _text(client, run_id, T.ENV_INFO_ARTIFACT)
+    info_text = read_artifact_text(client, run_id, T.ENV_INFO_ARTIFACT)
     if not source or tags.get(T.SOURCE_TYPE) not in (None, "LOCAL") or source.startswith("<"):
         missing.append(f"a source file (its source is {source or 'not recorded'})")
     if not commit:
@@ -184,7 +184,7 @@ def _mlmodel_equal(client: RunstoneClient, a: str, b: str, path: str) -> bool:
     import yaml
 
     volatile = {"run_id", "utc_time_created", "model_uuid", "model_id", "artifact_path"}
-    texts = (_text(client, a, path), _text(client, b, path))
+    texts = (read_artifact_text(client, a, path), read_artifact_text(client, b, path))
     if texts[0] is None or texts[1] is None:
         return False
     docs = [yaml.safe_load(t) for t in texts]
@@ -260,7 +260,9 @@ def reproduce(
         with _code(p, say) as folder:
             prepared = _prepared(p, folder, env)
             experiment = (
-                runner._experiment(client, experiment_name, None) if experiment_name else original.info.experiment_id
+                runner.experiment_id_for(client, experiment_name, None)
+                if experiment_name
+                else original.info.experiment_id
             )
             name = f"{original.info.run_name} (reproduction)"[:250]
             created = client.create_run(experiment, tags={T.REPRODUCTION_OF: run_id}, run_name=name)

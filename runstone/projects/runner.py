@@ -158,7 +158,7 @@ def _new_seed() -> int:
     return secrets.randbelow(2**31)
 
 
-def _experiment(client: RunstoneClient, name: str | None, experiment_id: str | None) -> str:
+def experiment_id_for(client: RunstoneClient, name: str | None, experiment_id: str | None) -> str:
     if experiment_id is not None:
         return client.get_experiment(str(experiment_id)).experiment_id
     if name is None:
@@ -450,7 +450,7 @@ def start(
 ) -> ProjectRun:
     """Create the run of a prepared project run, record it and execute it."""
     with RunstoneClient(tracking_uri, settings=settings) as client:
-        exp = _experiment(client, experiment_name, experiment_id)
+        exp = experiment_id_for(client, experiment_name, experiment_id)
         created = client.create_run(exp, tags={k: str(v) for k, v in (tags or {}).items()}, run_name=run_name)
         run_id = created.info.run_id
         try:

@@ -264,7 +264,7 @@ class _Sweep:
 
     def _start(self, backend: backends.Backend) -> tuple[Any, Any, Trial]:
         trial = self._ask()
-        params = {k: self._text(v) for k, v in trial.params.items()}
+        params = {k: self._param_text(v) for k, v in trial.params.items()}
         child = self.client.create_run(
             self.parent.info.experiment_id,
             tags={T.SWEEP_ROLE: "trial", T.SWEEP_TRIAL: str(trial.number)},
@@ -286,7 +286,7 @@ class _Sweep:
         return backend.submit(spec), trial, record
 
     @staticmethod
-    def _text(value: Any) -> str:
+    def _param_text(value: Any) -> str:
         return repr(value) if isinstance(value, float) else str(value)
 
     def run(self, backend: backends.Backend) -> None:
@@ -404,9 +404,9 @@ def sweep(
             parent = client.get_run(resume)
             if parent.data.tags.get(T.SWEEP_ROLE) != "sweep":
                 raise InvalidInput(f"Run {resume} is not the parent run of a sweep.")
-            from runstone.projects.reproduction import _text
+            from runstone.projects.reproduction import read_artifact_text
 
-            stored = _text(client, resume, T.SWEEP_SPEC_ARTIFACT)
+            stored = read_artifact_text(client, resume, T.SWEEP_SPEC_ARTIFACT)
             if stored is None:
                 raise InvalidState(f"Sweep {resume} has no {T.SWEEP_SPEC_ARTIFACT}; it cannot be resumed.")
             spec = SweepSpec(**json.loads(stored))
@@ -501,7 +501,7 @@ def _create_parent(
             T.SWEEP_PARAMS: ",".join(spec.swept()),
         }
     )
-    exp = runner._experiment(client, experiment, None)
+    exp = runner.experiment_id_for(client, experiment, None)
     parent = client.create_run(exp, tags=tags, run_name=name or f"sweep-{first.project.name}-{spec.entry_point}")
     client.log_batch(parent.info.run_id, params=spec.parameters)
     client.log_dict(parent.info.run_id, asdict(spec), T.SWEEP_SPEC_ARTIFACT)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runstone.config import Settings
 from runstone.entities import Experiment, Metric, PagedList, Run, RunStatus, ViewType
 from runstone.errors import InvalidInput, InvalidState, RunstoneError, Unavailable
 from runstone.sdk.batching import Batcher
@@ -191,7 +192,7 @@ def start_run(
         with _state.lock:
             if not _state.env_run_taken:
                 _state.env_run_taken = True
-                run_id = client.settings.run_id
+                run_id = Settings().run_id  # read now: the variable names this process's run
     if stack and not nested:
         raise InvalidState(
             f"Run {stack[-1].info.run_id} is already active. End it with end_run(), or start a "
