@@ -9,6 +9,8 @@ with runstone.start_run(run_name="baseline"):
 
 from __future__ import annotations
 
+import typing
+
 from runstone import data
 from runstone.entities import Experiment, FileInfo, Metric, Param, Run, RunTag, ViewType
 from runstone.errors import (
@@ -53,7 +55,7 @@ from runstone.version import VERSION as __version__
 
 # Loaded on first use (``runstone.sklearn.log_model(...)`` after ``import runstone``), so that
 # importing runstone never imports numpy, pandas or a model library.
-_LAZY_MODULES = ("models", "pyfunc", "sklearn", "xgboost", "lightgbm", "pytorch", "onnx")
+_LAZY_MODULES = ("models", "pyfunc", "sklearn", "xgboost", "lightgbm", "pytorch", "onnx", "projects")
 
 
 def __getattr__(name: str) -> object:
@@ -84,6 +86,16 @@ def autolog(
         log_datasets=log_datasets,
         silent=silent,
     )
+
+
+def sweep(project: str | None = None, entry_point: str = "main", **options: typing.Any) -> typing.Any:
+    """Run a hyperparameter sweep of a project's entry point as child runs of one sweep run:
+    ``runstone.sweep("proj", "train", metric="val_loss", grid={"alpha": [0.1, 1]},
+    random={"l1_ratio": "uniform(0,1)"}, trials=20, parallel=4, early_stop="median",
+    backend="dask://host:8786")``. Returns the parent run id, the best trial and every trial."""
+    from runstone.projects.sweep import sweep as run_sweep
+
+    return run_sweep(project, entry_point, **options)
 
 
 __all__ = [
@@ -128,6 +140,7 @@ __all__ = [
     "log_text",
     "models",
     "onnx",
+    "projects",
     "pyfunc",
     "pytorch",
     "search_runs",
@@ -137,5 +150,6 @@ __all__ = [
     "set_tracking_uri",
     "sklearn",
     "start_run",
+    "sweep",
     "xgboost",
 ]

@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     experiment_id: str | None = Field(
         default=None, description="Experiment id that runs started without one go to (default: 0)."
     )
+    run_id: str | None = Field(
+        default=None,
+        description="Run that the SDK's first start_run() without a run id resumes; set by `runstone run` "
+        "for the command it starts (MLflow's MLFLOW_RUN_ID is honoured by the stock mlflow client).",
+    )
+    env_cache: Path | None = Field(
+        default=None,
+        description="Folder of the environments built for projects by `runstone run`, `reproduce` and `sweep` "
+        "(default: envs/ in the home folder).",
+    )
     backend_store_uri: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the metadata database (default: SQLite in the home folder).",

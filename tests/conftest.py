@@ -29,7 +29,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads or writes the real ~/.runstone, or inherits a tracking URI."""
     monkeypatch.setenv("RUNSTONE_HOME", str(tmp_path / "home"))
     for name in ("RUNSTONE_TRACKING_URI", "RUNSTONE_BACKEND_STORE_URI", "RUNSTONE_ARTIFACTS_DESTINATION",
-                 "RUNSTONE_EXPERIMENT_NAME", "RUNSTONE_EXPERIMENT_ID"):  # fmt: skip
+                 "RUNSTONE_EXPERIMENT_NAME", "RUNSTONE_EXPERIMENT_ID", "RUNSTONE_RUN_ID", "RUNSTONE_ENV_CACHE"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
 
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import click
 
-from runstone.cli import admin, artifacts, db, deployments, experiments, import_mlflow, models, registry, runs, server
+from runstone.cli import (
+    admin,
+    artifacts,
+    db,
+    deployments,
+    experiments,
+    import_mlflow,
+    models,
+    projects,
+    registry,
+    runs,
+    server,
+)
 from runstone.cli.output import group
 from runstone.version import VERSION
 
@@ -31,6 +43,9 @@ cli.add_command(admin.audit)
 cli.add_command(registry.registry)
 cli.add_command(deployments.deployments)
 cli.add_command(import_mlflow.import_mlflow)
+cli.add_command(projects.run)
+cli.add_command(projects.reproduce)
+cli.add_command(projects.sweep)
 
 
 def main() -> None:

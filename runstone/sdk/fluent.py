@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runstone.config import Settings
 from runstone.entities import Experiment, Metric, PagedList, Run, RunStatus, ViewType
 from runstone.errors import InvalidInput, InvalidState, RunstoneError, Unavailable
 from runstone.sdk.batching import Batcher
@@ -53,6 +54,8 @@ class _State:
         # Params logged per run in this process: a conflicting value fails at the call site.
         self.params: dict[str, dict[str, str]] = {}
         self.failed = False
+        # RUNSTONE_RUN_ID (set by `runstone run`) is the run of the first start_run() only.
+        self.env_run_taken = False
 
     @property
     def stack(self) -> list[ActiveRun]:
@@ -185,6 +188,11 @@ def start_run(
     """Start a new run, or resume ``run_id``, and make it the active run of this thread."""
     client = _client()
     stack = _state.stack
+    if run_id is None and not stack and parent_run_id is None and not _state.env_run_taken:
+        with _state.lock:
+            if not _state.env_run_taken:
+                _state.env_run_taken = True
+                run_id = Settings().run_id  # read now: the variable names this process's run
     if stack and not nested:
         raise InvalidState(
             f"Run {stack[-1].info.run_id} is already active. End it with end_run(), or start a "

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from runstone.entities import Run
 from runstone.errors import InvalidInput
+from runstone.tracking import tags as system_tags
 from runstone.tracking.browse import MAX_COMPARED_RUNS, BrowseService
 from runstone.tracking.service import TrackingService
 from runstone.ui.web import WEBGL_PAGE_CSP, PageRoute, browse, json_response, render, tracking
@@ -96,8 +97,16 @@ def compare_page(
     metric: str = "",
     x: str = "",
     y: str = "",
+    sweep: str = "",
+    axis: Annotated[list[str] | None, Query()] = None,
 ) -> Response:
     run_ids = list(dict.fromkeys(run or []))
+    if sweep:
+        # A sweep's trials, with the swept parameters as the parallel coordinates' axes.
+        parent = service.get_run(sweep)
+        run_ids = list(dict.fromkeys([*run_ids, *service.child_run_ids(sweep)]))[:MAX_COMPARED_RUNS]
+        axis = axis or [p for p in parent.data.tags.get(system_tags.SWEEP_PARAMS, "").split(",") if p]
+        metric = metric or parent.data.tags.get(system_tags.SWEEP_METRIC, "")
     if not 2 <= len(run_ids) <= MAX_COMPARED_RUNS:
         raise InvalidInput(f"Compare between 2 and {MAX_COMPARED_RUNS} runs; this link names {len(run_ids)}.")
     runs = info.runs(run_ids)
@@ -130,6 +139,7 @@ def compare_page(
             "x": x_axis,
             "y": y_axis,
             "axes": sorted(axes),
+            "pc_axes": [a for a in dict.fromkeys(axis or []) if a in data["param_keys"]],
             **data,
         },
         csp=WEBGL_PAGE_CSP,

@@ -15,7 +15,7 @@ from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.browse import BrowseService
 from runstone.tracking.logged_models import LoggedModelService
 from runstone.tracking.service import TrackingService
-from runstone.ui import previews
+from runstone.ui import previews, project_views
 from runstone.ui.web import (
     ARTIFACT_CSP,
     PageRoute,
@@ -108,6 +108,8 @@ def run_page(
             "artifacts": files.list_artifacts(run_id),
             "logged_models": _models_of(run, models),
             "diff_artifact": system_tags.GIT_DIFF_ARTIFACT,
+            "reproduction": project_views.reproduction(run, files),
+            "sweep": project_views.sweep(run),
         },
     )
 

@@ -311,3 +311,20 @@ def test_resuming_checks_the_experiment_and_takes_a_new_name_tags_and_descriptio
     assert resumed.data.tags[T.NOTE] == "resumed after a crash"
     runstone.end_run()
     assert target.get_run(rid).info.run_name == "second"
+
+
+def test_the_run_named_by_runstone_run_id_is_the_first_start_run_only(
+    target: RunstoneClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given = target.create_run("0", run_name="started-by-runstone-run").info.run_id
+    monkeypatch.setenv("RUNSTONE_RUN_ID", given)
+    runstone.set_tracking_uri(target)
+
+    with runstone.start_run() as first:
+        runstone.log_metric("loss", 0.5)
+    with runstone.start_run() as second:
+        pass
+
+    assert first.info.run_id == given
+    assert target.get_run(given).data.metrics == {"loss": 0.5}
+    assert second.info.run_id != given

@@ -266,7 +266,9 @@
     const varying = compared.params.filter(function (k) {
       return new Set(runs.map(function (r) { return r.params[k]; })).size > 1;
     });
-    const keys = (varying.length ? varying : compared.params).slice(0, 30);
+    // A sweep names its swept parameters: those are the axes.
+    const chosen = element.dataset.axes ? JSON.parse(element.dataset.axes) : [];
+    const keys = (chosen.length ? chosen : (varying.length ? varying : compared.params)).slice(0, 30);
     const dimensions = keys.map(function (k) {
       const values = runs.map(function (r) { return r.params[k]; });
       const isNumber = compared.numeric_params.indexOf(k) >= 0 && values.every(function (v) { return numeric(v) !== null; });
