@@ -21,7 +21,7 @@ CHART_DATA = """figure => {
 
 
 def row_names(page):
-    return page.locator("table.runs tbody td.name > a").all_inner_texts()
+    return page.locator("table.runs tbody td.name > a:not(.kids)").all_inner_texts()
 
 
 def test_open_an_experiment_then_filter_and_sort_its_runs(page, demo):
@@ -31,7 +31,10 @@ def test_open_an_experiment_then_filter_and_sort_its_runs(page, demo):
 
     page.get_by_role("link", name="vision-sweep").click()
     expect(page.get_by_role("heading", name="vision-sweep")).to_be_visible()
-    # Nested runs sit under their parent.
+    # Nested runs sit under their parent, folded until asked for.
+    assert row_names(page)[0] == "grid-search" and "trial-1" not in row_names(page)
+    page.get_by_role("button", name="Show the 2 nested runs of grid-search").click()
+    expect(page.locator("table.runs tbody tr[data-parent]")).to_have_count(2)
     assert row_names(page)[:3] == ["grid-search", "trial-1", "trial-2"]
     screenshot(page, "runs")
 
@@ -40,12 +43,12 @@ def test_open_an_experiment_then_filter_and_sort_its_runs(page, demo):
     expect(page).to_have_url(re.compile(r"filter=params.optimizer"))
     assert sorted(row_names(page)) == sorted(["baseline", "wide-lr", "mid-lr", "trial-1", "trial-2"])
 
-    page.get_by_role("link", name="loss", exact=True).click()  # metrics sort highest first
-    expect(page.locator('th[aria-sort="descending"]')).to_contain_text("loss")
-    assert row_names(page)[0] == "trial-1"
-    page.get_by_role("link", name=re.compile(r"^loss")).click()
+    page.get_by_role("link", name="loss", exact=True).click()  # a loss sorts lowest first
     expect(page.locator('th[aria-sort="ascending"]')).to_contain_text("loss")
     assert row_names(page)[0] == "trial-2"
+    page.get_by_role("link", name=re.compile(r"^loss")).click()
+    expect(page.locator('th[aria-sort="descending"]')).to_contain_text("loss")
+    assert row_names(page)[0] == "trial-1"
 
     page.allowed_errors.append("status of 400")  # the page with the filter error answers 400
     page.get_by_label("Filter").fill("metrics.loss <")
