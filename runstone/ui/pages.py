@@ -385,11 +385,31 @@ def runs_action(
     if not run_ids:
         return redirect(request, back, error="Select at least one run first.")
     if action == "compare":
-        if not 2 <= len(run_ids) <= MAX_COMPARED_RUNS:
-            return redirect(request, back, error=f"Select between 2 and {MAX_COMPARED_RUNS} runs to compare.")
+        if len(run_ids) < 2:
+            return redirect(request, back, error="Select at least 2 runs to compare.")
+        if len(run_ids) > MAX_COMPARED_RUNS:
+            return _compare_many(request, experiment_id, run_ids, back)
         return redirect(request, "/ui/compare?" + urllib.parse.urlencode([("run", r) for r in run_ids]))
     form = {"tag_key": tag_key, "tag_value": tag_value, "target": target}
     return act(request, back, lambda: _run_action(service, action, run_ids, form))
+
+
+def _compare_many(request: Request, experiment_id: str, run_ids: list[str], back: str) -> Response:
+    """More runs than compare puts side by side: the ways forward, rather than a refusal."""
+    table = urllib.parse.parse_qs(urllib.parse.urlsplit(back).query)
+    view = [(k, table[k][0]) for k in ("filter", "order", "view") if table.get(k)]
+    return render(
+        request,
+        "compare_many.html",
+        {
+            "selected": len(run_ids),
+            "limit": MAX_COMPARED_RUNS,
+            "back": back,
+            "filter": dict(view).get("filter", ""),
+            "first": "/ui/compare?" + urllib.parse.urlencode([("run", r) for r in run_ids[:MAX_COMPARED_RUNS]]),
+            "experiment_view": "/ui/compare?" + urllib.parse.urlencode([("experiment", experiment_id), *view]),
+        },
+    )
 
 
 fallback = APIRouter(include_in_schema=False, route_class=PageRoute)
