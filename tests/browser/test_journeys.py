@@ -87,14 +87,14 @@ def test_open_a_run_and_see_its_charts_drawn(page, demo):
     expect(loss).to_have_attribute("data-zoom-steps", "140:160")
     assert loss.evaluate(CHART_DATA)["points"] == 21
 
-    page.get_by_label("Log scale").check()
+    page.get_by_label("Log scale on all charts").check()
     expect(loss).to_have_attribute("data-state", "drawn")
     assert loss.evaluate(CHART_DATA)["yaxis"] == "log"
 
-    page.get_by_label("X axis").select_option("time")
+    page.get_by_label("X axis of all charts").select_option("time")
     expect(loss).to_have_attribute("data-state", "drawn")
     assert loss.evaluate("f => f.querySelector('.js-plotly-plot').layout.xaxis.type") == "date"
-    page.get_by_label("Smoothing").fill("0.9")
+    page.get_by_label("Smoothing of all charts").fill("0.9")
     expect(loss).to_have_attribute("data-state", "drawn")
     assert loss.evaluate(CHART_DATA)["traces"] == 2  # the raw line stays, faint, behind the smoothed one
 
