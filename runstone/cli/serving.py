@@ -53,6 +53,20 @@ def _local(uri: str, tracking: str | None) -> Path:
     "--batch-max-rows", type=int, default=256, show_default=True, help="Largest micro-batch (rows); sent at once."
 )
 @click.option(
+    "--max-rows",
+    type=click.IntRange(min=1),
+    default=1_000_000,
+    show_default=True,
+    help="Most rows one request may hold; larger requests are answered 413.",
+)
+@click.option(
+    "--max-columns",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Most columns one request may name; more are answered 413.",
+)
+@click.option(
     "--log-predictions",
     default=None,
     help="Log requests and predictions to a folder, or to runs:/<run_id>/<path> on the tracking server.",
@@ -75,6 +89,8 @@ def serve(
     follow_interval: float,
     batch_wait_ms: float | None,
     batch_max_rows: int,
+    max_rows: int,
+    max_columns: int,
     log_predictions: str | None,
     log_sample: float,
     deployment_name: str | None,
@@ -84,6 +100,10 @@ def serve(
     Also answers /ping, /health, /version, /metadata (the live model version), /metrics
     (Prometheus) and /openapi.json. Each response names the model version that answered in
     the X-Runstone-Model-Version header.
+
+    Loading a model runs its code: pickle-based flavors (scikit-learn, XGBoost and LightGBM
+    pickles, PyTorch, python_function models) execute whatever the package holds. Serve only
+    packages you trust, such as approved registry versions.
     """
     from runstone.serving.deployment import DeploymentRecords
     from runstone.serving.run import ServeSpec
@@ -104,6 +124,8 @@ def serve(
         follow_interval=follow_interval,
         batch_wait_ms=batch_wait_ms,
         batch_max_rows=batch_max_rows,
+        max_rows=max_rows,
+        max_columns=max_columns,
         log_predictions=log_predictions,
         log_sample=log_sample,
         tracking_uri=tracking_uri,

@@ -314,7 +314,7 @@ class MlflowImporter:
         counts = import_store.metric_counts(s, pk)
         for key, points in histories.items():
             if counts.get(key, 0) != len(points):
-                import_store.delete_metric(s, pk, key)
+                metric_store.delete_key_for_run(s, pk, key)
                 for start in range(0, len(points), 10_000):
                     metric_store.insert_points(s, pk, points[start : start + 10_000])
                 changes.append(f"metric {key}")

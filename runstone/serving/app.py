@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from runstone.errors import InvalidInput
+from runstone.errors import InvalidInput, PayloadTooLarge
 from runstone.models.enforce import enforce_inputs, enforce_params
 from runstone.serving import payloads
 from runstone.serving.batching import MicroBatcher
@@ -61,6 +61,7 @@ class ServingOptions:
     threaded_rows: int = 2048  # requests with more rows are predicted in a worker thread
     shadow_capacity: int = 1000
     max_body_bytes: int = 256 * 1024 * 1024  # larger requests are answered 413
+    limits: payloads.Limits = field(default_factory=payloads.Limits)  # rows and columns per request
     deployment: DeploymentRecords | None = None  # records renewed when --follow switches a route
     metrics_dir: str | None = None  # shared by the worker processes of one server (metrics.py)
 
@@ -260,14 +261,16 @@ class ScoringServer:
             "x-runstone-model-version": served.version,
         }
         try:
-            parsed = payloads.parse(body, mime, served.input_schema)
+            parsed = payloads.parse(body, mime, served.input_schema, self.options.limits)
             # A block goes to the batcher as it is; otherwise a DataFrame is built (once) here.
             data = None if parsed.block is not None else parsed.data
             if not parsed.checked:
                 data = enforce_inputs(data, served.input_schema)
             params = enforce_params(parsed.params, served.model.metadata.get_params_schema())
         except InvalidInput as exc:
-            return self._failed(served, key, 400, exc, request_id, headers, started, role=self.routes[route].role)
+            return self._failed(
+                served, key, exc.status, exc, request_id, headers, started, role=self.routes[route].role
+            )
         except Exception as exc:
             # Reading a client's body failed in a way no check above foresaw: still bad input,
             # answered 400 without echoing internals; the traceback is in the log.
@@ -374,7 +377,13 @@ class ScoringServer:
         self.metrics.error(key, "input" if status < 500 else "model")
         if status < 500:
             assert isinstance(exc, InvalidInput)
-            code = "BAD_REQUEST" if isinstance(exc, payloads.BadRequest) else "INVALID_PARAMETER_VALUE"
+            code = (
+                "RESOURCE_LIMIT_EXCEEDED"
+                if isinstance(exc, PayloadTooLarge)
+                else "BAD_REQUEST"
+                if isinstance(exc, payloads.BadRequest)
+                else "INVALID_PARAMETER_VALUE"
+            )
             body: dict[str, Any] = {"error_code": code, "message": exc.message, "request_id": request_id}
             if exc.details:
                 body["details"] = exc.details

@@ -9,16 +9,23 @@ clients written against ``mlflow models serve`` see what they expect.
 JSON has no int32 or float32: values are turned into the types the model's signature declares
 where nothing is lost, and the signature is then enforced as ``predict`` would (a missing or
 mistyped column is a 400 naming it).
+
+What a request may make the server build is bounded before anything is built: rows and
+columns per request (413 past :class:`Limits`), and a table never holds more cells than its
+body has bytes. Only ``dataframe_records`` can describe a table larger than itself (records
+naming different keys leave the other cells empty); with a signature that names columns, keys
+it does not name are dropped first, as enforcing it would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from runstone.errors import InvalidInput
+from runstone.errors import InvalidInput, PayloadTooLarge
 from runstone.models.signature import NUMPY_OF_TYPE, ColSpec, Schema, TensorSpec
 
 CONTENT_TYPE_JSON = "application/json"
@@ -44,6 +51,41 @@ class UnsupportedMediaType(Exception):
 
 class BadRequest(InvalidInput):
     """A body of the wrong shape (MLflow's BAD_REQUEST)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The most one request may ask for; larger ones are answered 413."""
+
+    max_rows: int = 1_000_000
+    max_columns: int = 10_000
+
+
+_MIN_CELLS = 100_000  # a tiny body may still describe a small sparse table
+
+
+class _Budget:
+    """The limits of one request, and the cells its body entitles it to."""
+
+    __slots__ = ("cells", "limits")
+
+    def __init__(self, limits: Limits, body_bytes: int) -> None:
+        self.limits = limits
+        self.cells = max(body_bytes, _MIN_CELLS)
+
+    def rows(self, count: int) -> None:
+        if count > self.limits.max_rows:
+            raise PayloadTooLarge(
+                f"The request holds {count} rows; this scoring server takes at most {self.limits.max_rows} per "
+                "request (--max-rows). Send fewer rows per request, or score files with `runstone models predict`."
+            )
+
+    def columns(self, count: int) -> None:
+        if count > self.limits.max_columns:
+            raise PayloadTooLarge(
+                f"The request names more than {self.limits.max_columns} columns, the most this scoring server "
+                "takes (--max-columns)."
+            )
 
 
 class Block:
@@ -112,14 +154,17 @@ def media_type(content_type: str | None) -> str:
     return mime
 
 
-def parse(body: bytes, mime: str, schema: Schema | None) -> Parsed:
+def parse(body: bytes, mime: str, schema: Schema | None, limits: Limits | None = None) -> Parsed:
+    budget = _Budget(limits or Limits(), len(body))
     if mime == CONTENT_TYPE_CSV:
         frame = parse_csv(body, schema)
+        budget.rows(len(frame))
+        budget.columns(frame.shape[1])
         return Parsed(frame, None, len(frame))
-    return parse_json(body, schema)
+    return parse_json(body, schema, budget)
 
 
-def parse_json(body: bytes, schema: Schema | None) -> Parsed:
+def parse_json(body: bytes, schema: Schema | None, budget: _Budget) -> Parsed:
     try:
         decoded = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -139,13 +184,13 @@ def parse_json(body: bytes, schema: Schema | None) -> Parsed:
     key = found[0]
     value = decoded[key]
     if key == "dataframe_split":
-        data = _from_split(value, schema)
+        data = _from_split(value, schema, budget)
     elif key == "dataframe_records":
-        data = _from_records(value, schema)
+        data = _from_records(value, schema, budget)
     elif key == "instances":
-        data = _from_instances(value, schema)
+        data = _from_instances(value, schema, budget)
     else:
-        data = _from_inputs(value, schema)
+        data = _from_inputs(value, schema, budget)
     # The flag travels on the frame from _table to here only; no model sees it.
     checked = bool(data.attrs.pop(_CONFORMS, False)) if hasattr(data, "attrs") else False
     return Parsed(data, params, _rows(data), checked)
@@ -263,7 +308,7 @@ def _table(columns: list[str], cols: list[list[Any]], schema: Schema | None, ind
     return frame
 
 
-def _from_split(value: Any, schema: Schema | None) -> Any:
+def _from_split(value: Any, schema: Schema | None, budget: _Budget) -> Any:
     if not isinstance(value, dict) or "data" not in value:
         raise BadRequest(
             "Failed to parse data as a pandas DataFrame: 'dataframe_split' must be a JSON object "
@@ -272,10 +317,12 @@ def _from_split(value: Any, schema: Schema | None) -> Any:
     data = value["data"]
     if not isinstance(data, list) or any(not isinstance(row, list) for row in data):
         raise BadRequest("'dataframe_split' data must be a list of rows (lists of values).")
+    budget.rows(len(data))
     columns = value.get("columns")
     if columns is not None and not isinstance(columns, list):
         raise BadRequest(f"'dataframe_split' columns must be a list of column names; got {_kind(columns)}.")
     width = len(data[0]) if data else len(columns or [])
+    budget.columns(width)
     if any(len(row) != width for row in data):
         raise BadRequest("Every row of 'dataframe_split' data must have the same number of values.")
     named = _frame_schema(schema)
@@ -312,15 +359,27 @@ def _kind(value: Any) -> str:
     return "an object" if isinstance(value, dict) else "a list"
 
 
-def _from_records(value: Any, schema: Schema | None) -> Any:
+def _from_records(value: Any, schema: Schema | None, budget: _Budget) -> Any:
     if not isinstance(value, list) or any(not isinstance(r, dict) for r in value):
         raise BadRequest("'dataframe_records' must be a list of JSON objects (one per row).")
+    budget.rows(len(value))
+    named = _frame_schema(schema)
+    wanted = set(named.names()) if named is not None else None
     columns: dict[str, None] = {}
     for record in value:
         for key in record:
-            columns.setdefault(key, None)
+            if key not in columns and (wanted is None or key in wanted):
+                columns[key] = None
+                budget.columns(len(columns))
+    cells = len(value) * len(columns)
+    if cells > budget.cells:
+        raise BadRequest(
+            f"'dataframe_records' names {len(columns)} different keys across {len(value)} records, a table of "
+            f"{cells} cells, most of them empty; that is more than a body of this size may ask for. Send records "
+            "with the same keys, or use 'dataframe_split'."
+        )
     cols = [[r.get(c) for r in value] for c in columns]
-    return _table(list(columns), cols, _frame_schema(schema))
+    return _table(list(columns), cols, named)
 
 
 def _tensor(values: Any, spec: TensorSpec | None, label: str) -> Any:
@@ -348,20 +407,23 @@ def _tensor(values: Any, spec: TensorSpec | None, label: str) -> Any:
     return converted if bool(np.all(same)) else array
 
 
-def _from_instances(value: Any, schema: Schema | None) -> Any:
+def _from_instances(value: Any, schema: Schema | None, budget: _Budget) -> Any:
     if not isinstance(value, list):
         raise BadRequest("'instances' must be a list of rows.")
+    budget.rows(len(value))
     if value and all(isinstance(r, dict) for r in value):
         if schema is not None and schema.is_tensor:
             keys = list(value[0])
+            budget.columns(len(keys))
             specs = {s.name: s for s in schema.specs if isinstance(s, TensorSpec)}
             return {k: _tensor([r.get(k) for r in value], specs.get(k), f"Input {k!r}") for k in keys}
-        return _from_records(value, schema)
+        return _from_records(value, schema, budget)
     return _array_input(value, schema, "'instances'")
 
 
-def _from_inputs(value: Any, schema: Schema | None) -> Any:
+def _from_inputs(value: Any, schema: Schema | None, budget: _Budget) -> Any:
     if isinstance(value, dict):
+        budget.columns(len(value))
         if schema is not None and schema.is_tensor:
             specs = {s.name: s for s in schema.specs if isinstance(s, TensorSpec)}
             return {k: _tensor(v, specs.get(k), f"Input {k!r}") for k, v in value.items()}
@@ -369,9 +431,12 @@ def _from_inputs(value: Any, schema: Schema | None) -> Any:
         cols = [v if isinstance(v, list) else [v] for v in value.values()]
         if len({len(c) for c in cols}) > 1:
             raise BadRequest("Every column of 'inputs' must hold the same number of values.")
+        budget.rows(len(cols[0]) if cols else 0)
         return _table(list(value), cols, named)
+    if isinstance(value, list):
+        budget.rows(len(value))
     if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
-        return _from_records(value, schema)
+        return _from_records(value, schema, budget)
     return _array_input(value, schema, "'inputs'")
 
 

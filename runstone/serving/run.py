@@ -42,6 +42,8 @@ class ServeSpec:
     follow_interval: float = 5.0
     batch_wait_ms: float | None = None
     batch_max_rows: int = 256
+    max_rows: int = 1_000_000
+    max_columns: int = 10_000
     log_predictions: str | None = None
     log_sample: float = 1.0
     log_capacity: int = 10_000
@@ -70,6 +72,7 @@ def _client(spec: ServeSpec) -> Any:
 
 def build_app(spec: ServeSpec, *, on_exit: Callable[[], None] | None = None) -> Any:
     from runstone.serving.app import ServingOptions, create_app
+    from runstone.serving.payloads import Limits
 
     client = _client(spec)
     logger = None
@@ -90,6 +93,7 @@ def build_app(spec: ServeSpec, *, on_exit: Callable[[], None] | None = None) -> 
         follow_interval=spec.follow_interval,
         batch_wait_ms=spec.batch_wait_ms,
         batch_max_rows=spec.batch_max_rows,
+        limits=Limits(max_rows=spec.max_rows, max_columns=spec.max_columns),
         deployment=(
             DeploymentRecords.for_server(spec.deployment_name, spec.host, spec.port) if spec.deployment_name else None
         ),

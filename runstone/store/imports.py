@@ -3,14 +3,12 @@ counting what is already there, and replacing a metric's history wholesale."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from runstone.store import metrics as metric_store
 from runstone.store.tables import (
     ExperimentRow,
     InputRow,
-    LatestMetricRow,
     LoggedModelRow,
     MetricKeyRow,
     ModelVersionRow,
@@ -41,15 +39,6 @@ def metric_counts(session: Session, run_pk: int) -> dict[str, int]:
         .group_by(MetricKeyRow.key)
     )
     return {key: int(count) for key, count in session.execute(stmt)}
-
-
-def delete_metric(session: Session, run_pk: int, key: str) -> None:
-    """Every point of one metric of a run, and its latest value."""
-    key_id = metric_store.key_ids(session, [key], create=False).get(key)
-    if key_id is None:
-        return
-    session.execute(metrics_table.delete().where(metrics_table.c.run_id == run_pk, metrics_table.c.key_id == key_id))
-    session.execute(delete(LatestMetricRow).where(LatestMetricRow.run_id == run_pk, LatestMetricRow.key_id == key_id))
 
 
 def logged_model_metric_count(session: Session, model_pk: int) -> int:

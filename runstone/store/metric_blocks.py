@@ -1,26 +1,43 @@
 """Per-block summaries of metric histories, kept as points are written.
 
-Steps are grouped in fixed blocks of ``BLOCK`` steps. For every (run, key, block) the store
-keeps the number of points, the first and last step, and the point holding the minimum and the
-one holding the maximum. A downsampled history then reads a few thousand summaries instead of
-millions of points, and stays exact: every point it returns is a real point, and a group of
-whole blocks shows its true minimum and maximum, so a one-step spike is never averaged away.
+Steps are grouped in fixed blocks at two sizes: 32 steps (``metric_fine_blocks``) and 256 steps
+(``metric_blocks``). For every (run, key, block) the store keeps the number of points, the first
+and last step, and the point holding the minimum and the one holding the maximum.
+
+A downsampled history splits the points of a step range by rank into buckets of about equal
+size and returns each bucket's minimum and maximum, plus the range's first and last points. It
+reads the coarsest summaries that give every bucket at least two whole blocks (a few thousand
+rows for histories of up to millions of steps), and reads the points themselves only when the
+range holds too few blocks for that (for a 1,000-point chart, histories of up to about 32,000
+steps).
+Every point it returns is a real point and a one-step spike is never averaged away.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
+from typing import cast
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from runstone.store.tables import MetricBlockRow, metrics_table
-
-BLOCK = 256
+from runstone.store.rows import plain_rows
+from runstone.store.tables import MetricBlockRow, MetricFineBlockRow, metrics_table
 
 Point = tuple[int, int, float | None]  # (step, timestamp, stored value: None is NaN)
+
+
+@dataclass(frozen=True)
+class Level:
+    table: type[MetricBlockRow] | type[MetricFineBlockRow]
+    size: int  # steps per block
+
+
+FINE = Level(MetricFineBlockRow, 32)
+COARSE = Level(MetricBlockRow, 256)
+LEVELS = (COARSE, FINE)  # coarsest first; each size is a multiple of the next one's
 
 
 @dataclass
@@ -33,12 +50,13 @@ class Summary:
     high: Point
 
 
-def summarize(points: Iterable[Point]) -> dict[int, Summary]:
-    """Summaries of the blocks the points fall in (NaN never wins a minimum or maximum)."""
+def summarize(points: Iterable[Point], size: int) -> dict[int, Summary]:
+    """Summaries of the blocks of ``size`` steps the points fall in (NaN never wins a minimum
+    or maximum)."""
     out: dict[int, Summary] = {}
     for point in points:
         step = point[0]
-        block = step // BLOCK
+        block = step // size
         s = out.get(block)
         if s is None:
             out[block] = Summary(block, 1, step, step, point, point)
@@ -61,6 +79,27 @@ def summarize(points: Iterable[Point]) -> dict[int, Summary]:
     return out
 
 
+def coarsen(summaries: Iterable[Summary], factor: int) -> dict[int, Summary]:
+    """The summaries of blocks ``factor`` times larger, from those of the smaller blocks."""
+    out: dict[int, Summary] = {}
+    for s in summaries:
+        block = s.block // factor
+        c = out.get(block)
+        if c is None:
+            out[block] = Summary(block, s.count, s.first_step, s.last_step, s.low, s.high)
+        else:
+            _absorb(c, s)
+    return out
+
+
+def _absorb(into: Summary, s: Summary) -> None:
+    into.count += s.count
+    into.first_step = min(into.first_step, s.first_step)
+    into.last_step = max(into.last_step, s.last_step)
+    into.low = _lower(into.low, s.low)
+    into.high = _higher(into.high, s.high)
+
+
 def _lower(a: Point, b: Point) -> Point:
     """The point holding the smaller value; ties go to the earlier step, NaN only to NaN."""
     if a[2] is None or b[2] is None:
@@ -79,9 +118,10 @@ def _higher(a: Point, b: Point) -> Point:
     return b if b[2] > a[2] or (b[2] == a[2] and b[0] > a[0]) else a
 
 
-def _merge_sql(dialect: str) -> str:
+def _merge_sql(table: str, dialect: str, paramstyle: str) -> str:
     least, greatest = ("MIN", "MAX") if dialect == "sqlite" else ("LEAST", "GREATEST")
-    t, e = "metric_blocks", "excluded"
+    mark = "?" if paramstyle == "qmark" else "%s"
+    t, e = table, "excluded"
     lower = (
         f"({e}.min_value IS NOT NULL AND ({t}.min_value IS NULL OR {e}.min_value < {t}.min_value "
         f"OR ({e}.min_value = {t}.min_value AND {e}.min_step < {t}.min_step)))"
@@ -96,10 +136,9 @@ def _merge_sql(dialect: str) -> str:
 
     # Every SET expression reads the row as it was before the update, on SQLite and PostgreSQL.
     return f"""
-        INSERT INTO metric_blocks (run_id, key_id, block, count, first_step, last_step,
-                                   min_step, min_ts, min_value, max_step, max_ts, max_value)
-        VALUES (:run_id, :key_id, :block, :count, :first_step, :last_step,
-                :min_step, :min_ts, :min_value, :max_step, :max_ts, :max_value)
+        INSERT INTO {table} (run_id, key_id, block, count, first_step, last_step,
+                             min_step, min_ts, min_value, max_step, max_ts, max_value)
+        VALUES ({", ".join([mark] * 12)})
         ON CONFLICT (run_id, key_id, block) DO UPDATE SET
             count = {t}.count + {e}.count,
             first_step = {least}({t}.first_step, {e}.first_step),
@@ -110,82 +149,161 @@ def _merge_sql(dialect: str) -> str:
 
 
 def record(session: Session, run_id: int, key_id: int, points: Sequence[Point]) -> None:
-    summaries = summarize(points)
-    if not summaries:
+    """Fold new points of one metric into its summaries at every level."""
+    fine = summarize(points, FINE.size)
+    if not fine:
         return
-    dialect = session.get_bind().dialect.name
-    session.execute(
-        text(_merge_sql(dialect)),
-        [
-            {
-                "run_id": run_id,
-                "key_id": key_id,
-                "block": s.block,
-                "count": s.count,
-                "first_step": s.first_step,
-                "last_step": s.last_step,
-                "min_step": s.low[0],
-                "min_ts": s.low[1],
-                "min_value": s.low[2],
-                "max_step": s.high[0],
-                "max_ts": s.high[1],
-                "max_value": s.high[2],
-            }
-            for s in summaries.values()
-        ],
-    )
+    # Straight to the driver's executemany, as for the points themselves: SQLAlchemy's
+    # per-row parameter processing would cost more than the upserts.
+    connection = session.connection()
+    dialect, paramstyle = connection.dialect.name, connection.dialect.paramstyle
+    by_level = {FINE: fine, COARSE: coarsen(fine.values(), COARSE.size // FINE.size)}
+    for level, summaries in by_level.items():
+        connection.exec_driver_sql(
+            _merge_sql(level.table.__tablename__, dialect, paramstyle),
+            [
+                (run_id, key_id, s.block, s.count, s.first_step, s.last_step, *s.low, *s.high)
+                for s in summaries.values()
+            ],
+        )
 
 
 def downsample(
     session: Session, run_id: int, key_id: int, max_points: int, start: int | None, end: int | None
 ) -> list[Point] | None:
-    """At most ``max_points`` real points keeping each group's minimum and maximum, or None when
-    the range holds no more than ``max_points`` points (the caller then returns them all)."""
-    b = MetricBlockRow
+    """At most ``max_points`` real points of ``[start, end]`` (see the module's docstring), or
+    None when the range holds no more than ``max_points`` points (the caller returns them all)."""
+    buckets = (max_points - 2) // 2  # each gives its minimum and maximum; 2 more for the ends
+    for level, finer in zip(LEVELS, (*LEVELS[1:], None), strict=True):
+        ordered = _summaries(session, level, run_id, key_id, start, end)
+        total = sum(s.count for s in ordered)
+        if total <= max_points:
+            return None
+        # When no block holds more than half a bucket's worth of points, consecutive blocks'
+        # middle ranks are at most half a bucket apart: every bucket gets two blocks or more,
+        # so it has two distinct points to give (its minimum and maximum).
+        if 2 * max(s.count for s in ordered) * buckets <= total:
+            first = _point_at(session, run_id, key_id, ordered[0].first_step, last=False)
+            last = _point_at(session, run_id, key_id, ordered[-1].last_step, last=True)
+            extremes = _from_blocks(ordered, total, buckets) if buckets else []
+            return _in_step_order([first, last, *extremes])
+        if finer is None or len(ordered) * (level.size // finer.size) < 2 * buckets:
+            break  # the finer level cannot have enough blocks either
+    return _from_points(_points(session, run_id, key_id, start, end), buckets)
+
+
+def _summaries(
+    session: Session, level: Level, run_id: int, key_id: int, start: int | None, end: int | None
+) -> list[Summary]:
+    """The summaries of the range's non-empty blocks in step order; blocks the range cuts are
+    summarized from their points inside the range."""
+    b, size = level.table, level.size
     where = [b.run_id == run_id, b.key_id == key_id]
     if start is not None:
-        where.append(b.block >= -(-start // BLOCK))  # blocks wholly at or after start
+        where.append(b.block >= -(-start // size))  # blocks wholly at or after start
     if end is not None:
-        where.append(b.block <= (end + 1) // BLOCK - 1)  # blocks wholly at or before end
-    rows = session.execute(
+        where.append(b.block <= (end + 1) // size - 1)  # blocks wholly at or before end
+    rows = plain_rows(
+        session,
         select(
             b.block, b.count, b.first_step, b.last_step, b.min_step, b.min_ts, b.min_value, b.max_step, b.max_ts,
             b.max_value,
-        ).where(*where).order_by(b.block)
-    ).all()  # fmt: skip
+        ).where(*where).order_by(b.block),
+    )  # fmt: skip
     summaries = {r[0]: Summary(r[0], r[1], r[2], r[3], (r[4], r[5], r[6]), (r[7], r[8], r[9])) for r in rows}
-    edges = _edges(start, end)
+    edges = _edges(start, end, size)
     if edges:
-        # Blocks the range cuts are summarized from their points inside the range.
         m = metrics_table.c
         inside = or_(*[and_(m.step >= lo, m.step <= hi) for lo, hi in edges])
-        cut = session.execute(
-            select(m.step, m.timestamp, m.value).where(m.run_id == run_id, m.key_id == key_id, inside)
+        cut = plain_rows(
+            session, select(m.step, m.timestamp, m.value).where(m.run_id == run_id, m.key_id == key_id, inside)
         )
-        summaries.update(summarize((int(s), int(t), v) for s, t, v in cut))
-    ordered = [summaries[k] for k in sorted(summaries)]
-    if sum(s.count for s in ordered) <= max_points:
-        return None
-    buckets = max(1, max_points // 2)
-    per_bucket = -(-len(ordered) // buckets)
-    points: list[Point] = []
-    for i in range(0, len(ordered), per_bucket):
-        group = ordered[i : i + per_bucket]
-        low, high = group[0].low, group[0].high
-        for s in group[1:]:
-            low, high = _lower(low, s.low), _higher(high, s.high)
-        points.extend(sorted({low, high}, key=lambda p: p[0]))
+        summaries.update(summarize(((int(s), int(t), v) for s, t, v in cut), size))
+    return [summaries[k] for k in sorted(summaries)]
+
+
+def _from_blocks(ordered: Sequence[Summary], total: int, buckets: int) -> list[Point]:
+    """Each bucket's minimum and maximum, a bucket being the run of whole blocks whose middle
+    ranks fall in it."""
+    out: list[Point] = []
+    per = total / buckets
+    before = 0
+    current: Summary | None = None
+    bucket_of_current = -1
+    for s in ordered:
+        bucket = min(buckets - 1, int((before + s.count / 2) / per))
+        before += s.count
+        if current is not None and bucket == bucket_of_current:
+            _absorb(current, s)
+            continue
+        if current is not None:
+            out += (current.low, current.high)
+        current, bucket_of_current = Summary(s.block, s.count, s.first_step, s.last_step, s.low, s.high), bucket
+    if current is not None:
+        out += (current.low, current.high)
+    return out
+
+
+def _from_points(points: Sequence[Point], buckets: int) -> list[Point]:
+    """The first and last point and each of ``buckets`` rank buckets' minimum and maximum."""
+    out: list[Point] = [points[0], points[-1]]
+    n = len(points)
+    for i in range(buckets):
+        group = points[i * n // buckets : (i + 1) * n // buckets]
+        if group:
+            # As in the summaries: NaN (None) loses to any number, and ties go to the earlier
+            # step for the minimum and to the later one for the maximum.
+            out.append(min(group, key=_low_key))
+            out.append(max(reversed(group), key=_high_key))
+    return _in_step_order(out)
+
+
+def _low_key(p: Point) -> tuple[bool, float]:
+    return (p[2] is None, 0.0 if p[2] is None else p[2])
+
+
+def _high_key(p: Point) -> tuple[bool, float]:
+    return (p[2] is not None, 0.0 if p[2] is None else p[2])
+
+
+def _in_step_order(points: Iterable[Point]) -> list[Point]:
+    return sorted(dict.fromkeys(points), key=itemgetter(0, 1))
+
+
+def _points(session: Session, run_id: int, key_id: int, start: int | None, end: int | None) -> list[Point]:
+    """The range's points by (step, timestamp). Ordered by step alone in SQL, which the index
+    gives for free, and by timestamp within a step here (a near no-op on sorted input)."""
+    m = metrics_table.c
+    where = [m.run_id == run_id, m.key_id == key_id]
+    if start is not None:
+        where.append(m.step >= start)
+    if end is not None:
+        where.append(m.step <= end)
+    rows = plain_rows(session, select(m.step, m.timestamp, m.value).where(*where).order_by(m.step))
+    points = cast(list[Point], list(rows))  # the driver's (int, int, float | None) tuples
+    points.sort(key=itemgetter(0, 1))
     return points
 
 
-def _edges(start: int | None, end: int | None) -> list[tuple[int, int]]:
-    """The step ranges of the blocks that ``[start, end]`` covers only in part."""
+def _point_at(session: Session, run_id: int, key_id: int, step: int, *, last: bool) -> Point:
+    """The first (or last) point logged at ``step``."""
+    m = metrics_table.c
+    order = m.timestamp.desc() if last else m.timestamp
+    row = session.execute(
+        select(m.step, m.timestamp, m.value).where(m.run_id == run_id, m.key_id == key_id, m.step == step)
+        .order_by(order).limit(1)
+    ).one()  # fmt: skip
+    return (int(row[0]), int(row[1]), row[2])
+
+
+def _edges(start: int | None, end: int | None, size: int) -> list[tuple[int, int]]:
+    """The step ranges of the blocks of ``size`` steps that ``[start, end]`` covers only in part."""
     edges = []
-    if start is not None and start % BLOCK:
-        block_end = (start // BLOCK + 1) * BLOCK - 1
+    if start is not None and start % size:
+        block_end = (start // size + 1) * size - 1
         edges.append((start, block_end if end is None else min(block_end, end)))
-    if end is not None and (end + 1) % BLOCK:
-        block_start = end // BLOCK * BLOCK
+    if end is not None and (end + 1) % size:
+        block_start = end // size * size
         edges.append((block_start if start is None else max(block_start, start), end))
     edges.sort()
     merged: list[tuple[int, int]] = []
@@ -195,7 +313,3 @@ def _edges(start: int | None, end: int | None) -> list[tuple[int, int]]:
         else:
             merged.append((lo, hi))
     return merged
-
-
-def as_value(stored: float | None) -> float:
-    return math.nan if stored is None else stored

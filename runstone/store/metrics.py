@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from runstone.entities import Metric, MetricHistory
 from runstone.store import metric_blocks
 from runstone.store.rows import plain_rows
-from runstone.store.tables import LatestMetricRow, MetricBlockRow, MetricKeyRow, metrics_table
+from runstone.store.tables import LatestMetricRow, MetricKeyRow, metrics_table
 from runstone.store.upsert import insert_ignore, upsert
 
 _latest = LatestMetricRow.__table__
@@ -171,4 +171,16 @@ def delete_for_runs(session: Session, run_ids: Sequence[int]) -> None:
     if run_ids:
         session.execute(metrics_table.delete().where(metrics_table.c.run_id.in_(run_ids)))
         session.execute(delete(LatestMetricRow).where(LatestMetricRow.run_id.in_(run_ids)))
-        session.execute(delete(MetricBlockRow).where(MetricBlockRow.run_id.in_(run_ids)))
+        for level in metric_blocks.LEVELS:
+            session.execute(delete(level.table).where(level.table.run_id.in_(run_ids)))
+
+
+def delete_key_for_run(session: Session, run_id: int, key: str) -> None:
+    """Every point of one metric of a run, its latest value and its block summaries."""
+    key_id = key_ids(session, [key], create=False).get(key)
+    if key_id is None:
+        return
+    session.execute(metrics_table.delete().where(metrics_table.c.run_id == run_id, metrics_table.c.key_id == key_id))
+    session.execute(delete(LatestMetricRow).where(LatestMetricRow.run_id == run_id, LatestMetricRow.key_id == key_id))
+    for level in metric_blocks.LEVELS:
+        session.execute(delete(level.table).where(level.table.run_id == run_id, level.table.key_id == key_id))

@@ -113,10 +113,9 @@ class LatestMetricRow(Base):
     __table_args__ = (Index("ix_latest_metrics_key_value", "key_id", "value"),)
 
 
-class MetricBlockRow(Base):
+class _BlockSummary:
     """A summary of a metric's points in one block of steps (see store/metric_blocks.py)."""
 
-    __tablename__ = "metric_blocks"
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key_id: Mapped[int] = mapped_column(ForeignKey("metric_keys.id"), primary_key=True)
     block: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -129,6 +128,18 @@ class MetricBlockRow(Base):
     max_step: Mapped[int] = mapped_column(BigInteger)
     max_ts: Mapped[int] = mapped_column(BigInteger)
     max_value: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)
+
+
+class MetricBlockRow(_BlockSummary, Base):
+    """Blocks of 256 steps: long histories are downsampled from these."""
+
+    __tablename__ = "metric_blocks"
+
+
+class MetricFineBlockRow(_BlockSummary, Base):
+    """Blocks of 32 steps: histories of tens of thousands of steps are downsampled from these."""
+
+    __tablename__ = "metric_fine_blocks"
 
 
 class DatasetRow(Base):

@@ -41,3 +41,10 @@ def echo_calls(app: Any, route: int = 0) -> list[int]:
 
 def split_payload(frame: pd.DataFrame) -> dict[str, Any]:
     return {"dataframe_split": frame.to_dict(orient="split")}
+
+
+class Width(runstone.pyfunc.PythonModel):
+    """Saved without a signature: takes any table and returns its number of columns per row."""
+
+    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        return np.full(len(model_input), model_input.shape[1])

@@ -221,7 +221,7 @@ def test_a_body_no_check_foresaw_is_still_a_400_and_the_details_stay_in_the_log(
 
     from runstone.serving import payloads
 
-    def unforeseen(body, mime, schema):
+    def unforeseen(body, mime, schema, limits):
         raise RuntimeError("internal detail /srv/secret/path")
 
     monkeypatch.setattr(payloads, "parse", unforeseen)

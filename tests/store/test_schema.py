@@ -67,7 +67,7 @@ def test_out_of_date_schema_is_refused_with_the_fix(empty_db_url):
 
 
 def test_metric_blocks_are_backfilled_from_stored_points(empty_db_url, tmp_path):
-    """Upgrading a database that already holds metrics summarizes its points (revision 0005)."""
+    """Upgrading a database that already holds metrics summarizes its points (revisions 0005, 0006)."""
     db = Database(empty_db_url)
     schema.upgrade(db, "0004")
     with db.engine.begin() as conn:
@@ -83,10 +83,14 @@ def test_metric_blocks_are_backfilled_from_stored_points(empty_db_url, tmp_path)
             [{"s": s, "v": 1000.0 if s == 4321 else 1.0} for s in range(10_000)],
         )
     schema.upgrade(db)
-    history = TrackingService(db, str(tmp_path)).get_metric_history("aaaa", "loss", max_points=100)
-    assert history.downsampled
-    assert len(history) <= 100
-    assert (4321, 1000.0) in zip(history.steps, history.values, strict=True)
+    service = TrackingService(db, str(tmp_path))
+    # 100 points come from the 32-step blocks (revision 0006), 10 from the 256-step ones (0005).
+    for max_points in (100, 10):
+        history = service.get_metric_history("aaaa", "loss", max_points=max_points)
+        assert history.downsampled
+        assert max_points - 2 <= len(history) <= max_points
+        assert (4321, 1000.0) in zip(history.steps, history.values, strict=True)
+        assert history.steps[0] == 0 and history.steps[-1] == 9_999
     db.dispose()
 
 

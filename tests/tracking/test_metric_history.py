@@ -136,3 +136,20 @@ def test_a_page_is_the_first_points_from_a_step_on(tracking):
     for bad in ({"limit": 0}, {"limit": 5, "max_points": 10}):
         with pytest.raises(InvalidInput, match="limit"):
             tracking.get_metric_history(run_id, "m", **bad)
+
+
+@pytest.mark.parametrize("length", [1_001, 2_000, 50_000, 300_000])
+def test_a_chart_gets_close_to_the_points_it_asks_for(tracking, length):
+    """The defect this guards against: a 2,000-step history came back as 16 points, a 50,000-step
+    one as 392, for a 1,000-point chart."""
+    run_id = tracking.create_run().info.run_id
+    values = [1 / (i + 1) for i in range(length)]
+    values[length // 3] = 7.0
+    log_series(tracking, run_id, "loss", values)
+    history = tracking.get_metric_history(run_id, "loss", max_points=1000)
+    assert history.downsampled
+    assert 998 <= len(history) <= 1000
+    assert history.steps[0] == 0 and history.steps[-1] == length - 1
+    assert 7.0 in history.values and min(history.values) == values[-1]
+    # The curve's shape: every point drawn is the logged value at its step.
+    assert all(v == values[s] for s, v in zip(history.steps, history.values, strict=True))
