@@ -395,19 +395,42 @@ def runs_action(
 
 
 def _compare_many(request: Request, experiment_id: str, run_ids: list[str], back: str) -> Response:
-    """More runs than compare puts side by side: the ways forward, rather than a refusal."""
+    """More runs than compare puts side by side: the page of the ways forward (a link holds the
+    first hundred of them and the table's view, not all of them)."""
     table = urllib.parse.parse_qs(urllib.parse.urlsplit(back).query)
     view = [(k, table[k][0]) for k in ("filter", "order", "view") if table.get(k)]
+    first = [("run", r) for r in run_ids[:MAX_COMPARED_RUNS]]
+    query = urllib.parse.urlencode([("selected", str(len(run_ids))), *view, *first])
+    return redirect(request, f"/ui/experiments/{experiment_id}/compare-many?{query}")
+
+
+@router.get("/ui/experiments/{experiment_id}/compare-many")
+def compare_many(
+    request: Request,
+    experiment_id: str,
+    service: Tracking,
+    selected: Annotated[int, Query(ge=0)] = 0,
+    run: Annotated[list[str] | None, Query()] = None,
+    filter: str = "",
+    order: str = "",
+    view: str = "",
+) -> Response:
+    """The ways forward when more runs are selected than compare puts side by side."""
+    experiment = service.get_experiment(experiment_id)
+    first = list(dict.fromkeys(run or []))[:MAX_COMPARED_RUNS]
+    table = [(k, v) for k, v in (("filter", filter), ("order", order), ("view", view)) if v]
     return render(
         request,
         "compare_many.html",
         {
-            "selected": len(run_ids),
+            "experiment": experiment,
+            "selected": max(selected, len(first)),
             "limit": MAX_COMPARED_RUNS,
-            "back": back,
-            "filter": dict(view).get("filter", ""),
-            "first": "/ui/compare?" + urllib.parse.urlencode([("run", r) for r in run_ids[:MAX_COMPARED_RUNS]]),
-            "experiment_view": "/ui/compare?" + urllib.parse.urlencode([("experiment", experiment_id), *view]),
+            "back": f"/ui/experiments/{experiment_id}?" + urllib.parse.urlencode(table),
+            "filter": filter,
+            "first": "/ui/compare?" + urllib.parse.urlencode([("run", r) for r in first]),
+            "first_count": len(first),
+            "experiment_view": "/ui/compare?" + urllib.parse.urlencode([("experiment", experiment_id), *table]),
         },
     )
 

@@ -188,7 +188,11 @@ def test_more_runs_than_compare_takes_are_offered_ways_forward(browser, client):
         ids.append(run_id)
     back = f"/ui/experiments/{exp_id}?filter=metrics.loss+%3C+0.5&order=metrics.loss+ASC"
 
-    page = browser.post(f"/ui/experiments/{exp_id}/runs", {"action": "compare", "run": ids, "next": back})
+    moved = browser.post(
+        f"/ui/experiments/{exp_id}/runs", {"action": "compare", "run": ids, "next": back}, follow=False
+    )
+    assert moved.status_code == 303  # to a page that Back and reload can show again
+    page = browser.get(moved.headers["location"])
 
     assert page.status_code == 200
     assert "Compare 104 runs" in page.text
@@ -196,6 +200,7 @@ def test_more_runs_than_compare_takes_are_offered_ways_forward(browser, client):
     assert re.findall(r"run=([0-9a-f]{32})", first) == ids[:100]
     view = unescape(re.search(r'<a href="([^"]*)" data-way="experiment"', page.text).group(1))
     assert view == f"/ui/compare?experiment={exp_id}&filter=metrics.loss+%3C+0.5&order=metrics.loss+ASC"
+    assert f'<a href="/ui/experiments/{exp_id}?filter=metrics.loss+%3C+0.5&amp;order=metrics.loss+ASC">' in page.text
 
     experiment_view = browser.get(view).text
     assert "Compare 102 runs of wide sweep" in experiment_view  # all but s000 and s001 (loss 1 and 0.5)
