@@ -7,8 +7,8 @@ import bisect
 import re
 
 import pytest
-from playwright.sync_api import expect
 from e2e_support import remote
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
