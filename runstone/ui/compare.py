@@ -124,6 +124,7 @@ def compare_page(
 ) -> Response:
     view: dict[str, Any] | None = None
     if experiment:
+        service.get_experiment(experiment)  # an unknown experiment is NotFound, not an empty view
         state = runs_table.TableState.parse(request.query_params, [])
         found = service.search_runs(
             [experiment], state.filter or None, state.view_type, MAX_EXPERIMENT_VIEW, [state.order]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from browser_support import screenshot
 from e2e_support import remote
 from playwright.sync_api import expect
 
@@ -65,6 +66,7 @@ def test_the_top_bar_and_the_experiments_page_fit_a_phone(phone, demo):
 def test_the_runs_page_fits_a_phone(phone, sweep):
     phone.goto(f"{phone.base}/ui/experiments/{sweep.experiment_id}")
     fits(phone)
+    screenshot(phone, "runs-phone", full_page=False)
     # The table scrolls inside its frame, the run names in sight.
     frame = phone.locator(".runs-wrap")
     assert frame.evaluate("e => e.scrollWidth > e.clientWidth && e.getBoundingClientRect().right <= 390")

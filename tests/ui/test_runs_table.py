@@ -429,3 +429,25 @@ def test_export_reads_every_page_and_nested_runs(browser, client, monkeypatch):
     assert [r["run_name"] for r in rows] == [*(f"k{i}" for i in reversed(range(10))), "parent"]
     assert sum(1 for r in rows if r["parent_run_id"] == parent) == 3
     assert browser.get(f"/ui/experiments/{exp_id}/runs.csv", params={"filter": "oops"}).status_code == 400
+
+
+def test_new_pages_answer_bad_input_with_a_clear_4xx(browser, sweep):
+    exp_id, ids = sweep
+
+    cases = {
+        f"/ui/experiments/{exp_id}/children?parent={ids['r0']}&depth=0": "depth",
+        f"/ui/experiments/nope/children?parent={ids['r0']}": "experiment",
+        f"/ui/experiments/{exp_id}/runs.csv?order=metrics.loss+SIDEWAYS": "order_by",
+        f"/ui/experiments/{exp_id}/runs.csv?view=gone": "Unknown view",
+        "/ui/compare?experiment=nope": "experiment",
+        "/ui/compare?experiment=987654": "987654",
+        f"/ui/compare?experiment={exp_id}&filter=metrics.loss+%3C": "Invalid filter",
+        f"/ui/experiments/{exp_id}/compare-many?selected=-1": "selected",
+        f"/ui/experiments/{exp_id}?page_token=abc&page=2": "Invalid page token",
+    }
+    for url, says in cases.items():
+        response = browser.get(url)
+        assert 400 <= response.status_code < 500, (url, response.status_code)
+        assert says in unescape(response.text), (url, says)
+    # An unknown parent simply has no nested runs.
+    assert table_run_ids(browser.get(f"/ui/experiments/{exp_id}/children", params={"parent": "f" * 32}).text) == []
