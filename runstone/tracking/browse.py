@@ -20,7 +20,7 @@ from runstone.tracking import tags as system_tags
 from runstone.tracking.service import TrackingService
 
 MAX_COMPARED_RUNS = 100
-SPREAD_SAMPLE = 500  # recent runs whose keys say which metrics and params vary
+SPREAD_SAMPLE = 200  # recent runs whose keys say which metrics and params vary
 
 
 @dataclass(frozen=True)
