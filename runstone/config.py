@@ -58,6 +58,23 @@ class Settings(BaseSettings):
     max_artifact_bytes: int = Field(
         default=50 * 1024 * 1024 * 1024, description="Largest single artifact file accepted."
     )
+    header_timeout: float = Field(
+        default=20.0,
+        description="Seconds a client has to send a request's line and headers once it starts (servers close "
+        "slower connections with 408).",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024, description="Largest request line and headers, in bytes, a server accepts (431 beyond)."
+    )
+    max_headers: int = Field(default=100, description="Most headers one request may carry (431 beyond).")
+    body_timeout: float = Field(
+        default=20.0,
+        description="Seconds after which a request body must have averaged body_min_rate bytes per second "
+        "(servers close slower uploads with 408).",
+    )
+    body_min_rate: float = Field(
+        default=500.0, description="Bytes per second a request body must average once body_timeout has passed."
+    )
     http_timeout: float = Field(default=30.0, description="Seconds before an SDK request gives up.")
     http_retries: int = Field(default=5, description="How often the SDK retries a request the server did not answer.")
     flush_interval: float = Field(default=1.0, description="Seconds between background flushes of buffered metrics.")
@@ -68,6 +85,11 @@ class Settings(BaseSettings):
     )
     webhook_interval: float = Field(default=2.0, description="Seconds between webhook delivery rounds on the server.")
     log_requests: bool = Field(default=True, description="Log one structured line per server request.")
+    skops_trusted_types: str = Field(
+        default="",
+        description="Comma-separated types that loading a skops-saved model may build beyond the ones skops trusts "
+        "by default (for example my_package.MyTransformer). A package's own list in its MLmodel is never used.",
+    )
     serve_spec: str | None = Field(
         default=None,
         description="What a scoring server worker serves (JSON); set by `runstone models serve` for its "

@@ -16,6 +16,13 @@ tracking_uri = click.option(
     help="Server URL (http://host:port) or store; default: the embedded store.",
 )
 as_json = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+trust_requirements = click.option(
+    "--trust-requirements",
+    is_flag=True,
+    help="Hand the package's requirements.txt to pip as it is: pip options (another index, another file), URLs "
+    "and local paths in it are followed. Without it such lines are refused and only packages named in it are "
+    "installed, from pip's configured index.",
+)
 
 
 def client(uri: str | None) -> RunstoneClient:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from runstone.cli import serving
-from runstone.cli.common import as_json, client, tracking_uri
+from runstone.cli.common import as_json, client, tracking_uri, trust_requirements
 from runstone.cli.output import emit_json, group
 
 MODEL_URI_HELP = "runs:/<run_id>/<path>, models:/<name>/<version|stage>, models:/<name>@<alias>, or a path."
@@ -44,13 +44,14 @@ def env() -> None:
     is_flag=True,
     help="Install all of runstone's dependencies (server, database, CLI), not only what loading the model needs.",
 )
-def env_create(tracking_uri: str | None, model_uri: str, directory: Path, full: bool) -> None:
+@trust_requirements
+def env_create(tracking_uri: str | None, model_uri: str, directory: Path, full: bool, trust_requirements: bool) -> None:
     """Build a virtualenv in DIRECTORY from the model's python_env.yaml and requirements.txt,
     plus the running runstone."""
     from runstone.models.reproduce import create_env, env_python
 
     path = _local(model_uri, tracking_uri)
-    create_env(path, directory, full=full, say=click.echo)
+    create_env(path, directory, full=full, trust_requirements=trust_requirements, say=click.echo)
     click.echo(f"Environment ready: {env_python(directory)}")
 
 
@@ -66,19 +67,37 @@ def env_create(tracking_uri: str | None, model_uri: str, directory: Path, full: 
 )
 @click.option("--rtol", type=float, default=0.0, show_default=True, help="Relative tolerance for numbers.")
 @click.option("--atol", type=float, default=0.0, show_default=True, help="Absolute tolerance for numbers.")
+@trust_requirements
 @as_json
 def verify(
-    tracking_uri: str | None, model_uri: str, env_dir: Path | None, rtol: float, atol: float, as_json: bool
+    tracking_uri: str | None,
+    model_uri: str,
+    env_dir: Path | None,
+    rtol: float,
+    atol: float,
+    trust_requirements: bool,
+    as_json: bool,
 ) -> None:
     """Load the model in a fresh environment built from its pinned requirements, predict its
     stored input example, and check the output equals the one recorded at save time.
 
     Exits with status 1 when it does not (or the model fails to load or predict there).
+
+    Loading a model runs its code: pickle-based flavors (scikit-learn, XGBoost and LightGBM
+    pickles, PyTorch, python_function models) execute whatever the package holds, here inside
+    the new environment. Verify packages from sources you would run code from.
     """
     from runstone.models.reproduce import verify as run
 
     path = _local(model_uri, tracking_uri)
-    result = run(path, env_dir=env_dir, rtol=rtol, atol=atol, say=lambda m: None if as_json else click.echo(m))
+    result = run(
+        path,
+        env_dir=env_dir,
+        rtol=rtol,
+        atol=atol,
+        trust_requirements=trust_requirements,
+        say=lambda m: None if as_json else click.echo(m),
+    )
     if as_json:
         emit_json(result.to_dict())
     elif result.passed:

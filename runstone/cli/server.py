@@ -49,6 +49,23 @@ def server(
         if settings.workers > 1:
             backend.close()
         click.echo(f"runstone server on http://{settings.host}:{settings.port} (store: {settings.database_uri})")
+        if not _loopback(settings.host):
+            click.echo(
+                f"Warning: listening on {settings.host} without authentication: anyone who reaches this address can "
+                "read, change and delete everything in this store.",
+                err=True,
+            )
         serve(settings, backend if settings.workers <= 1 else None)
     finally:
         gc.enable()
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from runstone.cli.common import client, tracking_uri
+from runstone.cli.common import client, tracking_uri, trust_requirements
 from runstone.errors import InvalidInput
 
 MODEL_OPTION_HELP = (
@@ -223,7 +223,10 @@ def predict(
 @click.option("-m", "--model-uri", required=True, help=MODEL_OPTION_HELP)
 @click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path), help="New folder.")
 @click.option("-w", "--workers", type=int, default=1, show_default=True, help="Worker processes in the image.")
-def build_docker(tracking_uri: str | None, model_uri: str, output: Path, workers: int) -> None:
+@trust_requirements
+def build_docker(
+    tracking_uri: str | None, model_uri: str, output: Path, workers: int, trust_requirements: bool
+) -> None:
     """Write a Docker build context that serves the model: Dockerfile (slim Python, non-root
     user, health check), the model package, its pinned requirements and a runstone wheel.
 
@@ -231,4 +234,6 @@ def build_docker(tracking_uri: str | None, model_uri: str, output: Path, workers
     """
     from runstone.serving.docker import build_context
 
-    build_context(_local(model_uri, tracking_uri), output, workers=workers, say=click.echo)
+    build_context(
+        _local(model_uri, tracking_uri), output, workers=workers, trust_requirements=trust_requirements, say=click.echo
+    )

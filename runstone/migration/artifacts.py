@@ -156,7 +156,10 @@ class ProxyReader:
         if key is None:
             raise NotFound(f"{uri} is not served by {self.base_url}.")
         url = "/api/2.0/mlflow-artifacts/artifacts/" + urllib.parse.quote(posixpath.join(key, path))
-        with self.http.stream("GET", url) as response:
-            if response.status_code != 200:
-                raise NotFound(f"MLflow server {self.base_url} answered {response.status_code} for {url}.")
-            yield from response.iter_bytes(_CHUNK)
+        try:
+            with self.http.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise NotFound(f"MLflow server {self.base_url} answered {response.status_code} for {url}.")
+                yield from response.iter_bytes(_CHUNK)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"Reading {url} from MLflow server {self.base_url} failed: {exc}") from None

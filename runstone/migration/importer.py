@@ -436,20 +436,31 @@ class MlflowImporter:
         if not missing or self.reader is None:
             return
         reader = self.reader
+        copied = 0
         for path, _size in missing:
-            path = clean_path(path)
-            chunks: Iterator[bytes] = reader.read(uri, path)
-            stored = self.store.write(join_key(key, path), chunks)
+            try:
+                path = clean_path(path)
+                chunks: Iterator[bytes] = reader.read(uri, path)
+                stored = self.store.write(join_key(key, path), chunks)
+            except (RunstoneError, OSError) as exc:
+                # One unreadable file does not stop the import: it is named in the report, the
+                # count of artifacts falls short, and the command ends with a non-zero status.
+                reason = exc.message if isinstance(exc, RunstoneError) else f"{type(exc).__name__}: {exc.strerror}"
+                self.note(f"Artifact {path!r} of {kind} {target} was not imported: {reason}")
+                continue
+            copied += 1
             with self.db.transaction(write=True) as s:
                 if kind == "run":
                     manifest.record(s, pk, path, stored.size, stored.sha256, self.tracking.clock())
                 else:
                     model_store.record_artifact(s, pk, path, stored.size, stored.sha256, self.tracking.clock())
+        if not copied:
+            return
         with self.db.transaction(write=True) as s:
             self._audit(
                 s,
                 "run.import_artifacts" if kind == "run" else "logged_model.import_artifacts",
                 "run" if kind == "run" else "logged_model",
                 target,
-                {"files": len(missing)},
+                {"files": copied},
             )

@@ -134,10 +134,53 @@ def read_environment(path: Path) -> tuple[str, list[str]]:
     python = platform.python_version()
     env_file = path / PYTHON_ENV
     if env_file.is_file():
-        spec = yaml.safe_load(env_file.read_text()) or {}
+        try:
+            spec = yaml.safe_load(env_file.read_text()) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"{env_file} is not valid YAML: {exc}") from None
+        if not isinstance(spec, dict):
+            raise InvalidInput(f"{env_file} is not a python_env.yaml (a mapping with a 'python' version).")
         python = str(spec.get("python", python))
     req_file = path / REQUIREMENTS
     if not req_file.is_file():
         raise InvalidInput(f"{path} has no {REQUIREMENTS}; it cannot be rebuilt.")
-    lines = [ln.strip() for ln in req_file.read_text().splitlines()]
+    try:
+        text = req_file.read_text()
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{req_file} is not UTF-8 text.") from None
+    lines = [ln.split(" #")[0].strip() for ln in text.replace("\\\n", " ").splitlines()]
     return python, [ln for ln in lines if ln and not ln.startswith("#")]
+
+
+def unsafe_requirements(requirements: Sequence[str]) -> list[str]:
+    """Why each line that is not a plain requirement by name is refused: a package is untrusted
+    input, and pip follows options (another index, another requirements file), URLs and local
+    paths written in its requirements.txt."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    problems = []
+    for line in requirements:
+        if line.startswith("-"):
+            problems.append(f"{line!r}: a pip option")
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            problems.append(f"{line!r}: not a package name and version (a URL or a local path?)")
+            continue
+        if requirement.url:
+            problems.append(f"{line!r}: installs from a URL")
+    return problems
+
+
+def check_requirements(requirements: Sequence[str], source: Path) -> None:
+    """InvalidInput naming every line of ``source`` that pip would not install by name from the
+    configured index."""
+    problems = unsafe_requirements(requirements)
+    if problems:
+        raise InvalidInput(
+            f"{source} asks for more than packages from the configured index, which runstone does not do for an "
+            "untrusted package: " + "; ".join(problems) + ". Remove those lines, or pass --trust-requirements if "
+            "you trust this package.",
+            {"refused": problems},
+        )

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from runstone.errors import AlreadyExists, InvalidInput, InvalidState
-from runstone.models.environment import pinned_closure, read_environment
+from runstone.models.environment import check_requirements, pinned_closure, read_environment
 from runstone.models.manifest import Model
 
 WORKER = "runstone.models.reproduce"
@@ -136,11 +136,23 @@ def _runtime_pins(requirements: list[str]) -> list[str]:
 
 
 def create_env(
-    model_path: Path, env_dir: Path, *, full: bool = False, say: Callable[[str], None] = lambda _: None
+    model_path: Path,
+    env_dir: Path,
+    *,
+    full: bool = False,
+    trust_requirements: bool = False,
+    say: Callable[[str], None] = lambda _: None,
 ) -> Path:
     """A new virtualenv in ``env_dir`` with the package's Python, pinned requirements and
-    runstone: with what loading and predicting need, or (``full``) all of runstone's dependencies."""
+    runstone: with what loading and predicting need, or (``full``) all of runstone's dependencies.
+
+    The package's requirements are installed by name from pip's configured index; a line that is
+    a pip option, a URL or a local path is refused unless ``trust_requirements``, and then the
+    file is handed to pip as it is."""
+    Model.load(model_path)  # a package, or a clear error
     python_version, requirements = read_environment(model_path)
+    if not trust_requirements:
+        check_requirements(requirements, model_path / "requirements.txt")
     interpreter = _interpreter(python_version)
     if env_dir.exists() and any(env_dir.iterdir()):
         raise AlreadyExists(f"{env_dir} already exists and is not empty; choose a new folder.")
@@ -148,13 +160,20 @@ def create_env(
     _run([interpreter, "-m", "venv", str(env_dir)], "Creating the virtualenv")
     with tempfile.TemporaryDirectory(prefix="runstone-wheel-") as tmp:
         wheel = build_runstone_wheel(Path(tmp))
-        say(f"Installing {len(requirements)} pinned requirement(s) and runstone {wheel.name.split('-')[1]}")
+        if trust_requirements:
+            say(f"Installing {model_path / 'requirements.txt'} as pip reads it (trusted: options and URLs followed)")
+            wanted = ["-r", str(model_path / "requirements.txt")]
+        else:
+            say(
+                f"Installing {len(requirements)} pinned requirement(s) by name from pip's configured index, "
+                f"and runstone {wheel.name.split('-')[1]}"
+            )
+            wanted = list(requirements)
         pip = [str(env_python(env_dir)), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
         if full:
-            _run([*pip, "-r", str(model_path / "requirements.txt"), str(wheel)], "Installing the requirements")
+            _run([*pip, *wanted, str(wheel)], "Installing the requirements")
         else:
-            runtime = _runtime_pins(requirements)
-            _run([*pip, "-r", str(model_path / "requirements.txt"), *runtime], "Installing the requirements")
+            _run([*pip, *wanted, *_runtime_pins(requirements)], "Installing the requirements")
             _run([*pip, "--no-deps", str(wheel)], "Installing runstone")
     return env_dir
 
@@ -180,6 +199,7 @@ def verify(
     env_dir: Path | None = None,
     rtol: float = 0.0,
     atol: float = 0.0,
+    trust_requirements: bool = False,
     say: Callable[[str], None] = lambda _: None,
 ) -> Verification:
     """Predict the stored input example in a fresh environment (``env_dir`` if it already holds
@@ -204,7 +224,7 @@ def verify(
         env_dir = Path(temporary.name) / "env"
     try:
         if not env_python(env_dir).exists():
-            create_env(model_path, env_dir, say=say)
+            create_env(model_path, env_dir, trust_requirements=trust_requirements, say=say)
         else:
             say(f"Using the environment in {env_dir}")
         with tempfile.TemporaryDirectory(prefix="runstone-verify-") as tmp:

@@ -77,8 +77,9 @@ def resolve_target(url: str, *, allow_private: bool) -> list[str]:
     addresses = []
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        # An IPv6 address that carries an IPv4 one reaches that IPv4 host: judge it as that host.
+        if isinstance(address, ipaddress.IPv6Address):
+            address = _embedded_ipv4(address) or address
         # Not global: private, loopback, link-local, shared (100.64/10), reserved, unspecified.
         if not address.is_global or address.is_multicast:
             raise InvalidInput(
@@ -87,6 +88,26 @@ def resolve_target(url: str, *, allow_private: bool) -> list[str]:
             )
         addresses.append(str(address))
     return addresses
+
+
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known NAT64 prefix (RFC 6052)
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # local-use NAT64 (RFC 8215): never public
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, compatible, NAT64, 6to4, Teredo), if any."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in _NAT64_LOCAL:
+        return ipaddress.IPv4Address("0.0.0.0")  # not global, whatever it carries
+    return None
 
 
 def _pinned(url: str, address: str | None) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:

@@ -1,6 +1,5 @@
-"""Running the server under uvicorn, with TCP_NODELAY on every connection (see
-runstone.http_protocol: with several workers, asyncio otherwise leaves Nagle's algorithm on and
-small replies on kept-alive connections wait ~40 ms for the client's delayed ACK).
+"""Running the server under uvicorn, with runstone's HTTP protocol (runstone.http_protocol):
+TCP_NODELAY on every connection, and limits on slow or oversized request headers and slow bodies.
 """
 
 from __future__ import annotations
@@ -13,14 +12,14 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from runstone.config import Settings
-from runstone.http_protocol import NoDelayProtocol
+from runstone.http_protocol import GuardedProtocol
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from runstone.backend import Backend
 
-_PROTOCOL = f"{NoDelayProtocol.__module__}:NoDelayProtocol"
+_PROTOCOL = f"{GuardedProtocol.__module__}:GuardedProtocol"
 
 
 def export(settings: Settings) -> None:

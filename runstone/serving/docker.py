@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from runstone.errors import AlreadyExists
-from runstone.models.environment import pinned_closure, read_environment
+from runstone.models.environment import check_requirements, pinned_closure, read_environment
 from runstone.models.manifest import Model
 from runstone.models.reproduce import build_runstone_wheel
 
@@ -94,13 +94,22 @@ CMD {json.dumps(command)}
 
 
 def build_context(
-    model_path: Path, out: Path, *, workers: int = 1, say: Callable[[str], None] = lambda _: None
+    model_path: Path,
+    out: Path,
+    *,
+    workers: int = 1,
+    trust_requirements: bool = False,
+    say: Callable[[str], None] = lambda _: None,
 ) -> Path:
-    """Write the build context for the package at ``model_path`` into ``out`` (new or empty)."""
+    """Write the build context for the package at ``model_path`` into ``out`` (new or empty).
+    As for ``models verify``, a requirement line pip would not install by name from its
+    configured index is refused unless ``trust_requirements``."""
     Model.load(model_path)  # a package, or a clear error
     if out.exists() and any(out.iterdir()):
         raise AlreadyExists(f"{out} already exists and is not empty; choose a new folder.")
     python_version, requirements = read_environment(model_path)
+    if not trust_requirements:
+        check_requirements(requirements, model_path / "requirements.txt")
     out.mkdir(parents=True, exist_ok=True)
     say(f"Copying the model package into {out / 'model'}")
     shutil.copytree(model_path, out / "model", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

@@ -16,15 +16,15 @@ from typing import Any
 
 from runstone.config import Settings
 from runstone.errors import InvalidInput
-from runstone.http_protocol import NoDelayProtocol
+from runstone.http_protocol import GuardedProtocol
 from runstone.serving.deployment import DeploymentRecords
 from runstone.serving.traffic import TrafficPolicy
 
 log = logging.getLogger("runstone.serving")
 
 
-class ScoringProtocol(NoDelayProtocol):
-    """TCP_NODELAY, and MLflow's error shape for requests the HTTP parser rejects."""
+class ScoringProtocol(GuardedProtocol):
+    """runstone's HTTP protocol, with MLflow's error shape for requests it refuses."""
 
     bad_request_body = b'{"error_code": "BAD_REQUEST", "message": "%s"}'
 

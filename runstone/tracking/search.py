@@ -7,7 +7,10 @@
     operator    := = | != | <> | < | <= | > | >= | LIKE | ILIKE | IN | NOT IN
     value       := number | 'string' | "string" | ( value, ... )
 
-Parse errors carry the 1-based character position of the problem.
+Parse errors carry the 1-based character position of the problem. A filter is bounded before
+it reaches the database: at most ``MAX_FILTER_LENGTH`` characters, ``MAX_COMPARISONS``
+comparisons and ``MAX_SET_VALUES`` values in one IN list; ``order_by`` takes at most
+``MAX_ORDER_KEYS`` clauses.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from typing import Literal
 from runstone.errors import InvalidInput
 
 Entity = Literal["metric", "param", "tag", "attribute", "dataset"]
+
+MAX_FILTER_LENGTH = 20_000
+MAX_COMPARISONS = 100
+MAX_SET_VALUES = 1_000
+MAX_ORDER_KEYS = 20
 
 _ENTITY_ALIASES: dict[str, Entity] = {
     "metric": "metric",
@@ -206,6 +214,10 @@ class _Parser:
                 if self.is_word("OR"):
                     raise _error("OR is not supported; combine comparisons with AND", self.current.position, self.text)
                 raise _error(f"expected AND, found {self.current.text!r}", self.current.position, self.text)
+            if len(comparisons) == MAX_COMPARISONS:
+                raise _error(
+                    f"a filter may hold at most {MAX_COMPARISONS} comparisons", self.current.position, self.text
+                )
             self.advance()
             comparisons.append(self.parse_comparison())
         return comparisons
@@ -319,6 +331,8 @@ class _Parser:
                 if kind != "string":
                     raise _error(f"{op} takes quoted strings", value_position, self.text)
                 values.append(str(value))
+                if len(values) > MAX_SET_VALUES:
+                    raise _error(f"{op} takes at most {MAX_SET_VALUES} values", value_position, self.text)
                 if self.current.kind == "comma":
                     self.advance()
                     continue
@@ -370,14 +384,23 @@ def parse_filter(text: str | None, grammar: Grammar = RUNS) -> list[Comparison]:
     """Parse a filter; an empty or blank filter matches everything."""
     if text is None or not text.strip():
         return []
+    if len(text) > MAX_FILTER_LENGTH:
+        raise InvalidInput(
+            f"The filter is {len(text)} characters long; a filter may be at most {MAX_FILTER_LENGTH}.",
+            {"limit": MAX_FILTER_LENGTH},
+        )
     return _Parser(text, grammar).parse_filter()
 
 
 def parse_order_by(clauses: list[str] | None) -> list[OrderKey]:
+    if clauses is not None and len(clauses) > MAX_ORDER_KEYS:
+        raise InvalidInput(f"order_by takes at most {MAX_ORDER_KEYS} clauses; got {len(clauses)}.")
     keys: list[OrderKey] = []
     for clause in clauses or []:
         if not clause or not clause.strip():
             continue
+        if len(clause) > MAX_FILTER_LENGTH:
+            raise InvalidInput(f"An order_by clause may be at most {MAX_FILTER_LENGTH} characters.")
         parser = _Parser(clause)
         try:
             entity, key, position = parser.parse_identifier()

@@ -47,3 +47,13 @@ def test_options_override_the_defaults(cli: Cli, tmp_path: Path, served: list) -
     assert (settings.database_uri, settings.artifact_root) == (database, str(tmp_path / "blobs"))
     assert backend is None  # several workers each open their own
     assert (tmp_path / "meta.db").is_file()  # the schema was created before any worker started
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"), [("0.0.0.0", True), ("192.168.1.10", True), ("::1", False), ("localhost", False)]
+)
+def test_listening_beyond_loopback_without_authentication_is_warned_about(
+    cli: Cli, served: list, host: str, warned: bool
+) -> None:
+    done = cli("server", "--host", host)
+    assert ("without authentication" in done.stderr) is warned

@@ -296,3 +296,27 @@ def test_import_refuses_what_is_not_an_mlflow_store(tmp_path: Path):
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
     done = run_cli("import-mlflow", "--from", empty, "--home", str(tmp_path / "home"))
     assert done.returncode == 1 and "is not an MLflow tracking database" in done.stderr
+
+
+def test_an_unreadable_artifact_is_reported_and_the_import_goes_on(mlflow_store: MlflowStore, tmp_path: Path):
+    import shutil
+
+    artifacts = tmp_path / "mlartifacts"
+    shutil.copytree(mlflow_store.artifacts, artifacts)
+    hello = next(artifacts.rglob("hello.txt"))
+    # A file name runstone cannot hold (its paths use '/' only) in the middle of the store.
+    (hello.parent / "back\\slash.txt").write_text("unreadable here")
+    home = tmp_path / "home"
+
+    done = run_cli("import-mlflow", "--from", mlflow_store.database, "--artifacts", str(artifacts), "--home", str(home))
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "back\\\\slash.txt" in done.stdout and "was not imported" in done.stdout
+    assert "runstone does not hold everything MLflow does (artifacts)" in done.stderr
+    client = RunstoneClient(str(home))
+    # Everything else came across, the neighbour of the refused file included.
+    assert (
+        Path(client.download_artifacts(mlflow_store.made["trial"], "notes/hello.txt", tmp_path / "dl")).read_text()
+        == "hello"
+    )
+    assert client.get_registered_model("churn-model").aliases == {"champion": "2"}

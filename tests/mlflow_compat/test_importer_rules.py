@@ -111,3 +111,37 @@ def test_progress_counts_every_piece_it_announced(backend: Backend):
     # One logged model, one run, the registered model and its two versions (the prompt is skipped).
     assert progress.total == len(progress.done) == 5
     assert sorted(set(progress.done)) == ["logged model", "model version", "registered model", "run"]
+
+
+class Files:
+    """Source artifacts of the run: one of them fails with an I/O error when read."""
+
+    def files(self, uri: str) -> list[tuple[str, int]] | None:
+        return [("a.txt", 1), ("broken.bin", 3), ("c.txt", 1)] if uri == "runs-uri" else []
+
+    def read(self, uri: str, path: str) -> Iterator[bytes]:
+        if path == "broken.bin":
+            raise OSError(5, "Input/output error")
+        yield path[0].encode()
+
+    def remarks(self) -> list[str]:
+        return []
+
+
+def test_an_artifact_that_fails_to_read_is_named_and_the_rest_is_imported(backend: Backend):
+    store = Store()
+    original = store.runs
+
+    def runs(experiment_id: str) -> Iterator[dict[str, Any]]:
+        for run in original(experiment_id):
+            run["info"]["artifact_uri"] = "runs-uri"
+            yield run
+
+    store.runs = runs  # type: ignore[method-assign]
+    report = MlflowImporter(backend, store, Files()).run()  # type: ignore[arg-type]
+
+    assert not report.complete
+    assert report.counts["artifacts"].source == 3 and report.counts["artifacts"].runstone == 2
+    assert any("'broken.bin'" in n and "Input/output error" in n for n in report.notes), report.notes
+    assert [f.path for f in backend.artifacts().list_artifacts(RUN)] == ["a.txt", "c.txt"]
+    assert report.counts["runs"].runstone == 1 and report.counts["logged models"].runstone == 1

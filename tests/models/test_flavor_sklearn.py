@@ -166,3 +166,22 @@ def test_frames_with_pandas_text_columns_round_trip(tmp_path: Path) -> None:
     assert manifest.signature.inputs.to_list()[0] == {"type": "string", "name": "city", "required": True}
     with pytest.raises(InvalidInput, match="Column 'city' has type int"):
         manifest.predict(pd.DataFrame({"city": [1], "v": [1.0]}))
+
+
+def test_skops_trusts_the_operators_types_never_the_packages(tmp_path: Path, table, monkeypatch) -> None:
+    import collections
+
+    X, y = table
+    model = LogisticRegression().fit(X, y)
+    model.notes_ = collections.Counter(a=1)  # a type skops does not trust by default
+    runstone.sklearn.save_model(model, tmp_path / "pkg", serialization_format="skops")
+    # The package vouches for its own types, as MLflow's MLmodel may: that counts for nothing.
+    manifest = yaml.safe_load((tmp_path / "pkg" / "MLmodel").read_text())
+    manifest["flavors"]["sklearn"]["skops_trusted_types"] = ["collections.Counter"]
+    (tmp_path / "pkg" / "MLmodel").write_text(yaml.safe_dump(manifest))
+
+    with pytest.raises(InvalidInput, match=r"not trusted here: collections\.Counter.*RUNSTONE_SKOPS_TRUSTED_TYPES"):
+        runstone.models.load_model(tmp_path / "pkg")
+
+    monkeypatch.setenv("RUNSTONE_SKOPS_TRUSTED_TYPES", "collections.Counter")
+    np.testing.assert_array_equal(runstone.models.load_model(tmp_path / "pkg").predict(X), model.predict(X))

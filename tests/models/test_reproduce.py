@@ -45,6 +45,7 @@ def env(package: Path) -> Path:
     result = CliRunner().invoke(cli, ["models", "env", "create", str(package), str(target)])
     assert result.exit_code == 0, result.output
     assert "Environment ready" in result.output
+    assert "by name from pip's configured index" in result.output
     return target
 
 
@@ -125,3 +126,90 @@ def test_env_create_refuses_a_non_empty_folder(package: Path, tmp_path: Path) ->
 
     assert result.exit_code == 1
     assert "already exists and is not empty" in result.output
+
+
+@pytest.fixture
+def watched_index():
+    """A package index on loopback that records every request pip would make to it."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Index(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/simple", hits
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "--extra-index-url {index}",
+        "--index-url {index}",
+        "-i {index}",
+        "--find-links {index}",
+        "-r other-requirements.txt",
+        "-e git+https://example.invalid/pkg.git#egg=pkg",
+        "pkg @ {index}/pkg-1.0.tar.gz",
+        "{index}/pkg-1.0-py3-none-any.whl",
+        "./vendored/pkg",
+        "/etc/pkg",
+    ],
+)
+@pytest.mark.parametrize("command", ["verify", "env create", "build-docker"])
+def test_options_urls_and_paths_in_a_packages_requirements_are_refused_before_pip_runs(
+    package: Path, tmp_path: Path, watched_index, line: str, command: str
+) -> None:
+    index, hits = watched_index
+    hostile = tmp_path / "hostile"
+    shutil.copytree(package, hostile)
+    requirements = (hostile / "requirements.txt").read_text()
+    (hostile / "requirements.txt").write_text(line.format(index=index) + "\n" + requirements)
+    argv = {
+        "verify": ["models", "verify", str(hostile)],
+        "env create": ["models", "env", "create", str(hostile), str(tmp_path / "env")],
+        "build-docker": ["models", "build-docker", "-m", str(hostile), "-o", str(tmp_path / "ctx")],
+    }[command]
+
+    result = CliRunner().invoke(cli, argv)
+
+    assert result.exit_code == 1, result.output
+    assert "Error:" in result.output and "PASS" not in result.output
+    assert repr(line.format(index=index)) in result.output
+    assert "--trust-requirements" in result.output
+    assert hits == [], "pip never reached the package's index"
+    assert not (tmp_path / "env").exists() and not (tmp_path / "ctx").exists()
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "fragment"),
+    [
+        ("MLmodel", b"flavors: [unclosed", "is not valid YAML"),
+        ("MLmodel", b"- just\n- a list\n", "is not an MLmodel manifest"),
+        ("python_env.yaml", b"python: [3.11", "is not valid YAML"),
+        ("python_env.yaml", b"- 3.11\n", "is not a python_env.yaml"),
+        ("requirements.txt", b"\xff\xfe\x00bad", "is not UTF-8 text"),
+    ],
+)
+def test_a_malformed_package_gets_a_clear_error_not_a_traceback(
+    package: Path, tmp_path: Path, file: str, content: bytes, fragment: str
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(package, broken)
+    (broken / file).write_bytes(content)
+    for argv in (["models", "verify", str(broken)], ["models", "env", "create", str(broken), str(tmp_path / "env")]):
+        result = CliRunner().invoke(cli, argv)
+        assert result.exit_code == 1, result.output
+        assert fragment in result.output
+        assert "Traceback" not in result.output

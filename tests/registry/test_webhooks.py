@@ -210,9 +210,32 @@ def test_malformed_urls_are_bad_input_not_crashes(url):
         check_url(url, allow_private=True)
 
 
-@pytest.mark.parametrize("address", ["::ffff:127.0.0.1", "::ffff:10.0.0.1", "fe80::1%eth0", "100.64.0.1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "fe80::1%eth0",
+        "100.64.0.1",
+        "::127.0.0.1",  # IPv4-compatible
+        "::10.1.2.3",
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254, a cloud metadata service
+        "64:ff9b:1::a00:1",  # local-use NAT64
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+    ],
+)
 def test_mapped_and_scoped_private_addresses_are_refused(monkeypatch, address):
     family = socket.AF_INET if "." in address and ":" not in address else socket.AF_INET6
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(family, socket.SOCK_STREAM, 6, "", (address, 80))])
     with pytest.raises(InvalidInput, match="non-public address"):
         check_url("http://hooks.example.com/x", allow_private=False)
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8"])
+def test_ipv6_forms_of_a_public_ipv4_address_are_allowed(monkeypatch, address):
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, 80))]
+    )
+    assert check_url("http://hooks.example.com/x", allow_private=False) == "http://hooks.example.com/x"

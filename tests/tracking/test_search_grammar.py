@@ -138,3 +138,19 @@ def test_registry_grammars():
     assert [(c.key, c.op) for c in parsed] == [("name", "="), ("version_number", ">="), ("run_id", "IN")]
     with pytest.raises(InvalidInput, match="'version_number' is a number"):
         parse_filter("version_number = '2'", MODEL_VERSIONS)
+
+
+def test_filters_are_bounded_before_they_reach_the_database():
+    from runstone.tracking.search import MAX_COMPARISONS, MAX_FILTER_LENGTH, MAX_ORDER_KEYS, MAX_SET_VALUES
+
+    at_limit = " and ".join(f"metrics.m{i} > 0" for i in range(MAX_COMPARISONS))
+    assert len(parse_filter(at_limit)) == MAX_COMPARISONS
+    with pytest.raises(InvalidInput, match=f"at most {MAX_COMPARISONS} comparisons"):
+        parse_filter(at_limit + " and metrics.one_more > 0")
+    with pytest.raises(InvalidInput, match=f"at most {MAX_FILTER_LENGTH}"):
+        parse_filter("params.p = '" + "x" * MAX_FILTER_LENGTH + "'")
+    values = ", ".join(f"'v{i}'" for i in range(MAX_SET_VALUES + 1))
+    with pytest.raises(InvalidInput, match=f"IN takes at most {MAX_SET_VALUES} values"):
+        parse_filter(f"params.p IN ({values})")
+    with pytest.raises(InvalidInput, match=f"at most {MAX_ORDER_KEYS} clauses"):
+        parse_order_by([f"metrics.m{i}" for i in range(MAX_ORDER_KEYS + 1)])

@@ -115,7 +115,20 @@ def _read(path: Path, conf: Mapping[str, Any]) -> Any:
             import skops.io
         except ModuleNotFoundError:
             raise InvalidInput("This model was saved with skops; install it (pip install skops).") from None
-        return skops.io.load(file, trusted=conf.get("skops_trusted_types"))
+        # The package's own skops_trusted_types is ignored: a hostile package would list what
+        # it needs to run code. Only the operator's setting widens what skops may build.
+        from runstone.config import Settings
+
+        allowed = {t.strip() for t in Settings().skops_trusted_types.split(",") if t.strip()}
+        untrusted = skops.io.get_untrusted_types(file=file)
+        refused = sorted(set(untrusted) - allowed)
+        if refused:
+            raise InvalidInput(
+                f"This skops model needs types that are not trusted here: {', '.join(refused)}. Building them could "
+                "run code; if you trust them, add them to RUNSTONE_SKOPS_TRUSTED_TYPES (comma-separated).",
+                {"untrusted_types": refused},
+            )
+        return skops.io.load(file, trusted=untrusted)
     if fmt not in ("pickle", "cloudpickle"):
         raise InvalidInput(f"Unknown scikit-learn serialization format {fmt!r}.")
     # A cloudpickle file is a pickle stream; cloudpickle is imported by it when it needs to be.

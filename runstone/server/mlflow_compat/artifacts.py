@@ -21,11 +21,12 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from runstone.entities import FileInfo
-from runstone.errors import InvalidInput, NotFound, PayloadTooLarge
+from runstone.errors import InvalidInput, NotFound
+from runstone.server import uploads
 from runstone.server.mlflow_compat import translate
 from runstone.server.mlflow_compat.protocol import MlflowRoute, ProtoJSON, error_response
 from runstone.server.mlflow_compat.services import Artifacts, LoggedModels, Msg
-from runstone.server.routes.artifacts import _at_most, _blocking_chunks, file_response
+from runstone.server.routes.artifacts import file_response
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.logged_models import LoggedModelService
 
@@ -96,17 +97,16 @@ def download(path: str, artifacts: Artifacts, models: LoggedModels) -> FileRespo
 @router.put("/artifacts/{path:path}")
 async def upload(path: str, request: Request, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
     limit: int = request.app.state.settings.max_artifact_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Artifact is larger than the limit of {limit} bytes.", {"limit": limit})
+    uploads.check_declared(request, limit)
     target = await run_in_threadpool(target_of, path, artifacts, models)
     if not target.path:
         raise InvalidInput("Name a file inside the run's or model's artifacts to upload.")
-    chunks = _at_most(_blocking_chunks(request.stream().__aiter__()), limit)
-    if target.kind == "run":
-        await run_in_threadpool(artifacts.log_artifact, target.id, target.path, chunks)
-    else:
-        await run_in_threadpool(models.log_artifact, target.id, target.path, chunks)
+    spool = await uploads.receive(request, limit)
+    try:
+        log = artifacts.log_artifact if target.kind == "run" else models.log_artifact
+        await run_in_threadpool(log, target.id, target.path, spool.chunks())
+    finally:
+        spool.close()
     return {}
 
 

@@ -33,11 +33,11 @@ from starlette.concurrency import run_in_threadpool
 
 from runstone.artifacts.base import ArtifactStore, clean_path, join_key
 from runstone.entities import LifecycleStage
-from runstone.errors import InvalidInput, InvalidState, NotFound, PayloadTooLarge
+from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.server import uploads
 from runstone.server.mlflow_compat.artifacts import Target, target_of
 from runstone.server.mlflow_compat.protocol import Message, MlflowRoute, ProtoJSON, invalid, missing
 from runstone.server.mlflow_compat.services import Artifacts, LoggedModels, Msg
-from runstone.server.routes.artifacts import _at_most, _blocking_chunks
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.logged_models import LoggedModelService
 
@@ -123,9 +123,7 @@ def create_upload(path: str, request: Request, msg: Msg, artifacts: Artifacts, m
 @router.put("/mpu/part/{path:path}")
 async def upload_part(path: str, request: Request, artifacts: Artifacts, models: LoggedModels) -> ProtoJSON:
     limit: int = request.app.state.settings.max_artifact_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Artifact is larger than the limit of {limit} bytes.", {"limit": limit})
+    uploads.check_declared(request, limit)
     msg = Message({k: request.query_params.getlist(k) for k in request.query_params}, from_query=True)
     upload_id, number = msg.required("upload_id"), msg.integer("part_number", required=True)
     assert number is not None
@@ -134,8 +132,11 @@ async def upload_part(path: str, request: Request, artifacts: Artifacts, models:
     upload = await run_in_threadpool(_upload, artifacts.store, staging, upload_id)
     if not 1 <= number <= upload["num_parts"]:
         raise invalid("part_number", number, f"This upload has parts 1 to {upload['num_parts']}.")
-    chunks = _at_most(_blocking_chunks(request.stream().__aiter__()), limit)
-    stored = await run_in_threadpool(artifacts.store.write, _part_key(staging, number), chunks)
+    spool = await uploads.receive(request, limit)
+    try:
+        stored = await run_in_threadpool(artifacts.store.write, _part_key(staging, number), spool.chunks())
+    finally:
+        spool.close()
     return ProtoJSON({}, headers={"ETag": f'"{stored.sha256}"'})
 
 
@@ -174,7 +175,7 @@ def complete(
         if not artifacts.store.exists(_part_key(staging, number)):
             raise InvalidInput(f"Part {number} of upload {upload_id} was never uploaded.")
         parts.append((number, etag.strip('"')))
-    chunks = _at_most(_verified(artifacts.store, staging, parts), limit)
+    chunks = uploads.at_most(_verified(artifacts.store, staging, parts), limit)
     if target.kind == "run":
         artifacts.log_artifact(target.id, upload["path"], chunks)
     else:

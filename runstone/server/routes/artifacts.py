@@ -2,50 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import time
 import urllib.parse
 import zipfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Annotated, Any, cast
 
-import anyio.from_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from runstone.errors import PayloadTooLarge
+from runstone.errors import RunstoneError
 from runstone.schemas.tracking import file_public
+from runstone.server import uploads
 from runstone.server.deps import artifacts
 from runstone.server.http import JSON, Route
 from runstone.tracking.artifacts import ArtifactFile, ArtifactService
 
+log = logging.getLogger("runstone.server")
 router = APIRouter(prefix="/api/v1/runs/{run_id}", tags=["artifacts"], route_class=Route, default_response_class=JSON)
 Artifacts = Annotated[ArtifactService, Depends(artifacts)]
-
-
-def _blocking_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
-    """The request body, pulled from the event loop by a worker thread, chunk by chunk."""
-
-    async def next_chunk() -> bytes:
-        return await stream.__anext__()
-
-    while True:
-        try:
-            chunk = anyio.from_thread.run(next_chunk)
-        except StopAsyncIteration:
-            return
-        if chunk:
-            yield chunk
-
-
-def _at_most(chunks: Iterator[bytes], limit: int) -> Iterator[bytes]:
-    received = 0
-    for chunk in chunks:
-        received += len(chunk)
-        if received > limit:
-            # Raised inside the store's write, which then discards what it had written.
-            raise PayloadTooLarge(f"Artifact is larger than the limit of {limit} bytes.", {"limit": limit})
-        yield chunk
 
 
 def _attachment(filename: str) -> str:
@@ -58,12 +36,11 @@ def _attachment(filename: str) -> str:
 
 @router.put("/artifacts/{path:path}", summary="Upload one artifact file (raw request body)")
 async def upload_artifact(run_id: str, path: str, request: Request, service: Artifacts) -> dict[str, Any]:
-    limit: int = request.app.state.settings.max_artifact_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Artifact is larger than the limit of {limit} bytes.", {"limit": limit})
-    chunks = _at_most(_blocking_chunks(request.stream().__aiter__()), limit)
-    info = await run_in_threadpool(service.log_artifact, run_id, path, chunks)
+    spool = await uploads.receive(request, request.app.state.settings.max_artifact_bytes)
+    try:
+        info = await run_in_threadpool(service.log_artifact, run_id, path, spool.chunks())
+    finally:
+        spool.close()
     return {"file": file_public(info)}
 
 
@@ -117,9 +94,16 @@ class _Pipe:
         return data
 
 
+ERRORS_MEMBER = "runstone-errors.txt"
+
+
 def _zip_stream(service: ArtifactService, files: list[ArtifactFile], prefix: str) -> Iterator[bytes]:
+    """The files as a zip, streamed. A file that cannot be read is left out, one that fails
+    midway or whose bytes no longer match its recorded SHA-256 is marked, and the archive then
+    ends with ERRORS_MEMBER saying which and why: it is never silently incomplete."""
     pipe = _Pipe()
     stamp = time.localtime()[:6]
+    problems: list[str] = []
     with zipfile.ZipFile(cast(IO[bytes], pipe), "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for artifact in files:
             path = artifact.info.path
@@ -129,14 +113,38 @@ def _zip_stream(service: ArtifactService, files: list[ArtifactFile], prefix: str
                 name = path.rsplit("/", 1)[-1]
             else:
                 name = path[len(prefix) + 1 :]
+            # Any failure is caught: once the response has started, the archive must still end
+            # properly and say what went wrong (the details go to the server's log).
+            try:
+                chunks = service.read(artifact)
+            except Exception as exc:
+                log.warning("zip of %s: %s could not be read", path, name, exc_info=True)
+                problems.append(f"{name}: left out, it could not be read ({_reason(exc)})")
+                continue
             entry = zipfile.ZipInfo(name, date_time=stamp)
             entry.compress_type = zipfile.ZIP_DEFLATED
+            digest = hashlib.sha256()
+            complete = True
             with archive.open(entry, "w", force_zip64=True) as member:
-                for chunk in service.read(artifact):
-                    member.write(chunk)
-                    yield pipe.take()
+                try:
+                    for chunk in chunks:
+                        digest.update(chunk)
+                        member.write(chunk)
+                        yield pipe.take()
+                except Exception as exc:
+                    log.warning("zip of %s: reading %s failed midway", path, name, exc_info=True)
+                    problems.append(f"{name}: incomplete, reading it failed midway ({_reason(exc)})")
+                    complete = False
+            if complete and artifact.info.sha256 and digest.hexdigest() != artifact.info.sha256:
+                problems.append(f"{name}: its content does not match the SHA-256 recorded when it was logged")
             yield pipe.take()
+        if problems:
+            archive.writestr(zipfile.ZipInfo(ERRORS_MEMBER, date_time=stamp), "\n".join(problems) + "\n")
     yield pipe.take()
+
+
+def _reason(exc: Exception) -> str:
+    return exc.message if isinstance(exc, RunstoneError) else type(exc).__name__
 
 
 @router.get("/artifacts-zip", summary="Download a folder of artifacts as a zip file", response_model=None)
