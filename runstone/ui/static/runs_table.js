@@ -191,13 +191,19 @@
     return days + " d " + hours + " h";
   }
 
+  let ticking = false;
   function tickElapsed(root) {
     const now = Date.now();
-    (root || wrap).querySelectorAll(".elapsed[data-since]").forEach(function (span) {
+    const spans = (root || wrap).querySelectorAll(".elapsed[data-since]");
+    spans.forEach(function (span) {
       span.textContent = seconds(Math.max(0, now - Number(span.dataset.since)) / 1000);
     });
+    // Once a running run is on screen (on the page or unfolded later), count every second.
+    if (spans.length && !ticking) {
+      ticking = true;
+      window.setInterval(function () { tickElapsed(wrap); }, 1000);
+    }
   }
-  if (wrap.querySelector(".elapsed")) { window.setInterval(tickElapsed, 1000); }
 
   // ---- sorting: a column's first click sorts the way it was sorted last
   let directions = {};
