@@ -76,30 +76,28 @@ _ATTRIBUTE_COLUMNS: dict[str, Any] = {
 }
 
 
-def search_run_ids(
-    session: Session,
-    *,
-    experiment_ids: list[int],
-    comparisons: list[Comparison],
-    order_by: list[OrderKey],
-    stages: tuple[str, ...],
-    max_results: int,
-    page_token: str | None,
-) -> RunPage:
-    metric_keys = {c.key for c in comparisons if c.entity == "metric"} | {
-        o.key for o in order_by if o.entity == "metric"
-    }
-    key_ids = metric_store.key_ids(session, metric_keys, create=False)
+def _key_ids(session: Session, comparisons: list[Comparison], order_by: list[OrderKey]) -> dict[str, int]:
+    """The ids of the metric keys a search filters or sorts on, in one statement."""
+    keys = {c.key for c in comparisons if c.entity == "metric"} | {o.key for o in order_by if o.entity == "metric"}
+    return metric_store.key_ids(session, keys, create=False)
 
-    stmt = select(RunRow.id)
+
+def _conditions(
+    experiment_ids: list[int], comparisons: list[Comparison], stages: tuple[str, ...], key_ids: dict[str, int]
+) -> list[ColumnElement[bool]] | None:
+    """The WHERE terms of a search; None when nothing can match."""
     where: list[ColumnElement[bool]] = [RunRow.experiment_id.in_(experiment_ids), RunRow.lifecycle_stage.in_(stages)]
-
     for c in comparisons:
         condition = _comparison(c, key_ids)
         if condition is None:
-            return RunPage([], None)
+            return None
         where.append(condition)
+    return where
 
+
+def _ordered(order_by: list[OrderKey], key_ids: dict[str, int]) -> tuple[Any, list[tuple[Any, bool]]]:
+    """The statement selecting run ids with the joins the order needs, and its sort keys."""
+    stmt = select(RunRow.id)
     sort: list[tuple[Any, bool]] = []
     for o in order_by:
         if o.entity == "metric":
@@ -123,6 +121,24 @@ def search_run_ids(
     if not order_by:
         sort.append((RunRow.start_time, False))
     sort.append((RunRow.id, False))
+    return stmt, sort
+
+
+def search_run_ids(
+    session: Session,
+    *,
+    experiment_ids: list[int],
+    comparisons: list[Comparison],
+    order_by: list[OrderKey],
+    stages: tuple[str, ...],
+    max_results: int,
+    page_token: str | None,
+) -> RunPage:
+    key_ids = _key_ids(session, comparisons, order_by)
+    where = _conditions(experiment_ids, comparisons, stages, key_ids)
+    if where is None:
+        return RunPage([], None)
+    stmt, sort = _ordered(order_by, key_ids)
 
     fingerprint = _fingerprint(experiment_ids, comparisons, order_by, stages)
     if page_token:
@@ -138,6 +154,52 @@ def search_run_ids(
         rows = rows[:max_results]
         next_token = _encode_token(fingerprint, list(rows[-1][1:]))
     return RunPage([row[0] for row in rows], next_token)
+
+
+def count_runs(
+    session: Session, *, experiment_ids: list[int], comparisons: list[Comparison], stages: tuple[str, ...]
+) -> int:
+    """How many runs a search matches, over all its pages."""
+    where = _conditions(experiment_ids, comparisons, stages, _key_ids(session, comparisons, []))
+    if where is None:
+        return 0
+    return int(session.scalar(select(func.count()).select_from(RunRow).where(*where)) or 0)
+
+
+def previous_page_token(
+    session: Session,
+    *,
+    experiment_ids: list[int],
+    comparisons: list[Comparison],
+    order_by: list[OrderKey],
+    stages: tuple[str, ...],
+    max_results: int,
+    page_token: str,
+) -> str | None:
+    """The token of the page before the one ``page_token`` opens, None when that is the first page.
+
+    ``page_token`` holds the sort values of the row just before its page. The page before ends
+    with that row, so its own token is the values of the row ``max_results`` rows further back:
+    one statement that walks the order backwards from there.
+    """
+    key_ids = _key_ids(session, comparisons, order_by)
+    where = _conditions(experiment_ids, comparisons, stages, key_ids)
+    stmt, sort = _ordered(order_by, key_ids)
+    fingerprint = _fingerprint(experiment_ids, comparisons, order_by, stages)
+    values = _decode_token(page_token, fingerprint, len(sort))
+    if where is None:
+        return None
+    backwards = [(expr, not ascending) for expr, ascending in sort]
+    columns = [expr.label(f"k{i}") for i, (expr, _) in enumerate(sort)]
+    stmt = (
+        stmt.add_columns(*columns)
+        .where(*where, _after(backwards, values))
+        .order_by(*[(expr.asc() if asc else expr.desc()) for expr, asc in backwards])
+        .offset(max_results - 1)
+        .limit(1)
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else _encode_token(fingerprint, list(row[1:]))
 
 
 def _comparison(c: Comparison, key_ids: dict[str, int]) -> ColumnElement[bool] | None:

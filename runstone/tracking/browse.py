@@ -14,10 +14,13 @@ from runstone.store import browse as browse_store
 from runstone.store import experiments as experiment_store
 from runstone.store import metrics as metric_store
 from runstone.store import runs as run_store
+from runstone.store import search as search_store
+from runstone.tracking import search as grammar
 from runstone.tracking import tags as system_tags
 from runstone.tracking.service import TrackingService
 
 MAX_COMPARED_RUNS = 100
+SPREAD_SAMPLE = 200  # recent runs whose keys say which metrics and params vary
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,28 @@ class ExperimentKeys:
     metrics: list[str] = field(default_factory=list)
     params: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class KeySpread:
+    """How one metric or param key is used by a sample of an experiment's runs."""
+
+    key: str
+    runs: int  # runs of the sample that have the key
+    values: int  # distinct values among them
+
+    @property
+    def varies(self) -> bool:
+        return self.values > 1
+
+
+@dataclass(frozen=True)
+class ExperimentSpread:
+    """The metric and param keys of an experiment's most recent runs, and how their values vary."""
+
+    sampled: int
+    metrics: list[KeySpread] = field(default_factory=list)
+    params: list[KeySpread] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -64,6 +89,66 @@ class BrowseService:
                 params=browse_store.param_keys(s, exp_id, stages),
                 tags=browse_store.tag_keys(s, exp_id, stages),
             )
+
+    def key_spread(self, experiment_id: str, view: str | ViewType | None = None) -> ExperimentSpread:
+        """Which metrics and params vary across the experiment's runs (its most recent
+        ``SPREAD_SAMPLE``), whatever a filter or a page shows of them."""
+        exp_id = experiment_store.parse_id(experiment_id)
+        stages = ViewType.parse(view).stages()
+        with self.db.transaction() as s:
+            experiment_store.get_row(s, exp_id)
+            sampled, metrics, params = browse_store.key_spread(s, exp_id, stages, SPREAD_SAMPLE)
+        return ExperimentSpread(sampled, [KeySpread(*m) for m in metrics], [KeySpread(*p) for p in params])
+
+    def count_runs(self, experiment_id: str, filter_string: str | None, view: str | ViewType | None = None) -> int:
+        """How many of the experiment's runs match a filter (all its pages)."""
+        comparisons = grammar.parse_filter(filter_string)
+        exp_id = experiment_store.parse_id(experiment_id)
+        with self.db.transaction() as s:
+            return search_store.count_runs(
+                s, experiment_ids=[exp_id], comparisons=comparisons, stages=ViewType.parse(view).stages()
+            )
+
+    def previous_page_token(
+        self,
+        experiment_id: str,
+        filter_string: str | None,
+        view: str | ViewType | None,
+        max_results: int,
+        order_by: Sequence[str],
+        page_token: str,
+    ) -> str | None:
+        """The token of the page of a run search before the page ``page_token`` opens; None when
+        that is the first page."""
+        if max_results < 1:
+            raise InvalidInput("max_results must be at least 1.")
+        with self.db.transaction() as s:
+            return search_store.previous_page_token(
+                s,
+                experiment_ids=[experiment_store.parse_id(experiment_id)],
+                comparisons=grammar.parse_filter(filter_string),
+                order_by=grammar.parse_order_by(list(order_by)),
+                stages=ViewType.parse(view).stages(),
+                max_results=max_results,
+                page_token=page_token,
+            )
+
+    def child_counts(
+        self, experiment_id: str, parent_run_ids: Sequence[str], view: str | ViewType | None = None
+    ) -> dict[str, int]:
+        """How many runs are nested directly under each given run (parents without any are left out)."""
+        exp_id = experiment_store.parse_id(experiment_id)
+        stages = ViewType.parse(view).stages()
+        with self.db.transaction() as s:
+            return browse_store.child_counts(s, exp_id, list(parent_run_ids), system_tags.PARENT_RUN_ID, stages)
+
+    def single_point_metrics(self, run_id: str) -> list[str]:
+        """The run's metrics logged once: shown as a value rather than drawn as a chart."""
+        with self.db.transaction() as s:
+            found = run_store.ids_for_uuids(s, [run_id])
+            if run_id not in found:
+                raise NotFound(f"No run with id {run_id!r}.", {"run_id": run_id})
+            return browse_store.single_point_metrics(s, found[run_id])
 
     def children(
         self,

@@ -1,4 +1,10 @@
-"""Compare runs (2 to 100, from any experiments), and the chart data the pages fetch."""
+"""Compare runs, and the chart data the pages fetch.
+
+Two ways in: 2 to 100 runs named by id (``run=...``, from any experiments), side by side; or
+the experiment view (``experiment=<id>``, with the runs table's ``filter``, ``view`` and
+``order``), which compares every run the table lists, up to 1,000: parallel coordinates and the
+scatter draw them all, the tables and metric charts the first 100.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from runstone.errors import InvalidInput
 from runstone.tracking import tags as system_tags
 from runstone.tracking.browse import MAX_COMPARED_RUNS, BrowseService
 from runstone.tracking.service import TrackingService
+from runstone.ui import runs_table
 from runstone.ui.web import WEBGL_PAGE_CSP, PageRoute, browse, json_response, render, tracking
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -20,6 +27,7 @@ data_router = APIRouter(include_in_schema=False)
 Tracking = Annotated[TrackingService, Depends(tracking)]
 Browse = Annotated[BrowseService, Depends(browse)]
 MAX_CHART_POINTS = 5000
+MAX_EXPERIMENT_VIEW = 1000  # runs that parallel coordinates and the scatter draw in the experiment view
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
@@ -50,23 +58,38 @@ def _differs(values: list[Any]) -> bool:
     return len({repr(v) for v in values}) > 1
 
 
-def comparison(runs: list[Run]) -> dict[str, Any]:
-    """Tables and chart inputs of the compare page."""
+def best_of(key: str, values: list[float | None]) -> int | None:
+    """The index of a metric's best value: the lowest of a loss or error, else the highest;
+    None when fewer than two runs have a value or they all have the same one."""
+    finite = [(v, i) for i, v in enumerate(values) if v is not None and math.isfinite(v)]
+    if len(finite) < 2 or len({v for v, _ in finite}) < 2:
+        return None
+    pick = min if runs_table.lower_is_better(key) else max
+    return pick(finite, key=lambda pair: pair[0])[1]
+
+
+def comparison(runs: list[Run], drawn: list[Run] | None = None) -> dict[str, Any]:
+    """Tables and chart inputs of the compare page: tables of ``runs``; parallel coordinates and
+    the scatter of ``drawn`` (the same runs unless given)."""
+    drawn = runs if drawn is None else drawn
     param_keys = sorted({k for r in runs for k in r.data.params})
     metric_keys = sorted({k for r in runs for k in r.data.metrics})
     params = [(k, [r.data.params.get(k) for r in runs]) for k in param_keys]
     metrics = [(k, [r.data.metrics.get(k) for r in runs]) for k in metric_keys]
-    numeric_params = [k for k, values in params if all(v is None or _as_number(v) is not None for v in values)]
-    palette = colors(len(runs))
+    drawn_params = sorted({k for r in drawn for k in r.data.params})
+    numeric_params = [
+        k for k in drawn_params if all(_as_number(r.data.params[k]) is not None for r in drawn if k in r.data.params)
+    ]
+    palette = colors(len(drawn))
     chart_runs = [
         {
             "id": r.info.run_id,
             "name": r.info.run_name,
             "color": palette[i],
-            "params": {k: r.data.params[k] for k in param_keys if k in r.data.params},
+            "params": {k: r.data.params[k] for k in drawn_params if k in r.data.params},
             "metrics": {k: _finite(v) for k, v in r.data.metrics.items()},
         }
-        for i, r in enumerate(runs)
+        for i, r in enumerate(drawn)
     ]
     return {
         "params": params,
@@ -75,8 +98,9 @@ def comparison(runs: list[Run]) -> dict[str, Any]:
         "metric_keys": metric_keys,
         "numeric_params": numeric_params,
         "colors": palette,
-        "chart": {"runs": chart_runs, "params": param_keys, "numeric_params": numeric_params, "metrics": metric_keys},
+        "chart": {"runs": chart_runs, "params": drawn_params, "numeric_params": numeric_params},
         "differs": {k: _differs(v) for k, v in params + metrics},
+        "best": {k: best_of(k, v) for k, v in metrics},
     }
 
 
@@ -93,6 +117,7 @@ def compare_page(
     info: Browse,
     run: Annotated[list[str] | None, Query()] = None,
     chart: Annotated[list[str] | None, Query()] = None,
+    experiment: str = "",
     diff: str = "",
     metric: str = "",
     x: str = "",
@@ -100,38 +125,57 @@ def compare_page(
     sweep: str = "",
     axis: Annotated[list[str] | None, Query()] = None,
 ) -> Response:
-    run_ids = list(dict.fromkeys(run or []))
-    if sweep:
-        # A sweep's trials, with the swept parameters as the parallel coordinates' axes.
-        parent = service.get_run(sweep)
-        run_ids = list(dict.fromkeys([*run_ids, *service.child_run_ids(sweep)]))[:MAX_COMPARED_RUNS]
-        axis = axis or [p for p in parent.data.tags.get(system_tags.SWEEP_PARAMS, "").split(",") if p]
-        metric = metric or parent.data.tags.get(system_tags.SWEEP_METRIC, "")
-    if not 2 <= len(run_ids) <= MAX_COMPARED_RUNS:
-        raise InvalidInput(f"Compare between 2 and {MAX_COMPARED_RUNS} runs; this link names {len(run_ids)}.")
-    runs = info.runs(run_ids)
+    view: dict[str, Any] | None = None
+    if experiment:
+        service.get_experiment(experiment)  # an unknown experiment is NotFound, not an empty view
+        state = runs_table.TableState.parse(request.query_params, [])
+        found = service.search_runs(
+            [experiment], state.filter or None, state.view_type, MAX_EXPERIMENT_VIEW, [state.order]
+        )
+        drawn = list(found)
+        matching = info.count_runs(experiment, state.filter or None, state.view_type)
+        if len(drawn) < 2:
+            raise InvalidInput(f"The experiment view compares 2 runs or more; {len(drawn)} match.")
+        runs = drawn[:MAX_COMPARED_RUNS]
+        run_ids = [r.info.run_id for r in runs]
+        view = {"experiment": experiment, "state": state, "matching": matching, "drawn": len(drawn)}
+    else:
+        run_ids = list(dict.fromkeys(run or []))
+        if sweep:
+            # A sweep's trials, with the swept parameters as the parallel coordinates' axes.
+            parent = service.get_run(sweep)
+            run_ids = list(dict.fromkeys([*run_ids, *service.child_run_ids(sweep)]))[:MAX_COMPARED_RUNS]
+            axis = axis or [p for p in parent.data.tags.get(system_tags.SWEEP_PARAMS, "").split(",") if p]
+            metric = metric or parent.data.tags.get(system_tags.SWEEP_METRIC, "")
+        if not 2 <= len(run_ids) <= MAX_COMPARED_RUNS:
+            raise InvalidInput(
+                f"Compare between 2 and {MAX_COMPARED_RUNS} runs side by side; this link names {len(run_ids)}. "
+                "To compare more, select them in the runs table and press Compare: it offers the experiment view."
+            )
+        runs = drawn = info.runs(run_ids)
     experiment_ids = sorted({r.info.experiment_id for r in runs}, key=int)
     experiments = {e: service.get_experiment(e) for e in experiment_ids}
-    data = comparison(runs)
+    data = comparison(runs, drawn)
     metric_keys = data["metric_keys"]
-    axes = {f"params.{k}" for k in data["param_keys"]} | {f"metrics.{k}" for k in metric_keys}
+    axes = {f"params.{k}" for k in data["chart"]["params"]} | {f"metrics.{k}" for k in metric_keys}
     chosen_metric = metric if metric in metric_keys else (metric_keys[0] if metric_keys else "")
     charts = [c for c in (chart or []) if c in metric_keys] or metric_keys[:4]
     first_param = f"params.{data['numeric_params'][0]}" if data["numeric_params"] else ""
-    fallback_x = first_param or (f"params.{data['param_keys'][0]}" if data["param_keys"] else "")
+    fallback_x = first_param or (f"params.{data['chart']['params'][0]}" if data["chart"]["params"] else "")
     x_axis = _axis(x, fallback_x, axes)
     y_axis = _axis(y, f"metrics.{chosen_metric}" if chosen_metric else "", axes)
     # The browser draws only the chosen metric and axes; choosing others reloads the page. With
     # 100 runs of 200 metrics, sending every value would triple the page for nothing.
-    drawn = {chosen_metric} | {a.removeprefix("metrics.") for a in (x_axis, y_axis) if a.startswith("metrics.")}
+    wanted = {chosen_metric} | {a.removeprefix("metrics.") for a in (x_axis, y_axis) if a.startswith("metrics.")}
     for r in data["chart"]["runs"]:
-        r["metrics"] = {k: v for k, v in r["metrics"].items() if k in drawn}
+        r["metrics"] = {k: v for k, v in r["metrics"].items() if k in wanted}
     return render(
         request,
         "compare.html",
         {
             "runs": runs,
             "run_ids": run_ids,
+            "experiment_view": view,
             "experiments": experiments,
             "diff": diff == "1",
             "metric": chosen_metric,
@@ -140,6 +184,7 @@ def compare_page(
             "y": y_axis,
             "axes": sorted(axes),
             "pc_axes": [a for a in dict.fromkeys(axis or []) if a in data["param_keys"]],
+            "lower_is_better": runs_table.lower_is_better,
             **data,
         },
         csp=WEBGL_PAGE_CSP,

@@ -6,13 +6,16 @@ POST guarded by :func:`runstone.ui.web.check_csrf` that redirects back with a me
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from runstone.entities import Experiment, Run, ViewType
 from runstone.errors import InvalidInput, NotFound, RunstoneError
@@ -27,7 +30,7 @@ Tracking = Annotated[TrackingService, Depends(tracking)]
 Browse = Annotated[BrowseService, Depends(browse)]
 EXPERIMENT_VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
 MAX_EXPERIMENTS = 1000
-NESTED_DEPTH = 4
+MAX_NESTED_SHOWN = 1000  # nested runs unfolded under one parent; the rest are a filter away
 
 
 def name_filter(text: str) -> str:
@@ -131,27 +134,6 @@ def set_experiment_note(
     return act(request, f"/ui/experiments/{experiment_id}", run)
 
 
-def _children(
-    info: BrowseService,
-    experiment_id: str,
-    top: list[Run],
-    state: runs_table.TableState,
-    projection: dict[str, list[str] | None],
-) -> dict[str, list[Run]]:
-    """Nested runs of the page's runs, level by level, a bounded number of levels and runs."""
-    found: dict[str, list[Run]] = {}
-    parents = [r.info.run_id for r in top]
-    budget = 1000
-    for _ in range(NESTED_DEPTH):
-        if not parents or budget <= 0:
-            break
-        level = info.children(experiment_id, parents, state.view_type, limit=budget, **projection)
-        found.update(level)
-        parents = [c.info.run_id for kids in level.values() for c in kids]
-        budget -= len(parents)
-    return found
-
-
 @router.get("/ui/experiments/{experiment_id}")
 def runs_page(
     request: Request,
@@ -161,12 +143,12 @@ def runs_page(
     col: Annotated[list[str] | None, Query()] = None,
 ) -> Response:
     experiment = service.get_experiment(experiment_id)
-    state = runs_table.TableState.parse(request.query_params, col or [])
-    chosen = [runs_table.chosen_column(c) for c in state.columns] if runs_table.has_choice(state) else None
-    projection = runs_table.projection(chosen)
+    state = _with_columns(info, experiment_id, runs_table.TableState.parse(request.query_params, col or []))
+    columns = [runs_table.chosen_column(c) for c in state.columns]
     error: dict[str, object] | None = None
     runs: list[Run] = []
-    next_token = None
+    next_token = previous_token = None
+    matching = 0
     try:
         page = service.search_runs(
             [experiment_id],
@@ -175,24 +157,21 @@ def runs_page(
             state.max,
             [state.order],
             state.page_token,
-            **projection,
+            **runs_table.projection(columns),
         )
         runs = list(page)
         next_token = page.next_page_token
+        matching = info.count_runs(experiment_id, state.search_filter(), state.view_type)
+        if state.page_token:
+            previous_token = info.previous_page_token(
+                experiment_id, state.search_filter(), state.view_type, state.max, [state.order], state.page_token
+            )
     except InvalidInput as exc:
         error = {"message": exc.message, "position": exc.details.get("position"), "field": _error_field(exc)}
-    if chosen is None:
-        # No choice in the URL: columns come from the keys of this page's runs, and every link
-        # of the page names them, so that sorting and paging keep the same columns.
-        sample = [r.info.run_id for r in runs[: runs_table.DEFAULT_COLUMNS_SAMPLE]]
-        metric_keys = service.metric_keys(sample) if sample else []
-        state = replace(state, columns=runs_table.default_columns(metric_keys, runs), picked=True)
-        chosen = [runs_table.chosen_column(c) for c in state.columns]
-        projection = runs_table.projection(chosen)
-        runs = info.runs([r.info.run_id for r in runs], **projection) if runs else []
     rows: list[runs_table.Row] = []
     if state.nested:
-        rows = runs_table.tree_rows(runs, _children(info, experiment_id, runs, state, projection))
+        counts = info.child_counts(experiment_id, [r.info.run_id for r in runs], state.view_type) if runs else {}
+        rows = [runs_table.Row(r, 0, None, counts.get(r.info.run_id, 0)) for r in runs]
     else:
         parent_ids = [p for r in runs if (p := r.data.tags.get(system_tags.PARENT_RUN_ID))]
         refs = info.run_refs(parent_ids) if parent_ids else {}
@@ -201,24 +180,128 @@ def runs_page(
             ref = refs.get(parent_id) if parent_id else None
             rows.append(runs_table.Row(r, 0, (parent_id, ref.name if ref else parent_id) if parent_id else None))
     experiments = list(service.search_experiments(max_results=MAX_EXPERIMENTS, order_by=["name ASC"]))
-    total = info.activity([experiment_id])[experiment_id].active_runs
+    total = info.count_runs(experiment_id, None, state.view_type) if state.filter or state.nested else matching
     return render(
         request,
         "runs.html",
         {
             "experiment": experiment,
             "state": state,
-            "columns": chosen,
+            "columns": columns,
             "fixed": runs_table.FIXED_COLUMNS,
             "rows": rows,
             "next_token": next_token,
+            "previous_token": previous_token,
+            "matching": matching,
+            "pages": max(1, -(-matching // state.max)),
             "error": error,
             "targets": [e for e in experiments if e.experiment_id != experiment.experiment_id],
             "total": total,
             "note": experiment.tags.get(system_tags.NOTE, ""),
             "tags": system_tags,
+            "max_compared": MAX_COMPARED_RUNS,
+            "nested_filter": runs_table.nested_filter,
         },
         status=400 if error else 200,
+    )
+
+
+def _with_columns(info: BrowseService, experiment_id: str, state: runs_table.TableState) -> runs_table.TableState:
+    """The state with its columns chosen: without a choice in the URL, the metrics and params that
+    vary across the experiment's runs. Every link of the page then names them, so sorting,
+    paging and filtering keep the same columns."""
+    if runs_table.has_choice(state):
+        return state
+    return replace(
+        state, columns=runs_table.default_columns(info.key_spread(experiment_id, state.view_type)), picked=True
+    )
+
+
+@router.get("/ui/experiments/{experiment_id}/children")
+def nested_rows(
+    request: Request,
+    experiment_id: str,
+    info: Browse,
+    parent: str,
+    depth: Annotated[int, Query(ge=1, le=50)] = 1,
+    col: Annotated[list[str] | None, Query()] = None,
+) -> Response:
+    """The rows of the runs nested under ``parent``, for the table to unfold in place."""
+    state = _with_columns(info, experiment_id, runs_table.TableState.parse(request.query_params, col or []))
+    columns = [runs_table.chosen_column(c) for c in state.columns]
+    kids = info.children(
+        experiment_id, [parent], state.view_type, limit=MAX_NESTED_SHOWN, **runs_table.projection(columns)
+    )[parent]
+    counts = info.child_counts(experiment_id, [k.info.run_id for k in kids], state.view_type) if kids else {}
+    total = info.child_counts(experiment_id, [parent], state.view_type).get(parent, 0)
+    return render(
+        request,
+        "runs_rows.html",
+        {
+            "state": state,
+            "columns": columns,
+            "fixed": runs_table.FIXED_COLUMNS,
+            "rows": [runs_table.Row(k, depth, None, counts.get(k.info.run_id, 0)) for k in kids],
+            "parent_id": parent,
+            "more": total - len(kids),
+            "tags": system_tags,
+            "nested_filter": runs_table.nested_filter,
+        },
+    )
+
+
+@router.get("/ui/experiments/{experiment_id}/runs.csv")
+def export_runs(
+    request: Request,
+    experiment_id: str,
+    service: Tracking,
+    info: Browse,
+    col: Annotated[list[str] | None, Query()] = None,
+) -> Response:
+    """The runs of the table's view (its filter, order and columns; every page, nested runs
+    included) as CSV."""
+    experiment = service.get_experiment(experiment_id)
+    state = _with_columns(info, experiment_id, runs_table.TableState.parse(request.query_params, col or []))
+    columns = [runs_table.chosen_column(c) for c in state.columns]
+    projection = runs_table.projection(columns)
+    projection["tags"] = [*(projection["tags"] or []), system_tags.PARENT_RUN_ID]
+    filter_string = state.filter or None
+    first = service.search_runs(
+        [experiment_id], filter_string, state.view_type, runs_table.EXPORT_PAGE, [state.order], None, **projection
+    )
+
+    def lines() -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(runs_table.export_header(columns))
+        page = first
+        while True:
+            for run in page:
+                writer.writerow(runs_table.export_row(run, columns))
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if not page.next_page_token:
+                return
+            page = service.search_runs(
+                [experiment_id],
+                filter_string,
+                state.view_type,
+                runs_table.EXPORT_PAGE,
+                [state.order],
+                page.next_page_token,
+                **projection,
+            )
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", experiment.name).strip("-") or f"experiment-{experiment_id}"
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}-runs.csv"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
@@ -302,11 +385,54 @@ def runs_action(
     if not run_ids:
         return redirect(request, back, error="Select at least one run first.")
     if action == "compare":
-        if not 2 <= len(run_ids) <= MAX_COMPARED_RUNS:
-            return redirect(request, back, error=f"Select between 2 and {MAX_COMPARED_RUNS} runs to compare.")
+        if len(run_ids) < 2:
+            return redirect(request, back, error="Select at least 2 runs to compare.")
+        if len(run_ids) > MAX_COMPARED_RUNS:
+            return _compare_many(request, experiment_id, run_ids, back)
         return redirect(request, "/ui/compare?" + urllib.parse.urlencode([("run", r) for r in run_ids]))
     form = {"tag_key": tag_key, "tag_value": tag_value, "target": target}
     return act(request, back, lambda: _run_action(service, action, run_ids, form))
+
+
+def _compare_many(request: Request, experiment_id: str, run_ids: list[str], back: str) -> Response:
+    """More runs than compare puts side by side: the page of the ways forward (a link holds the
+    first hundred of them and the table's view, not all of them)."""
+    table = urllib.parse.parse_qs(urllib.parse.urlsplit(back).query)
+    view = [(k, table[k][0]) for k in ("filter", "order", "view") if table.get(k)]
+    first = [("run", r) for r in run_ids[:MAX_COMPARED_RUNS]]
+    query = urllib.parse.urlencode([("selected", str(len(run_ids))), *view, *first])
+    return redirect(request, f"/ui/experiments/{experiment_id}/compare-many?{query}")
+
+
+@router.get("/ui/experiments/{experiment_id}/compare-many")
+def compare_many(
+    request: Request,
+    experiment_id: str,
+    service: Tracking,
+    selected: Annotated[int, Query(ge=0)] = 0,
+    run: Annotated[list[str] | None, Query()] = None,
+    filter: str = "",
+    order: str = "",
+    view: str = "",
+) -> Response:
+    """The ways forward when more runs are selected than compare puts side by side."""
+    experiment = service.get_experiment(experiment_id)
+    first = list(dict.fromkeys(run or []))[:MAX_COMPARED_RUNS]
+    table = [(k, v) for k, v in (("filter", filter), ("order", order), ("view", view)) if v]
+    return render(
+        request,
+        "compare_many.html",
+        {
+            "experiment": experiment,
+            "selected": max(selected, len(first)),
+            "limit": MAX_COMPARED_RUNS,
+            "back": f"/ui/experiments/{experiment_id}?" + urllib.parse.urlencode(table),
+            "filter": filter,
+            "first": "/ui/compare?" + urllib.parse.urlencode([("run", r) for r in first]),
+            "first_count": len(first),
+            "experiment_view": "/ui/compare?" + urllib.parse.urlencode([("experiment", experiment_id), *table]),
+        },
+    )
 
 
 fallback = APIRouter(include_in_schema=False, route_class=PageRoute)

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import StreamingResponse
 
-from runstone.entities import FileInfo, Run
+from runstone.entities import FileInfo, ModelVersion, Run
 from runstone.errors import NotFound
+from runstone.registry.approvals import GovernedRegistry
 from runstone.tracking import tags as system_tags
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.browse import BrowseService
@@ -24,6 +25,7 @@ from runstone.ui.web import (
     browse,
     check_csrf,
     logged_models,
+    registry,
     render,
     safe_next,
     tag_remover,
@@ -36,7 +38,11 @@ Tracking = Annotated[TrackingService, Depends(tracking)]
 Browse = Annotated[BrowseService, Depends(browse)]
 Artifacts = Annotated[ArtifactService, Depends(artifacts)]
 LoggedModels = Annotated[LoggedModelService, Depends(logged_models)]
+Registry = Annotated[GovernedRegistry, Depends(registry)]
 MAX_MODELS_SHOWN = 50
+MAX_VERSIONS_SHOWN = 100
+# Tags that runstone or MLflow set themselves: listed apart, not edited as the user's own.
+SYSTEM_TAG_PREFIXES = (system_tags.PREFIX, "mlflow.")
 MAX_MODEL_FILES_SHOWN = 30
 MAX_CHILDREN_SHOWN = 200
 
@@ -77,19 +83,34 @@ def _models_of(run: Run, models: LoggedModelService) -> list[dict[str, Any]]:
     return out
 
 
+def _versions_of(run: Run, models: GovernedRegistry) -> list[ModelVersion]:
+    """The registered model versions made from this run, newest first."""
+    found = models.search_model_versions(
+        f"run_id = '{run.info.run_id}'", max_results=MAX_VERSIONS_SHOWN, order_by=["creation_timestamp DESC"]
+    )
+    return list(found)
+
+
 @router.get("/ui/runs/{run_id}")
 def run_page(
-    request: Request, run_id: str, service: Tracking, info: Browse, files: Artifacts, models: LoggedModels
+    request: Request,
+    run_id: str,
+    service: Tracking,
+    info: Browse,
+    files: Artifacts,
+    models: LoggedModels,
+    versions: Registry,
 ) -> Response:
     run = service.get_run(run_id)
     experiment = service.get_experiment(run.info.experiment_id)
     parent_id = run.data.tags.get(system_tags.PARENT_RUN_ID)
     child_ids = service.child_run_ids(run_id)
     refs = info.run_refs([*([parent_id] if parent_id else []), *child_ids[:MAX_CHILDREN_SHOWN]])
-    user_tags = {k: v for k, v in sorted(run.data.tags.items()) if not k.startswith(system_tags.PREFIX)}
-    system = {
-        k: v for k, v in sorted(run.data.tags.items()) if k.startswith(system_tags.PREFIX) and k != system_tags.NOTE
-    }
+    tags = sorted(run.data.tags.items())
+    user_tags = {k: v for k, v in tags if not k.startswith(SYSTEM_TAG_PREFIXES)}
+    system = {k: v for k, v in tags if k.startswith(SYSTEM_TAG_PREFIXES) and k != system_tags.NOTE}
+    metrics = sorted(run.data.metrics.items())
+    single = set(info.single_point_metrics(run_id)) if metrics else set()
     return render(
         request,
         "run.html",
@@ -103,10 +124,13 @@ def run_page(
             "note": run.data.tags.get(system_tags.NOTE, ""),
             "user_tags": user_tags,
             "system_tags": system,
-            "metrics": sorted(run.data.metrics.items()),
+            "metrics": metrics,
+            "charted": [(k, v) for k, v in metrics if k not in single],
+            "single_values": [(k, v) for k, v in metrics if k in single],
             "params": sorted(run.data.params.items()),
             "artifacts": files.list_artifacts(run_id),
             "logged_models": _models_of(run, models),
+            "versions": _versions_of(run, versions),
             "diff_artifact": system_tags.GIT_DIFF_ARTIFACT,
             "reproduction": project_views.reproduction(run, files),
             "sweep": project_views.sweep(run),

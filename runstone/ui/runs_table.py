@@ -1,9 +1,11 @@
 """The runs table's state, all of it in the query string, and its columns.
 
 A link to the table reproduces it exactly: ``filter``, ``order``, ``col`` (repeated; one
-``metrics.<key>``, ``params.<key>`` or ``tags.<key>`` each), ``cols`` (set when the picker chose
-the columns, so that choosing none is remembered), ``max``, ``view``, ``flat`` and the keyset
-``page_token`` with the page number it stands for.
+``metrics.<key>``, ``params.<key>`` or ``tags.<key>`` each), ``cols`` (set once the columns are
+chosen, so that choosing none is remembered), ``max``, ``view``, ``flat`` and the keyset
+``page_token`` with the page number it stands for. What lives in the browser alone: the runs
+ticked for an action (kept across pages), the nested runs unfolded, and the direction each
+column was last sorted in.
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from runstone.entities import Run
 from runstone.errors import InvalidInput
 from runstone.tracking import tags as system_tags
-from runstone.tracking.browse import ExperimentKeys
+from runstone.tracking.browse import ExperimentKeys, ExperimentSpread, KeySpread
 
 PAGE_SIZES = (25, 50, 100, 250, 500, 1000)
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_ORDER = "attributes.start_time DESC"
-DEFAULT_COLUMNS_SAMPLE = 20  # runs whose metric keys choose the default columns
+MAX_DEFAULT_METRICS = 8
+MAX_DEFAULT_PARAMS = 8
+EXPORT_PAGE = 1000
 VIEWS = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
 TOP_LEVEL_FILTER = f"tags.`{system_tags.PARENT_RUN_ID}` IS NULL"
 # Tags that are shown in their own columns (or not at all) rather than offered in the picker.
@@ -35,6 +40,16 @@ SHOWN_TAGS = (
 HIDDEN_TAGS = frozenset({system_tags.NOTE, system_tags.PARENT_RUN_ID})
 ENTITIES = {"metrics": "metric", "params": "param", "tags": "tag"}
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][\w.\-/:]*$")
+# Metrics whose name says lower is better: sorted ascending first, and their minimum is the best.
+_LOWER_WORDS = frozenset({"err", "mse", "mae", "rmse", "mape", "perplexity", "ppl", "wer", "cer", "regret"})
+
+
+def lower_is_better(metric_key: str) -> bool:
+    """True for losses and errors (``val/loss``, ``train_error``, ``rmse``), by their name."""
+    key = metric_key.lower()
+    if "loss" in key or "error" in key:
+        return True
+    return any(part in _LOWER_WORDS for part in re.split(r"[^a-z0-9]+", key))
 
 
 def identifier(prefix: str, key: str) -> str | None:
@@ -183,30 +198,39 @@ class TableState:
             return self.query(order=f"{column.sort} DESC")
         if current == "descending":
             return self.query(order=f"{column.sort} ASC")
-        first = "ASC" if column.kind in ("param", "tag") or column.key in ("run_name", "status", "user_id") else "DESC"
-        return self.query(order=f"{column.sort} {first}")
+        return self.query(order=f"{column.sort} {first_direction(column)}")
 
 
-def default_columns(metric_keys: Sequence[str], runs: Sequence[Run]) -> tuple[str, ...]:
-    """Without a choice in the URL, from the keys of the runs on the page: every metric and param
-    when there are few, else the first five of each."""
-    param_keys = sorted({k for r in runs for k in r.data.params})
-    metrics = [f"metrics.{k}" for k in sorted(metric_keys)]
-    params = [f"params.{k}" for k in param_keys]
-    if len(metrics) + len(params) <= 10:
-        return tuple(metrics + params)
-    return tuple(metrics[:5] + params[:5])
+def first_direction(column: Column) -> str:
+    """The direction of a column's first sort: what a person looks for first in it."""
+    if column.kind == "metric":
+        return "ASC" if lower_is_better(column.key) else "DESC"
+    if column.kind in ("param", "tag") or column.key in ("run_name", "status", "user_id"):
+        return "ASC"
+    return "DESC"
+
+
+def default_columns(spread: ExperimentSpread) -> tuple[str, ...]:
+    """Without a choice in the URL: the metrics and params whose values vary across the
+    experiment's runs, those most runs have first (all of them when nothing varies, as in an
+    experiment of one run), shown in name order."""
+
+    def pick(keys: Sequence[KeySpread], most: int) -> list[str]:
+        chosen = [k for k in keys if k.varies] or list(keys)
+        chosen.sort(key=lambda k: (-k.runs, k.key))
+        return sorted(k.key for k in chosen[:most])
+
+    metrics = [f"metrics.{k}" for k in pick(spread.metrics, MAX_DEFAULT_METRICS)]
+    params = [f"params.{k}" for k in pick(spread.params, MAX_DEFAULT_PARAMS)]
+    return tuple(metrics + params)
 
 
 def has_choice(state: TableState) -> bool:
     return state.picked or bool(state.columns)
 
 
-def projection(columns: Sequence[Column] | None) -> dict[str, list[str] | None]:
-    """The keys to load: those of the visible columns; while columns are unchosen, all params
-    and no metrics (enough to choose the default columns)."""
-    if columns is None:
-        return {"params": None, "metrics": [], "tags": list(SHOWN_TAGS)}
+def projection(columns: Sequence[Column]) -> dict[str, list[str] | None]:
+    """The keys to load: those of the visible columns, and the tags of the fixed ones."""
     return {
         "params": [c.key for c in columns if c.kind == "param"],
         "metrics": [c.key for c in columns if c.kind == "metric"],
@@ -228,20 +252,65 @@ class Row:
     run: Run
     depth: int = 0
     parent: tuple[str, str] | None = None  # (run id, name) shown for a nested run listed flat
-    children: int = 0
+    children: int = 0  # runs nested directly under this one, folded until asked for
 
 
-def tree_rows(top: Sequence[Run], children: Mapping[str, Sequence[Run]]) -> list[Row]:
-    """Top-level runs, each followed by its nested runs (and theirs), indented."""
-    rows: list[Row] = []
+def nested_filter(run_id: str) -> str:
+    """The filter that lists the runs nested under a run (the folded rows, for a browser without
+    JavaScript)."""
+    return f"{identifier('tags', system_tags.PARENT_RUN_ID)} = '{run_id}'"
 
-    def visit(run: Run, depth: int, seen: frozenset[str]) -> None:
-        kids = children.get(run.info.run_id, ())
-        rows.append(Row(run, depth, None, len(kids)))
-        for kid in kids:
-            if kid.info.run_id not in seen:  # a cycle of parent tags must not loop forever
-                visit(kid, depth + 1, seen | {kid.info.run_id})
 
-    for run in top:
-        visit(run, 0, frozenset({run.info.run_id}))
-    return rows
+# The CSV export: the runs of the current view, all pages, with the chosen columns.
+EXPORT_FIXED = (
+    "run_id",
+    "run_name",
+    "status",
+    "start_time",
+    "end_time",
+    "duration_s",
+    "user",
+    "source",
+    "git_commit",
+    "parent_run_id",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula is written as text."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
+
+
+def _iso(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def export_header(columns: Sequence[Column]) -> list[str]:
+    return [*EXPORT_FIXED, *(c.id for c in columns)]
+
+
+def export_row(run: Run, columns: Sequence[Column]) -> list[Any]:
+    info, tags = run.info, run.data.tags
+    duration = (info.end_time - info.start_time) / 1000 if info.end_time is not None and info.start_time else ""
+    fixed = [
+        info.run_id,
+        info.run_name,
+        info.status,
+        _iso(info.start_time),
+        _iso(info.end_time),
+        duration,
+        info.user_id,
+        tags.get(system_tags.SOURCE_NAME, ""),
+        tags.get(system_tags.GIT_COMMIT, ""),
+        tags.get(system_tags.PARENT_RUN_ID, ""),
+    ]
+    values = [c.value(run) for c in columns]
+    return [_cell(v) for v in fixed] + [("" if v is None else _cell(v)) for v in values]

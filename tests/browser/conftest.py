@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
 
-from demo_data import Demo, RegistryDemo, populate, populate_registry
+from demo_data import Demo, LongRun, RegistryDemo, Sweep, populate, populate_long_run, populate_registry, populate_sweep
 from e2e_support import Server, Servers, remote
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -72,6 +72,18 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             yield context
         finally:
             context.close()
+
+
+@pytest.fixture(scope="session")
+def sweep(server: Server) -> Sweep:
+    with remote(server.url) as client:
+        return populate_sweep(client)
+
+
+@pytest.fixture(scope="session")
+def long_run(server: Server) -> LongRun:
+    with remote(server.url) as client:
+        return populate_long_run(client)
 
 
 @pytest.fixture(scope="session")

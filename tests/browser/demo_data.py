@@ -195,3 +195,125 @@ def _log_bytes(client: RunstoneClient, run_id: str, data: bytes, path: str) -> N
         file = Path(tmp) / path.rsplit("/", 1)[-1]
         file.write_bytes(data)
         client.log_artifact(run_id, file, path.rsplit("/", 1)[0] if "/" in path else None)
+
+
+@dataclass
+class Sweep:
+    """A 500-run sweep: 100 configurations, each a parent run with four nested folds."""
+
+    experiment_id: str = ""
+    parents: dict[str, str] = field(default_factory=dict)  # parent run name -> run id
+    folds: dict[str, str] = field(default_factory=dict)  # fold run name -> run id
+    lrs: dict[str, float] = field(default_factory=dict)  # parent run name -> learning rate
+    running: list[str] = field(default_factory=list)  # names of the runs still running
+    long_steps: int = 2000
+
+    @property
+    def total(self) -> int:
+        return len(self.parents) + len(self.folds)
+
+
+SWEEP_CONFIGS = 100
+SWEEP_FOLDS = 4
+SWEEP_T0 = T0 + 30 * 24 * 3_600_000
+
+
+def _fold_curve(lr: float, fold: int, steps: int) -> list[Metric]:
+    points = []
+    for step in range(steps):
+        t = SWEEP_T0 + step * 500
+        loss = 1.5 * math.exp(-step * min(lr * 20, 1) / 200) + 0.1 + 0.02 * fold
+        points.append(Metric("train/loss", loss, t, step))
+        if step % 10 == 9:  # validation every tenth step, as training loops do
+            points.append(Metric("val/error", loss / 3, t, step))
+    return points
+
+
+def _sweep_config(client: RunstoneClient, sweep: Sweep, i: int) -> None:
+    name = f"cfg-{i:03d}"
+    lr = 10 ** (-4 + 3 * ((i * 37) % SWEEP_CONFIGS) / (SWEEP_CONFIGS - 1))  # 1e-4 .. 1e-1
+    start = SWEEP_T0 + i * 600_000
+    optimizer = ("sgd", "adam", "adamw")[i % 3]
+    params = {"lr": f"{lr:.6g}", "batch_size": str(2 ** (4 + i % 4)), "optimizer": optimizer, "epochs": "10"}
+    parent = client.create_run(sweep.experiment_id, start_time=start, run_name=name, tags={SOURCE: "sweep.py"})
+    parent_id = parent.info.run_id
+    sweep.parents[name] = parent_id
+    sweep.lrs[name] = float(params["lr"])
+    steps = 2000 if i % 50 == 0 else 200
+    running = i >= SWEEP_CONFIGS - 2
+    finals = []
+    for fold in range(SWEEP_FOLDS):
+        fold_name = f"{name}-fold{fold}"
+        child = client.create_run(
+            sweep.experiment_id,
+            start_time=start + 1000 + fold,
+            run_name=fold_name,
+            tags={SOURCE: "sweep.py", "fold": str(fold)},
+            parent_run_id=parent_id,
+        )
+        sweep.folds[fold_name] = child.info.run_id
+        curve = _fold_curve(lr, fold, steps)
+        finals.append(curve[-1].value)
+        batch = [*params.items(), ("fold", str(fold))]
+        for j in range(0, len(curve), 1000):
+            client.log_batch(child.info.run_id, metrics=curve[j : j + 1000], params=batch if j == 0 else ())
+        if running:
+            sweep.running.append(fold_name)
+        else:
+            client.set_terminated(child.info.run_id, end_time=start + 1000 + steps * 500)
+    mean = sum(finals) / len(finals)
+    client.log_batch(
+        parent_id,
+        metrics=[Metric("train/loss", mean, start + 60_000, 0), Metric("val/error", mean / 3, start + 60_000, 0)],
+        params=params,
+    )
+    if i in (17, 53):
+        client.set_terminated(parent_id, "FAILED", end_time=start + 120_000)
+    elif i == 29:
+        client.set_terminated(parent_id, "KILLED", end_time=start + 90_000)
+    elif running:
+        sweep.running.append(name)
+    else:
+        client.set_terminated(parent_id, end_time=start + 1000 + steps * 500 + 5000)
+
+
+def populate_sweep(client: RunstoneClient) -> Sweep:
+    """Parents log the configuration and one final value per metric; folds log 200 steps (those of
+    configurations 0 and 50 log 2,000). Parents 17 and 53 failed, 29 was killed, the last two
+    configurations still run. Configurations are written four at a time, as a sweep would."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sweep = Sweep(experiment_id=client.create_experiment("fold-sweep"))
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: _sweep_config(client, sweep, i), range(SWEEP_CONFIGS)))
+    return sweep
+
+
+@dataclass
+class LongRun:
+    """A run whose metrics are longer than a chart has points: 2,000 and 50,000 steps."""
+
+    run_id: str = ""
+    short_key: str = "loss"
+    long_key: str = "signal"
+    short_steps: int = 2000
+    long_steps: int = 50_000
+    spike_step: int = 31_337
+
+    def short_value(self, step: int) -> float:
+        return 2 * math.exp(-step / 500) + 0.1 * math.sin(step / 10)
+
+    def long_value(self, step: int) -> float:
+        return math.exp(-step / 20_000) + 0.3 * math.sin(step / 50) + (5.0 if step == self.spike_step else 0.0)
+
+
+def populate_long_run(client: RunstoneClient) -> LongRun:
+    long = LongRun()
+    experiment_id = client.create_experiment("long-histories")
+    long.run_id = client.create_run(experiment_id, start_time=T0, run_name="long-run").info.run_id
+    points = [Metric(long.short_key, long.short_value(s), T0 + s, s) for s in range(long.short_steps)]
+    points += [Metric(long.long_key, long.long_value(s), T0 + s, s) for s in range(long.long_steps)]
+    for i in range(0, len(points), 1000):
+        client.log_batch(long.run_id, metrics=points[i : i + 1000])
+    client.set_terminated(long.run_id, end_time=T0 + long.long_steps)
+    return long

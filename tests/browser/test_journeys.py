@@ -21,7 +21,7 @@ CHART_DATA = """figure => {
 
 
 def row_names(page):
-    return page.locator("table.runs tbody td.name > a").all_inner_texts()
+    return page.locator("table.runs tbody td.name > a:not(.kids)").all_inner_texts()
 
 
 def test_open_an_experiment_then_filter_and_sort_its_runs(page, demo):
@@ -31,7 +31,10 @@ def test_open_an_experiment_then_filter_and_sort_its_runs(page, demo):
 
     page.get_by_role("link", name="vision-sweep").click()
     expect(page.get_by_role("heading", name="vision-sweep")).to_be_visible()
-    # Nested runs sit under their parent.
+    # Nested runs sit under their parent, folded until asked for.
+    assert row_names(page)[0] == "grid-search" and "trial-1" not in row_names(page)
+    page.get_by_role("button", name="Show the 2 nested runs of grid-search").click()
+    expect(page.locator("table.runs tbody tr[data-parent]")).to_have_count(2)
     assert row_names(page)[:3] == ["grid-search", "trial-1", "trial-2"]
     screenshot(page, "runs")
 
@@ -40,12 +43,12 @@ def test_open_an_experiment_then_filter_and_sort_its_runs(page, demo):
     expect(page).to_have_url(re.compile(r"filter=params.optimizer"))
     assert sorted(row_names(page)) == sorted(["baseline", "wide-lr", "mid-lr", "trial-1", "trial-2"])
 
-    page.get_by_role("link", name="loss", exact=True).click()  # metrics sort highest first
-    expect(page.locator('th[aria-sort="descending"]')).to_contain_text("loss")
-    assert row_names(page)[0] == "trial-1"
-    page.get_by_role("link", name=re.compile(r"^loss")).click()
+    page.get_by_role("link", name="loss", exact=True).click()  # a loss sorts lowest first
     expect(page.locator('th[aria-sort="ascending"]')).to_contain_text("loss")
     assert row_names(page)[0] == "trial-2"
+    page.get_by_role("link", name=re.compile(r"^loss")).click()
+    expect(page.locator('th[aria-sort="descending"]')).to_contain_text("loss")
+    assert row_names(page)[0] == "trial-1"
 
     page.allowed_errors.append("status of 400")  # the page with the filter error answers 400
     page.get_by_label("Filter").fill("metrics.loss <")
@@ -84,14 +87,14 @@ def test_open_a_run_and_see_its_charts_drawn(page, demo):
     expect(loss).to_have_attribute("data-zoom-steps", "140:160")
     assert loss.evaluate(CHART_DATA)["points"] == 21
 
-    page.get_by_label("Log scale").check()
+    page.get_by_label("Log scale on all charts").check()
     expect(loss).to_have_attribute("data-state", "drawn")
     assert loss.evaluate(CHART_DATA)["yaxis"] == "log"
 
-    page.get_by_label("X axis").select_option("time")
+    page.get_by_label("X axis of all charts").select_option("time")
     expect(loss).to_have_attribute("data-state", "drawn")
     assert loss.evaluate("f => f.querySelector('.js-plotly-plot').layout.xaxis.type") == "date"
-    page.get_by_label("Smoothing").fill("0.9")
+    page.get_by_label("Smoothing of all charts").fill("0.9")
     expect(loss).to_have_attribute("data-state", "drawn")
     assert loss.evaluate(CHART_DATA)["traces"] == 2  # the raw line stays, faint, behind the smoothed one
 

@@ -97,3 +97,86 @@ def test_histories_of_several_runs(tracking, browse):
     assert browse.histories([a], "m", start_step=10, end_step=12)[a].steps == [10, 11, 12]
     with pytest.raises(InvalidInput):
         browse.histories([a] * 101, "m")
+
+
+def test_previous_page_tokens_walk_back_over_missing_and_tied_values(tracking, browse):
+    """Paging forward then back over an order with ties, NaN and runs without the metric gives the
+    same pages, whatever the order."""
+    exp = tracking.create_experiment("paged")
+    for i in range(23):
+        run_id = tracking.create_run(exp, start_time=1_000 + i % 5).info.run_id
+        if i % 4:
+            value = float("nan") if i % 7 == 0 else float(i % 6)  # ties, NaN, and no value at all
+            tracking.log_batch(run_id, metrics=[Metric("loss", value, 1, 0)], params={"p": str(i % 3)})
+    for order in ("metrics.loss ASC", "metrics.loss DESC", "params.p DESC", "attributes.start_time ASC"):
+        pages, tokens, token = [], [None], None
+        while True:
+            page = tracking.search_runs([exp], None, None, 5, [order], token)
+            pages.append([r.info.run_id for r in page])
+            token = page.next_page_token
+            if not token:
+                break
+            tokens.append(token)
+        assert len(pages) == 5 and sum(map(len, pages)) == 23
+        for k in range(1, len(tokens)):
+            assert browse.previous_page_token(exp, None, None, 5, [order], tokens[k]) == tokens[k - 1], (order, k)
+
+
+def test_count_runs_counts_every_page_of_a_filter(tracking, browse):
+    exp = tracking.create_experiment("counted")
+    for i in range(7):
+        run_id = tracking.create_run(exp).info.run_id
+        tracking.log_batch(run_id, metrics=[Metric("loss", i / 10, 1, 0)])
+    tracking.delete_run(tracking.create_run(exp).info.run_id)
+
+    assert browse.count_runs(exp, None) == 7
+    assert browse.count_runs(exp, None, "all") == 8
+    assert browse.count_runs(exp, "metrics.loss < 0.35") == 4
+    assert browse.count_runs(exp, "metrics.unknown < 1") == 0
+    with pytest.raises(InvalidInput, match="Invalid filter"):
+        browse.count_runs(exp, "metrics.loss <")
+
+
+def test_key_spread_says_which_keys_vary(tracking, browse):
+    exp = tracking.create_experiment("spread")
+    for i in range(3):
+        run_id = tracking.create_run(exp).info.run_id
+        tracking.log_batch(
+            run_id,
+            metrics=[Metric("loss", i / 10, 1, 0), Metric("same", 1.0, 1, 0)],
+            params={"lr": str(i), "epochs": "10", **({"fold": "0"} if i else {})},
+        )
+
+    spread = browse.key_spread(exp)
+
+    assert spread.sampled == 3
+    assert {k.key: (k.runs, k.values, k.varies) for k in spread.metrics} == {
+        "loss": (3, 3, True),
+        "same": (3, 1, False),
+    }
+    assert {k.key: (k.runs, k.values) for k in spread.params} == {"lr": (3, 3), "epochs": (3, 1), "fold": (2, 1)}
+
+
+def test_child_counts_and_single_point_metrics(tracking, browse):
+    exp = tracking.create_experiment("family")
+    parent = tracking.create_run(exp).info.run_id
+    lone = tracking.create_run(exp).info.run_id
+    for _ in range(3):
+        tracking.create_run(exp, parent_run_id=parent)
+    tracking.delete_run(tracking.create_run(exp, parent_run_id=parent).info.run_id)
+    tracking.log_batch(
+        parent,
+        metrics=[
+            Metric("final", 0.9, 5, 3),
+            Metric("curve", 1.0, 1, 0),
+            Metric("curve", 0.5, 2, 1),
+            Metric("restarts", 1.0, 1, 0),
+            Metric("restarts", 2.0, 2, 0),
+        ],
+    )
+
+    assert browse.child_counts(exp, [parent, lone]) == {parent: 3}
+    assert browse.child_counts(exp, [parent], "all") == {parent: 4}
+    assert browse.single_point_metrics(parent) == ["final"]
+    with pytest.raises(NotFound):
+        browse.single_point_metrics("f" * 32)

@@ -143,7 +143,7 @@ def test_a_long_table_of_metric_values_starts_folded(browser, three, client):
         many.append(run_id)
     page = browser.get(compare_url(many)).text
     assert '<details class="metric-values">' in page  # 25 metrics: folded, still in the page
-    assert cells(page, '<th scope="row">m24</th>') == ["m24", "24", "25"]
+    assert cells(page, 'data-key="m24"') == ["m24 highest is best", "24", "25 (best)"]
 
 
 def test_the_page_carries_the_values_of_the_metrics_it_draws(browser, three):
@@ -157,3 +157,70 @@ def test_the_page_carries_the_values_of_the_metrics_it_draws(browser, three):
         {"acc": 0.7, "loss": 1 / 3},
     ]
     assert 'data-scatter data-x="metrics.loss" data-y="params.lr"' in page
+
+
+def test_the_best_value_of_each_metric_is_marked(browser, three):
+    page = browser.get(compare_url(three)).text
+
+    # Lowest is best for a loss, highest for anything else.
+    assert cells(page, 'data-key="loss"') == ["loss lowest is best", "1", "0.5", "0.333333 (best)"]
+    assert cells(page, 'data-key="acc"') == ["acc highest is best", "0.5", "0.6", "0.7 (best)"]
+    assert page.count('class="num best"') == 2
+
+
+def test_a_run_can_be_removed_from_the_comparison(browser, three):
+    page = browser.get(compare_url(three, metric="loss")).text
+
+    link = unescape(re.search(r'<a href="([^"]*)" aria-label="Remove c1 from the comparison"', page).group(1))
+    assert three[1] not in link and three[0] in link and three[2] in link
+    assert "metric=loss" in link  # the rest of the page's choices stay
+    smaller = browser.get("/ui/compare" + link).text
+    assert "Compare 2 runs" in smaller
+    assert "Remove c0" not in smaller  # two runs are the fewest a comparison has
+
+
+def test_more_runs_than_compare_takes_are_offered_ways_forward(browser, client):
+    exp_id = client.create_experiment("wide sweep")
+    ids = []
+    for i in range(104):
+        run_id = client.create_run(exp_id, start_time=1000 + i, run_name=f"s{i:03d}").info.run_id
+        client.log_batch(run_id, metrics=[Metric("loss", 1 / (i + 1), 1, 0)], params=[("lr", str(10 ** -(i % 4)))])
+        ids.append(run_id)
+    back = f"/ui/experiments/{exp_id}?filter=metrics.loss+%3C+0.5&order=metrics.loss+ASC"
+
+    moved = browser.post(
+        f"/ui/experiments/{exp_id}/runs", {"action": "compare", "run": ids, "next": back}, follow=False
+    )
+    assert moved.status_code == 303  # to a page that Back and reload can show again
+    page = browser.get(moved.headers["location"])
+
+    assert page.status_code == 200
+    assert "Compare 104 runs" in page.text
+    first = unescape(re.search(r'<a href="([^"]*)" data-way="first"', page.text).group(1))
+    assert re.findall(r"run=([0-9a-f]{32})", first) == ids[:100]
+    view = unescape(re.search(r'<a href="([^"]*)" data-way="experiment"', page.text).group(1))
+    assert view == f"/ui/compare?experiment={exp_id}&filter=metrics.loss+%3C+0.5&order=metrics.loss+ASC"
+    assert f'<a href="/ui/experiments/{exp_id}?filter=metrics.loss+%3C+0.5&amp;order=metrics.loss+ASC">' in page.text
+
+    experiment_view = browser.get(view).text
+    assert "Compare 102 runs of wide sweep" in experiment_view  # all but s000 and s001 (loss 1 and 0.5)
+    assert "draw all 102 runs; the tables and metric charts show the first 100" in experiment_view
+    data = json.loads(
+        unescape(
+            re.search(r'<script type="application/json" id="compare-data">(.*?)</script>', experiment_view, re.S).group(
+                1
+            )
+        )
+    )
+    assert len(data["runs"]) == 102
+    assert data["runs"][0]["name"] == "s103"  # the table's order: lowest loss first
+    assert len(re.findall(r'<tr data-run="', experiment_view)) == 100
+    assert 'name="experiment" value="' in experiment_view  # the page's own forms keep the view
+
+
+def test_the_experiment_view_needs_two_runs(browser, client):
+    exp_id = client.create_experiment("lonely")
+    client.create_run(exp_id)
+    response = browser.get("/ui/compare", params={"experiment": exp_id})
+    assert response.status_code == 400
+    assert "compares 2 runs or more; 1 match" in response.text

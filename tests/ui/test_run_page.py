@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from ui_support import cells, text
+from ui_support import cells, element, text
 
 from runstone.entities import Dataset, Metric
 
@@ -57,8 +57,9 @@ def test_params_metrics_and_datasets_are_listed(browser, client):
     assert cells(page, '<th scope="row">loss</th>') == ["loss", "0.25"]
     assert cells(page, '<th scope="row">nan_metric</th>') == ["nan_metric", "NaN"]
     assert cells(page, "train-set")[:3] == ["train-set", "training", "a1b2c3d4e5f6"]
-    assert 'data-key="loss"' in page  # a chart per metric, drawn by the script
-    assert page.count("data-chart ") == 2
+    # Logged once each: values, not one-dot charts.
+    assert page.count("data-chart ") == 0
+    assert page.count('<figure class="metric-value"') == 2
 
 
 def test_tags_are_added_edited_and_deleted(browser, client):
@@ -198,3 +199,55 @@ def test_models_the_run_logged_or_used_are_listed_with_their_files(browser, clie
 
     empty = browser.get(f"/ui/runs/{other}").text
     assert "Logged models (1)" in empty and "elsewhere" in empty
+
+
+def test_a_metric_logged_once_is_a_value_and_a_curve_is_a_chart(browser, client):
+    run_id = client.create_run(client.create_experiment("shapes")).info.run_id
+    client.log_batch(
+        run_id,
+        metrics=[
+            Metric("test_accuracy", 0.93, 5, 0),
+            *(Metric("loss", 1 / (s + 1), 10 + s, s) for s in range(3)),
+            Metric("restarts", 1.0, 1, 0),
+            Metric("restarts", 2.0, 2, 0),  # twice at step 0: two points in time
+        ],
+    )
+
+    page = browser.get(f"/ui/runs/{run_id}").text
+
+    assert re.findall(r'<figure class="chart" data-chart data-key="([^"]+)"', page) == ["loss", "restarts"]
+    value = re.search(r'<figure class="metric-value" data-key="test_accuracy">(.*?)</figure>', page, re.S).group(1)
+    assert text(value) == "test_accuracy 0.93 logged once: a value, not a curve"
+
+
+def test_system_tags_of_runstone_and_mlflow_are_listed_apart(browser, client):
+    run_id = client.create_run(client.create_experiment("tagged")).info.run_id
+    client.log_batch(run_id, tags=[("team", "vision"), ("mlflow.autologging", "sklearn"), ("runstone.host", "gpu-7")])
+
+    page = browser.get(f"/ui/runs/{run_id}").text
+
+    user = element(page, "section", "tags").split("System tags")[0]
+    assert "team" in user and "mlflow.autologging" not in user and "runstone.host" not in user
+    system = re.search(r'<table class="grid compact system-tags">(.*?)</table>', page, re.S).group(1)
+    assert cells(system, "mlflow.autologging") == ["mlflow.autologging", "sklearn"]
+    assert cells(system, "runstone.host") == ["runstone.host", "gpu-7"]
+    assert 'name="key" value="mlflow.autologging"' not in page  # no edit or delete form for them
+
+
+def test_the_overview_links_the_model_versions_registered_from_the_run(browser, client, as_user, logged_model):
+    source = logged_model(accuracy=0.9, name="producer")
+    run_id = source.split("/")[1]
+    registry = as_user("alice")
+    registry.create_registered_model("fraud detector")
+    registry.create_model_version("fraud detector", source)
+    registry.create_model_version("fraud detector", source)
+    registry.set_registered_model_alias("fraud detector", "champion", "2")
+    plain = client.create_run(client.create_experiment("no models")).info.run_id
+
+    page = browser.get(f"/ui/runs/{run_id}").text
+    nothing = browser.get(f"/ui/runs/{plain}").text
+
+    registered = re.search(r'<ul class="plain registered">(.*?)</ul>', page, re.S).group(1)
+    assert text(registered) == "fraud detector version 2 @champion fraud detector version 1"
+    assert 'href="/ui/models/fraud%20detector/versions/2"' in registered
+    assert "no registered model version comes from this run" in nothing

@@ -3,17 +3,82 @@
 // Each metric chart fetches a downsampled history (the server keeps each bucket's minimum and
 // maximum, so spikes stay visible) when it scrolls into view; zooming fetches the zoomed step
 // range again at full resolution up to the same number of points.
+//
+// Every chart has its own settings (x axis, log scale, smoothing), kept in the page's URL:
+// ``xaxis``, ``log`` and ``smooth`` for all charts, ``xaxis:<metric>`` (and so on) for one.
 "use strict";
 
 (function () {
   const MAX_POINTS = 1000;
-  const controls = { x: "step", log: false, smoothing: 0 };
+  const DEFAULTS = { x: "step", log: false, smoothing: 0 };
+  const PARAMS = { x: "xaxis", log: "log", smoothing: "smooth" };
+  const X_AXES = { step: "Step", time: "Wall time", relative: "Relative time" };
   const charts = [];
   const dataElement = document.getElementById("compare-data");
   const compared = dataElement ? JSON.parse(dataElement.textContent) : { runs: [] };
   const byId = {};
   compared.runs.forEach(function (r) { byId[r.id] = r; });
   const plotConfig = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+
+  function parseSetting(name, text) {
+    if (text === null) { return undefined; }
+    if (name === "x") { return X_AXES[text] ? text : undefined; }
+    if (name === "log") { return text === "1"; }
+    const value = Number(text);
+    return isFinite(value) && value >= 0 && value < 1 ? value : undefined;
+  }
+
+  function formatSetting(name, value) {
+    if (name === "log") { return value ? "1" : "0"; }
+    return String(value);
+  }
+
+  // The settings for every chart (the page's) and for one chart (its key's), from the URL.
+  function pageSettings() {
+    const query = new URLSearchParams(window.location.search);
+    const out = Object.assign({}, DEFAULTS);
+    Object.keys(PARAMS).forEach(function (name) {
+      const value = parseSetting(name, query.get(PARAMS[name]));
+      if (value !== undefined) { out[name] = value; }
+    });
+    return out;
+  }
+
+  function chartSettings(key) {
+    const query = new URLSearchParams(window.location.search);
+    const out = pageSettings();
+    Object.keys(PARAMS).forEach(function (name) {
+      const value = parseSetting(name, query.get(PARAMS[name] + ":" + key));
+      if (value !== undefined) { out[name] = value; }
+    });
+    return out;
+  }
+
+  // Writes the settings into the URL without reloading: a chart's own only where they differ
+  // from the page's.
+  function remember() {
+    const query = new URLSearchParams(window.location.search);
+    const page = pageSettings();
+    charts.forEach(function (chart) {
+      Object.keys(PARAMS).forEach(function (name) {
+        const param = PARAMS[name] + ":" + chart.key;
+        if (chart.settings[name] === page[name]) {
+          query.delete(param);
+        } else {
+          query.set(param, formatSetting(name, chart.settings[name]));
+        }
+      });
+    });
+    const search = query.toString();
+    window.history.replaceState(window.history.state, "", window.location.pathname + (search ? "?" + search : "") + window.location.hash);
+  }
+
+  function setPageSetting(name, value) {
+    const query = new URLSearchParams(window.location.search);
+    if (value === DEFAULTS[name]) { query.delete(PARAMS[name]); } else { query.set(PARAMS[name], formatSetting(name, value)); }
+    const search = query.toString();
+    window.history.replaceState(window.history.state, "", window.location.pathname + (search ? "?" + search : "") + window.location.hash);
+  }
 
   function historyUrl(chart, range) {
     const query = new URLSearchParams({ key: chart.key, max_points: String(MAX_POINTS) });
@@ -49,9 +114,9 @@
     });
   }
 
-  function xValues(points) {
-    if (controls.x === "time") { return points.timestamps.map(function (t) { return new Date(t); }); }
-    if (controls.x === "relative") {
+  function xValues(chart, points) {
+    if (chart.settings.x === "time") { return points.timestamps.map(function (t) { return new Date(t); }); }
+    if (chart.settings.x === "relative") {
       const t0 = points.timestamps.length ? points.timestamps[0] : 0;
       return points.timestamps.map(function (t) { return (t - t0) / 1000; });
     }
@@ -63,25 +128,28 @@
     chart.series.forEach(function (s, index) {
       const points = chart.data[s.id];
       if (!points) { return; }
-      const x = xValues(points);
+      const x = xValues(chart, points);
       const color = s.color || undefined;
       const name = s.name || s.id;
-      if (controls.smoothing > 0) {
+      if (chart.settings.smoothing > 0) {
         out.push({ x: x, y: points.values, type: "scatter", mode: "lines", name: name + " (raw)",
           line: { color: color, width: 1 }, opacity: 0.25, showlegend: false, hoverinfo: "skip",
           legendgroup: s.id });
       }
-      out.push({ x: x, y: smooth(points.values, controls.smoothing), type: "scatter",
+      out.push({ x: x, y: smooth(points.values, chart.settings.smoothing), type: "scatter",
         mode: points.steps.length > 1 ? "lines" : "markers", name: name, legendgroup: s.id,
         line: { color: color, width: 1.5 }, marker: { color: color, size: 6 }, connectgaps: false,
-        showlegend: chart.series.length > 1 && index < 30 });
+        hovertemplate: "%{y}<extra>" + name.replace(/</g, "&lt;") + "</extra>", showlegend: false });
     });
     return out;
   }
 
+  // Runs are told apart by colour: the page lists them once (compare's legend, the run's own
+  // name), so that no chart spends a row of its height on a legend.
   function layout(chart) {
-    const xTitle = { step: "step", time: "wall time", relative: "seconds since the first point" }[controls.x];
-    const xaxis = { title: { text: xTitle }, type: controls.x === "time" ? "date" : "linear" };
+    const settings = chart.settings;
+    const xTitle = { step: "step", time: "wall time", relative: "seconds since the first point" }[settings.x];
+    const xaxis = { title: { text: xTitle }, type: settings.x === "time" ? "date" : "linear" };
     if (chart.zoom) {
       xaxis.range = chart.zoom.slice();
       xaxis.autorange = false;
@@ -90,11 +158,10 @@
       margin: { l: 60, r: 20, t: 10, b: 45 },
       height: chart.element.classList.contains("wide") ? 360 : 280,
       xaxis: xaxis,
-      yaxis: { type: controls.log ? "log" : "linear", title: { text: chart.key }, autorange: true },
+      yaxis: { type: settings.log ? "log" : "linear", title: { text: chart.key }, autorange: true },
       hovermode: "closest",
-      showlegend: chart.series.length > 1,
-      legend: { orientation: "h", y: -0.25 },
-      uirevision: controls.x + controls.log,
+      showlegend: false,
+      uirevision: settings.x + settings.log,
     };
   }
 
@@ -127,11 +194,11 @@
 
   // The step range that a zoomed x range covers, from the points on screen.
   function stepRange(chart, start, end) {
-    if (controls.x === "step") { return [Math.floor(start), Math.ceil(end)]; }
+    if (chart.settings.x === "step") { return [Math.floor(start), Math.ceil(end)]; }
     let lo = Infinity;
     let hi = -Infinity;
     Object.values(chart.data).forEach(function (points) {
-      const x = xValues(points).map(function (v) { return v instanceof Date ? v.getTime() : v; });
+      const x = xValues(chart, points).map(function (v) { return v instanceof Date ? v.getTime() : v; });
       for (let i = 0; i < x.length; i += 1) {
         if (x[i] >= start && x[i] <= end) {
           lo = Math.min(lo, points.steps[i]);
@@ -142,8 +209,8 @@
     return lo <= hi ? [lo, hi] : null;
   }
 
-  function toNumber(value) {
-    return controls.x === "time" ? new Date(String(value).replace(" ", "T") + "Z").getTime() : Number(value);
+  function toNumber(chart, value) {
+    return chart.settings.x === "time" ? new Date(String(value).replace(" ", "T") + "Z").getTime() : Number(value);
   }
 
   function onRelayout(chart, event) {
@@ -156,7 +223,7 @@
       return;
     }
     const range = event["xaxis.range"] || [event["xaxis.range[0]"], event["xaxis.range[1]"]];
-    const steps = stepRange(chart, toNumber(range[0]), toNumber(range[1]));
+    const steps = stepRange(chart, toNumber(chart, range[0]), toNumber(chart, range[1]));
     chart.zoom = range;
     if (!steps) { return; }
     const wanted = steps.join(":");
@@ -183,6 +250,72 @@
     }).catch(function (error) { fail(chart, error); });
   }
 
+  function redraw(chart) {
+    if (chart.element.dataset.state === "drawn") {
+      chart.zoom = null;
+      chart.data = chart.overview;
+      draw(chart);
+    }
+  }
+
+  function showSettings(chart) {
+    const panel = chart.element.querySelector(".chart-settings");
+    if (!panel) { return; }
+    panel.querySelector("select").value = chart.settings.x;
+    panel.querySelector("input[type=checkbox]").checked = chart.settings.log;
+    panel.querySelector("input[type=range]").value = String(chart.settings.smoothing);
+    panel.querySelector("output").textContent = String(chart.settings.smoothing);
+    const own = Object.keys(DEFAULTS).some(function (name) { return chart.settings[name] !== DEFAULTS[name]; });
+    panel.querySelector("summary").classList.toggle("changed", own);
+  }
+
+  // A small settings menu in the chart's caption: the chart's own x axis, log scale and smoothing.
+  function addSettings(chart) {
+    const caption = chart.element.querySelector("figcaption");
+    const panel = document.createElement("details");
+    panel.className = "chart-settings";
+    const summary = document.createElement("summary");
+    summary.textContent = "Settings";
+    summary.setAttribute("aria-label", "Settings of the " + chart.key + " chart");
+    const body = document.createElement("div");
+    body.className = "chart-settings-body";
+    body.setAttribute("role", "group");
+    body.setAttribute("aria-label", "Settings of the " + chart.key + " chart");
+    const xLabel = document.createElement("label");
+    xLabel.textContent = "X axis ";
+    const x = document.createElement("select");
+    Object.keys(X_AXES).forEach(function (value) {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = X_AXES[value];
+      x.appendChild(option);
+    });
+    xLabel.appendChild(x);
+    const logLabel = document.createElement("label");
+    const log = document.createElement("input");
+    log.type = "checkbox";
+    logLabel.append(log, " Log scale");
+    const smoothLabel = document.createElement("label");
+    smoothLabel.textContent = "Smoothing ";
+    const slider = document.createElement("input");
+    Object.assign(slider, { type: "range", min: "0", max: "0.99", step: "0.01" });
+    const shown = document.createElement("output");
+    smoothLabel.append(slider, " ", shown);
+    body.append(xLabel, logLabel, smoothLabel);
+    panel.append(summary, body);
+    caption.appendChild(panel);
+    const change = function (name, value) {
+      chart.settings[name] = value;
+      showSettings(chart);
+      remember();
+      redraw(chart);
+    };
+    x.addEventListener("change", function () { change("x", x.value); });
+    log.addEventListener("change", function () { change("log", log.checked); });
+    slider.addEventListener("input", function () { change("smoothing", Number(slider.value)); });
+    showSettings(chart);
+  }
+
   // Sets up every metric chart; resolves once the charts in view at first have been drawn.
   function setUpMetricCharts() {
     document.querySelectorAll("[data-chart]").forEach(function (element) {
@@ -191,7 +324,8 @@
         return Object.assign({ id: id }, byId[id] || {}, typeof s === "string" ? {} : s);
       });
       charts.push({ element: element, plot: element.querySelector(".plot"), key: element.dataset.key,
-        series: series, data: {}, overview: {}, zoom: null, started: false });
+        series: series, data: {}, overview: {}, zoom: null, started: false,
+        settings: chartSettings(element.dataset.key) });
     });
     if (!charts.length) { return Promise.resolve(); }
     // Compare draws its first chart at once, in view or not, before the parallel coordinates
@@ -214,25 +348,29 @@
     } else {
       firstInView(Promise.all(charts.map(load)));
     }
+    charts.forEach(addSettings);
     document.querySelectorAll("[data-chart-controls]").forEach(function (panel) {
       panel.hidden = false;
-      const redraw = function () {
-        charts.forEach(function (c) {
-          if (c.element.dataset.state === "drawn") {
-            c.zoom = null;
-            c.data = c.overview;
-            draw(c);
-          }
-        });
-      };
-      panel.querySelector("[data-x-axis]").addEventListener("change", function (e) { controls.x = e.target.value; redraw(); });
-      panel.querySelector("[data-log-scale]").addEventListener("change", function (e) { controls.log = e.target.checked; redraw(); });
+      const page = pageSettings();
+      const xAxis = panel.querySelector("[data-x-axis]");
+      const log = panel.querySelector("[data-log-scale]");
       const slider = panel.querySelector("[data-smoothing]");
       const shown = panel.querySelector("[data-smoothing-value]");
+      xAxis.value = page.x;
+      log.checked = page.log;
+      slider.value = String(page.smoothing);
+      shown.textContent = String(page.smoothing);
+      // The page's controls set every chart, and drop the charts' own settings of the same kind.
+      const all = function (name, value) {
+        setPageSetting(name, value);
+        charts.forEach(function (c) { c.settings[name] = value; showSettings(c); redraw(c); });
+        remember();
+      };
+      xAxis.addEventListener("change", function () { all("x", xAxis.value); });
+      log.addEventListener("change", function () { all("log", log.checked); });
       slider.addEventListener("input", function () {
-        controls.smoothing = Number(slider.value);
         shown.textContent = slider.value;
-        redraw();
+        all("smoothing", Number(slider.value));
       });
     });
     return first ? Promise.all([first, inView]) : inView;
@@ -255,6 +393,24 @@
     });
   }
 
+  // An axis of positive numbers spanning two decades or more (learning rates, say) is drawn on a
+  // log scale, ticked at the powers of ten; parallel coordinates have no log axis of their own.
+  function logAxis(label, values) {
+    const finite = values.filter(function (v) { return v !== null && v !== undefined && isFinite(v); });
+    if (finite.length < 2 || finite.some(function (v) { return v <= 0; })) { return null; }
+    const lo = Math.min.apply(null, finite);
+    const hi = Math.max.apply(null, finite);
+    if (hi / lo < 100) { return null; }
+    const ticks = [];
+    for (let p = Math.floor(Math.log10(lo)); p <= Math.ceil(Math.log10(hi)); p += 1) { ticks.push(p); }
+    return {
+      label: label + " (log)", key: label, log: true,
+      values: values.map(function (v) { return v === null || v === undefined ? null : Math.log10(v); }),
+      tickvals: ticks, ticktext: ticks.map(function (p) { return String(Number("1e" + p)); }),
+      range: [Math.log10(lo), Math.log10(hi)],
+    };
+  }
+
   function drawParallel(element) {
     const metric = element.dataset.metric;
     const runs = compared.runs.filter(function (r) { return r.metrics[metric] !== undefined && r.metrics[metric] !== null; });
@@ -272,18 +428,21 @@
     const dimensions = keys.map(function (k) {
       const values = runs.map(function (r) { return r.params[k]; });
       const isNumber = compared.numeric_params.indexOf(k) >= 0 && values.every(function (v) { return numeric(v) !== null; });
-      if (isNumber) { return { label: k, values: values.map(numeric) }; }
+      if (isNumber) { return logAxis(k, values.map(numeric)) || { label: k, values: values.map(numeric) }; }
       const labels = Array.from(new Set(values.map(function (v) { return v === undefined ? "(none)" : String(v); }))).sort();
       return { label: k, values: values.map(function (v) { return labels.indexOf(v === undefined ? "(none)" : String(v)); }),
         tickvals: labels.map(function (_, i) { return i; }), ticktext: labels };
     });
-    const scores = runs.map(function (r) { return r.metrics[metric]; });
-    dimensions.push({ label: metric, values: scores });
+    const raw = runs.map(function (r) { return r.metrics[metric]; });
+    const scoreAxis = logAxis(metric, raw) || { label: metric, values: raw };
+    const scores = scoreAxis.values;
+    dimensions.push(scoreAxis);
     Plotly.newPlot(element, [{ type: "parcoords", dimensions: dimensions,
       line: { color: scores, colorscale: "Viridis", showscale: true, colorbar: { title: { text: metric } } } }],
     { margin: { l: 70, r: 70, t: 50, b: 30 }, height: 420 }, plotConfig).then(function () {
       element.dataset.state = "drawn";
       element.dataset.dimensions = String(dimensions.length);
+      element.dataset.logAxes = dimensions.filter(function (d) { return d.log; }).map(function (d) { return d.key; }).join(",");
       stamp(element);
     });
   }

@@ -19,32 +19,6 @@
     input.addEventListener("change", function () { form.requestSubmit(); });
   });
 
-  // Runs table: select all, and a live count of the selection.
-  const runsForm = document.getElementById("runs-form");
-  if (runsForm) {
-    const all = runsForm.querySelector("[data-select-all]");
-    const boxes = Array.from(runsForm.querySelectorAll("input[name=run]"));
-    const label = runsForm.querySelector("[data-selection]");
-    const update = function () {
-      const chosen = boxes.filter(function (b) { return b.checked; }).length;
-      label.textContent = chosen ? chosen + " selected:" : "Select runs for these actions:";
-      if (all) {
-        all.checked = chosen > 0 && chosen === boxes.length;
-        all.indeterminate = chosen > 0 && chosen < boxes.length;
-      }
-      runsForm.classList.toggle("has-selection", chosen > 0);
-    };
-    if (all) {
-      all.hidden = false;
-      all.addEventListener("change", function () {
-        boxes.forEach(function (b) { b.checked = all.checked; });
-        update();
-      });
-    }
-    boxes.forEach(function (b) { b.addEventListener("change", update); });
-    update();
-  }
-
   // Column picker: fetched when opened (listing every key costs more than the table itself),
   // then filtered as you type.
   function wirePicker(form) {
