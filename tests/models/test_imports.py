@@ -7,7 +7,20 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["numpy", "pandas", "torch", "sklearn", "xgboost", "lightgbm", "onnx", "onnxruntime", "mlflow", "yaml"]
+HEAVY = [
+    "numpy",
+    "pandas",
+    "torch",
+    "sklearn",
+    "xgboost",
+    "lightgbm",
+    "onnx",
+    "onnxruntime",
+    "keras",
+    "tensorflow",
+    "mlflow",
+    "yaml",
+]
 
 
 def loaded_after(code: str, modules: list[str]) -> list[str]:
@@ -19,7 +32,7 @@ def loaded_after(code: str, modules: list[str]) -> list[str]:
 def test_importing_runstone_and_its_flavor_modules_loads_nothing_heavy() -> None:
     code = (
         "import runstone, runstone.models, runstone.pyfunc, runstone.sklearn, runstone.xgboost, "
-        "runstone.lightgbm, runstone.pytorch, runstone.onnx; runstone.autolog"
+        "runstone.lightgbm, runstone.pytorch, runstone.onnx, runstone.keras, runstone.tensorflow; runstone.autolog"
     )
 
     assert loaded_after(code, HEAVY) == []
