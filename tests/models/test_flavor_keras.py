@@ -26,15 +26,7 @@ def features(rows: int = 64, seed: int = 0) -> np.ndarray:
     return np.random.RandomState(seed).rand(rows, 4).astype("float32")
 
 
-@pytest.fixture(scope="session")
-def trained() -> Any:
-    """A small regression network (4 inputs, 1 output), trained for two epochs."""
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
-    X = features()
-    model.fit(X, X.sum(axis=1), epochs=2, batch_size=16, verbose=0)
-    return model
+# ``trained`` (tests/models/conftest.py): a small Keras network trained once for the session.
 
 
 class Doubler(tf.Module):
