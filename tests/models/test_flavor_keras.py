@@ -174,3 +174,16 @@ def test_a_keras_model_is_served_from_json_and_scored_from_a_file(tmp_path, trai
     scored = pd.read_parquet(tmp_path / "out.parquet")
     # One value per row: the network's (rows, 1) answer is a plain column.
     np.testing.assert_allclose(scored["prediction"].to_numpy(), expected[:, 0], rtol=1e-6)
+
+
+def test_a_package_pointing_outside_itself_is_refused(tmp_path, trained):
+    runstone.keras.save_model(trained, tmp_path / "pkg")
+    (tmp_path / "elsewhere").mkdir()
+    meta = manifest(tmp_path / "pkg")
+    meta["flavors"]["keras"]["data"] = "../elsewhere"
+    (tmp_path / "pkg" / "MLmodel").write_text(yaml.safe_dump(meta))
+
+    with pytest.raises(InvalidInput, match="outside the package"):
+        runstone.models.load_model(tmp_path / "pkg")
+    with pytest.raises(InvalidInput, match="outside the package"):
+        runstone.keras.load_model(tmp_path / "pkg")

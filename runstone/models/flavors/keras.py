@@ -205,7 +205,7 @@ def load_model(
     """The Keras model of a package (the loaded SavedModel when it was exported). Keyword
     arguments go to ``keras.saving.load_model`` (custom_objects, compile, safe_mode)."""
     path, _, conf = open_flavor(model_uri, FLAVOR_NAME, dst_path)
-    return read(path / conf.get("data", DATA_DIR), exported=bool(conf.get("save_exported_model")), **load_kwargs)
+    return read(data_dir(path, conf), exported=bool(conf.get("save_exported_model")), **load_kwargs)
 
 
 def _numpy(value: Any) -> Any:
@@ -222,8 +222,12 @@ class KerasPredictor:
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        inputs = list(getattr(model, "inputs", None) or [])
+        try:
+            inputs = list(model.inputs or [])
+        except (AttributeError, ValueError):  # a subclassed model that was never called
+            inputs = []
         self._dtype = str(inputs[0].dtype) if inputs else "float32"
+        self._several_inputs = len(inputs) > 1
         self._output_names = list(getattr(model, "output_names", None) or [])
 
     def _feed(self, data: Any) -> Any:
@@ -231,7 +235,7 @@ class KerasPredictor:
 
         if isinstance(data, Mapping):
             fed = {str(k): _numpy(v) for k, v in data.items()}
-            return next(iter(fed.values())) if len(fed) == 1 and len(self.model.inputs or []) <= 1 else fed
+            return next(iter(fed.values())) if len(fed) == 1 and not self._several_inputs else fed
         if hasattr(data, "to_numpy"):  # a DataFrame or Series: its values, as the model's input dtype
             array = data.to_numpy()
             return array.astype(self._dtype) if array.dtype.kind in "biuf" else array
@@ -281,13 +285,24 @@ def outputs(output: Any, names: Sequence[str]) -> Any:
     return _numpy(output)
 
 
+def data_dir(path: Path, conf: Mapping[str, Any]) -> Path:
+    """The package's data folder as its flavor names it, refused when outside the package."""
+    name = conf.get("data", DATA_DIR)
+    folder = (path / str(name)).resolve()
+    if not isinstance(name, str) or (folder != path.resolve() and path.resolve() not in folder.parents):
+        raise InvalidInput(f"The flavor's data folder {name!r} is outside the package.")
+    return folder
+
+
 def load_pyfunc(path: Path, model: Model) -> KerasPredictor | SavedModelPredictor:
     conf = model.flavors.get(FLAVOR_NAME) or {}
-    exported = bool(conf.get("save_exported_model"))
-    loaded = read(path / conf.get("data", DATA_DIR), exported=exported)
-    if exported:
-        return SavedModelPredictor(loaded, loaded.serve)
-    return KerasPredictor(loaded)
+    loaded = read(data_dir(path, conf), exported=bool(conf.get("save_exported_model")))
+    if _is_keras_model(loaded):
+        return KerasPredictor(loaded)
+    serve = getattr(loaded, "serve", None)
+    if serve is None:
+        raise InvalidInput(f"The SavedModel of {path} has no serve function to predict with.")
+    return SavedModelPredictor(loaded, serve)
 
 
 def _load_pyfunc(data_path: str) -> KerasPredictor | SavedModelPredictor:

@@ -161,7 +161,7 @@ def _read(path: Path, model: Model, conf: Mapping[str, Any], **load_kwargs: Any)
 
     kind = _model_type(conf)
     if kind == KERAS:
-        data = path / conf.get("data", keras_flavor.DATA_DIR)
+        data = keras_flavor.data_dir(path, conf)
         if (data / keras_flavor.MODEL_NAME / "saved_model.pb").is_file():  # a Keras 2 SavedModel folder
             return TF1_ESTIMATOR, tf.saved_model.load(str(data / keras_flavor.MODEL_NAME))
         return KERAS, keras_flavor.read(data, **load_kwargs)
