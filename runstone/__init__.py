@@ -55,7 +55,18 @@ from runstone.version import VERSION as __version__
 
 # Loaded on first use (``runstone.sklearn.log_model(...)`` after ``import runstone``), so that
 # importing runstone never imports numpy, pandas or a model library.
-_LAZY_MODULES = ("models", "pyfunc", "sklearn", "xgboost", "lightgbm", "pytorch", "onnx", "projects")
+_LAZY_MODULES = (
+    "models",
+    "pyfunc",
+    "sklearn",
+    "xgboost",
+    "lightgbm",
+    "pytorch",
+    "onnx",
+    "keras",
+    "tensorflow",
+    "projects",
+)
 
 
 def __getattr__(name: str) -> object:
@@ -75,7 +86,7 @@ def autolog(
     silent: bool = False,
 ) -> list[str]:
     """Autolog training with every supported library that is installed (scikit-learn, XGBoost,
-    LightGBM, PyTorch): params, per-iteration metrics, the fitted model and the training data's
+    LightGBM, PyTorch, Keras): params, per-iteration metrics, the fitted model and the training data's
     digest. ``disable=True`` undoes it. Returns the flavors it applied to."""
     from runstone.models.autolog import autolog as apply
 
@@ -126,6 +137,7 @@ __all__ = [
     "get_experiment_by_name",
     "get_run",
     "get_tracking_uri",
+    "keras",
     "last_active_run",
     "lightgbm",
     "log_artifact",
@@ -151,5 +163,6 @@ __all__ = [
     "sklearn",
     "start_run",
     "sweep",
+    "tensorflow",
     "xgboost",
 ]

@@ -11,15 +11,14 @@ from runstone.cli import serving
 from runstone.cli.common import as_json, client, tracking_uri, trust_requirements
 from runstone.cli.output import emit_json, group
 
-MODEL_URI_HELP = "runs:/<run_id>/<path>, models:/<name>/<version|stage>, models:/<name>@<alias>, or a path."
-
 
 @group()
 def models() -> None:
     """Model packages: serve them, score files, build images, rebuild their environment, verify them.
 
     MODEL_URI is runs:/<run_id>/<path>, models:/<name>/<version>, models:/<name>@<alias>,
-    models:/<name>/<stage>, file:///path or a local path.
+    models:/<name>/<stage>, models:/m-<id> (a model logged by an MLflow 3 client), file:///path
+    or a local path.
     """
 
 
@@ -79,7 +78,8 @@ def verify(
     as_json: bool,
 ) -> None:
     """Load the model in a fresh environment built from its pinned requirements, predict its
-    stored input example, and check the output equals the one recorded at save time.
+    stored input example, and check the output equals the one recorded at save time (for a
+    package that recorded none, such as MLflow's, the one the model gives when loaded here).
 
     Exits with status 1 when it does not (or the model fails to load or predict there).
 
@@ -98,14 +98,15 @@ def verify(
         trust_requirements=trust_requirements,
         say=lambda m: None if as_json else click.echo(m),
     )
+    baseline = "recorded at save time" if result.baseline == "recorded" else "computed here (none was recorded)"
     if as_json:
         emit_json(result.to_dict())
     elif result.passed:
-        click.echo(f"PASS: the output equals the one recorded at save time ({result.seconds}s).")
+        click.echo(f"PASS: the output equals the one {baseline} ({result.seconds}s).")
     elif result.error:
         click.echo(f"FAIL: the model did not load or predict in the rebuilt environment:\n{result.error}")
     else:
-        click.echo("FAIL: the output differs from the one recorded at save time:")
+        click.echo(f"FAIL: the output differs from the one {baseline}:")
         for line in result.differences:
             click.echo(f"  {line}")
     if not result.passed:

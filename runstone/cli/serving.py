@@ -10,7 +10,8 @@ from runstone.cli.common import client, tracking_uri, trust_requirements
 from runstone.errors import InvalidInput
 
 MODEL_OPTION_HELP = (
-    "Model URI: models:/<name>@<alias>, models:/<name>/<version|stage>, runs:/<run_id>/<path> or a folder."
+    "Model URI: models:/<name>@<alias>, models:/<name>/<version|stage>, models:/m-<id>, runs:/<run_id>/<path> "
+    "or a folder."
 )
 
 

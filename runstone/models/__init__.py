@@ -5,7 +5,8 @@ URIs and loading any package as a generic model.
     model.predict(frame)
 
 Flavors (how each library's models are saved) are ``runstone.sklearn``, ``runstone.xgboost``,
-``runstone.lightgbm``, ``runstone.pytorch``, ``runstone.onnx`` and ``runstone.pyfunc``.
+``runstone.lightgbm``, ``runstone.pytorch``, ``runstone.onnx``, ``runstone.keras``,
+``runstone.tensorflow`` and ``runstone.pyfunc``.
 Nothing here imports numpy, pandas or a model library until it is used.
 """
 

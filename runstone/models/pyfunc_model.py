@@ -36,6 +36,10 @@ LOADERS = {
     "runstone.pytorch": f"{_FLAVORS}.pytorch",
     "mlflow.onnx": f"{_FLAVORS}.onnx",
     "runstone.onnx": f"{_FLAVORS}.onnx",
+    "mlflow.keras": f"{_FLAVORS}.keras",
+    "runstone.keras": f"{_FLAVORS}.keras",
+    "mlflow.tensorflow": f"{_FLAVORS}.tensorflow",
+    "runstone.tensorflow": f"{_FLAVORS}.tensorflow",
     "runstone.pyfunc": f"{_FLAVORS}.pyfunc",
 }
 

@@ -8,7 +8,8 @@ that is running, whether it came from a wheel, a source checkout or an editable 
 
 ``verify`` loads the package inside such an environment (a subprocess running
 ``python -m runstone.models.reproduce``), predicts the stored input example, and compares the
-result with the output recorded when the package was saved.
+result with the output recorded when the package was saved. A package saved by another tool
+(MLflow records no output) is compared with the output of the model loaded in this process.
 """
 
 from __future__ import annotations
@@ -188,6 +189,8 @@ class Verification:
     error: str | None = None
     expected: Any = None
     actual: Any = None
+    # "recorded": the output saved with the package; "here": predicted in this process (none was saved).
+    baseline: str = "recorded"
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in ("expected", "actual")}
@@ -212,12 +215,14 @@ def verify(
         raise InvalidInput(
             f"The model at {model_path} has no input example to verify with; save it with input_example=."
         )
-    if not model.saved_output_example_info:
-        raise InvalidInput(
-            f"The model at {model_path} has no recorded output (saved without a python_function flavor or by "
-            "another tool); nothing to compare with."
-        )
-    expected = load_output_example(model_path, model.saved_output_example_info)
+    baseline = "recorded"
+    if model.saved_output_example_info:
+        expected = load_output_example(model_path, model.saved_output_example_info)
+    else:
+        baseline = "here"
+        # Saved by another tool (MLflow records no output): compare with this environment's answer.
+        say("The package has no recorded output; comparing with the output of the model loaded here")
+        expected = _predict_example(model_path)
     temporary = None
     if env_dir is None:
         temporary = tempfile.TemporaryDirectory(prefix="runstone-env-")
@@ -240,26 +245,42 @@ def verify(
             seconds = round(time.monotonic() - started, 2)
             if done.returncode != 0:
                 tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-                return Verification(False, str(model_path), str(env_dir), seconds, error=tail or "the worker failed")
+                return Verification(
+                    False, str(model_path), str(env_dir), seconds, error=tail or "the worker failed", baseline=baseline
+                )
             actual = json.loads(out.read_text())
         diffs = differences(expected, actual, rtol=rtol, atol=atol)
-        return Verification(not diffs, str(model_path), str(env_dir), seconds, diffs, expected=expected, actual=actual)
+        return Verification(
+            not diffs,
+            str(model_path),
+            str(env_dir),
+            seconds,
+            diffs,
+            expected=expected,
+            actual=actual,
+            baseline=baseline,
+        )
     finally:
         if temporary is not None:
             temporary.cleanup()
 
 
-def _worker(model_path: str, out: str) -> None:
-    """Runs inside the rebuilt environment: predict the stored example, write the encoded output."""
+def _predict_example(path: Path) -> Any:
+    """The encoded output of the package on its stored input example, predicted in this process."""
     from runstone.models.example import encode_output, load_input_example
     from runstone.models.pyfunc_model import load_package
 
-    path = Path(model_path)
     loaded = load_package(path)
     info = loaded.metadata.saved_input_example_info
-    assert info is not None
+    if info is None:
+        raise InvalidInput(f"The model at {path} has no input example to verify with; save it with input_example=.")
     example = load_input_example(path, info, loaded.metadata.get_input_schema())
-    Path(out).write_text(json.dumps(encode_output(loaded.predict(example))))
+    return encode_output(loaded.predict(example))
+
+
+def _worker(model_path: str, out: str) -> None:
+    """Runs inside the rebuilt environment: predict the stored example, write the encoded output."""
+    Path(out).write_text(json.dumps(_predict_example(Path(model_path))))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,23 @@ class RegistryRef:
     latest: bool = False
 
 
+def logged_model_id(uri: str) -> str | None:
+    """The id of the model a models:/m-<id> URI names (an MLflow 3 logged model), else None."""
+    match = _LOGGED.match(uri)
+    return match["id"] if match else None
+
+
+def is_registered(uri: str) -> bool:
+    """Whether ``uri`` names a registered model version (models:/<name>/..., models:/<name>@...)."""
+    return uri.startswith("models:/") and logged_model_id(uri) is None
+
+
 def parse_models_uri(uri: str) -> RegistryRef:
+    if logged_model_id(uri) is not None:
+        raise InvalidInput(
+            f"{uri!r} names a logged model, not a registered model version; register it to give it a name, "
+            "a version and aliases."
+        )
     match = _MODELS.match(uri)
     if not match:
         raise InvalidInput(

@@ -7,7 +7,8 @@ Memory use is a few chunks, whatever the size of the file.
 
 Key columns are the ones named, or, when none are, every input column the model's signature
 does not take (ids, timestamps ...). Predictions are written as ``prediction`` (one value per
-row), ``prediction`` holding a list (several values per row), or the model's own column names
+row, also for a model answering an array of shape (rows, 1)), ``prediction`` holding a list
+(several values per row), or the model's own column names
 when it returns a table.
 """
 
@@ -141,6 +142,8 @@ def prediction_columns(predictions: Any, rows: int, taken: set[str]) -> dict[str
     if array.ndim == 0 or len(array) != rows:
         raise InvalidInput(f"The model returned {array.shape} for {rows} rows; batch scoring needs one answer per row.")
     name = "prediction" if "prediction" not in taken else "prediction_"
+    if array.ndim > 1 and int(np.prod(array.shape[1:])) == 1:  # one output of one value (a Keras regressor)
+        array = array.reshape(-1)
     if array.ndim == 1:
         return {name: pa.array(array)}
     width = int(np.prod(array.shape[1:]))

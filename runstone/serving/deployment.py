@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runstone.errors import InvalidInput
-from runstone.models.uri import parse_models_uri, resolve_registered
+from runstone.models.uri import is_registered, parse_models_uri, resolve_registered
 
 log = logging.getLogger("runstone.serving")
 
@@ -42,8 +42,11 @@ class DeploymentRecords:
     def record_start(self, client: Any, routes: Sequence[tuple[str, float]]) -> None:
         """Record the version each route (model URI, weight) resolves to now."""
         for uri, _ in routes:
-            if not uri.startswith("models:/"):
-                raise InvalidInput(f"--deployment-name records registered models; {uri!r} is not a models:/ URI.")
+            if not is_registered(uri):
+                raise InvalidInput(
+                    f"--deployment-name records registered models; {uri!r} is not a registered model version "
+                    "(models:/<name>/<version>, models:/<name>@<alias> ...)."
+                )
         for role, (uri, weight) in zip(ROLES, routes, strict=False):
             ref = parse_models_uri(uri)
             version = resolve_registered(ref, client).version

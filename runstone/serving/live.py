@@ -27,7 +27,14 @@ from typing import Any
 
 from runstone.models.pyfunc_model import PyFuncModel, load_package
 from runstone.models.signature import Schema
-from runstone.models.uri import RegistryRef, local_path, parse_models_uri, resolve_registered
+from runstone.models.uri import (
+    RegistryRef,
+    is_registered,
+    local_path,
+    logged_model_id,
+    parse_models_uri,
+    resolve_registered,
+)
 from runstone.serving.fastpath import array_predictor
 
 log = logging.getLogger("runstone.serving")
@@ -71,7 +78,7 @@ class Served:
 
 def registry_ref(uri: str) -> RegistryRef | None:
     """The registry reference of a URI that can move (alias, stage, latest), else None."""
-    if not uri.startswith("models:/"):
+    if not is_registered(uri):
         return None
     ref = parse_models_uri(uri)
     return None if ref.version is not None else ref
@@ -80,7 +87,7 @@ def registry_ref(uri: str) -> RegistryRef | None:
 def load(uri: str, client: Any = None, *, version: Any = None) -> Served:
     """Download (when needed) and load the model ``uri`` names."""
     scratch: Path | None = None
-    if uri.startswith("models:/"):
+    if is_registered(uri):
         ref = parse_models_uri(uri)
         if client is None:
             from runstone.models.runs import default_client
@@ -95,11 +102,12 @@ def load(uri: str, client: Any = None, *, version: Any = None) -> Served:
         model = load_package(path)
     else:
         source = uri
-        if uri.startswith("runs:/"):
+        model_id = logged_model_id(uri)
+        if uri.startswith("runs:/") or model_id is not None:
             scratch = Path(tempfile.mkdtemp(prefix="runstone-serve-"))
         path = local_path(uri, scratch, client)
         model = load_package(path)
-        name, number, run_id = path.name, model.metadata.model_uuid, model.metadata.run_id
+        name, number, run_id = model_id or path.name, model.metadata.model_uuid, model.metadata.run_id
     served = Served(model, uri, source, name, number, run_id, time.time(), path, scratch)
     served.fast = array_predictor(model)
     warm_up(served)

@@ -7,7 +7,8 @@ content type is answered 415, a body of the wrong shape 400, with MLflow's messa
 clients written against ``mlflow models serve`` see what they expect.
 
 JSON has no int32 or float32: values are turned into the types the model's signature declares
-where nothing is lost, and the signature is then enforced as ``predict`` would (a missing or
+where nothing is lost (decimals for a float32 input are rounded to the nearest float32, as a
+float32 parser would, unless they overflow it), and the signature is then enforced as ``predict`` would (a missing or
 mistyped column is a 400 naming it).
 
 What a request may make the server build is bounded before anything is built: rows and
@@ -250,6 +251,8 @@ def _column(values: list[Any], spec: ColSpec | None) -> Any:
     except (ValueError, TypeError, OverflowError):
         return array
     if target.kind == "f":
+        if _rounded(array, converted):
+            return converted
         return converted if bool(np.all((converted == array) | np.isnan(array))) else array
     return converted if bool(np.all(converted == array)) else array
 
@@ -401,10 +404,23 @@ def _tensor(values: Any, spec: TensorSpec | None, label: str) -> Any:
             converted = array.astype(target)
     except (ValueError, TypeError, OverflowError):
         return array
+    if _rounded(array, converted):
+        return converted
     same = converted == array
     if array.dtype.kind == "f":
         same = same | np.isnan(array)
     return converted if bool(np.all(same)) else array
+
+
+def _rounded(array: Any, converted: Any) -> bool:
+    """Whether JSON numbers given for a float32 input fit in one: a decimal in JSON has no width,
+    so rounding it to the nearest float32 (what a float32 parser does) changes no value the
+    client could have meant, as long as no finite number overflows."""
+    import numpy as np
+
+    if array.dtype.kind != "f" or converted.dtype.kind != "f" or converted.dtype.itemsize >= array.dtype.itemsize:
+        return False
+    return bool(np.all(np.isfinite(converted) | ~np.isfinite(array)))
 
 
 def _from_instances(value: Any, schema: Schema | None, budget: _Budget) -> Any:

@@ -14,8 +14,9 @@ import httpx
 import pytest
 from mlflow_api import Mlflow
 
-# The end-to-end tests reuse the server helpers of tests/e2e.
+# The end-to-end tests reuse the server helpers of tests/e2e and the scoring server ones of tests/serving.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "serving"))
 
 
 @pytest.fixture

@@ -70,3 +70,17 @@ def matrix() -> tuple[np.ndarray, np.ndarray]:
     X = rng.rand(64, 4).astype(np.float32)
     y = (X @ np.array([1.0, -2.0, 0.5, 3.0], dtype=np.float32) + 0.1).astype(np.float32)
     return X, y
+
+
+@pytest.fixture(scope="session")
+def trained() -> Any:
+    """A small Keras regression network (4 float32 inputs, 1 output) trained for two epochs,
+    once for the session (TensorFlow is imported only by the tests that use it)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    X = np.random.RandomState(0).rand(64, 4).astype("float32")
+    model.fit(X, X.sum(axis=1), epochs=2, batch_size=16, verbose=0)
+    return model

@@ -7,7 +7,20 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["numpy", "pandas", "torch", "sklearn", "xgboost", "lightgbm", "onnx", "onnxruntime", "mlflow", "yaml"]
+HEAVY = [
+    "numpy",
+    "pandas",
+    "torch",
+    "sklearn",
+    "xgboost",
+    "lightgbm",
+    "onnx",
+    "onnxruntime",
+    "keras",
+    "tensorflow",
+    "mlflow",
+    "yaml",
+]
 
 
 def loaded_after(code: str, modules: list[str]) -> list[str]:
@@ -19,7 +32,7 @@ def loaded_after(code: str, modules: list[str]) -> list[str]:
 def test_importing_runstone_and_its_flavor_modules_loads_nothing_heavy() -> None:
     code = (
         "import runstone, runstone.models, runstone.pyfunc, runstone.sklearn, runstone.xgboost, "
-        "runstone.lightgbm, runstone.pytorch, runstone.onnx; runstone.autolog"
+        "runstone.lightgbm, runstone.pytorch, runstone.onnx, runstone.keras, runstone.tensorflow; runstone.autolog"
     )
 
     assert loaded_after(code, HEAVY) == []
@@ -46,3 +59,16 @@ def test_the_lazy_attributes_resolve_to_the_flavor_modules() -> None:
     assert runstone.sklearn.FLAVOR_NAME == "sklearn"
     assert runstone.pyfunc.PythonModel.__name__ == "PythonModel"
     assert callable(runstone.models.load_model)
+
+
+def test_the_tracking_server_imports_no_model_library(tmp_path) -> None:
+    code = (
+        "from fastapi.testclient import TestClient; from runstone.config import Settings; "
+        "from runstone.server.app import create_app; "
+        f"app = create_app(Settings(home={str(tmp_path / 'home')!r})); "
+        "client = TestClient(app); client.__enter__(); "
+        "assert client.get('/health').status_code == 200; "
+        "assert client.get('/api/2.0/mlflow/experiments/search', params={'max_results': 5}).status_code == 200"
+    )
+
+    assert loaded_after(code, ["keras", "tensorflow", "torch", "sklearn", "xgboost", "lightgbm", "onnxruntime"]) == []

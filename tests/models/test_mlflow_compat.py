@@ -103,3 +103,68 @@ def test_mlflow_loads_runstone_only_formats_through_runstones_loader(tmp_path: P
 
     assert mlflow.pyfunc.load_model(str(tmp_path / "custom")).predict(X[["x1"]])["x1"].tolist() == (X.x1 * 2).tolist()
     assert (mlflow.pyfunc.load_model(str(tmp_path / "lgbm")).predict(X) == classifier.predict(X)).all()
+
+
+def test_mlflow_loads_runstone_keras_and_tensorflow_packages(tmp_path: Path, trained, mlflow) -> None:
+    import keras
+    import tensorflow as tf
+
+    import runstone.keras
+    import runstone.tensorflow
+
+    X = np.random.RandomState(7).rand(5, 4).astype("float32")
+    expected = trained.predict_on_batch(X)
+    runstone.keras.save_model(trained, tmp_path / "keras", input_example=X[:2])
+    runstone.tensorflow.save_model(trained, tmp_path / "tf-keras")
+
+    class Scale(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+        def __call__(self, x):
+            return x * 3.0
+
+    runstone.tensorflow.save_model(Scale(), tmp_path / "module")
+
+    import mlflow.keras
+    import mlflow.tensorflow
+
+    np.testing.assert_allclose(mlflow.pyfunc.load_model(str(tmp_path / "keras")).predict(X), expected, rtol=1e-6)
+    assert isinstance(mlflow.keras.load_model(str(tmp_path / "keras")), keras.Model)
+    np.testing.assert_allclose(mlflow.pyfunc.load_model(str(tmp_path / "tf-keras")).predict(X), expected, rtol=1e-6)
+    native = mlflow.tensorflow.load_model(str(tmp_path / "tf-keras"))
+    np.testing.assert_allclose(native.predict_on_batch(X), expected, rtol=1e-6)
+    np.testing.assert_allclose(mlflow.pyfunc.load_model(str(tmp_path / "module")).predict(X), X * 3.0)
+
+
+def test_runstone_loads_mlflow_keras_and_tensorflow_packages(tmp_path: Path, trained, mlflow) -> None:
+    import keras
+    import tensorflow as tf
+
+    import runstone.keras
+    import runstone.tensorflow
+
+    X = np.random.RandomState(8).rand(5, 4).astype("float32")
+    expected = trained.predict_on_batch(X)
+    signature = mlflow.models.infer_signature(X, expected)
+    import mlflow.keras
+    import mlflow.tensorflow
+
+    mlflow.keras.save_model(trained, str(tmp_path / "keras"), signature=signature, pip_requirements=["keras"])
+    mlflow.keras.save_model(
+        trained, str(tmp_path / "exported"), signature=signature, save_exported_model=True, pip_requirements=["keras"]
+    )
+    mlflow.tensorflow.save_model(trained, str(tmp_path / "tf-keras"), signature=signature, pip_requirements=["keras"])
+
+    class Scale(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+        def __call__(self, x):
+            return x * 3.0
+
+    mlflow.tensorflow.save_model(Scale(), str(tmp_path / "module"), pip_requirements=["tensorflow"])
+
+    for name in ("keras", "exported", "tf-keras"):
+        loaded = runstone.models.load_model(tmp_path / name)
+        np.testing.assert_allclose(loaded.predict(X), expected, rtol=1e-5, err_msg=name)
+        assert loaded.signature is not None and loaded.signature.inputs is not None
+    assert isinstance(runstone.keras.load_model(tmp_path / "keras"), keras.Model)
+    assert isinstance(runstone.tensorflow.load_model(tmp_path / "tf-keras"), keras.Model)
+    np.testing.assert_allclose(runstone.models.load_model(tmp_path / "module").predict(X), X * 3.0)

@@ -16,7 +16,7 @@ import importlib
 from runstone.models.autolog.patching import Config
 
 # runstone flavor -> the library it patches.
-LIBRARIES = {"sklearn": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm", "pytorch": "torch"}
+LIBRARIES = {"sklearn": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm", "pytorch": "torch", "keras": "keras"}
 
 
 def autolog(
