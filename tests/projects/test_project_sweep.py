@@ -92,7 +92,10 @@ def ray_head() -> Iterator[str]:
     # Ray's socket paths live under its temp folder and must stay short (Unix sockets: 107 bytes).
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
-           "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}  # fmt: skip
+           "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
+           # The head starts one client server per connecting driver and gives it 30 s by default;
+           # on a loaded two-core CI machine that start alone can take longer.
+           "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "180"}  # fmt: skip
     head = subprocess.Popen(
         [ray, "start", "--head", "--block", f"--port={port}", f"--ray-client-server-port={client_port}",
          "--node-ip-address=127.0.0.1", "--num-cpus=4", "--include-dashboard=false",
@@ -117,6 +120,9 @@ def ray_head() -> Iterator[str]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(head.pid, signal.SIGKILL)
             head.wait()
+        # Shown by pytest only when the test failed: what Ray's client servers said.
+        for log in sorted(Path(temp).glob("session_*/logs/ray_client_server*.err")):
+            print(f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}")
         shutil.rmtree(temp, ignore_errors=True)
 
 
