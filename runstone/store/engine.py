@@ -8,6 +8,7 @@ failing with "database is locked"; across processes a long busy timeout does the
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -18,11 +19,12 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from runstone.errors import InvalidInput, Unavailable
+from runstone.errors import InvalidInput, InvalidState, Unavailable
 
+log = logging.getLogger("runstone.store")
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 SQLITE_CACHE_KIB = 32 * 1024
 _AUDIT_LOCK_KEY = 0x72756E73  # advisory lock id that serializes audit-chain appends on PostgreSQL
@@ -95,6 +97,15 @@ class Database:
                     # A value the database cannot store or compare (a NUL byte in PostgreSQL
                     # text, a number out of range) came from the caller: bad input, not a fault.
                     raise InvalidInput(f"The database cannot accept a value of this request: {exc.orig}") from exc
+                except IntegrityError as exc:
+                    # Every insert-if-absent path lets the database's keys decide and names the
+                    # conflict itself; one that does not (a row removed by a concurrent request
+                    # that this one refers to) still answers what happened, not a 500.
+                    log.warning("A write conflicted with a concurrent one: %s", exc.orig)
+                    raise InvalidState(
+                        "This request conflicts with a change another request made at the same moment; "
+                        "read the current state and retry."
+                    ) from exc
                 except OverflowError as exc:
                     # SQLite's driver refuses integers beyond 64 bits before the database sees them.
                     raise InvalidInput(f"A number in this request is too large to store: {exc}") from exc

@@ -85,15 +85,15 @@ class ExperimentRef:
     lifecycle_stage: str
 
 
-def _row(session: Session, experiment_id: int) -> ExperimentRow:
-    row = session.get(ExperimentRow, experiment_id)
+def _row(session: Session, experiment_id: int, *, lock: bool = False) -> ExperimentRow:
+    row = session.get(ExperimentRow, experiment_id, with_for_update=lock)
     if row is None:
         raise NotFound(f"No experiment with id {experiment_id}.")
     return row
 
 
-def get_row(session: Session, experiment_id: int) -> ExperimentRef:
-    row = _row(session, experiment_id)
+def get_row(session: Session, experiment_id: int, *, lock: bool = False) -> ExperimentRef:
+    row = _row(session, experiment_id, lock=lock)
     return ExperimentRef(row.id, row.name, row.lifecycle_stage)
 
 
@@ -126,9 +126,15 @@ def rename(session: Session, experiment_id: int, new_name: str, now: int) -> Non
         is not None
     ):
         raise AlreadyExists(f"An experiment named {new_name!r} already exists.")
-    session.execute(
-        update(ExperimentRow).where(ExperimentRow.id == experiment_id).values(name=new_name, last_update_time=now)
-    )
+    try:
+        with session.begin_nested():
+            session.execute(
+                update(ExperimentRow)
+                .where(ExperimentRow.id == experiment_id)
+                .values(name=new_name, last_update_time=now)
+            )
+    except IntegrityError:  # a concurrent create or rename took the name first
+        raise AlreadyExists(f"An experiment named {new_name!r} already exists.") from None
 
 
 def touch(session: Session, experiment_id: int, now: int) -> None:
@@ -182,14 +188,17 @@ def deletion_states(session: Session, ids: Sequence[int]) -> dict[int, tuple[str
     """(lifecycle stage, deletion time) of the named experiments that exist."""
     if not ids:
         return {}
-    stmt = select(ExperimentRow.id, ExperimentRow.lifecycle_stage, ExperimentRow.deleted_time).where(
-        ExperimentRow.id.in_(ids)
+    stmt = (
+        select(ExperimentRow.id, ExperimentRow.lifecycle_stage, ExperimentRow.deleted_time)
+        .where(ExperimentRow.id.in_(ids))
+        .with_for_update()
     )
     return {exp_id: (stage, deleted_time) for exp_id, stage, deleted_time in session.execute(stmt)}
 
 
 def deleted_ids(session: Session, older_than: int | None) -> list[int]:
-    stmt = select(ExperimentRow.id).where(ExperimentRow.lifecycle_stage == "deleted")
+    """Deleted experiments, locked until the transaction ends (what gc removes)."""
+    stmt = select(ExperimentRow.id).where(ExperimentRow.lifecycle_stage == "deleted").with_for_update()
     if older_than is not None:
         stmt = stmt.where(ExperimentRow.deleted_time <= older_than)
     return list(session.scalars(stmt))

@@ -27,7 +27,7 @@ from runstone.store.tables import (
     logged_model_metrics_table,
     metrics_table,
 )
-from runstone.store.upsert import insert_ignore, upsert
+from runstone.store.upsert import insert_new, upsert
 
 if TYPE_CHECKING:
     from runstone.tracking.search import Comparison
@@ -125,10 +125,16 @@ def delete_tag(session: Session, pk: int, model_id: str, key: str) -> None:
 
 
 def write_params(session: Session, pk: int, model_id: str, params: Mapping[str, str]) -> None:
-    """Params are written once, as a run's: the same value again is fine, another is an error."""
+    """Params are written once, as a run's: the same value again is fine, another is an error.
+
+    Insert first, then read back (see ``runs.write_params``): concurrent writers of one key
+    with different values cannot both succeed.
+    """
     if not params:
         return
-    existing = dict(
+    rows = [{"model_pk": pk, "key": k, "value": v} for k, v in params.items()]
+    insert_new(session, LoggedModelParamRow.__table__, rows, keys=["model_pk", "key"], returning="key")
+    stored = dict(
         session.execute(
             select(LoggedModelParamRow.key, LoggedModelParamRow.value).where(
                 LoggedModelParamRow.model_pk == pk, LoggedModelParamRow.key.in_(list(params))
@@ -136,13 +142,11 @@ def write_params(session: Session, pk: int, model_id: str, params: Mapping[str, 
         ).all()
     )
     for key, value in params.items():
-        if key in existing and existing[key] != value:
+        if stored.get(key, value) != value:
             raise InvalidInput(
-                f"Param {key!r} of logged model {model_id} is already {existing[key]!r}; params are immutable, "
+                f"Param {key!r} of logged model {model_id} is already {stored[key]!r}; params are immutable, "
                 f"so it cannot become {value!r}."
             )
-    rows = [{"model_pk": pk, "key": k, "value": v} for k, v in params.items() if k not in existing]
-    insert_ignore(session, LoggedModelParamRow.__table__, rows, keys=["model_pk", "key"])
 
 
 def record_metrics(session: Session, pk: int, metrics: Sequence[LoggedModelMetric]) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from runstone.entities import Assignment, ModelVersion, RegisteredModel
@@ -64,7 +65,10 @@ def insert_model(session: Session, name: str, description: str, tags: dict[str, 
         name=name, description=description, created_by=user, creation_time=now, last_update_time=now
     )
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent request created the name after the check above
+        raise AlreadyExists(f"Registered model {name!r} already exists.") from None
     if tags:
         set_model_tags(session, row.id, tags)
     return row.id
@@ -88,9 +92,15 @@ def model_by_id(session: Session, model_id: int) -> ModelRef:
 
 
 def update_model(session: Session, model_id: int, now: int, **values: Any) -> None:
-    session.execute(
-        update(RegisteredModelRow).where(RegisteredModelRow.id == model_id).values(last_update_time=now, **values)
-    )
+    try:
+        with session.begin_nested():
+            session.execute(
+                update(RegisteredModelRow)
+                .where(RegisteredModelRow.id == model_id)
+                .values(last_update_time=now, **values)
+            )
+    except IntegrityError:  # only the name is unique: a concurrent request took it first
+        raise AlreadyExists(f"Registered model {values.get('name')!r} already exists.") from None
 
 
 def delete_model(session: Session, model_id: int) -> None:

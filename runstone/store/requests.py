@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from runstone.store.tables import RequestRow
+from runstone.store.upsert import insert_new
 
 
-def seen(session: Session, request_id: str) -> bool:
-    return session.scalar(select(RequestRow.request_id).where(RequestRow.request_id == request_id)) is not None
+def claim(session: Session, request_id: str, now: int) -> bool:
+    """Record a request id unless it is taken; False when it was (the request is a repeat).
 
-
-def record(session: Session, request_id: str, now: int) -> None:
-    session.add(RequestRow(request_id=request_id, time=now))
+    Claimed before the work is done: a concurrent repeat waits (PostgreSQL) on this row and
+    finds it taken once this transaction commits, or claims it if this one rolled back.
+    """
+    return bool(
+        insert_new(
+            session, RequestRow.__table__, [{"request_id": request_id, "time": now}], ["request_id"], "request_id"
+        )
+    )
 
 
 def forget_before(session: Session, cutoff: int) -> int:

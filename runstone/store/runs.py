@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
-from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
 from runstone.entities import (
@@ -23,7 +22,7 @@ from runstone.errors import InvalidInput, NotFound
 from runstone.store import metrics as metric_store
 from runstone.store.rows import plain_rows
 from runstone.store.tables import ArtifactRow, DatasetRow, InputRow, ParamRow, RunRow, TagRow
-from runstone.store.upsert import insert_ignore, upsert
+from runstone.store.upsert import insert_ignore, insert_new, upsert
 
 _COLUMNS = (
     RunRow.id,
@@ -83,19 +82,20 @@ class RunRef:
     artifact_key: str
 
 
-def get_row(session: Session, run_uuid: str) -> RunRef:
-    row = session.execute(
-        select(
-            RunRow.id,
-            RunRow.uuid,
-            RunRow.experiment_id,
-            RunRow.name,
-            RunRow.status,
-            RunRow.end_time,
-            RunRow.lifecycle_stage,
-            RunRow.artifact_key,
-        ).where(RunRow.uuid == run_uuid)
-    ).first()
+def get_row(session: Session, run_uuid: str, *, lock: bool = False) -> RunRef:
+    """The run's row; ``lock`` holds it (on PostgreSQL) until the transaction ends, so that a
+    concurrent gc cannot remove it between this read and the caller's write."""
+    stmt = select(
+        RunRow.id,
+        RunRow.uuid,
+        RunRow.experiment_id,
+        RunRow.name,
+        RunRow.status,
+        RunRow.end_time,
+        RunRow.lifecycle_stage,
+        RunRow.artifact_key,
+    ).where(RunRow.uuid == run_uuid)
+    row = session.execute(stmt.with_for_update() if lock else stmt).first()
     if row is None:
         raise NotFound(f"No run with id {run_uuid!r}.")
     return RunRef(*row)
@@ -184,20 +184,26 @@ def params_for(session: Session, run_id: int, keys: Sequence[str]) -> dict[str, 
 
 
 def write_params(session: Session, run_id: int, run_uuid: str, params: Mapping[str, str]) -> int:
-    """Insert params; a key already holding a different value is an error. Returns new count."""
+    """Insert params; a key already holding a different value is an error. Returns new count.
+
+    The primary key (run, key) decides between concurrent writers: each inserts what is not
+    there yet, waiting on PostgreSQL for a concurrent insert of the same key to commit or roll
+    back, then reads back what is stored. A writer whose value lost the race sees the other's
+    value and fails, so a param never changes, whatever the isolation level.
+    """
     if not params:
         return 0
-    existing = params_for(session, run_id, list(params))
+    rows = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()]
+    inserted = insert_new(session, ParamRow.__table__, rows, keys=["run_id", "key"], returning="key")
+    stored = params_for(session, run_id, list(params))
     for key, value in params.items():
-        if key in existing and existing[key] != value:
+        if stored.get(key, value) != value:
             raise InvalidInput(
-                f"Param {key!r} of run {run_uuid} is already {existing[key]!r}; params are immutable, "
+                f"Param {key!r} of run {run_uuid} is already {stored[key]!r}; params are immutable, "
                 f"so it cannot become {value!r}. Log the new value under another key or in a new run.",
-                {"key": key, "old_value": existing[key], "new_value": value},
+                {"key": key, "old_value": stored[key], "new_value": value},
             )
-    new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing]
-    insert_ignore(session, ParamRow.__table__, new, keys=["run_id", "key"])
-    return len(new)
+    return len(inserted)
 
 
 def write_tags(session: Session, run_id: int, tags: Mapping[str, str]) -> None:
@@ -277,20 +283,16 @@ def link_dataset(
             DatasetRow.digest == dataset.digest,
         )
     )
-    exists = session.scalar(select(InputRow.run_id).where(InputRow.run_id == run_id, InputRow.dataset_id == dataset_id))
-    if exists is not None:
-        session.execute(
-            update(InputRow)
-            .where(InputRow.run_id == run_id, InputRow.dataset_id == dataset_id)
-            .values(context=context, tags=json.dumps(dict(tags), sort_keys=True))
-        )
-        return False
+    encoded = json.dumps(dict(tags), sort_keys=True)
+    link = {"run_id": run_id, "dataset_id": dataset_id, "context": context, "tags": encoded}
+    if insert_new(session, InputRow.__table__, [link], keys=["run_id", "dataset_id"], returning="run_id"):
+        return True
     session.execute(
-        sql_insert(InputRow).values(
-            run_id=run_id, dataset_id=dataset_id, context=context, tags=json.dumps(dict(tags), sort_keys=True)
-        )
+        update(InputRow)
+        .where(InputRow.run_id == run_id, InputRow.dataset_id == dataset_id)
+        .values(context=context, tags=encoded)
     )
-    return True
+    return False
 
 
 def move(session: Session, run_id: int, target_experiment: int) -> None:
@@ -308,7 +310,11 @@ def move(session: Session, run_id: int, target_experiment: int) -> None:
 
 
 def deleted(session: Session, older_than: int | None) -> list[tuple[int, str, str]]:
-    stmt = select(RunRow.id, RunRow.uuid, RunRow.artifact_key).where(RunRow.lifecycle_stage == "deleted")
+    """Deleted runs, locked until the transaction ends (what gc removes): on PostgreSQL a run
+    restored meanwhile is re-checked when its lock is granted, and left out."""
+    stmt = (
+        select(RunRow.id, RunRow.uuid, RunRow.artifact_key).where(RunRow.lifecycle_stage == "deleted").with_for_update()
+    )
     if older_than is not None:
         stmt = stmt.where(RunRow.deleted_time <= older_than)
     return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
@@ -318,14 +324,20 @@ def deletion_states(session: Session, uuids: Sequence[str]) -> dict[str, tuple[i
     """(internal id, artifact key, lifecycle stage, deletion time) of the named runs that exist."""
     if not uuids:
         return {}
-    stmt = select(RunRow.uuid, RunRow.id, RunRow.artifact_key, RunRow.lifecycle_stage, RunRow.deleted_time).where(
-        RunRow.uuid.in_(uuids)
+    stmt = (
+        select(RunRow.uuid, RunRow.id, RunRow.artifact_key, RunRow.lifecycle_stage, RunRow.deleted_time)
+        .where(RunRow.uuid.in_(uuids))
+        .with_for_update()
     )
     return {uuid: (internal, key, stage, deleted) for uuid, internal, key, stage, deleted in session.execute(stmt)}
 
 
 def in_experiments(session: Session, experiment_ids: Sequence[int]) -> list[tuple[int, str, str]]:
-    stmt = select(RunRow.id, RunRow.uuid, RunRow.artifact_key).where(RunRow.experiment_id.in_(experiment_ids))
+    stmt = (
+        select(RunRow.id, RunRow.uuid, RunRow.artifact_key)
+        .where(RunRow.experiment_id.in_(experiment_ids))
+        .with_for_update()
+    )
     return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]
 
 

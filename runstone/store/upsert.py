@@ -28,6 +28,20 @@ def insert_ignore(session: Session, table: Any, rows: Sequence[dict[str, Any]], 
         session.execute(_insert(session, table).on_conflict_do_nothing(index_elements=list(keys)), rows)
 
 
+def insert_new(
+    session: Session, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str], returning: str
+) -> list[Any]:
+    """Insert the rows whose keys are not taken yet; return the ``returning`` column of those inserted.
+
+    On PostgreSQL a row a concurrent transaction is inserting is waited for: if that one
+    commits, this row is skipped, so the database's unique key, not a prior read, decides.
+    """
+    if not rows:
+        return []
+    stmt = _insert(session, table).values(list(rows)).on_conflict_do_nothing(index_elements=list(keys))
+    return list(session.scalars(stmt.returning(table.c[returning])))
+
+
 # Statements are immutable, so each is built once: building the ``excluded`` pseudo-table of a
 # fresh INSERT costs more than executing it, and this is on the path of every logged batch.
 # Bounded, because a caller may pass a new ``where`` function on every call.

@@ -269,7 +269,7 @@ class TrackingService:
     def restore_experiment(self, experiment_id: str) -> None:
         exp_id = experiment_store.parse_id(experiment_id)
         with self.db.transaction(write=True) as s:
-            row = experiment_store.get_row(s, exp_id)
+            row = experiment_store.get_row(s, exp_id, lock=True)  # see restore_run
             if row.lifecycle_stage != LifecycleStage.DELETED.value:
                 raise InvalidState(f"Experiment {exp_id} is not deleted.")
             experiment_store.set_lifecycle(s, exp_id, LifecycleStage.ACTIVE, self.clock())
@@ -380,10 +380,10 @@ class TrackingService:
     def set_terminated(self, run_id: str, status: str = "FINISHED", end_time: int | None = None) -> Run:
         return self.update_run(run_id, status=status, end_time=end_time if end_time is not None else self.clock())
 
-    def _run_row(self, s: Session, run_id: str) -> RunRef:
+    def _run_row(self, s: Session, run_id: str, *, lock: bool = False) -> RunRef:
         if not isinstance(run_id, str) or not run_id:
             raise InvalidInput("Run id must be a non-empty string.")
-        return run_store.get_row(s, run_id)
+        return run_store.get_row(s, run_id, lock=lock)
 
     def _active_run(self, s: Session, run_id: str) -> RunRef:
         row = self._run_row(s, run_id)
@@ -401,7 +401,9 @@ class TrackingService:
 
     def restore_run(self, run_id: str) -> None:
         with self.db.transaction(write=True) as s:
-            row = self._run_row(s, run_id)
+            # Locked: a gc that chose this run finishes first (and the run is not found), or
+            # waits for this restore and then no longer finds it deleted.
+            row = self._run_row(s, run_id, lock=True)
             if row.lifecycle_stage != LifecycleStage.DELETED.value:
                 raise InvalidState(f"Run {run_id} is not deleted.")
             exp = experiment_store.get_row(s, row.experiment_id)
@@ -450,15 +452,13 @@ class TrackingService:
         check.batch(metrics, param_map, tag_map)
         request_id = idempotency_key or self.caller.idempotency_key
         with self.db.transaction(write=True) as s:
-            if request_id and request_store.seen(s, request_id):
+            now = self.clock()
+            if request_id and not request_store.claim(s, request_id, now):
                 return
             row = self._active_run(s, run_id)
             new_params = run_store.write_params(s, row.id, run_id, param_map)
             run_store.write_tags(s, row.id, tag_map)
             metric_store.insert_points(s, row.id, metrics)
-            now = self.clock()
-            if request_id:
-                request_store.record(s, request_id, now)
             summary: dict[str, Any] = {"metrics": len(metrics), "params": new_params, "tags": len(tag_map)}
             if tag_map:
                 summary["tag_keys"] = sorted(tag_map)
