@@ -10,6 +10,7 @@
     ├── InvalidState               invalid_state    409
     ├── SchemaOutOfDate            schema_out_of_date 503
     ├── Unavailable                unavailable      503
+    ├── InsufficientStorage        insufficient_storage 507
     └── InternalError              internal_error   500
 
 Every class carries a stable ``code`` and an HTTP ``status``. The server maps them in one
@@ -97,6 +98,13 @@ class Unavailable(RunstoneError):
 
     code = "unavailable"
     status = 503
+
+
+class InsufficientStorage(RunstoneError):
+    """The artifact store or the database has no room left (a full disk, a quota, a file size limit)."""
+
+    code = "insufficient_storage"
+    status = 507
 
 
 class InternalError(RunstoneError):

@@ -6,6 +6,8 @@ choose a storage location. Every write computes the SHA-256 and size of what it 
 
 from __future__ import annotations
 
+import errno
+import os
 import posixpath
 import re
 import urllib.parse
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from runstone.errors import InvalidInput
+from runstone.errors import InsufficientStorage, InvalidInput, RunstoneError, Unavailable
 
 CHUNK = 1024 * 1024
 MAX_PATH_LENGTH = 1000  # bytes of UTF-8; the manifest column holds 1000 characters
@@ -48,6 +50,29 @@ class ArtifactStore(Protocol):
 
     def local_path(self, key: str) -> Path | None:
         """A filesystem path of the stored bytes when the store is local, else None."""
+
+    def check_writable(self) -> None:
+        """Store and remove a small probe; raise Unavailable or InsufficientStorage if it fails."""
+
+
+# What a failing disk or mount says, and what the caller is told (never the path).
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_UNWRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+def storage_error(exc: OSError, what: str = "The artifact store") -> RunstoneError | None:
+    """The error to answer for a storage failure, or None when ``exc`` is not one."""
+    if exc.errno in _FULL:
+        return InsufficientStorage(
+            f"{what} has no room for this: {os.strerror(exc.errno)}. Free space or raise the limit, then retry.",
+            {"reason": errno.errorcode[exc.errno]},
+        )
+    if exc.errno in _UNWRITABLE:
+        return Unavailable(
+            f"{what} cannot be written: {os.strerror(exc.errno)}. Retry once an operator has fixed it.",
+            {"reason": errno.errorcode[exc.errno]},
+        )
+    return None
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

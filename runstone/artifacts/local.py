@@ -1,7 +1,16 @@
-"""Artifacts in a local folder: temporary name, SHA-256, fsync, rename into place."""
+"""Artifacts in a local folder: temporary name, SHA-256, fsync, rename into place.
+
+A file being written lives in ``<root>/.tmp`` under a random name, with an exclusive ``flock``
+held by its writer until it is renamed into place or removed. The lock goes away with the
+writer's process, so a store opening (a server starting) removes every temporary file whose
+lock it can take: what a crashed writer left, whatever its age, but never the file of an upload
+still in flight in another process or replica sharing the folder (on a network file system,
+as far as its locks are honoured: NFSv4's are).
+"""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -10,17 +19,21 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from runstone.artifacts.base import CHUNK, Stored
-from runstone.errors import InvalidInput, NotFound
+from runstone.artifacts.base import CHUNK, Stored, storage_error
+from runstone.errors import InvalidInput, NotFound, Unavailable
 
 
 class LocalArtifactStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            # Said to the operator who chose the folder, so naming it is fine here.
+            raise Unavailable(f"The artifact destination {self.root} cannot be used: {exc.strerror}.") from None
         self.root_uri = self.root.as_uri()
         self._tmp = self.root / ".tmp"
-        _sweep(self._tmp)
+        self.swept = sweep(self._tmp)
 
     def _resolve(self, key: str) -> Path:
         target = (self.root / key).resolve()
@@ -32,24 +45,44 @@ class LocalArtifactStore:
         target = self._resolve(key)
         if target.is_dir():
             raise InvalidInput(f"Artifact {key!r} is a folder; it cannot be overwritten by a file.")
+        try:
+            return self._write(target, chunks)
+        except OSError as exc:
+            error = storage_error(exc)
+            if error is None:
+                raise
+            raise error from None
+
+    def _write(self, target: Path, chunks: Iterable[bytes]) -> Stored:
         self._tmp.mkdir(exist_ok=True)
         tmp = self._tmp / uuid.uuid4().hex
         digest = hashlib.sha256()
         size = 0
         try:
             with open(tmp, "wb") as out:
+                fcntl.flock(out.fileno(), fcntl.LOCK_EX)  # "in flight": see the module docstring
                 for chunk in chunks:
                     digest.update(chunk)
                     size += len(chunk)
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, target)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)
             _fsync_dir(target.parent)
         finally:
             tmp.unlink(missing_ok=True)
         return Stored(size, digest.hexdigest())
+
+    def check_writable(self) -> None:
+        probe = self._tmp / f"ready-{uuid.uuid4().hex}"
+        try:
+            self._write(probe, [b"ok"])
+            probe.unlink()
+        except OSError as exc:
+            raise storage_error(exc) or Unavailable(
+                f"The artifact store cannot be written: {exc.strerror}.", {"reason": "error"}
+            ) from None
 
     def write_file(self, key: str, path: Path) -> Stored:
         with open(path, "rb") as src:
@@ -78,21 +111,25 @@ class LocalArtifactStore:
         return target if target.is_file() else None
 
 
-_STALE_SECONDS = 24 * 3600
-
-
-def _sweep(tmp: Path) -> None:
-    """Remove temporary files that a crashed writer left behind (older than a day: a live
-    upload may still be writing the newer ones)."""
+def sweep(tmp: Path) -> int:
+    """Remove the temporary files no live writer holds (see the module docstring); their count."""
     if not tmp.is_dir():
-        return
-    cutoff = time.time() - _STALE_SECONDS
+        return 0
+    removed = 0
     for leftover in tmp.iterdir():
         try:
-            if leftover.stat().st_mtime < cutoff:
+            info = leftover.stat()
+            # A writer creates its file empty and locks it at once: an empty file of the last
+            # seconds may be one about to be locked. An empty leftover costs nothing to keep.
+            if info.st_size == 0 and time.time() - info.st_mtime < 5:
+                continue
+            with open(leftover, "rb") as probe:
+                fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 leftover.unlink()
-        except OSError:
+                removed += 1
+        except OSError:  # held by a writer (BlockingIOError), already gone, or not ours to remove
             pass
+    return removed
 
 
 def _chunks(path: Path) -> Iterator[bytes]:

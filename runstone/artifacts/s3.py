@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import urllib.parse
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from runstone.artifacts.base import CHUNK, Stored
 from runstone.errors import InvalidInput, NotFound, Unavailable
@@ -133,6 +134,15 @@ class S3ArtifactStore:
 
     def local_path(self, key: str) -> Path | None:
         return None
+
+    def check_writable(self) -> None:
+        probe = self._key(f".runstone-ready/{uuid.uuid4().hex}")
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=probe, Body=b"ok")
+            self.client.delete_object(Bucket=self.bucket, Key=probe)
+        except (ClientError, BotoCoreError) as exc:
+            reason = _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+            raise Unavailable(f"The artifact store cannot be written: {reason}.", {"reason": reason}) from None
 
 
 def _stream(body: Any) -> Iterator[bytes]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from runstone.config import Settings
+from runstone.errors import RunstoneError, Unavailable
 
 
 @click.command()
@@ -46,6 +47,13 @@ def server(
         # Create or check the schema once, before any worker starts; a single worker serves
         # with this very backend.
         backend = open_backend(settings)
+        try:
+            backend.store.check_writable()
+        except RunstoneError as exc:
+            backend.close()
+            raise Unavailable(
+                f"The artifact destination {settings.artifact_root} cannot take files: {exc.message}"
+            ) from None
         if settings.workers > 1:
             backend.close()
         click.echo(f"runstone server on http://{settings.host}:{settings.port} (store: {settings.database_uri})")

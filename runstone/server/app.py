@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.state.backend = backend
     app.state.settings = settings
     app.state.stats = RequestStats()
+    app.state.draining = False  # set on SIGTERM: /health/ready then fails while requests drain
     errors.install(app)
     for module in (meta, experiments, runs, artifacts, logged_models, registry, deployments):
         app.include_router(module.router)

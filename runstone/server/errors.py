@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
+from runstone.artifacts.base import storage_error
 from runstone.errors import InvalidInput, RunstoneError
 from runstone.server.http import JSON
 
@@ -66,5 +67,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unknown(request: Request, exc: Exception) -> JSON:
         request_id = getattr(request.state, "request_id", "-")
+        # A full or read-only disk under the upload spool or another server file: say so,
+        # without the path, instead of an opaque 500.
+        storage = storage_error(exc, "The server's storage") if isinstance(exc, OSError) else None
+        if storage is not None:
+            log.error("storage error in request %s: %s", request_id, exc)
+            return error_response(storage, request)
         log.exception("unhandled error in request %s", request_id)
         return error_response(RunstoneError(f"Internal server error (request {request_id})."), request)

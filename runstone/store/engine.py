@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InternalError, OperationalError
 from sqlalchemy.orm import Session
 
 from runstone.errors import InvalidInput, InvalidState, Unavailable
@@ -109,6 +110,10 @@ class Database:
                 except OverflowError as exc:
                     # SQLite's driver refuses integers beyond 64 bits before the database sees them.
                     raise InvalidInput(f"A number in this request is too large to store: {exc}") from exc
+                except InternalError as exc:
+                    # PostgreSQL in read-only mode (a standby, default_transaction_read_only)
+                    # refuses writes with an "invalid transaction state" error.
+                    raise Unavailable(f"The metadata database cannot take writes: {exc.orig}") from exc
                 except OperationalError as exc:
                     # Only failures to *start* are retried (a busy database across processes);
                     # the body of the transaction has not run when we get here.
@@ -143,6 +148,13 @@ class Database:
                 conn.execute(text("SELECT 1"))
         except OperationalError as exc:
             raise self._unavailable(exc) from exc
+
+    def check_writable(self) -> None:
+        """Commit a write (a probe row added and removed); Unavailable when the database refuses it."""
+        probe = f"ready-probe-{uuid.uuid4().hex}"
+        with self.transaction(write=True) as session:
+            session.execute(text("INSERT INTO applied_requests (request_id, time) VALUES (:id, 0)"), {"id": probe})
+            session.execute(text("DELETE FROM applied_requests WHERE request_id = :id"), {"id": probe})
 
     def lock_audit_chain(self, session: Session) -> None:
         """Serialize appends to the audit chain across processes and replicas."""

@@ -41,6 +41,16 @@ def test_is_an_artifact_store(store):
     assert isinstance(store, ArtifactStore)
 
 
+def test_the_readiness_probe_passes_and_leaves_nothing_behind(store):
+    store.check_writable()
+    store.write("kept.txt", [b"k"])
+    store.check_writable()
+    assert store.exists("kept.txt")
+    local = store.local_path("kept.txt")
+    if local is not None:
+        assert [p.name for p in local.parent.rglob("*") if p.is_file()] == ["kept.txt"]
+
+
 def test_round_trip_reports_size_and_sha256(store):
     pieces = [b"alpha ", b"", b"beta " * 1000, bytes(range(256))]
     data = b"".join(pieces)
@@ -265,20 +275,20 @@ def test_s3_key_too_long_is_invalid_input(s3_server, s3_client):
         store.write("é" * 600, [b"x"])
 
 
-def test_local_store_sweeps_stale_temporary_files(tmp_path):
-    """A writer that crashed leaves a temporary file; the next start removes it once it is stale."""
-    import os
-    import time
+def test_local_store_sweeps_temporary_files_no_writer_holds(tmp_path):
+    """A writer that crashed leaves a temporary file; the next start removes it, not one still written."""
+    import fcntl
 
     from runstone.artifacts.local import LocalArtifactStore
 
     LocalArtifactStore(tmp_path)
-    stale, fresh = tmp_path / ".tmp" / "stale", tmp_path / ".tmp" / "fresh"
-    stale.parent.mkdir(exist_ok=True)
-    stale.write_bytes(b"x")
-    fresh.write_bytes(b"y")
-    old = time.time() - 2 * 24 * 3600
-    os.utime(stale, (old, old))
-    LocalArtifactStore(tmp_path)
-    assert not stale.exists()
-    assert fresh.exists(), "a file an upload may still be writing stays"
+    left, writing = tmp_path / ".tmp" / "left", tmp_path / ".tmp" / "writing"
+    left.parent.mkdir()
+    left.write_bytes(b"x")  # a writer that died: its lock went with it, whatever the file's age
+    with open(writing, "wb") as writer:
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX)
+        writer.write(b"y")
+        writer.flush()
+        assert LocalArtifactStore(tmp_path).swept == 1
+        assert not left.exists()
+        assert writing.exists(), "a file an upload is still writing stays"

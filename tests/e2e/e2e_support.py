@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,16 +131,32 @@ class Servers:
     started: list[Server] = field(default_factory=list)
 
     def launch(
-        self, *args: str, home: Path | None = None, port: int | None = None, env: Mapping[str, str] | None = None
+        self,
+        *args: str,
+        home: Path | None = None,
+        port: int | None = None,
+        env: Mapping[str, str] | None = None,
+        wrapper: Sequence[str] = (),
     ) -> Server:
-        """Start a server process without waiting for it."""
+        """Start a server process without waiting for it (under ``wrapper``, e.g. prlimit, if given)."""
         index = len(self.started)
         home = home or self.root / f"server{index}-home"
         port = port or free_port()
         log_path = self.root / f"server{index}-{port}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [*runstone_command(), "server", "--host", "127.0.0.1", "--port", str(port), "--home", str(home), *args],
+                [
+                    *wrapper,
+                    *runstone_command(),
+                    "server",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--home",
+                    str(home),
+                    *args,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -166,11 +182,13 @@ class Servers:
                     pytest.fail(f"{server.url} did not answer /health within {deadline:.0f}s:\n{server.log()[-5000:]}")
                 time.sleep(0.01)
 
-    def start(self, *args: str, home: Path | None = None, env: Mapping[str, str] | None = None) -> Server:
+    def start(
+        self, *args: str, home: Path | None = None, env: Mapping[str, str] | None = None, wrapper: Sequence[str] = ()
+    ) -> Server:
         """Start a server and return once it answers /health."""
         for _ in range(3):
             started_at = time.monotonic()
-            server = self.launch(*args, home=home, env=env)
+            server = self.launch(*args, home=home, env=env, wrapper=wrapper)
             try:
                 self.wait_ready(server, started_at)
                 return server

@@ -25,8 +25,10 @@ import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from runstone.artifacts.base import storage_error
 from runstone.errors import (
     AlreadyExists,
+    InsufficientStorage,
     InvalidInput,
     InvalidState,
     NotFound,
@@ -63,6 +65,8 @@ def mlflow_error(error: RunstoneError) -> tuple[str, int]:
         return "UNAUTHENTICATED", 401
     if isinstance(error, (SchemaOutOfDate, Unavailable)):
         return "TEMPORARILY_UNAVAILABLE", 503
+    if isinstance(error, InsufficientStorage):
+        return "RESOURCE_EXHAUSTED", 507
     return "INTERNAL_ERROR", 500
 
 
@@ -89,7 +93,12 @@ class MlflowRoute(APIRoute):
                     log.exception("unhandled error in request %s", _request_id(request))
                     return error_response(code, f"Internal server error (request {_request_id(request)}).", 500)
                 return error_response(code, exc.message, status)
-            except Exception:
+            except Exception as exc:
+                storage = storage_error(exc, "The server's storage") if isinstance(exc, OSError) else None
+                if storage is not None:
+                    log.error("storage error in request %s: %s", _request_id(request), exc)
+                    code, status = mlflow_error(storage)
+                    return error_response(code, storage.message, status)
                 log.exception("unhandled error in request %s", _request_id(request))
                 return error_response("INTERNAL_ERROR", f"Internal server error (request {_request_id(request)}).", 500)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from runstone.backend import Backend
+from runstone.errors import RunstoneError, Unavailable
 from runstone.governance.audit import AuditService
 from runstone.schemas.common import Model
 from runstone.server.deps import backend, caller
@@ -15,13 +17,37 @@ from runstone.server.http import JSON, Route
 from runstone.tracking.gc import collect
 from runstone.version import VERSION
 
+log = logging.getLogger("runstone.server")
 router = APIRouter(route_class=Route, default_response_class=JSON, tags=["server"])
 
 
-@router.get("/health", summary="Liveness and database reachability")
-def health(request: Request) -> dict[str, Any]:
-    request.app.state.backend.db.ping()
+@router.get("/health", summary="Liveness: the server process answers")
+async def health() -> dict[str, Any]:
     return {"status": "ok"}
+
+
+@router.get("/health/ready", summary="Readiness: the database and the artifact store take writes")
+def ready(request: Request) -> dict[str, Any]:
+    b: Backend = request.app.state.backend
+    checks: dict[str, str] = {}
+    failed: list[RunstoneError] = []
+    for name, probe in (("database", b.db.check_writable), ("artifacts", b.store.check_writable)):
+        try:
+            probe()
+            checks[name] = "ok"
+        except RunstoneError as exc:
+            checks[name] = exc.message
+            failed.append(exc)
+        except Exception:
+            log.exception("readiness probe of the %s failed", name)
+            failed.append(Unavailable(f"The {name} check failed (see the server log)."))
+            checks[name] = failed[-1].message
+    if request.app.state.draining:
+        checks["server"] = "shutting down"
+        failed.append(Unavailable("The server is shutting down."))
+    if failed:
+        raise Unavailable("Not ready: " + " ".join(e.message for e in failed), {"checks": checks})
+    return {"status": "ready", "checks": checks}
 
 
 @router.get("/version", summary="Server version")
