@@ -78,10 +78,10 @@ def populate_runstone(home: Path, sizes: Sizes) -> dict[str, Any]:
     from runstone.backend import open_backend
     from runstone.config import Settings
     from runstone.entities import Metric
-    from runstone.tracking.service import Caller
+    from runstone.governance.context import Principal
 
     backend = open_backend(Settings(home=home))
-    tracking = backend.tracking(Caller("bench"))
+    tracking = backend.tracking(backend.context(Principal("bench")))
     rng = random.Random(7)
     exp_id = tracking.create_experiment("ui-bench")
     keys = [f"metric_{i:03d}" for i in range(sizes.metric_keys)]

@@ -5,19 +5,22 @@ The server's ``create_app`` and the SDK's embedded backend both start here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from runstone.artifacts.base import ArtifactStore
 from runstone.artifacts.schemes import open_store
 from runstone.config import Settings
+from runstone.governance.context import SYSTEM, Context, Principal, now_ms
 from runstone.registry.approvals import GovernedRegistry
 from runstone.registry.deployments import DeploymentService
 from runstone.registry.webhooks import WebhookService
 from runstone.store import schema
 from runstone.store.engine import Database
 from runstone.tracking.artifacts import ArtifactService
+from runstone.tracking.browse import BrowseService
 from runstone.tracking.logged_models import LoggedModelService
-from runstone.tracking.service import SYSTEM, Caller, TrackingService
+from runstone.tracking.service import TrackingService
 
 
 @dataclass
@@ -26,23 +29,32 @@ class Backend:
     db: Database
     store: ArtifactStore
 
-    def tracking(self, caller: Caller = SYSTEM) -> TrackingService:
-        return TrackingService(self.db, self.store.root_uri, caller=caller)
+    def context(self, principal: Principal = SYSTEM, *, clock: Callable[[], int] = now_ms) -> Context:
+        """The unit of work of one request or SDK call, acting as ``principal``."""
+        return Context(self.db, principal, clock)
 
-    def artifacts(self, caller: Caller = SYSTEM) -> ArtifactService:
-        return ArtifactService(self.tracking(caller), self.store)
+    # Each factory binds a service to one Context (the system's when none is given).
+    def tracking(self, ctx: Context | None = None) -> TrackingService:
+        return TrackingService(ctx or self.context(), self.store.root_uri)
 
-    def logged_models(self, caller: Caller = SYSTEM) -> LoggedModelService:
-        return LoggedModelService(self.tracking(caller), self.store)
+    def artifacts(self, ctx: Context | None = None) -> ArtifactService:
+        return ArtifactService(ctx or self.context(), self.store)
 
-    def registry(self, caller: Caller = SYSTEM) -> GovernedRegistry:
-        return GovernedRegistry(self.tracking(caller), self.artifacts(caller))
+    def logged_models(self, ctx: Context | None = None) -> LoggedModelService:
+        return LoggedModelService(ctx or self.context(), self.store)
 
-    def deployments(self, caller: Caller = SYSTEM) -> DeploymentService:
-        return DeploymentService(self.tracking(caller))
+    def browse(self, ctx: Context | None = None) -> BrowseService:
+        return BrowseService(ctx or self.context(), self.store.root_uri)
 
-    def webhooks(self, caller: Caller = SYSTEM) -> WebhookService:
-        return WebhookService(self.tracking(caller), allow_private=self.settings.webhook_allow_private)
+    def registry(self, ctx: Context | None = None) -> GovernedRegistry:
+        ctx = ctx or self.context()
+        return GovernedRegistry(ctx, self.tracking(ctx), self.artifacts(ctx))
+
+    def deployments(self, ctx: Context | None = None) -> DeploymentService:
+        return DeploymentService(ctx or self.context())
+
+    def webhooks(self, ctx: Context | None = None) -> WebhookService:
+        return WebhookService(ctx or self.context(), allow_private=self.settings.webhook_allow_private)
 
     def close(self) -> None:
         self.db.dispose()

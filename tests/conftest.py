@@ -19,7 +19,8 @@ from sqlalchemy.engine import make_url
 
 from runstone.backend import Backend, open_backend
 from runstone.config import Settings
-from runstone.tracking.service import Caller, TrackingService
+from runstone.governance.context import Principal
+from runstone.tracking.service import TrackingService
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -160,7 +161,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def tracking(backend: Backend, clock: Clock) -> TrackingService:
-    return TrackingService(backend.db, backend.store.root_uri, caller=Caller("tester"), clock=clock)
+    return backend.tracking(backend.context(Principal("tester"), clock=clock))
 
 
 @pytest.fixture

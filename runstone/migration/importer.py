@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from runstone.artifacts.base import clean_path, join_key
 from runstone.entities import Dataset, LifecycleStage, LoggedModelMetric, Metric
 from runstone.errors import NotFound, RunstoneError
+from runstone.governance.context import Principal
 from runstone.migration.artifacts import ArtifactReader
 from runstone.migration.registry import RegistryImport
 from runstone.migration.sources import Source
@@ -39,7 +40,6 @@ from runstone.store import logged_models as model_store
 from runstone.store import metrics as metric_store
 from runstone.store import runs as run_store
 from runstone.tracking import tags as native
-from runstone.tracking.service import Caller
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -120,7 +120,8 @@ class MlflowImporter:
         self.store = backend.store
         self.source = source
         self.reader = artifacts
-        self.tracking = backend.tracking(Caller(user))
+        self.ctx = backend.context(Principal(user))
+        self.tracking = backend.tracking(self.ctx)
         self.progress: Progress = progress or _Quiet()
         self.report = Report()
         self._unreachable = 0
@@ -129,7 +130,7 @@ class MlflowImporter:
 
     # ------------------------------------------------------------------ helpers
     def _audit(self, s: Session, action: str, kind: str, target: str, after: dict[str, Any]) -> None:
-        self.tracking.audit(s, action, kind, target, None, {"source": self.source.description, **after})
+        self.ctx.audit.write(s, action, kind, target, None, {"source": self.source.description, **after})
         self.report.written += 1
 
     def note(self, message: str) -> None:
@@ -188,7 +189,7 @@ class MlflowImporter:
     def _delete_experiment(self, plan: _Plan) -> None:
         with self.db.transaction(write=True) as s:
             if experiment_store.get_row(s, plan.runstone_id).lifecycle_stage != LifecycleStage.DELETED.value:
-                experiment_store.set_lifecycle(s, plan.runstone_id, LifecycleStage.DELETED, self.tracking.clock())
+                experiment_store.set_lifecycle(s, plan.runstone_id, LifecycleStage.DELETED, self.ctx.clock())
                 self._audit(s, "experiment.import", "experiment", str(plan.runstone_id), {"lifecycle_stage": "deleted"})
 
     # ------------------------------------------------------------------ runs
@@ -283,7 +284,7 @@ class MlflowImporter:
             with self.db.transaction(write=True) as s:
                 if run_store.get_row(s, run_id).lifecycle_stage != LifecycleStage.DELETED.value:
                     run_store.set_lifecycle(
-                        s, run_store.get_row(s, run_id).id, LifecycleStage.DELETED, self.tracking.clock()
+                        s, run_store.get_row(s, run_id).id, LifecycleStage.DELETED, self.ctx.clock()
                     )
                     self._audit(s, "run.import", "run", run_id, {"lifecycle_stage": "deleted"})
 
@@ -387,7 +388,7 @@ class MlflowImporter:
                     model_type=info.get("model_type") or None,
                     source_run=info.get("source_run_id") or None,
                     status=logged_model_status(info.get("status")),
-                    user_id=tags.get("mlflow.user", self.tracking.caller.user),
+                    user_id=tags.get("mlflow.user", self.ctx.user),
                     artifact_key=f"{experiment_id}/models/{model_id}/artifacts",
                     now=number(info.get("creation_timestamp_ms")),
                     tags=tags,
@@ -451,9 +452,9 @@ class MlflowImporter:
             copied += 1
             with self.db.transaction(write=True) as s:
                 if kind == "run":
-                    manifest.record(s, pk, path, stored.size, stored.sha256, self.tracking.clock())
+                    manifest.record(s, pk, path, stored.size, stored.sha256, self.ctx.clock())
                 else:
-                    model_store.record_artifact(s, pk, path, stored.size, stored.sha256, self.tracking.clock())
+                    model_store.record_artifact(s, pk, path, stored.size, stored.sha256, self.ctx.clock())
         if not copied:
             return
         with self.db.transaction(write=True) as s:

@@ -39,7 +39,7 @@ class RegistryImport:
     def __init__(self, importer: MlflowImporter) -> None:
         self.importer = importer
         self.db = importer.db
-        self.user = importer.tracking.caller.user
+        self.user = importer.ctx.user
 
     def plan(self) -> list[ModelPlan]:
         plans = []
@@ -160,7 +160,7 @@ class RegistryImport:
             store.set_alias(s, ref.id, alias, number_)
             store.record_assignment(
                 s, model_id=ref.id, kind="alias", target=alias, version=number_, previous_version=previous,
-                actor=self.user, reason=REASON, request_id=None, now=self.importer.tracking.clock(),
+                actor=self.user, reason=REASON, request_id=None, now=self.importer.ctx.clock(),
             )  # fmt: skip
             changes.append(f"alias {alias}")
         return changes

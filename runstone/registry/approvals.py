@@ -65,7 +65,7 @@ class GovernedRegistry(RegistryService):
     # --------------------------------------------------------------------- policy
     def set_policy(self, name: str, policy: Policy) -> Policy:
         policy = check_policy(policy)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             model = store.model_row(s, name, lock=True)
             before = parse_policy(model.policy)
             store.update_model(s, model.id, self.clock(), policy=policy_to_json(policy))
@@ -121,7 +121,7 @@ class GovernedRegistry(RegistryService):
     ) -> ApprovalRequest:
         """Ask for a stage or alias change; applied once the model's policy is met."""
         kind, target = _target(stage, alias)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             model = store.model_row(s, name, lock=True)
             row = store.version_row(s, model, version)
             policy = parse_policy(model.policy)
@@ -152,7 +152,7 @@ class GovernedRegistry(RegistryService):
             return request_store.load(s, [request_store.request_row(s, request_id)])[0]
 
     def approve_request(self, request_id: int, comment: str = "") -> ApprovalRequest:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = request_store.request_row(s, request_id, lock=True)
             model = self._open(s, row)
             if row.requested_by == self.user:
@@ -172,7 +172,7 @@ class GovernedRegistry(RegistryService):
             return request_store.load(s, [request_store.request_row(s, request_id)])[0]
 
     def reject_request(self, request_id: int, comment: str = "") -> ApprovalRequest:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = request_store.request_row(s, request_id, lock=True)
             model = self._open(s, row)
             request_store.add_decision(s, request_id, self.user, "reject", comment, self.clock())
@@ -183,7 +183,7 @@ class GovernedRegistry(RegistryService):
             return request_store.load(s, [request_store.request_row(s, request_id)])[0]
 
     def cancel_request(self, request_id: int) -> ApprovalRequest:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = request_store.request_row(s, request_id, lock=True)
             model = self._open(s, row)
             if row.requested_by != self.user:
@@ -193,11 +193,11 @@ class GovernedRegistry(RegistryService):
             return request_store.load(s, [request_store.request_row(s, request_id)])[0]
 
     def get_request(self, request_id: int) -> ApprovalRequest:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return request_store.load(s, [request_store.request_row(s, request_id)])[0]
 
     def search_requests(self, name: str | None = None, status: str | None = None) -> list[ApprovalRequest]:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model_id = store.model_row(s, name).id if name else None
             return request_store.search(s, model_id=model_id, status=status)
 
@@ -236,7 +236,7 @@ class GovernedRegistry(RegistryService):
     def rollback_target(self, name: str, *, stage: str | None = None, alias: str | None = None) -> str | None:
         """The version a rollback of this stage or alias would go back to (None: there is none)."""
         kind, target = _target(stage, alias)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             previous, _ = self.previous_holder(s, store.model_row(s, name), kind, target)
             return None if previous is None else str(previous)
 
@@ -245,7 +245,7 @@ class GovernedRegistry(RegistryService):
     ) -> ModelVersion:
         """Move a stage or alias back to the version that held it before, through the audited path."""
         kind, target = _target(stage, alias)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             model = store.model_row(s, name, lock=True)
             policy = parse_policy(model.policy)
             if policy.protects(kind, target) and policy.rollback_requires_approval:

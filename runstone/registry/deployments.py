@@ -14,22 +14,21 @@ import re
 
 from runstone.entities import Deployment
 from runstone.errors import InvalidInput
+from runstone.governance.context import Context
 from runstone.store import deployments as store
 from runstone.store import registry as registry_store
 from runstone.tracking import validation as check
-from runstone.tracking.service import TrackingService
 
 _NAME = re.compile(r"^[\w.\-/:@ ]{1,256}$")
 
 
 class DeploymentService:
-    def __init__(self, tracking: TrackingService) -> None:
-        self.tracking = tracking
-        self.db = tracking.db
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
 
     @property
     def user(self) -> str:
-        return self.tracking.caller.user
+        return self.ctx.user
 
     def record_deployment(
         self, name: str, model_name: str, version: str | int, target: str = "", description: str = ""
@@ -40,8 +39,8 @@ class DeploymentService:
             )
         check.text(target, "Deployment target", 2000)
         check.text(description, "Deployment description", 10_000)
-        now = self.tracking.clock()
-        with self.db.transaction(write=True) as s:
+        now = self.ctx.clock()
+        with self.ctx.transaction(write=True) as s:
             model = registry_store.model_row(s, model_name)
             row = registry_store.version_row(s, model, version)
             replaced = store.active_ids(s, name)
@@ -51,7 +50,7 @@ class DeploymentService:
                 s, name=name, target=target, model_id=model.id, version=row.version,
                 description=description, user=self.user, now=now,
             )  # fmt: skip
-            self.tracking.audit(
+            self.ctx.audit.write(
                 s,
                 "deployment.record",
                 "registered_model",
@@ -62,13 +61,13 @@ class DeploymentService:
             return store.get(s, deployment_id)
 
     def end_deployment(self, deployment_id: int) -> Deployment:
-        now = self.tracking.clock()
-        with self.db.transaction(write=True) as s:
+        now = self.ctx.clock()
+        with self.ctx.transaction(write=True) as s:
             current = store.get(s, int(deployment_id))
             if current.end_time is not None:
                 return current
             store.end(s, current.id, self.user, now)
-            self.tracking.audit(
+            self.ctx.audit.write(
                 s,
                 "deployment.end",
                 "registered_model",
@@ -79,7 +78,7 @@ class DeploymentService:
             return store.get(s, current.id)
 
     def get_deployment(self, deployment_id: int) -> Deployment:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return store.get(s, int(deployment_id))
 
     def list_deployments(
@@ -89,7 +88,7 @@ class DeploymentService:
         name: str | None = None,
         active_only: bool = False,
     ) -> list[Deployment]:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model_id = registry_store.model_row(s, model_name).id if model_name is not None else None
             number = registry_store.parse_version(version) if version is not None else None
             return store.search(s, model_id=model_id, version=number, name=name, active_only=active_only)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from runstone.entities import STAGES, Assignment, ModelVersion, PagedList, Policy, RegisteredModel
 from runstone.errors import InvalidInput, InvalidState, NotFound, PermissionDenied
+from runstone.governance.context import Context
 from runstone.store import registry as store
 from runstone.store import webhooks as webhook_store
 from runstone.store.registry import ModelRef, VersionRef
@@ -102,20 +103,22 @@ def parse_policy(raw: str | None) -> Policy:
 
 
 class RegistryService:
-    def __init__(self, tracking: TrackingService, artifacts: ArtifactService) -> None:
+    def __init__(self, ctx: Context, tracking: TrackingService, artifacts: ArtifactService) -> None:
+        self.ctx = ctx
         self.tracking = tracking
         self.artifacts = artifacts
-        self.db = tracking.db
-        self.clock: Callable[[], int] = tracking.clock
 
     @property
     def user(self) -> str:
-        return self.tracking.caller.user
+        return self.ctx.user
+
+    def clock(self) -> int:
+        return self.ctx.clock()
 
     def _audit(
         self, s: Session, action: str, target: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
     ) -> None:
-        self.tracking.audit(s, action, "registered_model", target, before, after)
+        self.ctx.audit.write(s, action, "registered_model", target, before, after)
 
     def _event(self, s: Session, event: str, model: str, data: Mapping[str, Any]) -> None:
         """Queue webhook deliveries for a registry event, in the change's transaction."""
@@ -129,19 +132,19 @@ class RegistryService:
         check_name(name)
         tag_map = dict(tags or {})
         check.batch([], {}, tag_map)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             store.insert_model(s, name, description or "", tag_map, self.user, self.clock())
             self._audit(s, "registry.create_model", name, None, {"description": description, "tags": tag_map})
             self._event(s, "registered_model.created", name, {})
             return store.load_models(s, [store.model_row(s, name)])[0]
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return store.load_models(s, [store.model_row(s, name)])[0]
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
         check_name(new_name)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = store.model_row(s, name)
             try:
                 store.model_row(s, new_name)
@@ -156,7 +159,7 @@ class RegistryService:
             return store.load_models(s, [row])[0]
 
     def update_registered_model(self, name: str, description: str) -> RegisteredModel:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = store.model_row(s, name)
             before = store.load_models(s, [row])[0].description
             store.update_model(s, row.id, self.clock(), description=check.text(description, "Description", 100_000))
@@ -164,7 +167,7 @@ class RegistryService:
             return store.load_models(s, [row])[0]
 
     def delete_registered_model(self, name: str) -> None:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = store.model_row(s, name, lock=True)
             held = protected_holdings(s, parse_policy(row.policy), row)
             if held:
@@ -179,14 +182,14 @@ class RegistryService:
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
         check.key(key, "Tag")
         check.text(value, f"Tag {key!r} value", 5000)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = store.model_row(s, name)
             store.set_model_tags(s, row.id, {key: value})
             store.touch_model(s, row.id, self.clock())
             self._audit(s, "registry.set_model_tag", name, None, {"key": key, "value": value})
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = store.model_row(s, name)
             store.delete_model_tag(s, row.id, name, key)
             self._audit(s, "registry.delete_model_tag", name, {"key": key}, None)
@@ -200,7 +203,7 @@ class RegistryService:
     ) -> PagedList:
         comparisons = grammar.parse_filter(filter_string, grammar.REGISTERED_MODELS)
         limit = check.max_results(max_results, default=100, limit=1000)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             rows, token = store.search_models(s, comparisons, _ordering(order_by), limit, page_token)
             return PagedList(store.load_models(s, rows), token)
 
@@ -236,7 +239,7 @@ class RegistryService:
     def _check_logged_model(self, model_id: str, run_id: str | None) -> str | None:
         from runstone.tracking.logged_models import LoggedModelService
 
-        models = LoggedModelService(self.tracking, self.artifacts.store)
+        models = LoggedModelService(self.ctx, self.artifacts.store)
         model = models.get(model_id)
         if run_id and model.source_run_id and run_id != model.source_run_id:
             raise InvalidInput(f"run_id {run_id!r} does not match the source run of logged model {model_id}.")
@@ -259,7 +262,7 @@ class RegistryService:
         source_run = self._check_source(source, run_id)
         tag_map = dict(tags or {})
         check.batch([], {}, tag_map)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             model = store.model_row(s, name, lock=True)
             number = store.next_version(s, model.id)
             row = store.insert_version(
@@ -283,12 +286,12 @@ class RegistryService:
             return store.load_versions(s, [row])[0]
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model = store.model_row(s, name)
             return store.load_versions(s, [store.version_row(s, model, version)])[0]
 
     def update_model_version(self, name: str, version: str | int, description: str) -> ModelVersion:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             model = store.model_row(s, name)
             row = store.version_row(s, model, version)
             store.update_version(s, row.id, self.clock(), description=check.text(description, "Description", 100_000))
@@ -302,7 +305,7 @@ class RegistryService:
             return store.load_versions(s, [row])[0]
 
     def delete_model_version(self, name: str, version: str | int) -> None:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             model = store.model_row(s, name, lock=True)
             row = store.version_row(s, model, version)
             held = protected_holdings(s, parse_policy(model.policy), model, row)
@@ -330,14 +333,14 @@ class RegistryService:
     def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:
         check.key(key, "Tag")
         check.text(value, f"Tag {key!r} value", 5000)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             model = store.model_row(s, name)
             row = store.version_row(s, model, version)
             store.set_version_tags(s, row.id, {key: value})
             self._audit(s, "registry.set_version_tag", name, None, {"version": row.version, "key": key, "value": value})
 
     def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             model = store.model_row(s, name)
             row = store.version_row(s, model, version)
             store.delete_version_tag(s, row, key)
@@ -352,14 +355,14 @@ class RegistryService:
     ) -> PagedList:
         comparisons = grammar.parse_filter(filter_string, grammar.MODEL_VERSIONS)
         limit = check.max_results(max_results, default=1000, limit=200_000)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             refs, token = store.search_versions(s, comparisons, _ordering(order_by), limit, page_token)
             return PagedList(store.load_versions(s, refs), token)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
         """The latest version in each of the given stages (all stages when none are given)."""
         wanted = [canonical_stage(st) for st in stages] if stages else list(STAGES)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model = store.model_row(s, name)
             rows = []
             for stage in wanted:
@@ -370,7 +373,7 @@ class RegistryService:
 
     # ------------------------------------------------------------ aliases, stages
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model = store.model_row(s, name)
             number = store.alias_version(s, model.id, alias)
             if number is None:
@@ -378,7 +381,7 @@ class RegistryService:
             return store.load_versions(s, [store.version_row(s, model, number)])[0]
 
     def policy(self, name: str) -> Policy:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return parse_policy(store.model_row(s, name).policy)
 
     def set_registered_model_alias(
@@ -409,7 +412,7 @@ class RegistryService:
         reason: str = "",
     ) -> ModelVersion:
         """A direct change by the caller; refused when the model's policy guards it (see guarded_change)."""
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             model = store.model_row(s, name, lock=True)
             row = store.version_row(s, model, version) if version is not None else None
             why = guarded_change(parse_policy(model.policy), name, kind, target, row)
@@ -487,7 +490,7 @@ class RegistryService:
 
     # -------------------------------------------------------------------- history
     def get_model_history(self, name: str, *, kind: str | None = None, target: str | None = None) -> list[Assignment]:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model = store.model_row(s, name)
             return store.assignments(s, model.id, kind=kind, target=target)
 
@@ -496,7 +499,7 @@ class RegistryService:
         if (stage is None) == (alias is None):
             raise InvalidInput("Ask about exactly one of a stage or an alias.")
         time = max(min(time, _MAX_TIME), -_MAX_TIME)  # beyond any stored time, and what a BIGINT holds
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model = store.model_row(s, name)
             if alias is not None:
                 events = store.assignments(s, model.id, kind="alias", target=alias, until=time)

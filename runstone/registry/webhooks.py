@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from runstone.entities import Webhook
 from runstone.errors import InvalidInput, NotFound
+from runstone.governance.context import Context
 from runstone.store import webhooks as store
 from runstone.store.engine import Database
 from runstone.store.registry import MAX_INTEGER
 
 if TYPE_CHECKING:
     import httpx  # imported where a delivery is sent: a server that sends none starts without it
-from runstone.tracking.service import TrackingService
 
 log = logging.getLogger("runstone.webhooks")
 
@@ -134,9 +134,8 @@ class CreatedWebhook:
 
 
 class WebhookService:
-    def __init__(self, tracking: TrackingService, *, allow_private: bool) -> None:
-        self.tracking = tracking
-        self.db = tracking.db
+    def __init__(self, ctx: Context, *, allow_private: bool) -> None:
+        self.ctx = ctx
         self.allow_private = allow_private
 
     def create_webhook(
@@ -153,30 +152,30 @@ class WebhookService:
             raise InvalidInput(f"Unknown webhook events {unknown}; choose from {', '.join(EVENTS)} or '*'.")
         check_url(url, allow_private=self.allow_private)
         secret = secret or secrets.token_hex(32)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             hook = store.insert(
                 s, name=name, url=url, events=events, secret=secret, model_name=model_name,
-                user=self.tracking.caller.user, now=self.tracking.clock(),
+                user=self.ctx.user, now=self.ctx.clock(),
             )  # fmt: skip
-            self.tracking.audit(s, "webhook.create", "webhook", str(hook.id), None,
+            self.ctx.audit.write(s, "webhook.create", "webhook", str(hook.id), None,
                                 {"name": name, "url": url, "events": list(events), "model": model_name})  # fmt: skip
         return CreatedWebhook(hook, secret)
 
     def list_webhooks(self) -> list[Webhook]:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return store.all_webhooks(s)
 
     def delete_webhook(self, webhook_id: int) -> None:
         if not 0 < webhook_id <= MAX_INTEGER:
             raise NotFound(f"Webhook {webhook_id} not found.")
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             store.remove(s, webhook_id)
-            self.tracking.audit(s, "webhook.delete", "webhook", str(webhook_id), {"id": webhook_id}, None)
+            self.ctx.audit.write(s, "webhook.delete", "webhook", str(webhook_id), {"id": webhook_id}, None)
 
     def deliveries(self, webhook_id: int | None = None) -> list[dict[str, Any]]:
         if webhook_id is not None and not 0 < webhook_id <= MAX_INTEGER:
             raise NotFound(f"Webhook {webhook_id} not found.")
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return store.deliveries(s, webhook_id)
 
 

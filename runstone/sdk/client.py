@@ -131,16 +131,16 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             self._deployments: Any = HttpDeployments(transport)
             self.tracking_uri = uri
         else:
+            from runstone.governance.context import Principal
             from runstone.sdk.local import LocalArtifacts
-            from runstone.tracking.service import Caller
 
             backend = _local_backend(uri, self.settings)
-            caller = Caller(self.user)
-            self._tracking = backend.tracking(caller)
-            self._artifacts = LocalArtifacts(backend.artifacts(caller))
-            self._model_artifacts = LocalArtifacts(backend.logged_models(caller))
-            self._registry = LocalRegistry(backend.registry(caller), backend.webhooks(caller))
-            self._deployments = backend.deployments(caller)
+            ctx = backend.context(Principal(self.user))
+            self._tracking = backend.tracking(ctx)
+            self._artifacts = LocalArtifacts(backend.artifacts(ctx))
+            self._model_artifacts = LocalArtifacts(backend.logged_models(ctx))
+            self._registry = LocalRegistry(backend.registry(ctx), backend.webhooks(ctx))
+            self._deployments = backend.deployments(ctx)
             self.tracking_uri = uri or str(self.settings.home)
         self.is_remote = is_remote(uri)
         self._owns_connections = self.is_remote and http_client is None
@@ -432,7 +432,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         from runstone.tracking.gc import collect
 
         report = collect(
-            self._tracking,
+            self._tracking.ctx,
             self._artifacts.service.store,
             older_than_ms=older_than_ms,
             dry_run=dry_run,
@@ -448,7 +448,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             return self._tracking.audit_events(target_type=target_type, target_id=target_id, after=after, limit=limit)  # type: ignore[no-any-return]
         from runstone.governance.audit import AuditService
 
-        events = AuditService(self._tracking.db).events(
+        events = AuditService(self._tracking.ctx.db).events(
             target_type=target_type, target_id=target_id, after_seq=after, limit=limit
         )
         return [dict(e.__dict__) for e in events]
@@ -458,7 +458,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             return self._tracking.audit_verify()  # type: ignore[no-any-return]
         from runstone.governance.audit import AuditService
 
-        return dict(AuditService(self._tracking.db).verify().__dict__)
+        return dict(AuditService(self._tracking.ctx.db).verify().__dict__)
 
 
 def _download(

@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
             backend.db,
             allow_private=settings.webhook_allow_private,
             interval=settings.webhook_interval,
-            clock=backend.tracking().clock,
+            clock=backend.context().clock,
         )
         dispatcher.start()
         try:

@@ -14,9 +14,9 @@ from pathlib import Path
 from runstone.artifacts.base import ArtifactStore, clean_path, join_key
 from runstone.entities import FileInfo, LifecycleStage
 from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.governance.context import Context
 from runstone.store import artifact_manifest as manifest
 from runstone.store import runs as run_store
-from runstone.tracking.service import TrackingService
 
 
 @dataclass(frozen=True)
@@ -27,24 +27,27 @@ class ArtifactFile:
 
 
 class ArtifactService:
-    def __init__(self, tracking: TrackingService, store: ArtifactStore) -> None:
-        self.tracking = tracking
-        self.db = tracking.db
+    def __init__(self, ctx: Context, store: ArtifactStore) -> None:
+        self.ctx = ctx
         self.store = store
 
     def _run(self, run_id: str, *, writable: bool) -> tuple[int, str]:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             row = run_store.get_row(s, run_id)
             if writable and row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidState(f"Run {run_id} is deleted; restore it before adding artifacts.")
             return row.id, row.artifact_key
+
+    def artifact_key(self, run_id: str, *, writable: bool = False) -> str:
+        """The storage key of the run's artifacts; ``writable`` refuses a deleted run."""
+        return self._run(run_id, writable=writable)[1]
 
     def log_artifact(self, run_id: str, path: str, chunks: Iterable[bytes]) -> FileInfo:
         """Store one file at ``path`` inside the run's artifacts (replacing an older one)."""
         path = clean_path(path)
         internal, key = self._run(run_id, writable=True)
         parents = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             if manifest.has_files_below(s, internal, path):
                 raise InvalidInput(f"Artifact path {path!r} is a folder of run {run_id}; choose a file path.")
             if clash := manifest.existing(s, internal, parents):
@@ -53,9 +56,9 @@ class ArtifactService:
                     "a file cannot also be a folder."
                 )
         stored = self.store.write(join_key(key, path), chunks)
-        with self.db.transaction(write=True) as s:
-            manifest.record(s, internal, path, stored.size, stored.sha256, self.tracking.clock())
-            self.tracking.audit(
+        with self.ctx.transaction(write=True) as s:
+            manifest.record(s, internal, path, stored.size, stored.sha256, self.ctx.clock())
+            self.ctx.audit.write(
                 s, "run.log_artifact", "run", run_id, None, {"path": path, "size": stored.size, "sha256": stored.sha256}
             )
         return FileInfo(path, False, stored.size, stored.sha256)
@@ -68,7 +71,7 @@ class ArtifactService:
         """The files and folders directly inside ``path``, folders with their total size."""
         prefix = clean_path(path, allow_empty=True)
         internal, _ = self._run(run_id, writable=False)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             files = manifest.files_under(s, internal, prefix)
         return children(files, prefix)
 
@@ -76,7 +79,7 @@ class ArtifactService:
         """Every file at or below ``path``."""
         prefix = clean_path(path, allow_empty=True)
         internal, _ = self._run(run_id, writable=False)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             found = manifest.files_under(s, internal, prefix)
         if prefix and not found:
             raise NotFound(f"Run {run_id} has no artifact at {prefix!r}.")
@@ -85,7 +88,7 @@ class ArtifactService:
     def open(self, run_id: str, path: str) -> ArtifactFile:
         path = clean_path(path)
         internal, key = self._run(run_id, writable=False)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             info = manifest.get(s, internal, path)
         if info is None:
             raise NotFound(f"Run {run_id} has no artifact file at {path!r}.")
@@ -105,11 +108,11 @@ class ArtifactService:
     def delete_artifacts(self, run_id: str, path: str = "") -> int:
         prefix = clean_path(path, allow_empty=True)
         internal, key = self._run(run_id, writable=True)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             count = manifest.delete_under(s, internal, prefix)
             if count == 0 and prefix:
                 raise NotFound(f"Run {run_id} has no artifact at {prefix!r}.")
-            self.tracking.audit(s, "run.delete_artifacts", "run", run_id, {"path": prefix, "files": count}, None)
+            self.ctx.audit.write(s, "run.delete_artifacts", "run", run_id, {"path": prefix, "files": count}, None)
         self.store.delete_prefix(join_key(key, prefix))
         return count
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from runstone.entities import MetricHistory, Run, ViewType
 from runstone.errors import InvalidInput, NotFound
+from runstone.governance.context import Context
 from runstone.store import browse as browse_store
 from runstone.store import experiments as experiment_store
 from runstone.store import metrics as metric_store
@@ -17,7 +18,6 @@ from runstone.store import runs as run_store
 from runstone.store import search as search_store
 from runstone.tracking import search as grammar
 from runstone.tracking import tags as system_tags
-from runstone.tracking.service import TrackingService
 
 MAX_COMPARED_RUNS = 100
 SPREAD_SAMPLE = 200  # recent runs whose keys say which metrics and params vary
@@ -68,21 +68,21 @@ class RunRef:
 
 
 class BrowseService:
-    def __init__(self, tracking: TrackingService) -> None:
-        self.db = tracking.db
-        self.root = tracking.root
+    def __init__(self, ctx: Context, artifact_root_uri: str) -> None:
+        self.ctx = ctx
+        self.root = artifact_root_uri
 
     def activity(self, experiment_ids: Sequence[str]) -> dict[str, ExperimentActivity]:
         """Active run count and last run start/end time per experiment."""
         ids = [experiment_store.parse_id(e) for e in experiment_ids]
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             found = browse_store.activity(s, ids)
         return {str(i): ExperimentActivity(*found.get(i, (0, None))) for i in ids}
 
     def experiment_keys(self, experiment_id: str, view: str | ViewType | None = None) -> ExperimentKeys:
         exp_id = experiment_store.parse_id(experiment_id)
         stages = ViewType.parse(view).stages()
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             experiment_store.get_row(s, exp_id)
             return ExperimentKeys(
                 metrics=browse_store.metric_keys(s, exp_id, stages),
@@ -95,7 +95,7 @@ class BrowseService:
         ``SPREAD_SAMPLE``), whatever a filter or a page shows of them."""
         exp_id = experiment_store.parse_id(experiment_id)
         stages = ViewType.parse(view).stages()
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             experiment_store.get_row(s, exp_id)
             sampled, metrics, params = browse_store.key_spread(s, exp_id, stages, SPREAD_SAMPLE)
         return ExperimentSpread(sampled, [KeySpread(*m) for m in metrics], [KeySpread(*p) for p in params])
@@ -104,7 +104,7 @@ class BrowseService:
         """How many of the experiment's runs match a filter (all its pages)."""
         comparisons = grammar.parse_filter(filter_string)
         exp_id = experiment_store.parse_id(experiment_id)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return search_store.count_runs(
                 s, experiment_ids=[exp_id], comparisons=comparisons, stages=ViewType.parse(view).stages()
             )
@@ -122,7 +122,7 @@ class BrowseService:
         that is the first page."""
         if max_results < 1:
             raise InvalidInput("max_results must be at least 1.")
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return search_store.previous_page_token(
                 s,
                 experiment_ids=[experiment_store.parse_id(experiment_id)],
@@ -139,12 +139,12 @@ class BrowseService:
         """How many runs are nested directly under each given run (parents without any are left out)."""
         exp_id = experiment_store.parse_id(experiment_id)
         stages = ViewType.parse(view).stages()
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return browse_store.child_counts(s, exp_id, list(parent_run_ids), system_tags.PARENT_RUN_ID, stages)
 
     def single_point_metrics(self, run_id: str) -> list[str]:
         """The run's metrics logged once: shown as a value rather than drawn as a chart."""
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             found = run_store.ids_for_uuids(s, [run_id])
             if run_id not in found:
                 raise NotFound(f"No run with id {run_id!r}.", {"run_id": run_id})
@@ -166,7 +166,7 @@ class BrowseService:
         exp_id = experiment_store.parse_id(experiment_id)
         stages = ViewType.parse(view).stages()
         out: dict[str, list[Run]] = {p: [] for p in parent_run_ids}
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             pairs = browse_store.children(s, exp_id, list(parent_run_ids), system_tags.PARENT_RUN_ID, stages)[:limit]
             runs = run_store.load(s, [c for _, c in pairs], self.root, params=params, metrics=metrics, tags=tags)
         for (parent, _), run in zip(pairs, runs, strict=True):
@@ -183,7 +183,7 @@ class BrowseService:
     ) -> list[Run]:
         """Runs by id, in the order given; an unknown id is NotFound."""
         wanted = list(dict.fromkeys(run_ids))
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             found = run_store.ids_for_uuids(s, wanted)
             missing = [r for r in wanted if r not in found]
             if missing:
@@ -192,7 +192,7 @@ class BrowseService:
 
     def run_refs(self, run_ids: Sequence[str]) -> dict[str, RunRef]:
         """Names and experiments of the runs that exist among ``run_ids``."""
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             found = browse_store.names(s, list(run_ids))
         return {r: RunRef(r, name, exp) for r, (name, exp) in found.items()}
 
@@ -212,7 +212,7 @@ class BrowseService:
             raise InvalidInput("max_points must be at least 2.")
         if start_step is not None and end_step is not None and start_step > end_step:
             raise InvalidInput(f"start_step {start_step} is after end_step {end_step}.")
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             found = run_store.ids_for_uuids(s, list(run_ids))
             return {
                 run_id: metric_store.history(

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 from runstone.artifacts.base import ArtifactStore
 from runstone.entities import LifecycleStage
 from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.governance.context import Context
 from runstone.store import experiments as experiment_store
 from runstone.store import logged_models as logged_model_store
 from runstone.store import requests as request_store
 from runstone.store import runs as run_store
 from runstone.tracking import validation as check
-from runstone.tracking.service import TrackingService
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -95,7 +95,7 @@ def _named(
 
 
 def collect(
-    tracking: TrackingService,
+    ctx: Context,
     store: ArtifactStore,
     *,
     older_than_ms: int | None = None,
@@ -110,12 +110,12 @@ def collect(
     """
     if older_than_ms is not None:
         older_than_ms = check.integer(older_than_ms, "older_than_ms", minimum=0)
-    cutoff = tracking.clock() - older_than_ms if older_than_ms is not None else None
+    cutoff = ctx.clock() - older_than_ms if older_than_ms is not None else None
     # What to remove is chosen and its rows deleted in one write transaction, so a run or an
     # experiment restored meanwhile is either restored first (and kept) or found gone; its files
     # are deleted only after that commit. A crash in between leaves unreferenced files, never a
     # restored run without its artifacts.
-    with tracking.db.transaction(write=not dry_run) as s:
+    with ctx.transaction(write=not dry_run) as s:
         if run_ids is not None or experiment_ids is not None:
             runs, experiments = _named(s, list(run_ids or []), list(experiment_ids or []), cutoff, older_than_ms)
         else:
@@ -131,8 +131,8 @@ def collect(
         run_store.hard_delete(s, [internal for internal, _, _ in runs])
         for exp_id in experiments:
             experiment_store.hard_delete(s, exp_id)
-        request_store.forget_before(s, tracking.clock() - REQUEST_ID_RETENTION_MS)
-        tracking.audit(
+        request_store.forget_before(s, ctx.clock() - REQUEST_ID_RETENTION_MS)
+        ctx.audit.write(
             s, "gc.purge", "store", "tracking", None, {"runs": report.run_ids, "experiments": report.experiment_ids}
         )
     failed = []

@@ -25,6 +25,7 @@ from runstone.entities import (
     RunModelLinks,
 )
 from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.governance.context import Context
 from runstone.store import experiments as experiment_store
 from runstone.store import logged_models as store
 from runstone.store import runs as run_store
@@ -32,7 +33,7 @@ from runstone.store.logged_models import LoggedModelRef
 from runstone.tracking import search as grammar
 from runstone.tracking import validation as check
 from runstone.tracking.artifacts import ArtifactFile, children
-from runstone.tracking.service import TrackingService, generate_run_name
+from runstone.tracking.service import generate_run_name
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -74,19 +75,18 @@ def _check_tags(tags: Mapping[str, str], what: str) -> None:
 
 
 class LoggedModelService:
-    def __init__(self, tracking: TrackingService, store_: ArtifactStore) -> None:
-        self.tracking = tracking
-        self.db = tracking.db
+    def __init__(self, ctx: Context, store_: ArtifactStore) -> None:
+        self.ctx = ctx
         self.store = store_
 
     @property
     def root(self) -> str:
-        return self.tracking.root
+        return self.store.root_uri
 
     def _audit(
         self, s: Session, action: str, model_id: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
     ) -> None:
-        self.tracking.audit(s, action, "logged_model", model_id, before, after)
+        self.ctx.audit.write(s, action, "logged_model", model_id, before, after)
 
     def _load(self, s: Session, ref: LoggedModelRef) -> LoggedModel:
         return store.load(s, [ref], self.root)[0]
@@ -111,7 +111,7 @@ class LoggedModelService:
         if model_type is not None:
             check.text(model_type, "Model type", 500)
         model_id = f"m-{uuid.uuid4().hex}"
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             if experiment_id in (None, "") and source_run_id:
                 exp_id = run_store.get_row(s, source_run_id).experiment_id
             else:
@@ -129,9 +129,9 @@ class LoggedModelService:
                 model_type=model_type or None,
                 source_run=source_run_id or None,
                 status=LoggedModelStatus.PENDING.value,
-                user_id=self.tracking.caller.user,
+                user_id=self.ctx.user,
                 artifact_key=f"{exp_id}/models/{model_id}/artifacts",
-                now=self.tracking.clock(),
+                now=self.ctx.clock(),
                 tags=tag_map,
                 params=param_map,
             )
@@ -153,23 +153,23 @@ class LoggedModelService:
         return ref
 
     def get(self, model_id: str, *, allow_deleted: bool = False) -> LoggedModel:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return self._load(s, self._ref(s, model_id, active=not allow_deleted))
 
     def finalize(self, model_id: str, status: str) -> LoggedModel:
         final = parse_status(status)
         if final is LoggedModelStatus.PENDING:
             raise InvalidInput("A logged model is finalized as READY or FAILED, not PENDING.")
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             ref = self._ref(s, model_id, active=True)
-            store.update_model(s, ref.pk, self.tracking.clock(), status=final.value)
+            store.update_model(s, ref.pk, self.ctx.clock(), status=final.value)
             self._audit(s, "logged_model.finalize", model_id, {"status": ref.status}, {"status": final.value})
             return self._load(s, ref)
 
     def delete(self, model_id: str) -> None:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             ref = self._ref(s, model_id, active=True)
-            store.update_model(s, ref.pk, self.tracking.clock(), lifecycle_stage=LifecycleStage.DELETED.value)
+            store.update_model(s, ref.pk, self.ctx.clock(), lifecycle_stage=LifecycleStage.DELETED.value)
             self._audit(
                 s, "logged_model.delete", model_id, {"lifecycle_stage": "active"}, {"lifecycle_stage": "deleted"}
             )
@@ -177,14 +177,14 @@ class LoggedModelService:
     def set_tags(self, model_id: str, tags: Mapping[str, str]) -> None:
         tag_map = dict(tags)
         _check_tags(tag_map, "Logged model tag")
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             ref = self._ref(s, model_id, active=True)
             store.set_tags(s, ref.pk, tag_map)
-            store.update_model(s, ref.pk, self.tracking.clock())
+            store.update_model(s, ref.pk, self.ctx.clock())
             self._audit(s, "logged_model.set_tags", model_id, None, {"tags": tag_map})
 
     def delete_tag(self, model_id: str, key: str) -> None:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             ref = self._ref(s, model_id, active=True)
             store.delete_tag(s, ref.pk, model_id, key)
             self._audit(s, "logged_model.delete_tag", model_id, {"key": key}, None)
@@ -194,10 +194,10 @@ class LoggedModelService:
         for k, v in param_map.items():
             check.key(k, "Logged model param")
             check.text(v, f"Logged model param {k!r} value", check.MAX_PARAM_VALUE_LENGTH)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             ref = self._ref(s, model_id, active=True)
             store.write_params(s, ref.pk, model_id, param_map)
-            store.update_model(s, ref.pk, self.tracking.clock())
+            store.update_model(s, ref.pk, self.ctx.clock())
             self._audit(s, "logged_model.log_params", model_id, None, {"params": sorted(param_map)})
 
     def log_metrics(self, metrics: Mapping[str, Sequence[LoggedModelMetric]]) -> None:
@@ -205,14 +205,14 @@ class LoggedModelService:
         for points in metrics.values():
             for p in points:
                 check.metric(Metric(p.key, p.value, p.timestamp, p.step))
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             for model_id, points in metrics.items():
                 ref = self._ref(s, model_id, active=True)
                 store.record_metrics(s, ref.pk, points)
                 self._audit(s, "logged_model.log_metrics", model_id, None, {"metrics": len(points)})
 
     def check_exists(self, model_ids: Iterable[str]) -> None:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             for model_id in set(model_ids):
                 self._ref(s, model_id, active=True)
 
@@ -240,7 +240,7 @@ class LoggedModelService:
             key = field.removeprefix("attributes.").removeprefix("attribute.")
             ordering.append((LOGGED_MODELS.attributes.get(key, key), ascending))
         limit = check.max_results(max_results, default=100)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             refs, token = store.search(
                 s,
                 experiment_ids=ids,
@@ -257,41 +257,41 @@ class LoggedModelService:
         """Record that a run produced (``output``, at a step) or used (``input``) logged models."""
         if direction not in ("input", "output"):
             raise InvalidInput("A run links to a logged model as its input or its output.")
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             run = run_store.get_row(s, run_id)
             if run.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidState(f"Run {run_id} is deleted; restore it before changing it.")
             for model_id, step in model_ids:
                 ref = self._ref(s, model_id)
                 store.link_run(s, run.id, ref.pk, direction, check.integer(step, "step"))
-            self.tracking.audit(s, f"run.log_{direction}s", "run", run_id, None, {"models": [m for m, _ in model_ids]})
+            self.ctx.audit.write(s, f"run.log_{direction}s", "run", run_id, None, {"models": [m for m, _ in model_ids]})
 
     def links_for_runs(self, run_ids: Sequence[str]) -> dict[str, RunModelLinks]:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             pks = run_store.ids_for_uuids(s, list(run_ids))
             links = store.links_for_runs(s, list(pks.values()))
         return {run_id: links[pk] for run_id, pk in pks.items()}
 
     def new_run_points(self, run_id: str, points: Sequence[Metric]) -> list[Metric]:
         """The points a run does not hold yet: a model's metrics are usually already the run's."""
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return store.new_run_points(s, run_store.get_row(s, run_id).id, points)
 
     # ------------------------------------------------------------------ artifacts
     def _writable(self, model_id: str) -> LoggedModelRef:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return self._ref(s, model_id, active=True)
 
     def log_artifact(self, model_id: str, path: str, chunks: Iterable[bytes]) -> FileInfo:
         path = clean_path(path)
         ref = self._writable(model_id)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             conflict = store.artifact_conflict(s, ref.pk, path)
         if conflict:
             raise InvalidInput(conflict)
         stored = self.store.write(join_key(ref.artifact_key, path), chunks)
-        with self.db.transaction(write=True) as s:
-            store.record_artifact(s, ref.pk, path, stored.size, stored.sha256, self.tracking.clock())
+        with self.ctx.transaction(write=True) as s:
+            store.record_artifact(s, ref.pk, path, stored.size, stored.sha256, self.ctx.clock())
             self._audit(
                 s,
                 "logged_model.log_artifact",
@@ -308,7 +308,7 @@ class LoggedModelService:
     def files(self, model_id: str, path: str = "") -> list[FileInfo]:
         """Every file at or below ``path``."""
         prefix = clean_path(path, allow_empty=True)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return store.artifact_files(s, self._ref(s, model_id).pk, prefix)
 
     def list_artifacts(self, model_id: str, path: str = "") -> list[FileInfo]:
@@ -318,7 +318,7 @@ class LoggedModelService:
 
     def open(self, model_id: str, path: str) -> ArtifactFile:
         path = clean_path(path)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             ref = self._ref(s, model_id)
             info = store.artifact(s, ref.pk, path)
         if info is None:
@@ -332,7 +332,7 @@ class LoggedModelService:
     def delete_artifacts(self, model_id: str, path: str = "") -> int:
         prefix = clean_path(path, allow_empty=True)
         ref = self._writable(model_id)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             count = store.delete_artifacts(s, ref.pk, prefix)
             if count == 0 and prefix:
                 raise NotFound(f"Logged model {model_id} has no artifact at {prefix!r}.")
@@ -341,5 +341,5 @@ class LoggedModelService:
         return count
 
     def artifact_key(self, model_id: str) -> str:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return self._ref(s, model_id).artifact_key

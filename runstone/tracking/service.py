@@ -7,10 +7,8 @@ same transaction, so the audit trail and the data can never disagree.
 from __future__ import annotations
 
 import random
-import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from runstone.entities import (
@@ -25,12 +23,11 @@ from runstone.entities import (
     ViewType,
 )
 from runstone.errors import InvalidInput, InvalidState, NotFound
-from runstone.store import audit as audit_store
+from runstone.governance.context import Context
 from runstone.store import experiments as experiment_store
 from runstone.store import metrics as metric_store
 from runstone.store import requests as request_store
 from runstone.store import runs as run_store
-from runstone.store.engine import Database
 from runstone.store.runs import RunRef
 from runstone.store.search import search_run_ids
 from runstone.tracking import search as grammar
@@ -40,22 +37,6 @@ from runstone.tracking import validation as check
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is acting: recorded on runs and audit events."""
-
-    user: str
-    request_id: str | None = None
-    # Set by clients on writes they may retry: a repeated key is applied once.
-    idempotency_key: str | None = None
-
-
-SYSTEM = Caller("system")
 
 _ADJECTIVES = [
     "amber",
@@ -132,44 +113,9 @@ def generate_run_name() -> str:
 
 
 class TrackingService:
-    def __init__(
-        self,
-        db: Database,
-        artifact_root_uri: str,
-        *,
-        caller: Caller = SYSTEM,
-        clock: Callable[[], int] = now_ms,
-    ) -> None:
-        self.db = db
+    def __init__(self, ctx: Context, artifact_root_uri: str) -> None:
+        self.ctx = ctx
         self.root = artifact_root_uri
-        self.caller = caller
-        self.clock = clock
-
-    def as_caller(self, caller: Caller) -> TrackingService:
-        return TrackingService(self.db, self.root, caller=caller, clock=self.clock)
-
-    # ---------------------------------------------------------------- audit
-    def audit(
-        self,
-        session: Session,
-        action: str,
-        target_type: str,
-        target_id: str,
-        before: Mapping[str, Any] | None = None,
-        after: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.db.lock_audit_chain(session)
-        audit_store.append(
-            session,
-            time=self.clock(),
-            actor=self.caller.user,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            before=dict(before) if before is not None else None,
-            after=dict(after) if after is not None else None,
-            request_id=self.caller.request_id,
-        )
 
     # ---------------------------------------------------------- experiments
     def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> str:
@@ -178,17 +124,17 @@ class TrackingService:
         for k, v in tags.items():
             check.key(k, "Experiment tag")
             check.text(v, f"Experiment tag {k!r} value", check.MAX_EXPERIMENT_TAG_VALUE_LENGTH)
-        with self.db.transaction(write=True) as s:
-            exp_id = experiment_store.insert(s, name, tags, self.clock())
-            self.audit(s, "experiment.create", "experiment", str(exp_id), None, {"name": name, "tags": tags})
+        with self.ctx.transaction(write=True) as s:
+            exp_id = experiment_store.insert(s, name, tags, self.ctx.clock())
+            self.ctx.audit.write(s, "experiment.create", "experiment", str(exp_id), None, {"name": name, "tags": tags})
         return str(exp_id)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return experiment_store.get(s, experiment_store.parse_id(experiment_id), self.root)
 
     def get_experiment_by_name(self, name: str) -> Experiment:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return experiment_store.get_by_name(s, name, self.root)
 
     def search_experiments(
@@ -211,53 +157,53 @@ class TrackingService:
         if not ordering:
             ordering = [("last_update_time", False)]
         limit = check.max_results(max_results, default=1000)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return experiment_store.search(
                 s, self.root, ViewType.parse(view_type), comparisons, ordering, limit, page_token
             )
 
     def experiment_run_counts(self, experiment_ids: Sequence[str]) -> dict[str, int]:
         ids = [experiment_store.parse_id(e) for e in experiment_ids]
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             counts = experiment_store.run_counts(s, ids)
         return {str(i): counts.get(i, 0) for i in ids}
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         exp_id = experiment_store.parse_id(experiment_id)
         new_name = check.experiment_name(new_name)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = experiment_store.get_row(s, exp_id)
             old = row.name
-            experiment_store.rename(s, exp_id, new_name, self.clock())
-            self.audit(s, "experiment.rename", "experiment", str(exp_id), {"name": old}, {"name": new_name})
+            experiment_store.rename(s, exp_id, new_name, self.ctx.clock())
+            self.ctx.audit.write(s, "experiment.rename", "experiment", str(exp_id), {"name": old}, {"name": new_name})
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         exp_id = experiment_store.parse_id(experiment_id)
         check.key(key, "Experiment tag")
         check.text(value, f"Experiment tag {key!r} value", check.MAX_EXPERIMENT_TAG_VALUE_LENGTH)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             experiment_store.get_row(s, exp_id)
             experiment_store.set_tag(s, exp_id, key, value)
-            experiment_store.touch(s, exp_id, self.clock())
-            self.audit(s, "experiment.set_tag", "experiment", str(exp_id), None, {"key": key, "value": value})
+            experiment_store.touch(s, exp_id, self.ctx.clock())
+            self.ctx.audit.write(s, "experiment.set_tag", "experiment", str(exp_id), None, {"key": key, "value": value})
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         exp_id = experiment_store.parse_id(experiment_id)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             experiment_store.delete_tag(s, exp_id, key)
-            self.audit(s, "experiment.delete_tag", "experiment", str(exp_id), {"key": key}, None)
+            self.ctx.audit.write(s, "experiment.delete_tag", "experiment", str(exp_id), {"key": key}, None)
 
     def delete_experiment(self, experiment_id: str) -> None:
         """Soft delete, together with the experiment's runs; restorable."""
         exp_id = experiment_store.parse_id(experiment_id)
         if exp_id == 0:
             raise InvalidInput("The Default experiment cannot be deleted.")
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = experiment_store.get_row(s, exp_id)
             if row.lifecycle_stage == LifecycleStage.DELETED.value:
                 raise InvalidState(f"Experiment {exp_id} is already deleted.")
-            experiment_store.set_lifecycle(s, exp_id, LifecycleStage.DELETED, self.clock())
-            self.audit(
+            experiment_store.set_lifecycle(s, exp_id, LifecycleStage.DELETED, self.ctx.clock())
+            self.ctx.audit.write(
                 s,
                 "experiment.delete",
                 "experiment",
@@ -268,12 +214,12 @@ class TrackingService:
 
     def restore_experiment(self, experiment_id: str) -> None:
         exp_id = experiment_store.parse_id(experiment_id)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = experiment_store.get_row(s, exp_id, lock=True)  # see restore_run
             if row.lifecycle_stage != LifecycleStage.DELETED.value:
                 raise InvalidState(f"Experiment {exp_id} is not deleted.")
-            experiment_store.set_lifecycle(s, exp_id, LifecycleStage.ACTIVE, self.clock())
-            self.audit(
+            experiment_store.set_lifecycle(s, exp_id, LifecycleStage.ACTIVE, self.ctx.clock())
+            self.ctx.audit.write(
                 s,
                 "experiment.restore",
                 "experiment",
@@ -311,10 +257,10 @@ class TrackingService:
             tags[system_tags.PARENT_RUN_ID] = parent_run_id
         check.batch([], {}, tags)
         name = check.run_name(run_name) if run_name else generate_run_name()
-        start = check.integer(start_time, "start_time", minimum=0) if start_time is not None else self.clock()
-        user = check.text(user_id, "user_id", 256) if user_id else self.caller.user
+        start = check.integer(start_time, "start_time", minimum=0) if start_time is not None else self.ctx.clock()
+        user = check.text(user_id, "user_id", 256) if user_id else self.ctx.user
         run_uuid = uuid.uuid4().hex
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             exp = experiment_store.get_row(s, exp_id)
             if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidState(f"Experiment {exp_id} is deleted; restore it before adding runs.")
@@ -332,17 +278,19 @@ class TrackingService:
                 artifact_key=f"{exp_id}/{run_uuid}/artifacts",
                 tags=tags,
             )
-            experiment_store.touch(s, exp_id, self.clock())
-            self.audit(s, "run.create", "run", run_uuid, None, {"experiment_id": str(exp_id), "run_name": name})
+            experiment_store.touch(s, exp_id, self.ctx.clock())
+            self.ctx.audit.write(
+                s, "run.create", "run", run_uuid, None, {"experiment_id": str(exp_id), "run_name": name}
+            )
             return run_store.load(s, [internal], self.root)[0]
 
     def get_run(self, run_id: str) -> Run:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             row = run_store.get_row(s, run_id)
             return run_store.load(s, [row.id], self.root)[0]
 
     def child_run_ids(self, run_id: str) -> list[str]:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return run_store.children(s, run_id, system_tags.PARENT_RUN_ID)
 
     def update_run(
@@ -364,21 +312,21 @@ class TrackingService:
         if end_time is not None:
             values["end_time"] = check.integer(end_time, "end_time", minimum=0)
         elif status is not None and RunStatus(values["status"]).is_terminated:
-            values["end_time"] = self.clock()
+            values["end_time"] = self.ctx.clock()
         elif status is not None:
             values["end_time"] = None  # a resumed run has not ended
         if run_name is not None:
             values["name"] = check.run_name(run_name)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = self._active_run(s, run_id)
             before = {"status": row.status, "end_time": row.end_time, "run_name": row.name}
             run_store.update_info(s, row.id, values)
             after = {("run_name" if k == "name" else k): v for k, v in values.items()}
-            self.audit(s, "run.update", "run", run_id, {k: before[k] for k in after}, after)
+            self.ctx.audit.write(s, "run.update", "run", run_id, {k: before[k] for k in after}, after)
             return run_store.load(s, [row.id], self.root)[0]
 
     def set_terminated(self, run_id: str, status: str = "FINISHED", end_time: int | None = None) -> Run:
-        return self.update_run(run_id, status=status, end_time=end_time if end_time is not None else self.clock())
+        return self.update_run(run_id, status=status, end_time=end_time if end_time is not None else self.ctx.clock())
 
     def _run_row(self, s: Session, run_id: str, *, lock: bool = False) -> RunRef:
         if not isinstance(run_id, str) or not run_id:
@@ -392,15 +340,17 @@ class TrackingService:
         return row
 
     def delete_run(self, run_id: str) -> None:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = self._run_row(s, run_id)
             if row.lifecycle_stage == LifecycleStage.DELETED.value:
                 raise InvalidState(f"Run {run_id} is already deleted.")
-            run_store.set_lifecycle(s, row.id, LifecycleStage.DELETED, self.clock())
-            self.audit(s, "run.delete", "run", run_id, {"lifecycle_stage": "active"}, {"lifecycle_stage": "deleted"})
+            run_store.set_lifecycle(s, row.id, LifecycleStage.DELETED, self.ctx.clock())
+            self.ctx.audit.write(
+                s, "run.delete", "run", run_id, {"lifecycle_stage": "active"}, {"lifecycle_stage": "deleted"}
+            )
 
     def restore_run(self, run_id: str) -> None:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             # Locked: a gc that chose this run finishes first (and the run is not found), or
             # waits for this restore and then no longer finds it deleted.
             row = self._run_row(s, run_id, lock=True)
@@ -411,13 +361,15 @@ class TrackingService:
                 raise InvalidState(
                     f"Run {run_id} belongs to deleted experiment {exp.id}; restore the experiment first."
                 )
-            run_store.set_lifecycle(s, row.id, LifecycleStage.ACTIVE, self.clock())
-            self.audit(s, "run.restore", "run", run_id, {"lifecycle_stage": "deleted"}, {"lifecycle_stage": "active"})
+            run_store.set_lifecycle(s, row.id, LifecycleStage.ACTIVE, self.ctx.clock())
+            self.ctx.audit.write(
+                s, "run.restore", "run", run_id, {"lifecycle_stage": "deleted"}, {"lifecycle_stage": "active"}
+            )
 
     def move_run(self, run_id: str, experiment_id: str) -> Run:
         """Move a run (with its metrics, params, tags, inputs and artifacts) to another experiment."""
         target = experiment_store.parse_id(experiment_id)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = self._active_run(s, run_id)
             exp = experiment_store.get_row(s, target)
             if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
@@ -426,10 +378,12 @@ class TrackingService:
             if source == target:
                 return run_store.load(s, [row.id], self.root)[0]
             run_store.move(s, row.id, target)
-            now = self.clock()
+            now = self.ctx.clock()
             experiment_store.touch(s, source, now)
             experiment_store.touch(s, target, now)
-            self.audit(s, "run.move", "run", run_id, {"experiment_id": str(source)}, {"experiment_id": str(target)})
+            self.ctx.audit.write(
+                s, "run.move", "run", run_id, {"experiment_id": str(source)}, {"experiment_id": str(target)}
+            )
             return run_store.load(s, [row.id], self.root)[0]
 
     # -------------------------------------------------------------- logging
@@ -450,9 +404,9 @@ class TrackingService:
         tag_map = dict(tags.items() if isinstance(tags, Mapping) else tags)
         metrics = list(metrics)
         check.batch(metrics, param_map, tag_map)
-        request_id = idempotency_key or self.caller.idempotency_key
-        with self.db.transaction(write=True) as s:
-            now = self.clock()
+        request_id = idempotency_key or self.ctx.principal.idempotency_key
+        with self.ctx.transaction(write=True) as s:
+            now = self.ctx.clock()
             if request_id and not request_store.claim(s, request_id, now):
                 return
             row = self._active_run(s, run_id)
@@ -464,10 +418,12 @@ class TrackingService:
                 summary["tag_keys"] = sorted(tag_map)
             if param_map:
                 summary["param_keys"] = sorted(param_map)
-            self.audit(s, "run.log_batch", "run", run_id, None, summary)
+            self.ctx.audit.write(s, "run.log_batch", "run", run_id, None, summary)
 
     def log_metric(self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
-        self.log_batch(run_id, metrics=[Metric(key, value, timestamp if timestamp is not None else self.clock(), step)])
+        self.log_batch(
+            run_id, metrics=[Metric(key, value, timestamp if timestamp is not None else self.ctx.clock(), step)]
+        )
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         self.log_batch(run_id, params={key: str(value)})
@@ -476,10 +432,10 @@ class TrackingService:
         self.log_batch(run_id, tags={key: str(value)})
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = self._active_run(s, run_id)
             old = run_store.delete_tag(s, row.id, run_id, key)
-            self.audit(s, "run.delete_tag", "run", run_id, {"key": key, "value": old}, None)
+            self.ctx.audit.write(s, "run.delete_tag", "run", run_id, {"key": key, "value": old}, None)
 
     def get_metric_history(
         self,
@@ -501,14 +457,14 @@ class TrackingService:
             raise InvalidInput("limit must be a positive integer, and cannot go with max_points.")
         if start_step is not None and end_step is not None and start_step > end_step:
             raise InvalidInput(f"start_step {start_step} is after end_step {end_step}.")
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             row = self._run_row(s, run_id)
             return metric_store.history(
                 s, row.id, key, max_points=max_points, start_step=start_step, end_step=end_step, limit=limit
             )
 
     def metric_keys(self, run_ids: Sequence[str]) -> list[str]:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             ids = list(run_store.ids_for_uuids(s, list(run_ids)).values())
             return metric_store.keys_for_runs(s, ids)
 
@@ -519,14 +475,14 @@ class TrackingService:
             for k, v in tags.items():
                 check.key(k, "Input tag")
                 check.text(v, f"Input tag {k!r} value", 500)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             row = self._active_run(s, run_id)
             added = 0
             for dataset, tags in datasets:
                 added += run_store.link_dataset(
                     s, row.id, row.experiment_id, dataset, tags, tags.get(system_tags.DATASET_CONTEXT)
                 )
-            self.audit(
+            self.ctx.audit.write(
                 s,
                 "run.log_inputs",
                 "run",
@@ -558,7 +514,7 @@ class TrackingService:
         ordering = grammar.parse_order_by(list(order_by or []))
         view = ViewType.parse(run_view_type)
         limit = check.max_results(max_results, default=1000)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             ids = self._experiment_ids(s, experiment_ids, experiment_names)
             if not ids:
                 raise InvalidInput("Search runs in at least one experiment (experiment_ids or experiment_names).")

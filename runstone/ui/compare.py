@@ -14,13 +14,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from runstone.deps import browse, tracking
 from runstone.entities import Run
 from runstone.errors import InvalidInput
 from runstone.tracking import tags as system_tags
 from runstone.tracking.browse import MAX_COMPARED_RUNS, BrowseService
 from runstone.tracking.service import TrackingService
 from runstone.ui import runs_table
-from runstone.ui.web import WEBGL_PAGE_CSP, PageRoute, browse, json_response, render, tracking
+from runstone.ui.web import WEBGL_PAGE_CSP, PageRoute, json_response, render
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 data_router = APIRouter(include_in_schema=False)

@@ -17,13 +17,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
+from runstone.deps import browse, tracking
 from runstone.entities import Experiment, Run, ViewType
 from runstone.errors import InvalidInput, NotFound, RunstoneError
 from runstone.tracking import tags as system_tags
 from runstone.tracking.browse import MAX_COMPARED_RUNS, BrowseService
 from runstone.tracking.service import TrackingService
 from runstone.ui import runs_table
-from runstone.ui.web import PageRoute, act, browse, check_csrf, redirect, render, safe_next, tracking
+from runstone.ui.web import PageRoute, act, check_csrf, redirect, render, safe_next
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(check_csrf)])
 Tracking = Annotated[TrackingService, Depends(tracking)]

@@ -15,29 +15,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 
+from runstone.deps import backend, browse, context, principal_of, registry, tracking
 from runstone.entities import Assignment, ModelVersion, Policy, RegisteredModel, Run
 from runstone.errors import InvalidState, NotFound, RunstoneError
 from runstone.registry.approvals import GovernedRegistry
 from runstone.registry.service import canonical_stage, check_alias
-from runstone.server.deps import backend, caller
 from runstone.tracking import tags as system_tags
 from runstone.tracking.browse import BrowseService
 from runstone.tracking.service import TrackingService
 from runstone.ui import registry_views as views
 from runstone.ui.formatting import model_url
 from runstone.ui.pages import name_filter
-from runstone.ui.web import (
-    PageRoute,
-    act,
-    browse,
-    check_csrf,
-    redirect,
-    registry,
-    render,
-    tag_remover,
-    tag_setter,
-    tracking,
-)
+from runstone.ui.web import PageRoute, act, check_csrf, redirect, render, tag_remover, tag_setter
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(check_csrf)])
 Registry = Annotated[GovernedRegistry, Depends(registry)]
@@ -135,7 +124,7 @@ def model_page(request: Request, name: str, service: Registry, info: Browse) -> 
     runs = info.run_refs([v.run_id for v in versions if v.run_id])
     history = service.get_model_history(name)
     open_requests = service.search_requests(name, status="open")
-    actor = caller(request).user
+    actor = principal_of(request).user
     cards = views.cards(service, open_requests, actor)
     return render(
         request,
@@ -320,7 +309,7 @@ def _deployments(request: Request, name: str, version: str) -> list[Any] | None:
     service = getattr(backend(request), "deployments", None)
     if service is None:
         return None
-    records: list[Any] = service(caller(request)).list_deployments(model_name=name, version=version)
+    records: list[Any] = service(context(request)).list_deployments(model_name=name, version=version)
     return records
 
 

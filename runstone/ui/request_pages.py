@@ -11,12 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 
+from runstone.deps import principal_of, registry
 from runstone.errors import InvalidInput, RunstoneError
 from runstone.registry.approvals import GovernedRegistry
-from runstone.server.deps import caller
 from runstone.ui.formatting import model_url
 from runstone.ui.registry_views import cards, model_versions, places
-from runstone.ui.web import PageRoute, act, check_csrf, redirect, registry, render, safe_next
+from runstone.ui.web import PageRoute, act, check_csrf, redirect, render, safe_next
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(check_csrf)])
 Registry = Annotated[GovernedRegistry, Depends(registry)]
@@ -116,7 +116,7 @@ def requests_page(request: Request, service: Registry, status: str = "open", mod
         request,
         "requests.html",
         {
-            "cards": cards(service, found, caller(request).user),
+            "cards": cards(service, found, principal_of(request).user),
             "status": status,
             "statuses": STATUSES,
             "model": model,
@@ -131,7 +131,7 @@ def request_page(request: Request, request_id: int, service: Registry) -> Respon
     return render(
         request,
         "request.html",
-        {"card": cards(service, [found], caller(request).user)[0], "placed": places([found])},
+        {"card": cards(service, [found], principal_of(request).user)[0], "placed": places([found])},
     )
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import StreamingResponse
 
+from runstone.deps import artifacts, browse, logged_models, registry, tracking
 from runstone.entities import FileInfo, ModelVersion, Run
 from runstone.errors import NotFound
 from runstone.registry.approvals import GovernedRegistry
@@ -17,21 +18,7 @@ from runstone.tracking.browse import BrowseService
 from runstone.tracking.logged_models import LoggedModelService
 from runstone.tracking.service import TrackingService
 from runstone.ui import previews, project_views
-from runstone.ui.web import (
-    ARTIFACT_CSP,
-    PageRoute,
-    act,
-    artifacts,
-    browse,
-    check_csrf,
-    logged_models,
-    registry,
-    render,
-    safe_next,
-    tag_remover,
-    tag_setter,
-    tracking,
-)
+from runstone.ui.web import ARTIFACT_CSP, PageRoute, act, check_csrf, render, safe_next, tag_remover, tag_setter
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(check_csrf)])
 Tracking = Annotated[TrackingService, Depends(tracking)]

@@ -26,13 +26,8 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException
 
+from runstone.deps import principal_of
 from runstone.errors import InvalidInput, PermissionDenied, RunstoneError
-from runstone.registry.approvals import GovernedRegistry
-from runstone.server.deps import backend, caller
-from runstone.tracking.artifacts import ArtifactService
-from runstone.tracking.browse import BrowseService
-from runstone.tracking.logged_models import LoggedModelService
-from runstone.tracking.service import TrackingService
 from runstone.ui import formatting
 from runstone.version import VERSION
 
@@ -58,30 +53,10 @@ ARTIFACT_CSP = (
 )
 
 
-def tracking(request: Request) -> TrackingService:
-    return backend(request).tracking(caller(request))
-
-
-def artifacts(request: Request) -> ArtifactService:
-    return backend(request).artifacts(caller(request))
-
-
-def browse(request: Request) -> BrowseService:
-    return BrowseService(backend(request).tracking(caller(request)))
-
-
-def logged_models(request: Request) -> LoggedModelService:
-    return backend(request).logged_models(caller(request))
-
-
-def registry(request: Request) -> GovernedRegistry:
-    return backend(request).registry(caller(request))
-
-
 def acting_user(request: Request) -> str | None:
     """Who the UI acts as: the caller the services see (None when the declared name is invalid)."""
     try:
-        return caller(request).user
+        return principal_of(request).user
     except InvalidInput:
         return None
 

@@ -16,7 +16,7 @@ from runstone.tracking.artifacts import ArtifactService
 
 @pytest.fixture
 def service(tracking, backend) -> ArtifactService:
-    return ArtifactService(tracking, backend.store)
+    return ArtifactService(tracking.ctx, backend.store)
 
 
 @pytest.fixture
@@ -183,7 +183,7 @@ def test_delete_artifacts(service, run_id, settings):
 def test_uploads_and_deletes_are_audited(service, tracking, run_id):
     service.log_artifact(run_id, "a.txt", [b"abc"])
     service.delete_artifacts(run_id, "a.txt")
-    events = AuditService(tracking.db).events(target_type="run", target_id=run_id)
+    events = AuditService(tracking.ctx.db).events(target_type="run", target_id=run_id)
     logged = [e for e in events if e.action == "run.log_artifact"]
     assert [e.after for e in logged] == [{"path": "a.txt", "size": 3, "sha256": sha(b"abc")}]
     assert logged[0].actor == "tester"

@@ -14,7 +14,7 @@ def test_mutations_are_audited_with_actor_and_before_after(tracking, clock):
     tracking.log_batch(run_id, [Metric("m", 1.0, 1, i) for i in range(1000)], {"p": "1"}, {"t": "x"})
     tracking.rename_experiment(experiment_id, "renamed")
     tracking.delete_run(run_id)
-    events = AuditService(tracking.db).events()
+    events = AuditService(tracking.ctx.db).events()
     assert [e.action for e in events] == [
         "experiment.create",
         "run.create",
@@ -27,34 +27,34 @@ def test_mutations_are_audited_with_actor_and_before_after(tracking, clock):
     batch = events[2]
     assert batch.after == {"metrics": 1000, "params": 1, "tags": 1, "param_keys": ["p"], "tag_keys": ["t"]}
     assert events[3].before == {"name": "e"} and events[3].after == {"name": "renamed"}
-    run_events = AuditService(tracking.db).events(target_type="run", target_id=run_id)
+    run_events = AuditService(tracking.ctx.db).events(target_type="run", target_id=run_id)
     assert [e.action for e in run_events] == ["run.create", "run.log_batch", "run.delete"]
 
 
 def test_failed_mutation_writes_no_event(tracking):
     run_id = tracking.create_run().info.run_id
     tracking.log_param(run_id, "p", "1")
-    before = len(AuditService(tracking.db).events())
+    before = len(AuditService(tracking.ctx.db).events())
     try:
         tracking.log_param(run_id, "p", "2")
     except Exception:
         pass
-    assert len(AuditService(tracking.db).events()) == before
+    assert len(AuditService(tracking.ctx.db).events()) == before
 
 
 def test_verify_detects_edits_insertions_and_removals(tracking):
     for i in range(5):
         tracking.create_experiment(f"e{i}")
-    audit = AuditService(tracking.db)
+    audit = AuditService(tracking.ctx.db)
     result = audit.verify()
     assert result.ok and result.events == 5
 
-    with tracking.db.engine.begin() as conn:
+    with tracking.ctx.db.engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3"))
     result = audit.verify()
     assert not result.ok and result.first_bad_seq == 3 and "altered" in (result.problem or "")
 
-    with tracking.db.engine.begin() as conn:
+    with tracking.ctx.db.engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET actor = 'tester' WHERE seq = 3"))
         conn.execute(text("DELETE FROM audit_events WHERE seq = 2"))
     result = audit.verify()
@@ -67,7 +67,7 @@ def test_every_tracking_mutation_is_one_event_with_its_target(tracking, backend)
     from runstone.tracking.artifacts import ArtifactService
     from runstone.tracking.gc import collect
 
-    audit = AuditService(tracking.db)
+    audit = AuditService(tracking.ctx.db)
 
     def events_of(call) -> list[tuple[str, str, str]]:
         seen = len(audit.events())
@@ -77,7 +77,7 @@ def test_every_tracking_mutation_is_one_event_with_its_target(tracking, backend)
     exp = tracking.create_experiment("audited")
     other = tracking.create_experiment("other")
     run_id = tracking.create_run(exp).info.run_id
-    artifacts = ArtifactService(tracking, backend.store)
+    artifacts = ArtifactService(tracking.ctx, backend.store)
     dataset = Dataset("iris", "a" * 64, "memory", "")
     calls = [
         (lambda: tracking.rename_experiment(exp, "renamed"), ("experiment.rename", "experiment", exp)),
@@ -100,7 +100,7 @@ def test_every_tracking_mutation_is_one_event_with_its_target(tracking, backend)
         (lambda: tracking.delete_experiment(exp), ("experiment.delete", "experiment", exp)),
         (lambda: tracking.restore_experiment(exp), ("experiment.restore", "experiment", exp)),
         (lambda: tracking.delete_experiment(exp), ("experiment.delete", "experiment", exp)),
-        (lambda: collect(tracking, backend.store, experiment_ids=[exp]), ("gc.purge", "store", "tracking")),
+        (lambda: collect(tracking.ctx, backend.store, experiment_ids=[exp]), ("gc.purge", "store", "tracking")),
     ]
     for call, expected in calls:
         assert events_of(call) == [expected]

@@ -7,9 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from runstone.entities import Metric
+from runstone.governance.context import Principal
 from runstone.registry.approvals import GovernedRegistry
-from runstone.tracking.artifacts import ArtifactService
-from runstone.tracking.service import Caller, TrackingService
 
 
 @pytest.fixture
@@ -17,8 +16,7 @@ def as_user(backend, clock) -> Callable[[str], GovernedRegistry]:
     """The registry as seen by one named user (requester, approver, ...)."""
 
     def make(user: str) -> GovernedRegistry:
-        tracking = TrackingService(backend.db, backend.store.root_uri, caller=Caller(user), clock=clock)
-        return GovernedRegistry(tracking, ArtifactService(tracking, backend.store))
+        return backend.registry(backend.context(Principal(user), clock=clock))
 
     return make
 

@@ -152,7 +152,7 @@ def test_requests_are_listed_and_audited(fraud, as_user):
     as_user("bob").approve_request(request.id, "ok")
     assert [r.id for r in fraud.search_requests("fraud")] == [request.id]
     assert fraud.search_requests(status="open") == []
-    actions = [e.action for e in AuditService(fraud.db).events(target_type="registered_model", target_id="fraud")]
+    actions = [e.action for e in AuditService(fraud.ctx.db).events(target_type="registered_model", target_id="fraud")]
     assert actions[-3:] == ["registry.request_opened", "registry.request_approved", "registry.transition_stage"]
 
 

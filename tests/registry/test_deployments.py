@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from runstone.errors import InvalidInput, NotFound
+from runstone.governance.context import Principal
 from runstone.registry.deployments import DeploymentService
-from runstone.tracking.service import Caller, TrackingService
 
 
 @pytest.fixture(params=["local", "remote"])
@@ -59,16 +59,14 @@ def test_unknown_models_versions_and_bad_names_are_refused(client):
 
 
 def test_each_change_is_an_audit_event_on_the_model(backend, clock):
-    tracking = TrackingService(backend.db, backend.store.root_uri, caller=Caller("deployer"), clock=clock)
-    from runstone.registry.approvals import GovernedRegistry
-    from runstone.tracking.artifacts import ArtifactService
-
-    registry = GovernedRegistry(tracking, ArtifactService(tracking, backend.store))
+    ctx = backend.context(Principal("deployer"), clock=clock)
+    tracking = backend.tracking(ctx)
+    registry = backend.registry(ctx)
     registry.create_registered_model("fraud")
     run_id = tracking.create_run().info.run_id
     registry.artifacts.log_artifact(run_id, "model/MLmodel", [b"flavors: {}\n"])
     registry.create_model_version("fraud", f"runs:/{run_id}/model")
-    service = DeploymentService(tracking)
+    service = DeploymentService(ctx)
     clock.advance(1000)
     recorded = service.record_deployment("fraud-api", "fraud", 1, "http://a")
     assert recorded.start_time == clock.now and recorded.created_by == "deployer"

@@ -207,5 +207,5 @@ def test_registry_changes_are_audited(registry, logged_model):
     registry.create_registered_model("m")
     registry.create_model_version("m", logged_model())
     registry.set_registered_model_alias("m", "champion", "1")
-    actions = [e.action for e in AuditService(registry.db).events(target_type="registered_model", target_id="m")]
+    actions = [e.action for e in AuditService(registry.ctx.db).events(target_type="registered_model", target_id="m")]
     assert actions == ["registry.create_model", "registry.create_version", "registry.set_alias"]

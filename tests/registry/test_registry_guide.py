@@ -19,9 +19,9 @@ import pytest
 
 from runstone.backend import open_backend
 from runstone.config import Settings
+from runstone.governance.context import Principal
 from runstone.registry.approvals import GovernedRegistry
 from runstone.registry.webhooks import WebhookService
-from runstone.tracking.service import Caller
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "registry.md"
 BLOCK = re.compile(r"```(python|bash|console)\n(.*?)```", re.S)
@@ -95,7 +95,9 @@ def test_the_registry_guide_from_training_to_rollback(env, tmp_path):
     # What the guide promises, read back from the store it wrote.
     backend = open_backend(Settings(home=Path(env["RUNSTONE_HOME"])))
     try:
-        check_the_registry(backend.registry(Caller("dave")), backend.webhooks(Caller("dave")))
+        check_the_registry(
+            backend.registry(backend.context(Principal("dave"))), backend.webhooks(backend.context(Principal("dave")))
+        )
     finally:
         backend.close()
 

@@ -55,11 +55,11 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def hooks(registry) -> WebhookService:
-    return WebhookService(registry.tracking, allow_private=True)
+    return WebhookService(registry.ctx, allow_private=True)
 
 
 def deliver(registry, clock) -> int:
-    return deliver_due(registry.db, allow_private=True, clock=clock)
+    return deliver_due(registry.ctx.db, allow_private=True, clock=clock)
 
 
 def test_signed_delivery_of_registry_events(registry, hooks, receiver, logged_model, clock):
@@ -133,11 +133,11 @@ def test_malformed_targets(url):
 
 
 def test_registration_rules(registry):
-    strict = WebhookService(registry.tracking, allow_private=False)
+    strict = WebhookService(registry.ctx, allow_private=False)
     with pytest.raises(InvalidInput, match="non-public address"):
         strict.create_webhook("x", "http://127.0.0.1:9/x", ["*"])
     with pytest.raises(InvalidInput, match="Unknown webhook events"):
-        WebhookService(registry.tracking, allow_private=True).create_webhook("x", "http://127.0.0.1:9/", ["nope"])
+        WebhookService(registry.ctx, allow_private=True).create_webhook("x", "http://127.0.0.1:9/", ["nope"])
 
 
 def test_a_rolled_back_change_announces_nothing(registry, hooks, receiver, clock):
@@ -178,13 +178,13 @@ def test_deliveries_go_to_the_address_that_was_checked(registry, resolver, clock
         resolver.address = "127.0.0.1"  # the name now points inside
         return httpx.Response(204)
 
-    WebhookService(registry.tracking, allow_private=False).create_webhook(
+    WebhookService(registry.ctx, allow_private=False).create_webhook(
         "ci", f"{scheme}://hooks.example.com:8443/hook?x=1", ["*"]
     )
     registry.create_registered_model("m")
     registry.create_registered_model("m2")
     with httpx.Client(transport=httpx.MockTransport(answer)) as client:
-        assert deliver_due(registry.db, allow_private=False, clock=clock, client=client) == 2
+        assert deliver_due(registry.ctx.db, allow_private=False, clock=clock, client=client) == 2
 
     first = sent[0]
     assert (first.url.host, first.url.port, first.url.raw_path) == ("93.184.216.34", 8443, b"/hook?x=1")
@@ -192,7 +192,7 @@ def test_deliveries_go_to_the_address_that_was_checked(registry, resolver, clock
     if scheme == "https":
         assert first.extensions["sni_hostname"] == "hooks.example.com"  # the certificate is checked for the name
     assert len(sent) == 1, "the second delivery, now resolving to loopback, is refused"
-    statuses = {d["status"]: d for d in WebhookService(registry.tracking, allow_private=False).deliveries()}
+    statuses = {d["status"]: d for d in WebhookService(registry.ctx, allow_private=False).deliveries()}
     assert "non-public address 127.0.0.1" in statuses["pending"]["last_error"]
 
 

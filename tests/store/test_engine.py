@@ -54,7 +54,7 @@ def test_writers_in_many_threads_all_succeed(tracking) -> None:
         assert run.info.status == "FINISHED"
         assert run.data.params == {"index": str(index)} and run.data.tags["step"] == "24"
         assert tracking.get_metric_history(run_id, "loss").steps == list(range(25))
-    verification = AuditService(tracking.db).verify()
+    verification = AuditService(tracking.ctx.db).verify()
     assert verification.ok, verification.problem
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from runstone.entities import Metric
 from runstone.errors import SchemaOutOfDate
+from runstone.governance.context import Context
 from runstone.store import schema
 from runstone.store.engine import Database
 from runstone.store.tables import Base
@@ -30,7 +31,7 @@ def test_models_match_migrations(empty_db_url):
 def test_downgrade_and_upgrade_a_populated_database(empty_db_url, tmp_path):
     db = Database(empty_db_url)
     schema.upgrade(db)
-    tracking = TrackingService(db, str(tmp_path))
+    tracking = TrackingService(Context(db), str(tmp_path))
     run_id = tracking.create_run().info.run_id
     tracking.log_batch(run_id, [Metric("m", 1.0, 1, 0)], {"p": "1"})
     revisions = [schema.head_revision()]
@@ -39,7 +40,7 @@ def test_downgrade_and_upgrade_a_populated_database(empty_db_url, tmp_path):
     assert schema.current_revision(db) is None
     schema.upgrade(db)
     assert schema.current_revision(db) == revisions[0]
-    assert TrackingService(db, str(tmp_path)).get_experiment("0").name == "Default"
+    assert TrackingService(Context(db), str(tmp_path)).get_experiment("0").name == "Default"
     db.dispose()
 
 
@@ -83,7 +84,7 @@ def test_metric_blocks_are_backfilled_from_stored_points(empty_db_url, tmp_path)
             [{"s": s, "v": 1000.0 if s == 4321 else 1.0} for s in range(10_000)],
         )
     schema.upgrade(db)
-    service = TrackingService(db, str(tmp_path))
+    service = TrackingService(Context(db), str(tmp_path))
     # 100 points come from the 32-step blocks (revision 0006), 10 from the 256-step ones (0005).
     for max_points in (100, 10):
         history = service.get_metric_history("aaaa", "loss", max_points=max_points)
@@ -147,7 +148,7 @@ def test_a_new_database_gets_the_same_schema_as_running_every_migration(tmp_path
     fresh = Database(empty_db_url)
     schema.prepare(fresh)
     assert schema.current_revision(fresh) == schema.head_revision()
-    assert TrackingService(fresh, str(tmp_path)).get_experiment("0").name == "Default"
+    assert TrackingService(Context(fresh), str(tmp_path)).get_experiment("0").name == "Default"
     with fresh.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == []

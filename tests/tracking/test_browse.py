@@ -11,7 +11,7 @@ from runstone.tracking.browse import BrowseService
 
 @pytest.fixture
 def browse(tracking):
-    return BrowseService(tracking)
+    return BrowseService(tracking.ctx, tracking.root)
 
 
 def test_experiment_keys_are_those_of_its_runs_only(tracking, browse):

@@ -16,13 +16,13 @@ DAY_MS = 86_400_000
 
 @pytest.fixture
 def artifacts(tracking, backend) -> ArtifactService:
-    return ArtifactService(tracking, backend.store)
+    return ArtifactService(tracking.ctx, backend.store)
 
 
 @pytest.fixture
 def gc(tracking, backend):
     def run(**kwargs):
-        return collect(tracking, backend.store, **kwargs)
+        return collect(tracking.ctx, backend.store, **kwargs)
 
     return run
 
@@ -68,7 +68,7 @@ def test_everything_deleted_goes_with_its_artifacts(tracking, artifacts, backend
     assert b"".join(artifacts.read(artifacts.open(kept, "model/weights.bin"))) == b"w" * 100
     assert tracking.get_run(kept).data.metrics == {"loss": 0.5}
     assert gc().run_ids == []
-    purge = AuditService(tracking.db).events()[-1]
+    purge = AuditService(tracking.ctx.db).events()[-1]
     assert purge.action == "gc.purge"
     assert sorted(purge.after["runs"]) == sorted([deleted, in_experiment])
 
@@ -183,7 +183,7 @@ def test_a_run_cannot_be_restored_once_its_files_are_being_removed(tracking, art
             seen.append(prefix)
             return backend.store.delete_prefix(prefix)
 
-    assert collect(tracking, RestoringStore()).run_ids == [run_id]
+    assert collect(tracking.ctx, RestoringStore()).run_ids == [run_id]
     assert seen == [f"0/{run_id}"]
     assert gone(tracking, artifacts, run_id)
 
@@ -202,7 +202,7 @@ def test_files_that_cannot_be_deleted_are_reported_and_the_rest_goes_on(tracking
                 raise OSError("disk went away")
             return backend.store.delete_prefix(prefix)
 
-    report = collect(tracking, FlakyStore())
+    report = collect(tracking.ctx, FlakyStore())
     assert sorted(report.run_ids) == sorted([first, second])
     assert backend.store.exists(f"0/{first}/artifacts/model/weights.bin")  # left behind, and said so
     assert not backend.store.exists(f"0/{second}/artifacts/model/weights.bin")

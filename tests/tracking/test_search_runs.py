@@ -180,7 +180,7 @@ def test_one_page_costs_a_fixed_number_of_queries(tracking, clock):
         def listener(*args, statements=statements):
             statements.append(args[2])
 
-        event.listen(tracking.db.engine, "before_cursor_execute", listener)
+        event.listen(tracking.ctx.db.engine, "before_cursor_execute", listener)
         try:
             found = tracking.search_runs(
                 [experiment_id],
@@ -189,7 +189,7 @@ def test_one_page_costs_a_fixed_number_of_queries(tracking, clock):
                 max_results=size,
             )
         finally:
-            event.remove(tracking.db.engine, "before_cursor_execute", listener)
+            event.remove(tracking.ctx.db.engine, "before_cursor_execute", listener)
         assert len(found) == size
         counts[size] = len(statements)
     assert counts[3] == counts[30]

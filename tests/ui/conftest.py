@@ -52,9 +52,9 @@ def client(remote_client: Any) -> Any:
 @pytest.fixture
 def as_user(backend: Any) -> Callable[[str], Any]:
     """The registry service as one named person sees it, on the stores the pages read."""
-    from runstone.tracking.service import Caller
+    from runstone.governance.context import Principal
 
-    return lambda user: backend.registry(Caller(user))
+    return lambda user: backend.registry(backend.context(Principal(user)))
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ui_support import cells, element, text
 
-from runstone.tracking.service import Caller
+from runstone.governance.context import Principal
 
 
 def test_version_page_lists_its_deployments(browser, backend, as_user, logged_model):
@@ -12,7 +12,7 @@ def test_version_page_lists_its_deployments(browser, backend, as_user, logged_mo
     alice.create_registered_model("fraud")
     alice.create_model_version("fraud", logged_model(0.9))
     alice.create_model_version("fraud", logged_model(0.95))
-    ops = backend.deployments(Caller("ops"))
+    ops = backend.deployments(backend.context(Principal("ops")))
     ops.record_deployment("fraud-api", "fraud", "1", target="http://scoring.internal/fraud")
     ops.record_deployment("fraud-api", "fraud", "2", target="http://scoring.internal/fraud")  # replaces version 1
     ops.record_deployment("nightly-batch", "fraud", "1", target="spark://batch")

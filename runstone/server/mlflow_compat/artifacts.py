@@ -23,7 +23,6 @@ from starlette.concurrency import run_in_threadpool
 from runstone.entities import FileInfo
 from runstone.errors import InvalidInput, NotFound
 from runstone.server import uploads
-from runstone.server.mlflow_compat import translate
 from runstone.server.mlflow_compat.protocol import MlflowRoute, ProtoJSON, error_response
 from runstone.server.mlflow_compat.services import Artifacts, LoggedModels, Msg
 from runstone.server.routes.artifacts import file_response
@@ -50,8 +49,7 @@ def resolve(path: str, artifacts: ArtifactService, models: LoggedModelService) -
     """The run or logged model whose artifact key starts ``path``; None when none does."""
     parts = path.strip("/").split("/")
     if len(parts) >= 3 and _RUN_ID.match(parts[1]) and parts[2] == "artifacts":
-        run = artifacts.tracking.get_run(parts[1])
-        if translate.artifact_key(run.info.artifact_uri, artifacts.tracking.root) == "/".join(parts[:3]):
+        if artifacts.artifact_key(parts[1]) == "/".join(parts[:3]):
             return Target("run", parts[1], "/".join(parts[3:]), "/".join(parts[:3]))
     elif (
         len(parts) >= 4

@@ -32,8 +32,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from runstone.artifacts.base import ArtifactStore, clean_path, join_key
-from runstone.entities import LifecycleStage
-from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.errors import InvalidInput, NotFound
 from runstone.server import uploads
 from runstone.server.mlflow_compat.artifacts import Target, target_of
 from runstone.server.mlflow_compat.protocol import Message, MlflowRoute, ProtoJSON, invalid, missing
@@ -68,8 +67,7 @@ def _file_path(target: Target, local_file: str) -> str:
 
 def _check_writable(target: Target, artifacts: ArtifactService, models: LoggedModelService) -> None:
     if target.kind == "run":
-        if artifacts.tracking.get_run(target.id).info.lifecycle_stage != LifecycleStage.ACTIVE.value:
-            raise InvalidState(f"Run {target.id} is deleted; restore it before adding artifacts.")
+        artifacts.artifact_key(target.id, writable=True)
     else:
         models.get(target.id)
 

@@ -4,30 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
+from runstone import deps
 from runstone.registry.approvals import GovernedRegistry
-from runstone.server import deps
 from runstone.server.mlflow_compat.protocol import Message, read_message
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.logged_models import LoggedModelService
 from runstone.tracking.service import TrackingService
 
-
-# No I/O here: declared async, these run on the event loop instead of in the thread pool.
-async def logged_models(request: Request) -> LoggedModelService:
-    return deps.backend(request).logged_models(deps.caller(request))
-
-
-async def registry(request: Request) -> GovernedRegistry:
-    return deps.backend(request).registry(deps.caller(request))
-
-
 Msg = Annotated[Message, Depends(read_message)]
 Tracking = Annotated[TrackingService, Depends(deps.tracking)]
 Artifacts = Annotated[ArtifactService, Depends(deps.artifacts)]
-LoggedModels = Annotated[LoggedModelService, Depends(logged_models)]
-Registry = Annotated[GovernedRegistry, Depends(registry)]
+LoggedModels = Annotated[LoggedModelService, Depends(deps.logged_models)]
+Registry = Annotated[GovernedRegistry, Depends(deps.registry)]
 
 # Enum numbers of MLflow's protos, which proto-JSON clients may send instead of names.
 VIEW_TYPES = {1: "ACTIVE_ONLY", 2: "DELETED_ONLY", 3: "ALL"}

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from runstone.deps import artifacts
 from runstone.errors import RunstoneError
 from runstone.schemas.tracking import file_public
 from runstone.server import uploads
-from runstone.server.deps import artifacts
 from runstone.server.http import JSON, Route
 from runstone.tracking.artifacts import ArtifactFile, ArtifactService
 

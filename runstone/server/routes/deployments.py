@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
+from runstone.deps import deployments
 from runstone.registry.deployments import DeploymentService
 from runstone.schemas.deployments import DeploymentCreate, deployment_public
-from runstone.server.deps import backend, caller
 from runstone.server.http import JSON, Route
-
-
-def deployments(request: Request) -> DeploymentService:
-    return backend(request).deployments(caller(request))
-
 
 Deployments = Annotated[DeploymentService, Depends(deployments)]
 

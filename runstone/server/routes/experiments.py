@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from runstone.deps import tracking
 from runstone.entities import PagedList
 from runstone.schemas.tracking import (
     ExperimentCreate,
@@ -14,7 +15,6 @@ from runstone.schemas.tracking import (
     TagValue,
     experiment_public,
 )
-from runstone.server.deps import tracking
 from runstone.server.http import JSON, Route
 from runstone.tracking.service import TrackingService
 

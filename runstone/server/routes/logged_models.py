@@ -5,20 +5,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, StreamingResponse
 
+from runstone.deps import logged_models
 from runstone.schemas.common import float_out
 from runstone.schemas.tracking import file_public
-from runstone.server.deps import backend, caller
 from runstone.server.http import JSON, Route
 from runstone.server.routes.artifacts import file_response
 from runstone.tracking.logged_models import LoggedModelService
-
-
-def logged_models(request: Request) -> LoggedModelService:
-    return backend(request).logged_models(caller(request))
-
 
 LoggedModels = Annotated[LoggedModelService, Depends(logged_models)]
 router = APIRouter(

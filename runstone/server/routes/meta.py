@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from runstone.backend import Backend
+from runstone.deps import backend, context
 from runstone.errors import RunstoneError, Unavailable
 from runstone.governance.audit import AuditService
 from runstone.schemas.common import Model
-from runstone.server.deps import backend, caller
 from runstone.server.http import JSON, Route
 from runstone.tracking.gc import collect
 from runstone.version import VERSION
@@ -88,7 +88,7 @@ class GcRequest(Model):
 @router.post("/api/v1/gc", summary="Permanently remove deleted runs and experiments")
 def gc(body: GcRequest, request: Request, b: Annotated[Backend, Depends(backend)]) -> dict[str, Any]:
     report = collect(
-        b.tracking(caller(request)),
+        context(request),
         b.store,
         older_than_ms=body.older_than_ms,
         dry_run=body.dry_run,

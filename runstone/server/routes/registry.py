@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
+from runstone import deps
 from runstone.registry.approvals import GovernedRegistry
 from runstone.registry.webhooks import WebhookService
 from runstone.schemas.registry import (
@@ -29,20 +30,10 @@ from runstone.schemas.registry import (
     version_public,
     webhook_public,
 )
-from runstone.server.deps import backend, caller
 from runstone.server.http import JSON, Route
 
-
-def registry(request: Request) -> GovernedRegistry:
-    return backend(request).registry(caller(request))
-
-
-def webhooks(request: Request) -> WebhookService:
-    return backend(request).webhooks(caller(request))
-
-
-Registry = Annotated[GovernedRegistry, Depends(registry)]
-Webhooks = Annotated[WebhookService, Depends(webhooks)]
+Registry = Annotated[GovernedRegistry, Depends(deps.registry)]
+Webhooks = Annotated[WebhookService, Depends(deps.webhooks)]
 
 router = APIRouter(prefix="/api/v1", tags=["registry"], route_class=Route, default_response_class=JSON)
 

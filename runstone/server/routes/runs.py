@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from runstone.deps import tracking
 from runstone.entities import Dataset, Metric
 from runstone.schemas.tracking import (
     LogBatch,
@@ -17,7 +18,6 @@ from runstone.schemas.tracking import (
     history_public,
     run_public,
 )
-from runstone.server.deps import tracking
 from runstone.server.http import JSON, Route
 from runstone.tracking.service import TrackingService
 

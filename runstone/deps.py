@@ -1,0 +1,81 @@
+"""Request-scoped dependencies of the API and the web UI: who is calling, the request's Context,
+and the services bound to it. Defined once here, for the native routes, the MLflow routes and the pages."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import Request
+
+from runstone.backend import Backend
+from runstone.errors import InvalidInput
+from runstone.governance.context import Context, Principal
+from runstone.registry.approvals import GovernedRegistry
+from runstone.registry.deployments import DeploymentService
+from runstone.registry.webhooks import WebhookService
+from runstone.tracking.artifacts import ArtifactService
+from runstone.tracking.browse import BrowseService
+from runstone.tracking.logged_models import LoggedModelService
+from runstone.tracking.service import TrackingService
+
+_USER_RE = re.compile(r"^[\w.@+\- ]{1,256}$")
+_KEY_RE = re.compile(r"^[\w\-]{8,64}$")
+ANONYMOUS = "anonymous"
+
+
+def backend(request: Request) -> Backend:
+    return request.app.state.backend  # type: ignore[no-any-return]
+
+
+def principal_of(request: Request) -> Principal:
+    """Who is calling: the one place that decides it.
+
+    Until authentication exists the caller declares its user name (``X-Runstone-User``);
+    access control replaces this function and nothing else.
+    """
+    user = request.headers.get("x-runstone-user") or ANONYMOUS
+    if not _USER_RE.match(user):
+        raise InvalidInput("X-Runstone-User must be 1-256 letters, digits, spaces or . @ + - _ characters.")
+    key = request.headers.get("idempotency-key")
+    if key is not None and not _KEY_RE.match(key):
+        raise InvalidInput("Idempotency-Key must be 8-64 letters, digits, '-' or '_'.")
+    return Principal(user, getattr(request.state, "request_id", None), key)
+
+
+def context(request: Request) -> Context:
+    """The request's unit of work, built once per request (kept on ``request.state``)."""
+    ctx: Context | None = getattr(request.state, "context", None)
+    if ctx is None:
+        ctx = backend(request).context(principal_of(request))
+        request.state.context = ctx
+    return ctx
+
+
+# The dependencies below do no I/O. Declared async, FastAPI runs them on the event loop
+# instead of handing each to the thread pool, one thread switch less per request.
+async def tracking(request: Request) -> TrackingService:
+    return backend(request).tracking(context(request))
+
+
+async def artifacts(request: Request) -> ArtifactService:
+    return backend(request).artifacts(context(request))
+
+
+async def logged_models(request: Request) -> LoggedModelService:
+    return backend(request).logged_models(context(request))
+
+
+async def browse(request: Request) -> BrowseService:
+    return backend(request).browse(context(request))
+
+
+async def registry(request: Request) -> GovernedRegistry:
+    return backend(request).registry(context(request))
+
+
+async def deployments(request: Request) -> DeploymentService:
+    return backend(request).deployments(context(request))
+
+
+async def webhooks(request: Request) -> WebhookService:
+    return backend(request).webhooks(context(request))
