@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from runstone.artifacts.base import ArtifactStore
 from runstone.artifacts.schemes import open_store
@@ -21,6 +22,9 @@ from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.browse import BrowseService
 from runstone.tracking.logged_models import LoggedModelService
 from runstone.tracking.service import TrackingService
+
+if TYPE_CHECKING:
+    from runstone.monitoring.service import MonitoringService
 
 
 @dataclass
@@ -55,6 +59,11 @@ class Backend:
 
     def webhooks(self, ctx: Context | None = None) -> WebhookService:
         return WebhookService(ctx or self.context(), allow_private=self.settings.webhook_allow_private)
+
+    def monitoring(self, caller: Caller = SYSTEM) -> MonitoringService:
+        from runstone.monitoring.service import MonitoringService
+
+        return MonitoringService(self.tracking(caller), self.store)
 
     def close(self) -> None:
         self.db.dispose()

@@ -94,6 +94,17 @@ class Settings(BaseSettings):
         "requests into the internal network).",
     )
     webhook_interval: float = Field(default=2.0, description="Seconds between webhook delivery rounds on the server.")
+    monitoring_window: str = Field(
+        default="1h",
+        description="Width of the monitoring windows the server evaluates (90s, 15m, 1h, 1d, or seconds).",
+    )
+    monitoring_interval: float = Field(
+        default=30.0,
+        description="Seconds between the server's monitoring rounds (windows, rules, retention); 0 turns them off.",
+    )
+    monitoring_retention_days: float = Field(
+        default=30.0, description="Days raw prediction logs are kept; window results are kept for good."
+    )
     log_requests: bool = Field(default=True, description="Log one structured line per server request.")
     skops_trusted_types: str = Field(
         default="",

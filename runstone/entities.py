@@ -386,3 +386,55 @@ class RunModelLinks:
 
     inputs: tuple[str, ...] = ()
     outputs: tuple[tuple[str, int], ...] = ()
+
+
+# ------------------------------------------------------------------ monitoring
+@dataclass
+class StoredProfile:
+    model: str
+    version: int
+    digest: str
+    dataset_digest: str | None
+    source: str
+    profile: dict[str, Any]
+    created_by: str
+    creation_time: int
+
+
+@dataclass
+class Window:
+    id: int
+    model: str
+    version: int
+    start_time: int
+    end_time: int
+    status: str
+    result: dict[str, Any] | None
+    computed_time: int | None
+
+
+@dataclass
+class Rule:
+    id: int
+    model: str
+    name: str
+    spec: dict[str, Any]
+    created_by: str
+    creation_time: int
+
+
+@dataclass
+class Alert:
+    id: int
+    rule: str
+    model: str
+    version: int
+    window_id: int
+    time: int
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+    action_status: str = "none"
+    run_id: str | None = None
+    new_version: int | None = None
+    approval_request_id: int | None = None
+    action_note: str | None = None

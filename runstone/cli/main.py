@@ -12,6 +12,7 @@ from runstone.cli import (
     experiments,
     import_mlflow,
     models,
+    monitor,
     projects,
     registry,
     runs,
@@ -46,6 +47,7 @@ cli.add_command(import_mlflow.import_mlflow)
 cli.add_command(projects.run)
 cli.add_command(projects.reproduce)
 cli.add_command(projects.sweep)
+cli.add_command(monitor.monitor)
 
 
 def main() -> None:

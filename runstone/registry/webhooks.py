@@ -41,6 +41,7 @@ EVENTS = (
     "request.opened",
     "request.approved",
     "request.rejected",
+    "monitoring.alert",
 )
 # Seconds to wait before the 2nd, 3rd, ... attempt; after the last, the delivery has failed.
 BACKOFF = (1, 5, 30, 120, 600)

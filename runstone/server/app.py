@@ -12,10 +12,12 @@ from fastapi import FastAPI
 from runstone import ui
 from runstone.backend import Backend, open_backend
 from runstone.config import Settings
+from runstone.monitoring.scheduler import MonitoringScheduler
 from runstone.registry.webhooks import Dispatcher
 from runstone.server import api_docs, errors, mlflow_compat
 from runstone.server.middleware import RequestMiddleware, RequestStats
 from runstone.server.routes import artifacts, deployments, experiments, logged_models, meta, registry, runs
+from runstone.server.routes import monitoring as monitoring_routes
 from runstone.version import VERSION
 
 
@@ -34,9 +36,12 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
             clock=backend.context().clock,
         )
         dispatcher.start()
+        scheduler = MonitoringScheduler.for_server(backend, settings)
+        scheduler.start()
         try:
             yield
         finally:
+            scheduler.stop()
             dispatcher.stop()
 
     app = FastAPI(
@@ -55,6 +60,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     errors.install(app)
     for module in (meta, experiments, runs, artifacts, logged_models, registry, deployments):
         app.include_router(module.router)
+    app.include_router(monitoring_routes.router)
     app.include_router(api_docs.router)
     mlflow_compat.mount(app)
     ui.mount(app)

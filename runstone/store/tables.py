@@ -424,3 +424,7 @@ class RunModelLinkRow(Base):
     step: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (Index("ix_run_model_links_model", "model_pk"),)
+
+
+# Monitoring tables register themselves on Base.metadata (kept in their own module).
+from runstone.store import monitoring_tables  # noqa: E402, F401

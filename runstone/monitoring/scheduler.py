@@ -1,0 +1,77 @@
+"""The monitoring round run by every server process (and by ``runstone monitor run``): compute
+the completed windows that no process has claimed, evaluate the rules on them, and drop raw logs
+past their retention. The claim row of each window makes replicas share the work: exactly one
+process evaluates a window."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import TYPE_CHECKING
+
+from runstone.monitoring.windows import parse_duration
+
+if TYPE_CHECKING:
+    from runstone.backend import Backend
+    from runstone.config import Settings
+    from runstone.monitoring.service import MonitoringService
+
+log = logging.getLogger("runstone.monitoring")
+_DAY_MS = 86_400_000
+
+
+def owner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_round(service: MonitoringService, *, window_ms: int, retention_ms: int | None) -> int:
+    done = service.evaluate_due(window_ms, owner=owner_name())
+    if retention_ms:
+        service.purge(service.clock() - retention_ms)
+    return done
+
+
+class MonitoringScheduler:
+    """Runs a monitoring round every ``interval`` seconds in a daemon thread."""
+
+    def __init__(
+        self, service: MonitoringService | None, *, interval: float, window_ms: int, retention_ms: int
+    ) -> None:
+        self.service = service
+        self.interval = interval
+        self.window_ms = window_ms
+        self.retention_ms = retention_ms
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_server(cls, backend: Backend, settings: Settings) -> MonitoringScheduler:
+        interval = settings.monitoring_interval
+        service = backend.monitoring() if interval > 0 and hasattr(backend, "db") else None
+        return cls(
+            service,
+            interval=interval,
+            window_ms=parse_duration(settings.monitoring_window),
+            retention_ms=int(settings.monitoring_retention_days * _DAY_MS),
+        )
+
+    def start(self) -> None:
+        if self.service is None:
+            return
+        self._thread = threading.Thread(target=self._run, name="runstone-monitoring", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        assert self.service is not None
+        while not self._stop.wait(self.interval):
+            try:
+                run_round(self.service, window_ms=self.window_ms, retention_ms=self.retention_ms)
+            except Exception:
+                log.exception("monitoring round failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

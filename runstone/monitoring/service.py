@@ -1,0 +1,460 @@
+"""Monitoring: reference profiles, prediction logs, late labels, windows, rules and alerts.
+
+Raw logs are Parquet files under ``monitoring/`` in the artifact store (a folder or S3); the
+metadata database keeps what is small: profiles, one row per logged request (its prediction
+and, later, its label), the list of log files, window results, rules and alerts.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from runstone.artifacts.base import ArtifactStore
+from runstone.entities import Alert, Rule, StoredProfile, Window
+from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.monitoring import logs as log_files
+from runstone.monitoring import profile as profiles
+from runstone.monitoring import rules as rule_specs
+from runstone.monitoring.windows import analyze
+from runstone.store import monitoring as store
+from runstone.store import registry as registry_store
+from runstone.store import webhooks as webhook_store
+from runstone.store.registry import ModelRef
+from runstone.tracking.service import TrackingService
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from sqlalchemy.orm import Session
+
+log = logging.getLogger("runstone.monitoring")
+
+ALERT_EVENT = "monitoring.alert"
+MAX_LABELS = 100_000
+_LEASE_MS = 10 * 60_000
+
+
+class MonitoringService:
+    def __init__(self, tracking: TrackingService, store: ArtifactStore) -> None:
+        self.tracking = tracking
+        self.store = store
+        self.db = tracking.db
+        self.clock = tracking.clock
+
+    @property
+    def user(self) -> str:
+        return self.tracking.caller.user
+
+    # ------------------------------------------------------------------ versions
+    def _version(self, s: Session, name: str, ref: str | int) -> tuple[ModelRef, int]:
+        """A model and one of its versions by number or alias."""
+        model = registry_store.model_row(s, name)
+        text = str(ref)
+        if text.isdigit():
+            return model, registry_store.version_row(s, model, text).version
+        version = registry_store.alias_version(s, model.id, text)
+        if version is None:
+            raise NotFound(f"Model {name!r} has no version {text!r} (neither a number nor an alias of it).")
+        return model, version
+
+    def resolve(self, name: str, ref: str | int) -> int:
+        with self.db.transaction() as s:
+            return self._version(s, name, ref)[1]
+
+    def signature_inputs(self, name: str, ref: str | int) -> list[str] | None:
+        """The input column names of the version's signature (None: no signature with names)."""
+        import yaml
+
+        from runstone.tracking.artifacts import ArtifactService
+
+        with self.db.transaction() as s:
+            model, number = self._version(s, name, ref)
+            source = registry_store.version_row(s, model, number).source
+        try:
+            if source.startswith("runs:/"):
+                run_id, _, path = source.removeprefix("runs:/").partition("/")
+                artifacts = ArtifactService(self.tracking, self.store)
+                file = artifacts.open(run_id, f"{path.strip('/')}/MLmodel")
+                text = b"".join(artifacts.read(file))
+            else:
+                from runstone.tracking.logged_models import LoggedModelService
+
+                models = LoggedModelService(self.tracking, self.store)
+                found = models.open(source.removeprefix("models:/").strip("/"), "MLmodel")
+                text = b"".join(models.read(found))
+        except NotFound:
+            return None
+        manifest = yaml.safe_load(text) or {}
+        inputs = (manifest.get("signature") or {}).get("inputs")
+        if not inputs:
+            return None
+        specs = json.loads(inputs) if isinstance(inputs, str) else inputs
+        names = [spec.get("name") for spec in specs if isinstance(spec, Mapping)]
+        return [str(n) for n in names] if names and all(names) else None
+
+    def training_dataset(self, name: str, ref: str | int) -> dict[str, Any]:
+        """The dataset recorded (``log_input``) on the run that produced the version."""
+        with self.db.transaction() as s:
+            model, number = self._version(s, name, ref)
+            run_id = registry_store.version_row(s, model, number).run_uuid
+        if not run_id:
+            raise InvalidState(
+                f"Version {number} of {name!r} comes from no run, so no training dataset is recorded; give the "
+                "reference data explicitly (runstone monitor profile --data FILE)."
+            )
+        inputs = self.tracking.get_run(run_id).inputs.dataset_inputs
+        if not inputs:
+            raise InvalidState(
+                f"Version {number} of {name!r} has no recorded dataset: its run {run_id} logged none (log_input). "
+                "Give the reference data explicitly (runstone monitor profile --data FILE)."
+            )
+        by_context = {i.context: i for i in inputs}
+        chosen = by_context.get("training") or inputs[0]
+        holdout = by_context.get("holdout") or by_context.get("evaluation") or by_context.get("validation")
+        return {
+            "run_id": run_id,
+            "version": number,
+            "dataset": _dataset_json(chosen.dataset),
+            "holdout": _dataset_json(holdout.dataset) if holdout else None,
+        }
+
+    # ------------------------------------------------------------------ profiles
+    def set_profile(
+        self, name: str, ref: str | int, profile: Any, *, source: str = "", dataset_digest: str | None = None
+    ) -> StoredProfile:
+        checked = profiles.check_profile(profile)
+        signature = self.signature_inputs(name, ref)
+        if signature is not None and set(signature) != set(checked["features"]):
+            raise InvalidInput(
+                f"The reference has the columns {sorted(checked['features'])} but the model's signature has "
+                f"{sorted(signature)}; profile data with the model's input columns.",
+                {"reference": sorted(checked["features"]), "signature": sorted(signature)},
+            )
+        if dataset_digest is not None and (not isinstance(dataset_digest, str) or len(dataset_digest) > 64):
+            raise InvalidInput("A dataset digest is at most 64 characters.")
+        if len(source) > 2000:
+            raise InvalidInput("A profile source is at most 2000 characters.")
+        with self.db.transaction(write=True) as s:
+            model, number = self._version(s, name, ref)
+            record = StoredProfile(
+                name, number, profiles.digest(checked), dataset_digest, source, checked, self.user, self.clock()
+            )
+            store.put_profile(s, model.id, number, record)
+            self.tracking.audit(s, "monitoring.set_profile", "registered_model", name, None,
+                                {"version": number, "digest": record.digest, "dataset_digest": dataset_digest})  # fmt: skip
+        return record
+
+    def get_profile(self, name: str, ref: str | int) -> StoredProfile:
+        with self.db.transaction() as s:
+            model, number = self._version(s, name, ref)
+            found = store.get_profile(s, model.id, name, number)
+        if found is None:
+            raise NotFound(
+                f"Version {number} of {name!r} has no reference profile yet; compute one with "
+                f"runstone monitor profile {name}@{number}."
+            )
+        return found
+
+    # ------------------------------------------------------------------ prediction logs
+    def ingest(self, name: str, ref: str | int, data: bytes) -> dict[str, int]:
+        """Store a Parquet file of logged predictions (see logs.py); requests already logged are
+        skipped, so sending a file again changes nothing."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table = log_files.from_parquet(data)
+        with self.db.transaction() as s:
+            model, number = self._version(s, name, ref)
+            ids = pc.unique(table.column("request_id")).to_pylist()
+            known = store.known_request_ids(s, model.id, ids)
+        if known:
+            table = table.filter(pc.invert(pc.is_in(table.column("request_id"), value_set=pa.array(sorted(known)))))
+        if not table.num_rows:
+            return {"rows": 0, "requests": 0, "skipped": len(known)}
+        first = table.filter(pc.equal(table.column("row"), 0))
+        predictions = first.column("prediction").to_pylist() if "prediction" in first.column_names else None
+        requests = [
+            (rid, int(ts), None if predictions is None or predictions[i] is None else json.dumps(predictions[i]))
+            for i, (rid, ts) in enumerate(
+                zip(first.column("request_id").to_pylist(), first.column("timestamp").to_pylist(), strict=True)
+            )
+        ]
+        if any(len(r[0]) > 64 for r in requests):
+            raise InvalidInput("Request ids of logged predictions are at most 64 characters.")
+        times = table.column("timestamp")
+        span = (int(pc.min(times).as_py()), int(pc.max(times).as_py()))
+        key = f"monitoring/{model.id}/{number}/{span[0]}-{uuid.uuid4().hex}.parquet"
+        self.store.write(key, [log_files.to_parquet(table)])
+        with self.db.transaction(write=True) as s:
+            store.insert_requests(s, model.id, number, requests)
+            store.insert_log_file(s, model.id, number, key, table.num_rows, span, self.clock())
+            self.tracking.audit(s, "monitoring.ingest", "registered_model", name, None,
+                                {"version": number, "rows": table.num_rows, "requests": len(requests), "file": key})  # fmt: skip
+        return {"rows": table.num_rows, "requests": len(requests), "skipped": len(known)}
+
+    def read_logs(self, name: str, ref: str | int, start: int, end: int) -> pa.Table | None:
+        with self.db.transaction() as s:
+            model, number = self._version(s, name, ref)
+            keys = store.log_files(s, model.id, number, start, end)
+        return self._read(keys, start, end)
+
+    def _read(self, keys: Sequence[str], start: int, end: int) -> pa.Table | None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        tables = []
+        for key in keys:
+            local = self.store.local_path(key)
+            source: Any = str(local) if local is not None else io.BytesIO(b"".join(self.store.read(key)))
+            table = pq.read_table(source)
+            times = table.column("timestamp")
+            tables.append(table.filter(pc.and_(pc.greater_equal(times, start), pc.less(times, end))))
+        if not tables:
+            return None
+        return pa.concat_tables(tables, promote_options="permissive")
+
+    def export(self, name: str, ref: str | int, start: int, end: int) -> bytes:
+        """The window's logged rows as Parquet: the input columns by their names, the prediction,
+        and the label of the row's request when one arrived (the data a retraining run gets)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table = self.read_logs(name, ref, start, end)
+        with self.db.transaction() as s:
+            model, number = self._version(s, name, ref)
+            labels = dict(store.labels_of_window(s, model.id, number, start, end))
+        if table is None:
+            raise NotFound(f"Version {number} of {name!r} has no logged predictions in that window.")
+        table = table.filter(pc.equal(table.column("status"), 200))
+        columns = {c.removeprefix(log_files.INPUT_PREFIX): table.column(c) for c in table.column_names
+                   if c.startswith(log_files.INPUT_PREFIX)}  # fmt: skip
+        if "prediction" in table.column_names:
+            columns["prediction"] = table.column("prediction")
+        found = [labels.get(r) for r in table.column("request_id").to_pylist()]
+        columns["label"] = pa.array([None if v is None else json.loads(v) for v in found])
+        columns["request_id"] = table.column("request_id")
+        return log_files.to_parquet(pa.table(columns))
+
+    # ------------------------------------------------------------------ labels
+    def log_labels(
+        self, request_ids: Sequence[str], labels: Sequence[Any], *, model: str | None = None
+    ) -> dict[str, int]:
+        if len(request_ids) != len(labels):
+            raise InvalidInput(f"Got {len(request_ids)} request ids but {len(labels)} labels; give one label per id.")
+        if not request_ids:
+            raise InvalidInput("Give at least one request id and its label.")
+        if len(request_ids) > MAX_LABELS:
+            raise InvalidInput(f"At most {MAX_LABELS} labels per call; send them in parts.")
+        for label in labels:
+            if label is None or isinstance(label, dict | list):
+                raise InvalidInput("A label is a number, a string or a boolean.")
+        ids = [str(r) for r in request_ids]
+        with self.db.transaction(write=True) as s:
+            model_id = registry_store.model_row(s, model).id if model is not None else None
+            owners = store.request_owners(s, ids)
+            if model_id is not None:
+                unknown = [r for r in ids if model_id not in owners.get(r, [])]
+            else:
+                unknown = [r for r in ids if r not in owners]
+            if unknown:
+                shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+                raise InvalidInput(
+                    f"{len(unknown)} of the labels are for request ids that no logged prediction has: {shown}. "
+                    "Nothing was recorded; ingest the prediction logs first.",
+                    {"unknown_request_ids": unknown[:100]},
+                )
+            ambiguous = [r for r in ids if model_id is None and len(owners[r]) > 1]
+            if ambiguous:
+                raise InvalidInput(f"Request id {ambiguous[0]!r} was logged by several models; name the model.")
+            rows = [
+                (model_id if model_id is not None else owners[r][0], r, json.dumps(label))
+                for r, label in zip(ids, labels, strict=True)
+            ]
+            store.set_labels(s, rows, self.clock())
+            self.tracking.audit(s, "monitoring.labels", "registered_model", model or "*", None, {"labels": len(rows)})
+        return {"labelled": len(rows)}
+
+    # ------------------------------------------------------------------ windows
+    def compute(self, name: str, ref: str | int, start: int, end: int) -> dict[str, Any]:
+        """One window's analysis, computed now (not stored)."""
+        if end <= start:
+            raise InvalidInput("A window ends after it starts.")
+        with self.db.transaction() as s:
+            model, number = self._version(s, name, ref)
+            found = store.get_profile(s, model.id, name, number)
+            keys = store.log_files(s, model.id, number, start, end)
+            labelled = store.labelled(s, model.id, number, start, end)
+        result = analyze(self._read(keys, start, end), found.profile if found else None, labelled, span=(start, end))
+        return {"model": name, "version": number, **result}
+
+    def windows(self, name: str, ref: str | int | None = None, limit: int = 500) -> list[Window]:
+        with self.db.transaction() as s:
+            if ref is None:
+                model, number = registry_store.model_row(s, name), None
+            else:
+                model, number = self._version(s, name, ref)
+            return store.windows(s, model.id, name, number, limit)
+
+    def logged_versions(self, name: str) -> list[int]:
+        with self.db.transaction() as s:
+            return store.logged_versions(s, registry_store.model_row(s, name).id)
+
+    def evaluate_due(self, window_ms: int, *, owner: str, grace_ms: int = 0, limit: int = 100) -> int:
+        """Compute every completed window no process has claimed yet and evaluate the rules on it;
+        returns how many windows this process computed."""
+        now = self.clock()
+        with self.db.transaction() as s:
+            spans = store.logged_spans(s)
+        done = 0
+        for model_id, name, version, first, _last in spans:
+            with self.db.transaction() as s:
+                after = store.last_window_end(s, model_id, version)
+            start = after if after is not None else first - first % window_ms
+            while start + window_ms <= now - grace_ms and done < limit:
+                with self.db.transaction() as s:
+                    logged = store.next_logged_time(s, model_id, version, start)
+                if logged is None:
+                    break
+                if logged >= start + window_ms:  # no predictions in between: no window to evaluate
+                    start = logged - (logged - start) % window_ms
+                    continue
+                span = (start, start + window_ms)
+                with self.db.transaction(write=True) as s:
+                    window_id = store.claim_window(s, model_id, version, span, owner, now, _LEASE_MS)
+                if window_id is not None:
+                    self._evaluate(model_id, name, version, window_id, span)
+                    done += 1
+                start += window_ms
+        return done
+
+    def _evaluate(self, model_id: int, name: str, version: int, window_id: int, span: tuple[int, int]) -> None:
+        result = self.compute(name, version, *span)
+        with self.db.transaction(write=True) as s:
+            store.finish_window(s, window_id, result, self.clock())
+            window = Window(window_id, name, version, span[0], span[1], "done", result, self.clock())
+            history = store.windows(s, model_id, name, version, limit=100)
+            for rule in store.rules(s, model_id, name):
+                self._apply_rule(s, model_id, rule, window, history)
+
+    def _apply_rule(self, s: Session, model_id: int, rule: Rule, window: Window, history: list[Window]) -> None:
+        spec = rule.spec
+        hits = rule_specs.matches(spec, window.result or {})
+        if not hits:
+            return
+        earlier = [w for w in history if w.end_time <= window.start_time][: spec["consecutive"] - 1]
+        if len(earlier) < spec["consecutive"] - 1 or not all(rule_specs.matches(spec, w.result or {}) for w in earlier):
+            return
+        from runstone.monitoring.windows import parse_duration
+
+        last = store.last_alert_time(s, rule.id)
+        now = self.clock()
+        if last is not None and now - last < parse_duration(spec["cooldown"]):
+            return
+        message = rule_specs.describe(spec, hits)
+        types = {a["type"] for a in spec["actions"]}
+        details = {"hits": hits, "window": {"start": window.start_time, "end": window.end_time}}
+        alert_id = store.insert_alert(s, model_id, rule, window, message, details, retrain="retrain" in types, now=now)
+        if "log" in types:
+            log.warning("monitoring alert %s on %s version %s: %s", alert_id, window.model, window.version, message)
+        if "webhook" in types:
+            payload = {
+                "event": ALERT_EVENT, "model": window.model, "actor": self.user, "time": now,
+                "data": {"alert_id": alert_id, "rule": rule.name, "version": str(window.version), "message": message,
+                         "hits": hits, "window": details["window"]},
+            }  # fmt: skip
+            webhook_store.enqueue(s, ALERT_EVENT, window.model, payload, now)
+
+    # ------------------------------------------------------------------ rules
+    def features(self, name: str) -> list[str] | None:
+        """The model's input features: from the latest profiled version, else its signature."""
+        with self.db.transaction() as s:
+            model = registry_store.model_row(s, name)
+            versions = sorted((v.version for v in registry_store.model_versions(s, model.id)), reverse=True)
+            for number in versions:
+                found = store.get_profile(s, model.id, name, number)
+                if found is not None:
+                    return list(found.profile["features"])
+        for number in versions:
+            signature = self.signature_inputs(name, number)
+            if signature is not None:
+                return signature
+        return None
+
+    def create_rule(self, name: str, spec: Any) -> Rule:
+        checked = rule_specs.check_rule(spec, self.features(name))
+        with self.db.transaction(write=True) as s:
+            model = registry_store.model_row(s, name)
+            rule = store.insert_rule(s, model.id, name, checked["name"], checked, self.user, self.clock())
+            self.tracking.audit(s, "monitoring.create_rule", "registered_model", name, None, checked)
+        return rule
+
+    def list_rules(self, name: str) -> list[Rule]:
+        with self.db.transaction() as s:
+            return store.rules(s, registry_store.model_row(s, name).id, name)
+
+    def delete_rule(self, name: str, rule: str) -> None:
+        with self.db.transaction(write=True) as s:
+            store.delete_rule(s, registry_store.model_row(s, name).id, name, rule)
+            self.tracking.audit(s, "monitoring.delete_rule", "registered_model", name, {"rule": rule}, None)
+
+    # ------------------------------------------------------------------ alerts and retraining
+    def alerts(self, name: str | None = None, limit: int = 200) -> list[Alert]:
+        with self.db.transaction() as s:
+            model_id = registry_store.model_row(s, name).id if name is not None else None
+            return store.alerts(s, model_id, limit)
+
+    def get_alert(self, alert_id: int) -> Alert:
+        with self.db.transaction() as s:
+            found = store.alerts(s, alert_id=alert_id, limit=1)
+        if not found:
+            raise NotFound(f"Alert {alert_id} not found.")
+        return found[0]
+
+    def claim_retraining(self) -> tuple[Alert, dict[str, Any]] | None:
+        """Take one alert whose retraining waits; with its rule's retrain action."""
+        with self.db.transaction(write=True) as s:
+            alert_id = store.claim_pending_alert(s, self.clock(), _LEASE_MS)
+            if alert_id is None:
+                return None
+            spec = store.rule_of_alert(s, alert_id)
+        action = next(a for a in spec["actions"] if a["type"] == "retrain")
+        return self.get_alert(alert_id), action
+
+    def record_retraining(self, alert_id: int, *, status: str, **links: Any) -> Alert:
+        if status not in ("running", "done", "failed"):
+            raise InvalidInput("A retraining status is running, done or failed.")
+        allowed = {"run_id", "new_version", "approval_request_id", "action_note"}
+        if set(links) - allowed:
+            raise InvalidInput(f"Unknown retraining fields {sorted(set(links) - allowed)}.")
+        self.get_alert(alert_id)
+        with self.db.transaction(write=True) as s:
+            store.update_alert(s, alert_id, action_status=status, **{k: v for k, v in links.items() if v is not None})
+            self.tracking.audit(s, "monitoring.retraining", "alert", str(alert_id), None, {"status": status, **links})
+        return self.get_alert(alert_id)
+
+    # ------------------------------------------------------------------ retention
+    def purge(self, before: int) -> dict[str, int]:
+        """Remove raw logs and request rows older than ``before``; window results stay."""
+        with self.db.transaction() as s:
+            old = store.log_files_before(s, before)
+        for _, key in old:
+            self.store.delete_prefix(key)
+        with self.db.transaction(write=True) as s:
+            store.delete_log_files(s, [i for i, _ in old])
+            requests = store.delete_requests_before(s, before)
+        return {"files": len(old), "requests": requests}
+
+
+def _dataset_json(dataset: Any) -> dict[str, Any]:
+    return {
+        "name": dataset.name,
+        "digest": dataset.digest,
+        "source_type": dataset.source_type,
+        "source": dataset.source,
+        "schema": dataset.schema,
+    }

@@ -1,0 +1,175 @@
+"""Monitoring from Python: profiles, prediction logs, late labels, windows, rules and alerts.
+
+    import runstone.monitoring
+    runstone.monitoring.log_labels(["3f2a...", "9b1c..."], [1, 0])
+
+Each function talks to the server named by ``tracking_uri`` / RUNSTONE_TRACKING_URI, or to the
+embedded store. ``HttpMonitoring`` has the method names of the server-side MonitoringService,
+so callers use either the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from runstone.entities import Alert, Rule, StoredProfile, Window
+
+if TYPE_CHECKING:
+    from runstone.sdk.remote import Transport
+
+
+def _profile(d: Mapping[str, Any]) -> StoredProfile:
+    return StoredProfile(**{**d, "version": int(d["version"])})
+
+
+def _window(d: Mapping[str, Any]) -> Window:
+    return Window(**{**d, "version": int(d["version"])})
+
+
+def _alert(d: Mapping[str, Any]) -> Alert:
+    new = d.get("new_version")
+    return Alert(**{**d, "version": int(d["version"]), "new_version": None if new is None else int(new)})
+
+
+class HttpMonitoring:
+    def __init__(self, transport: Transport) -> None:
+        self.t = transport
+
+    @staticmethod
+    def _v(name: str, ref: str | int) -> str:
+        return f"/api/v1/monitoring/models/{quote(name, safe='')}/versions/{quote(str(ref), safe='')}"
+
+    @staticmethod
+    def _m(name: str) -> str:
+        return f"/api/v1/monitoring/models/{quote(name, safe='')}"
+
+    def set_profile(
+        self, name: str, ref: str | int, profile: Any, *, source: str = "", dataset_digest: str | None = None
+    ) -> StoredProfile:
+        body = {"profile": profile, "source": source, "dataset_digest": dataset_digest}
+        return _profile(self.t.json("PUT", self._v(name, ref) + "/profile", json=body, idempotent=True)["profile"])
+
+    def get_profile(self, name: str, ref: str | int) -> StoredProfile:
+        return _profile(self.t.json("GET", self._v(name, ref) + "/profile")["profile"])
+
+    def training_dataset(self, name: str, ref: str | int) -> dict[str, Any]:
+        return dict(self.t.json("GET", self._v(name, ref) + "/dataset"))
+
+    def ingest(self, name: str, ref: str | int, data: bytes) -> dict[str, int]:
+        # Idempotent: requests already logged are skipped, so a retried upload changes nothing.
+        headers = {"Content-Type": "application/vnd.apache.parquet"}
+        return dict(self.t.json("POST", self._v(name, ref) + "/logs", content=data, headers=headers, idempotent=True))
+
+    def export(self, name: str, ref: str | int, start: int, end: int) -> bytes:
+        return self.t.request("GET", self._v(name, ref) + "/logs", params={"start": start, "end": end}).content
+
+    def log_labels(
+        self, request_ids: Sequence[str], labels: Sequence[Any], *, model: str | None = None
+    ) -> dict[str, int]:
+        body = {"request_ids": list(request_ids), "labels": list(labels), "model": model}
+        return dict(self.t.json("POST", "/api/v1/monitoring/labels", json=body, idempotent=True))
+
+    def compute(self, name: str, ref: str | int, start: int, end: int) -> dict[str, Any]:
+        params = {"start": start, "end": end}
+        return dict(self.t.json("GET", self._v(name, ref) + "/compute", params=params)["window"])
+
+    def windows(self, name: str, ref: str | int | None = None, limit: int = 500) -> list[Window]:
+        params: dict[str, Any] = {"limit": limit, **({"version": str(ref)} if ref is not None else {})}
+        return [_window(w) for w in self.t.json("GET", self._m(name) + "/windows", params=params)["windows"]]
+
+    def create_rule(self, name: str, spec: Any) -> Rule:
+        return Rule(**self.t.json("POST", self._m(name) + "/rules", json=spec)["rule"])
+
+    def list_rules(self, name: str) -> list[Rule]:
+        return [Rule(**r) for r in self.t.json("GET", self._m(name) + "/rules")["rules"]]
+
+    def delete_rule(self, name: str, rule: str) -> None:
+        self.t.request("DELETE", self._m(name) + f"/rules/{quote(rule, safe='')}", idempotent=True)
+
+    def alerts(self, name: str | None = None, limit: int = 200) -> list[Alert]:
+        params: dict[str, Any] = {"limit": limit, **({"model": name} if name else {})}
+        return [_alert(a) for a in self.t.json("GET", "/api/v1/monitoring/alerts", params=params)["alerts"]]
+
+    def get_alert(self, alert_id: int) -> Alert:
+        return _alert(self.t.json("GET", f"/api/v1/monitoring/alerts/{int(alert_id)}")["alert"])
+
+    def evaluate(self, window: str = "1h") -> int:
+        return int(self.t.json("POST", "/api/v1/monitoring/evaluate", json={"window": window})["windows"])
+
+    def claim_retraining(self) -> tuple[Alert, dict[str, Any]] | None:
+        body = self.t.json("POST", "/api/v1/monitoring/retraining/claim")
+        return None if body["alert"] is None else (_alert(body["alert"]), dict(body["action"]))
+
+    def record_retraining(self, alert_id: int, *, status: str, **links: Any) -> Alert:
+        body = {"status": status, **links}
+        path = f"/api/v1/monitoring/alerts/{int(alert_id)}/retraining"
+        return _alert(self.t.json("POST", path, json=body, idempotent=True)["alert"])
+
+
+class LocalMonitoring:
+    """The embedded MonitoringService with the HTTP client's extra method names."""
+
+    def __init__(self, service: Any) -> None:
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._service, name)
+
+    def evaluate(self, window: str = "1h") -> int:
+        from runstone.monitoring.scheduler import owner_name
+        from runstone.monitoring.windows import parse_duration
+
+        return int(self._service.evaluate_due(parse_duration(window), owner=owner_name()))
+
+
+def monitoring_client(tracking_uri: str | None = None, *, client: Any = None) -> Any:
+    """HttpMonitoring for a server, or the embedded service (same methods)."""
+    from runstone.sdk.client import RunstoneClient, _local_backend
+
+    client = client or RunstoneClient(tracking_uri)
+    if client.is_remote:
+        return HttpMonitoring(client._tracking.t)
+    from runstone.tracking.service import Caller
+
+    backend = _local_backend(tracking_uri or client.settings.tracking_uri, client.settings)
+    return LocalMonitoring(backend.monitoring(Caller(client.user)))
+
+
+def log_labels(
+    request_ids: Sequence[str], labels: Sequence[Any], *, model: str | None = None, tracking_uri: str | None = None
+) -> dict[str, int]:
+    """Join true labels to logged predictions by request id (all or nothing)."""
+    return dict(monitoring_client(tracking_uri).log_labels(list(request_ids), list(labels), model=model))
+
+
+def get_profile(model: str, version: str | int, *, tracking_uri: str | None = None) -> StoredProfile:
+    """The reference profile of a model version (a number or an alias)."""
+    return monitoring_client(tracking_uri).get_profile(model, version)  # type: ignore[no-any-return]
+
+
+def set_profile(model: str, version: str | int, data: Any, *, outputs: Any = None, source: str = "",
+                dataset_digest: str | None = None, tracking_uri: str | None = None) -> StoredProfile:  # fmt: skip
+    """Profile a pandas DataFrame (and the model's outputs on it) as the version's reference."""
+    from runstone.monitoring.profile import build_profile
+
+    profile = build_profile(data, outputs=outputs)
+    return monitoring_client(tracking_uri).set_profile(  # type: ignore[no-any-return]
+        model, version, profile, source=source, dataset_digest=dataset_digest
+    )
+
+
+def get_windows(model: str, version: str | int | None = None, *, tracking_uri: str | None = None) -> list[Window]:
+    """Evaluated windows of a model (of one version), newest first."""
+    return monitoring_client(tracking_uri).windows(model, version)  # type: ignore[no-any-return]
+
+
+def create_rule(model: str, rule: Mapping[str, Any], *, tracking_uri: str | None = None) -> Rule:
+    """Add an alert rule (see runstone.monitoring.rules for the fields)."""
+    return monitoring_client(tracking_uri).create_rule(model, dict(rule))  # type: ignore[no-any-return]
+
+
+def get_alerts(model: str | None = None, *, tracking_uri: str | None = None) -> list[Alert]:
+    """Alerts, newest first, with the links of their retraining."""
+    return monitoring_client(tracking_uri).alerts(model)  # type: ignore[no-any-return]

@@ -1,0 +1,74 @@
+"""`runstone monitor` on the embedded store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from runstone.cli.main import cli
+from runstone.sdk import client as client_module
+from tests.monitoring.conftest import records, reference_frame
+
+T0 = 1_699_999_200_000
+HOUR = 3_600_000
+
+
+@pytest.fixture
+def run(settings, monkeypatch):
+    monkeypatch.setattr(client_module, "_local_backends", {})
+    monkeypatch.setenv("RUNSTONE_BACKEND_STORE_URI", settings.database_uri)
+    monkeypatch.setenv("RUNSTONE_ARTIFACTS_DESTINATION", str(settings.artifact_root))
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == code, f"{result.stdout}\n{result.stderr}"
+        return result.stdout if code == 0 else result.stderr
+
+    yield invoke
+    for backend in client_module._local_backends.values():
+        backend.close()
+
+
+def test_profile_ingest_labels_report_and_rules(run, version, tmp_path: Path):
+    version()
+    reference = tmp_path / "train.csv"
+    reference_frame().to_csv(reference, index=False)
+    assert "has no recorded dataset" in run("monitor", "profile", "fraud@1", code=1)
+    out = run("monitor", "profile", "fraud@1", "--data", str(reference), "--no-outputs")
+    assert "2000 rows, 3 features" in out and "amount" in out
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    lines = [
+        *records(200, start=T0, rows=5),
+        *records(200, start=T0 + HOUR, rows=5, shift=30, country="DE", prefix="s"),
+    ]
+    (logs / "predictions-1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert "Stored 400 requests (2000 rows)" in run("monitor", "ingest", str(logs))
+    assert "0 requests" in run("monitor", "ingest", str(logs))
+
+    labels = tmp_path / "labels.csv"
+    labels.write_text("request_id,label\n" + "".join(f"s{i},1\n" for i in range(200)))
+    assert "Recorded 200 labels." in run("monitor", "labels", str(labels))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("request_id,label\nghost,1\n")
+    assert "no logged prediction has: ghost" in run("monitor", "labels", str(bad), code=1)
+
+    html = tmp_path / "report.html"
+    out = run("monitor", "report", "fraud@1", "--window", "1h", "--end", str(T0 + 2 * HOUR), "--html", str(html))
+    assert "2 of 3 features drifted (amount, country)" in out
+    assert "quality on 200 labelled requests: accuracy" in out
+    page = html.read_text()
+    assert "<svg" in page and "<script" not in page and "amount" in page
+    calm = run("monitor", "report", "fraud@1", "--window", "1h", "--end", str(T0 + HOUR))
+    assert "0 of 3 features drifted" in calm and "no labels yet" in calm
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("- name: drift\n  metric: psi\n  feature: colour\n  threshold: 0.2\n")
+    assert "'colour', which the model does not have" in run("monitor", "rules", "add", "fraud", str(rules), code=1)
+    rules.write_text("- name: drift\n  metric: psi\n  feature: '*'\n  threshold: 0.2\n  consecutive: 2\n")
+    run("monitor", "rules", "add", "fraud", str(rules))
+    assert "drift" in run("monitor", "rules", "list", "fraud")
