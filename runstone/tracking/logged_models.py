@@ -18,9 +18,7 @@ from runstone.entities import (
     FileInfo,
     LifecycleStage,
     LoggedModel,
-    LoggedModelMetric,
     LoggedModelStatus,
-    Metric,
     PagedList,
     RunModelLinks,
 )
@@ -200,22 +198,6 @@ class LoggedModelService:
             store.update_model(s, ref.pk, self.ctx.clock())
             self._audit(s, "logged_model.log_params", model_id, None, {"params": sorted(param_map)})
 
-    def log_metrics(self, metrics: Mapping[str, Sequence[LoggedModelMetric]]) -> None:
-        """Record metrics reported for logged models: {model id: points}."""
-        for points in metrics.values():
-            for p in points:
-                check.metric(Metric(p.key, p.value, p.timestamp, p.step))
-        with self.ctx.transaction(write=True) as s:
-            for model_id, points in metrics.items():
-                ref = self._ref(s, model_id, active=True)
-                store.record_metrics(s, ref.pk, points)
-                self._audit(s, "logged_model.log_metrics", model_id, None, {"metrics": len(points)})
-
-    def check_exists(self, model_ids: Iterable[str]) -> None:
-        with self.ctx.transaction() as s:
-            for model_id in set(model_ids):
-                self._ref(s, model_id, active=True)
-
     def search(
         self,
         experiment_ids: Sequence[str],
@@ -271,11 +253,6 @@ class LoggedModelService:
             pks = run_store.ids_for_uuids(s, list(run_ids))
             links = store.links_for_runs(s, list(pks.values()))
         return {run_id: links[pk] for run_id, pk in pks.items()}
-
-    def new_run_points(self, run_id: str, points: Sequence[Metric]) -> list[Metric]:
-        """The points a run does not hold yet: a model's metrics are usually already the run's."""
-        with self.ctx.transaction() as s:
-            return store.new_run_points(s, run_store.get_row(s, run_id).id, points)
 
     # ------------------------------------------------------------------ artifacts
     def _writable(self, model_id: str) -> LoggedModelRef:

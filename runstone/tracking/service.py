@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from runstone.entities import (
     Dataset,
     Experiment,
     LifecycleStage,
+    LoggedModelMetric,
     Metric,
     MetricHistory,
     PagedList,
@@ -26,10 +27,10 @@ from runstone.errors import InvalidInput, InvalidState, NotFound
 from runstone.governance.context import Context
 from runstone.store import experiments as experiment_store
 from runstone.store import metrics as metric_store
-from runstone.store import requests as request_store
 from runstone.store import runs as run_store
 from runstone.store.runs import RunRef
 from runstone.store.search import search_run_ids
+from runstone.tracking import batch
 from runstone.tracking import search as grammar
 from runstone.tracking import tags as system_tags
 from runstone.tracking import validation as check
@@ -329,32 +330,33 @@ class TrackingService:
         return self.update_run(run_id, status=status, end_time=end_time if end_time is not None else self.ctx.clock())
 
     def _run_row(self, s: Session, run_id: str, *, lock: bool = False) -> RunRef:
-        if not isinstance(run_id, str) or not run_id:
-            raise InvalidInput("Run id must be a non-empty string.")
-        return run_store.get_row(s, run_id, lock=lock)
+        return batch.run_ref(s, run_id, lock=lock)
 
     def _active_run(self, s: Session, run_id: str) -> RunRef:
-        row = self._run_row(s, run_id)
-        if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
-            raise InvalidState(f"Run {run_id} is deleted; restore it before changing it.")
-        return row
+        return batch.active_run_ref(s, run_id)
 
-    def delete_run(self, run_id: str) -> None:
+    def delete_run(self, run_id: str, *, if_active: bool = False) -> None:
+        """Soft delete; ``if_active`` makes deleting a deleted run a no-op instead of an error."""
         with self.ctx.transaction(write=True) as s:
-            row = self._run_row(s, run_id)
+            row = self._run_row(s, run_id, lock=True)
             if row.lifecycle_stage == LifecycleStage.DELETED.value:
+                if if_active:
+                    return
                 raise InvalidState(f"Run {run_id} is already deleted.")
             run_store.set_lifecycle(s, row.id, LifecycleStage.DELETED, self.ctx.clock())
             self.ctx.audit.write(
                 s, "run.delete", "run", run_id, {"lifecycle_stage": "active"}, {"lifecycle_stage": "deleted"}
             )
 
-    def restore_run(self, run_id: str) -> None:
+    def restore_run(self, run_id: str, *, if_deleted: bool = False) -> None:
+        """Undo a soft delete; ``if_deleted`` makes restoring an active run a no-op."""
         with self.ctx.transaction(write=True) as s:
             # Locked: a gc that chose this run finishes first (and the run is not found), or
             # waits for this restore and then no longer finds it deleted.
             row = self._run_row(s, run_id, lock=True)
             if row.lifecycle_stage != LifecycleStage.DELETED.value:
+                if if_deleted:
+                    return
                 raise InvalidState(f"Run {run_id} is not deleted.")
             exp = experiment_store.get_row(s, row.experiment_id)
             if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
@@ -395,30 +397,19 @@ class TrackingService:
         tags: Mapping[str, str] | Iterable[tuple[str, str]] = (),
         *,
         idempotency_key: str | None = None,
+        run_name: str | None = None,
+        model_metrics: Sequence[tuple[str, LoggedModelMetric]] = (),
     ) -> None:
-        """Metrics, params and tags in one all-or-nothing write.
+        """Metrics, params and tags (and a new name, and logged models' points) in one
+        all-or-nothing write. A batch retried with the same idempotency key is applied once."""
+        batch.log_batch(
+            self.ctx, run_id, metrics, params, tags,
+            run_name=run_name, model_metrics=model_metrics, idempotency_key=idempotency_key,
+        )  # fmt: skip
 
-        A batch retried with the same idempotency key is applied once.
-        """
-        param_map = _unique_params(params)
-        tag_map = dict(tags.items() if isinstance(tags, Mapping) else tags)
-        metrics = list(metrics)
-        check.batch(metrics, param_map, tag_map)
-        request_id = idempotency_key or self.ctx.principal.idempotency_key
-        with self.ctx.transaction(write=True) as s:
-            now = self.ctx.clock()
-            if request_id and not request_store.claim(s, request_id, now):
-                return
-            row = self._active_run(s, run_id)
-            new_params = run_store.write_params(s, row.id, run_id, param_map)
-            run_store.write_tags(s, row.id, tag_map)
-            metric_store.insert_points(s, row.id, metrics)
-            summary: dict[str, Any] = {"metrics": len(metrics), "params": new_params, "tags": len(tag_map)}
-            if tag_map:
-                summary["tag_keys"] = sorted(tag_map)
-            if param_map:
-                summary["param_keys"] = sorted(param_map)
-            self.ctx.audit.write(s, "run.log_batch", "run", run_id, None, summary)
+    def rewrite_tag(self, run_id: str, key: str, rewrite: Callable[[str | None], str]) -> None:
+        """Set a tag from its current value in one transaction, so no concurrent rewrite is lost."""
+        batch.rewrite_tag(self.ctx, run_id, key, rewrite)
 
     def log_metric(self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
         self.log_batch(
@@ -529,16 +520,6 @@ class TrackingService:
             )
             runs = run_store.load(s, page.run_ids, self.root, params=params, metrics=metrics, tags=tags)
             return PagedList(runs, page.next_page_token)
-
-
-def _unique_params(params: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
-    items = params.items() if isinstance(params, Mapping) else params
-    out: dict[str, str] = {}
-    for key, value in items:
-        if key in out and out[key] != value:
-            raise InvalidInput(f"Param {key!r} appears twice in one batch with different values.")
-        out[key] = value
-    return out
 
 
 def _check_dataset(d: Dataset) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections import defaultdict
 from typing import Any
 
 from fastapi import APIRouter
 
-from runstone.entities import Dataset, LifecycleStage, LoggedModelMetric, Metric, Run, RunModelLinks
+from runstone.entities import Dataset, LoggedModelMetric, Metric, Run, RunModelLinks
 from runstone.errors import InvalidInput, PayloadTooLarge
 from runstone.server.mlflow_compat import translate
 from runstone.server.mlflow_compat.artifacts import file_entries
@@ -87,18 +86,14 @@ def update_run(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 @router.post("/runs/delete")
 def delete_run(msg: Msg, service: Tracking) -> dict[str, Any]:
-    run_id = msg.run_id()
     # MLflow deletes a deleted run again without complaint; so does this route.
-    if service.get_run(run_id).info.lifecycle_stage != LifecycleStage.DELETED.value:
-        service.delete_run(run_id)
+    service.delete_run(msg.run_id(), if_active=True)
     return {}
 
 
 @router.post("/runs/restore")
 def restore_run(msg: Msg, service: Tracking) -> dict[str, Any]:
-    run_id = msg.run_id()
-    if service.get_run(run_id).info.lifecycle_stage != LifecycleStage.ACTIVE.value:
-        service.restore_run(run_id)
+    service.restore_run(msg.run_id(), if_deleted=True)
     return {}
 
 
@@ -159,7 +154,6 @@ def _metric(entry: dict[str, Any], path: str, run_id: str) -> tuple[Metric, Logg
 
 def _log(
     service: TrackingService,
-    models: LoggedModels,
     run_id: str,
     entries: list[dict[str, Any]],
     params: list[tuple[str, str]],
@@ -167,37 +161,27 @@ def _log(
     *,
     prefix: str = "metrics",
 ) -> None:
+    """One MLflow logging request as one service command: all of it is written, or nothing."""
     points: list[Metric] = []
-    linked: list[Metric] = []
-    per_model: dict[str, list[LoggedModelMetric]] = defaultdict(list)
+    model_points: list[tuple[str, LoggedModelMetric]] = []
     for i, entry in enumerate(entries):
         point, model_point, model_id = _metric(entry, f"{prefix}[{i}]." if prefix else "", run_id)
         if model_point is None or model_id is None:
             points.append(point)
         else:
-            linked.append(point)
-            per_model[model_id].append(model_point)
+            model_points.append((model_id, model_point))
     tags, run_name = _split_tags(tag_pairs)
-    if per_model:
-        # A model's metrics are usually the run's already (MLflow re-logs them with the model
-        # id); the run keeps one copy of each point.
-        models.check_exists(per_model)
-        points += models.new_run_points(run_id, linked)
-    service.log_batch(run_id, metrics=points, params=params, tags=tags)
-    if per_model:
-        models.log_metrics(per_model)
-    if run_name is not None:
-        service.update_run(run_id, run_name=run_name)
+    service.log_batch(run_id, metrics=points, params=params, tags=tags, run_name=run_name, model_metrics=model_points)
 
 
 @router.post("/runs/log-metric")
-def log_metric(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, Any]:
+def log_metric(msg: Msg, service: Tracking) -> dict[str, Any]:
     run_id = msg.run_id()
     entry = {
         name: msg.raw(name) for name in ("key", "value", "timestamp", "model_id", "dataset_name", "dataset_digest")
     }
     entry["step"] = msg.raw("step") if msg.has("step") else 0
-    _log(service, models, run_id, [entry], [], [], prefix="")
+    _log(service, run_id, [entry], [], [], prefix="")
     return {}
 
 
@@ -228,14 +212,14 @@ def delete_tag(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 
 @router.post("/runs/log-batch")
-def log_batch(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, Any]:
+def log_batch(msg: Msg, service: Tracking) -> dict[str, Any]:
     run_id = msg.run_id()
     metrics, params, tags = msg.objects("metrics"), msg.pairs("params"), msg.pairs("tags")
     _check_limit("metrics", MAX_METRICS_PER_BATCH, len(metrics))
     _check_limit("params", MAX_PARAMS_TAGS_PER_BATCH, len(params))
     _check_limit("tags", MAX_PARAMS_TAGS_PER_BATCH, len(tags))
     _check_limit("metrics, params, and tags", MAX_ENTITIES_PER_BATCH, len(metrics) + len(params) + len(tags))
-    _log(service, models, run_id, metrics, params, tags)
+    _log(service, run_id, metrics, params, tags)
     return {}
 
 
@@ -290,17 +274,22 @@ def log_model(msg: Msg, service: Tracking) -> dict[str, Any]:
     for name in ("artifact_path", "flavors", "utc_time_created"):
         if name not in model:
             raise InvalidInput(f"Model json is missing mandatory field '{name}'.")
-    tags = service.get_run(run_id).data.tags
-    try:
-        history = json.loads(tags.get(LOG_MODEL_HISTORY_TAG, "[]"))
-    except ValueError:
-        history = []
-    history.append(model)
-    text = json.dumps(history)
-    while len(text) > 8000 and len(history) > 1:  # a tag holds 8000 characters: keep the newest
-        history.pop(0)
+
+    def appended(current: str | None) -> str:
+        try:
+            history = json.loads(current or "[]")
+        except ValueError:
+            history = []
+        if not isinstance(history, list):
+            history = []
+        history.append(model)
         text = json.dumps(history)
-    service.set_tag(run_id, LOG_MODEL_HISTORY_TAG, text)
+        while len(text) > 8000 and len(history) > 1:  # a tag holds 8000 characters: keep the newest
+            history.pop(0)
+            text = json.dumps(history)
+        return text
+
+    service.rewrite_tag(run_id, LOG_MODEL_HISTORY_TAG, appended)
     return {}
 
 
