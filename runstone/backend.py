@@ -60,10 +60,11 @@ class Backend:
     def webhooks(self, ctx: Context | None = None) -> WebhookService:
         return WebhookService(ctx or self.context(), allow_private=self.settings.webhook_allow_private)
 
-    def monitoring(self, caller: Caller = SYSTEM) -> MonitoringService:
+    def monitoring(self, ctx: Context | None = None) -> MonitoringService:
         from runstone.monitoring.service import MonitoringService
 
-        return MonitoringService(self.tracking(caller), self.store)
+        ctx = ctx or self.context()
+        return MonitoringService(ctx, self.tracking(ctx), self.store)
 
     def close(self) -> None:
         self.db.dispose()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from runstone.artifacts.base import ArtifactStore
 from runstone.entities import Alert, Rule, StoredProfile, Window
 from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.governance.context import Context
 from runstone.monitoring import logs as log_files
 from runstone.monitoring import profile as profiles
 from runstone.monitoring import rules as rule_specs
@@ -39,15 +40,17 @@ _LEASE_MS = 10 * 60_000
 
 
 class MonitoringService:
-    def __init__(self, tracking: TrackingService, store: ArtifactStore) -> None:
+    def __init__(self, ctx: Context, tracking: TrackingService, store: ArtifactStore) -> None:
+        self.ctx = ctx
         self.tracking = tracking
         self.store = store
-        self.db = tracking.db
-        self.clock = tracking.clock
 
     @property
     def user(self) -> str:
-        return self.tracking.caller.user
+        return self.ctx.user
+
+    def clock(self) -> int:
+        return self.ctx.clock()
 
     # ------------------------------------------------------------------ versions
     def _version(self, s: Session, name: str, ref: str | int) -> tuple[ModelRef, int]:
@@ -62,7 +65,7 @@ class MonitoringService:
         return model, version
 
     def resolve(self, name: str, ref: str | int) -> int:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return self._version(s, name, ref)[1]
 
     def signature_inputs(self, name: str, ref: str | int) -> list[str] | None:
@@ -71,19 +74,19 @@ class MonitoringService:
 
         from runstone.tracking.artifacts import ArtifactService
 
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model, number = self._version(s, name, ref)
             source = registry_store.version_row(s, model, number).source
         try:
             if source.startswith("runs:/"):
                 run_id, _, path = source.removeprefix("runs:/").partition("/")
-                artifacts = ArtifactService(self.tracking, self.store)
+                artifacts = ArtifactService(self.ctx, self.store)
                 file = artifacts.open(run_id, f"{path.strip('/')}/MLmodel")
                 text = b"".join(artifacts.read(file))
             else:
                 from runstone.tracking.logged_models import LoggedModelService
 
-                models = LoggedModelService(self.tracking, self.store)
+                models = LoggedModelService(self.ctx, self.store)
                 found = models.open(source.removeprefix("models:/").strip("/"), "MLmodel")
                 text = b"".join(models.read(found))
         except NotFound:
@@ -98,7 +101,7 @@ class MonitoringService:
 
     def training_dataset(self, name: str, ref: str | int) -> dict[str, Any]:
         """The dataset recorded (``log_input``) on the run that produced the version."""
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model, number = self._version(s, name, ref)
             run_id = registry_store.version_row(s, model, number).run_uuid
         if not run_id:
@@ -138,18 +141,18 @@ class MonitoringService:
             raise InvalidInput("A dataset digest is at most 64 characters.")
         if len(source) > 2000:
             raise InvalidInput("A profile source is at most 2000 characters.")
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             model, number = self._version(s, name, ref)
             record = StoredProfile(
                 name, number, profiles.digest(checked), dataset_digest, source, checked, self.user, self.clock()
             )
             store.put_profile(s, model.id, number, record)
-            self.tracking.audit(s, "monitoring.set_profile", "registered_model", name, None,
+            self.ctx.audit.write(s, "monitoring.set_profile", "registered_model", name, None,
                                 {"version": number, "digest": record.digest, "dataset_digest": dataset_digest})  # fmt: skip
         return record
 
     def get_profile(self, name: str, ref: str | int) -> StoredProfile:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model, number = self._version(s, name, ref)
             found = store.get_profile(s, model.id, name, number)
         if found is None:
@@ -167,7 +170,7 @@ class MonitoringService:
         import pyarrow.compute as pc
 
         table = log_files.from_parquet(data)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model, number = self._version(s, name, ref)
             ids = pc.unique(table.column("request_id")).to_pylist()
             known = store.known_request_ids(s, model.id, ids)
@@ -189,15 +192,15 @@ class MonitoringService:
         span = (int(pc.min(times).as_py()), int(pc.max(times).as_py()))
         key = f"monitoring/{model.id}/{number}/{span[0]}-{uuid.uuid4().hex}.parquet"
         self.store.write(key, [log_files.to_parquet(table)])
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             store.insert_requests(s, model.id, number, requests)
             store.insert_log_file(s, model.id, number, key, table.num_rows, span, self.clock())
-            self.tracking.audit(s, "monitoring.ingest", "registered_model", name, None,
+            self.ctx.audit.write(s, "monitoring.ingest", "registered_model", name, None,
                                 {"version": number, "rows": table.num_rows, "requests": len(requests), "file": key})  # fmt: skip
         return {"rows": table.num_rows, "requests": len(requests), "skipped": len(known)}
 
     def read_logs(self, name: str, ref: str | int, start: int, end: int) -> pa.Table | None:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model, number = self._version(s, name, ref)
             keys = store.log_files(s, model.id, number, start, end)
         return self._read(keys, start, end)
@@ -225,7 +228,7 @@ class MonitoringService:
         import pyarrow.compute as pc
 
         table = self.read_logs(name, ref, start, end)
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model, number = self._version(s, name, ref)
             labels = dict(store.labels_of_window(s, model.id, number, start, end))
         if table is None:
@@ -254,7 +257,7 @@ class MonitoringService:
             if label is None or isinstance(label, dict | list):
                 raise InvalidInput("A label is a number, a string or a boolean.")
         ids = [str(r) for r in request_ids]
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             model_id = registry_store.model_row(s, model).id if model is not None else None
             owners = store.request_owners(s, ids)
             if model_id is not None:
@@ -276,7 +279,7 @@ class MonitoringService:
                 for r, label in zip(ids, labels, strict=True)
             ]
             store.set_labels(s, rows, self.clock())
-            self.tracking.audit(s, "monitoring.labels", "registered_model", model or "*", None, {"labels": len(rows)})
+            self.ctx.audit.write(s, "monitoring.labels", "registered_model", model or "*", None, {"labels": len(rows)})
         return {"labelled": len(rows)}
 
     # ------------------------------------------------------------------ windows
@@ -284,7 +287,7 @@ class MonitoringService:
         """One window's analysis, computed now (not stored)."""
         if end <= start:
             raise InvalidInput("A window ends after it starts.")
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model, number = self._version(s, name, ref)
             found = store.get_profile(s, model.id, name, number)
             keys = store.log_files(s, model.id, number, start, end)
@@ -293,7 +296,7 @@ class MonitoringService:
         return {"model": name, "version": number, **result}
 
     def windows(self, name: str, ref: str | int | None = None, limit: int = 500) -> list[Window]:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             if ref is None:
                 model, number = registry_store.model_row(s, name), None
             else:
@@ -301,22 +304,22 @@ class MonitoringService:
             return store.windows(s, model.id, name, number, limit)
 
     def logged_versions(self, name: str) -> list[int]:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return store.logged_versions(s, registry_store.model_row(s, name).id)
 
     def evaluate_due(self, window_ms: int, *, owner: str, grace_ms: int = 0, limit: int = 100) -> int:
         """Compute every completed window no process has claimed yet and evaluate the rules on it;
         returns how many windows this process computed."""
         now = self.clock()
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             spans = store.logged_spans(s)
         done = 0
         for model_id, name, version, first, _last in spans:
-            with self.db.transaction() as s:
+            with self.ctx.transaction() as s:
                 after = store.last_window_end(s, model_id, version)
             start = after if after is not None else first - first % window_ms
             while start + window_ms <= now - grace_ms and done < limit:
-                with self.db.transaction() as s:
+                with self.ctx.transaction() as s:
                     logged = store.next_logged_time(s, model_id, version, start)
                 if logged is None:
                     break
@@ -324,7 +327,7 @@ class MonitoringService:
                     start = logged - (logged - start) % window_ms
                     continue
                 span = (start, start + window_ms)
-                with self.db.transaction(write=True) as s:
+                with self.ctx.transaction(write=True) as s:
                     window_id = store.claim_window(s, model_id, version, span, owner, now, _LEASE_MS)
                 if window_id is not None:
                     self._evaluate(model_id, name, version, window_id, span)
@@ -334,7 +337,7 @@ class MonitoringService:
 
     def _evaluate(self, model_id: int, name: str, version: int, window_id: int, span: tuple[int, int]) -> None:
         result = self.compute(name, version, *span)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             store.finish_window(s, window_id, result, self.clock())
             window = Window(window_id, name, version, span[0], span[1], "done", result, self.clock())
             history = store.windows(s, model_id, name, version, limit=100)
@@ -372,7 +375,7 @@ class MonitoringService:
     # ------------------------------------------------------------------ rules
     def features(self, name: str) -> list[str] | None:
         """The model's input features: from the latest profiled version, else its signature."""
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model = registry_store.model_row(s, name)
             versions = sorted((v.version for v in registry_store.model_versions(s, model.id)), reverse=True)
             for number in versions:
@@ -387,29 +390,29 @@ class MonitoringService:
 
     def create_rule(self, name: str, spec: Any) -> Rule:
         checked = rule_specs.check_rule(spec, self.features(name))
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             model = registry_store.model_row(s, name)
             rule = store.insert_rule(s, model.id, name, checked["name"], checked, self.user, self.clock())
-            self.tracking.audit(s, "monitoring.create_rule", "registered_model", name, None, checked)
+            self.ctx.audit.write(s, "monitoring.create_rule", "registered_model", name, None, checked)
         return rule
 
     def list_rules(self, name: str) -> list[Rule]:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             return store.rules(s, registry_store.model_row(s, name).id, name)
 
     def delete_rule(self, name: str, rule: str) -> None:
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             store.delete_rule(s, registry_store.model_row(s, name).id, name, rule)
-            self.tracking.audit(s, "monitoring.delete_rule", "registered_model", name, {"rule": rule}, None)
+            self.ctx.audit.write(s, "monitoring.delete_rule", "registered_model", name, {"rule": rule}, None)
 
     # ------------------------------------------------------------------ alerts and retraining
     def alerts(self, name: str | None = None, limit: int = 200) -> list[Alert]:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             model_id = registry_store.model_row(s, name).id if name is not None else None
             return store.alerts(s, model_id, limit)
 
     def get_alert(self, alert_id: int) -> Alert:
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             found = store.alerts(s, alert_id=alert_id, limit=1)
         if not found:
             raise NotFound(f"Alert {alert_id} not found.")
@@ -417,7 +420,7 @@ class MonitoringService:
 
     def claim_retraining(self) -> tuple[Alert, dict[str, Any]] | None:
         """Take one alert whose retraining waits; with its rule's retrain action."""
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             alert_id = store.claim_pending_alert(s, self.clock(), _LEASE_MS)
             if alert_id is None:
                 return None
@@ -432,19 +435,19 @@ class MonitoringService:
         if set(links) - allowed:
             raise InvalidInput(f"Unknown retraining fields {sorted(set(links) - allowed)}.")
         self.get_alert(alert_id)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             store.update_alert(s, alert_id, action_status=status, **{k: v for k, v in links.items() if v is not None})
-            self.tracking.audit(s, "monitoring.retraining", "alert", str(alert_id), None, {"status": status, **links})
+            self.ctx.audit.write(s, "monitoring.retraining", "alert", str(alert_id), None, {"status": status, **links})
         return self.get_alert(alert_id)
 
     # ------------------------------------------------------------------ retention
     def purge(self, before: int) -> dict[str, int]:
         """Remove raw logs and request rows older than ``before``; window results stay."""
-        with self.db.transaction() as s:
+        with self.ctx.transaction() as s:
             old = store.log_files_before(s, before)
         for _, key in old:
             self.store.delete_prefix(key)
-        with self.db.transaction(write=True) as s:
+        with self.ctx.transaction(write=True) as s:
             store.delete_log_files(s, [i for i, _ in old])
             requests = store.delete_requests_before(s, before)
         return {"files": len(old), "requests": requests}

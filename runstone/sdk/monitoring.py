@@ -131,10 +131,10 @@ def monitoring_client(tracking_uri: str | None = None, *, client: Any = None) ->
     client = client or RunstoneClient(tracking_uri)
     if client.is_remote:
         return HttpMonitoring(client._tracking.t)
-    from runstone.tracking.service import Caller
+    from runstone.governance.context import Principal
 
     backend = _local_backend(tracking_uri or client.settings.tracking_uri, client.settings)
-    return LocalMonitoring(backend.monitoring(Caller(client.user)))
+    return LocalMonitoring(backend.monitoring(backend.context(Principal(client.user))))
 
 
 def log_labels(

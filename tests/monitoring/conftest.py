@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
+from runstone.governance.context import Principal
 from runstone.monitoring.service import MonitoringService
 from runstone.registry.approvals import GovernedRegistry
-from runstone.tracking.artifacts import ArtifactService
-from runstone.tracking.service import Caller, TrackingService
 
 SIGNATURE = json.dumps(
     [{"name": "amount", "type": "double"}, {"name": "items", "type": "long"}, {"name": "country", "type": "string"}]
@@ -20,14 +19,12 @@ SIGNATURE = json.dumps(
 
 @pytest.fixture
 def registry(backend, clock) -> GovernedRegistry:
-    tracking = TrackingService(backend.db, backend.store.root_uri, caller=Caller("alice"), clock=clock)
-    return GovernedRegistry(tracking, ArtifactService(tracking, backend.store))
+    return backend.registry(backend.context(Principal("alice"), clock=clock))
 
 
 @pytest.fixture
 def monitoring(backend, clock) -> MonitoringService:
-    tracking = TrackingService(backend.db, backend.store.root_uri, caller=Caller("alice"), clock=clock)
-    return MonitoringService(tracking, backend.store)
+    return backend.monitoring(backend.context(Principal("alice"), clock=clock))
 
 
 @pytest.fixture

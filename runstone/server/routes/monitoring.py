@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from runstone.deps import backend, context
 from runstone.errors import InvalidInput
 from runstone.monitoring.scheduler import owner_name
 from runstone.monitoring.service import MonitoringService
@@ -20,12 +21,11 @@ from runstone.schemas.monitoring import (
     rule_public,
     window_public,
 )
-from runstone.server.deps import backend, caller
 from runstone.server.http import JSON, Route
 
 
 def monitoring(request: Request) -> MonitoringService:
-    return backend(request).monitoring(caller(request))
+    return backend(request).monitoring(context(request))
 
 
 Monitoring = Annotated[MonitoringService, Depends(monitoring)]
