@@ -4,57 +4,33 @@ The stock client uploads a large file in parts when the server reports
 ``multipart_uploads_enabled`` (files from ``MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE`` on, 500 MB
 by default): it opens an upload (``mpu/create``), PUTs every part, several at once, to the URL it
 was handed for that part, then completes the upload with the parts' ETags (``mpu/complete``) or
-gives it up (``mpu/abort``).
-
-Here the part URLs point back at this server. Parts are staged in the artifact store next to the
-run's (or logged model's) artifacts, outside them: ``<run folder>/uploads/<upload id>/``. A part's
-ETag is the SHA-256 of its bytes. Completing streams the named parts, in order, through the
-artifact services, which store the file like any single upload (size and SHA-256 recorded, one
-audit event, all or nothing: a part whose bytes no longer match its ETag aborts the write), then
-drop the staged parts. Staged parts are not artifacts: nothing lists or serves them, and a
-creation or a part is not an audit event; the file is, once it exists.
-
-An upload id is 128 random bits that only its creator is told; the part URLs carry it, as a
-presigned URL carries its signature.
+gives it up (``mpu/abort``). Here the part URLs point back at this server; these routes translate
+MLflow's messages onto :class:`runstone.tracking.multipart.MultipartUploads`, which holds the rules.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 import urllib.parse
-from collections.abc import Iterator
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from runstone.artifacts.base import ArtifactStore, clean_path, join_key
-from runstone.errors import InvalidInput, NotFound
+from runstone.artifacts.base import clean_path, join_key
 from runstone.server import uploads
 from runstone.server.mlflow_compat.artifacts import Target, target_of
 from runstone.server.mlflow_compat.protocol import Message, MlflowRoute, ProtoJSON, invalid, missing
 from runstone.server.mlflow_compat.services import Artifacts, LoggedModels, Msg
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.logged_models import LoggedModelService
+from runstone.tracking.multipart import MAX_PARTS, MultipartUploads, UploadOwner
 
 router = APIRouter(route_class=MlflowRoute, default_response_class=ProtoJSON, include_in_schema=False)
 
-MAX_PARTS = 10_000  # as S3, whose protocol the client speaks
-_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
-
-def _staging(target: Target, upload_id: str) -> str:
-    if not _UPLOAD_ID.match(upload_id):
-        raise NotFound(f"No multipart upload {upload_id!r}.")
-    folder = target.key.rpartition("/")[0]  # the run's (model's) folder, above its artifacts
-    return join_key(folder, "uploads", upload_id)
-
-
-def _part_key(staging: str, number: int) -> str:
-    return f"{staging}/part-{number:05d}"
+def _owner(target: Target) -> UploadOwner:
+    return UploadOwner(target.kind, target.id, target.key)
 
 
 def _file_path(target: Target, local_file: str) -> str:
@@ -63,20 +39,6 @@ def _file_path(target: Target, local_file: str) -> str:
     if not name:
         raise invalid("path", local_file, "It must name a file.")
     return clean_path(join_key(target.path, name))
-
-
-def _check_writable(target: Target, artifacts: ArtifactService, models: LoggedModelService) -> None:
-    if target.kind == "run":
-        artifacts.artifact_key(target.id, writable=True)
-    else:
-        models.get(target.id)
-
-
-def _upload(store: ArtifactStore, staging: str, upload_id: str) -> dict[str, Any]:
-    try:
-        return orjson.loads(b"".join(store.read(f"{staging}/upload.json")))  # type: ignore[no-any-return]
-    except NotFound:
-        raise NotFound(f"No multipart upload {upload_id!r} for this path.") from None
 
 
 def _number(value: Any, name: str) -> int:
@@ -96,16 +58,12 @@ def create(
     assert num_parts is not None
     if not 1 <= num_parts <= MAX_PARTS:
         raise invalid("num_parts", num_parts, f"It must be between 1 and {MAX_PARTS}.")
-    _check_writable(target, artifacts, models)
-    upload_id = secrets.token_hex(16)
-    staging = _staging(target, upload_id)
-    record = {"path": path, "num_parts": num_parts}
-    artifacts.store.write(f"{staging}/upload.json", [orjson.dumps(record)])
+    upload = MultipartUploads(artifacts, models).create(_owner(target), path, num_parts)
     credentials = [
-        {"url": f"{part_url}?{urllib.parse.urlencode({'upload_id': upload_id, 'part_number': n})}", "part_number": n}
+        {"url": f"{part_url}?{urllib.parse.urlencode({'upload_id': upload.id, 'part_number': n})}", "part_number": n}
         for n in range(1, num_parts + 1)
     ]
-    return {"upload_id": upload_id, "credentials": credentials}
+    return {"upload_id": upload.id, "credentials": credentials}
 
 
 @router.post("/mpu/create/{path:path}")
@@ -125,40 +83,26 @@ async def upload_part(path: str, request: Request, artifacts: Artifacts, models:
     msg = Message({k: request.query_params.getlist(k) for k in request.query_params}, from_query=True)
     upload_id, number = msg.required("upload_id"), msg.integer("part_number", required=True)
     assert number is not None
+    service = MultipartUploads(artifacts, models)
     target = await run_in_threadpool(target_of, path, artifacts, models)
-    staging = _staging(target, upload_id)
-    upload = await run_in_threadpool(_upload, artifacts.store, staging, upload_id)
-    if not 1 <= number <= upload["num_parts"]:
-        raise invalid("part_number", number, f"This upload has parts 1 to {upload['num_parts']}.")
+    part_key = await run_in_threadpool(service.part_key, _owner(target), upload_id, number)
     spool = await uploads.receive(request, limit)
     try:
-        stored = await run_in_threadpool(artifacts.store.write, _part_key(staging, number), spool.chunks())
+        etag = await run_in_threadpool(service.store_part, part_key, spool.chunks())
     finally:
         spool.close()
-    return ProtoJSON({}, headers={"ETag": f'"{stored.sha256}"'})
+    return ProtoJSON({}, headers={"ETag": f'"{etag}"'})
 
 
 # ------------------------------------------------------------------ complete, abort
-def _verified(store: ArtifactStore, staging: str, parts: list[tuple[int, str]]) -> Iterator[bytes]:
-    """The parts' bytes in order, each checked against its ETag as it streams by."""
-    for number, etag in parts:
-        digest = hashlib.sha256()
-        for chunk in store.read(_part_key(staging, number)):
-            digest.update(chunk)
-            yield chunk
-        if digest.hexdigest() != etag:
-            # Raised inside the store's write, which then keeps nothing of the file.
-            raise InvalidInput(f"Part {number} does not match its ETag {etag!r}; upload it again.")
-
-
 def complete(
     target: Target, msg: Message, artifacts: ArtifactService, models: LoggedModelService, limit: int
 ) -> dict[str, Any]:
+    service = MultipartUploads(artifacts, models)
     upload_id = msg.required("upload_id")
-    staging = _staging(target, upload_id)
-    upload = _upload(artifacts.store, staging, upload_id)
-    if _file_path(target, msg.required("path")) != upload["path"]:
-        raise invalid("path", msg.raw("path"), f"Upload {upload_id} is for {upload['path']!r}.")
+    upload = service.get(_owner(target), upload_id)
+    if _file_path(target, msg.required("path")) != upload.path:
+        raise invalid("path", msg.raw("path"), f"Upload {upload_id} is for {upload.path!r}.")
     parts: list[tuple[int, str]] = []
     entries = msg.objects("parts")
     if not entries:
@@ -168,17 +112,10 @@ def complete(
         etag = entry.get("etag")
         if not isinstance(etag, str) or not etag.strip('"'):
             raise missing(f"parts[{i}].etag")
-        if not 1 <= number <= upload["num_parts"] or (parts and number <= parts[-1][0]):
+        if not 1 <= number <= upload.num_parts or (parts and number <= parts[-1][0]):
             raise invalid(f"parts[{i}].part_number", number, "Parts must be listed once each, in ascending order.")
-        if not artifacts.store.exists(_part_key(staging, number)):
-            raise InvalidInput(f"Part {number} of upload {upload_id} was never uploaded.")
         parts.append((number, etag.strip('"')))
-    chunks = uploads.at_most(_verified(artifacts.store, staging, parts), limit)
-    if target.kind == "run":
-        artifacts.log_artifact(target.id, upload["path"], chunks)
-    else:
-        models.log_artifact(target.id, upload["path"], chunks)
-    artifacts.store.delete_prefix(staging)
+    service.complete(_owner(target), upload_id, parts, limit)
     return {}
 
 
@@ -192,8 +129,5 @@ def complete_upload(
 
 @router.post("/mpu/abort/{path:path}")
 def abort_upload(path: str, msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
-    upload_id = msg.required("upload_id")
-    staging = _staging(target_of(path, artifacts, models), upload_id)
-    _upload(artifacts.store, staging, upload_id)
-    artifacts.store.delete_prefix(staging)
+    MultipartUploads(artifacts, models).abort(_owner(target_of(path, artifacts, models)), msg.required("upload_id"))
     return {}
