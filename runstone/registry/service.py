@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from runstone.entities import STAGES, Assignment, ModelVersion, PagedList, Policy, RegisteredModel
 from runstone.errors import InvalidInput, InvalidState, NotFound, PermissionDenied
 from runstone.governance.context import Context
+from runstone.registry import copies
 from runstone.store import registry as store
 from runstone.store import webhooks as webhook_store
 from runstone.store.registry import ModelRef, VersionRef
@@ -259,8 +260,12 @@ class RegistryService:
         tags: Mapping[str, str] | None = None,
         description: str = "",
     ) -> ModelVersion:
-        source_run = self._check_source(source, run_id)
         tag_map = dict(tags or {})
+        if copies.is_copy(source):
+            # A copy of another version: the same package, by reference (see copies.py).
+            original, copied = copies.resolve(self, source)
+            source, run_id, tag_map = original.source, run_id or original.run_id, {**tag_map, **copied}
+        source_run = self._check_source(source, run_id)
         check.batch([], {}, tag_map)
         with self.ctx.transaction(write=True) as s:
             model = store.model_row(s, name, lock=True)

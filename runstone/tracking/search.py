@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from runstone.errors import InvalidInput
+from runstone.tracking.tags import FROM_MLFLOW, MLFLOW_RUN_NAME
 
 Entity = Literal["metric", "param", "tag", "attribute", "dataset"]
 
@@ -118,6 +119,17 @@ MODEL_VERSIONS = Grammar(
     frozenset({"version_number"}),
     frozenset({"run_id", "name", "current_stage"}),
 )
+
+
+def native_tag(key: str, grammar: Grammar) -> tuple[Entity, str]:
+    """Where runstone keeps what an MLflow system tag holds (``mlflow.parentRunId`` is
+    ``runstone.parentRunId``; ``mlflow.runName`` is the run's name), so that filters and orderings
+    may name either."""
+    if grammar is RUNS and key == MLFLOW_RUN_NAME:
+        return "attribute", "run_name"
+    if grammar is RUNS or grammar is EXPERIMENTS:
+        return "tag", FROM_MLFLOW.get(key, key)
+    return "tag", key
 
 
 @dataclass(frozen=True)
@@ -317,6 +329,8 @@ class _Parser:
             key = canonical
         if entity == "dataset" and key not in DATASET_FIELDS:
             raise _error(f"unknown dataset field {key!r}; use name, digest or context", position, self.text)
+        if entity == "tag":
+            entity, key = native_tag(key, g)
 
         if op in _NULL_OPS:
             return Comparison(entity, key, op, None, position)
@@ -421,6 +435,8 @@ def parse_order_by(clauses: list[str] | None) -> list[OrderKey]:
             key = canonical
         if entity == "dataset":
             raise InvalidInput(f"Invalid order_by clause {clause!r}: cannot order by datasets")
+        if entity == "tag":
+            entity, key = native_tag(key, RUNS)
         del position
         keys.append(OrderKey(entity, key, ascending))
     return keys

@@ -10,23 +10,35 @@ from runstone.errors import InvalidInput
 from runstone.migration.artifacts import FolderReader, key_of
 from runstone.migration.translate import version_source
 from runstone.server.mlflow_compat import translate
+from runstone.tracking import search as grammar
 
 RUN = "0123456789abcdef0123456789abcdef"
 MODEL = "m-" + "a" * 32
 
 
 def test_run_filters_and_orderings_name_runstone_tags():
-    assert translate.run_filter("metrics.loss < 0.5") == "metrics.loss < 0.5"  # untouched when nothing maps
-    rewritten = translate.run_filter(
+    # The search grammar itself reads MLflow's system tags as runstone's, for every client.
+    parsed = grammar.parse_filter(
         "tags.mlflow.parentRunId = 'abc' and tags.`mlflow.runName` LIKE 'C=%' and attributes.run_id IN ('a') "
         'and tags.team = "it\'s"'
     )
-    assert rewritten == (
-        "tags.`runstone.parentRunId` = 'abc' AND attributes.run_name LIKE 'C=%' AND attributes.run_id IN ('a') "
-        "AND tags.`team` = 'it''s'"
-    )
+    assert [(c.entity, c.key, c.op, c.value) for c in parsed] == [
+        ("tag", "runstone.parentRunId", "=", "abc"),
+        ("attribute", "run_name", "LIKE", "C=%"),
+        ("attribute", "run_id", "IN", ("a",)),
+        ("tag", "team", "=", "it's"),
+    ]
+    assert [
+        (k.entity, k.key, k.ascending) for k in grammar.parse_order_by(["tags.mlflow.runName DESC", "metrics.m"])
+    ] == [
+        ("attribute", "run_name", False),
+        ("metric", "m", True),
+    ]
+    # Experiments keep their description under runstone's name; registry tags are left as they are.
+    assert grammar.parse_experiment_filter("tags.mlflow.note.content = 'x'")[0].key == "runstone.note.content"
+    assert grammar.parse_filter("tags.mlflow.user = 'x'", grammar.REGISTERED_MODELS)[0].key == "mlflow.user"
     assert translate.run_order_by(["tags.mlflow.runName DESC", "metrics.m ASC", ""]) == [
-        "attributes.run_name DESC",
+        "tags.mlflow.runName DESC",
         "metrics.m ASC",
     ]
     with pytest.raises(InvalidInput, match="position"):

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from runstone.errors import InvalidInput
-from runstone.server.mlflow_compat import translate
+from runstone.server.mlflow_compat import prompts, translate
 from runstone.server.mlflow_compat.protocol import MlflowRoute, ProtoJSON, missing
 from runstone.server.mlflow_compat.services import LoggedModels, Msg, Registry
 
@@ -52,9 +52,9 @@ def _versions(items: Any) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ registered models
 @router.post("/registered-models/create")
 def create_registered_model(msg: Msg, registry: Registry) -> dict[str, Any]:
-    model = registry.create_registered_model(
-        msg.required("name"), msg.string("description") or "", dict(msg.pairs("tags"))
-    )
+    tags = dict(msg.pairs("tags"))
+    prompts.refuse_prompt_model(tags)
+    model = registry.create_registered_model(msg.required("name"), msg.string("description") or "", tags)
     return {"registered_model": translate.registered_model(model)}
 
 
@@ -142,11 +142,13 @@ def create_model_version(msg: Msg, registry: Registry) -> dict[str, Any]:
     source = msg.string("source") or ""
     if not source and not model_id:
         raise missing("source")
+    tags = dict(msg.pairs("tags"))
+    prompts.refuse_prompt_version(source, tags)
     version = registry.create_model_version(
         msg.required("name"),
         native_source(source, model_id),
         run_id=msg.string("run_id") or None,
-        tags=dict(msg.pairs("tags")),
+        tags=tags,
         description=msg.string("description") or "",
     )
     return {"model_version": translate.model_version(version)}
