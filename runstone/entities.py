@@ -7,6 +7,8 @@ MLflow are at home. Database rows never leave ``store/``; wire schemas live in `
 from __future__ import annotations
 
 import enum
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,6 +234,43 @@ class ModelVersion:
     user_id: str
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
+    manifest_digest: str | None = None  # of the PackageManifest recorded at registration
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    path: str  # inside the package folder
+    size: int
+    sha256: str
+
+
+def manifest_digest(files: Iterable[ManifestFile]) -> str:
+    """The SHA-256 of the lines ``<sha256>  <path>`` sorted by path, each ending in a newline:
+    what ``sha256sum`` prints for the package's files, hashed in turn."""
+    digest = hashlib.sha256()
+    for f in sorted(files, key=lambda f: f.path):
+        digest.update(f"{f.sha256}  {f.path}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class PackageManifest:
+    """The files of a registered version's package, with their sizes and SHA-256, as recorded
+    when the version was registered; a package whose files differ is refused."""
+
+    files: tuple[ManifestFile, ...]
+
+    @property
+    def digest(self) -> str:
+        return manifest_digest(self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"digest": self.digest, "files": [f.__dict__.copy() for f in self.files]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PackageManifest:
+        files = tuple(ManifestFile(str(f["path"]), int(f["size"]), str(f["sha256"])) for f in data.get("files") or [])
+        return cls(tuple(sorted(files, key=lambda f: f.path)))
 
 
 @dataclass
@@ -332,6 +371,7 @@ class Deployment:
     start_time: int
     end_time: int | None = None
     ended_by: str | None = None
+    manifest_digest: str | None = None  # the version's, when the deployment was recorded
 
     @property
     def active(self) -> bool:

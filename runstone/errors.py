@@ -8,6 +8,8 @@
     ├── NotFound                   not_found        404
     ├── AlreadyExists              already_exists   409
     ├── InvalidState               invalid_state    409
+    │   ├── Immutable              immutable        409
+    │   └── ManifestMismatch       manifest_mismatch 409
     ├── SchemaOutOfDate            schema_out_of_date 503
     ├── Unavailable                unavailable      503
     ├── InsufficientStorage        insufficient_storage 507
@@ -83,6 +85,20 @@ class InvalidState(RunstoneError):
     """The object is not in a state that allows this (e.g. a deleted run)."""
 
     code = "invalid_state"
+    status = 409
+
+
+class Immutable(InvalidState):
+    """The files of a registered model version cannot be changed or deleted."""
+
+    code = "immutable"
+    status = 409
+
+
+class ManifestMismatch(InvalidState):
+    """A model package's files differ from the manifest recorded when its version was registered."""
+
+    code = "manifest_mismatch"
     status = 409
 
 

@@ -11,6 +11,10 @@
 Registered versions are looked up with the client's MLflow-named methods
 (``get_model_version``, ``get_model_version_by_alias``, ``get_latest_versions``); their
 ``source`` is a ``runs:/`` URI (or a package path), resolved in turn.
+
+The package of a registered version is checked file by file against the manifest recorded when
+it was registered (runstone.models.integrity) before it is handed to anyone: through a models:/
+URI, and through a runs:/ or models:/m-<id> URI that some registered version was made from.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from runstone.errors import InvalidInput, NotFound
+from runstone.errors import InvalidInput, ManifestMismatch, NotFound
 
 # MLflow 3 names a model logged on its own (a LoggedModel) models:/m-<32 hex>.
 _LOGGED = re.compile(r"^models:/(?P<id>m-[0-9a-f]{32})/?$")
@@ -96,36 +100,97 @@ def resolve_registered(ref: RegistryRef, client: Any) -> Any:
     return max(versions, key=_version_number)
 
 
-def source_of(uri: str, client: Any = None) -> str:
-    """The URI a models:/ URI points at (unchanged for any other URI)."""
-    if not uri.startswith("models:/") or _LOGGED.match(uri):
-        return uri
+def _client(client: Any) -> Any:
     if client is None:
         from runstone.models.runs import default_client
 
-        client = default_client()
-    version = resolve_registered(parse_models_uri(uri), client)
+        return default_client()
+    return client
+
+
+def version_path(
+    version: Any, dst: str | os.PathLike[str] | None = None, client: Any = None, *, name: str | None = None
+) -> Path:
+    """A local folder holding the package of a registered version (an entity such as
+    get_model_version returns, of model ``name``), checked against the manifest recorded at its
+    registration."""
+    client = _client(client)
+    name = name or str(version.name)
     source = str(version.source)
     if source.startswith("models:/") and not _LOGGED.match(source):
-        raise InvalidInput(f"Model version source {source!r} of {uri!r} is itself a models:/ URI.")
-    return source
+        raise InvalidInput(f"Model version source {source!r} of {name!r} is itself a models:/ URI.")
+    return _checked(source, dst, client, name, version)
 
 
-def local_path(uri: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, client: Any = None) -> Path:
-    """A local folder holding the package ``uri`` names (downloaded when it lives in a run)."""
-    text = os.fspath(uri)
-    if text.startswith("models:/"):
-        text = source_of(text, client)
+def _checked(source: str, dst: str | os.PathLike[str] | None, client: Any, name: str, version: Any) -> Path:
+    """The package ``source`` names, downloaded and checked against the manifest of ``version``.
+    A client that is not runstone's (MLflow's own, against an MLflow server) has no manifests
+    to offer, and gets the files unchecked."""
+    from runstone.models.integrity import verify_package
+
+    label = f"version {version.version} of registered model {name!r}"
+    try:
+        path = _fetch(source, dst, client)
+    except (InvalidInput, NotFound) as exc:  # a file gone from storage, or not the bytes logged
+        raise ManifestMismatch(
+            f"The files of {label} are not the ones registered, so it was not loaded: {exc.message}",
+            {"source": source},
+        ) from None
+    manifests = getattr(client, "get_model_version_manifest", None)
+    if manifests is not None:
+        verify_package(path, manifests(name, version.version), label, getattr(version, "manifest_digest", None))
+    return path
+
+
+def _registered_from(source: str, client: Any) -> Any:
+    """The newest registered version made from the package ``source`` names (a runs:/ or a
+    models:/m-<id> URI), else None."""
+    if (logged := _LOGGED.match(source)) is not None:
+        query = f"source_path = 'models:/{logged['id']}'"
+        wanted = None
+    else:
+        run_id, wanted = parse_runs_uri(source)
+        if not re.fullmatch(r"[0-9a-f]{32}", run_id):
+            return None
+        query = f"run_id = '{run_id}'"
+    if not hasattr(client, "get_model_version_manifest"):
+        return None
+    matches = [
+        v
+        for v in client.search_model_versions(query)
+        if wanted is None or (str(v.source).startswith("runs:/") and parse_runs_uri(str(v.source))[1] == wanted)
+    ]
+    # Registered files cannot change, so every version made from one source has one manifest;
+    # should they differ (versions older than manifests), the newest one is the reference.
+    return max(matches, key=lambda v: int(v.creation_timestamp), default=None)
+
+
+def _fetch(text: str, dst: str | os.PathLike[str] | None, client: Any) -> Path:
     logged = _LOGGED.match(text)
     if logged:
         from runstone.models.runs import download_logged_model
 
         return download_logged_model(logged.group("id"), dst, client)
-    if text.startswith("runs:/"):
-        from runstone.models.runs import download_run_artifacts
+    from runstone.models.runs import download_run_artifacts
 
-        run_id, path = parse_runs_uri(text)
-        return download_run_artifacts(run_id, path, dst, client)
+    run_id, path = parse_runs_uri(text)
+    return download_run_artifacts(run_id, path, dst, client)
+
+
+def local_path(uri: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, client: Any = None) -> Path:
+    """A local folder holding the package ``uri`` names (downloaded when it lives in a run or a
+    logged model; checked against its manifest when it is a registered version's)."""
+    text = os.fspath(uri)
+    if text.startswith("models:/") and not _LOGGED.match(text):
+        client = _client(client)
+        ref = parse_models_uri(text)
+        return version_path(resolve_registered(ref, client), dst, client, name=ref.name)
+    if text.startswith("runs:/") or _LOGGED.match(text):
+        client = _client(client)
+        version = _registered_from(text, client)
+        if version is None:
+            return _fetch(text, dst, client)
+        return _checked(text, dst, client, str(version.name), version)
     if text.startswith("file:"):
         parsed = urlparse(text)
         if parsed.netloc not in ("", "localhost"):

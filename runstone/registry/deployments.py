@@ -48,7 +48,7 @@ class DeploymentService:
                 store.end(s, previous, self.user, now)
             deployment_id = store.insert(
                 s, name=name, target=target, model_id=model.id, version=row.version,
-                description=description, user=self.user, now=now,
+                description=description, user=self.user, now=now, manifest_digest=row.manifest_digest,
             )  # fmt: skip
             self.ctx.audit.write(
                 s,
@@ -56,7 +56,13 @@ class DeploymentService:
                 "registered_model",
                 model.name,
                 {"ended": replaced} if replaced else None,
-                {"deployment": deployment_id, "name": name, "target": target, "version": row.version},
+                {
+                    "deployment": deployment_id,
+                    "name": name,
+                    "target": target,
+                    "version": row.version,
+                    "manifest_digest": row.manifest_digest,
+                },
             )
             return store.get(s, deployment_id)
 

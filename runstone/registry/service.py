@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from runstone.entities import STAGES, Assignment, ModelVersion, PagedList, Policy, RegisteredModel
+from runstone.entities import STAGES, Assignment, ModelVersion, PackageManifest, PagedList, Policy, RegisteredModel
 from runstone.errors import InvalidInput, InvalidState, NotFound, PermissionDenied
 from runstone.governance.context import Context
 from runstone.registry import copies
@@ -294,6 +294,13 @@ class RegistryService:
         with self.ctx.transaction() as s:
             model = store.model_row(s, name)
             return store.load_versions(s, [store.version_row(s, model, version)])[0]
+
+    def get_model_version_manifest(self, name: str, version: str | int) -> PackageManifest:
+        """The files of the version's package as recorded at registration: every loader checks a
+        package against this before it runs any of it."""
+        with self.ctx.transaction() as s:
+            model = store.model_row(s, name)
+            return store.version_manifest(s, store.version_row(s, model, version))
 
     def update_model_version(self, name: str, version: str | int, description: str) -> ModelVersion:
         with self.ctx.transaction(write=True) as s:

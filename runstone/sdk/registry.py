@@ -17,6 +17,7 @@ from runstone.entities import (
     Assignment,
     Gate,
     ModelVersion,
+    PackageManifest,
     PagedList,
     Policy,
     RegisteredModel,
@@ -134,6 +135,10 @@ class HttpRegistry:
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         return version_from_json(self.t.json("GET", f"{self._m(name)}/versions/{_q(str(version))}")["model_version"])
+
+    def get_model_version_manifest(self, name: str, version: str | int) -> PackageManifest:
+        body = self.t.json("GET", f"{self._m(name)}/versions/{_q(str(version))}/manifest")
+        return PackageManifest.from_json(body["manifest"])
 
     def update_model_version(self, name: str, version: str | int, description: str) -> ModelVersion:
         body = self.t.json(
@@ -382,6 +387,11 @@ class RegistryMethods:
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         return self._registry.get_model_version(name, version)  # type: ignore[no-any-return]
+
+    def get_model_version_manifest(self, name: str, version: str | int) -> PackageManifest:
+        """The files of a version's package with the SHA-256 recorded at registration
+        (``.digest`` is the version's ``manifest_digest``)."""
+        return self._registry.get_model_version_manifest(name, version)  # type: ignore[no-any-return]
 
     def update_model_version(self, name: str, version: str | int, description: str) -> ModelVersion:
         return self._registry.update_model_version(name, version, description)  # type: ignore[no-any-return]

@@ -34,6 +34,7 @@ from runstone.models.uri import (
     logged_model_id,
     parse_models_uri,
     resolve_registered,
+    version_path,
 )
 from runstone.serving.fastpath import array_predictor
 
@@ -97,7 +98,7 @@ def load(uri: str, client: Any = None, *, version: Any = None) -> Served:
         source = str(mv.source)
         if source.startswith("runs:/"):
             scratch = Path(tempfile.mkdtemp(prefix="runstone-serve-"))
-        path = local_path(source, scratch, client)
+        path = version_path(mv, scratch, client, name=ref.name)  # checked against the version's manifest
         name, number, run_id = ref.name, str(mv.version), getattr(mv, "run_id", None) or None
         model = load_package(path)
     else:

@@ -22,8 +22,10 @@ def insert(
     description: str,
     user: str,
     now: int,
+    manifest_digest: str | None = None,
 ) -> int:
     row = DeploymentRow(
+        manifest_digest=manifest_digest,
         name=name,
         target=target,
         model_id=model_id,
@@ -107,6 +109,7 @@ def load(session: Session, rows: Sequence[DeploymentRow]) -> list[Deployment]:
             start_time=r.start_time,
             end_time=r.end_time,
             ended_by=r.ended_by,
+            manifest_digest=r.manifest_digest,
         )
         for r in rows
     ]

@@ -11,8 +11,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from runstone.entities import Assignment, ModelVersion, RegisteredModel
+from runstone.entities import Assignment, ModelVersion, PackageManifest, RegisteredModel
 from runstone.errors import AlreadyExists, InvalidInput, NotFound
+from runstone.store import version_manifests as manifests
 from runstone.store.paging import decode_offset, encode_offset
 from runstone.store.search import number_condition, string_condition
 from runstone.store.tables import (
@@ -47,6 +48,7 @@ class VersionRef:
     source: str
     run_uuid: str | None
     description: str
+    manifest_digest: str | None = None
 
 
 def _model_ref(row: RegisteredModelRow) -> ModelRef:
@@ -54,7 +56,9 @@ def _model_ref(row: RegisteredModelRow) -> ModelRef:
 
 
 def _version_ref(row: ModelVersionRow) -> VersionRef:
-    return VersionRef(row.id, row.model_id, row.version, row.stage, row.source, row.run_uuid, row.description)
+    return VersionRef(
+        row.id, row.model_id, row.version, row.stage, row.source, row.run_uuid, row.description, row.manifest_digest
+    )
 
 
 # ----------------------------------------------------------------- registered models
@@ -241,7 +245,11 @@ def insert_version(
     user: str,
     now: int,
 ) -> VersionRef:
+    """A new version, with the manifest of the files its source holds now."""
+    manifest = manifests.package_files(session, source)
     row = ModelVersionRow(
+        manifest=manifests.encode(manifest),
+        manifest_digest=manifest.digest,
         model_id=model_id,
         version=version,
         source=source,
@@ -258,6 +266,12 @@ def insert_version(
     if tags:
         set_version_tags(session, row.id, tags)
     return _version_ref(row)
+
+
+def version_manifest(session: Session, ref: VersionRef) -> PackageManifest:
+    """The manifest recorded for a version when it was registered (or by `runstone db upgrade`)."""
+    text = session.scalar(select(ModelVersionRow.manifest).where(ModelVersionRow.id == ref.id))
+    return manifests.decode(text) if text is not None else manifests.package_files(session, ref.source)
 
 
 # The largest value of the INTEGER columns that hold version numbers and request ids.
@@ -358,6 +372,7 @@ def load_versions(session: Session, refs: Sequence[VersionRef]) -> list[ModelVer
             user_id=r.created_by,
             tags=tags[r.id],
             aliases=aliases[(r.model_id, r.version)],
+            manifest_digest=r.manifest_digest,
         )
         for r in rows
     ]

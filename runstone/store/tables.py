@@ -235,6 +235,9 @@ class ModelVersionRow(Base):
     created_by: Mapped[str] = mapped_column(String(256))
     creation_time: Mapped[int] = mapped_column(BigInteger)
     last_update_time: Mapped[int] = mapped_column(BigInteger)
+    # The package's files at registration: JSON [[path, size, sha256], ...], and its digest.
+    manifest: Mapped[str | None] = mapped_column(Text, nullable=True)
+    manifest_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (UniqueConstraint("model_id", "version"),)
 
@@ -344,6 +347,7 @@ class DeploymentRow(Base):
     start_time: Mapped[int] = mapped_column(BigInteger)
     end_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     ended_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    manifest_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the version's, then
 
     __table_args__ = (
         Index("ix_deployments_model", "model_id", "version"),

@@ -10,13 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runstone.artifacts.base import ArtifactStore, clean_path, join_key
 from runstone.entities import FileInfo, LifecycleStage
-from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.errors import Immutable, InvalidInput, InvalidState, NotFound
 from runstone.governance.context import Context
 from runstone.store import artifact_manifest as manifest
 from runstone.store import runs as run_store
+from runstone.store import version_manifests
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
@@ -42,12 +47,20 @@ class ArtifactService:
         """The storage key of the run's artifacts; ``writable`` refuses a deleted run."""
         return self._run(run_id, writable=writable)[1]
 
+    def check_writable(self, run_id: str, path: str) -> None:
+        """Refuse a change at ``path`` ('' = all of the run's artifacts) when the run is deleted
+        or the path holds (or lies inside) the package of a registered model version."""
+        self._run(run_id, writable=True)
+        with self.ctx.transaction() as s:
+            _refuse_registered(s, run_id, clean_path(path, allow_empty=True))
+
     def log_artifact(self, run_id: str, path: str, chunks: Iterable[bytes]) -> FileInfo:
         """Store one file at ``path`` inside the run's artifacts (replacing an older one)."""
         path = clean_path(path)
         internal, key = self._run(run_id, writable=True)
         parents = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
         with self.ctx.transaction() as s:
+            _refuse_registered(s, run_id, path)
             if manifest.has_files_below(s, internal, path):
                 raise InvalidInput(f"Artifact path {path!r} is a folder of run {run_id}; choose a file path.")
             if clash := manifest.existing(s, internal, parents):
@@ -109,12 +122,26 @@ class ArtifactService:
         prefix = clean_path(path, allow_empty=True)
         internal, key = self._run(run_id, writable=True)
         with self.ctx.transaction(write=True) as s:
+            _refuse_registered(s, run_id, prefix)
             count = manifest.delete_under(s, internal, prefix)
             if count == 0 and prefix:
                 raise NotFound(f"Run {run_id} has no artifact at {prefix!r}.")
             self.ctx.audit.write(s, "run.delete_artifacts", "run", run_id, {"path": prefix, "files": count}, None)
         self.store.delete_prefix(join_key(key, prefix))
         return count
+
+
+def _refuse_registered(s: Session, run_id: str, path: str) -> None:
+    held = version_manifests.run_holders(s, run_id, path)
+    if held:
+        name, version = held[0]
+        what = f"Artifact {path!r}" if path else "The artifacts"
+        raise Immutable(
+            f"{what} of run {run_id} belong{'s' if path else ''} to version {version} of registered model {name!r}, "
+            "whose files cannot change once registered. Log the new files in a new run (or under another path) "
+            "and register them as a new version.",
+            {"registered_model": name, "version": str(version), "run_id": run_id, "path": path},
+        )
 
 
 def children(files: Sequence[FileInfo], prefix: str) -> list[FileInfo]:

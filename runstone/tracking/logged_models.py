@@ -22,11 +22,12 @@ from runstone.entities import (
     PagedList,
     RunModelLinks,
 )
-from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.errors import Immutable, InvalidInput, InvalidState, NotFound
 from runstone.governance.context import Context
 from runstone.store import experiments as experiment_store
 from runstone.store import logged_models as store
 from runstone.store import runs as run_store
+from runstone.store import version_manifests
 from runstone.store.logged_models import LoggedModelRef
 from runstone.tracking import search as grammar
 from runstone.tracking import validation as check
@@ -257,7 +258,20 @@ class LoggedModelService:
     # ------------------------------------------------------------------ artifacts
     def _writable(self, model_id: str) -> LoggedModelRef:
         with self.ctx.transaction() as s:
-            return self._ref(s, model_id, active=True)
+            ref = self._ref(s, model_id, active=True)
+            held = version_manifests.logged_model_holders(s, model_id)
+        if held:
+            name, version = held[0]
+            raise Immutable(
+                f"The artifacts of logged model {model_id} are version {version} of registered model {name!r}, "
+                "whose files cannot change once registered. Log a new model and register it as a new version.",
+                {"registered_model": name, "version": str(version), "model_id": model_id},
+            )
+        return ref
+
+    def check_writable(self, model_id: str) -> None:
+        """Refuse a change when the model is deleted or registered as a model version."""
+        self._writable(model_id)
 
     def log_artifact(self, model_id: str, path: str, chunks: Iterable[bytes]) -> FileInfo:
         path = clean_path(path)

@@ -78,11 +78,12 @@ class MultipartUploads:
     def _part_key(staging: str, number: int) -> str:
         return f"{staging}/part-{number:05d}"
 
-    def _check_writable(self, owner: UploadOwner) -> None:
+    def _check_writable(self, owner: UploadOwner, path: str) -> None:
+        """Refuse a deleted owner, and a path inside a registered version's package."""
         if owner.kind == "run":
-            self.artifacts.artifact_key(owner.id, writable=True)
+            self.artifacts.check_writable(owner.id, path)
         else:
-            self.models.get(owner.id)
+            self.models.check_writable(owner.id)
 
     def get(self, owner: UploadOwner, upload_id: str) -> Upload:
         staging = self._staging(owner, upload_id)
@@ -97,7 +98,7 @@ class MultipartUploads:
         path = clean_path(path)
         if not 1 <= num_parts <= MAX_PARTS:
             raise InvalidInput(f"num_parts must be between 1 and {MAX_PARTS}; got {num_parts}.")
-        self._check_writable(owner)
+        self._check_writable(owner, path)
         upload = Upload(secrets.token_hex(16), path, num_parts)
         record = {"path": path, "num_parts": num_parts}
         self.store.write(f"{self._staging(owner, upload.id)}/upload.json", [orjson.dumps(record)])

@@ -77,7 +77,11 @@ def test_each_change_is_an_audit_event_on_the_model(backend, clock):
     trail = AuditService(backend.db).events(target_type="registered_model", target_id="fraud")
     events = [e for e in trail if e.action.startswith("deployment.")]
     assert [(e.action, e.actor) for e in events] == [("deployment.record", "deployer"), ("deployment.end", "deployer")]
-    assert events[0].after == {"deployment": recorded.id, "name": "fraud-api", "target": "http://a", "version": 1}
+    digest = registry.get_model_version("fraud", 1).manifest_digest
+    assert digest is not None and recorded.manifest_digest == digest
+    assert events[0].after == {
+        "deployment": recorded.id, "name": "fraud-api", "target": "http://a", "version": 1, "manifest_digest": digest
+    }  # fmt: skip
 
 
 def test_rest_routes(http):

@@ -166,3 +166,62 @@ def test_a_new_database_gets_the_same_schema_as_running_every_migration(tmp_path
     schema.upgrade(migrated)
     assert _layout(migrated) == fresh_layout
     migrated.dispose()
+
+
+def test_versions_registered_before_manifests_get_them_from_the_recorded_checksums(empty_db_url, tmp_path):
+    """Revision 0008 records the manifest of every existing version from the SHA-256 recorded
+    when each file was logged, not from the bytes in storage now."""
+    import hashlib
+
+    from runstone.entities import ManifestFile, manifest_digest
+
+    db = Database(empty_db_url)
+    schema.upgrade(db, "0007")
+    run = "a" * 32
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, "
+                "artifact_key) VALUES (1, :run, 0, 'r', 'u', 'FINISHED', 1, 'active', :key)"
+            ),
+            {"run": run, "key": f"0/{run}/artifacts"},
+        )
+        conn.execute(
+            text("INSERT INTO artifacts (run_id, path, size, sha256, updated_time) VALUES (1, :p, :s, :h, 1)"),
+            [
+                {"p": "model/MLmodel", "s": 3, "h": "1" * 64},
+                {"p": "model/model.pkl", "s": 5, "h": "2" * 64},
+                {"p": "model-2/model.pkl", "s": 5, "h": "3" * 64},
+                {"p": "notes.txt", "s": 1, "h": "4" * 64},
+            ],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO registered_models (id, name, description, created_by, creation_time, last_update_time) "
+                "VALUES (1, 'fraud', '', 'u', 1, 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO model_versions (id, model_id, version, source, run_uuid, status, stage, description, "
+                "created_by, creation_time, last_update_time) "
+                "VALUES (1, 1, 1, :source, :run, 'READY', 'None', '', 'u', 1, 1)"
+            ),
+            {"source": f"runs:/{run}/model", "run": run},
+        )
+    schema.upgrade(db)
+    from runstone.backend import open_backend
+    from runstone.config import Settings
+
+    backend = open_backend(Settings(home=tmp_path, backend_store_uri=empty_db_url))
+    registry = backend.registry()
+    manifest = registry.get_model_version_manifest("fraud", 1)
+    assert manifest.files == (ManifestFile("MLmodel", 3, "1" * 64), ManifestFile("model.pkl", 5, "2" * 64))
+    listing = f"{'1' * 64}  MLmodel\n{'2' * 64}  model.pkl\n"
+    assert registry.get_model_version("fraud", 1).manifest_digest == hashlib.sha256(listing.encode()).hexdigest()
+    assert manifest.digest == manifest_digest(manifest.files)
+    backend.close()
+    schema.downgrade(db, "0007")  # and back: the columns go, the versions stay
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT source FROM model_versions")).scalar() == f"runs:/{run}/model"
+    db.dispose()

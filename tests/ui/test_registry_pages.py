@@ -235,3 +235,10 @@ def test_mistakes_are_shown_on_the_page_not_as_server_errors(browser, fraud):
     assert missing.status_code == 404 and "Registered model 'nope' not found" in text(missing.text)
     assert browser.get("/ui/models/fraud/versions/x").status_code == 400
     assert browser.get("/ui/models/fraud/versions/7").status_code == 404
+
+
+def test_version_page_shows_the_manifest_digest_of_its_files(browser, fraud):
+    digest = fraud.get_model_version("fraud", "1").manifest_digest
+    assert digest is not None and re.fullmatch(r"[0-9a-f]{64}", digest)
+    page = browser.get("/ui/models/fraud/versions/1").text
+    assert re.search(rf"<dt>Manifest</dt><dd><code class=\"digest\"[^>]*>{digest}</code>", page)

@@ -28,6 +28,7 @@ from fastapi.routing import APIRoute
 from runstone.artifacts.base import storage_error
 from runstone.errors import (
     AlreadyExists,
+    Immutable,
     InsufficientStorage,
     InvalidInput,
     InvalidState,
@@ -57,6 +58,8 @@ def mlflow_error(error: RunstoneError) -> tuple[str, int]:
         return "RESOURCE_DOES_NOT_EXIST", 404
     if isinstance(error, AlreadyExists):
         return "RESOURCE_ALREADY_EXISTS", 400
+    if isinstance(error, Immutable):  # a registered version's files: a conflict, not a bad parameter
+        return "RESOURCE_CONFLICT", 409
     if isinstance(error, (InvalidInput, InvalidState)):
         return "INVALID_PARAMETER_VALUE", 400
     if isinstance(error, PermissionDenied):

@@ -160,6 +160,14 @@ def get_version(name: str, version: str, service: Registry) -> dict[str, Any]:
     return {"model_version": version_public(service.get_model_version(name, version))}
 
 
+@router.get(
+    "/registered-models/{name}/versions/{version}/manifest",
+    summary="The files of a model version, with the SHA-256 recorded when it was registered",
+)
+def get_version_manifest(name: str, version: str, service: Registry) -> dict[str, Any]:
+    return {"manifest": service.get_model_version_manifest(name, version).to_json()}
+
+
 @router.patch("/registered-models/{name}/versions/{version}", summary="Describe a model version")
 def update_version(name: str, version: str, body: ModelVersionUpdate, service: Registry) -> dict[str, Any]:
     return {"model_version": version_public(service.update_model_version(name, version, body.description))}
