@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     user: str | None = Field(
         default=None, description="User name recorded on runs and audit events (default: login name)."
     )
+    allowed_hosts: str | None = Field(
+        default=None,
+        description="Comma-separated host names the server answers to (its Host header); other names get 400, "
+        "which stops DNS rebinding. `runstone server` sets it to localhost,127.0.0.1,::1 when it listens on "
+        "loopback; unset or * allows any.",
+    )
+    allowed_origins: str | None = Field(
+        default=None,
+        description="Comma-separated origins (https://name:port) besides the server's own whose pages may send "
+        "requests that change data.",
+    )
     max_request_bytes: int = Field(
         default=8 * 1024 * 1024,
         description="Largest JSON request body the server accepts (artifact uploads excepted).",

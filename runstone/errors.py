@@ -53,6 +53,13 @@ class PayloadTooLarge(InvalidInput):
     status = 413
 
 
+class UnsupportedMediaType(InvalidInput):
+    """The request body is not of a type this route takes (API bodies are JSON)."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
 class Unauthenticated(RunstoneError):
     """No valid credentials were presented."""
 

@@ -18,6 +18,17 @@ from runstone.errors import RunstoneError, Unavailable
 @click.option("--backend-store-uri", default=None, help="Metadata database URL (default: SQLite in the home folder).")
 @click.option("--artifacts-destination", default=None, help="Artifact root: a folder or s3://bucket/prefix.")
 @click.option("--home", type=click.Path(path_type=Path), default=None, help="Home folder of the embedded default.")
+@click.option(
+    "--allowed-hosts",
+    default=None,
+    help="Comma-separated names this server answers to in the Host header (default: the loopback names when "
+    "listening on loopback, any otherwise); '*' allows any.",
+)
+@click.option(
+    "--allowed-origins",
+    default=None,
+    help="Comma-separated origins (https://name:port) besides the server's own whose pages may change data.",
+)
 def server(
     host: str | None,
     port: int | None,
@@ -25,6 +36,8 @@ def server(
     backend_store_uri: str | None,
     artifacts_destination: str | None,
     home: Path | None,
+    allowed_hosts: str | None,
+    allowed_origins: str | None,
 ) -> None:
     """Start the tracking server (REST API, UI and OpenAPI docs at /docs)."""
     # Starting up builds hundreds of thousands of objects that live as long as the server
@@ -33,6 +46,7 @@ def server(
     gc.disable()
     try:
         from runstone.backend import open_backend
+        from runstone.server.origin import LOOPBACK_HOSTS
         from runstone.server.run import serve
 
         overrides = {
@@ -42,8 +56,14 @@ def server(
             "backend_store_uri": backend_store_uri,
             "artifacts_destination": artifacts_destination,
             "home": home,
+            "allowed_hosts": allowed_hosts,
+            "allowed_origins": allowed_origins,
         }
         settings = Settings.model_validate({k: v for k, v in overrides.items() if v is not None})
+        if settings.allowed_hosts is None and _loopback(settings.host):
+            # A server on loopback answers only to loopback names: a page whose name an attacker's
+            # DNS points at 127.0.0.1 (DNS rebinding) gets 400, not the API.
+            settings.allowed_hosts = ",".join(LOOPBACK_HOSTS)
         # Create or check the schema once, before any worker starts; a single worker serves
         # with this very backend.
         backend = open_backend(settings)

@@ -16,6 +16,7 @@ from runstone.monitoring.scheduler import MonitoringScheduler
 from runstone.registry.webhooks import Dispatcher
 from runstone.server import api_docs, errors, mlflow_compat
 from runstone.server.middleware import RequestMiddleware, RequestStats
+from runstone.server.origin import OriginGuard, parse_list
 from runstone.server.routes import artifacts, deployments, experiments, logged_models, meta, registry, runs
 from runstone.server.routes import monitoring as monitoring_routes
 from runstone.version import VERSION
@@ -64,10 +65,17 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.include_router(api_docs.router)
     mlflow_compat.mount(app)
     ui.mount(app)
+    uploads = re.compile(rf"^/api/v1/runs/[^/]+/artifacts/|{mlflow_compat.STREAMED_UPLOADS}")
+    app.add_middleware(
+        OriginGuard,
+        allowed_hosts=parse_list(settings.allowed_hosts),
+        allowed_origins=parse_list(settings.allowed_origins),
+        raw_bodies=uploads,
+    )
     app.add_middleware(
         RequestMiddleware,
         max_body=settings.max_request_bytes,
-        streamed_uploads=re.compile(rf"^/api/v1/runs/[^/]+/artifacts/|{mlflow_compat.STREAMED_UPLOADS}"),
+        streamed_uploads=uploads,
         mlflow_paths=re.compile(mlflow_compat.PATHS),
         stats=app.state.stats,
         log_requests=settings.log_requests,

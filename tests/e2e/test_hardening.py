@@ -121,11 +121,11 @@ def _exchange(server: Server, data: bytes, *, timeout: float = 10) -> bytes:
 
 
 def test_a_megabyte_of_headers_is_refused_with_431(server):
-    big = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n"
+    big = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n"
     answer = _exchange(server, big)
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
     assert b"at most 65536 bytes" in answer
-    many = b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(150)) + b"\r\n"
+    many = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(150)) + b"\r\n"
     answer = _exchange(server, many)
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
     assert b"at most 100 headers" in answer
@@ -177,7 +177,7 @@ def _closed_by_server(sock, drip: bytes) -> bytes:
 
 
 def test_half_sent_headers_are_cut_off_and_health_keeps_answering(strict):
-    sockets = _open_many(strict, 200, b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    sockets = _open_many(strict, 200, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     try:
         assert _health_latency(f"{strict.url}/health") < 0.1
         answers = [_closed_by_server(s, b"X-Drip: 1\r\n") for s in sockets[:5]]
@@ -192,7 +192,7 @@ def test_a_trickled_upload_is_cut_off_and_health_keeps_answering(strict):
     with httpx.Client(base_url=strict.url) as http:
         run_id = http.post("/api/v1/runs", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
     head = (
-        f"PUT /api/v1/runs/{run_id}/artifacts/slow.bin HTTP/1.1\r\nHost: x\r\n"
+        f"PUT /api/v1/runs/{run_id}/artifacts/slow.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n"
     ).encode()
     sockets = _open_many(strict, 200, head + b"x")
