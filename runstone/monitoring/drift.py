@@ -66,7 +66,9 @@ def numeric_drift(reference: Mapping[str, Any], values: Any) -> dict[str, Any]:
     effective = n * reference["count"] / (n + reference["count"])
     p_value = float(kolmogorov(statistic * np.sqrt(effective)))
     # Wasserstein-1 as the mean gap between the two quantile functions.
-    wasserstein = float(np.mean(np.abs(np.quantile(ordered, probs) - qvalues)))
+    # Interior quantiles only: the extremes (min and max) of two samples differ by chance alone.
+    inner = (probs > 0) & (probs < 1)
+    wasserstein = float(np.mean(np.abs(np.quantile(ordered, probs[inner]) - qvalues[inner])))
     scale = reference.get("std") or (qvalues[-1] - qvalues[0]) or 1.0
     out_of_range = float(np.mean((present < reference["min"]) | (present > reference["max"])))
     result.update(
