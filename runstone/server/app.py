@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         OriginGuard,
         allowed_hosts=parse_list(settings.allowed_hosts),
         allowed_origins=parse_list(settings.allowed_origins),
-        raw_bodies=uploads,
+        raw_bodies=re.compile(f"{uploads.pattern}|{monitoring_routes.RAW_BODIES}"),
     )
     app.add_middleware(
         RequestMiddleware,

@@ -32,6 +32,8 @@ Monitoring = Annotated[MonitoringService, Depends(monitoring)]
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"], route_class=Route, default_response_class=JSON)
 _VERSION = "/models/{name}/versions/{version}"
+# The route whose body is a Parquet file rather than JSON.
+RAW_BODIES = r"^/api/v1/monitoring/models/[^/]+/versions/[^/]+/logs$"
 
 
 @router.get(_VERSION + "/profile", summary="The reference profile of a model version (number or alias)")
