@@ -60,6 +60,20 @@ class UnsupportedMediaType(InvalidInput):
     status = 415
 
 
+class MethodNotAllowed(RunstoneError):
+    """The path exists but does not answer this HTTP method."""
+
+    code = "method_not_allowed"
+    status = 405
+
+
+class HttpError(RunstoneError):
+    """The HTTP layer refused the request; the status says why."""
+
+    code = "http_error"
+    status = 400
+
+
 class Unauthenticated(RunstoneError):
     """No valid credentials were presented."""
 

@@ -7,8 +7,9 @@ from typing import Any, NotRequired
 from pydantic import ConfigDict, Field, ModelWrapValidatorHandler, model_validator, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+from runstone.codec import float_out, floats_out
 from runstone.entities import Experiment, FileInfo, MetricHistory, Run
-from runstone.schemas.common import Model, WireFloat, WireInt, float_out, floats_out
+from runstone.schemas.common import Model, WireFloat, WireInt
 
 
 class ExperimentCreate(Model):

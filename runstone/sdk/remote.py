@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from runstone.artifacts.base import clean_path
+from runstone.codec import float_in, float_out
 from runstone.entities import (
     Dataset,
     DatasetInput,
@@ -36,20 +37,6 @@ from runstone.entities import (
 )
 from runstone.errors import InvalidInput, RunstoneError, Unavailable, from_code
 from runstone.version import VERSION
-
-_SPECIAL = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
-
-
-def _float_in(v: Any) -> float:
-    return _SPECIAL[v] if isinstance(v, str) else float(v)
-
-
-def _float_out(v: float) -> float | str:
-    if v != v:
-        return "NaN"
-    if v in (float("inf"), float("-inf")):
-        return "Infinity" if v > 0 else "-Infinity"
-    return v
 
 
 def experiment_from_json(d: Mapping[str, Any]) -> Experiment:
@@ -93,7 +80,7 @@ def run_from_json(d: Mapping[str, Any]) -> Run:
             artifact_uri=i["artifact_uri"],
         ),
         data=RunData(
-            metrics={k: _float_in(v) for k, v in data["metrics"].items()},
+            metrics={k: float_in(v) for k, v in data["metrics"].items()},
             params=dict(data["params"]),
             tags=dict(data["tags"]),
         ),
@@ -332,7 +319,7 @@ class HttpTracking:
         tag_items = tags.items() if isinstance(tags, Mapping) else tags
         body = {
             "metrics": [
-                {"key": m.key, "value": _float_out(m.value), "timestamp": m.timestamp, "step": m.step} for m in metrics
+                {"key": m.key, "value": float_out(m.value), "timestamp": m.timestamp, "step": m.step} for m in metrics
             ],
             "params": [{"key": k, "value": v} for k, v in param_items],
             "tags": [{"key": k, "value": v} for k, v in tag_items],
@@ -371,7 +358,7 @@ class HttpTracking:
                 params[name] = value
         body = self.t.json("GET", f"/api/v1/runs/{_quote(run_id)}/metric-history", params=params)
         return MetricHistory(
-            body["key"], body["steps"], body["timestamps"], [_float_in(v) for v in body["values"]], body["downsampled"]
+            body["key"], body["steps"], body["timestamps"], [float_in(v) for v in body["values"]], body["downsampled"]
         )
 
     def log_inputs(self, run_id: str, datasets: Sequence[tuple[Dataset, Mapping[str, str]]]) -> None:

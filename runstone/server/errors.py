@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from runstone.artifacts.base import storage_error
-from runstone.errors import InvalidInput, RunstoneError
+from runstone.errors import HttpError, InvalidInput, MethodNotAllowed, NotFound, RunstoneError
 from runstone.server.http import JSON
 
 log = logging.getLogger("runstone.server")
@@ -59,9 +59,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSON:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        error = RunstoneError(str(exc.detail))
-        error.code, error.status = code, exc.status_code
+        kind = {404: NotFound, 405: MethodNotAllowed}.get(exc.status_code, HttpError)
+        error = kind(str(exc.detail))
+        error.status = exc.status_code
         return error_response(error, request)
 
     @app.exception_handler(Exception)

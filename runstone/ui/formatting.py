@@ -10,6 +10,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from runstone.codec import float_out
+
 
 def timestamp(ms: int | None) -> str:
     if ms is None:
@@ -55,11 +57,7 @@ def number(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return f"{value:.6g}"
+        return f"{value:.6g}" if math.isfinite(value) else str(float_out(value))
     return str(value)
 
 

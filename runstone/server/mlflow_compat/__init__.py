@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from runstone.server.http import JSON
 from runstone.server.mlflow_compat import artifacts, experiments, logged_models, multipart, registry, runs
-from runstone.server.mlflow_compat.protocol import MlflowRoute, ProtoJSON, error_response
+from runstone.server.mlflow_compat.protocol import MlflowRoute, error_response
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
@@ -27,10 +28,10 @@ _info = APIRouter(route_class=MlflowRoute, include_in_schema=False)
 
 
 @_info.get("/server-info")
-def server_info() -> ProtoJSON:
+def server_info() -> JSON:
     # The client asks whether to move large artifacts in parts: it uploads them in parts through
     # this proxy (see multipart.py) and downloads whole files, streamed.
-    return ProtoJSON(
+    return JSON(
         {
             "store_type": "SqlStore",
             "workspaces_enabled": False,
@@ -41,7 +42,7 @@ def server_info() -> ProtoJSON:
 
 
 @_unknown.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-def endpoint_not_found(rest: str) -> ProtoJSON:
+def endpoint_not_found(rest: str) -> JSON:
     # MLflow's client falls back to older endpoints when it gets ENDPOINT_NOT_FOUND.
     return error_response("ENDPOINT_NOT_FOUND", f"This server does not implement the MLflow endpoint {rest!r}.", 404)
 

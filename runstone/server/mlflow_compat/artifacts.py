@@ -23,13 +23,14 @@ from starlette.concurrency import run_in_threadpool
 from runstone.entities import FileInfo
 from runstone.errors import InvalidInput, NotFound
 from runstone.server import uploads
-from runstone.server.mlflow_compat.protocol import MlflowRoute, ProtoJSON, error_response
+from runstone.server.http import JSON
+from runstone.server.mlflow_compat.protocol import MlflowRoute, error_response
 from runstone.server.mlflow_compat.services import Artifacts, LoggedModels, Msg
 from runstone.server.routes.artifacts import file_response
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.logged_models import LoggedModelService
 
-router = APIRouter(route_class=MlflowRoute, default_response_class=ProtoJSON, include_in_schema=False)
+router = APIRouter(route_class=MlflowRoute, default_response_class=JSON, include_in_schema=False)
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
@@ -132,7 +133,7 @@ def delete(path: str, artifacts: Artifacts, models: LoggedModels) -> dict[str, A
 
 
 @router.get("/presigned/{path:path}")
-def presigned(path: str) -> ProtoJSON:
+def presigned(path: str) -> JSON:
     return error_response(
         "NOT_IMPLEMENTED", "Presigned downloads are not supported; download through the proxy instead.", 501
     )

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, StreamingResponse
 
+from runstone.server.http import JSON
 from runstone.server.mlflow_compat import translate
 from runstone.server.mlflow_compat.artifacts import file_entries
-from runstone.server.mlflow_compat.protocol import MlflowRoute, ProtoJSON, invalid, missing
+from runstone.server.mlflow_compat.protocol import MlflowRoute, invalid, missing
 from runstone.server.mlflow_compat.services import LOGGED_MODEL_STATUSES, LoggedModels, Msg
 from runstone.server.routes.artifacts import file_response
 
-router = APIRouter(route_class=MlflowRoute, default_response_class=ProtoJSON, include_in_schema=False)
+router = APIRouter(route_class=MlflowRoute, default_response_class=JSON, include_in_schema=False)
 
 
 def _model(models: LoggedModels, model: Any) -> dict[str, Any]:

@@ -19,14 +19,15 @@ from starlette.concurrency import run_in_threadpool
 
 from runstone.artifacts.base import clean_path, join_key
 from runstone.server import uploads
+from runstone.server.http import JSON
 from runstone.server.mlflow_compat.artifacts import Target, target_of
-from runstone.server.mlflow_compat.protocol import Message, MlflowRoute, ProtoJSON, invalid, missing
+from runstone.server.mlflow_compat.protocol import Message, MlflowRoute, invalid, missing
 from runstone.server.mlflow_compat.services import Artifacts, LoggedModels, Msg
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.logged_models import LoggedModelService
 from runstone.tracking.multipart import MAX_PARTS, MultipartUploads, UploadOwner
 
-router = APIRouter(route_class=MlflowRoute, default_response_class=ProtoJSON, include_in_schema=False)
+router = APIRouter(route_class=MlflowRoute, default_response_class=JSON, include_in_schema=False)
 
 
 def _owner(target: Target) -> UploadOwner:
@@ -77,7 +78,7 @@ def create_upload(path: str, request: Request, msg: Msg, artifacts: Artifacts, m
 
 # ------------------------------------------------------------------ parts
 @router.put("/mpu/part/{path:path}")
-async def upload_part(path: str, request: Request, artifacts: Artifacts, models: LoggedModels) -> ProtoJSON:
+async def upload_part(path: str, request: Request, artifacts: Artifacts, models: LoggedModels) -> JSON:
     limit: int = request.app.state.settings.max_artifact_bytes
     uploads.check_declared(request, limit)
     msg = Message({k: request.query_params.getlist(k) for k in request.query_params}, from_query=True)
@@ -91,7 +92,7 @@ async def upload_part(path: str, request: Request, artifacts: Artifacts, models:
         etag = await run_in_threadpool(service.store_part, part_key, spool.chunks())
     finally:
         spool.close()
-    return ProtoJSON({}, headers={"ETag": f'"{etag}"'})
+    return JSON({}, headers={"ETag": f'"{etag}"'})
 
 
 # ------------------------------------------------------------------ complete, abort

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -26,6 +25,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from runstone.artifacts.base import storage_error
+from runstone.codec import float_out, special_float
 from runstone.errors import (
     AlreadyExists,
     Immutable,
@@ -39,17 +39,11 @@ from runstone.errors import (
     Unauthenticated,
     Unavailable,
 )
+from runstone.server.http import JSON
 
 log = logging.getLogger("runstone.server")
 
 _API_DOCS = " See the API docs for more information about request parameters."
-
-
-class ProtoJSON(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 def mlflow_error(error: RunstoneError) -> tuple[str, int]:
@@ -73,8 +67,8 @@ def mlflow_error(error: RunstoneError) -> tuple[str, int]:
     return "INTERNAL_ERROR", 500
 
 
-def error_response(code: str, message: str, status: int) -> ProtoJSON:
-    return ProtoJSON({"error_code": code, "message": message}, status_code=status)
+def error_response(code: str, message: str, status: int) -> JSON:
+    return JSON({"error_code": code, "message": message}, status_code=status)
 
 
 def _request_id(request: Request) -> str:
@@ -109,16 +103,8 @@ class MlflowRoute(APIRoute):
 
 
 # ------------------------------------------------------------------ doubles
-_SPECIAL = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf, "-inf": -math.inf}
-
-
-def double(value: float) -> float | str:
-    """A double as proto-JSON writes it."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
+# A double as proto-JSON writes it: NaN and the infinities by name.
+double = float_out
 
 
 # ------------------------------------------------------------------ requests
@@ -262,7 +248,7 @@ def parse_double(value: Any, name: str, *, required: bool = False) -> float | No
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
-        special = _SPECIAL.get(value.strip().lower())
+        special = special_float(value)
         if special is not None:
             return special
         try:

@@ -17,11 +17,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from runstone.errors import InvalidInput
+from runstone.server.http import JSON
 from runstone.server.mlflow_compat import prompts, translate
-from runstone.server.mlflow_compat.protocol import MlflowRoute, ProtoJSON, missing
+from runstone.server.mlflow_compat.protocol import MlflowRoute, missing
 from runstone.server.mlflow_compat.services import LoggedModels, Msg, Registry
 
-router = APIRouter(route_class=MlflowRoute, default_response_class=ProtoJSON, include_in_schema=False)
+router = APIRouter(route_class=MlflowRoute, default_response_class=JSON, include_in_schema=False)
 
 _RUN_ARTIFACT = re.compile(r"^mlflow-artifacts:/+(?P<exp>\d+)/(?P<run>[0-9a-f]{32})/artifacts/(?P<path>.+)$")
 _MODEL_ARTIFACT = re.compile(r"^mlflow-artifacts:/+(?P<exp>\d+)/models/(?P<model>m-[0-9a-f]{32})/artifacts/?$")

@@ -11,15 +11,16 @@ from fastapi import APIRouter
 
 from runstone.entities import Dataset, LoggedModelMetric, Metric, Run, RunModelLinks
 from runstone.errors import InvalidInput, PayloadTooLarge
+from runstone.server.http import JSON
 from runstone.server.mlflow_compat import translate
 from runstone.server.mlflow_compat.artifacts import file_entries
-from runstone.server.mlflow_compat.protocol import MlflowRoute, ProtoJSON, double, invalid, missing, parse_double
+from runstone.server.mlflow_compat.protocol import MlflowRoute, double, invalid, missing, parse_double
 from runstone.server.mlflow_compat.services import RUN_STATUSES, VIEW_TYPES, Artifacts, LoggedModels, Msg, Tracking
 from runstone.tracking import tags as native
 from runstone.tracking.service import TrackingService
 from runstone.tracking.validation import MAX_RESULTS
 
-router = APIRouter(route_class=MlflowRoute, default_response_class=ProtoJSON, include_in_schema=False)
+router = APIRouter(route_class=MlflowRoute, default_response_class=JSON, include_in_schema=False)
 
 # MLflow's limits on one log-batch request.
 MAX_METRICS_PER_BATCH = 1000

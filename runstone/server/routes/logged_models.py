@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, StreamingResponse
 
+from runstone.codec import float_out
 from runstone.deps import logged_models
-from runstone.schemas.common import float_out
 from runstone.schemas.tracking import file_public
 from runstone.server.http import JSON, Route
 from runstone.server.routes.artifacts import file_response
