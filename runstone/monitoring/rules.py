@@ -9,7 +9,7 @@ In YAML (``runstone monitor rules add fraud rules.yaml``) or as JSON through the
       op: ">"
       threshold: 0.2
       consecutive: 2         # windows in a row (default 1)
-      cooldown: 1h           # quiet time after an alert (default 1h)
+      cooldown: 1h           # quiet time after an alert (default 1h; 0 for none)
       actions:
         - type: webhook      # a signed "monitoring.alert" delivery to the registry's webhooks
         - type: log          # a warning line in the evaluating process's log
@@ -37,7 +37,7 @@ FEATURE_METRICS = (
     "missing", "out_of_range", "drifted",
 )  # fmt: skip
 MODEL_METRICS = (
-    "accuracy", "f1", "roc_auc", "mae", "rmse", "error_rate", "latency_p50", "latency_p95", "drifted_features",
+    "accuracy", "f1", "roc_auc", "mae", "rmse", "requests", "rows", "error_rate", "latency_p50", "latency_p95", "drifted_features",
     "prediction_psi", "prediction_js_distance", "prediction_drifted",
 )  # fmt: skip
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -89,7 +89,8 @@ def check_rule(spec: Any, features: Sequence[str] | None) -> dict[str, Any]:
     if not isinstance(consecutive, int) or isinstance(consecutive, bool) or not 1 <= consecutive <= 100:
         raise InvalidInput(f"Rule {name!r}: consecutive must be a whole number of windows from 1 to 100.")
     cooldown = spec.get("cooldown", DEFAULT_COOLDOWN)
-    parse_duration(cooldown)
+    if cooldown != 0:  # 0: an alert for every window that meets the condition
+        parse_duration(cooldown)
     actions = spec.get("actions", [{"type": "log"}])
     if not isinstance(actions, list) or not actions:
         raise InvalidInput(f"Rule {name!r}: actions must be a non-empty list.")

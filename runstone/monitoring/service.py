@@ -356,7 +356,7 @@ class MonitoringService:
 
         last = store.last_alert_time(s, rule.id)
         now = self.clock()
-        if last is not None and now - last < parse_duration(spec["cooldown"]):
+        if last is not None and spec["cooldown"] != 0 and now - last < parse_duration(spec["cooldown"]):
             return
         message = rule_specs.describe(spec, hits)
         types = {a["type"] for a in spec["actions"]}
