@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 
@@ -36,6 +37,8 @@ def key(value: object, what: str) -> str:
         )
     if value.startswith("/") or any(part in (".", "..") for part in value.split("/")):
         raise InvalidInput(f"{what} key {value!r} must not start with '/' or contain '.' or '..' segments.")
+    if posixpath.normpath(value) != value:  # MLflow's rule: 'a//b' and 'a/' name the same thing as 'a/b' and 'a'
+        raise InvalidInput(f"{what} key {value!r} must not contain empty segments ('//') or end with '/'.")
     return value
 
 
@@ -46,6 +49,11 @@ def text(value: object, what: str, limit: int) -> str:
         raise InvalidInput(f"{what} is {len(value)} characters long; the limit is {limit}.")
     if "\x00" in value:
         raise InvalidInput(f"{what} must not contain NUL characters.")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone UTF-16 surrogate such as "\ud800" is valid JSON, not text
+            raise InvalidInput(f"{what} is not valid Unicode text (it holds a lone surrogate).") from None
     return value
 
 

@@ -393,7 +393,9 @@ def get_metric_history_bulk(msg: Msg, service: Tracking) -> dict[str, Any]:
 @router.get("/artifacts/list")
 def list_artifacts(msg: Msg, service: Artifacts, tracking: Tracking) -> dict[str, Any]:
     run_id = msg.run_id()
-    path = (msg.string("path") or "").strip("/")
+    # Only a trailing '/' is dropped: an absolute or traversing path is refused by the service
+    # like on every other artifact route, never answered with an empty listing.
+    path = (msg.string("path") or "").rstrip("/")
     run = tracking.get_run(run_id)
     files = file_entries(service.list_artifacts(run_id, path), path, basenames=False)
     out: dict[str, Any] = {"root_uri": translate.artifacts_uri(run.info.artifact_uri, tracking.root)}
