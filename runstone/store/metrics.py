@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, delete, or_, select, tuple_
+from sqlalchemy import ColumnElement, Table, and_, delete, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from runstone.entities import Metric, MetricHistory
@@ -153,6 +153,53 @@ def history(
     stmt = select(m.step, m.timestamp, m.value).where(*where).order_by(m.step, m.timestamp)
     rows = plain_rows(session, stmt if limit is None else stmt.limit(limit))
     return _columns(key, rows, downsampled=False)
+
+
+def histories(
+    session: Session,
+    run_ids: Sequence[int],
+    key: str,
+    *,
+    max_points: int | None = None,
+    start_step: int | None = None,
+    end_step: int | None = None,
+) -> dict[int, MetricHistory]:
+    """One metric's history for each of many runs, as :func:`history` gives it for one.
+
+    The runs whose range holds at most ``max_points`` points (by the coarse block counts, an
+    upper bound) are read together in one query; only the longer ones are downsampled one by one.
+    """
+    runs = list(dict.fromkeys(run_ids))
+    key_id = key_ids(session, [key], create=False).get(key) if runs else None
+    if key_id is None:
+        return {r: MetricHistory(key, [], [], []) for r in runs}
+    long: set[int] = set()
+    if max_points is not None:
+        b, size = metric_blocks.COARSE.table, metric_blocks.COARSE.size
+        where = [b.run_id.in_(runs), b.key_id == key_id]
+        if start_step is not None:
+            where.append(b.block >= start_step // size)
+        if end_step is not None:
+            where.append(b.block <= end_step // size)
+        counts = plain_rows(session, select(b.run_id, func.sum(b.count)).where(*where).group_by(b.run_id))
+        long = {run for run, count in counts if count > max_points}
+    out: dict[int, MetricHistory] = {}
+    short = [r for r in runs if r not in long]
+    if short:
+        m = metrics_table.c
+        conditions = [m.run_id.in_(short), m.key_id == key_id]
+        if start_step is not None:
+            conditions.append(m.step >= start_step)
+        if end_step is not None:
+            conditions.append(m.step <= end_step)
+        stmt = select(m.run_id, m.step, m.timestamp, m.value).where(*conditions)
+        grouped: dict[int, list[Sequence[object]]] = {r: [] for r in short}
+        for row in plain_rows(session, stmt.order_by(m.run_id, m.step, m.timestamp)):
+            grouped[row[0]].append(row[1:])
+        out.update({r: _columns(key, rows, downsampled=False) for r, rows in grouped.items()})
+    for run in long:
+        out[run] = history(session, run, key, max_points=max_points, start_step=start_step, end_step=end_step)
+    return {r: out[r] for r in runs}
 
 
 def _columns(key: str, rows: Sequence[Sequence[object]], *, downsampled: bool) -> MetricHistory:

@@ -454,6 +454,31 @@ class TrackingService:
                 s, row.id, key, max_points=max_points, start_step=start_step, end_step=end_step, limit=limit
             )
 
+    def get_metric_histories(
+        self,
+        run_ids: Sequence[str],
+        key: str,
+        *,
+        max_points: int | None = None,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> dict[str, MetricHistory]:
+        """A metric's history for each of several runs (each as get_metric_history gives it), in
+        one transaction; an unknown run is NotFound."""
+        if max_points is not None and check.integer(max_points, "max_points") < 2:
+            raise InvalidInput("max_points must be at least 2.")
+        if start_step is not None and end_step is not None and start_step > end_step:
+            raise InvalidInput(f"start_step {start_step} is after end_step {end_step}.")
+        with self.ctx.transaction() as s:
+            found = run_store.ids_for_uuids(s, list(run_ids))
+            for run_id in run_ids:
+                if run_id not in found:
+                    self._run_row(s, run_id)  # raises the one NotFound message
+            read = metric_store.histories(
+                s, [found[r] for r in run_ids], key, max_points=max_points, start_step=start_step, end_step=end_step
+            )
+            return {run_id: read[found[run_id]] for run_id in run_ids}
+
     def metric_keys(self, run_ids: Sequence[str]) -> list[str]:
         with self.ctx.transaction() as s:
             ids = list(run_store.ids_for_uuids(s, list(run_ids)).values())

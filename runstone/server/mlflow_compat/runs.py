@@ -344,10 +344,10 @@ def _bulk(
     service: TrackingService, run_ids: list[str], key: str, max_results: int, start: int | None, end: int | None
 ) -> dict[str, Any]:
     metrics = []
-    for run_id in sorted(set(run_ids)):
-        history = service.get_metric_history(
-            run_id, key, max_points=max(2, max_results), start_step=start, end_step=end
-        )
+    found = service.get_metric_histories(
+        sorted(set(run_ids)), key, max_points=max(2, max_results), start_step=start, end_step=end
+    )
+    for run_id, history in found.items():
         points = list(zip(history.steps, history.timestamps, history.values, strict=True))[:max_results]
         metrics += [translate.metric(key, v, t, s, run_id) for s, t, v in points]
     return {"metrics": metrics} if metrics else {}
