@@ -18,7 +18,7 @@ from runstone.registry.deployments import DeploymentService
 from runstone.registry.webhooks import WebhookService
 from runstone.store import schema
 from runstone.store.engine import Database
-from runstone.tracking.artifacts import ArtifactService
+from runstone.tracking.artifacts import ArtifactLimits, ArtifactService
 from runstone.tracking.browse import BrowseService
 from runstone.tracking.logged_models import LoggedModelService
 from runstone.tracking.service import TrackingService
@@ -33,6 +33,10 @@ class Backend:
     db: Database
     store: ArtifactStore
 
+    @property
+    def limits(self) -> ArtifactLimits:
+        return ArtifactLimits(self.settings.max_artifact_bytes, self.settings.max_run_artifact_bytes)
+
     def context(self, principal: Principal = SYSTEM, *, clock: Callable[[], int] = now_ms) -> Context:
         """The unit of work of one request or SDK call, acting as ``principal``."""
         return Context(self.db, principal, clock)
@@ -42,10 +46,10 @@ class Backend:
         return TrackingService(ctx or self.context(), self.store.root_uri)
 
     def artifacts(self, ctx: Context | None = None) -> ArtifactService:
-        return ArtifactService(ctx or self.context(), self.store)
+        return ArtifactService(ctx or self.context(), self.store, self.limits)
 
     def logged_models(self, ctx: Context | None = None) -> LoggedModelService:
-        return LoggedModelService(ctx or self.context(), self.store)
+        return LoggedModelService(ctx or self.context(), self.store, self.limits)
 
     def browse(self, ctx: Context | None = None) -> BrowseService:
         return BrowseService(ctx or self.context(), self.store.root_uri)

@@ -10,6 +10,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MAX_ARTIFACT_BYTES = 10 * 1024**3
+MAX_RUN_ARTIFACT_BYTES = 100 * 1024**3
+
 
 def _default_home() -> Path:
     return Path.home() / ".runstone"
@@ -58,6 +61,12 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address the server listens on.")
     port: int = Field(default=5000, description="Port the server listens on.")
     workers: int = Field(default=1, description="Number of server worker processes.")
+    external_url: str | None = Field(
+        default=None,
+        description="The URL clients reach the server by (https://mlops.example.com, behind a proxy or a load "
+        "balancer): links the server hands out, such as multipart-upload part URLs, are built from it, never from "
+        "a request's Host header (default: http://<host>:<port> it listens on, 127.0.0.1 for 0.0.0.0).",
+    )
     user: str | None = Field(
         default=None, description="User name recorded on runs and audit events (default: login name)."
     )
@@ -77,7 +86,13 @@ class Settings(BaseSettings):
         description="Largest JSON request body the server accepts (artifact uploads excepted).",
     )
     max_artifact_bytes: int = Field(
-        default=50 * 1024 * 1024 * 1024, description="Largest single artifact file accepted."
+        default=MAX_ARTIFACT_BYTES,
+        description="Largest single artifact file accepted, in bytes (10 GiB); larger uploads answer 413.",
+    )
+    max_run_artifact_bytes: int = Field(
+        default=MAX_RUN_ARTIFACT_BYTES,
+        description="Most bytes of artifacts one run (or one logged model) may hold (100 GiB); an upload that "
+        "would pass it answers 413 and is not kept.",
     )
     header_timeout: float = Field(
         default=20.0,
@@ -133,6 +148,16 @@ class Settings(BaseSettings):
         if self.backend_store_uri:
             return self.backend_store_uri
         return f"sqlite:///{self.home / 'runstone.db'}"
+
+    @property
+    def public_url(self) -> str:
+        """The server's URL in links it hands out (no trailing slash)."""
+        if self.external_url:
+            return self.external_url.rstrip("/")
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def artifact_root(self) -> str:

@@ -240,7 +240,7 @@ class RegistryService:
     def _check_logged_model(self, model_id: str, run_id: str | None) -> str | None:
         from runstone.tracking.logged_models import LoggedModelService
 
-        models = LoggedModelService(self.ctx, self.artifacts.store)
+        models = LoggedModelService(self.ctx, self.artifacts.store, self.artifacts.limits)
         model = models.get(model_id)
         if run_id and model.source_run_id and run_id != model.source_run_id:
             raise InvalidInput(f"run_id {run_id!r} does not match the source run of logged model {model_id}.")

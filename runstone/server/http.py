@@ -1,13 +1,54 @@
-"""HTTP plumbing: orjson in both directions."""
+"""HTTP plumbing: orjson in both directions, and the one rule by which every route reads JSON."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+
+from runstone.errors import InvalidInput
+
+
+def _text_only(value: Any) -> None:
+    """Refuse strings that are not Unicode text: a lone surrogate ("\\ud800") cannot be stored."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInput(
+                    "Malformed request body: a string holds a lone surrogate (such as \\ud800), which is not "
+                    "Unicode text."
+                ) from None
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
+def decode_json(body: bytes, *, nan_literals: bool = False) -> Any:
+    """A request body as JSON, by one rule for every route: UTF-8, strings that are Unicode text
+    (a lone surrogate is refused, never stored or turned into a 500), nesting at most 1024 deep.
+    With ``nan_literals`` (MLflow's routes), the bare NaN and Infinity that Python's JSON writer
+    emits are read too. Bad input raises InvalidInput."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if not nan_literals:
+            raise InvalidInput(f"Malformed request body: {exc}") from None
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(f"Malformed request body: {exc}") from None
+    _text_only(data)
+    return data
 
 
 class JSON(Response):

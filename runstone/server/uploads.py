@@ -38,7 +38,10 @@ class Spool:
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"Artifact is larger than the limit of {limit} bytes.", {"limit": limit})
+    return PayloadTooLarge(
+        f"Artifact is larger than the limit of {limit} bytes per file (RUNSTONE_MAX_ARTIFACT_BYTES).",
+        {"limit": limit, "setting": "max_artifact_bytes"},
+    )
 
 
 def check_declared(request: Request, limit: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from runstone.entities import FileInfo
@@ -64,3 +64,9 @@ def delete_under(session: Session, run_id: int, prefix: str) -> int:
             or_(ArtifactRow.path == prefix, ArtifactRow.path.like(_escape_like(prefix) + "/%", escape="\\"))
         )
     return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def total_size(session: Session, run_id: int) -> int:
+    """The bytes of all the run's recorded files."""
+    stmt = select(func.coalesce(func.sum(ArtifactRow.size), 0)).where(ArtifactRow.run_id == run_id)
+    return int(session.scalar(stmt) or 0)

@@ -451,6 +451,12 @@ def artifact_conflict(session: Session, pk: int, path: str) -> str | None:
     return None
 
 
+def artifact_total(session: Session, pk: int) -> int:
+    """The bytes of all the model's recorded files."""
+    stmt = select(func.coalesce(func.sum(LoggedModelArtifactRow.size), 0)).where(LoggedModelArtifactRow.model_pk == pk)
+    return int(session.scalar(stmt) or 0)
+
+
 def artifact(session: Session, pk: int, path: str) -> FileInfo | None:
     a = LoggedModelArtifactRow
     row = session.execute(select(a.size, a.sha256).where(a.model_pk == pk, a.path == path)).first()

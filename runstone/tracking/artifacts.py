@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runstone.artifacts.base import ArtifactStore, clean_path, join_key
+from runstone.config import MAX_ARTIFACT_BYTES, MAX_RUN_ARTIFACT_BYTES
 from runstone.entities import FileInfo, LifecycleStage
-from runstone.errors import Immutable, InvalidInput, InvalidState, NotFound
+from runstone.errors import Immutable, InvalidInput, InvalidState, NotFound, PayloadTooLarge
 from runstone.governance.context import Context
 from runstone.store import artifact_manifest as manifest
 from runstone.store import runs as run_store
@@ -25,6 +26,36 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class ArtifactLimits:
+    """The operator's limits on stored artifacts (settings max_artifact_bytes, max_run_artifact_bytes)."""
+
+    file_bytes: int = MAX_ARTIFACT_BYTES
+    owner_bytes: int = MAX_RUN_ARTIFACT_BYTES
+
+    def bounded(self, chunks: Iterable[bytes], owner: str, held: int) -> Iterator[bytes]:
+        """``chunks``, raising 413 inside the store's write (which then keeps nothing of the file)
+        once they pass the per-file limit or what ``owner``, holding ``held`` bytes besides this
+        file, may still take."""
+        room = self.owner_bytes - held
+        received = 0
+        for chunk in chunks:
+            received += len(chunk)
+            if received > self.file_bytes:
+                raise PayloadTooLarge(
+                    f"Artifact is larger than the limit of {self.file_bytes} bytes per file "
+                    "(RUNSTONE_MAX_ARTIFACT_BYTES).",
+                    {"limit": self.file_bytes, "setting": "max_artifact_bytes"},
+                )
+            if received > room:
+                raise PayloadTooLarge(
+                    f"{owner} would hold more than its limit of {self.owner_bytes} bytes of artifacts "
+                    f"(RUNSTONE_MAX_RUN_ARTIFACT_BYTES); it holds {held} bytes besides this file.",
+                    {"limit": self.owner_bytes, "setting": "max_run_artifact_bytes", "held": held},
+                )
+            yield chunk
+
+
+@dataclass(frozen=True)
 class ArtifactFile:
     info: FileInfo
     key: str
@@ -32,9 +63,10 @@ class ArtifactFile:
 
 
 class ArtifactService:
-    def __init__(self, ctx: Context, store: ArtifactStore) -> None:
+    def __init__(self, ctx: Context, store: ArtifactStore, limits: ArtifactLimits | None = None) -> None:
         self.ctx = ctx
         self.store = store
+        self.limits = limits or ArtifactLimits()
 
     def _run(self, run_id: str, *, writable: bool) -> tuple[int, str]:
         with self.ctx.transaction() as s:
@@ -68,7 +100,9 @@ class ArtifactService:
                     f"Artifact path {path!r} lies inside {clash[0]!r}, which is a file of run {run_id}; "
                     "a file cannot also be a folder."
                 )
-        stored = self.store.write(join_key(key, path), chunks)
+            replaced = manifest.get(s, internal, path)
+            held = manifest.total_size(s, internal) - (replaced.file_size or 0 if replaced else 0)
+        stored = self.store.write(join_key(key, path), self.limits.bounded(chunks, f"Run {run_id}", held))
         with self.ctx.transaction(write=True) as s:
             manifest.record(s, internal, path, stored.size, stored.sha256, self.ctx.clock())
             self.ctx.audit.write(

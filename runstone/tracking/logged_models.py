@@ -31,7 +31,7 @@ from runstone.store import version_manifests
 from runstone.store.logged_models import LoggedModelRef
 from runstone.tracking import search as grammar
 from runstone.tracking import validation as check
-from runstone.tracking.artifacts import ArtifactFile, children
+from runstone.tracking.artifacts import ArtifactFile, ArtifactLimits, children
 from runstone.tracking.service import generate_run_name
 
 if TYPE_CHECKING:
@@ -74,9 +74,10 @@ def _check_tags(tags: Mapping[str, str], what: str) -> None:
 
 
 class LoggedModelService:
-    def __init__(self, ctx: Context, store_: ArtifactStore) -> None:
+    def __init__(self, ctx: Context, store_: ArtifactStore, limits: ArtifactLimits | None = None) -> None:
         self.ctx = ctx
         self.store = store_
+        self.limits = limits or ArtifactLimits()
 
     @property
     def root(self) -> str:
@@ -278,9 +279,12 @@ class LoggedModelService:
         ref = self._writable(model_id)
         with self.ctx.transaction() as s:
             conflict = store.artifact_conflict(s, ref.pk, path)
+            replaced = store.artifact(s, ref.pk, path)
+            held = store.artifact_total(s, ref.pk) - (replaced.file_size or 0 if replaced else 0)
         if conflict:
             raise InvalidInput(conflict)
-        stored = self.store.write(join_key(ref.artifact_key, path), chunks)
+        bounded = self.limits.bounded(chunks, f"Logged model {model_id}", held)
+        stored = self.store.write(join_key(ref.artifact_key, path), bounded)
         with self.ctx.transaction(write=True) as s:
             store.record_artifact(s, ref.pk, path, stored.size, stored.sha256, self.ctx.clock())
             self._audit(

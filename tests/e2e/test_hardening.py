@@ -97,6 +97,146 @@ def test_a_zip_with_an_unreadable_or_altered_file_says_so_instead_of_breaking(ht
     assert str(secret) not in errors
 
 
+LONE_SURROGATE = b'{"name": "\\ud800x"}'  # the JSON escape, as a client would send it
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/2.0/mlflow/experiments/create",
+        "/api/2.0/mlflow/registered-models/create",
+        "/ajax-api/2.0/mlflow/registered-models/create",
+        "/api/v1/experiments",
+        "/api/v1/registered-models",
+    ],
+)
+@pytest.mark.parametrize(
+    "body",
+    [
+        LONE_SURROGATE,
+        b'{"name": "\\udfffx", "description": NaN}',  # a NaN literal: read by Python's JSON on MLflow routes
+        b'"{\\"name\\": \\"\\ud800x\\"}"',  # a JSON string holding JSON, as old MLflow clients send
+    ],
+)
+def test_a_lone_surrogate_in_a_name_is_a_400_on_every_route(http, path, body):
+    answer = http.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400, answer.text
+    if path.startswith("/api/v1"):
+        assert answer.json()["error"]["code"] == "invalid_input"
+    else:
+        assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "lone surrogate" in answer.json()["message"]
+    names = [
+        e["name"]
+        for e in http.post("/api/2.0/mlflow/experiments/search", json={"max_results": 1000}).json()["experiments"]
+    ]
+    assert not any(name.endswith("x") and len(name) == 2 for name in names)
+    assert http.get("/health").status_code == 200
+
+
+def _part_urls(server: Server, host: str) -> list[str]:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        run_id = http.post("/api/v1/runs", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
+        answer = http.post(
+            f"/api/2.0/mlflow-artifacts/mpu/create/0/{run_id}/artifacts/data",
+            json={"path": "big.bin", "num_parts": 2},
+            headers={"Host": host},
+        )
+    assert answer.status_code == 200, answer.text
+    assert "evil" not in answer.text
+    return [c["url"].split("/api/2.0/")[0] for c in answer.json()["credentials"]]
+
+
+def test_multipart_part_urls_never_come_from_a_hostile_host_header(tmp_path_factory):
+    # A server that answers to any Host (RUNSTONE_ALLOWED_HOSTS=*, as behind a proxy that passes
+    # the client's on): the part URLs name the server itself, or the URL its operator configured.
+    pool = Servers(tmp_path_factory.mktemp("any-host"))
+    try:
+        listening = pool.start(env={"RUNSTONE_ALLOWED_HOSTS": "*"})
+        assert _part_urls(listening, "evil.example:666") == [listening.url, listening.url]
+        proxied = pool.start(env={"RUNSTONE_ALLOWED_HOSTS": "*", "RUNSTONE_EXTERNAL_URL": "https://mlops.example.com/"})
+        assert _part_urls(proxied, "evil.example") == ["https://mlops.example.com"] * 2
+    finally:
+        pool.stop_all()
+
+
+# ---------------------------------------------------------------- artifact limits
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose operator allows 1,000 bytes per file and 2,500 bytes per run."""
+    pool = Servers(tmp_path_factory.mktemp("limited"))
+    limits = {"RUNSTONE_MAX_ARTIFACT_BYTES": "1000", "RUNSTONE_MAX_RUN_ARTIFACT_BYTES": "2500"}
+    try:
+        yield pool.start(env=limits)
+    finally:
+        pool.stop_all()
+
+
+def _stored_files(server: Server, run_id: str) -> list[str]:
+    folder = server.home / "artifacts" / "0" / run_id / "artifacts"
+    leftovers = list((server.home / "artifacts" / ".tmp").glob("*"))
+    assert leftovers == [], "a refused upload left a partial file"
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_artifacts_over_the_per_file_and_per_run_limits_are_413s_that_keep_nothing(limited):
+    from runstone.config import Settings
+    from runstone.errors import PayloadTooLarge
+    from runstone.sdk.client import RunstoneClient
+
+    with httpx.Client(base_url=limited.url, timeout=30) as http:
+        run_id = http.post("/api/v1/runs", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
+        native = f"/api/v1/runs/{run_id}/artifacts"
+        proxy = f"/api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts"
+
+        big = http.put(f"{native}/big.bin", content=b"x" * 1001)
+        assert big.status_code == 413
+        assert "limit of 1000 bytes per file (RUNSTONE_MAX_ARTIFACT_BYTES)" in big.json()["error"]["message"]
+        streamed = http.put(f"{native}/big.bin", content=iter([b"x" * 600, b"x" * 600]))  # no Content-Length
+        assert streamed.status_code == 413
+
+        for name in ("a.bin", "b.bin"):
+            assert http.put(f"{native}/{name}", content=b"x" * 1000).status_code == 200
+        assert http.put(f"{native}/a.bin", content=b"y" * 1000).status_code == 200  # a replacement fits
+        over = http.put(f"{native}/c.bin", content=b"x" * 600)
+        assert over.status_code == 413, over.text
+        message = over.json()["error"]["message"]
+        assert f"Run {run_id} would hold more than its limit of 2500 bytes" in message
+        assert "RUNSTONE_MAX_RUN_ARTIFACT_BYTES" in message and "holds 2000 bytes" in message
+        mlflow = http.put(f"{proxy}/c.bin", content=b"x" * 600)
+        assert mlflow.status_code == 413 and mlflow.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "limit of 2500 bytes" in mlflow.json()["message"]
+
+        mpu = "/api/2.0/mlflow-artifacts/mpu"
+        created = http.post(f"{mpu}/create/0/{run_id}/artifacts", json={"path": "c.bin", "num_parts": 2}).json()
+        etags = [
+            http.put(c["url"].replace(limited.url, ""), content=b"x" * 400).headers["etag"]
+            for c in created["credentials"]
+        ]
+        parts = [{"part_number": n, "etag": e} for n, e in enumerate(etags, 1)]
+        done = http.post(
+            f"{mpu}/complete/0/{run_id}/artifacts",
+            json={"path": "c.bin", "upload_id": created["upload_id"], "parts": parts},
+        )
+        assert done.status_code == 413 and "limit of 2500 bytes" in done.json()["message"]
+        assert http.put(f"{native}/c.bin", content=b"x" * 500).status_code == 200  # exactly up to the limit
+
+        listed = http.get(native, params={"recursive": True}).json()["files"]
+        assert sorted((f["path"], f["file_size"]) for f in listed) == [
+            ("a.bin", 1000), ("b.bin", 1000), ("c.bin", 500)
+        ]  # fmt: skip
+        assert http.get(f"{native}/a.bin").content == b"y" * 1000
+    assert _stored_files(limited, run_id) == ["a.bin", "b.bin", "c.bin"]
+
+    # The embedded store enforces the same settings.
+    local = RunstoneClient(settings=Settings(home=limited.home, max_run_artifact_bytes=2500, max_artifact_bytes=1000))
+    extra = limited.home / "extra.bin"
+    extra.write_bytes(b"x" * 10)
+    with pytest.raises(PayloadTooLarge, match="limit of 2500 bytes"):
+        local.log_artifact(run_id, extra)
+    assert _stored_files(limited, run_id) == ["a.bin", "b.bin", "c.bin"]
+
+
 # ---------------------------------------------------------------- the HTTP layer
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

@@ -70,9 +70,10 @@ def create(
 @router.post("/mpu/create/{path:path}")
 def create_upload(path: str, request: Request, msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
     target = target_of(path, artifacts, models)
-    # Parts go back to this server, under the prefix and host the client reached it by.
+    # Parts go back to this server, at the URL the operator configured (or the address it listens
+    # on): never one taken from the request's Host header, which the client chose.
     part_path = urllib.parse.quote(request.url.path.replace("/mpu/create/", "/mpu/part/", 1))
-    part_url = str(request.url.replace(path=part_path, query=""))
+    part_url = request.app.state.settings.public_url + part_path
     return create(target, msg, artifacts, models, part_url)
 
 

@@ -20,7 +20,6 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
@@ -33,16 +32,19 @@ from runstone.errors import (
     InvalidInput,
     InvalidState,
     NotFound,
+    PayloadTooLarge,
     PermissionDenied,
     RunstoneError,
     SchemaOutOfDate,
     Unauthenticated,
     Unavailable,
 )
-from runstone.server.http import JSON
+from runstone.server.http import JSON, decode_json
 
 log = logging.getLogger("runstone.server")
 
+# The operator's limits on artifact bytes (runstone.config): exceeding one answers 413 here too.
+ARTIFACT_LIMITS = ("max_artifact_bytes", "max_run_artifact_bytes")
 _API_DOCS = " See the API docs for more information about request parameters."
 
 
@@ -86,6 +88,8 @@ class MlflowRoute(APIRoute):
                 return await handler(request)
             except RunstoneError as exc:
                 code, status = mlflow_error(exc)
+                if isinstance(exc, PayloadTooLarge) and exc.details.get("setting") in ARTIFACT_LIMITS:
+                    status = 413  # artifact bytes over an operator limit, as an oversized body answers
                 if status == 500:
                     log.exception("unhandled error in request %s", _request_id(request))
                     return error_response(code, f"Internal server error (request {_request_id(request)}).", 500)
@@ -259,15 +263,7 @@ def parse_double(value: Any, name: str, *, required: bool = False) -> float | No
 
 
 def _decode(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    # Python's JSON writer emits bare NaN and Infinity, which strict JSON (and orjson) refuse.
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidInput(f"Malformed request body: {exc}") from None
+    return decode_json(body, nan_literals=True)
 
 
 async def read_message(request: Request) -> Message:
