@@ -22,6 +22,7 @@ from runstone.tracking.artifacts import ArtifactLimits, ArtifactService
 from runstone.tracking.browse import BrowseService
 from runstone.tracking.logged_models import LoggedModelService
 from runstone.tracking.service import TrackingService
+from runstone.tracking.traces import TraceService
 
 if TYPE_CHECKING:
     from runstone.monitoring.service import MonitoringService
@@ -69,6 +70,9 @@ class Backend:
 
         ctx = ctx or self.context()
         return MonitoringService(ctx, self.tracking(ctx), self.store)
+
+    def traces(self, ctx: Context | None = None) -> TraceService:
+        return TraceService(ctx or self.context())
 
     def close(self) -> None:
         self.db.dispose()

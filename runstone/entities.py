@@ -478,3 +478,23 @@ class Alert:
     new_version: int | None = None
     approval_request_id: int | None = None
     action_note: str | None = None
+
+
+@dataclass
+class TraceInfo:
+    """One trace (MLflow 3's TraceInfoV3): where and when it ran, how it ended, its tags and
+    request metadata. Its spans are read apart (they can be large)."""
+
+    trace_id: str
+    experiment_id: str
+    request_time: int  # ms since the epoch
+    execution_time: int | None  # ms
+    state: str  # OK, ERROR, IN_PROGRESS, STATE_UNSPECIFIED
+    run_id: str | None = None
+    model_id: str | None = None
+    client_request_id: str | None = None
+    request_preview: str | None = None
+    response_preview: str | None = None
+    span_count: int = 0
+    tags: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)

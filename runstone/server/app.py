@@ -17,7 +17,7 @@ from runstone.registry.webhooks import Dispatcher
 from runstone.server import api_docs, errors, mlflow_compat
 from runstone.server.middleware import RequestMiddleware, RequestStats
 from runstone.server.origin import OriginGuard, parse_list
-from runstone.server.routes import artifacts, deployments, experiments, logged_models, meta, registry, runs
+from runstone.server.routes import artifacts, deployments, experiments, logged_models, meta, otlp, registry, runs
 from runstone.server.routes import monitoring as monitoring_routes
 from runstone.version import VERSION
 
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     for module in (meta, experiments, runs, artifacts, logged_models, registry, deployments):
         app.include_router(module.router)
     app.include_router(monitoring_routes.router)
+    app.include_router(otlp.router)
     app.include_router(api_docs.router)
     mlflow_compat.mount(app)
     ui.mount(app)

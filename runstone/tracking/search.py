@@ -81,6 +81,8 @@ class Grammar:
     set_attributes: frozenset[str]
     # Entities whose every key takes IN / NOT IN.
     set_entities: frozenset[str] = frozenset({"dataset"})  # only where the grammar has datasets
+    # Entity prefixes of this grammar alone (traces: ``trace.`` and ``metadata.``).
+    prefixes: tuple[tuple[str, Entity], ...] = ()
 
 
 RUNS = Grammar(
@@ -130,6 +132,30 @@ def native_tag(key: str, grammar: Grammar) -> tuple[Entity, str]:
     if grammar is RUNS or grammar is EXPERIMENTS:
         return "tag", FROM_MLFLOW.get(key, key)
     return "tag", key
+
+
+# MLflow's trace filters: ``metadata.<key>`` (request metadata) parses as the ``param`` entity.
+TRACES = Grammar(
+    "traces",
+    frozenset({"attribute", "tag", "param"}),
+    {
+        "trace_id": "trace_id",
+        "request_id": "trace_id",
+        "timestamp_ms": "timestamp_ms",
+        "timestamp": "timestamp_ms",
+        "execution_time_ms": "execution_time_ms",
+        "execution_time": "execution_time_ms",
+        "status": "state",
+        "state": "state",
+        "run_id": "run_id",
+        "name": "name",
+        "client_request_id": "client_request_id",
+    },
+    frozenset({"timestamp_ms", "execution_time_ms"}),
+    frozenset({"trace_id", "state", "run_id", "name", "client_request_id"}),
+    frozenset({"tag", "param"}),
+    (("trace", "attribute"), ("metadata", "param"), ("request_metadata", "param")),
+)
 
 
 @dataclass(frozen=True)
@@ -248,11 +274,11 @@ class _Parser:
         self.advance()
         word = token.text
         head, dot, rest = word.partition(".")
-        entity = _ENTITY_ALIASES.get(head.lower()) if dot else None
+        entity = (dict(self.grammar.prefixes).get(head.lower()) or _ENTITY_ALIASES.get(head.lower())) if dot else None
         if entity is None:
             if dot and not rest:
                 raise _error(f"missing key after {head!r}.", token.position, self.text)
-            if dot and head.lower() not in _ENTITY_ALIASES:
+            if dot and head.lower() not in _ENTITY_ALIASES and head.lower() not in dict(self.grammar.prefixes):
                 raise _error(
                     f"unknown entity {head!r}; use metrics., params., tags., attributes. or datasets.",
                     token.position,

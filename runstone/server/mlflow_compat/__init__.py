@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from runstone.server.http import JSON
-from runstone.server.mlflow_compat import artifacts, experiments, logged_models, multipart, registry, runs
+from runstone.server.mlflow_compat import artifacts, experiments, logged_models, multipart, registry, runs, traces
 from runstone.server.mlflow_compat.protocol import MlflowRoute, error_response
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
@@ -50,10 +50,13 @@ def endpoint_not_found(rest: str) -> JSON:
 def mount(app: FastAPI) -> None:
     for prefix in ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
         app.include_router(_info, prefix=prefix)
+    for prefix in (*PREFIXES, "/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
+        app.include_router(traces.router, prefix=prefix)
     for prefix in PREFIXES:
         for module in (experiments, runs, logged_models, registry):
             app.include_router(module.router, prefix=prefix)
     for prefix in ARTIFACT_PREFIXES:
+        app.include_router(traces.data_router, prefix=prefix)  # before the run and model artifacts
         app.include_router(artifacts.router, prefix=prefix)
         app.include_router(multipart.router, prefix=prefix)
     for prefix in (*PREFIXES, *ARTIFACT_PREFIXES, "/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):

@@ -1,0 +1,308 @@
+"""Traces of GenAI and other instrumented code: what ran, in spans, linked to runs and models.
+
+A trace arrives in two ways. MLflow 3's client sends its info (``start``) and then its spans
+as one JSON document (``upload``); OpenTelemetry exporters send spans over OTLP, possibly in
+several batches (``add_otel_spans``), and the trace's info is made from its root span. Spans
+are kept as MLflow's span dictionaries (ids in base64, attribute values as JSON text) in
+compressed chunks; search reads only the info, tag and metadata rows.
+
+Each experiment may keep its traces for a number of days (``set_retention``, or the experiment
+tag ``runstone.traces.retentionDays`` set by any client): older ones are deleted as new traces
+arrive in it, and by ``prune`` for every experiment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runstone.entities import PagedList, TraceInfo
+from runstone.errors import InvalidInput
+from runstone.governance.context import Context
+from runstone.store import experiments as experiment_store
+from runstone.store import traces as store
+from runstone.tracking import search as grammar
+from runstone.tracking import validation as check
+
+TRACE_ID = re.compile(r"^tr-[0-9a-f]{32}$")
+STATES = ("OK", "ERROR", "IN_PROGRESS", "STATE_UNSPECIFIED")
+SOURCE_RUN = "mlflow.sourceRun"
+MODEL_ID = "mlflow.modelId"
+RETENTION_TAG = "runstone.traces.retentionDays"
+MAX_TAG_VALUE = 8000
+MAX_PREVIEW = 10_000
+MAX_SPANS = 50_000  # in one upload
+DAY_MS = 86_400_000
+EXPIRE_BATCH = 1000  # traces deleted for retention by one arriving trace
+
+
+@dataclass
+class NewTrace:
+    """A trace's info as a client reports it."""
+
+    trace_id: str
+    experiment_id: str
+    request_time: int
+    execution_time: int | None = None
+    state: str = "OK"
+    client_request_id: str | None = None
+    request_preview: str | None = None
+    response_preview: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def check_trace_id(trace_id: object) -> str:
+    if not isinstance(trace_id, str) or not TRACE_ID.match(trace_id):
+        raise InvalidInput(f"Trace id {trace_id!r} must be 'tr-' followed by 32 lowercase hex digits.")
+    return trace_id
+
+
+def _check_pairs(pairs: Mapping[str, str], what: str) -> dict[str, str]:
+    for key, value in pairs.items():
+        check.key(key, what)
+        check.text(value, f"{what} {key!r} value", MAX_TAG_VALUE)
+    return dict(pairs)
+
+
+def _check_span(span: object, i: int) -> dict[str, Any]:
+    if not isinstance(span, dict):
+        raise InvalidInput(f"spans[{i}] must be an object.")
+    if not isinstance(span.get("span_id"), str) or not span["span_id"]:
+        raise InvalidInput(f"spans[{i}].span_id must be a non-empty string.")
+    if not isinstance(span.get("name"), str):
+        raise InvalidInput(f"spans[{i}].name must be a string.")
+    for key in ("start_time_unix_nano", "end_time_unix_nano"):
+        value = span.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise InvalidInput(f"spans[{i}].{key} must be a non-negative integer (nanoseconds).")
+    if span.get("attributes") is not None and not isinstance(span["attributes"], dict):
+        raise InvalidInput(f"spans[{i}].attributes must be an object.")
+    return span
+
+
+def check_spans(spans: object) -> list[dict[str, Any]]:
+    if not isinstance(spans, list):
+        raise InvalidInput('Trace data must be an object with a list of spans: {"spans": [...]}.')
+    if len(spans) > MAX_SPANS:
+        raise InvalidInput(f"A trace upload holds at most {MAX_SPANS} spans; got {len(spans)}.")
+    return [_check_span(s, i) for i, s in enumerate(spans)]
+
+
+class TraceService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def _experiment(self, s: Any, experiment_id: str) -> int:
+        ref = experiment_store.get_row(s, experiment_store.parse_id(experiment_id))
+        if ref.lifecycle_stage != "active":
+            raise InvalidInput(f"Experiment {experiment_id} is deleted; restore it before logging traces into it.")
+        return ref.id
+
+    def _expire(self, s: Any, exp_pk: int) -> int:
+        """Apply the experiment's retention as its traces arrive: delete (a bounded batch of)
+        those older than it keeps."""
+        days = store.experiment_tag(s, exp_pk, RETENTION_TAG)
+        if days is None or not days.isdigit() or int(days) < 1:
+            return 0
+        cutoff = self.ctx.clock() - int(days) * DAY_MS - 1
+        return store.delete_traces(s, exp_pk, max_time=cutoff, max_traces=EXPIRE_BATCH)
+
+    def _audit(self, s: Any, action: str, target: str, after: Mapping[str, Any] | None) -> None:
+        self.ctx.audit.write(s, action, "trace", target, None, after)
+
+    # ------------------------------------------------------------------ writes
+    def start(self, new: NewTrace) -> TraceInfo:
+        """Record a trace's info (again: a second report of the same trace updates it)."""
+        check_trace_id(new.trace_id)
+        if new.state not in STATES:
+            raise InvalidInput(f"Trace state {new.state!r} must be one of {', '.join(STATES)}.")
+        tags = _check_pairs(new.tags, "Trace tag")
+        metadata = _check_pairs(new.metadata, "Trace metadata")
+        values: dict[str, Any] = {
+            "request_time": check.integer(new.request_time, "request_time"),
+            "execution_time": None if new.execution_time is None else check.integer(new.execution_time, "execution"),
+            "state": new.state,
+            "client_request_id": new.client_request_id,
+            "request_preview": (new.request_preview or None) and new.request_preview[:MAX_PREVIEW],
+            "response_preview": (new.response_preview or None) and new.response_preview[:MAX_PREVIEW],
+            "run_uuid": metadata.get(SOURCE_RUN) or None,
+            "logged_model": metadata.get(MODEL_ID) or None,
+        }
+        with self.ctx.transaction(write=True) as s:
+            exp_pk = self._experiment(s, new.experiment_id)
+            pk = store.find_pk(s, new.trace_id)
+            if pk is None:
+                pk = store.create(s, new.trace_id, exp_pk, values)
+            else:
+                if store.experiment_of(s, pk) != exp_pk:
+                    raise InvalidInput(f"Trace {new.trace_id} belongs to another experiment.")
+                store.update_trace(s, pk, {k: v for k, v in values.items() if v is not None or k == "execution_time"})
+            store.set_tags(s, pk, tags)
+            store.set_metadata(s, pk, metadata)
+            expired = self._expire(s, exp_pk)
+            self._audit(
+                s,
+                "trace.start",
+                new.trace_id,
+                {"experiment_id": new.experiment_id, "state": new.state, "expired": expired},
+            )
+            return store.load(s, [pk])[0]
+
+    def upload(self, trace_id: str, spans: object) -> int:
+        """Replace the trace's spans with ``spans`` (MLflow's span dictionaries); how many."""
+        checked = check_spans(spans)
+        with self.ctx.transaction(write=True) as s:
+            pk = store.get_pk(s, check_trace_id(trace_id))
+            store.add_spans(s, pk, checked, replace=True)
+            self._audit(s, "trace.upload_spans", trace_id, {"spans": len(checked)})
+        return len(checked)
+
+    def add_otel_spans(self, experiment_id: str, traces: Mapping[str, Sequence[dict[str, Any]]]) -> int:
+        """Spans of OpenTelemetry exporters, by trace id; traces are created as their spans arrive
+        and finished by their root span."""
+        total = 0
+        with self.ctx.transaction(write=True) as s:
+            exp_pk = self._experiment(s, experiment_id)
+            for trace_id, spans in traces.items():
+                checked = check_spans(list(spans))
+                pk = store.find_pk(s, check_trace_id(trace_id))
+                if pk is None:
+                    first = min((sp.get("start_time_unix_nano") or 0) for sp in checked)
+                    pk = store.create(s, trace_id, exp_pk, {"request_time": first // 1_000_000, "state": "IN_PROGRESS"})
+                elif store.experiment_of(s, pk) != exp_pk:
+                    raise InvalidInput(f"Trace {trace_id} belongs to another experiment.")
+                store.add_spans(s, pk, checked)
+                for root in (sp for sp in checked if not sp.get("parent_span_id")):
+                    start, end = root.get("start_time_unix_nano") or 0, root.get("end_time_unix_nano")
+                    code = (root.get("status") or {}).get("code")
+                    store.update_trace(
+                        s,
+                        pk,
+                        {
+                            "request_time": start // 1_000_000,
+                            "execution_time": None if end is None else max(0, end - start) // 1_000_000,
+                            "state": "ERROR" if code == "STATUS_CODE_ERROR" else "OK",
+                        },
+                    )
+                    store.set_tags(s, pk, {store.TRACE_NAME_TAG: root["name"][:MAX_TAG_VALUE]})
+                total += len(checked)
+            expired = self._expire(s, exp_pk)
+            self._audit(
+                s, "trace.otlp_spans", experiment_id, {"traces": len(traces), "spans": total, "expired": expired}
+            )
+        return total
+
+    def set_tag(self, trace_id: str, key: str, value: str) -> None:
+        tags = _check_pairs({key: value}, "Trace tag")
+        with self.ctx.transaction(write=True) as s:
+            pk = store.get_pk(s, trace_id)
+            store.set_tags(s, pk, tags)
+            self._audit(s, "trace.set_tag", trace_id, {"key": key, "value": value})
+
+    def delete_tag(self, trace_id: str, key: str) -> None:
+        with self.ctx.transaction(write=True) as s:
+            store.delete_tag(s, store.get_pk(s, trace_id), trace_id, key)
+            self._audit(s, "trace.delete_tag", trace_id, {"key": key})
+
+    def link_to_run(self, trace_ids: Sequence[str], run_id: str) -> None:
+        from runstone.store import runs as run_store
+
+        with self.ctx.transaction(write=True) as s:
+            run_store.get_row(s, run_id)
+            for trace_id in trace_ids:
+                pk = store.get_pk(s, trace_id)
+                store.update_trace(s, pk, {"run_uuid": run_id})
+                store.set_metadata(s, pk, {SOURCE_RUN: run_id})
+            self._audit(s, "trace.link_to_run", run_id, {"traces": list(trace_ids)})
+
+    def delete(
+        self,
+        experiment_id: str,
+        *,
+        max_time: int | None = None,
+        max_traces: int | None = None,
+        trace_ids: Sequence[str] | None = None,
+    ) -> int:
+        if max_time is None and not trace_ids:
+            raise InvalidInput("Name the traces to delete (request_ids) or a max_timestamp_millis.")
+        if trace_ids and max_time is not None:
+            raise InvalidInput("Delete traces either by request_ids or by max_timestamp_millis, not both.")
+        if max_traces is not None and max_traces < 1:
+            raise InvalidInput("max_traces must be at least 1.")
+        with self.ctx.transaction(write=True) as s:
+            exp_pk = experiment_store.get_row(s, experiment_store.parse_id(experiment_id)).id
+            count = store.delete_traces(s, exp_pk, max_time=max_time, max_traces=max_traces, trace_ids=trace_ids)
+            self._audit(s, "trace.delete", experiment_id, {"deleted": count})
+            return count
+
+    # ------------------------------------------------------------------ retention
+    def set_retention(self, experiment_id: str, days: int | None) -> None:
+        """Keep the experiment's traces ``days`` days (None: for good)."""
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+            raise InvalidInput(f"Trace retention must be a whole number of days, at least 1; got {days!r}.")
+        exp_id = experiment_store.parse_id(experiment_id)
+        with self.ctx.transaction(write=True) as s:
+            experiment_store.get_row(s, exp_id)
+            if days is None:
+                if any(e == exp_id for e, _ in store.experiments_tagged(s, RETENTION_TAG)):
+                    experiment_store.delete_tag(s, exp_id, RETENTION_TAG)
+            else:
+                experiment_store.set_tag(s, exp_id, RETENTION_TAG, str(days))
+            self.ctx.audit.write(s, "trace.set_retention", "experiment", str(exp_id), None, {"days": days})
+
+    def prune(self) -> dict[str, int]:
+        """Delete traces older than their experiment's retention; deleted counts by experiment."""
+        now = self.ctx.clock()
+        deleted: dict[str, int] = {}
+        with self.ctx.transaction(write=True) as s:
+            for exp_id, value in store.experiments_tagged(s, RETENTION_TAG):
+                try:
+                    days = int(value)
+                except ValueError:
+                    continue
+                count = store.delete_traces(s, exp_id, max_time=now - days * DAY_MS - 1)
+                if count:
+                    deleted[str(exp_id)] = count
+            if deleted:
+                self.ctx.audit.write(s, "trace.prune", "experiment", ",".join(deleted), None, {"deleted": deleted})
+        return deleted
+
+    # ------------------------------------------------------------------ reads
+    def get(self, trace_id: str) -> TraceInfo:
+        with self.ctx.transaction() as s:
+            return store.load(s, [store.get_pk(s, trace_id)])[0]
+
+    def spans(self, trace_id: str) -> list[dict[str, Any]]:
+        with self.ctx.transaction() as s:
+            return store.spans(s, store.get_pk(s, trace_id))
+
+    def search(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        if not experiment_ids:
+            raise InvalidInput("Search traces in at least one experiment.")
+        comparisons = grammar.parse_filter(filter_string, grammar.TRACES)
+        limit = check.max_results(max_results, default=100, limit=1000)
+        with self.ctx.transaction() as s:
+            pks = [experiment_store.parse_id(e) for e in experiment_ids]
+            found, token = store.search(
+                s,
+                experiment_pks=pks,
+                comparisons=comparisons,
+                order_by=[o for o in order_by or [] if o.strip()],
+                max_results=limit,
+                page_token=page_token,
+            )
+            return PagedList(store.load(s, found), token)
+
+    def for_run(self, run_id: str, limit: int = 100) -> list[TraceInfo]:
+        with self.ctx.transaction() as s:
+            return store.load(s, store.for_run(s, run_id, limit))
