@@ -40,7 +40,7 @@ def blocks(markdown: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2)) for m in re.finditer(r"```(python|bash)\n(.*?)```", markdown, re.S)]
 
 
-@pytest.mark.parametrize("page", ["quickstart.md", "registry.md", "models.md", "serving.md"])
+@pytest.mark.parametrize("page", ["quickstart.md", "registry.md", "models.md", "serving.md", "monitoring.md"])
 def test_howto_commands_run(page, tmp_path):
     """Every python and bash block of the page runs, in order, in one fresh home."""
     env = {**os.environ, "RUNSTONE_HOME": str(tmp_path / "home")}

@@ -123,6 +123,13 @@ class Worker:
         if not wins:
             note = f"Version {version} did not beat the champion ({summary}); no request opened."
             return self.api.record_retraining(alert.id, status="done", action_note=note)  # type: ignore[no-any-return]
+        if not client.get_model_policy(alert.model).protects("alias", alias) and not action.get("promote"):
+            note = (
+                f"Version {version} wins ({summary}), but no request was opened: the model's policy does not protect "
+                f"alias {alias!r}, so a request would move it at once. Protect the alias (runstone registry policy "
+                f"--protect-alias {alias}) or set promote: true on the retrain action."
+            )
+            return self.api.record_retraining(alert.id, status="done", action_note=note)  # type: ignore[no-any-return]
         request = client.request_transition(
             alert.model, version, alias=alias, comment=f"Retrained after monitoring alert {alert.id}: {summary}."
         )

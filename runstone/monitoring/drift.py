@@ -67,8 +67,11 @@ def numeric_drift(reference: Mapping[str, Any], values: Any) -> dict[str, Any]:
     p_value = float(kolmogorov(statistic * np.sqrt(effective)))
     # Wasserstein-1 as the mean gap between the two quantile functions.
     # Interior quantiles only: the extremes (min and max) of two samples differ by chance alone.
+    # Integrated over p (trapezoids), so the 1% and 99% quantiles weigh what their share of p is.
     inner = (probs > 0) & (probs < 1)
-    wasserstein = float(np.mean(np.abs(np.quantile(ordered, probs[inner]) - qvalues[inner])))
+    gaps = np.abs(np.quantile(ordered, probs[inner]) - qvalues[inner])
+    span = probs[inner][-1] - probs[inner][0]
+    wasserstein = float(np.sum((gaps[1:] + gaps[:-1]) / 2 * np.diff(probs[inner])) / span)
     scale = reference.get("std") or (qvalues[-1] - qvalues[0]) or 1.0
     out_of_range = float(np.mean((present < reference["min"]) | (present > reference["max"])))
     result.update(

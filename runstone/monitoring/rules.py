@@ -19,7 +19,8 @@ In YAML (``runstone monitor rules add fraud rules.yaml``) or as JSON through the
           data_param: data   # the parameter that names the recent data file
           holdout: holdout.csv
           target: label
-          alias: champion
+          alias: champion    # the request moves this alias; opened only when the policy protects
+                             # it (else the request would apply at once), or with promote: true
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ ACTIONS = ("webhook", "log", "retrain")
 DEFAULT_COOLDOWN = "1h"
 _NAME = re.compile(r"^[\w.\- ]{1,256}$")
 _RETRAIN_KEYS = {"type", "project", "entry_point", "params", "data_param", "holdout", "target", "alias", "model_path",
-                 "experiment"}  # fmt: skip
+                 "experiment", "promote"}  # fmt: skip
 
 
 def check_rule(spec: Any, features: Sequence[str] | None) -> dict[str, Any]:
