@@ -105,3 +105,21 @@ def logged_model_holders(session: Session, model_id: str) -> list[tuple[str, int
         .order_by(ModelVersionRow.id)
     )
     return [(name, version) for name, version in rows]
+
+
+def registered_packages(session: Session) -> dict[str, tuple[str, int]]:
+    """The runs (by id) and logged models (by ``m-`` id) that hold a registered version's
+    package, each with one (model, version) that it holds."""
+    rows = session.execute(
+        select(RegisteredModelRow.name, ModelVersionRow.version, ModelVersionRow.source)
+        .join(RegisteredModelRow, RegisteredModelRow.id == ModelVersionRow.model_id)
+        .order_by(ModelVersionRow.id)
+    )
+    held: dict[str, tuple[str, int]] = {}
+    for name, version, source in rows:
+        run = source_path(source)
+        logged = _LOGGED.match(source)
+        owner = run[0] if run is not None else logged["id"] if logged is not None else None
+        if owner is not None:
+            held.setdefault(owner, (name, version))
+    return held

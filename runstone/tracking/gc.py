@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 from runstone.artifacts.base import ArtifactStore
 from runstone.entities import LifecycleStage
-from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.errors import Immutable, InvalidInput, InvalidState, NotFound
 from runstone.governance.context import Context
 from runstone.store import experiments as experiment_store
 from runstone.store import logged_models as logged_model_store
 from runstone.store import requests as request_store
 from runstone.store import runs as run_store
+from runstone.store import version_manifests
 from runstone.tracking import validation as check
 
 if TYPE_CHECKING:
@@ -94,6 +95,43 @@ def _named(
     return _with_runs_of(s, runs, exp_ids), exp_ids
 
 
+def _keep_registered(
+    s: Session, runs: list[tuple[int, str, str]], experiments: list[int], *, named: bool
+) -> tuple[list[tuple[int, str, str]], list[int]]:
+    """Leave out the runs (and the experiments with runs or logged models) that hold a registered
+    version's files: those files cannot change, and removing them is a change. When the caller
+    named them, refuse instead, naming the version."""
+    held = version_manifests.registered_packages(s)
+    if not held:
+        return runs, experiments
+    blocked: dict[str, tuple[str, int]] = {}
+    kept_experiments = []
+    for exp_id in experiments:
+        owners = [r[1] for r in run_store.in_experiments(s, [exp_id])]
+        owners += [ref.model_id for ref in logged_model_store.in_experiment(s, exp_id)]
+        holding = [(o, held[o]) for o in owners if o in held]
+        if holding:
+            blocked[f"experiment {exp_id}"] = holding[0][1]
+        else:
+            kept_experiments.append(exp_id)
+    dropped = set(experiments) - set(kept_experiments)
+    dropped_runs = {r[1] for r in run_store.in_experiments(s, list(dropped))} if dropped else set()
+    for _, run_id, _ in runs:
+        if run_id in held:
+            blocked[f"run {run_id}"] = held[run_id]
+    if blocked and named:
+        what, (name, version) = next(iter(blocked.items()))
+        raise Immutable(
+            f"The {what} holds the files of version {version} of registered model {name!r}, which cannot change; "
+            "delete that version first to remove it for good.",
+            {"registered_model": name, "version": str(version)},
+        )
+    if blocked:
+        log.info("gc keeps what registered versions hold: %s", ", ".join(blocked))
+    kept_runs = [r for r in runs if r[1] not in held and r[1] not in dropped_runs]
+    return kept_runs, kept_experiments
+
+
 def collect(
     ctx: Context,
     store: ArtifactStore,
@@ -121,6 +159,9 @@ def collect(
         else:
             experiments = experiment_store.deleted_ids(s, cutoff)
             runs = _with_runs_of(s, run_store.deleted(s, cutoff), experiments)
+        runs, experiments = _keep_registered(
+            s, runs, experiments, named=run_ids is not None or experiment_ids is not None
+        )
         # MLflow 3's logged models belong to their experiment: they go with it.
         folders = [_run_folder(key) for _, _, key in runs] + [
             _run_folder(ref.artifact_key) for e in experiments for ref in logged_model_store.in_experiment(s, e)

@@ -193,3 +193,18 @@ def test_the_digest_function_is_what_the_docs_say():
     files = [ManifestFile("b", 1, "2" * 64), ManifestFile("a/x", 1, "1" * 64)]
     listing = f"{'1' * 64}  a/x\n{'2' * 64}  b\n"
     assert manifest_digest(files) == hashlib.sha256(listing.encode()).hexdigest()
+
+
+def test_gc_never_removes_the_files_of_a_registered_version(http, server):
+    run_id, _ = _registered(http, "collected")
+    with remote(server.url) as client:
+        client.delete_run(run_id)
+        with pytest.raises(Immutable, match="version 1 of registered model 'collected'"):
+            client.gc(run_ids=[run_id])
+        report = client.gc()  # everything deleted: the run holding version 1 stays
+        assert run_id not in report["run_ids"]
+        assert _store_file(server, run_id, "model/model.pkl").read_bytes() == b"approved bytes"
+        assert http.get(f"/api/v1/runs/{run_id}/artifacts/model/model.pkl").content == b"approved bytes"
+        client.delete_model_version("collected", "1")
+        assert run_id in client.gc(run_ids=[run_id])["run_ids"]
+    assert not list((server.home / "artifacts").glob(f"*/{run_id}"))
