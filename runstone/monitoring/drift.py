@@ -14,11 +14,10 @@ every column; rules often use it ("PSI > 0.2").
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from runstone.monitoring.profile import as_labels, as_numbers
+from runstone.monitoring.profile import as_numbers, category_counts
 
 SMALL_SAMPLE = 1000
 P_VALUE = 0.05
@@ -34,6 +33,13 @@ def psi(reference: Any, current: Any) -> float:
     ref = np.clip(np.asarray(reference, dtype=np.float64), _EPS, None)
     cur = np.clip(np.asarray(current, dtype=np.float64), _EPS, None)
     return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+
+def _sorted_quantiles(ordered: Any, probs: Any) -> Any:
+    """Quantiles of sorted values (numpy's default linear interpolation) without sorting again."""
+    import numpy as np
+
+    return np.interp(probs * (len(ordered) - 1), np.arange(len(ordered)), ordered)
 
 
 def numeric_drift(reference: Mapping[str, Any], values: Any) -> dict[str, Any]:
@@ -53,14 +59,16 @@ def numeric_drift(reference: Mapping[str, Any], values: Any) -> dict[str, Any]:
         return result
     edges = np.asarray(reference["histogram"]["edges"], dtype=np.float64)
     ref_shares = np.asarray(reference["histogram"]["shares"], dtype=np.float64)
-    counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1)
-    shares = counts / len(present)
+    # One sort serves the histogram, the quantiles and the KS statistic.
+    ordered = np.sort(present)
+    n = len(ordered)
+    cuts = np.searchsorted(ordered, edges, side="left")
+    counts = np.diff(np.concatenate(([0], cuts, [n])))
+    shares = counts / n
     probs = np.asarray(reference["quantiles"]["probs"], dtype=np.float64)
     qvalues = np.asarray(reference["quantiles"]["values"], dtype=np.float64)
     # Kolmogorov-Smirnov against the reference CDF interpolated between its quantiles.
-    ordered = np.sort(present)
     ref_cdf = np.interp(ordered, qvalues, probs, left=0.0, right=1.0)
-    n = len(ordered)
     ranks = np.arange(1, n + 1) / n
     statistic = float(max(np.max(ranks - ref_cdf), np.max(ref_cdf - (ranks - 1 / n))))
     effective = n * reference["count"] / (n + reference["count"])
@@ -69,7 +77,7 @@ def numeric_drift(reference: Mapping[str, Any], values: Any) -> dict[str, Any]:
     # Interior quantiles only: the extremes (min and max) of two samples differ by chance alone.
     # Integrated over p (trapezoids), so the 1% and 99% quantiles weigh what their share of p is.
     inner = (probs > 0) & (probs < 1)
-    gaps = np.abs(np.quantile(ordered, probs[inner]) - qvalues[inner])
+    gaps = np.abs(_sorted_quantiles(ordered, probs[inner]) - qvalues[inner])
     span = probs[inner][-1] - probs[inner][0]
     wasserstein = float(np.sum((gaps[1:] + gaps[:-1]) / 2 * np.diff(probs[inner])) / span)
     scale = reference.get("std") or (qvalues[-1] - qvalues[0]) or 1.0
@@ -96,10 +104,9 @@ def categorical_drift(reference: Mapping[str, Any], values: Any) -> dict[str, An
     from scipy.spatial.distance import jensenshannon
     from scipy.stats import chisquare
 
-    labels = as_labels(values)
-    total = len(labels)
-    counts = Counter(v for v in labels if v is not None)
+    counts, missing = category_counts(values)
     present = sum(counts.values())
+    total = present + missing
     result: dict[str, Any] = {
         "type": "categorical",
         "count": present,

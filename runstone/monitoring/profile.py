@@ -69,6 +69,28 @@ def as_labels(values: Any) -> list[str | None]:
     return out
 
 
+def category_counts(values: Any) -> tuple[dict[str, int], int]:
+    """Count of each category (as labels) and the number of missing values, in vectorized code."""
+    import numpy as np
+
+    array = np.asarray(values)
+    if array.dtype.kind in "iufb":
+        numbers = array.astype(np.float64)
+        present = numbers[~np.isnan(numbers)]
+        unique, counts = np.unique(present, return_counts=True)
+        labels = as_labels(unique.tolist()) if array.dtype.kind != "b" else [str(bool(u)) for u in unique]
+        return {str(k): int(c) for k, c in zip(labels, counts, strict=True)}, len(array) - len(present)
+    import pandas as pd
+
+    series = pd.Series(array, dtype=object)
+    found = series.value_counts(dropna=True)
+    merged: dict[str, int] = {}
+    for value, count in zip(as_labels(found.index.tolist()), found.tolist(), strict=True):
+        if value is not None:
+            merged[value] = merged.get(value, 0) + int(count)
+    return merged, len(array) - sum(merged.values())
+
+
 def numeric_profile(values: Any) -> dict[str, Any]:
     import numpy as np
 
@@ -97,10 +119,10 @@ def numeric_profile(values: Any) -> dict[str, Any]:
 def categorical_profile(values: Any) -> dict[str, Any]:
     from collections import Counter
 
-    labels = as_labels(values)
-    total = len(labels)
-    counts = Counter(v for v in labels if v is not None)
+    found, missing = category_counts(values)
+    counts = Counter(found)
     present = sum(counts.values())
+    total = present + missing
     top = counts.most_common(TOP_K)
     kept = sum(c for _, c in top)
     return {
