@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from runstone.entities import ManifestFile, PackageManifest
@@ -81,9 +81,14 @@ def run_holders(session: Session, run_id: str, path: str) -> list[tuple[str, int
         select(RegisteredModelRow.name, ModelVersionRow.version, ModelVersionRow.source)
         .join(RegisteredModelRow, RegisteredModelRow.id == ModelVersionRow.model_id)
         .where(
+            # Both halves use the run_uuid index: versions of this run, and the few with no run
+            # recorded (imported without one) whose source still names it.
             or_(
                 ModelVersionRow.run_uuid == run_id,
-                ModelVersionRow.source.like(f"runs:/{_escape_like(run_id)}/%", escape="\\"),
+                and_(
+                    ModelVersionRow.run_uuid.is_(None),
+                    ModelVersionRow.source.like(f"runs:/{_escape_like(run_id)}/%", escape="\\"),
+                ),
             )
         )
         .order_by(ModelVersionRow.id)
