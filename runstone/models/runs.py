@@ -23,7 +23,7 @@ def default_client() -> Any:
     the one used."""
     from runstone.sdk import fluent
 
-    return fluent._client()
+    return fluent.default_client()
 
 
 def client_for(tracking_uri: str) -> Any:

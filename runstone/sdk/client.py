@@ -41,6 +41,15 @@ _local_backends: dict[str, Any] = {}
 _local_lock = threading.Lock()
 
 
+def close_local_backends() -> None:
+    """Close the embedded stores this process opened (they reopen on next use)."""
+    with _local_lock:
+        backends = list(_local_backends.values())
+        _local_backends.clear()
+    for backend in backends:
+        backend.close()
+
+
 def default_user(settings: Settings) -> str:
     if settings.user:
         return settings.user

@@ -42,7 +42,9 @@ class ActiveRun(Run):
         end_run(status.value)
 
 
-class _State:
+class State:
+    """Everything the fluent API keeps between calls: tracking URI, experiment, clients, active runs."""
+
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.tracking_uri: str | None = None
@@ -65,7 +67,7 @@ class _State:
         return stack  # type: ignore[no-any-return]
 
 
-_state = _State()
+_state = State()
 
 
 def set_tracking_uri(uri: str | os.PathLike[str] | RunstoneClient | None) -> None:
@@ -83,10 +85,11 @@ def set_tracking_uri(uri: str | os.PathLike[str] | RunstoneClient | None) -> Non
 
 
 def get_tracking_uri() -> str:
-    return _client().tracking_uri
+    return default_client().tracking_uri
 
 
-def _client() -> RunstoneClient:
+def default_client() -> RunstoneClient:
+    """The client the fluent API logs through (one per tracking URI)."""
     with _state.lock:
         client = _state.clients.get(_state.tracking_uri)
         if client is None:
@@ -128,7 +131,7 @@ def flush() -> None:
 # ----------------------------------------------------------------- experiments
 def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
     """Make an experiment the active one, creating it (by name) when it does not exist."""
-    client = _client()
+    client = default_client()
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidInput("Give exactly one of experiment_name or experiment_id.")
     if experiment_id is not None:
@@ -154,21 +157,21 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
 
 
 def create_experiment(name: str, tags: Mapping[str, Any] | None = None) -> str:
-    return _client().create_experiment(name, tags)
+    return default_client().create_experiment(name, tags)
 
 
 def get_experiment(experiment_id: str) -> Experiment:
-    return _client().get_experiment(experiment_id)
+    return default_client().get_experiment(experiment_id)
 
 
 def get_experiment_by_name(name: str) -> Experiment | None:
-    return _client().get_experiment_by_name(name)
+    return default_client().get_experiment_by_name(name)
 
 
 def _experiment_id() -> str:
     if _state.experiment_id is not None:
         return _state.experiment_id
-    settings = _client().settings
+    settings = default_client().settings
     if settings.experiment_name:
         return set_experiment(settings.experiment_name).experiment_id
     return settings.experiment_id or "0"
@@ -186,7 +189,8 @@ def start_run(
     log_system_tags: bool = True,
 ) -> ActiveRun:
     """Start a new run, or resume ``run_id``, and make it the active run of this thread."""
-    client = _client()
+    _install_exit_hooks()
+    client = default_client()
     stack = _state.stack
     if run_id is None and not stack and parent_run_id is None and not _state.env_run_taken:
         with _state.lock:
@@ -248,7 +252,7 @@ def end_run(status: str = "FINISHED") -> None:
     if not stack:
         return
     run = stack.pop()
-    client = _client()
+    client = default_client()
     try:
         flush()
     finally:
@@ -290,7 +294,7 @@ def _run_id(run_id: str | None = None) -> str:
 
 def get_run(run_id: str) -> Run:
     flush()
-    return _client().get_run(run_id)
+    return default_client().get_run(run_id)
 
 
 # --------------------------------------------------------------------- logging
@@ -304,7 +308,7 @@ def log_metric(
     """Record a metric point; returns at once (sent in the background)."""
     metric = check.metric(Metric(key, _number(key, value), timestamp if timestamp is not None else _now(), step or 0))
     rid = _run_id(run_id)
-    _batcher(_client()).add(rid, metrics=[metric])
+    _batcher(default_client()).add(rid, metrics=[metric])
 
 
 def log_metrics(
@@ -312,7 +316,7 @@ def log_metrics(
 ) -> None:
     ts = timestamp if timestamp is not None else _now()
     points = [check.metric(Metric(k, _number(k, v), ts, step or 0)) for k, v in metrics.items()]
-    _batcher(_client()).add(_run_id(run_id), metrics=points)
+    _batcher(default_client()).add(_run_id(run_id), metrics=points)
 
 
 def _number(key: str, value: Any) -> float:
@@ -351,7 +355,7 @@ def log_params(params: Mapping[str, Any], run_id: str | None = None) -> None:
     rid = _run_id(run_id)
     as_text = {k: str(v) for k, v in params.items()}
     _check_params(rid, as_text)
-    _batcher(_client()).add(rid, params=list(as_text.items()))
+    _batcher(default_client()).add(rid, params=list(as_text.items()))
 
 
 def set_tag(key: str, value: Any, run_id: str | None = None) -> None:
@@ -362,38 +366,38 @@ def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
     rid = _run_id(run_id)
     as_text = {k: str(v) for k, v in tags.items()}
     check.batch([], {}, as_text)
-    _batcher(_client()).add(rid, tags=list(as_text.items()))
+    _batcher(default_client()).add(rid, tags=list(as_text.items()))
 
 
 def delete_tag(key: str, run_id: str | None = None) -> None:
     rid = _run_id(run_id)
     flush()
-    _client().delete_tag(rid, key)
+    default_client().delete_tag(rid, key)
 
 
 def log_artifact(
     local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
-    _client().log_artifact(_run_id(run_id), local_path, artifact_path)
+    default_client().log_artifact(_run_id(run_id), local_path, artifact_path)
 
 
 def log_artifacts(
     local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
-    _client().log_artifacts(_run_id(run_id), local_dir, artifact_path)
+    default_client().log_artifacts(_run_id(run_id), local_dir, artifact_path)
 
 
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
-    _client().log_text(_run_id(run_id), text, artifact_file)
+    default_client().log_text(_run_id(run_id), text, artifact_file)
 
 
 def log_dict(dictionary: Mapping[str, Any], artifact_file: str, run_id: str | None = None) -> None:
-    _client().log_dict(_run_id(run_id), dictionary, artifact_file)
+    default_client().log_dict(_run_id(run_id), dictionary, artifact_file)
 
 
 def log_figure(figure: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Save a matplotlib or plotly figure as an artifact (format from the file extension)."""
-    _client().log_figure(_run_id(run_id), figure, artifact_file)
+    default_client().log_figure(_run_id(run_id), figure, artifact_file)
 
 
 def log_input(
@@ -406,7 +410,7 @@ def log_input(
     input_tags = dict(tags or {})
     if context:
         input_tags[T.DATASET_CONTEXT] = context
-    _client().log_inputs(_run_id(run_id), [(entity, input_tags)])
+    default_client().log_inputs(_run_id(run_id), [(entity, input_tags)])
 
 
 # ---------------------------------------------------------------------- search
@@ -422,7 +426,7 @@ def search_runs(
     """Runs matching a filter, across experiments. ``output_format="pandas"`` gives a
     DataFrame with MLflow's columns (``run_id``, ``metrics.<key>``, ``params.<key>`` ...)."""
     flush()
-    client = _client()
+    client = default_client()
     if not experiment_ids and not experiment_names:
         experiment_ids = [_experiment_id()]
     runs: list[Run] = []
@@ -475,10 +479,23 @@ def _excepthook(exc_type: Any, exc: Any, tb: Any) -> None:
 
 
 _previous_hook = sys.excepthook
-sys.excepthook = _excepthook
+_hooks_lock = threading.Lock()
+_hooks_installed = False
 
 
-@atexit.register
+def _install_exit_hooks() -> None:
+    """Installed when the first run starts, not at import: an uncaught exception then marks the
+    active runs FAILED, and at exit they end and buffered points are sent."""
+    global _previous_hook, _hooks_installed
+    with _hooks_lock:
+        if _hooks_installed:
+            return
+        _previous_hook = sys.excepthook
+        sys.excepthook = _excepthook
+        atexit.register(_at_exit)
+        _hooks_installed = True
+
+
 def _at_exit() -> None:
     status = RunStatus.FAILED.value if _state.failed else RunStatus.FINISHED.value
     try:
@@ -487,3 +504,20 @@ def _at_exit() -> None:
         flush()
     except Exception as exc:  # at exit, say what was lost rather than raise into nothing
         print(f"runstone: {exc}", file=sys.stderr)
+
+
+def reset() -> State:
+    """Forget the fluent API's state (tracking URI, experiment, active runs, clients), ending
+    no run, and close the clients' connections and background senders. For tests and for
+    long-lived processes that switch stores; returns the fresh state."""
+    global _state
+    with _state.lock:
+        old, _state = _state, State()
+    for batcher in old.batchers.values():
+        try:
+            batcher.close()
+        except Exception:  # a batch the old store rejected: the state is discarded anyway
+            pass
+    for client in old.clients.values():
+        client.close()
+    return _state

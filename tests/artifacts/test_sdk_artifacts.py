@@ -6,7 +6,6 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -31,11 +30,9 @@ def client(
         yield request.getfixturevalue("remote_client")
         return
     # The embedded backend is cached per process; keep this test's engines to itself.
-    backends: dict[str, Any] = {}
-    monkeypatch.setattr(client_module, "_local_backends", backends)
+    client_module.close_local_backends()
     yield request.getfixturevalue("local_client")
-    for backend in backends.values():
-        backend.close()
+    client_module.close_local_backends()
 
 
 @pytest.fixture

@@ -22,13 +22,11 @@ from runstone.sdk.client import RunstoneClient
 
 
 @pytest.fixture(autouse=True)
-def embedded_stores(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def embedded_stores() -> Iterator[None]:
     """Each test opens its own embedded store and closes it afterwards."""
-    backends: dict[str, Any] = {}
-    monkeypatch.setattr(client_module, "_local_backends", backends)
+    client_module.close_local_backends()
     yield
-    for backend in backends.values():
-        backend.close()
+    client_module.close_local_backends()
 
 
 @pytest.fixture

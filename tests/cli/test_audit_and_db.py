@@ -65,9 +65,7 @@ def test_an_older_store_is_refused_until_db_upgrade_brings_it_and_its_runs_along
     from runstone.store import schema
     from runstone.store.engine import Database
 
-    for backend in client_module._local_backends.values():
-        backend.close()
-    client_module._local_backends.clear()
+    client_module.close_local_backends()
     db = Database(f"sqlite:///{home / 'runstone.db'}")
     schema.downgrade(db, "0004")  # the schema of an older runstone, with its data
     db.dispose()

@@ -20,22 +20,11 @@ from runstone.sdk.client import RunstoneClient
 @pytest.fixture(autouse=True)
 def fluent_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     monkeypatch.setenv("GIT_DIR", str(tmp_path / "not-a-git-dir"))
-    state = fluent._State()
-    monkeypatch.setattr(fluent, "_state", state)
-    backends: dict[str, Any] = {}
-    monkeypatch.setattr(client_module, "_local_backends", backends)
-    yield state
-    while state.stack:
-        state.stack.pop()
-    for batcher in state.batchers.values():
-        try:
-            batcher.close()
-        except Exception:
-            pass
-    for c in state.clients.values():
-        c.close()
-    for backend in backends.values():
-        backend.close()
+    client_module.close_local_backends()
+    yield fluent.reset()
+    # A failing test may leave runs active and senders running: drop them, ending no run.
+    fluent.reset()
+    client_module.close_local_backends()
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +40,7 @@ def _no_autolog_left() -> Iterator[None]:
 def client() -> RunstoneClient:
     """Reads what the fluent API logged (the same embedded store)."""
     fluent.flush()
-    return fluent._client()
+    return fluent.default_client()
 
 
 @pytest.fixture

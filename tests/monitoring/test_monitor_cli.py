@@ -18,7 +18,7 @@ HOUR = 3_600_000
 
 @pytest.fixture
 def run(settings, monkeypatch):
-    monkeypatch.setattr(client_module, "_local_backends", {})
+    client_module.close_local_backends()
     monkeypatch.setenv("RUNSTONE_BACKEND_STORE_URI", settings.database_uri)
     monkeypatch.setenv("RUNSTONE_ARTIFACTS_DESTINATION", str(settings.artifact_root))
 
@@ -28,8 +28,7 @@ def run(settings, monkeypatch):
         return result.stdout if code == 0 else result.stderr
 
     yield invoke
-    for backend in client_module._local_backends.values():
-        backend.close()
+    client_module.close_local_backends()
 
 
 def test_profile_ingest_labels_report_and_rules(run, version, tmp_path: Path):

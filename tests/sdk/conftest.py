@@ -29,23 +29,11 @@ def fluent_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[An
     run would record this checkout's git state and diff (test_system_tags covers git).
     """
     monkeypatch.setenv("GIT_DIR", str(tmp_path / "not-a-git-dir"))
-    state = fluent._State()
-    monkeypatch.setattr(fluent, "_state", state)
-    backends: dict[str, Any] = {}
-    monkeypatch.setattr(client_module, "_local_backends", backends)
-    yield state
-    # A failing test may leave runs active and worker threads running: end them quietly.
-    while state.stack:
-        state.stack.pop()
-    for batcher in state.batchers.values():
-        try:
-            batcher.close()
-        except Exception:
-            pass
-    for client in state.clients.values():
-        client.close()
-    for backend in backends.values():
-        backend.close()
+    client_module.close_local_backends()
+    yield fluent.reset()
+    # A failing test may leave runs active and senders running: drop them, ending no run.
+    fluent.reset()
+    client_module.close_local_backends()
 
 
 @pytest.fixture
