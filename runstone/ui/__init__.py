@@ -28,7 +28,16 @@ class _Static(StaticFiles):
 
 def mount(app: FastAPI) -> None:
     """Add the UI's pages, chart data and static files to the server."""
-    from runstone.ui import assets, compare, pages, registry_pages, request_pages, run_pages, trace_pages
+    from runstone.ui import (
+        assets,
+        compare,
+        monitoring_pages,
+        pages,
+        registry_pages,
+        request_pages,
+        run_pages,
+        trace_pages,
+    )
 
     for router in (
         pages.router,
@@ -38,6 +47,7 @@ def mount(app: FastAPI) -> None:
         registry_pages.router,
         request_pages.router,
         trace_pages.router,
+        monitoring_pages.router,
         assets.router,
     ):
         app.include_router(router)
