@@ -80,15 +80,19 @@ def delete_tag(session: Session, pk: int, trace_id: str, key: str) -> None:
         raise NotFound(f"Trace {trace_id!r} has no tag {key!r}.")
 
 
-def add_spans(session: Session, pk: int, spans: Sequence[Mapping[str, Any]], *, replace: bool = False) -> None:
-    """Store one upload of spans as one compressed chunk (``replace``: instead of all before)."""
+def pack(spans: Sequence[Mapping[str, Any]]) -> bytes:
+    """Spans as one stored chunk. Done before the write transaction: compressing holds no lock."""
+    return zlib.compress(orjson.dumps(list(spans)), 6)
+
+
+def add_spans(session: Session, pk: int, packed: bytes, count: int, *, replace: bool = False) -> None:
+    """Store one upload of spans (``pack``-ed) as one chunk (``replace``: instead of all before)."""
     if replace:
         session.execute(delete(TraceSpanChunkRow).where(TraceSpanChunkRow.trace_pk == pk))
     seq = session.scalar(
         select(func.coalesce(func.max(TraceSpanChunkRow.seq), 0)).where(TraceSpanChunkRow.trace_pk == pk)
     )
-    data = zlib.compress(orjson.dumps(list(spans)), 6)
-    session.add(TraceSpanChunkRow(trace_pk=pk, seq=int(seq or 0) + 1, span_count=len(spans), data=data))
+    session.add(TraceSpanChunkRow(trace_pk=pk, seq=int(seq or 0) + 1, span_count=count, data=packed))
     session.flush()
     totals = session.execute(
         select(func.sum(TraceSpanChunkRow.span_count), func.sum(func.length(TraceSpanChunkRow.data))).where(

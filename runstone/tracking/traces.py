@@ -154,9 +154,10 @@ class TraceService:
     def upload(self, trace_id: str, spans: object) -> int:
         """Replace the trace's spans with ``spans`` (MLflow's span dictionaries); how many."""
         checked = check_spans(spans)
+        packed = store.pack(checked)
         with self.ctx.transaction(write=True) as s:
             pk = store.get_pk(s, check_trace_id(trace_id))
-            store.add_spans(s, pk, checked, replace=True)
+            store.add_spans(s, pk, packed, len(checked), replace=True)
             self._audit(s, "trace.upload_spans", trace_id, {"spans": len(checked)})
         return len(checked)
 
@@ -164,17 +165,18 @@ class TraceService:
         """Spans of OpenTelemetry exporters, by trace id; traces are created as their spans arrive
         and finished by their root span."""
         total = 0
+        checked_by_trace = {check_trace_id(t): check_spans(list(spans)) for t, spans in traces.items()}
+        packed = {t: store.pack(spans) for t, spans in checked_by_trace.items()}
         with self.ctx.transaction(write=True) as s:
             exp_pk = self._experiment(s, experiment_id)
-            for trace_id, spans in traces.items():
-                checked = check_spans(list(spans))
-                pk = store.find_pk(s, check_trace_id(trace_id))
+            for trace_id, checked in checked_by_trace.items():
+                pk = store.find_pk(s, trace_id)
                 if pk is None:
                     first = min((sp.get("start_time_unix_nano") or 0) for sp in checked)
                     pk = store.create(s, trace_id, exp_pk, {"request_time": first // 1_000_000, "state": "IN_PROGRESS"})
                 elif store.experiment_of(s, pk) != exp_pk:
                     raise InvalidInput(f"Trace {trace_id} belongs to another experiment.")
-                store.add_spans(s, pk, checked)
+                store.add_spans(s, pk, packed[trace_id], len(checked))
                 for root in (sp for sp in checked if not sp.get("parent_span_id")):
                     start, end = root.get("start_time_unix_nano") or 0, root.get("end_time_unix_nano")
                     code = (root.get("status") or {}).get("code")

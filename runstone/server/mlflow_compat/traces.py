@@ -201,13 +201,7 @@ async def upload_trace_data(experiment_id: str, trace_id: str, request: Request,
         body = b"".join(spool.chunks())
     finally:
         spool.close()
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InvalidInput('Trace data must be JSON: {"spans": [...]}.') from None
-    if not isinstance(document, dict):
-        raise InvalidInput('Trace data must be an object with a list of spans: {"spans": [...]}.')
-    await run_in_threadpool(service.upload, trace_id, document.get("spans"))
+    await run_in_threadpool(_store_trace_data, service, trace_id, body)
     return {}
 
 
@@ -216,3 +210,13 @@ def download_trace_data(experiment_id: str, trace_id: str, service: Traces) -> R
     _check_location(service, experiment_id, trace_id)
     body = orjson.dumps({"spans": service.spans(trace_id)})
     return Response(body, media_type="application/json", headers={"X-Content-Type-Options": "nosniff"})
+
+
+def _store_trace_data(service: TraceService, trace_id: str, body: bytes) -> None:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidInput('Trace data must be JSON: {"spans": [...]}.') from None
+    if not isinstance(document, dict):
+        raise InvalidInput('Trace data must be an object with a list of spans: {"spans": [...]}.')
+    service.upload(trace_id, document.get("spans"))
