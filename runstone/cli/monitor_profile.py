@@ -82,6 +82,13 @@ def compute_profile(
             from runstone.sdk.client import RunstoneClient
 
             model = load_model(model_uri(name, ref), client=RunstoneClient(tracking_uri))
+            schema = model.metadata.get_input_schema()
+            if schema is not None and schema.has_names:
+                # The model's inputs only: a label or id column of the data is not a feature.
+                extra = [c for c in frame.columns if str(c) not in schema.names()]
+                if extra:
+                    notes.append(f"Columns not in the model's signature left out: {', '.join(map(str, extra))}.")
+                    frame = frame.drop(columns=extra)
             predictions = predictions_of(model, frame)
             task = infer_task(predictions)
             if holdout is not None and target:

@@ -23,12 +23,16 @@ log = logging.getLogger("runstone.monitoring")
 _CHUNK_ROWS = 50_000
 
 
-def ingest_files(api: Any, files: Sequence[Path], *, remove: bool = False) -> dict[str, int]:
+def ingest_files(
+    api: Any, files: Sequence[Path], *, remove: bool = False, seen: set[tuple[str, str]] | None = None
+) -> dict[str, int]:
     from runstone.monitoring.logs import read_jsonl, records_to_tables, to_parquet
 
     totals = {"rows": 0, "requests": 0, "skipped": 0}
     for file in files:
         for (name, version), table in records_to_tables(read_jsonl([file])).items():
+            if seen is not None:
+                seen.add((name, version))
             for start in range(0, table.num_rows, _CHUNK_ROWS):
                 result = api.ingest(name, version, to_parquet(table.slice(start, _CHUNK_ROWS)))
                 for key in totals:
@@ -48,17 +52,21 @@ class Worker:
         self.logs_dir = logs_dir
         self.window = window
         self.say = say
+        self._profiled: set[tuple[str, str]] = set()
 
     def round(self) -> None:
         if self.logs_dir is not None and self.logs_dir.is_dir():
             files = sorted(self.logs_dir.glob("*.jsonl"))
             if files:
-                totals = ingest_files(self.api, files)
+                served: set[tuple[str, str]] = set()
+                totals = ingest_files(self.api, files, seen=served)
                 done = self.logs_dir / "ingested"
                 done.mkdir(exist_ok=True)
                 for file in files:
                     file.replace(done / file.name)
                 self.say(f"Ingested {totals['requests']} requests from {len(files)} files.")
+                for name, version in sorted(served):
+                    self.profile_if_missing(name, version)
         evaluated = self.api.evaluate(self.window)
         if evaluated:
             self.say(f"Evaluated {evaluated} windows.")
@@ -77,6 +85,26 @@ class Worker:
             if once:
                 return
             time.sleep(interval)
+
+    def profile_if_missing(self, name: str, version: str) -> None:
+        """A version that serves without a reference gets one from the dataset its run recorded."""
+        from runstone.cli.monitor_profile import compute_profile
+        from runstone.errors import NotFound
+
+        if (name, version) in self._profiled:
+            return
+        self._profiled.add((name, version))
+        try:
+            self.api.get_profile(name, version)
+            return
+        except NotFound:
+            pass
+        try:
+            stored, _ = compute_profile(self.api, name, version, data=None, target=None, holdout=None, outputs=True,
+                                        tracking_uri=self.tracking_uri)  # fmt: skip
+            self.say(f"Profiled {name} version {version} from {stored.source}.")
+        except RunstoneError as exc:
+            self.say(f"{name} version {version} has no reference profile: {exc.message}")
 
     # ------------------------------------------------------------------ retraining
     def retrain(self, alert: Alert, action: dict[str, Any]) -> Alert:

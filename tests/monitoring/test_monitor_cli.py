@@ -71,3 +71,38 @@ def test_profile_ingest_labels_report_and_rules(run, version, tmp_path: Path):
     rules.write_text("- name: drift\n  metric: psi\n  feature: '*'\n  threshold: 0.2\n  consecutive: 2\n")
     run("monitor", "rules", "add", "fraud", str(rules))
     assert "drift" in run("monitor", "rules", "list", "fraud")
+
+
+def test_the_worker_profiles_a_serving_version_from_its_recorded_dataset(run, settings, tmp_path: Path):
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    import runstone
+    import runstone.data
+    import runstone.sklearn
+    from runstone.sdk import fluent
+
+    frame = reference_frame().drop(columns=["country"])
+    frame["label"] = (frame["amount"] > 100).astype(int)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    features = frame[["amount", "items"]]
+    fluent.set_tracking_uri(settings.database_uri)
+    try:
+        with runstone.start_run():
+            runstone.log_input(runstone.data.from_file(tmp_path / "train.csv"), context="training")
+            model = LogisticRegression().fit(features, frame["label"])
+            runstone.sklearn.log_model(model, "model", input_example=features.head(3), registered_model_name="fraud")
+    finally:
+        fluent.set_tracking_uri(None)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    recs = records(20, start=T0)
+    for r in recs:
+        r["inputs"] = {"columns": ["amount", "items"], "data": [row[:2] for row in r["inputs"]["data"]]}
+    (logs / "predictions-1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    out = run("monitor", "run", "--once", "--logs", str(logs), "--window", "1h")
+    assert "Ingested 20 requests" in out and "Profiled fraud version 1 from" in out
+    assert (logs / "ingested" / "predictions-1.jsonl").exists()
+    shown = run("monitor", "report", "fraud@1", "--window", "1h", "--end", str(T0 + HOUR), "--json")
+    assert set(json.loads(shown)["features"]) == {"amount", "items"}  # the label column was left out
+    assert pd.notna(json.loads(shown)["prediction"]["psi"])

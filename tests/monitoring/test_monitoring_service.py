@@ -94,3 +94,26 @@ def test_windows_are_claimed_once_and_rules_fire_after_consecutive_windows(monit
     (alert,) = monitoring.alerts("fraud")
     assert alert.window_id == windows[0].id and "amount" in alert.details["hits"]
     assert alert.action_status == "none"
+
+
+def test_retention_drops_raw_logs_and_requests_but_keeps_window_results(monitoring, version, clock, backend):
+    version()
+    _ingest(monitoring, records(50, start=T0, step=1000))
+    _ingest(monitoring, records(50, start=T0 + 2 * HOUR, step=1000, prefix="late"))
+    clock.now = T0 + HOUR + 1
+    assert monitoring.evaluate_due(HOUR, owner="one") == 1
+    (key,) = [k for k in _keys(backend) if "/1/1/" + str(T0) in k]
+    assert monitoring.purge(T0 + HOUR) == {"files": 1, "requests": 50}
+    assert not backend.store.exists(key)
+    assert monitoring.compute("fraud", "1", T0, T0 + HOUR)["rows"] == 0  # the raw rows are gone ...
+    assert monitoring.windows("fraud")[0].result["rows"] == 50  # ... the window's result stays
+    with pytest.raises(InvalidInput, match="no logged prediction has: r1"):
+        monitoring.log_labels(["r1"], [1])
+    assert monitoring.compute("fraud", "1", T0 + 2 * HOUR, T0 + 3 * HOUR)["rows"] == 50
+
+
+def _keys(backend) -> list[str]:
+    from pathlib import Path
+
+    root = Path(backend.settings.artifact_root)
+    return [p.relative_to(root).as_posix() for p in root.rglob("*.parquet")]
