@@ -10,8 +10,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-MAX_ARTIFACT_BYTES = 10 * 1024**3
-MAX_RUN_ARTIFACT_BYTES = 100 * 1024**3
+from runstone.limits import MAX_ARTIFACT_BYTES, MAX_RUN_ARTIFACT_BYTES
 
 
 def _default_home() -> Path:

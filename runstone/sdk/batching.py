@@ -16,15 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runstone import limits
 from runstone.entities import Metric
 from runstone.errors import RunstoneError, Unavailable
 from runstone.sdk.journal import Journal
 
 log = logging.getLogger("runstone.sdk")
 
-MAX_METRICS = 1000
-MAX_PARAMS = 100
-MAX_TAGS = 100
+MAX_METRICS = limits.SDK_MAX_METRICS_PER_REQUEST
+MAX_PARAMS = limits.SDK_MAX_PARAMS_PER_REQUEST
+MAX_TAGS = limits.SDK_MAX_TAGS_PER_REQUEST
 _SOON = 5000  # pending points that wake the worker before its interval is up
 
 

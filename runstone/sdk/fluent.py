@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runstone import limits
 from runstone.config import Settings
 from runstone.entities import Experiment, Metric, PagedList, Run, RunStatus, ViewType
 from runstone.errors import InvalidInput, InvalidState, RunstoneError, Unavailable
@@ -336,7 +337,7 @@ def _check_params(rid: str, params: Mapping[str, str]) -> None:
         known = _state.params.setdefault(rid, {})
         for key, value in params.items():
             check.key(key, "Param")
-            check.text(value, f"Param {key!r} value", check.MAX_PARAM_VALUE_LENGTH)
+            check.text(value, f"Param {key!r} value", limits.MAX_PARAM_VALUE_LENGTH)
             if key in known and known[key] != value:
                 raise InvalidInput(
                     f"Param {key!r} of run {rid} is already {known[key]!r}; params are immutable, so it "

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runstone.artifacts.base import ArtifactStore, clean_path, join_key
-from runstone.config import MAX_ARTIFACT_BYTES, MAX_RUN_ARTIFACT_BYTES
 from runstone.entities import FileInfo, LifecycleStage
 from runstone.errors import Immutable, InvalidInput, InvalidState, NotFound, PayloadTooLarge
 from runstone.governance.context import Context
+from runstone.limits import MAX_ARTIFACT_BYTES, MAX_RUN_ARTIFACT_BYTES
 from runstone.store import artifact_manifest as manifest
 from runstone.store import runs as run_store
 from runstone.store import version_manifests

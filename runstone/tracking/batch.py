@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from runstone import limits
 from runstone.entities import LifecycleStage, LoggedModelMetric, Metric
 from runstone.errors import InvalidInput, InvalidState, NotFound
 from runstone.governance.context import Context
@@ -120,7 +121,7 @@ def rewrite_tag(ctx: Context, run_id: str, key: str, rewrite: Callable[[str | No
     with ctx.transaction(write=True) as s:
         row = active_run_ref(s, run_id, lock=True)
         value = rewrite(run_store.get_tag(s, row.id, key))
-        check.text(value, f"Tag {key!r} value", check.MAX_TAG_VALUE_LENGTH)
+        check.text(value, f"Tag {key!r} value", limits.MAX_TAG_VALUE_LENGTH)
         run_store.write_tags(s, row.id, {key: value})
         summary = {"metrics": 0, "params": 0, "tags": 1, "tag_keys": [key]}
         ctx.audit.write(s, "run.log_batch", "run", run_id, None, summary)

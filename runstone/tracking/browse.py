@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from runstone import limits
 from runstone.entities import MetricHistory, Run, ViewType
 from runstone.errors import InvalidInput, NotFound
 from runstone.governance.context import Context
@@ -19,7 +20,7 @@ from runstone.store import search as search_store
 from runstone.tracking import search as grammar
 from runstone.tracking import tags as system_tags
 
-MAX_COMPARED_RUNS = 100
+MAX_COMPARED_RUNS = limits.MAX_COMPARED_RUNS
 SPREAD_SAMPLE = 200  # recent runs whose keys say which metrics and params vary
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runstone import limits
 from runstone.artifacts.base import ArtifactStore, clean_path, join_key
 from runstone.entities import (
     FileInfo,
@@ -70,7 +71,7 @@ def parse_status(value: str) -> LoggedModelStatus:
 def _check_tags(tags: Mapping[str, str], what: str) -> None:
     for k, v in tags.items():
         check.key(k, what)
-        check.text(v, f"{what} {k!r} value", check.MAX_TAG_VALUE_LENGTH)
+        check.text(v, f"{what} {k!r} value", limits.MAX_TAG_VALUE_LENGTH)
 
 
 class LoggedModelService:
@@ -106,7 +107,7 @@ class LoggedModelService:
         _check_tags(tag_map, "Logged model tag")
         for k, v in param_map.items():
             check.key(k, "Logged model param")
-            check.text(v, f"Logged model param {k!r} value", check.MAX_PARAM_VALUE_LENGTH)
+            check.text(v, f"Logged model param {k!r} value", limits.MAX_PARAM_VALUE_LENGTH)
         name = check.text(name, "Logged model name", MAX_NAME_LENGTH) if name else generate_run_name()
         if model_type is not None:
             check.text(model_type, "Model type", 500)
@@ -193,7 +194,7 @@ class LoggedModelService:
         param_map = dict(params)
         for k, v in param_map.items():
             check.key(k, "Logged model param")
-            check.text(v, f"Logged model param {k!r} value", check.MAX_PARAM_VALUE_LENGTH)
+            check.text(v, f"Logged model param {k!r} value", limits.MAX_PARAM_VALUE_LENGTH)
         with self.ctx.transaction(write=True) as s:
             ref = self._ref(s, model_id, active=True)
             store.write_params(s, ref.pk, model_id, param_map)

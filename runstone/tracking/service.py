@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from runstone import limits
 from runstone.entities import (
     Dataset,
     Experiment,
@@ -124,7 +125,7 @@ class TrackingService:
         tags = dict(tags or {})
         for k, v in tags.items():
             check.key(k, "Experiment tag")
-            check.text(v, f"Experiment tag {k!r} value", check.MAX_EXPERIMENT_TAG_VALUE_LENGTH)
+            check.text(v, f"Experiment tag {k!r} value", limits.MAX_EXPERIMENT_TAG_VALUE_LENGTH)
         with self.ctx.transaction(write=True) as s:
             exp_id = experiment_store.insert(s, name, tags, self.ctx.clock())
             self.ctx.audit.write(s, "experiment.create", "experiment", str(exp_id), None, {"name": name, "tags": tags})
@@ -181,7 +182,7 @@ class TrackingService:
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         exp_id = experiment_store.parse_id(experiment_id)
         check.key(key, "Experiment tag")
-        check.text(value, f"Experiment tag {key!r} value", check.MAX_EXPERIMENT_TAG_VALUE_LENGTH)
+        check.text(value, f"Experiment tag {key!r} value", limits.MAX_EXPERIMENT_TAG_VALUE_LENGTH)
         with self.ctx.transaction(write=True) as s:
             experiment_store.get_row(s, exp_id)
             experiment_store.set_tag(s, exp_id, key, value)

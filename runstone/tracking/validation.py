@@ -9,17 +9,18 @@ from collections.abc import Mapping, Sequence
 
 from runstone.entities import Metric
 from runstone.errors import InvalidInput, PayloadTooLarge
+from runstone.limits import (
+    MAX_BATCH_METRICS,
+    MAX_BATCH_PARAMS,
+    MAX_BATCH_TAGS,
+    MAX_EXPERIMENT_NAME_LENGTH,
+    MAX_KEY_LENGTH,
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_RESULTS,
+    MAX_RUN_NAME_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+)
 
-MAX_KEY_LENGTH = 250
-MAX_PARAM_VALUE_LENGTH = 6000
-MAX_TAG_VALUE_LENGTH = 8000
-MAX_EXPERIMENT_NAME_LENGTH = 500
-MAX_EXPERIMENT_TAG_VALUE_LENGTH = 5000
-MAX_RUN_NAME_LENGTH = 250
-MAX_BATCH_METRICS = 10_000
-MAX_BATCH_PARAMS = 1_000
-MAX_BATCH_TAGS = 1_000
-MAX_RESULTS = 50_000
 INT64_MAX = 2**63 - 1
 
 _KEY_RE = re.compile(r"^[/\w.\- :]+$")

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from runstone.errors import InvalidInput
+from runstone.limits import MAX_RESULTS
 from runstone.server.http import JSON
 from runstone.server.mlflow_compat import translate
 from runstone.server.mlflow_compat.protocol import MlflowRoute, invalid
 from runstone.server.mlflow_compat.services import VIEW_TYPES, Msg, Tracking
-from runstone.tracking.validation import MAX_RESULTS
 
 router = APIRouter(route_class=MlflowRoute, default_response_class=JSON, include_in_schema=False)
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from runstone import limits
 from runstone.entities import Dataset, LoggedModelMetric, Metric, Run, RunModelLinks
 from runstone.errors import InvalidInput, PayloadTooLarge
+from runstone.limits import MAX_RESULTS
 from runstone.server.http import JSON
 from runstone.server.mlflow_compat import translate
 from runstone.server.mlflow_compat.artifacts import file_entries
@@ -18,16 +20,15 @@ from runstone.server.mlflow_compat.protocol import MlflowRoute, double, invalid,
 from runstone.server.mlflow_compat.services import RUN_STATUSES, VIEW_TYPES, Artifacts, LoggedModels, Msg, Tracking
 from runstone.tracking import tags as native
 from runstone.tracking.service import TrackingService
-from runstone.tracking.validation import MAX_RESULTS
 
 router = APIRouter(route_class=MlflowRoute, default_response_class=JSON, include_in_schema=False)
 
-# MLflow's limits on one log-batch request.
-MAX_METRICS_PER_BATCH = 1000
-MAX_PARAMS_TAGS_PER_BATCH = 100
-MAX_ENTITIES_PER_BATCH = 1000
-MAX_RUNS_PER_BULK_HISTORY = 100
-MAX_POINTS_PER_RUN = 2500
+# MLflow's limits on one request (runstone.limits).
+MAX_METRICS_PER_BATCH = limits.MLFLOW_MAX_METRICS_PER_BATCH
+MAX_PARAMS_TAGS_PER_BATCH = limits.MLFLOW_MAX_PARAMS_TAGS_PER_BATCH
+MAX_ENTITIES_PER_BATCH = limits.MLFLOW_MAX_ENTITIES_PER_BATCH
+MAX_RUNS_PER_BULK_HISTORY = limits.MLFLOW_MAX_RUNS_PER_BULK_HISTORY
+MAX_POINTS_PER_RUN = limits.MLFLOW_MAX_POINTS_PER_RUN
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 
 
