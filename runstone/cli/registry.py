@@ -219,7 +219,8 @@ def register(
 @click.argument("version")
 @as_json
 def show_version(tracking_uri: str | None, name: str, version: str, as_json: bool) -> None:
-    """Show VERSION of NAME with what it came from: its run, metrics, dataset inputs and code version."""
+    """Show VERSION of NAME with what it came from: its run, metrics, dataset inputs and code version,
+    and the digest of the manifest its files are checked against when loaded."""
     c = client(tracking_uri)
     mv = c.get_model_version(name, version)
     run = None
@@ -242,6 +243,7 @@ def show_version(tracking_uri: str | None, name: str, version: str, as_json: boo
         ["stage", mv.current_stage],
         ["aliases", ", ".join(mv.aliases) or "-"],
         ["source", mv.source],
+        ["manifest", mv.manifest_digest or "-"],
         ["run", mv.run_id or "-"],
         ["created", f"{when(mv.creation_timestamp)} by {mv.user_id}"],
         *[[f"tag {k}", v] for k, v in sorted(mv.tags.items())],

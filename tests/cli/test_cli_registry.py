@@ -109,6 +109,8 @@ def test_a_version_shows_its_run_metrics_datasets_and_code_version(registry, fra
     assert version["code"] == {system_tags.GIT_COMMIT: "3f2a9c1"}
     text = registry("version", "fraud", "2").stdout
     assert "metric accuracy" in text and "0.95" in text and "3f2a9c1" in text
+    digest = version["manifest_digest"]
+    assert len(digest) == 64 and any("manifest" in line and digest in line for line in text.splitlines())
     assert "version 7 of registered model 'fraud' not found" in registry.fails("version", "fraud", "7").lower()
 
 
