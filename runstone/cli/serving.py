@@ -173,6 +173,12 @@ def serve(
     help="Input column copied to the output (repeatable); default: every column the model does not take.",
 )
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@click.option(
+    "--monitor",
+    is_flag=True,
+    help="Also store the scored rows as prediction logs of the version (runstone monitor); the first "
+    "--key-column is each row's request id for late labels.",
+)
 def predict(
     tracking_uri: str | None,
     model_uri: str,
@@ -181,6 +187,7 @@ def predict(
     chunk_size: int,
     key_columns: tuple[str, ...],
     no_progress: bool,
+    monitor: bool,
 ) -> None:
     """Score a Parquet or CSV file in chunks (files larger than memory work) into a Parquet or
     CSV file holding the key columns and the predictions."""
@@ -189,6 +196,10 @@ def predict(
     from runstone.models.pyfunc_model import load_package
     from runstone.serving.batch import predict_file
 
+    if monitor:
+        from runstone.cli.monitor_batch import registry_version
+
+        monitored = registry_version(model_uri, tracking_uri)  # before scoring: a bad URI fails fast
     model = load_package(_local(model_uri, tracking_uri))
     columns = (
         TextColumn("scoring"),
@@ -217,6 +228,14 @@ def predict(
         f"Scored {result.rows:,} rows in {result.chunks} chunk(s) in {result.seconds:.2f}s "
         f"({result.rows_per_second:,.0f} rows/s) into {result.output}"
     )
+    if monitor:
+        from runstone.cli.monitor_batch import log_batch
+        from runstone.sdk.monitoring import monitoring_client
+
+        schema = model.metadata.get_input_schema()
+        features = schema.names() if schema is not None and schema.has_names else None
+        totals = log_batch(monitoring_client(tracking_uri), *monitored, input_path, output_path, features, key_columns)
+        click.echo(f"Stored {totals['requests']:,} rows as prediction logs of {monitored[0]} version {monitored[1]}.")
 
 
 @click.command("build-docker")

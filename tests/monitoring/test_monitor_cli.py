@@ -106,3 +106,39 @@ def test_the_worker_profiles_a_serving_version_from_its_recorded_dataset(run, se
     shown = run("monitor", "report", "fraud@1", "--window", "1h", "--end", str(T0 + HOUR), "--json")
     assert set(json.loads(shown)["features"]) == {"amount", "items"}  # the label column was left out
     assert pd.notna(json.loads(shown)["prediction"]["psi"])
+
+
+def test_batch_scoring_with_monitor_stores_rows_that_labels_join_by_key(run, settings, tmp_path: Path):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    import runstone
+    import runstone.sklearn
+    from runstone.sdk import fluent
+
+    frame = reference_frame().drop(columns=["country"])
+    label = (frame["amount"] > 100).astype(int)
+    fluent.set_tracking_uri(settings.database_uri)
+    try:
+        with runstone.start_run():
+            model = LogisticRegression().fit(frame, label)
+            runstone.sklearn.log_model(model, "model", input_example=frame.head(3), registered_model_name="fraud")
+    finally:
+        fluent.set_tracking_uri(None)
+    run("registry", "alias", "fraud", "champion", "1")
+    frame.assign(label=label).to_csv(tmp_path / "train.csv", index=False)
+    assert "label" in run("monitor", "profile", "fraud@champion", "--data", str(tmp_path / "train.csv"))
+    scored = frame.head(500).assign(order_id=[f"o{i}" for i in range(500)])
+    scored.to_csv(tmp_path / "in.csv", index=False)
+    out = run("models", "predict", "-m", "models:/fraud@champion", "-i", str(tmp_path / "in.csv"), "-o",
+              str(tmp_path / "out.parquet"), "-k", "order_id", "--monitor", "--no-progress")  # fmt: skip
+    assert "Stored 500 rows as prediction logs of fraud version 1" in out
+    labels = tmp_path / "labels.csv"
+    labels.write_text("request_id,label\n" + "".join(f"o{i},{int(v)}\n" for i, v in enumerate(np.asarray(label)[:500])))
+    assert "Recorded 500 labels." in run("monitor", "labels", str(labels))
+    report = json.loads(run("monitor", "report", "fraud@1", "--window", "1h", "--json"))
+    assert report["rows"] == 500 and set(report["features"]) == {"amount", "items"}
+    assert report["quality"]["accuracy"] > 0.9
+    error = run("models", "predict", "-m", str(tmp_path), "-i", str(tmp_path / "in.csv"), "-o",
+                str(tmp_path / "o.parquet"), "--monitor", code=1)  # fmt: skip
+    assert "--monitor needs a registered version" in error
