@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from runstone.cli.main import cli
 from runstone.sdk import client as client_module
+from runstone.sdk.client import RunstoneClient
 from tests.monitoring.conftest import records, reference_frame
 
 T0 = 1_699_999_200_000
@@ -86,7 +87,8 @@ def test_the_worker_profiles_a_serving_version_from_its_recorded_dataset(run, se
     frame["label"] = (frame["amount"] > 100).astype(int)
     frame.to_csv(tmp_path / "train.csv", index=False)
     features = frame[["amount", "items"]]
-    fluent.set_tracking_uri(settings.database_uri)
+    # A client of this test's stores (the fluent API would reuse settings read by an earlier test).
+    fluent.set_tracking_uri(RunstoneClient(settings.database_uri, settings=settings))
     try:
         with runstone.start_run():
             runstone.log_input(runstone.data.from_file(tmp_path / "train.csv"), context="training")
@@ -118,7 +120,8 @@ def test_batch_scoring_with_monitor_stores_rows_that_labels_join_by_key(run, set
 
     frame = reference_frame().drop(columns=["country"])
     label = (frame["amount"] > 100).astype(int)
-    fluent.set_tracking_uri(settings.database_uri)
+    # A client of this test's stores (the fluent API would reuse settings read by an earlier test).
+    fluent.set_tracking_uri(RunstoneClient(settings.database_uri, settings=settings))
     try:
         with runstone.start_run():
             model = LogisticRegression().fit(frame, label)
