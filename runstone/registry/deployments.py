@@ -31,7 +31,7 @@ class DeploymentService:
         return self.ctx.user
 
     def record_deployment(
-        self, name: str, model_name: str, version: str | int, target: str = "", description: str = ""
+        self, name: str, model_name: str, version: str | int, *, target: str = "", description: str = ""
     ) -> Deployment:
         if not isinstance(name, str) or not _NAME.match(name):
             raise InvalidInput(

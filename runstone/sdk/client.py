@@ -31,6 +31,7 @@ from runstone.entities import (
 )
 from runstone.errors import InvalidInput, NotFound
 from runstone.sdk.deployments import DeploymentMethods
+from runstone.sdk.protocols import TrackingBackend
 from runstone.sdk.registry import LocalRegistry, RegistryMethods
 from runstone.tracking.tags import PARENT_RUN_ID
 
@@ -131,13 +132,14 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             )
             from runstone.sdk.registry import HttpRegistry
 
-            self._tracking: Any = HttpTracking(transport)
+            self._http: HttpTracking | None = HttpTracking(transport)
+            self._tracking: TrackingBackend = self._http
             self._artifacts: Any = HttpArtifacts(transport)
             self._model_artifacts: Any = HttpArtifacts(transport, "/api/v1/logged-models")
             self._registry: Any = HttpRegistry(transport)
             from runstone.sdk.deployments import HttpDeployments
 
-            self._deployments: Any = HttpDeployments(transport)
+            self._deployments = HttpDeployments(transport)
             self.tracking_uri = uri
         else:
             from runstone.governance.context import Principal
@@ -145,6 +147,8 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
             backend = _local_backend(uri, self.settings)
             ctx = backend.context(Principal(self.user))
+            self._http = None
+            self._ctx = ctx
             self._tracking = backend.tracking(ctx)
             self._artifacts = LocalArtifacts(backend.artifacts(ctx))
             self._model_artifacts = LocalArtifacts(backend.logged_models(ctx))
@@ -156,8 +160,8 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
     def close(self) -> None:
         """Close the client's HTTP connections (an ``http_client`` you passed in stays open)."""
-        if self._owns_connections:
-            self._tracking.t.close()
+        if self._owns_connections and self._http is not None:
+            self._http.t.close()
 
     def __enter__(self) -> RunstoneClient:
         return self
@@ -167,15 +171,15 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
     # ------------------------------------------------------------ experiments
     def create_experiment(self, name: str, tags: Mapping[str, Any] | None = None) -> str:
-        return self._tracking.create_experiment(name, {k: _str_value(v) for k, v in (tags or {}).items()})  # type: ignore[no-any-return]
+        return self._tracking.create_experiment(name, {k: _str_value(v) for k, v in (tags or {}).items()})
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        return self._tracking.get_experiment(str(experiment_id))  # type: ignore[no-any-return]
+        return self._tracking.get_experiment(str(experiment_id))
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment called ``name``, or None (as in MLflow)."""
         try:
-            return self._tracking.get_experiment_by_name(name)  # type: ignore[no-any-return]
+            return self._tracking.get_experiment_by_name(name)
         except NotFound:
             return None
 
@@ -187,7 +191,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        return self._tracking.search_experiments(  # type: ignore[no-any-return]
+        return self._tracking.search_experiments(
             view_type=view_type,
             filter_string=filter_string,
             max_results=max_results,
@@ -220,7 +224,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         *,
         parent_run_id: str | None = None,
     ) -> Run:
-        return self._tracking.create_run(  # type: ignore[no-any-return]
+        return self._tracking.create_run(
             str(experiment_id),
             run_name=run_name,
             start_time=start_time,
@@ -229,7 +233,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         )
 
     def get_run(self, run_id: str) -> Run:
-        return self._tracking.get_run(run_id)  # type: ignore[no-any-return]
+        return self._tracking.get_run(run_id)
 
     def get_parent_run(self, run_id: str) -> Run | None:
         """The run that ``run_id`` is nested in, or None for a top-level run (as in MLflow)."""
@@ -237,13 +241,13 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         return self.get_run(parent) if parent else None
 
     def get_child_run_ids(self, run_id: str) -> list[str]:
-        return self._tracking.child_run_ids(run_id)  # type: ignore[no-any-return]
+        return self._tracking.child_run_ids(run_id)
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> Run:
-        return self._tracking.update_run(run_id, status=status, run_name=name)  # type: ignore[no-any-return]
+        return self._tracking.update_run(run_id, status=status, run_name=name)
 
     def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> Run:
-        return self._tracking.set_terminated(run_id, status or "FINISHED", end_time)  # type: ignore[no-any-return]
+        return self._tracking.set_terminated(run_id, status or "FINISHED", end_time)
 
     def delete_run(self, run_id: str) -> None:
         self._tracking.delete_run(run_id)
@@ -253,7 +257,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
     def move_run(self, run_id: str, experiment_id: str) -> Run:
         """Move a run, with everything it logged, to another experiment."""
-        return self._tracking.move_run(run_id, str(experiment_id))  # type: ignore[no-any-return]
+        return self._tracking.move_run(run_id, str(experiment_id))
 
     # ---------------------------------------------------------------- logging
     def log_batch(
@@ -293,7 +297,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of a metric, as Metric objects (MLflow's shape)."""
-        return self._tracking.get_metric_history(run_id, key).to_metrics()  # type: ignore[no-any-return]
+        return self._tracking.get_metric_history(run_id, key).to_metrics()
 
     def get_metric_columns(
         self,
@@ -306,7 +310,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
     ) -> MetricHistory:
         """A metric's history column-wise (steps, timestamps, values); with ``max_points``,
         downsampled so that each bucket keeps its minimum and maximum."""
-        return self._tracking.get_metric_history(  # type: ignore[no-any-return]
+        return self._tracking.get_metric_history(
             run_id, key, max_points=max_points, start_step=start_step, end_step=end_step
         )
 
@@ -327,7 +331,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
     ) -> PagedList:
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
-        return self._tracking.search_runs(  # type: ignore[no-any-return]
+        return self._tracking.search_runs(
             [str(e) for e in experiment_ids or []],
             filter_string,
             run_view_type,
@@ -434,14 +438,14 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         With ``run_ids`` or ``experiment_ids``, only those (each must be deleted); otherwise
         everything deleted at least ``older_than_ms`` ago (everything deleted when None).
         """
-        if self.is_remote:
-            return self._tracking.gc(  # type: ignore[no-any-return]
+        if self._http is not None:
+            return self._http.gc(
                 older_than_ms=older_than_ms, dry_run=dry_run, run_ids=run_ids, experiment_ids=experiment_ids
             )
         from runstone.tracking.gc import collect
 
         report = collect(
-            self._tracking.ctx,
+            self._ctx,
             self._artifacts.service.store,
             older_than_ms=older_than_ms,
             dry_run=dry_run,
@@ -453,21 +457,21 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
     def audit_events(
         self, *, target_type: str | None = None, target_id: str | None = None, after: int = 0, limit: int = 1000
     ) -> list[dict[str, Any]]:
-        if self.is_remote:
-            return self._tracking.audit_events(target_type=target_type, target_id=target_id, after=after, limit=limit)  # type: ignore[no-any-return]
+        if self._http is not None:
+            return self._http.audit_events(target_type=target_type, target_id=target_id, after=after, limit=limit)
         from runstone.governance.audit import AuditService
 
-        events = AuditService(self._tracking.ctx.db).events(
+        events = AuditService(self._ctx.db).events(
             target_type=target_type, target_id=target_id, after_seq=after, limit=limit
         )
         return [dict(e.__dict__) for e in events]
 
     def verify_audit(self) -> dict[str, Any]:
-        if self.is_remote:
-            return self._tracking.audit_verify()  # type: ignore[no-any-return]
+        if self._http is not None:
+            return self._http.audit_verify()
         from runstone.governance.audit import AuditService
 
-        return dict(AuditService(self._tracking.ctx.db).verify().__dict__)
+        return dict(AuditService(self._ctx.db).verify().__dict__)
 
 
 def _download(

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from runstone.entities import Deployment
+from runstone.sdk.protocols import DeploymentsBackend
 
 if TYPE_CHECKING:
     from runstone.sdk.remote import Transport
@@ -24,7 +25,7 @@ class HttpDeployments:
         self.t = transport
 
     def record_deployment(
-        self, name: str, model_name: str, version: str | int, target: str = "", description: str = ""
+        self, name: str, model_name: str, version: str | int, *, target: str = "", description: str = ""
     ) -> Deployment:
         body = self.t.json(
             "POST",
@@ -64,21 +65,21 @@ class DeploymentMethods:
     """RunstoneClient's deployment methods; ``self._deployments`` is HttpDeployments or the
     embedded DeploymentService."""
 
-    _deployments: Any
+    _deployments: DeploymentsBackend
 
     def record_deployment(
         self, name: str, model_name: str, version: str | int, *, target: str = "", description: str = ""
     ) -> Deployment:
         """Record that ``name`` now serves ``version`` of ``model_name`` (at ``target``: a URL or
         a description); a previous record of ``name`` ends."""
-        return self._deployments.record_deployment(name, model_name, version, target, description)  # type: ignore[no-any-return]
+        return self._deployments.record_deployment(name, model_name, version, target=target, description=description)
 
     def end_deployment(self, deployment_id: int) -> Deployment:
         """Record that a deployment stopped serving."""
-        return self._deployments.end_deployment(deployment_id)  # type: ignore[no-any-return]
+        return self._deployments.end_deployment(deployment_id)
 
     def get_deployment(self, deployment_id: int) -> Deployment:
-        return self._deployments.get_deployment(deployment_id)  # type: ignore[no-any-return]
+        return self._deployments.get_deployment(deployment_id)
 
     def list_deployments(
         self,
@@ -88,4 +89,4 @@ class DeploymentMethods:
         active_only: bool = False,
     ) -> list[Deployment]:
         """Deployment records, newest first: where each version is (``active_only``) or was served."""
-        return self._deployments.list_deployments(model_name, version, name, active_only)  # type: ignore[no-any-return]
+        return self._deployments.list_deployments(model_name, version, name, active_only)

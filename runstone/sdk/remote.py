@@ -329,7 +329,7 @@ class HttpTracking:
             "POST", f"/api/v1/runs/{_quote(run_id)}/batch", json=body, headers={"Idempotency-Key": key}, idempotent=True
         )
 
-    def log_metric(self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
+    def log_metric(self, run_id: str, key: str, value: float, *, step: int = 0, timestamp: int | None = None) -> None:
         self.log_batch(
             run_id, metrics=[Metric(key, value, timestamp if timestamp is not None else int(time.time() * 1000), step)]
         )
@@ -351,9 +351,11 @@ class HttpTracking:
         max_points: int | None = None,
         start_step: int | None = None,
         end_step: int | None = None,
+        limit: int | None = None,
     ) -> MetricHistory:
         params: dict[str, Any] = {"key": key}
-        for name, value in (("max_points", max_points), ("start_step", start_step), ("end_step", end_step)):
+        named = (("max_points", max_points), ("start_step", start_step), ("end_step", end_step), ("limit", limit))
+        for name, value in named:
             if value is not None:
                 params[name] = value
         body = self.t.json("GET", f"/api/v1/runs/{_quote(run_id)}/metric-history", params=params)

@@ -412,7 +412,7 @@ class TrackingService:
         """Set a tag from its current value in one transaction, so no concurrent rewrite is lost."""
         batch.rewrite_tag(self.ctx, run_id, key, rewrite)
 
-    def log_metric(self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
+    def log_metric(self, run_id: str, key: str, value: float, *, step: int = 0, timestamp: int | None = None) -> None:
         self.log_batch(
             run_id, metrics=[Metric(key, value, timestamp if timestamp is not None else self.ctx.clock(), step)]
         )

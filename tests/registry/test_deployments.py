@@ -68,7 +68,7 @@ def test_each_change_is_an_audit_event_on_the_model(backend, clock):
     registry.create_model_version("fraud", f"runs:/{run_id}/model")
     service = DeploymentService(ctx)
     clock.advance(1000)
-    recorded = service.record_deployment("fraud-api", "fraud", 1, "http://a")
+    recorded = service.record_deployment("fraud-api", "fraud", 1, target="http://a")
     assert recorded.start_time == clock.now and recorded.created_by == "deployer"
     clock.advance(1000)
     service.end_deployment(recorded.id)

@@ -18,7 +18,9 @@ router = APIRouter(prefix="/api/v1", tags=["deployments"], route_class=Route, de
 
 @router.post("/deployments", status_code=201, summary="Record that a model version is served somewhere")
 def record(body: DeploymentCreate, service: Deployments) -> dict[str, Any]:
-    deployment = service.record_deployment(body.name, body.model_name, body.version, body.target, body.description)
+    deployment = service.record_deployment(
+        body.name, body.model_name, body.version, target=body.target, description=body.description
+    )
     return {"deployment": deployment_public(deployment)}
 
 

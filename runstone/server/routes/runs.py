@@ -125,8 +125,11 @@ def metric_history(
     max_points: int | None = None,
     start_step: int | None = None,
     end_step: int | None = None,
+    limit: int | None = None,
 ) -> JSON:
-    history = service.get_metric_history(run_id, key, max_points=max_points, start_step=start_step, end_step=end_step)
+    history = service.get_metric_history(
+        run_id, key, max_points=max_points, start_step=start_step, end_step=end_step, limit=limit
+    )
     return JSON(history_public(history))
 
 

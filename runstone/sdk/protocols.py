@@ -1,0 +1,138 @@
+"""What each SDK backend implements: the HTTP backend (``sdk/remote.py``) and the services in
+process (embedded mode). The client holds its backend by this Protocol, so mypy checks that both
+agree on every method's signature, and tests/sdk/test_backend_protocol.py runs each method
+through both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+from runstone.entities import Dataset, Deployment, Experiment, Metric, MetricHistory, PagedList, Run, ViewType
+
+
+class TrackingBackend(Protocol):
+    # ------------------------------------------------------------ experiments
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> str: ...
+
+    def get_experiment(self, experiment_id: str) -> Experiment: ...
+
+    def get_experiment_by_name(self, name: str) -> Experiment: ...
+
+    def search_experiments(
+        self,
+        *,
+        view_type: str | ViewType | None = None,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList: ...
+
+    def experiment_run_counts(self, experiment_ids: Sequence[str]) -> dict[str, int]: ...
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None: ...
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: ...
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None: ...
+
+    def delete_experiment(self, experiment_id: str) -> None: ...
+
+    def restore_experiment(self, experiment_id: str) -> None: ...
+
+    # ------------------------------------------------------------------- runs
+    def create_run(
+        self,
+        experiment_id: str | None = None,
+        *,
+        run_name: str | None = None,
+        start_time: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        user_id: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run: ...
+
+    def get_run(self, run_id: str) -> Run: ...
+
+    def child_run_ids(self, run_id: str) -> list[str]: ...
+
+    def update_run(
+        self, run_id: str, *, status: str | None = None, end_time: int | None = None, run_name: str | None = None
+    ) -> Run: ...
+
+    def set_terminated(self, run_id: str, status: str = "FINISHED", end_time: int | None = None) -> Run: ...
+
+    def delete_run(self, run_id: str) -> None: ...
+
+    def restore_run(self, run_id: str) -> None: ...
+
+    def move_run(self, run_id: str, experiment_id: str) -> Run: ...
+
+    # ---------------------------------------------------------------- logging
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        tags: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        *,
+        idempotency_key: str | None = None,
+    ) -> None: ...
+
+    def log_metric(
+        self, run_id: str, key: str, value: float, *, step: int = 0, timestamp: int | None = None
+    ) -> None: ...
+
+    def log_param(self, run_id: str, key: str, value: object) -> None: ...
+
+    def set_tag(self, run_id: str, key: str, value: object) -> None: ...
+
+    def delete_tag(self, run_id: str, key: str) -> None: ...
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        max_points: int | None = None,
+        start_step: int | None = None,
+        end_step: int | None = None,
+        limit: int | None = None,
+    ) -> MetricHistory: ...
+
+    def log_inputs(self, run_id: str, datasets: Sequence[tuple[Dataset, Mapping[str, str]]]) -> None: ...
+
+    # ----------------------------------------------------------------- search
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        run_view_type: str | ViewType | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+        *,
+        experiment_names: Sequence[str] | None = None,
+        params: Sequence[str] | None = None,
+        metrics: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> PagedList: ...
+
+
+class DeploymentsBackend(Protocol):
+    def record_deployment(
+        self, name: str, model_name: str, version: str | int, *, target: str = "", description: str = ""
+    ) -> Deployment: ...
+
+    def end_deployment(self, deployment_id: int) -> Deployment: ...
+
+    def get_deployment(self, deployment_id: int) -> Deployment: ...
+
+    def list_deployments(
+        self,
+        model_name: str | None = None,
+        version: str | int | None = None,
+        name: str | None = None,
+        active_only: bool = False,
+    ) -> list[Deployment]: ...
