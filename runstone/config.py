@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     body_min_rate: float = Field(
         default=500.0, description="Bytes per second a request body must average once body_timeout has passed."
     )
+    drain_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds a server keeps accepting and answering requests after SIGTERM, with /health/ready "
+        "failing so that load balancers stop sending it work; then it stops accepting connections and finishes "
+        "the requests in flight. Set it to your load balancer's health-check interval times its failure threshold.",
+    )
     http_timeout: float = Field(default=30.0, description="Seconds before an SDK request gives up.")
     http_retries: int = Field(default=5, description="How often the SDK retries a request the server did not answer.")
     flush_interval: float = Field(default=1.0, description="Seconds between background flushes of buffered metrics.")

@@ -14,7 +14,7 @@ from runstone.backend import Backend, open_backend
 from runstone.config import Settings
 from runstone.monitoring.scheduler import MonitoringScheduler
 from runstone.registry.webhooks import Dispatcher
-from runstone.server import api_docs, errors, mlflow_compat
+from runstone.server import api_docs, drain, errors, mlflow_compat
 from runstone.server.middleware import RequestMiddleware, RequestStats
 from runstone.server.origin import OriginGuard, parse_list
 from runstone.server.routes import artifacts, deployments, experiments, logged_models, meta, otlp, registry, runs
@@ -39,9 +39,11 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         dispatcher.start()
         scheduler = MonitoringScheduler.for_server(backend, settings)
         scheduler.start()
+        undo_drain = drain.install(app, settings.drain_seconds)
         try:
             yield
         finally:
+            undo_drain()
             scheduler.stop()
             dispatcher.stop()
 
