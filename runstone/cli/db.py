@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from runstone.cli.output import group
@@ -45,3 +47,50 @@ def current(backend_store_uri: str | None) -> None:
 
     database = _database(backend_store_uri)
     click.echo(f"database: {schema.current_revision(database) or 'empty'}\nrequired: {schema.head_revision()}")
+
+
+@db.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--backend-store-uri", default=None, help="Database URL (default: the configured one).")
+def backup(file: Path, backend_store_uri: str | None) -> None:
+    """Write a consistent online backup of the metadata database to FILE, with the artifact manifest.
+
+    Servers and training jobs may keep writing meanwhile: the backup is one consistent state
+    (SQLite's backup API; pg_dump on PostgreSQL). Artifact files stay in the artifact store.
+    """
+    from runstone.store import backup as backups
+
+    info = backups.backup(_database(backend_store_uri), file)
+    click.echo(f"Backed up {info.runs} runs and a manifest of {info.artifacts} artifact files to {file}")
+
+
+@db.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--backend-store-uri", default=None, help="Database URL (default: the configured one).")
+@click.option("--artifacts-destination", default=None, help="Artifact folder to check against the manifest.")
+@click.option("--force", is_flag=True, help="Replace a database that already holds runs.")
+def restore(file: Path, backend_store_uri: str | None, artifacts_destination: str | None, force: bool) -> None:
+    """Replace the metadata database with the backup FILE (stop the servers first).
+
+    Then checks that every artifact file the backup records is in the artifact folder.
+    """
+    from runstone.store import backup as backups
+
+    settings = Settings()
+    database = _database(backend_store_uri)
+    info = backups.restore(file, database, force=force)
+    click.echo(f"Restored {info.runs} runs (schema {info.revision}) from {file}")
+    root = artifacts_destination or settings.artifact_root
+    local = None if "://" in root and not root.startswith("file://") else Path(root.removeprefix("file://"))
+    report = backups.check_artifacts(file, local)
+    if local is None:
+        click.echo("Artifacts: not checked (not a local folder)")
+        return
+    problems = report.missing + report.wrong_size
+    click.echo(f"Artifacts: {report.checked - len(problems)} of {report.checked} recorded files present")
+    for key in report.missing:
+        click.echo(f"  missing: {key}", err=True)
+    for key in report.wrong_size:
+        click.echo(f"  wrong size: {key}", err=True)
+    if problems:
+        raise SystemExit(1)

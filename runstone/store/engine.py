@@ -23,11 +23,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, IntegrityError, InternalError, OperationalError
 from sqlalchemy.orm import Session
 
-from runstone.errors import InvalidInput, InvalidState, Unavailable
+from runstone.errors import InvalidInput, InvalidState, SchemaOutOfDate, Unavailable
 
 log = logging.getLogger("runstone.store")
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 SQLITE_CACHE_KIB = 32 * 1024
+SCHEMA_LOCK_KEY = 0x72736368  # advisory lock id: held by migrations, shared by writes (PostgreSQL)
 _AUDIT_LOCK_KEY = 0x72756E73  # advisory lock id that serializes audit-chain appends on PostgreSQL
 
 
@@ -78,6 +79,9 @@ class Database:
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        # The schema revision this process was built for, once checked (schema.prepare): every
+        # write transaction then confirms the database is still at it.
+        self.schema_revision: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -133,6 +137,8 @@ class Database:
                 raise
             session = Session(bind=conn, expire_on_commit=False, autoflush=False)
             try:
+                if write and self.schema_revision is not None:
+                    self._check_revision(conn)
                 yield session
                 session.flush()
                 trans.commit()
@@ -141,6 +147,25 @@ class Database:
                 raise
             finally:
                 session.close()
+
+    def _check_revision(self, conn: Any) -> None:
+        """Refuse to write into a schema that a migration changed after this process started.
+
+        On PostgreSQL each write holds the schema lock shared (in memory, no row is touched) and a
+        migration takes it exclusively, so a write either commits before the migration starts or
+        waits for it and then reads its revision. On SQLite the write lock (BEGIN IMMEDIATE)
+        already orders the two.
+        """
+        if self.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": SCHEMA_LOCK_KEY})
+        found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        if found != self.schema_revision:
+            raise SchemaOutOfDate(
+                f"The database schema was changed to revision {found} while this process runs revision "
+                f"{self.schema_revision}; it takes no more writes. Restart it with a runstone that matches "
+                "the database.",
+                {"current": found, "expected": self.schema_revision},
+            )
 
     def ping(self) -> None:
         try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,14 +18,14 @@ from sqlalchemy import Connection, insert, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from runstone.errors import SchemaOutOfDate
-from runstone.store.engine import Database
+from runstone.store.engine import SCHEMA_LOCK_KEY, Database
 from runstone.store.tables import Base, ExperimentRow
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_SCHEMA_LOCK_KEY = 0x72736368  # advisory lock id held while a new PostgreSQL database gets its schema
+_SCHEMA_LOCK_KEY = SCHEMA_LOCK_KEY  # held while a new PostgreSQL database gets its schema, and by migrations
 _REVISION_LINE = re.compile(
     r"""^(revision|down_revision)(?:: *[\w \[\],|]+)? *= *(?:"([^"]*)"|'([^']*)'|None) *$""", re.M
 )
@@ -86,11 +88,28 @@ def is_empty(db: Database) -> bool:
         return not inspect(conn).get_table_names()
 
 
+@contextmanager
+def _migrating(db: Database) -> Iterator[Connection]:
+    """One transaction for a migration, holding the database's schema lock.
+
+    PostgreSQL: the schema advisory lock, taken exclusively, serializes concurrent ``db upgrade``
+    runs, waits for the writes in flight (each holds it shared) and holds back new ones until
+    the migration commits; they then see the new revision and refuse (Database._check_revision).
+    SQLite: BEGIN IMMEDIATE, the one write lock.
+    """
+    with db.engine.connect() as conn:
+        conn.info["runstone_write"] = True
+        with conn.begin():
+            if db.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK_KEY})
+            yield conn
+
+
 def upgrade(db: Database, revision: str = "head") -> None:
     from alembic import command
 
     cfg = _config()
-    with db.engine.begin() as conn:
+    with _migrating(db) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
@@ -99,7 +118,7 @@ def downgrade(db: Database, revision: str) -> None:
     from alembic import command
 
     cfg = _config()
-    with db.engine.begin() as conn:
+    with _migrating(db) as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
 
@@ -173,6 +192,7 @@ def prepare(db: Database) -> None:
     if is_empty(db):
         _create_if_empty(db)
     if (stored := _stored_revision(db)) is not None and stored == _scripted_head():
+        db.schema_revision = stored
         return
     current, head = current_revision(db), head_revision()
     if current is not None and current != head and not is_known(current):
@@ -183,3 +203,4 @@ def prepare(db: Database) -> None:
             f"{head}. Back up the database, then run: runstone db upgrade",
             {"current": current, "head": head},
         )
+    db.schema_revision = head
