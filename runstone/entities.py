@@ -498,3 +498,30 @@ class TraceInfo:
     span_count: int = 0
     tags: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class User:
+    """A person (kind ``user``) or a service account (kind ``service``, token login only)."""
+
+    id: int
+    name: str
+    kind: str
+    is_admin: bool
+    creation_time: int
+    disabled_time: int | None = None
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """An API token as listed: never its secret."""
+
+    token_id: str
+    user: str
+    name: str
+    read_only: bool
+    resources: list[str] | None  # "experiment:<id>" / "model:<name>"; None: every resource
+    creation_time: int
+    expiry_time: int | None = None
+    revoked_time: int | None = None
+    last_used_time: int | None = None

@@ -430,5 +430,5 @@ class RunModelLinkRow(Base):
     __table_args__ = (Index("ix_run_model_links_model", "model_pk"),)
 
 
-# Monitoring and trace tables register themselves on Base.metadata (kept in their own modules).
-from runstone.store import monitoring_tables, trace_tables  # noqa: E402, F401
+# Identity, monitoring and trace tables register themselves on Base.metadata (kept in their own modules).
+from runstone.store import identity_tables, monitoring_tables, trace_tables  # noqa: E402, F401
