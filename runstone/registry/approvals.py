@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from runstone.entities import ApprovalRequest, Gate, ModelVersion, Policy
 from runstone.errors import AlreadyExists, InvalidInput, InvalidState, NotFound, PermissionDenied
 from runstone.registry.service import RegistryService, canonical_stage, check_alias, guarded_change, parse_policy
-from runstone.store import approvals as request_store
+from runstone.store import approvals as approval_store
 from runstone.store import registry as store
 from runstone.store.registry import ModelRef, VersionRef
 
@@ -125,11 +125,11 @@ class GovernedRegistry(RegistryService):
             model = store.model_row(s, name, lock=True)
             row = store.version_row(s, model, version)
             policy = parse_policy(model.policy)
-            existing = request_store.open_request_for(s, model.id, kind, target, row.version)
+            existing = approval_store.open_request_for(s, model.id, kind, target, row.version)
             if existing is not None:
                 raise AlreadyExists(f"Request {existing} for this change is already open.")
             evidence = self._evidence(s, model, row, kind, target, policy)
-            request_id = request_store.insert_request(
+            request_id = approval_store.insert_request(
                 s,
                 model_id=model.id,
                 version=row.version,
@@ -149,57 +149,57 @@ class GovernedRegistry(RegistryService):
             if guarded_change(policy, name, kind, target, row) is None:
                 # Nothing to approve: an unguarded change happens at once, still through the request.
                 self._apply(s, model, request_id, reason=comment or "request")
-            return request_store.load(s, [request_store.request_row(s, request_id)])[0]
+            return approval_store.load(s, [approval_store.request_row(s, request_id)])[0]
 
     def approve_request(self, request_id: int, comment: str = "") -> ApprovalRequest:
         with self.ctx.transaction(write=True) as s:
-            row = request_store.request_row(s, request_id, lock=True)
+            row = approval_store.request_row(s, request_id, lock=True)
             model = self._open(s, row)
             if row.requested_by == self.user:
                 raise PermissionDenied("The requester cannot approve their own request; another approver must.")
-            if any(a.approver == self.user for a in request_store.approvals_of(s, request_id)):
+            if any(a.approver == self.user for a in approval_store.approvals_of(s, request_id)):
                 raise AlreadyExists(f"{self.user} has already decided on request {request_id}.")
             policy = parse_policy(model.policy)
             failing = self._failing_gates(s, model, row, policy)
             if failing:
                 raise InvalidState("The request does not pass its gates: " + "; ".join(failing))
-            request_store.add_decision(s, request_id, self.user, "approve", comment, self.clock())
-            approvals = sum(1 for a in request_store.approvals_of(s, request_id) if a.decision == "approve")
+            approval_store.add_decision(s, request_id, self.user, "approve", comment, self.clock())
+            approvals = sum(1 for a in approval_store.approvals_of(s, request_id) if a.decision == "approve")
             self._audit(s, "registry.request_approved", model.name, None,
                                  {"request": request_id, "approver": self.user, "comment": comment, "approvals": approvals})  # fmt: skip
             if approvals >= policy.required_approvals:
                 self._apply(s, model, request_id, reason=f"approved request {request_id}")
-            return request_store.load(s, [request_store.request_row(s, request_id)])[0]
+            return approval_store.load(s, [approval_store.request_row(s, request_id)])[0]
 
     def reject_request(self, request_id: int, comment: str = "") -> ApprovalRequest:
         with self.ctx.transaction(write=True) as s:
-            row = request_store.request_row(s, request_id, lock=True)
+            row = approval_store.request_row(s, request_id, lock=True)
             model = self._open(s, row)
-            request_store.add_decision(s, request_id, self.user, "reject", comment, self.clock())
-            request_store.set_status(s, request_id, "rejected", self.clock())
+            approval_store.add_decision(s, request_id, self.user, "reject", comment, self.clock())
+            approval_store.set_status(s, request_id, "rejected", self.clock())
             self._audit(s, "registry.request_rejected", model.name, None,
                                  {"request": request_id, "approver": self.user, "comment": comment})  # fmt: skip
             self._event(s, "request.rejected", model.name, {"request_id": request_id, "comment": comment})
-            return request_store.load(s, [request_store.request_row(s, request_id)])[0]
+            return approval_store.load(s, [approval_store.request_row(s, request_id)])[0]
 
     def cancel_request(self, request_id: int) -> ApprovalRequest:
         with self.ctx.transaction(write=True) as s:
-            row = request_store.request_row(s, request_id, lock=True)
+            row = approval_store.request_row(s, request_id, lock=True)
             model = self._open(s, row)
             if row.requested_by != self.user:
                 raise PermissionDenied("Only the requester can cancel a request.")
-            request_store.set_status(s, request_id, "cancelled", self.clock())
+            approval_store.set_status(s, request_id, "cancelled", self.clock())
             self._audit(s, "registry.request_cancelled", model.name, None, {"request": request_id})
-            return request_store.load(s, [request_store.request_row(s, request_id)])[0]
+            return approval_store.load(s, [approval_store.request_row(s, request_id)])[0]
 
     def get_request(self, request_id: int) -> ApprovalRequest:
         with self.ctx.transaction() as s:
-            return request_store.load(s, [request_store.request_row(s, request_id)])[0]
+            return approval_store.load(s, [approval_store.request_row(s, request_id)])[0]
 
     def search_requests(self, name: str | None = None, status: str | None = None) -> list[ApprovalRequest]:
         with self.ctx.transaction() as s:
             model_id = store.model_row(s, name).id if name else None
-            return request_store.search(s, model_id=model_id, status=status)
+            return approval_store.search(s, model_id=model_id, status=status)
 
     def _open(self, s: Session, row: Any) -> ModelRef:
         if row.status != "open":
@@ -212,7 +212,7 @@ class GovernedRegistry(RegistryService):
         return [g["detail"] for g in evidence["gates"] if not g["passed"]]
 
     def _apply(self, s: Session, model: ModelRef, request_id: int, *, reason: str) -> None:
-        row = request_store.request_row(s, request_id)
+        row = approval_store.request_row(s, request_id)
         version = store.version_row(s, model, row.version)
         self._assign(
             s,
@@ -224,7 +224,7 @@ class GovernedRegistry(RegistryService):
             archive_existing=row.archive_existing,
             request_id=request_id,
         )
-        request_store.set_status(s, request_id, "approved", self.clock())
+        approval_store.set_status(s, request_id, "approved", self.clock())
         self._event(
             s,
             "request.approved",

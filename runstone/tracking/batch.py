@@ -16,9 +16,9 @@ from runstone import limits
 from runstone.entities import LifecycleStage, LoggedModelMetric, Metric
 from runstone.errors import InvalidInput, InvalidState, NotFound
 from runstone.governance.context import Context
+from runstone.store import idempotency
 from runstone.store import logged_models as model_store
 from runstone.store import metrics as metric_store
-from runstone.store import requests as request_store
 from runstone.store import runs as run_store
 from runstone.store.runs import RunRef
 from runstone.tracking import validation as check
@@ -78,10 +78,10 @@ def log_batch(
     per_model: dict[str, list[LoggedModelMetric]] = {}
     for model_id, point in model_metrics:
         per_model.setdefault(model_id, []).append(point)
-    request_id = idempotency_key or ctx.principal.idempotency_key
+    key = idempotency_key or ctx.principal.idempotency_key
     with ctx.transaction(write=True) as s:
         now = ctx.clock()
-        if request_id and not request_store.claim(s, request_id, now):
+        if key and not idempotency.claim(s, key, now):
             return
         models = {model_id: _active_model(s, model_id) for model_id in per_model}
         row = active_run_ref(s, run_id)

@@ -12,10 +12,9 @@ from runstone.entities import LifecycleStage
 from runstone.errors import Immutable, InvalidInput, InvalidState, NotFound
 from runstone.governance.context import Context
 from runstone.store import experiments as experiment_store
+from runstone.store import idempotency, version_manifests
 from runstone.store import logged_models as logged_model_store
-from runstone.store import requests as request_store
 from runstone.store import runs as run_store
-from runstone.store import version_manifests
 from runstone.tracking import validation as check
 
 if TYPE_CHECKING:
@@ -172,7 +171,7 @@ def collect(
         run_store.hard_delete(s, [internal for internal, _, _ in runs])
         for exp_id in experiments:
             experiment_store.hard_delete(s, exp_id)
-        request_store.forget_before(s, ctx.clock() - REQUEST_ID_RETENTION_MS)
+        idempotency.forget_before(s, ctx.clock() - REQUEST_ID_RETENTION_MS)
         ctx.audit.write(
             s, "gc.purge", "store", "tracking", None, {"runs": report.run_ids, "experiments": report.experiment_ids}
         )

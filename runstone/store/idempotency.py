@@ -1,4 +1,7 @@
-"""Request ids already applied: what makes a retried write idempotent."""
+"""Idempotency keys already applied: what makes a retried write idempotent.
+
+(Kept in the ``requests`` table, whose ``request_id`` column holds the key.)
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,14 @@ from runstone.store.tables import RequestRow
 from runstone.store.upsert import insert_new
 
 
-def claim(session: Session, request_id: str, now: int) -> bool:
-    """Record a request id unless it is taken; False when it was (the request is a repeat).
+def claim(session: Session, key: str, now: int) -> bool:
+    """Record an idempotency key unless it is taken; False when it was (the request is a repeat).
 
     Claimed before the work is done: a concurrent repeat waits (PostgreSQL) on this row and
     finds it taken once this transaction commits, or claims it if this one rolled back.
     """
     return bool(
-        insert_new(
-            session, RequestRow.__table__, [{"request_id": request_id, "time": now}], ["request_id"], "request_id"
-        )
+        insert_new(session, RequestRow.__table__, [{"request_id": key, "time": now}], ["request_id"], "request_id")
     )
 
 
