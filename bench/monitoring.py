@@ -5,7 +5,8 @@ window's drift takes over 1,000,000 logged predictions.
 
 Prints Markdown tables (docs/performance.md, "Monitoring"). The serving part starts
 ``runstone models serve`` on the same scikit-learn model with and without
-``--log-predictions`` (alternating, twice each, medians kept) and loads it from separate client
+``--log-predictions`` side by side, and alternates the load between them in short rounds
+(medians kept) and loads it from separate client
 processes, as bench/serving.py does. The drift part stores 1,000,000 logged rows (10 features:
 8 numbers, 2 categories) in an embedded store on this machine and times the window's analysis
 through the monitoring service: reading the Parquet logs, drift of every feature and of the
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serving import Process, free_port, load, train
 
 
-def logging_cost(folder: Path, workers: int, seconds: float) -> dict[str, dict[str, float]]:
+def logging_cost(folder: Path, workers: int, seconds: float, rounds: int) -> dict[str, dict[str, float]]:
     import json
 
     model_path, X = train(folder)
@@ -38,15 +39,23 @@ def logging_cost(folder: Path, workers: int, seconds: float) -> dict[str, dict[s
             "--workers", str(workers)]  # fmt: skip
     variants = {"off": base, "on": [*base, "--log-predictions", str(folder / "predictions")]}
     runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
-    for _ in range(2):
+    # Both servers run side by side and the loads alternate in short rounds, so a change in the
+    # machine's other work weighs on both variants alike.
+    servers = {}
+    try:
         for name, argv in variants.items():
             port = free_port()
-            server = Process([a.replace("{port}", str(port)) for a in argv], port, folder / f"{name}.log")
-            try:
+            servers[name] = (
+                port,
+                Process([a.replace("{port}", str(port)) for a in argv], port, folder / f"{name}.log"),
+            )
+        for _ in range(rounds):
+            for name, (port, _server) in servers.items():
                 runs[name].append({"single": load(port, one, 1, seconds), "eight": load(port, one, 8, seconds)})
-            finally:
-                server.stop()
-            print(f"logging {name}: {runs[name][-1]}", file=sys.stderr)
+                print(f"logging {name}: {runs[name][-1]}", file=sys.stderr)
+    finally:
+        for _port, server in servers.values():
+            server.stop()
     out: dict[str, dict[str, float]] = {}
     for name, found in runs.items():
         out[name] = {
@@ -129,11 +138,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="Short runs (a smoke test of the script).")
     parser.add_argument("--workers", type=int, default=2, help="Worker processes of each server (default 2).")
     args = parser.parse_args()
-    seconds = 2.0 if args.quick else 8.0
+    seconds = 2.0 if args.quick else 3.0
+    rounds = 2 if args.quick else 6
     rows = 100_000 if args.quick else 1_000_000
     with tempfile.TemporaryDirectory(prefix="runstone-bench-monitoring-") as tmp:
         folder = Path(tmp)
-        cost = logging_cost(folder, args.workers, seconds)
+        cost = logging_cost(folder, args.workers, seconds, rounds)
         drift = window_drift(folder, rows)
     off, on = cost["off"], cost["on"]
     print(f"\nSame scikit-learn model as the serving benchmark, {args.workers} server workers, {os.cpu_count()} cores, "
