@@ -51,12 +51,6 @@ def check_declared(request: Request, limit: int) -> None:
         raise _too_large(limit)
 
 
-def declared(request: Request) -> int | None:
-    """The body's declared length (Content-Length), when it has one."""
-    value = request.headers.get("content-length", "")
-    return int(value) if value.isdigit() else None
-
-
 def at_most(chunks: Iterator[bytes], limit: int) -> Iterator[bytes]:
     """``chunks``, raising 413 inside the consumer (a store's write, which then discards what it
     wrote) once they add up to more than ``limit`` bytes."""

@@ -32,12 +32,12 @@ class ArtifactLimits:
     file_bytes: int = MAX_ARTIFACT_BYTES
     owner_bytes: int = MAX_RUN_ARTIFACT_BYTES
 
-    def bounded(self, chunks: Iterable[bytes], owner: str, held: int, *, declared: int = 0) -> Iterator[bytes]:
+    def bounded(self, chunks: Iterable[bytes], owner: str, held: int) -> Iterator[bytes]:
         """``chunks``, raising 413 inside the store's write (which then keeps nothing of the file)
         once they pass the per-file limit or what ``owner``, holding ``held`` bytes besides this
-        file, may still take. ``declared`` bytes count as received before the first chunk."""
+        file, may still take."""
         room = self.owner_bytes - held
-        received = declared
+        received = 0
         for chunk in chunks:
             received += len(chunk)
             if received > self.file_bytes:
@@ -86,18 +86,6 @@ class ArtifactService:
         with self.ctx.transaction() as s:
             _refuse_registered(s, run_id, clean_path(path, allow_empty=True))
 
-    def check_upload(self, run_id: str, path: str, size: int | None) -> None:
-        """Refuse an upload of ``size`` bytes (when the client declared it) to ``path`` before any
-        byte is received: a deleted run, a registered version's path, a file over the limits."""
-        path = clean_path(path)
-        internal, _ = self._run(run_id, writable=True)
-        with self.ctx.transaction() as s:
-            _refuse_registered(s, run_id, path)
-            held = _held(s, internal, path)
-        if size is not None:
-            for _ in self.limits.bounded([b""], f"Run {run_id}", held, declared=size):
-                pass
-
     def log_artifact(self, run_id: str, path: str, chunks: Iterable[bytes]) -> FileInfo:
         """Store one file at ``path`` inside the run's artifacts (replacing an older one)."""
         path = clean_path(path)
@@ -112,7 +100,8 @@ class ArtifactService:
                     f"Artifact path {path!r} lies inside {clash[0]!r}, which is a file of run {run_id}; "
                     "a file cannot also be a folder."
                 )
-            held = _held(s, internal, path)
+            replaced = manifest.get(s, internal, path)
+            held = manifest.total_size(s, internal) - (replaced.file_size or 0 if replaced else 0)
         stored = self.store.write(join_key(key, path), self.limits.bounded(chunks, f"Run {run_id}", held))
         with self.ctx.transaction(write=True) as s:
             manifest.record(s, internal, path, stored.size, stored.sha256, self.ctx.clock())
@@ -174,12 +163,6 @@ class ArtifactService:
             self.ctx.audit.write(s, "run.delete_artifacts", "run", run_id, {"path": prefix, "files": count}, None)
         self.store.delete_prefix(join_key(key, prefix))
         return count
-
-
-def _held(s: Session, run: int, path: str) -> int:
-    """The bytes a run holds besides the file at ``path`` (which an upload there replaces)."""
-    replaced = manifest.get(s, run, path)
-    return manifest.total_size(s, run) - (replaced.file_size or 0 if replaced else 0)
 
 
 def _refuse_registered(s: Session, run_id: str, path: str) -> None:

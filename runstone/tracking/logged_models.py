@@ -275,28 +275,13 @@ class LoggedModelService:
         """Refuse a change when the model is deleted or registered as a model version."""
         self._writable(model_id)
 
-    @staticmethod
-    def _held(s: Session, pk: int, path: str) -> int:
-        """The bytes the model holds besides the file at ``path`` (which an upload there replaces)."""
-        replaced = store.artifact(s, pk, path)
-        return store.artifact_total(s, pk) - (replaced.file_size or 0 if replaced else 0)
-
-    def check_upload(self, model_id: str, path: str, size: int | None) -> None:
-        """Refuse an upload before any byte is received (see ArtifactService.check_upload)."""
-        path = clean_path(path)
-        ref = self._writable(model_id)
-        with self.ctx.transaction() as s:
-            held = self._held(s, ref.pk, path)
-        if size is not None:
-            for _ in self.limits.bounded([b""], f"Logged model {model_id}", held, declared=size):
-                pass
-
     def log_artifact(self, model_id: str, path: str, chunks: Iterable[bytes]) -> FileInfo:
         path = clean_path(path)
         ref = self._writable(model_id)
         with self.ctx.transaction() as s:
             conflict = store.artifact_conflict(s, ref.pk, path)
-            held = self._held(s, ref.pk, path)
+            replaced = store.artifact(s, ref.pk, path)
+            held = store.artifact_total(s, ref.pk) - (replaced.file_size or 0 if replaced else 0)
         if conflict:
             raise InvalidInput(conflict)
         bounded = self.limits.bounded(chunks, f"Logged model {model_id}", held)

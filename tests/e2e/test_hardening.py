@@ -220,13 +220,6 @@ def test_artifacts_over_the_per_file_and_per_run_limits_are_413s_that_keep_nothi
         )
         assert done.status_code == 413 and "limit of 2500 bytes" in done.json()["message"]
         assert http.put(f"{native}/c.bin", content=b"x" * 500).status_code == 200  # exactly up to the limit
-        # A declared length past the limit is refused before one byte of the body is sent.
-        import socket
-
-        with socket.create_connection(("127.0.0.1", limited.port), timeout=10) as sock:
-            head = f"PUT {native}/d.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 600\r\n\r\n"
-            sock.sendall(head.encode())
-            assert sock.recv(65536).startswith(b"HTTP/1.1 413 ")
 
         listed = http.get(native, params={"recursive": True}).json()["files"]
         assert sorted((f["path"], f["file_size"]) for f in listed) == [

@@ -100,8 +100,6 @@ async def upload(path: str, request: Request, artifacts: Artifacts, models: Logg
     target = await run_in_threadpool(target_of, path, artifacts, models)
     if not target.path:
         raise InvalidInput("Name a file inside the run's or model's artifacts to upload.")
-    check = artifacts.check_upload if target.kind == "run" else models.check_upload
-    await run_in_threadpool(check, target.id, target.path, uploads.declared(request))
     spool = await uploads.receive(request, limit)
     try:
         log = artifacts.log_artifact if target.kind == "run" else models.log_artifact

@@ -36,11 +36,7 @@ def _attachment(filename: str) -> str:
 
 @router.put("/artifacts/{path:path}", summary="Upload one artifact file (raw request body)")
 async def upload_artifact(run_id: str, path: str, request: Request, service: Artifacts) -> dict[str, Any]:
-    limit: int = request.app.state.settings.max_artifact_bytes
-    uploads.check_declared(request, limit)
-    # A refusal that needs no byte of the body comes before it is received.
-    await run_in_threadpool(service.check_upload, run_id, path, uploads.declared(request))
-    spool = await uploads.receive(request, limit)
+    spool = await uploads.receive(request, request.app.state.settings.max_artifact_bytes)
     try:
         info = await run_in_threadpool(service.log_artifact, run_id, path, spool.chunks())
     finally:
