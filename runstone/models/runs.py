@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runstone.errors import AlreadyExists, InvalidInput
+from runstone.errors import AlreadyExists, InvalidInput, NotFound, Unavailable
 from runstone.models.manifest import Model, ModelInfo
 
 HISTORY_TAG = "mlflow.log-model.history"
@@ -103,6 +103,12 @@ def log_model(
         model = save(local, Model(artifact_path=name, run_id=run_id))
         client.log_artifacts(run_id, local, name)
     _record_history(client, run_id, model)
+    # Also a logged model of the run, so that MLflow 3's client lists and loads it. Offline (the
+    # upload went to the journal) the run keeps the model and training goes on.
+    try:
+        client.publish_run_model(run_id, name)
+    except (Unavailable, NotFound):
+        pass
     model_uri = f"runs:/{run_id}/{name}"
     info = ModelInfo.of(model, model_uri)
     if registered_model_name:

@@ -203,3 +203,9 @@ def file_public(f: FileInfo) -> dict[str, Any]:
     if f.sha256:
         out["sha256"] = f.sha256
     return out
+
+
+class RunModelPublish(Model):
+    """A model logged into a run, to record as a logged model of the run too."""
+
+    path: str = Field(min_length=1, max_length=1000)

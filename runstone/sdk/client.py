@@ -424,6 +424,16 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         """Download the files of a logged model (as MLflow 3's ``log_model`` stores them)."""
         return _download(self._model_artifacts, model_id, f"Logged model {model_id}", path, dst_path, None)
 
+    def publish_run_model(self, run_id: str, path: str) -> str:
+        """Record the model at ``runs:/<run_id>/<path>`` as a logged model of the run too (what
+        MLflow 3's client lists and loads); its id."""
+        if self.is_remote:
+            answer = self._tracking.t.json("POST", f"/api/v1/runs/{run_id}/logged-models", json={"path": path})
+            return str(answer["logged_model"]["model_id"])
+        from runstone.tracking import run_models
+
+        return run_models.publish(self._model_artifacts.service, self._artifacts.service, run_id, path).model_id
+
     # ----------------------------------------------------------------- admin
     def gc(
         self,

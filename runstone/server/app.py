@@ -17,7 +17,17 @@ from runstone.registry.webhooks import Dispatcher
 from runstone.server import api_docs, drain, errors, mlflow_compat
 from runstone.server.middleware import RequestMiddleware, RequestStats
 from runstone.server.origin import OriginGuard, parse_list
-from runstone.server.routes import artifacts, deployments, experiments, logged_models, meta, otlp, registry, runs
+from runstone.server.routes import (
+    artifacts,
+    deployments,
+    experiments,
+    logged_models,
+    meta,
+    otlp,
+    registry,
+    run_models,
+    runs,
+)
 from runstone.server.routes import monitoring as monitoring_routes
 from runstone.version import VERSION
 
@@ -65,6 +75,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         app.include_router(module.router)
     app.include_router(monitoring_routes.router)
     app.include_router(otlp.router)
+    app.include_router(run_models.router)
     app.include_router(api_docs.router)
     mlflow_compat.mount(app)
     ui.mount(app)

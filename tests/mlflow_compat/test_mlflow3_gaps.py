@@ -5,6 +5,7 @@ the prompt registry refused before anything is written."""
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,7 +35,11 @@ def seen(server: Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     """runstone's SDK registers native-clf v1 (a runs:/ source); the stock client does the rest."""
     made = run_python(CLIENTS / "native_model.py", env=server.env())
     assert made.returncode == 0, made.stderr
-    return run_client("mlflow3_gaps", server.url, "models:/native-clf/1", cwd=tmp_path_factory.mktemp("client"))
+    native = json.loads(made.stdout.strip().splitlines()[-1])
+    return {
+        "native": native,
+        **run_client("mlflow3_gaps", server.url, "models:/native-clf/1", cwd=tmp_path_factory.mktemp("client")),
+    }
 
 
 def digest(files: list[dict[str, Any]], prefix: str) -> str:
@@ -114,3 +119,16 @@ def test_the_prompt_registry_is_refused_before_anything_is_written(server, seen)
     assert seen["prompt_model_left"] is False
     with remote(server.url) as client:
         assert [m.name for m in client.search_registered_models("name = 'greeting'")] == []
+
+
+def test_models_runstones_sdk_logs_are_logged_models_mlflow_lists_and_loads(server, seen):
+    (model,) = seen["native_models"]
+    assert model["name"] == "model" and model["source_run_id"] == seen["native"]["run_id"]
+    assert model["status"] == "READY"
+    assert seen["native_loaded"] == [seen["native"]["expected"]]
+    # runstone's SDK reads the same logged model: its files, and the run that produced it.
+    with remote(server.url) as client:
+        run = client.get_run(seen["native"]["run_id"])
+        listed = httpx.get(f"{server.url}/api/v1/logged-models/{model['model_id']}/artifacts", timeout=30).json()
+    assert "MLmodel" in {f["path"] for f in listed["files"]}
+    assert run.info.run_id == model["source_run_id"]

@@ -27,6 +27,11 @@ copy = client.copy_model_version(f"models:/dev-model/{info.registered_model_vers
 copied_native = client.copy_model_version(sys.argv[1], "prod-native")
 loaded = mlflow.pyfunc.load_model("models:/prod-model/1").predict(X.head(5))
 
+# The model runstone's SDK logged (clients/native_model.py) is a logged model to MLflow too.
+native_experiment = mlflow.get_experiment_by_name("native-models").experiment_id
+native_models = mlflow.search_logged_models(experiment_ids=[native_experiment], output_format="list")
+native_loaded = [mlflow.pyfunc.load_model(f"models:/{m.model_id}").predict(X.head(5)).tolist() for m in native_models]
+
 try:
     mlflow.genai.register_prompt(name="greeting", template="Hello {{name}}")
     prompt_error = None
@@ -50,6 +55,11 @@ print(
             "copied_native": {"name": copied_native.name, "source": copied_native.source, "tags": copied_native.tags},
             "loaded": loaded.tolist(),
             "expected": model.predict(X.head(5)).tolist(),
+            "native_models": [
+                {"model_id": m.model_id, "name": m.name, "source_run_id": m.source_run_id, "status": str(m.status)}
+                for m in native_models
+            ],
+            "native_loaded": native_loaded,
             "prompt_error": prompt_error,
             "prompt_model_left": prompt_model_left,
         }
