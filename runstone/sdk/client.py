@@ -427,8 +427,8 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
     def publish_run_model(self, run_id: str, path: str) -> str:
         """Record the model at ``runs:/<run_id>/<path>`` as a logged model of the run too (what
         MLflow 3's client lists and loads); its id."""
-        if self.is_remote:
-            answer = self._tracking.t.json("POST", f"/api/v1/runs/{run_id}/logged-models", json={"path": path})
+        if self._http is not None:
+            answer = self._http.t.json("POST", f"/api/v1/runs/{run_id}/logged-models", json={"path": path})
             return str(answer["logged_model"]["model_id"])
         from runstone.tracking import run_models
 
