@@ -225,3 +225,37 @@ def test_versions_registered_before_manifests_get_them_from_the_recorded_checksu
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT source FROM model_versions")).scalar() == f"runs:/{run}/model"
     db.dispose()
+
+
+def _chain() -> list[str]:
+    """Revisions from the first to the head."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(schema._config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+def test_every_migration_steps_down_and_up_again_on_a_populated_database(empty_db_url, tmp_path):
+    """Each migration's downgrade runs on a database holding data, its upgrade runs again on top,
+    and the rows of the tables the first migration made survive every step."""
+    db = Database(empty_db_url)
+    schema.upgrade(db)
+    tracking = TrackingService(Context(db), str(tmp_path))
+    run_id = tracking.create_run(run_name="kept").info.run_id
+    tracking.log_batch(run_id, [Metric("loss", 1.0 / (s + 1), 1, s) for s in range(300)], {"lr": "0.1"}, {"t": "v"})
+    chain = _chain()
+    for index in range(len(chain) - 1, 0, -1):
+        revision, below = chain[index], chain[index - 1]
+        schema.downgrade(db, below)
+        schema.upgrade(db, revision)
+        assert schema.current_revision(db) == revision
+        schema.downgrade(db, below)
+        assert schema.current_revision(db) == below
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT value FROM params")).scalar() == "0.1"
+            assert conn.execute(text("SELECT name FROM runs")).scalar() == "kept"
+    schema.upgrade(db)
+    again = TrackingService(Context(db), str(tmp_path))
+    assert len(again.get_metric_history(run_id, "loss").steps) == 300
+    assert again.get_run(run_id).data.params == {"lr": "0.1"}
+    db.dispose()
