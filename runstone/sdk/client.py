@@ -32,7 +32,7 @@ from runstone.entities import (
 from runstone.errors import InvalidInput, NotFound
 from runstone.sdk.deployments import DeploymentMethods
 from runstone.sdk.protocols import TrackingBackend
-from runstone.sdk.registry import LocalRegistry, RegistryMethods
+from runstone.sdk.registry import LocalWebhooks, RegistryMethods
 from runstone.tracking.tags import PARENT_RUN_ID
 
 if TYPE_CHECKING:
@@ -136,7 +136,9 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             self._tracking: TrackingBackend = self._http
             self._artifacts: Any = HttpArtifacts(transport)
             self._model_artifacts: Any = HttpArtifacts(transport, "/api/v1/logged-models")
-            self._registry: Any = HttpRegistry(transport)
+            registry = HttpRegistry(transport)
+            self._registry = registry
+            self._webhooks = registry
             from runstone.sdk.deployments import HttpDeployments
 
             self._deployments = HttpDeployments(transport)
@@ -152,7 +154,8 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             self._tracking = backend.tracking(ctx)
             self._artifacts = LocalArtifacts(backend.artifacts(ctx))
             self._model_artifacts = LocalArtifacts(backend.logged_models(ctx))
-            self._registry = LocalRegistry(backend.registry(ctx), backend.webhooks(ctx))
+            self._registry = backend.registry(ctx)
+            self._webhooks = LocalWebhooks(backend.webhooks(ctx))
             self._deployments = backend.deployments(ctx)
             self.tracking_uri = uri or str(self.settings.home)
         self.is_remote = is_remote(uri)

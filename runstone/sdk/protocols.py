@@ -6,9 +6,25 @@ through both."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from runstone.entities import Dataset, Deployment, Experiment, Metric, MetricHistory, PagedList, Run, ViewType
+from runstone.entities import (
+    ApprovalRequest,
+    Assignment,
+    Dataset,
+    Deployment,
+    Experiment,
+    Metric,
+    MetricHistory,
+    ModelVersion,
+    PackageManifest,
+    PagedList,
+    Policy,
+    RegisteredModel,
+    Run,
+    ViewType,
+    Webhook,
+)
 
 
 class TrackingBackend(Protocol):
@@ -136,3 +152,119 @@ class DeploymentsBackend(Protocol):
         name: str | None = None,
         active_only: bool = False,
     ) -> list[Deployment]: ...
+
+
+class RegistryBackend(Protocol):
+    def create_registered_model(
+        self, name: str, description: str = "", tags: Mapping[str, str] | None = None
+    ) -> RegisteredModel: ...
+
+    def get_registered_model(self, name: str) -> RegisteredModel: ...
+
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel: ...
+
+    def update_registered_model(self, name: str, description: str) -> RegisteredModel: ...
+
+    def delete_registered_model(self, name: str) -> None: ...
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None: ...
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None: ...
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList: ...
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        description: str = "",
+    ) -> ModelVersion: ...
+
+    def get_model_version(self, name: str, version: str | int) -> ModelVersion: ...
+
+    def get_model_version_manifest(self, name: str, version: str | int) -> PackageManifest: ...
+
+    def update_model_version(self, name: str, version: str | int, description: str) -> ModelVersion: ...
+
+    def delete_model_version(self, name: str, version: str | int) -> None: ...
+
+    def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None: ...
+
+    def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None: ...
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList: ...
+
+    def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]: ...
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...
+
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: str | int, *, reason: str = ""
+    ) -> ModelVersion: ...
+
+    def delete_registered_model_alias(self, name: str, alias: str, *, reason: str = "") -> None: ...
+
+    def transition_model_version_stage(
+        self, name: str, version: str | int, stage: str, archive_existing_versions: bool = False, *, reason: str = ""
+    ) -> ModelVersion: ...
+
+    def policy(self, name: str) -> Policy: ...
+
+    def set_policy(self, name: str, policy: Policy) -> Policy: ...
+
+    def get_model_history(
+        self, name: str, *, kind: str | None = None, target: str | None = None
+    ) -> list[Assignment]: ...
+
+    def holders_at(self, name: str, *, time: int, stage: str | None = None, alias: str | None = None) -> list[str]: ...
+
+    def request_transition(
+        self,
+        name: str,
+        version: str | int,
+        *,
+        stage: str | None = None,
+        alias: str | None = None,
+        comment: str = "",
+        archive_existing_versions: bool = False,
+    ) -> ApprovalRequest: ...
+
+    def approve_request(self, request_id: int, comment: str = "") -> ApprovalRequest: ...
+
+    def reject_request(self, request_id: int, comment: str = "") -> ApprovalRequest: ...
+
+    def cancel_request(self, request_id: int) -> ApprovalRequest: ...
+
+    def get_request(self, request_id: int) -> ApprovalRequest: ...
+
+    def search_requests(self, name: str | None = None, status: str | None = None) -> list[ApprovalRequest]: ...
+
+    def rollback(
+        self, name: str, *, stage: str | None = None, alias: str | None = None, comment: str = ""
+    ) -> ModelVersion: ...
+
+
+class WebhooksBackend(Protocol):
+    def create_webhook(
+        self, name: str, url: str, events: Sequence[str], *, model_name: str | None = None, secret: str | None = None
+    ) -> tuple[Webhook, str]: ...
+
+    def list_webhooks(self) -> list[Webhook]: ...
+
+    def delete_webhook(self, webhook_id: int) -> None: ...
+
+    def deliveries(self, webhook_id: int | None = None) -> list[dict[str, Any]]: ...

@@ -23,8 +23,10 @@ from runstone.entities import (
     RegisteredModel,
     Webhook,
 )
+from runstone.sdk.protocols import RegistryBackend, WebhooksBackend
 
 if TYPE_CHECKING:
+    from runstone.registry.webhooks import WebhookService
     from runstone.sdk.remote import Transport
 
 
@@ -305,15 +307,11 @@ class HttpRegistry:
         return list(self.t.json("GET", f"/api/v1/webhooks/{int(webhook_id or 0)}/deliveries")["deliveries"])
 
 
-class LocalRegistry:
-    """The embedded registry: GovernedRegistry plus webhook management, in-process."""
+class LocalWebhooks:
+    """Webhook management in-process, answering as HttpRegistry does (a webhook and its secret)."""
 
-    def __init__(self, registry: Any, webhooks: Any) -> None:
-        self._registry = registry
+    def __init__(self, webhooks: WebhookService) -> None:
         self._webhooks = webhooks
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._registry, name)
 
     def create_webhook(
         self, name: str, url: str, events: Sequence[str], *, model_name: str | None = None, secret: str | None = None
@@ -322,19 +320,21 @@ class LocalRegistry:
         return created.webhook, created.secret
 
     def list_webhooks(self) -> list[Webhook]:
-        return self._webhooks.list_webhooks()  # type: ignore[no-any-return]
+        return self._webhooks.list_webhooks()
 
     def delete_webhook(self, webhook_id: int) -> None:
         self._webhooks.delete_webhook(webhook_id)
 
     def deliveries(self, webhook_id: int | None = None) -> list[dict[str, Any]]:
-        return self._webhooks.deliveries(webhook_id)  # type: ignore[no-any-return]
+        return self._webhooks.deliveries(webhook_id)
 
 
 class RegistryMethods:
-    """RunstoneClient's registry methods; ``self._registry`` is HttpRegistry or LocalRegistry."""
+    """RunstoneClient's registry methods; ``self._registry`` is HttpRegistry or the embedded
+    GovernedRegistry, ``self._webhooks`` HttpRegistry or LocalWebhooks."""
 
-    _registry: Any
+    _registry: RegistryBackend
+    _webhooks: WebhooksBackend
 
     # ------------------------------------------------------------ registered models
     def create_registered_model(
@@ -342,16 +342,16 @@ class RegistryMethods:
     ) -> RegisteredModel:
         return self._registry.create_registered_model(
             name, description or "", {k: str(v) for k, v in (tags or {}).items()}
-        )  # type: ignore[no-any-return]
+        )
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        return self._registry.get_registered_model(name)  # type: ignore[no-any-return]
+        return self._registry.get_registered_model(name)
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        return self._registry.rename_registered_model(name, new_name)  # type: ignore[no-any-return]
+        return self._registry.rename_registered_model(name, new_name)
 
     def update_registered_model(self, name: str, description: str) -> RegisteredModel:
-        return self._registry.update_registered_model(name, description)  # type: ignore[no-any-return]
+        return self._registry.update_registered_model(name, description)
 
     def delete_registered_model(self, name: str) -> None:
         self._registry.delete_registered_model(name)
@@ -369,7 +369,7 @@ class RegistryMethods:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        return self._registry.search_registered_models(filter_string, max_results, order_by, page_token)  # type: ignore[no-any-return]
+        return self._registry.search_registered_models(filter_string, max_results, order_by, page_token)
 
     # --------------------------------------------------------------------- versions
     def create_model_version(
@@ -381,20 +381,20 @@ class RegistryMethods:
         description: str | None = None,
     ) -> ModelVersion:
         """Register a model logged in a run (``source`` is its ``runs:/<run_id>/<path>`` URI)."""
-        return self._registry.create_model_version(  # type: ignore[no-any-return]
+        return self._registry.create_model_version(
             name, source, run_id, {k: str(v) for k, v in (tags or {}).items()}, description or ""
         )
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
-        return self._registry.get_model_version(name, version)  # type: ignore[no-any-return]
+        return self._registry.get_model_version(name, version)
 
     def get_model_version_manifest(self, name: str, version: str | int) -> PackageManifest:
         """The files of a version's package with the SHA-256 recorded at registration
         (``.digest`` is the version's ``manifest_digest``)."""
-        return self._registry.get_model_version_manifest(name, version)  # type: ignore[no-any-return]
+        return self._registry.get_model_version_manifest(name, version)
 
     def update_model_version(self, name: str, version: str | int, description: str) -> ModelVersion:
-        return self._registry.update_model_version(name, version, description)  # type: ignore[no-any-return]
+        return self._registry.update_model_version(name, version, description)
 
     def delete_model_version(self, name: str, version: str | int) -> None:
         self._registry.delete_model_version(name, version)
@@ -412,10 +412,10 @@ class RegistryMethods:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        return self._registry.search_model_versions(filter_string, max_results, order_by, page_token)  # type: ignore[no-any-return]
+        return self._registry.search_model_versions(filter_string, max_results, order_by, page_token)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
-        return self._registry.get_latest_versions(name, stages)  # type: ignore[no-any-return]
+        return self._registry.get_latest_versions(name, stages)
 
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
         return self.get_model_version(name, version).source
@@ -428,20 +428,20 @@ class RegistryMethods:
         self._registry.delete_registered_model_alias(name, alias)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        return self._registry.get_model_version_by_alias(name, alias)  # type: ignore[no-any-return]
+        return self._registry.get_model_version_by_alias(name, alias)
 
     def transition_model_version_stage(
         self, name: str, version: str | int, stage: str, archive_existing_versions: bool = False
     ) -> ModelVersion:
-        return self._registry.transition_model_version_stage(name, version, stage, archive_existing_versions)  # type: ignore[no-any-return]
+        return self._registry.transition_model_version_stage(name, version, stage, archive_existing_versions)
 
     # ------------------------------------------------------------------- governance
     def get_model_policy(self, name: str) -> Policy:
-        return self._registry.policy(name)  # type: ignore[no-any-return]
+        return self._registry.policy(name)
 
     def set_model_policy(self, name: str, policy: Policy) -> Policy:
         """Protect stages and aliases of a model: changes to them then need approved requests."""
-        return self._registry.set_policy(name, policy)  # type: ignore[no-any-return]
+        return self._registry.set_policy(name, policy)
 
     def request_transition(
         self,
@@ -454,7 +454,7 @@ class RegistryMethods:
         archive_existing_versions: bool = False,
     ) -> ApprovalRequest:
         """Ask for a stage or alias change; it happens when the model's policy is met."""
-        return self._registry.request_transition(  # type: ignore[no-any-return]
+        return self._registry.request_transition(
             name,
             version,
             stage=stage,
@@ -464,48 +464,48 @@ class RegistryMethods:
         )
 
     def approve_request(self, request_id: int, comment: str = "") -> ApprovalRequest:
-        return self._registry.approve_request(request_id, comment)  # type: ignore[no-any-return]
+        return self._registry.approve_request(request_id, comment)
 
     def reject_request(self, request_id: int, comment: str = "") -> ApprovalRequest:
-        return self._registry.reject_request(request_id, comment)  # type: ignore[no-any-return]
+        return self._registry.reject_request(request_id, comment)
 
     def cancel_request(self, request_id: int) -> ApprovalRequest:
-        return self._registry.cancel_request(request_id)  # type: ignore[no-any-return]
+        return self._registry.cancel_request(request_id)
 
     def get_request(self, request_id: int) -> ApprovalRequest:
-        return self._registry.get_request(request_id)  # type: ignore[no-any-return]
+        return self._registry.get_request(request_id)
 
     def search_requests(self, name: str | None = None, status: str | None = None) -> list[ApprovalRequest]:
-        return self._registry.search_requests(name, status)  # type: ignore[no-any-return]
+        return self._registry.search_requests(name, status)
 
     def rollback(
         self, name: str, *, stage: str | None = None, alias: str | None = None, comment: str = ""
     ) -> ModelVersion:
         """Move a stage or alias back to the version that held it before."""
-        return self._registry.rollback(name, stage=stage, alias=alias, comment=comment)  # type: ignore[no-any-return]
+        return self._registry.rollback(name, stage=stage, alias=alias, comment=comment)
 
     def get_model_history(self, name: str, *, kind: str | None = None, target: str | None = None) -> list[Assignment]:
         """Every stage and alias assignment of a model: who moved what where, when and why."""
-        return self._registry.get_model_history(name, kind=kind, target=target)  # type: ignore[no-any-return]
+        return self._registry.get_model_history(name, kind=kind, target=target)
 
     def get_model_holders(
         self, name: str, *, time: int, stage: str | None = None, alias: str | None = None
     ) -> list[str]:
         """The versions that held a stage (or an alias) at a moment (milliseconds since the epoch)."""
-        return self._registry.holders_at(name, time=time, stage=stage, alias=alias)  # type: ignore[no-any-return]
+        return self._registry.holders_at(name, time=time, stage=stage, alias=alias)
 
     # --------------------------------------------------------------------- webhooks
     def create_webhook(
         self, name: str, url: str, events: Sequence[str], *, model_name: str | None = None, secret: str | None = None
     ) -> tuple[Webhook, str]:
         """Register a webhook; returns it and its signing secret (shown only now)."""
-        return self._registry.create_webhook(name, url, events, model_name=model_name, secret=secret)  # type: ignore[no-any-return]
+        return self._webhooks.create_webhook(name, url, events, model_name=model_name, secret=secret)
 
     def list_webhooks(self) -> list[Webhook]:
-        return self._registry.list_webhooks()  # type: ignore[no-any-return]
+        return self._webhooks.list_webhooks()
 
     def delete_webhook(self, webhook_id: int) -> None:
-        self._registry.delete_webhook(webhook_id)
+        self._webhooks.delete_webhook(webhook_id)
 
     def get_webhook_deliveries(self, webhook_id: int) -> list[dict[str, Any]]:
-        return self._registry.deliveries(webhook_id)  # type: ignore[no-any-return]
+        return self._webhooks.deliveries(webhook_id)

@@ -1,4 +1,4 @@
-"""Both SDK backends implement TrackingBackend: the same signatures, and every method gives the
+"""Both SDK backends implement the Protocol of each area: the same signatures, and every tracking method gives the
 same answer on the embedded store and through the real HTTP stack (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import pytest
 from runstone.backend import Backend
 from runstone.entities import Dataset, Metric
 from runstone.errors import InvalidState, NotFound, RunstoneError
+from runstone.registry.approvals import GovernedRegistry
 from runstone.registry.deployments import DeploymentService
 from runstone.sdk.deployments import HttpDeployments
-from runstone.sdk.protocols import DeploymentsBackend, TrackingBackend
+from runstone.sdk.protocols import DeploymentsBackend, RegistryBackend, TrackingBackend, WebhooksBackend
+from runstone.sdk.registry import HttpRegistry, LocalWebhooks
 from runstone.sdk.remote import HttpTracking, Transport
 from runstone.tracking.service import TrackingService
 
@@ -23,7 +25,12 @@ def _methods(protocol: type) -> list[str]:
 
 
 METHODS = _methods(TrackingBackend)
-AREAS = [(TrackingBackend, HttpTracking, TrackingService), (DeploymentsBackend, HttpDeployments, DeploymentService)]
+AREAS = [
+    (TrackingBackend, HttpTracking, TrackingService),
+    (DeploymentsBackend, HttpDeployments, DeploymentService),
+    (RegistryBackend, HttpRegistry, GovernedRegistry),
+    (WebhooksBackend, HttpRegistry, LocalWebhooks),
+]
 
 
 def _shape(fn: Any) -> list[tuple[str, object, object]]:
