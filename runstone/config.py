@@ -69,6 +69,24 @@ class Settings(BaseSettings):
     user: str | None = Field(
         default=None, description="User name recorded on runs and audit events (default: login name)."
     )
+    auth: bool = Field(
+        default=False,
+        description="Require a credential (a user's password or an API token) on every route of the server; "
+        "off, the caller is whoever X-Runstone-User names (the embedded single-user setup).",
+    )
+    admin_password: str | None = Field(
+        default=None,
+        description="Password of the admin that the first start with auth creates (default: one is made up and "
+        "printed once).",
+    )
+    tracking_token: str | None = Field(
+        default=None, description="API token the SDK and CLI send to a server that has auth on."
+    )
+    tracking_username: str | None = Field(
+        default=None,
+        description="User name the SDK and CLI sign in with (with tracking_password) when no token is set.",
+    )
+    tracking_password: str | None = Field(default=None, description="Password that goes with tracking_username.")
     allowed_hosts: str | None = Field(
         default=None,
         description="Comma-separated host names the server answers to (its Host header); other names get 400, "

@@ -8,8 +8,9 @@ import re
 from fastapi import Request
 
 from runstone.backend import Backend
-from runstone.errors import InvalidInput
+from runstone.errors import InvalidInput, Unauthenticated
 from runstone.governance.context import Context, Principal
+from runstone.governance.identity import Authenticated
 from runstone.registry.approvals import GovernedRegistry
 from runstone.registry.deployments import DeploymentService
 from runstone.registry.webhooks import WebhookService
@@ -18,6 +19,8 @@ from runstone.tracking.browse import BrowseService
 from runstone.tracking.logged_models import LoggedModelService
 from runstone.tracking.service import TrackingService
 
+# Where runstone.server.auth keeps the verified caller in the ASGI scope.
+AUTH_SCOPE_KEY = "runstone.auth"
 _USER_RE = re.compile(r"^[\w.@+\- ]{1,256}$")
 _KEY_RE = re.compile(r"^[\w\-]{8,64}$")
 ANONYMOUS = "anonymous"
@@ -30,16 +33,23 @@ def backend(request: Request) -> Backend:
 def principal_of(request: Request) -> Principal:
     """Who is calling: the one place that decides it.
 
-    Until authentication exists the caller declares its user name (``X-Runstone-User``);
-    access control replaces this function and nothing else.
+    With auth on, the caller is the user the credential proved (``runstone.server.auth`` put it
+    in the request's scope) and X-Runstone-User is ignored; with auth off, the caller declares
+    its user name in X-Runstone-User.
     """
-    user = request.headers.get("x-runstone-user") or ANONYMOUS
-    if not _USER_RE.match(user):
-        raise InvalidInput("X-Runstone-User must be 1-256 letters, digits, spaces or . @ + - _ characters.")
     key = request.headers.get("idempotency-key")
     if key is not None and not _KEY_RE.match(key):
         raise InvalidInput("Idempotency-Key must be 8-64 letters, digits, '-' or '_'.")
-    return Principal(user, getattr(request.state, "request_id", None), key)
+    request_id = getattr(request.state, "request_id", None)
+    who: Authenticated | None = request.scope.get(AUTH_SCOPE_KEY)
+    if who is not None:
+        return Principal(who.user.name, request_id, key, who.token.token_id if who.token else None, authenticated=True)
+    if request.app.state.settings.auth:
+        raise Unauthenticated("This server requires a credential: an API token or a user name and password.")
+    user = request.headers.get("x-runstone-user") or ANONYMOUS
+    if not _USER_RE.match(user):
+        raise InvalidInput("X-Runstone-User must be 1-256 letters, digits, spaces or . @ + - _ characters.")
+    return Principal(user, request_id, key)
 
 
 def context(request: Request) -> Context:

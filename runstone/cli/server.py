@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from runstone.config import Settings
+
+if TYPE_CHECKING:
+    from runstone.backend import Backend
 from runstone.errors import RunstoneError, Unavailable
 
 
@@ -29,6 +33,12 @@ from runstone.errors import RunstoneError, Unavailable
     default=None,
     help="Comma-separated origins (https://name:port) besides the server's own whose pages may change data.",
 )
+@click.option(
+    "--auth/--no-auth",
+    default=None,
+    help="Require a credential on every route (default: off, or the setting auth). The first start with auth "
+    "creates an admin and prints its password once (or takes RUNSTONE_ADMIN_PASSWORD).",
+)
 def server(
     host: str | None,
     port: int | None,
@@ -38,6 +48,7 @@ def server(
     home: Path | None,
     allowed_hosts: str | None,
     allowed_origins: str | None,
+    auth: bool | None,
 ) -> None:
     """Start the tracking server (REST API, UI and OpenAPI docs at /docs)."""
     # Starting up builds hundreds of thousands of objects that live as long as the server
@@ -58,6 +69,7 @@ def server(
             "home": home,
             "allowed_hosts": allowed_hosts,
             "allowed_origins": allowed_origins,
+            "auth": auth,
         }
         settings = Settings.model_validate({k: v for k, v in overrides.items() if v is not None})
         if settings.allowed_hosts is None and _loopback(settings.host):
@@ -74,10 +86,12 @@ def server(
             raise Unavailable(
                 f"The artifact destination {settings.artifact_root} cannot take files: {exc.message}"
             ) from None
+        if settings.auth:
+            _first_admin(backend, settings)
         if settings.workers > 1:
             backend.close()
         click.echo(f"runstone server on http://{settings.host}:{settings.port} (store: {settings.database_uri})")
-        if not _loopback(settings.host):
+        if not settings.auth and not _loopback(settings.host):
             click.echo(
                 f"Warning: listening on {settings.host} without authentication: anyone who reaches this address can "
                 "read, change and delete everything in this store.",
@@ -86,6 +100,16 @@ def server(
         serve(settings, backend if settings.workers <= 1 else None)
     finally:
         gc.enable()
+
+
+def _first_admin(backend: Backend, settings: Settings) -> None:
+    from runstone.governance.identity import IdentityService
+
+    made_up = IdentityService(backend.context()).ensure_admin(password=settings.admin_password)
+    if made_up is not None:
+        # Printed this once and stored only as a hash: whoever starts the server first holds it.
+        click.echo(f"Auth is on. Created the admin user 'admin' with the password: {made_up}")
+        click.echo("Change it with `runstone users set-password admin`; it is not shown again.")
 
 
 def _loopback(host: str) -> bool:

@@ -36,6 +36,10 @@ class Principal:
     request_id: str | None = None
     # Set by clients on writes they may retry: a repeated key is applied once.
     idempotency_key: str | None = None
+    # With auth on: the API token the caller presented (its public id, never the secret).
+    token_id: str | None = None
+    # True when a credential proved who this is (auth on); names that clients declare then count for nothing.
+    authenticated: bool = False
 
 
 SYSTEM = Principal("system")

@@ -60,6 +60,18 @@ def default_user(settings: Settings) -> str:
         return "unknown"
 
 
+def authorization(settings: Settings) -> str | None:
+    """The Authorization header for a server with auth on: the token, else user and password."""
+    if settings.tracking_token:
+        return f"Bearer {settings.tracking_token}"
+    if settings.tracking_username and settings.tracking_password is not None:
+        import base64
+
+        pair = f"{settings.tracking_username}:{settings.tracking_password}".encode()
+        return f"Basic {base64.b64encode(pair).decode()}"
+    return None
+
+
 def is_remote(uri: str | None) -> bool:
     return bool(uri) and str(uri).startswith(("http://", "https://"))
 
@@ -126,6 +138,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             transport = Transport(
                 uri,
                 user=self.user,
+                authorization=authorization(self.settings),
                 timeout=self.settings.http_timeout,
                 retries=self.settings.http_retries,
                 client=http_client,

@@ -100,6 +100,7 @@ class Transport:
         base_url: str,
         *,
         user: str,
+        authorization: str | None = None,
         timeout: float = 30.0,
         retries: int = 5,
         client: httpx.Client | None = None,
@@ -109,6 +110,8 @@ class Transport:
         # Sent with each request rather than set on a client that may be shared: two clients
         # acting as two people (a requester and an approver) must never swap identities.
         self.headers = {"User-Agent": f"runstone/{VERSION}", "X-Runstone-User": user}
+        if authorization is not None:
+            self.headers["Authorization"] = authorization
         if client is None:
             client = httpx.Client(base_url=self.base_url, timeout=timeout, headers=self.headers)
         self.client = client

@@ -15,6 +15,7 @@ from runstone.config import Settings
 from runstone.monitoring.scheduler import MonitoringScheduler
 from runstone.registry.webhooks import Dispatcher
 from runstone.server import api_docs, drain, errors, mlflow_compat
+from runstone.server.auth import AuthGate
 from runstone.server.middleware import RequestMiddleware, RequestStats
 from runstone.server.origin import OriginGuard, parse_list
 from runstone.server.routes import (
@@ -79,6 +80,10 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.include_router(api_docs.router)
     mlflow_compat.mount(app)
     ui.mount(app)
+    if settings.auth:
+        # Innermost of the three: a request from a wrong host or origin is refused before its
+        # credential costs a database read.
+        app.add_middleware(AuthGate, backend=backend)
     uploads = re.compile(rf"^/api/v1/runs/[^/]+/artifacts/|{mlflow_compat.STREAMED_UPLOADS}")
     app.add_middleware(
         OriginGuard,

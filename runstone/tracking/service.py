@@ -260,7 +260,9 @@ class TrackingService:
         check.batch([], {}, tags)
         name = check.run_name(run_name) if run_name else generate_run_name()
         start = check.integer(start_time, "start_time", minimum=0) if start_time is not None else self.ctx.clock()
-        user = check.text(user_id, "user_id", 256) if user_id else self.ctx.user
+        # With auth on a run belongs to the signed-in caller, whatever user id the client sends.
+        claimed = user_id and not self.ctx.principal.authenticated
+        user = check.text(user_id, "user_id", 256) if claimed and user_id else self.ctx.user
         run_uuid = uuid.uuid4().hex
         with self.ctx.transaction(write=True) as s:
             exp = experiment_store.get_row(s, exp_id)

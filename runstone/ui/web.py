@@ -153,6 +153,7 @@ def render(
         "now_ms": int(time.time() * 1000),
         "here": here(request),
         "actor": acting_user(request),
+        "auth_on": request.app.state.settings.auth,
         "placed": (),
     }
     values.update(context)

@@ -1,0 +1,115 @@
+"""Authentication of every request when the setting ``auth`` is on.
+
+An ASGI middleware in front of every route (native API, MLflow routes under every prefix,
+artifacts, UI pages, docs): a request without a valid credential gets 401 with
+``WWW-Authenticate`` and reaches no route. Credentials are read as the stock clients send them:
+``Authorization: Bearer <token>`` (RUNSTONE_TRACKING_TOKEN, MLFLOW_TRACKING_TOKEN) and
+``Authorization: Basic`` with a user name and either the password or an API token as password
+(MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD, a browser's sign-in dialog). Only the
+liveness and readiness probes answer without one.
+
+The verified caller is kept in the ASGI scope; ``runstone.deps.principal_of`` reads it and
+ignores X-Runstone-User.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+import time
+
+import anyio.to_thread
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from runstone.backend import Backend
+from runstone.deps import AUTH_SCOPE_KEY
+from runstone.errors import Unauthenticated
+from runstone.governance.context import Principal
+from runstone.governance.identity import Authenticated, IdentityService
+from runstone.server.mlflow_compat.protocol import mlflow_error
+
+OPEN_PATHS = frozenset({"/health", "/health/ready"})
+CHALLENGE = b'Basic realm="runstone", charset="UTF-8", Bearer realm="runstone"'
+# A verified password is remembered this long (by a salted digest, never in clear), so a client
+# that signs in with a password on every request, as MLflow's does, pays argon2 once a minute.
+PASSWORD_CACHE_SECONDS = 60.0
+_PASSWORD_CACHE_SIZE = 1024
+
+
+class AuthGate:
+    def __init__(self, app: ASGIApp, *, backend: Backend) -> None:
+        self.app = app
+        self.backend = backend
+        self._salt = secrets.token_bytes(16)
+        self._passwords: dict[bytes, tuple[float, Authenticated]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        authorization = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+                break
+        try:
+            if authorization is None:
+                raise Unauthenticated("This server requires a credential: an API token or a user name and password.")
+            who = await anyio.to_thread.run_sync(self._authenticate, authorization)
+        except Unauthenticated as exc:
+            await _refuse(send, exc, scope)
+            return
+        scope[AUTH_SCOPE_KEY] = who
+        await self.app(scope, receive, send)
+
+    def _authenticate(self, authorization: str) -> Authenticated:
+        scheme, _, credential = authorization.strip().partition(" ")
+        credential = credential.strip()
+        identity = IdentityService(self.backend.context(Principal("anonymous")))
+        if scheme.lower() == "bearer" and credential:
+            return identity.authenticate_token(credential)
+        if scheme.lower() == "basic" and credential:
+            try:
+                name, sep, password = base64.b64decode(credential, validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                raise Unauthenticated("The Basic credential is not base64 of user:password.") from None
+            if not sep:
+                raise Unauthenticated("The Basic credential is not base64 of user:password.")
+            if password.startswith("rst_"):
+                who = identity.authenticate_token(password)
+                if name and name != who.user.name:
+                    raise Unauthenticated("The API token belongs to another user than the one named.")
+                return who
+            return self._password(identity, name, password)
+        raise Unauthenticated("The Authorization header must be 'Bearer <token>' or 'Basic <user:password>'.")
+
+    def _password(self, identity: IdentityService, name: str, password: str) -> Authenticated:
+        key = hashlib.sha256(self._salt + name.encode() + b"\0" + password.encode()).digest()
+        now = time.monotonic()
+        cached = self._passwords.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        who = identity.authenticate_password(name, password)
+        if len(self._passwords) >= _PASSWORD_CACHE_SIZE:
+            self._passwords.clear()
+        self._passwords[key] = (now + PASSWORD_CACHE_SECONDS, who)
+        return who
+
+
+async def _refuse(send: Send, error: Unauthenticated, scope: Scope) -> None:
+    path: str = scope["path"]
+    if "/mlflow" in path:  # MLflow's clients read errors in MLflow's envelope on MLflow's routes
+        body = orjson.dumps({"error_code": mlflow_error(error)[0], "message": error.message})
+    else:
+        request_id = scope.get("state", {}).get("request_id", "")
+        body = orjson.dumps({"error": {**error.to_dict(), "request_id": request_id}})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"www-authenticate", CHALLENGE),
+    ]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

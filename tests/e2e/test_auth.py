@@ -1,0 +1,170 @@
+"""A real ``runstone server --auth``: every route wants a credential, the stock mlflow client
+signs in with basic auth or a token, the SDK with a token, and the identity recorded is the one
+the credential proved, whatever X-Runstone-User says. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from e2e_support import Server, Servers, child_env, run_python
+
+from runstone.backend import open_backend
+from runstone.config import Settings
+from runstone.governance.audit import AuditService
+from runstone.governance.context import Principal
+from runstone.governance.identity import IdentityService
+
+pytestmark = pytest.mark.e2e
+
+ADMIN_PASSWORD = "admin password for the test"
+
+MLFLOW_SCRIPT = textwrap.dedent(
+    """
+    import mlflow
+
+    mlflow.set_experiment("from-mlflow")
+    with mlflow.start_run() as run:
+        mlflow.log_param("alpha", "0.5")
+        mlflow.log_metric("rmse", 0.25)
+    print(run.info.run_id)
+    """
+)
+
+SDK_SCRIPT = textwrap.dedent(
+    """
+    import runstone
+
+    runstone.set_experiment("from-sdk")
+    with runstone.start_run() as run:
+        runstone.log_metric("loss", 0.5)
+    print(run.info.run_id)
+    """
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_args(request: pytest.FixtureRequest) -> list[str]:
+    if request.param == "sqlite":
+        return []
+    return ["--backend-store-uri", request.getfixturevalue("pg_schema_url")]
+
+
+def _settings(server: Server, store_args: list[str]) -> Settings:
+    extra = {"backend_store_uri": store_args[1]} if store_args else {}
+    return Settings(home=server.home, **extra)
+
+
+@contextmanager
+def _identity(server: Server, store_args: list[str]) -> Iterator[IdentityService]:
+    backend = open_backend(_settings(server, store_args))
+    try:
+        yield IdentityService(backend.context(Principal("test-setup")))
+    finally:
+        backend.close()
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def _mlflow(script: Path, url: str, env: dict[str, str]) -> str:
+    clean = {k: v for k, v in child_env().items() if not k.startswith("MLFLOW_")}
+    clean.update(MLFLOW_TRACKING_URI=url, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", **env)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=clean, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-5000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_every_route_wants_a_credential_and_the_header_name_counts_for_nothing(servers: Servers, store_args):
+    server = servers.start("--auth", *store_args, env={"RUNSTONE_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        assert http.get("/health").status_code == 200  # the liveness probe stays open
+        for path in ("/api/v1/experiments", "/api/2.0/mlflow/experiments/search?max_results=10",
+                     "/ajax-api/2.0/mlflow/experiments/search?max_results=10", "/ui/", "/docs", "/openapi.json",
+                     "/api/2.0/mlflow-artifacts/artifacts"):  # fmt: skip
+            answer = http.get(path, headers={"X-Runstone-User": "admin"})
+            assert answer.status_code == 401, path
+            assert answer.headers["www-authenticate"].startswith('Basic realm="runstone"'), path
+        refused = http.post("/api/v1/experiments", json={"name": "sneaky"}, headers={"X-Runstone-User": "admin"})
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthenticated"
+        wrong = http.get("/api/v1/experiments", headers=_basic("admin", "not the password"))
+        assert wrong.status_code == 401
+        mlflow_wrong = http.get(
+            "/api/2.0/mlflow/experiments/search?max_results=5", headers={"Authorization": "Bearer x"}
+        )
+        assert mlflow_wrong.status_code == 401 and mlflow_wrong.json()["error_code"] == "UNAUTHENTICATED"
+
+        admin = _basic("admin", ADMIN_PASSWORD)
+        made = http.post("/api/v1/experiments", json={"name": "real"}, headers={**admin, "X-Runstone-User": "mallory"})
+        assert made.status_code in (200, 201), made.text
+        assert http.get("/ui/", headers=admin).status_code == 200
+        assert "Signed in as" in http.get("/ui/", headers=admin).text
+    backend = open_backend(_settings(server, store_args))
+    try:
+        events = AuditService(backend.db).events()
+    finally:
+        backend.close()
+    created = [e for e in events if e.action == "experiment.create"]
+    assert [e.actor for e in created] == ["admin"]  # not mallory, whatever the header said
+    assert any(e.action == "login.failed" for e in events)
+    assert "sneaky" not in repr(events)
+
+
+def test_the_first_start_prints_a_made_up_admin_password_once(servers: Servers, store_args):
+    server = servers.start("--auth", *store_args)
+    line = next(li for li in server.log().splitlines() if "Created the admin user" in li)
+    password = line.rsplit(" ", 1)[1]
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        assert http.get("/api/v1/experiments", headers=_basic("admin", password)).status_code == 200
+    server.stop()
+    again = servers.start("--auth", *store_args, home=server.home)
+    assert "Created the admin user" not in again.log()
+
+
+def test_mlflow_client_with_basic_auth_and_with_a_token_and_the_sdk_with_a_token(
+    servers: Servers, store_args, tmp_path: Path
+):
+    server = servers.start("--auth", *store_args, env={"RUNSTONE_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    with _identity(server, store_args) as identity:
+        identity.create_user("alice", password="alice's long password")
+        identity.create_user("ci", kind="service")
+        token = identity.create_token("ci", "pipeline").secret
+    script = tmp_path / "train_mlflow.py"
+    script.write_text(MLFLOW_SCRIPT)
+
+    by_password = _mlflow(
+        script, server.url, {"MLFLOW_TRACKING_USERNAME": "alice", "MLFLOW_TRACKING_PASSWORD": "alice's long password"}
+    )
+    by_token = _mlflow(script, server.url, {"MLFLOW_TRACKING_TOKEN": token})
+    with pytest.raises(AssertionError, match=r"401|UNAUTHENTICATED|credential"):
+        _mlflow(script, server.url, {"MLFLOW_TRACKING_USERNAME": "alice", "MLFLOW_TRACKING_PASSWORD": "wrong!"})
+
+    sdk = tmp_path / "train_sdk.py"
+    sdk.write_text(SDK_SCRIPT)
+    done = run_python(sdk, env={"RUNSTONE_TRACKING_URI": server.url, "RUNSTONE_TRACKING_TOKEN": token,
+                                "RUNSTONE_USER": "somebody-else"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-5000:]
+    by_sdk = done.stdout.strip().splitlines()[-1]
+
+    with httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as http:
+        users = {}
+        for run_id in (by_password, by_token, by_sdk):
+            run = http.get("/api/2.0/mlflow/runs/get", params={"run_id": run_id}).json()["run"]
+            users[run_id] = run["info"]["user_id"]
+    assert users == {by_password: "alice", by_token: "ci", by_sdk: "ci"}
+
+    with _identity(server, store_args) as identity:
+        identity.revoke_token(token.split("_")[1])
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        revoked = http.get("/api/v1/experiments", headers={"Authorization": f"Bearer {token}"})
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["error"]["message"]
