@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
 import threading
 import time
@@ -38,7 +39,7 @@ class ActiveRun(Run):
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         status = RunStatus.FINISHED if exc_type is None else RunStatus.FAILED
-        if exc_type is KeyboardInterrupt:
+        if exc_type is KeyboardInterrupt or (exc_type is not None and issubclass(exc_type, Terminated)):
             status = RunStatus.KILLED
         end_run(status.value)
 
@@ -57,6 +58,7 @@ class State:
         # Params logged per run in this process: a conflicting value fails at the call site.
         self.params: dict[str, dict[str, str]] = {}
         self.failed = False
+        self.terminated = False
         # RUNSTONE_RUN_ID (set by `runstone run`) is the run of the first start_run() only.
         self.env_run_taken = False
 
@@ -474,6 +476,18 @@ def _frame(runs: list[Run]) -> Any:
 
 
 # ------------------------------------------------------------------------ exit
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM: the training code unwinds (its ``with`` blocks and
+    ``finally`` clauses run, locks are released), then the exit hook sends what is buffered and
+    ends the active runs KILLED. Exit status 143, as for a shell killed by SIGTERM."""
+
+
+def _on_sigterm(sig: int, frame: Any) -> None:
+    _state.terminated = True
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once
+    raise Terminated(128 + signal.SIGTERM)
+
+
 def _excepthook(exc_type: Any, exc: Any, tb: Any) -> None:
     _state.failed = True
     _previous_hook(exc_type, exc, tb)
@@ -494,11 +508,17 @@ def _install_exit_hooks() -> None:
         _previous_hook = sys.excepthook
         sys.excepthook = _excepthook
         atexit.register(_at_exit)
+        # SIGTERM (preemption by Kubernetes or Slurm) would otherwise kill the process without
+        # running the exit hook. Only when nobody else handles it, and only the main thread can.
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
         _hooks_installed = True
 
 
 def _at_exit() -> None:
     status = RunStatus.FAILED.value if _state.failed else RunStatus.FINISHED.value
+    if _state.terminated:
+        status = RunStatus.KILLED.value
     try:
         while _state.stack:
             end_run(status)

@@ -53,3 +53,33 @@ def test_the_experiment_can_come_from_the_environment(monkeypatch: pytest.Monkey
     experiment = RunstoneClient().get_experiment_by_name("from-env")
     assert experiment is not None
     assert run.info.experiment_id == experiment.experiment_id
+
+
+SIGTERM_SCRIPT = """\
+import time
+import runstone
+
+runstone.set_experiment("preempted")
+run = runstone.start_run(log_system_tags=False)
+for step in range(3000):
+    runstone.log_metric("loss", float(step), step=step)
+print(run.info.run_id, flush=True)
+time.sleep(600)  # training goes on until the scheduler preempts it
+"""
+
+
+def test_sigterm_flushes_what_was_buffered_and_ends_the_run_killed(tmp_path: Path) -> None:
+    import signal
+
+    script = tmp_path / "train.py"
+    script.write_text(SIGTERM_SCRIPT)
+    env = dict(os.environ, RUNSTONE_FLUSH_INTERVAL="3600")  # everything is still buffered
+    with subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None
+        run_id = process.stdout.readline().split()[0]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 143
+
+    client = RunstoneClient()
+    assert client.get_run(run_id).info.status == "KILLED"
+    assert len(client.get_metric_history(run_id, "loss")) == 3000
