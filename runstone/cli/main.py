@@ -17,6 +17,7 @@ from runstone.cli import (
     registry,
     runs,
     server,
+    users,
 )
 from runstone.cli.output import group
 from runstone.version import VERSION
@@ -48,6 +49,8 @@ cli.add_command(projects.run)
 cli.add_command(projects.reproduce)
 cli.add_command(projects.sweep)
 cli.add_command(monitor.monitor)
+cli.add_command(users.users)
+cli.add_command(users.tokens)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ the credential proved, whatever X-Runstone-User says. On SQLite and PostgreSQL."
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_support import Server, Servers, child_env, run_python
+from e2e_support import Server, Servers, child_env, run_cli, run_python
 
 from runstone.backend import open_backend
 from runstone.config import Settings
@@ -168,3 +169,29 @@ def test_mlflow_client_with_basic_auth_and_with_a_token_and_the_sdk_with_a_token
     with httpx.Client(base_url=server.url, timeout=30) as http:
         revoked = http.get("/api/v1/experiments", headers={"Authorization": f"Bearer {token}"})
     assert revoked.status_code == 401 and "revoked" in revoked.json()["error"]["message"]
+
+
+def test_users_and_tokens_made_with_the_cli_sign_in_to_the_server(servers: Servers, store_args):
+    server = servers.start("--auth", *store_args, env={"RUNSTONE_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    where = {"RUNSTONE_HOME": str(server.home)}
+    store = list(store_args)
+    made = run_cli("users", "create", "ci", "--service", *store, env=where)
+    assert made.returncode == 0, made.stderr
+    token_out = run_cli("tokens", "create", "--user", "ci", "--name", "nightly", *store, env=where)
+    assert token_out.returncode == 0, token_out.stderr
+    token = token_out.stdout.strip().splitlines()[-1]
+    assert token.startswith("rst_")
+    listed = run_cli("tokens", "list", "--json", *store, env=where)
+    assert token.split("_", 2)[2] not in listed.stdout  # the secret is never shown again
+    assert json.loads(listed.stdout)[0]["user"] == "ci"
+
+    signed_in = run_cli("experiments", "create", "by-cli", "--tracking-uri", server.url,
+                        env={"RUNSTONE_TRACKING_TOKEN": token})  # fmt: skip
+    assert signed_in.returncode == 0, signed_in.stderr
+    anonymous = run_cli("experiments", "create", "no-token", "--tracking-uri", server.url)
+    assert anonymous.returncode != 0 and "credential" in anonymous.stderr + anonymous.stdout
+
+    token_id = token.split("_")[1]
+    assert run_cli("tokens", "revoke", token_id, *store, env=where).returncode == 0
+    revoked = run_cli("experiments", "list", "--tracking-uri", server.url, env={"RUNSTONE_TRACKING_TOKEN": token})
+    assert revoked.returncode != 0 and "revoked" in revoked.stderr + revoked.stdout
