@@ -79,6 +79,12 @@ def _local(uri: str, tracking: str | None) -> Path:
     help="Record this server as a deployment of the model version it serves (renewed when --follow switches "
     "versions, ended when it stops).",
 )
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Require Authorization: Bearer <token> on every route but /ping and /health; the file holds the token.",
+)
 def serve(
     tracking_uri: str | None,
     model_uri: str | None,
@@ -95,6 +101,7 @@ def serve(
     log_predictions: str | None,
     log_sample: float,
     deployment_name: str | None,
+    token_file: Path | None,
 ) -> None:
     """Serve a model over HTTP with MLflow's scoring protocol (POST /invocations).
 
@@ -109,6 +116,7 @@ def serve(
     from runstone.serving.deployment import DeploymentRecords
     from runstone.serving.run import ServeSpec
     from runstone.serving.run import serve as run
+    from runstone.serving.token import read_token_file
     from runstone.serving.traffic import TrafficPolicy
 
     if (model_uri is None) == (traffic is None):
@@ -131,6 +139,7 @@ def serve(
         log_sample=log_sample,
         tracking_uri=tracking_uri,
         deployment_name=deployment_name,
+        token_sha256=read_token_file(token_file) if token_file is not None else None,
     )
     records = DeploymentRecords.for_server(deployment_name, host, port) if deployment_name else None
     if records is not None:

@@ -64,6 +64,7 @@ class ServingOptions:
     limits: payloads.Limits = field(default_factory=payloads.Limits)  # rows and columns per request
     deployment: DeploymentRecords | None = None  # records renewed when --follow switches a route
     metrics_dir: str | None = None  # shared by the worker processes of one server (metrics.py)
+    token_sha256: str | None = None  # set: requests need this bearer token (token.py)
 
 
 class ShadowRunner:
@@ -498,5 +499,9 @@ def create_app(
         Route("/openapi.json", server.openapi, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    if options.token_sha256 is not None:
+        from runstone.serving.token import TokenGate
+
+        app.add_middleware(TokenGate, token_sha256=options.token_sha256)
     app.state.scoring = server
     return app

@@ -52,6 +52,7 @@ class ServeSpec:
     tracking_uri: str | None = None
     deployment_name: str | None = None  # records renewed by the workers when --follow switches
     metrics_dir: str | None = None  # set by serve() for its worker processes
+    token_sha256: str | None = None  # requests need the bearer token of this digest (--token-file)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -98,6 +99,7 @@ def build_app(spec: ServeSpec, *, on_exit: Callable[[], None] | None = None) -> 
             DeploymentRecords.for_server(spec.deployment_name, spec.host, spec.port) if spec.deployment_name else None
         ),
         metrics_dir=spec.metrics_dir,
+        token_sha256=spec.token_sha256,
     )
     hooks = [lambda server: on_exit()] if on_exit is not None else []
     return create_app(options, client=client, logger=logger, on_shutdown=hooks)
