@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import secrets
 import time
 
@@ -26,11 +27,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstone.backend import Backend
 from runstone.deps import AUTH_SCOPE_KEY
-from runstone.errors import Unauthenticated
+from runstone.errors import PermissionDenied, RunstoneError, Unauthenticated
 from runstone.governance.context import Principal
 from runstone.governance.identity import Authenticated, IdentityService
 from runstone.server.mlflow_compat.protocol import mlflow_error
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Searches that MLflow's protocol and the native API send as POST: a read-only token may send them.
+READ_POSTS = re.compile(r"/(search|get-history-bulk-interval)$")
 OPEN_PATHS = frozenset({"/health", "/health/ready"})
 CHALLENGE = b'Basic realm="runstone", charset="UTF-8", Bearer realm="runstone"'
 # A verified password is remembered this long (by a salted digest, never in clear), so a client
@@ -61,6 +65,10 @@ class AuthGate:
             who = await anyio.to_thread.run_sync(self._authenticate, authorization)
         except Unauthenticated as exc:
             await _refuse(send, exc, scope)
+            return
+        refusal = _scope_refusal(who, scope["method"], scope["path"])
+        if refusal is not None:
+            await _refuse(send, refusal, scope)
             return
         scope[AUTH_SCOPE_KEY] = who
         await self.app(scope, receive, send)
@@ -99,17 +107,35 @@ class AuthGate:
         return who
 
 
-async def _refuse(send: Send, error: Unauthenticated, scope: Scope) -> None:
+def _scope_refusal(who: Authenticated, method: str, path: str) -> PermissionDenied | None:
+    token = who.token
+    if token is None:
+        return None
+    if token.resources is not None:
+        # Fail closed: a token limited to some experiments and models is honoured only once
+        # per-resource permissions decide every route; until then it opens none.
+        return PermissionDenied(
+            f"The API token {token.token_id} is limited to {', '.join(token.resources)}; this server does not "
+            "accept resource-limited tokens yet. Use a token without --resource.",
+            {"token_id": token.token_id},
+        )
+    if token.read_only and method not in READ_METHODS and not READ_POSTS.search(path):
+        return PermissionDenied(
+            f"The API token {token.token_id} is read-only: it may read and search, not {method} {path[:200]}.",
+            {"token_id": token.token_id},
+        )
+    return None
+
+
+async def _refuse(send: Send, error: RunstoneError, scope: Scope) -> None:
     path: str = scope["path"]
     if "/mlflow" in path:  # MLflow's clients read errors in MLflow's envelope on MLflow's routes
         body = orjson.dumps({"error_code": mlflow_error(error)[0], "message": error.message})
     else:
         request_id = scope.get("state", {}).get("request_id", "")
         body = orjson.dumps({"error": {**error.to_dict(), "request_id": request_id}})
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"www-authenticate", CHALLENGE),
-    ]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if isinstance(error, Unauthenticated):
+        headers.append((b"www-authenticate", CHALLENGE))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

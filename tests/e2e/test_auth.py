@@ -195,3 +195,23 @@ def test_users_and_tokens_made_with_the_cli_sign_in_to_the_server(servers: Serve
     assert run_cli("tokens", "revoke", token_id, *store, env=where).returncode == 0
     revoked = run_cli("experiments", "list", "--tracking-uri", server.url, env={"RUNSTONE_TRACKING_TOKEN": token})
     assert revoked.returncode != 0 and "revoked" in revoked.stderr + revoked.stdout
+
+
+def test_a_read_only_token_reads_and_searches_but_changes_nothing(servers: Servers, store_args):
+    server = servers.start("--auth", *store_args, env={"RUNSTONE_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    with _identity(server, store_args) as identity:
+        identity.create_user("viewer", kind="service")
+        reader = identity.create_token("viewer", "dashboards", read_only=True).secret
+        limited = identity.create_token("viewer", "one", resources=["experiment:0"]).secret
+    with httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {reader}"}) as http:
+        assert http.get("/api/v1/experiments").status_code == 200
+        assert http.post("/api/v1/runs/search", json={"experiment_ids": ["0"]}).status_code == 200
+        assert http.post("/api/2.0/mlflow/runs/search", json={"experiment_ids": ["0"]}).status_code == 200
+        refused = http.post("/api/v1/experiments", json={"name": "nope"})
+        assert refused.status_code == 403 and "read-only" in refused.json()["error"]["message"]
+        mlflow_refused = http.post("/api/2.0/mlflow/experiments/create", json={"name": "nope"})
+        assert mlflow_refused.status_code == 403 and mlflow_refused.json()["error_code"] == "PERMISSION_DENIED"
+        names = [e["name"] for e in http.get("/api/v1/experiments").json()["experiments"]]
+        assert "nope" not in names
+        fenced = http.get("/api/v1/experiments", headers={"Authorization": f"Bearer {limited}"})
+        assert fenced.status_code == 403 and "limited to experiment:0" in fenced.json()["error"]["message"]
