@@ -209,3 +209,10 @@ class RunModelPublish(Model):
     """A model logged into a run, to record as a logged model of the run too."""
 
     path: str = Field(min_length=1, max_length=1000)
+
+
+class LoggedModelSearch(Model):
+    experiment_ids: list[str] = Field(min_length=1)
+    filter: str | None = None
+    max_results: int | None = None
+    page_token: str | None = None

@@ -21,6 +21,8 @@ from runstone.entities import (
     Dataset,
     Experiment,
     FileInfo,
+    LoggedModel,
+    LoggedModelMetric,
     Metric,
     MetricHistory,
     PagedList,
@@ -450,6 +452,16 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
         return run_models.publish(self._model_artifacts.service, self._artifacts.service, run_id, path).model_id
 
+    def search_logged_models(
+        self, experiment_ids: Sequence[str], filter_string: str | None = None, max_results: int | None = None
+    ) -> list[LoggedModel]:
+        """Logged models of the experiments (those MLflow 3's client logged included), newest first."""
+        if self._http is None:
+            return list(self._model_artifacts.service.search(experiment_ids, filter_string, max_results=max_results))
+        body = {"experiment_ids": list(experiment_ids), "filter": filter_string, "max_results": max_results}
+        answer = self._http.t.json("POST", "/api/v1/logged-models/search", json=body)
+        return [_logged_model(m) for m in answer["logged_models"]]
+
     # ----------------------------------------------------------------- admin
     def gc(
         self,
@@ -519,3 +531,11 @@ def _download(
         relative = f.path[len(clean) + 1 :] if clean else f.path
         artifacts.download(owner, f.path, base / relative, progress)
     return str(base)
+
+
+def _logged_model(data: dict[str, Any]) -> LoggedModel:
+    from runstone.codec import float_in
+
+    metrics = [LoggedModelMetric(**{**m, "value": float_in(m["value"])}) for m in data.pop("metrics", [])]
+    registrations = [(str(n), str(v)) for n, v in data.pop("registrations", [])]
+    return LoggedModel(**data, metrics=metrics, registrations=registrations)

@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.include_router(monitoring_routes.router)
     app.include_router(otlp.router)
     app.include_router(run_models.router)
+    app.include_router(run_models.search_router)
     app.include_router(api_docs.router)
     mlflow_compat.mount(app)
     ui.mount(app)

@@ -132,3 +132,16 @@ def test_models_runstones_sdk_logs_are_logged_models_mlflow_lists_and_loads(serv
         listed = httpx.get(f"{server.url}/api/v1/logged-models/{model['model_id']}/artifacts", timeout=30).json()
     assert "MLmodel" in {f["path"] for f in listed["files"]}
     assert run.info.run_id == model["source_run_id"]
+
+
+def test_runstones_sdk_finds_the_logged_models_mlflow_made(server, seen):
+    with remote(server.url) as client:
+        found = client.search_logged_models([seen["experiment_id"]], "name = 'model'")
+        assert [m.model_id for m in found] == [seen["model_id"]]
+        assert found[0].source_run_id == seen["child"] and found[0].status == "READY"
+        assert ("dev-model", "1") in found[0].registrations
+        # Both kinds in one place: runstone's own model of the native experiment is listed too.
+        native = client.get_experiment_by_name("native-models").experiment_id
+        assert [m.model_id for m in client.search_logged_models([native])] == [seen["native_models"][0]["model_id"]]
+        with pytest.raises(InvalidInput, match="position"):
+            client.search_logged_models([native], "name = ")
