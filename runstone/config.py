@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         description="Password of the admin that the first start with auth creates (default: one is made up and "
         "printed once).",
     )
+    auth_token_cache_seconds: float = Field(
+        default=5.0,
+        description="Seconds a server process trusts an API token it verified before reading it again, so a "
+        "busy client costs no database read per request; a revoked token stops working within this time "
+        "(0: read on every request).",
+    )
     tracking_token: str | None = Field(
         default=None, description="API token the SDK and CLI send to a server that has auth on."
     )

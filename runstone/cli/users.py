@@ -189,7 +189,7 @@ def list_tokens(user: str | None, backend_store_uri: str | None, as_json: bool) 
 @click.argument("token_id")
 @store_uri
 def revoke(token_id: str, backend_store_uri: str | None) -> None:
-    """Revoke an API token: it stops working at once."""
+    """Revoke an API token: servers stop accepting it within auth_token_cache_seconds (5 s)."""
     with _identity(backend_store_uri) as identity:
         identity.revoke_token(token_id)
     click.echo(f"Revoked token {token_id}.")

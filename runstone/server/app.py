@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     if settings.auth:
         # Innermost of the three: a request from a wrong host or origin is refused before its
         # credential costs a database read.
-        app.add_middleware(AuthGate, backend=backend)
+        app.add_middleware(AuthGate, backend=backend, token_cache_seconds=settings.auth_token_cache_seconds)
     uploads = re.compile(rf"^/api/v1/runs/[^/]+/artifacts/|{mlflow_compat.STREAMED_UPLOADS}")
     app.add_middleware(
         OriginGuard,

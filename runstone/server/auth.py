@@ -39,14 +39,16 @@ OPEN_PATHS = frozenset({"/health", "/health/ready"})
 CHALLENGE = b'Basic realm="runstone", charset="UTF-8", Bearer realm="runstone"'
 # A verified password is remembered this long (by a salted digest, never in clear), so a client
 # that signs in with a password on every request, as MLflow's does, pays argon2 once a minute.
-PASSWORD_CACHE_SECONDS = 60.0
+PASSWORD_CACHE_SECONDS = 60.0  # API tokens: the setting auth_token_cache_seconds
 _PASSWORD_CACHE_SIZE = 1024
 
 
 class AuthGate:
-    def __init__(self, app: ASGIApp, *, backend: Backend) -> None:
+    def __init__(self, app: ASGIApp, *, backend: Backend, token_cache_seconds: float = 5.0) -> None:
         self.app = app
         self.backend = backend
+        self.token_cache_seconds = token_cache_seconds
+        self._verified: dict[bytes, tuple[float, Authenticated]] = {}
         self._salt = secrets.token_bytes(16)
         self._passwords: dict[bytes, tuple[float, Authenticated]] = {}
 
@@ -62,7 +64,11 @@ class AuthGate:
         try:
             if authorization is None:
                 raise Unauthenticated("This server requires a credential: an API token or a user name and password.")
-            who = await anyio.to_thread.run_sync(self._authenticate, authorization)
+            # A credential verified moments ago is answered here, on the event loop: no thread
+            # switch and no database read on the hot path.
+            who = self._recent(authorization)
+            if who is None:
+                who = await anyio.to_thread.run_sync(self._authenticate, authorization)
         except Unauthenticated as exc:
             await _refuse(send, exc, scope)
             return
@@ -78,7 +84,7 @@ class AuthGate:
         credential = credential.strip()
         identity = IdentityService(self.backend.context(Principal("anonymous")))
         if scheme.lower() == "bearer" and credential:
-            return identity.authenticate_token(credential)
+            return self._remember(authorization, identity.authenticate_token(credential))
         if scheme.lower() == "basic" and credential:
             try:
                 name, sep, password = base64.b64decode(credential, validate=True).decode("utf-8").partition(":")
@@ -90,9 +96,26 @@ class AuthGate:
                 who = identity.authenticate_token(password)
                 if name and name != who.user.name:
                     raise Unauthenticated("The API token belongs to another user than the one named.")
-                return who
-            return self._password(identity, name, password)
+                return self._remember(authorization, who)
+            return self._remember(authorization, self._password(identity, name, password))
         raise Unauthenticated("The Authorization header must be 'Bearer <token>' or 'Basic <user:password>'.")
+
+    def _recent(self, authorization: str) -> Authenticated | None:
+        if self.token_cache_seconds <= 0:
+            return None
+        cached = self._verified.get(hashlib.sha256(self._salt + authorization.encode()).digest())
+        if cached is None or cached[0] <= time.monotonic():
+            return None
+        expiry = cached[1].token.expiry_time if cached[1].token is not None else None
+        return cached[1] if expiry is None or expiry > int(time.time() * 1000) else None
+
+    def _remember(self, authorization: str, who: Authenticated) -> Authenticated:
+        if self.token_cache_seconds > 0:
+            if len(self._verified) >= _PASSWORD_CACHE_SIZE:
+                self._verified.clear()
+            key = hashlib.sha256(self._salt + authorization.encode()).digest()
+            self._verified[key] = (time.monotonic() + self.token_cache_seconds, who)
+        return who
 
     def _password(self, identity: IdentityService, name: str, password: str) -> Authenticated:
         key = hashlib.sha256(self._salt + name.encode() + b"\0" + password.encode()).digest()
