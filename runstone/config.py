@@ -144,6 +144,14 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=30.0, description="Seconds before an SDK request gives up.")
     http_retries: int = Field(default=5, description="How often the SDK retries a request the server did not answer.")
     flush_interval: float = Field(default=1.0, description="Seconds between background flushes of buffered metrics.")
+    system_metrics: bool = Field(
+        default=False,
+        description="Log CPU, memory, disk and network usage (and GPUs when pynvml is installed) as system/... "
+        "metrics of every run the SDK starts, until the run ends.",
+    )
+    system_metrics_interval: float = Field(
+        default=10.0, gt=0, description="Seconds between two system metrics samples of a run."
+    )
     webhook_allow_private: bool = Field(
         default=False,
         description="Allow webhooks to private, loopback and link-local addresses (off: no server-side "

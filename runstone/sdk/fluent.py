@@ -23,6 +23,7 @@ from runstone.errors import InvalidInput, InvalidState, RunstoneError, Unavailab
 from runstone.sdk.batching import Batcher
 from runstone.sdk.client import RunstoneClient
 from runstone.sdk.journal import Journal
+from runstone.sdk.sysmetrics import SystemMetricsSampler
 from runstone.tracking import tags as T
 from runstone.tracking import validation as check
 
@@ -61,6 +62,9 @@ class State:
         self.terminated = False
         # RUNSTONE_RUN_ID (set by `runstone run`) is the run of the first start_run() only.
         self.env_run_taken = False
+        # enable_system_metrics_logging(): None defers to the setting RUNSTONE_SYSTEM_METRICS.
+        self.system_metrics: bool | None = None
+        self.samplers: dict[str, SystemMetricsSampler] = {}
 
     @property
     def stack(self) -> list[ActiveRun]:
@@ -190,8 +194,13 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     description: str | None = None,
     log_system_tags: bool = True,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
-    """Start a new run, or resume ``run_id``, and make it the active run of this thread."""
+    """Start a new run, or resume ``run_id``, and make it the active run of this thread.
+
+    ``log_system_metrics=True`` samples CPU, memory, disk and network into ``system/...``
+    metrics until the run ends (default: ``enable_system_metrics_logging()`` or the setting
+    ``RUNSTONE_SYSTEM_METRICS``)."""
     _install_exit_hooks()
     client = default_client()
     stack = _state.stack
@@ -246,7 +255,44 @@ def start_run(
     with _state.lock:
         _state.params[run.info.run_id] = dict(run.data.params)
     stack.append(active)
+    if log_system_metrics is None:
+        log_system_metrics = _state.system_metrics
+    if log_system_metrics is None:
+        log_system_metrics = client.settings.system_metrics
+    if log_system_metrics:
+        _start_sampler(client, run.info.run_id)
     return active
+
+
+def _start_sampler(client: RunstoneClient, run_id: str) -> None:
+    batcher = _batcher(client)
+    sampler = SystemMetricsSampler(
+        run_id,
+        lambda rid, points: batcher.add(rid, metrics=points),
+        client.settings.system_metrics_interval,
+        client.settings.home,
+    )
+    with _state.lock:
+        previous = _state.samplers.pop(run_id, None)
+        _state.samplers[run_id] = sampler.start()
+    if previous is not None:
+        previous.stop()
+
+
+def _stop_sampler(run_id: str) -> None:
+    with _state.lock:
+        sampler = _state.samplers.pop(run_id, None)
+    if sampler is not None:
+        sampler.stop()
+
+
+def enable_system_metrics_logging() -> None:
+    """Log system metrics for every run started from now on (as ``log_system_metrics=True``)."""
+    _state.system_metrics = True
+
+
+def disable_system_metrics_logging() -> None:
+    _state.system_metrics = False
 
 
 def end_run(status: str = "FINISHED") -> None:
@@ -255,6 +301,7 @@ def end_run(status: str = "FINISHED") -> None:
     if not stack:
         return
     run = stack.pop()
+    _stop_sampler(run.info.run_id)
     client = default_client()
     try:
         flush()
@@ -534,6 +581,8 @@ def reset() -> State:
     global _state
     with _state.lock:
         old, _state = _state, State()
+    for sampler in list(old.samplers.values()):
+        sampler.stop()
     for batcher in old.batchers.values():
         try:
             batcher.close()
