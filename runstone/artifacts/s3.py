@@ -38,7 +38,10 @@ class S3ArtifactStore:
         self.bucket = parsed.netloc
         self.prefix = parsed.path.strip("/")
         self.root_uri = f"s3://{self.bucket}" + (f"/{self.prefix}" if self.prefix else "")
-        self.client = client or boto3.client("s3", endpoint_url=endpoint_url)
+        # A session of its own: boto3's default session resolves credentials once per process and
+        # keeps them, so a store opened later with other credentials in the environment would use
+        # the first ones.
+        self.client = client or boto3.session.Session().client("s3", endpoint_url=endpoint_url)
 
     def _key(self, key: str) -> str:
         full = f"{self.prefix}/{key}" if self.prefix else key
