@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runstone import limits
 from runstone.config import Settings
@@ -23,9 +23,11 @@ from runstone.errors import InvalidInput, InvalidState, RunstoneError, Unavailab
 from runstone.sdk.batching import Batcher
 from runstone.sdk.client import RunstoneClient
 from runstone.sdk.journal import Journal
-from runstone.sdk.sysmetrics import SystemMetricsSampler
 from runstone.tracking import tags as T
 from runstone.tracking import validation as check
+
+if TYPE_CHECKING:
+    from runstone.sdk.sysmetrics import SystemMetricsSampler
 
 
 class ActiveRun(Run):
@@ -265,6 +267,10 @@ def start_run(
 
 
 def _start_sampler(client: RunstoneClient, run_id: str) -> None:
+    # Imported here: psutil is needed only by runs that sample, and a model's lean environment
+    # (models env create) imports runstone without it.
+    from runstone.sdk.sysmetrics import SystemMetricsSampler
+
     batcher = _batcher(client)
     sampler = SystemMetricsSampler(
         run_id,
