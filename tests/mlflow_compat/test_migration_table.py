@@ -6,11 +6,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import Server, Servers
 from stock_client import mlflow_env
 
 pytestmark = pytest.mark.e2e
@@ -25,15 +23,6 @@ def examples() -> list[tuple[str, str]]:
     section = text[text.index(SECTION) :]
     section = section[: section.index("\n## ", len(SECTION))]
     return re.findall(r"```python\n(.*?)```\s*```text\n(.*?)```", section, re.S)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    pool = Servers(tmp_path_factory.mktemp("servers"))
-    try:
-        yield pool.start()
-    finally:
-        pool.stop_all()
 
 
 def test_the_page_has_examples_for_its_table():

@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import Server, Servers, remote
+from e2e_support import Server, remote
 from stock_client import mlflow_env, run_client
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    pool = Servers(tmp_path_factory.mktemp("servers"))
-    try:
-        yield pool.start()
-    finally:
-        pool.stop_all()
 
 
 @pytest.fixture(scope="module")

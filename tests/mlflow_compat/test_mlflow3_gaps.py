@@ -8,26 +8,16 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from e2e_support import Server, Servers, child_env, remote, run_python
+from e2e_support import Server, child_env, remote, run_python
 from stock_client import CLIENTS, run_client
 
 from runstone.errors import InvalidInput, NotFound
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    pool = Servers(tmp_path_factory.mktemp("servers"))
-    try:
-        yield pool.start()
-    finally:
-        pool.stop_all()
 
 
 @pytest.fixture(scope="module")

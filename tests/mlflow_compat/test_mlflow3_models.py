@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from e2e_support import Server, Servers, remote, run_cli, run_python
+from e2e_support import Server, remote, run_cli, run_python
 from serving_support import serve_command, start_scoring
 from stock_client import run_client
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    pool = Servers(tmp_path_factory.mktemp("servers"))
-    try:
-        yield pool.start()
-    finally:
-        pool.stop_all()
 
 
 @pytest.fixture(scope="module")

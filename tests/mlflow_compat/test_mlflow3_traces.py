@@ -6,27 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from e2e_support import Server, Servers
+from e2e_support import Server
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from stock_client import run_client
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    pool = Servers(tmp_path_factory.mktemp("servers"))
-    try:
-        yield pool.start()
-    finally:
-        pool.stop_all()
 
 
 @pytest.fixture(scope="module")
