@@ -150,6 +150,16 @@ class RunSearch(Model):
     tags: list[str] | None = None
 
 
+class HistoryGridSearch(Model):
+    """Many runs' downsampled histories of many metric keys in one read."""
+
+    run_ids: list[str]
+    keys: list[str]
+    max_points: int = 1000
+    start_step: int | None = None
+    end_step: int | None = None
+
+
 def run_public(run: Run) -> dict[str, Any]:
     info = run.info
     return {

@@ -22,6 +22,8 @@ from runstone.tracking import tags as system_tags
 
 MAX_COMPARED_RUNS = limits.MAX_COMPARED_RUNS
 SPREAD_SAMPLE = 200  # recent runs whose keys say which metrics and params vary
+MAX_GRID_KEYS = 100  # metric keys of one history-grid read (a batch of workspace panels)
+MAX_GRID_POINTS = 2_000_000  # runs x keys x max_points of one history-grid read
 
 
 @dataclass(frozen=True)
@@ -221,3 +223,51 @@ class BrowseService:
                 max_points=max_points, start_step=start_step, end_step=end_step,
             )  # fmt: skip
             return {run_id: read[found[run_id]] for run_id in run_ids if run_id in found}
+
+    def metric_keys_of_runs(self, run_ids: Sequence[str]) -> list[str]:
+        """The metric keys that any of the given runs logged, sorted (unknown ids are skipped)."""
+        if len(run_ids) > MAX_COMPARED_RUNS:
+            raise InvalidInput(f"Ask for the metric keys of at most {MAX_COMPARED_RUNS} runs at once.")
+        with self.ctx.transaction() as s:
+            found = run_store.ids_for_uuids(s, list(dict.fromkeys(run_ids)))
+            return metric_store.keys_for_runs(s, list(found.values())) if found else []
+
+    def history_grid(
+        self,
+        run_ids: Sequence[str],
+        keys: Sequence[str],
+        *,
+        max_points: int,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> dict[str, dict[str, MetricHistory]]:
+        """Many metrics' downsampled histories for many runs, in one read transaction: what a
+        workspace draws for a batch of panels. Keyed by metric key, then run id; runs that do not
+        exist are left out."""
+        runs = list(dict.fromkeys(run_ids))
+        wanted = list(dict.fromkeys(keys))
+        if not runs or not wanted:
+            raise InvalidInput("Name at least one run and one metric key.")
+        if len(runs) > MAX_COMPARED_RUNS:
+            raise InvalidInput(f"Ask for the histories of at most {MAX_COMPARED_RUNS} runs at once, not {len(runs)}.")
+        if len(wanted) > MAX_GRID_KEYS:
+            raise InvalidInput(f"Ask for at most {MAX_GRID_KEYS} metric keys at once, not {len(wanted)}.")
+        if max_points < 2:
+            raise InvalidInput("max_points must be at least 2.")
+        if len(runs) * len(wanted) * max_points > MAX_GRID_POINTS:
+            raise InvalidInput(
+                f"{len(runs)} runs x {len(wanted)} keys x {max_points} points is more than the "
+                f"{MAX_GRID_POINTS:,} points one request may ask for: ask for fewer keys or points."
+            )
+        if start_step is not None and end_step is not None and start_step > end_step:
+            raise InvalidInput(f"start_step {start_step} is after end_step {end_step}.")
+        out: dict[str, dict[str, MetricHistory]] = {}
+        with self.ctx.transaction() as s:
+            found = run_store.ids_for_uuids(s, runs)
+            internal = [found[r] for r in runs if r in found]
+            for key in wanted:
+                read = metric_store.histories(
+                    s, internal, key, max_points=max_points, start_step=start_step, end_step=end_step
+                )
+                out[key] = {r: read[found[r]] for r in runs if r in found}
+        return out

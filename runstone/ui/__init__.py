@@ -37,6 +37,7 @@ def mount(app: FastAPI) -> None:
         request_pages,
         run_pages,
         trace_pages,
+        workspace,
     )
 
     for router in (
@@ -49,6 +50,7 @@ def mount(app: FastAPI) -> None:
         trace_pages.router,
         monitoring_pages.router,
         assets.router,
+        workspace.data_router,
     ):
         app.include_router(router)
     app.mount("/ui/static", _Static(directory=STATIC), name="ui-static")

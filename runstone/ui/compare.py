@@ -8,7 +8,6 @@ scatter draw them all, the tables and metric charts the first 100.
 
 from __future__ import annotations
 
-import colorsys
 import math
 from typing import Annotated, Any
 
@@ -21,6 +20,7 @@ from runstone.tracking import tags as system_tags
 from runstone.tracking.browse import MAX_COMPARED_RUNS, BrowseService
 from runstone.tracking.service import TrackingService
 from runstone.ui import runs_table
+from runstone.ui.colors import run_color
 from runstone.ui.web import WEBGL_PAGE_CSP, PageRoute, json_response, render
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -29,18 +29,6 @@ Tracking = Annotated[TrackingService, Depends(tracking)]
 Browse = Annotated[BrowseService, Depends(browse)]
 MAX_CHART_POINTS = 5000
 MAX_EXPERIMENT_VIEW = 1000  # runs that parallel coordinates and the scatter draw in the experiment view
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-
-
-def colors(count: int) -> list[str]:
-    """Distinct colors: the usual ten, then evenly spread hues."""
-    if count <= len(PALETTE):
-        return list(PALETTE[:count])
-    out = []
-    for i in range(count):
-        r, g, b = colorsys.hls_to_rgb((i * 0.618033988749895) % 1.0, 0.45, 0.65)
-        out.append(f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}")
-    return out
 
 
 def _finite(value: float) -> float | None:
@@ -81,7 +69,7 @@ def comparison(runs: list[Run], drawn: list[Run] | None = None) -> dict[str, Any
     numeric_params = [
         k for k in drawn_params if all(_as_number(r.data.params[k]) is not None for r in drawn if k in r.data.params)
     ]
-    palette = colors(len(drawn))
+    palette = [run_color(r.info.run_id) for r in drawn]
     chart_runs = [
         {
             "id": r.info.run_id,

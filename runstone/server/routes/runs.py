@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from runstone.deps import tracking
+from runstone.deps import browse, tracking
 from runstone.entities import Dataset, Metric
 from runstone.schemas.tracking import (
+    HistoryGridSearch,
     LogBatch,
     LogInputs,
     RunCreate,
@@ -19,10 +20,12 @@ from runstone.schemas.tracking import (
     run_public,
 )
 from runstone.server.http import JSON, Route
+from runstone.tracking.browse import BrowseService
 from runstone.tracking.service import TrackingService
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], route_class=Route, default_response_class=JSON)
 Tracking = Annotated[TrackingService, Depends(tracking)]
+Browse = Annotated[BrowseService, Depends(browse)]
 
 
 @router.post("", status_code=201, summary="Create a run")
@@ -55,6 +58,18 @@ def search_runs(body: RunSearch, service: Tracking) -> JSON:
         tags=body.tags,
     )
     return JSON({"runs": [run_public(r) for r in page], "next_page_token": page.next_page_token})
+
+
+@router.post(
+    "/metric-histories/search",
+    summary="Downsampled histories of many metrics of many runs in one read",
+    response_model=dict[str, Any],
+)
+def search_metric_histories(body: HistoryGridSearch, service: Browse) -> JSON:
+    found = service.history_grid(
+        body.run_ids, body.keys, max_points=body.max_points, start_step=body.start_step, end_step=body.end_step
+    )
+    return JSON({"histories": {key: {r: history_public(h) for r, h in runs.items()} for key, runs in found.items()}})
 
 
 @router.get("/{run_id}", summary="Get a run")

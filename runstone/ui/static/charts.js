@@ -17,7 +17,10 @@
   const dataElement = document.getElementById("compare-data");
   const compared = dataElement ? JSON.parse(dataElement.textContent) : { runs: [] };
   const byId = {};
-  compared.runs.forEach(function (r) { byId[r.id] = r; });
+  compared.runs.forEach(function (r) {
+    if (window.RunColors) { r.color = window.RunColors.color(r.id); }  // a colour the user pinned
+    byId[r.id] = r;
+  });
   const plotConfig = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
 
   function parseSetting(name, text) {
@@ -321,7 +324,8 @@
     document.querySelectorAll("[data-chart]").forEach(function (element) {
       const series = JSON.parse(element.dataset.series).map(function (s) {
         const id = typeof s === "string" ? s : s.id;
-        return Object.assign({ id: id }, byId[id] || {}, typeof s === "string" ? {} : s);
+        const own = window.RunColors ? { color: window.RunColors.color(id) } : {};
+        return Object.assign({ id: id }, own, byId[id] || {}, typeof s === "string" ? {} : s);
       });
       charts.push({ element: element, plot: element.querySelector(".plot"), key: element.dataset.key,
         series: series, data: {}, overview: {}, zoom: null, started: false,

@@ -1,0 +1,542 @@
+// The workspace of an experiment page: a line chart for every metric key of the runs the table
+// shows, in sections by key prefix (train/, val/, system/...), searchable by name or regular
+// expression. Which runs are drawn follows the table: its filter and page (the server renders
+// them), the runs ticked in it, an eye toggle per run and "show the first N". Panels load as they
+// come near the screen, a batch of panels in one request; plotly itself loads only then.
+"use strict";
+
+(function () {
+  const root = document.querySelector("[data-workspace]");
+  const form = document.getElementById("runs-form");
+  if (!root || !form) { return; }
+  const experiment = root.dataset.experiment;
+  const store = "runstone.workspace." + experiment;
+  const BATCH = 12;  // panels per history request
+  const X_AXES = { step: "step", relative: "seconds since the run's first point", time: "wall time" };
+  const plotConfig = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+  const sectionsElement = root.querySelector("[data-sections]");
+  const summary = root.querySelector("[data-workspace-summary]");
+  const legend = root.querySelector("[data-workspace-legend]");
+  const controls = root.querySelector("[data-workspace-controls]");
+  const searchInput = root.querySelector("[data-panel-search]");
+  const searchError = root.querySelector("[data-panel-search-error]");
+  const panels = {};  // key -> panel
+  const visible = new Set();  // panels near the screen
+  const queue = [];
+  let runs = [];  // [{id, name}] drawn, in table order
+  let generation = 0;
+  let observer = null;
+  let plotlyReady = null;
+  let flushing = false;
+
+  // ---- settings, kept in this browser per experiment
+  function loadSettings() {
+    const defaults = { first: 10, hidden: [], x: "step", smoothing: "none", amount: 0.6, log: false, robust: false, folded: [], search: "" };
+    try { return Object.assign(defaults, JSON.parse(window.localStorage.getItem(store) || "{}")); } catch (e) { return defaults; }
+  }
+  const settings = loadSettings();
+  function saveSettings() {
+    try { window.localStorage.setItem(store, JSON.stringify(settings)); } catch (e) { /* private mode */ }
+  }
+
+  function color(id) { return window.RunColors ? window.RunColors.color(id) : "#1f77b4"; }
+
+  // ---- the runs: rows of the table, ticked ones if any, minus the hidden, the first N
+  function tableRuns() {
+    return Array.from(form.querySelectorAll("tr[data-run]")).map(function (row) {
+      const link = row.querySelector('td.name a[href^="/ui/runs/"]');
+      const box = row.querySelector("input[name=run]");
+      return { id: row.dataset.run, name: link ? link.textContent.trim() : row.dataset.run, row: row, ticked: Boolean(box && box.checked) };
+    });
+  }
+
+  function drawnRuns() {
+    const all = tableRuns();
+    const ticked = all.filter(function (r) { return r.ticked; });
+    const hidden = new Set(settings.hidden);
+    return (ticked.length ? ticked : all).filter(function (r) { return !hidden.has(r.id); }).slice(0, settings.first);
+  }
+
+  // An eye toggle and a colour (pinnable) beside each run's name in the table.
+  function decorateRows() {
+    const hidden = new Set(settings.hidden);
+    tableRuns().forEach(function (r) {
+      const cell = r.row.querySelector("td.name");
+      if (!cell || cell.querySelector("[data-eye]")) {
+        if (cell) { markRow(r.row, hidden.has(r.id)); }
+        return;
+      }
+      const eye = document.createElement("button");
+      eye.type = "button";
+      eye.className = "eye";
+      eye.dataset.eye = r.id;
+      eye.textContent = "◉";
+      const swatch = document.createElement("input");
+      swatch.type = "color";
+      swatch.className = "run-swatch";
+      swatch.dataset.runColor = r.id;
+      swatch.value = color(r.id);
+      swatch.title = "Colour of " + r.name + " in every chart (pick one to pin it)";
+      swatch.setAttribute("aria-label", "Colour of " + r.name);
+      swatch.addEventListener("change", function () { window.RunColors.pin(r.id, swatch.value); });
+      eye.addEventListener("click", function () { toggle(r.id); });
+      cell.insertBefore(swatch, cell.firstChild);
+      cell.insertBefore(eye, cell.firstChild);
+      markRow(r.row, hidden.has(r.id));
+    });
+  }
+
+  function markRow(row, hidden) {
+    const eye = row.querySelector("[data-eye]");
+    const name = (row.querySelector('td.name a[href^="/ui/runs/"]') || {}).textContent || row.dataset.run;
+    row.classList.toggle("run-hidden", hidden);
+    eye.setAttribute("aria-pressed", hidden ? "false" : "true");
+    eye.setAttribute("aria-label", (hidden ? "Show " : "Hide ") + name.trim() + (hidden ? " in the charts" : " from the charts"));
+    eye.title = hidden ? "Hidden from the charts: click to show" : "Drawn in the charts: click to hide";
+  }
+
+  function toggle(id) {
+    const at = settings.hidden.indexOf(id);
+    if (at >= 0) { settings.hidden.splice(at, 1); } else { settings.hidden.push(id); }
+    saveSettings();
+    decorateRows();
+    refresh();
+  }
+
+  // ---- data
+  function fetchJSON(url) {
+    return fetch(url, { credentials: "same-origin" }).then(function (response) {
+      return response.json().then(function (body) {
+        if (!response.ok) { throw new Error((body.error && body.error.message) || response.statusText); }
+        return body;
+      });
+    });
+  }
+
+  function maxPoints() { return Math.max(100, Math.min(500, Math.floor(20000 / Math.max(1, runs.length)))); }
+
+  function gridUrl(keys, range) {
+    const query = new URLSearchParams({ max_points: String(maxPoints()) });
+    runs.forEach(function (r) { query.append("run", r.id); });
+    keys.forEach(function (k) { query.append("key", k); });
+    if (range) { query.set("start_step", String(range[0])); query.set("end_step", String(range[1])); }
+    return "/ui/data/history-grid?" + query.toString();
+  }
+
+  function loadPlotly() {
+    if (!plotlyReady) {
+      plotlyReady = window.Plotly ? Promise.resolve() : new Promise(function (resolve, reject) {
+        const script = document.createElement("script");
+        script.src = root.dataset.plotly;
+        script.onload = resolve;
+        script.onerror = function () { reject(new Error("could not load plotly.js")); };
+        document.head.appendChild(script);
+      });
+    }
+    return plotlyReady;
+  }
+
+  function enqueue(panel) {
+    if (panel.loaded === generation || panel.queued === generation || panel.element.hidden) { return; }
+    panel.queued = generation;
+    queue.push(panel);
+    if (!flushing) {
+      flushing = true;
+      window.setTimeout(flush, 0);
+    }
+  }
+
+  // One request for every batch of panels waiting to be drawn.
+  function flush() {
+    const batch = queue.splice(0, BATCH).filter(function (p) { return p.queued === generation && !p.element.hidden; });
+    if (!batch.length) {
+      flushing = queue.length > 0;
+      if (flushing) { window.setTimeout(flush, 0); }
+      return;
+    }
+    const wanted = generation;
+    batch.forEach(function (p) { p.element.dataset.state = "loading"; });
+    const request = runs.length ? fetchJSON(gridUrl(batch.map(function (p) { return p.key; }), null)) : Promise.resolve({ keys: {} });
+    Promise.all([request, loadPlotly()]).then(function (answers) {
+      if (wanted !== generation) { return; }
+      const found = answers[0].keys;
+      return Promise.all(batch.map(function (p) {
+        p.loaded = wanted;
+        p.overview = found[p.key] || {};
+        p.data = p.overview;
+        p.zoom = null;
+        return draw(p);
+      }));
+    }).catch(function (error) {
+      batch.forEach(function (p) { fail(p, error); });
+    }).then(function () {
+      flushing = false;
+      if (queue.length) { flushing = true; window.setTimeout(flush, 0); }
+    });
+  }
+
+  // ---- drawing
+  function ema(values, weight) {
+    let last = 0;
+    let count = 0;
+    return values.map(function (v) {
+      if (v === null || !isFinite(v)) { return null; }
+      last = last * weight + (1 - weight) * v;
+      count += 1;
+      return last / (1 - Math.pow(weight, count));
+    });
+  }
+
+  function runningMean(values, window) {
+    const out = [];
+    let sum = 0;
+    const kept = [];
+    values.forEach(function (v) {
+      if (v === null || !isFinite(v)) { out.push(null); return; }
+      kept.push(v);
+      sum += v;
+      if (kept.length > window) { sum -= kept.shift(); }
+      out.push(sum / kept.length);
+    });
+    return out;
+  }
+
+  function smoothed(values) {
+    if (settings.smoothing === "ema" && settings.amount > 0) { return ema(values, settings.amount); }
+    if (settings.smoothing === "mean" && settings.amount > 0) { return runningMean(values, Math.max(2, Math.round(settings.amount * 100))); }
+    return values;
+  }
+
+  function xValues(points) {
+    if (settings.x === "time") { return points.timestamps.map(function (t) { return new Date(t); }); }
+    if (settings.x === "relative") {
+      const t0 = points.timestamps.length ? points.timestamps[0] : 0;
+      return points.timestamps.map(function (t) { return (t - t0) / 1000; });
+    }
+    return points.steps;
+  }
+
+  function traces(panel) {
+    const out = [];
+    const smoothing = settings.smoothing !== "none" && settings.amount > 0;
+    runs.forEach(function (r) {
+      const points = panel.data[r.id];
+      if (!points || !points.steps.length) { return; }
+      const x = xValues(points);
+      const c = color(r.id);
+      const label = r.name.replace(/</g, "&lt;");
+      if (smoothing) {
+        out.push({ x: x, y: points.values, type: "scatter", mode: "lines", name: r.name + " (raw)", line: { color: c, width: 1 },
+          opacity: 0.2, hoverinfo: "skip", showlegend: false, meta: r.id });
+      }
+      out.push({ x: x, y: smoothed(points.values), type: "scatter", mode: points.steps.length > 1 ? "lines" : "markers",
+        name: r.name, meta: r.id, line: { color: c, width: 1.5 }, marker: { color: c, size: 6 }, connectgaps: false,
+        hovertemplate: "%{y}<extra>" + label + "</extra>", showlegend: false });
+    });
+    return out;
+  }
+
+  // A y range that leaves out the few most extreme points (the 1st and 99th percentiles, padded).
+  function robustRange(data) {
+    const values = [];
+    data.forEach(function (t) {
+      if (t.hoverinfo === "skip") { return; }
+      t.y.forEach(function (v) { if (v !== null && isFinite(v) && (!settings.log || v > 0)) { values.push(settings.log ? Math.log10(v) : v); } });
+    });
+    if (values.length < 10) { return null; }
+    values.sort(function (a, b) { return a - b; });
+    const lo = values[Math.floor(values.length * 0.01)];
+    const hi = values[Math.ceil(values.length * 0.99) - 1];
+    const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
+    return [lo - pad, hi + pad];
+  }
+
+  function layout(panel, data) {
+    const xaxis = { title: { text: X_AXES[settings.x] }, type: settings.x === "time" ? "date" : "linear" };
+    if (panel.zoom) { xaxis.range = panel.zoom.slice(); xaxis.autorange = false; }
+    const yaxis = { type: settings.log ? "log" : "linear", autorange: true };
+    const range = settings.robust ? robustRange(data) : null;
+    if (range) { yaxis.range = range; yaxis.autorange = false; }
+    return { margin: { l: 50, r: 10, t: 8, b: 38 }, height: 240, xaxis: xaxis, yaxis: yaxis, hovermode: "closest", showlegend: false,
+      uirevision: settings.x + settings.log + settings.robust, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      font: { color: getComputedStyle(root).color } };
+  }
+
+  function draw(panel) {
+    const data = traces(panel);
+    panel.element.dataset.state = "drawing";
+    const error = panel.element.querySelector(".chart-error");
+    if (error) { error.remove(); }
+    return window.Plotly.react(panel.plot, data, layout(panel, data), plotConfig).then(function () {
+      const drawn = data.filter(function (t) { return t.hoverinfo !== "skip"; });
+      panel.element.dataset.state = "drawn";
+      panel.element.dataset.runs = drawn.map(function (t) { return t.meta; }).join(",");
+      panel.element.dataset.points = String(drawn.reduce(function (n, t) { return n + t.x.length; }, 0));
+      if (!panel.element.dataset.drawnAt) { panel.element.dataset.drawnAt = String(Math.round(performance.now())); }
+      if (!panel.wired) {
+        panel.wired = true;
+        panel.plot.on("plotly_relayout", function (event) { onRelayout(panel, event); });
+      }
+    });
+  }
+
+  function fail(panel, error) {
+    panel.element.dataset.state = "error";
+    let message = panel.element.querySelector(".chart-error");
+    if (!message) {
+      message = document.createElement("p");
+      message.className = "chart-error";
+      message.setAttribute("role", "alert");
+      panel.element.appendChild(message);
+    }
+    message.textContent = "Could not load this chart: " + error.message;
+  }
+
+  // Zooming fetches the zoomed step range again at full detail; double-click goes back.
+  function onRelayout(panel, event) {
+    if (event["xaxis.autorange"]) {
+      if (panel.zoom) { panel.zoom = null; panel.data = panel.overview; draw(panel); }
+      return;
+    }
+    const range = event["xaxis.range"] || (event["xaxis.range[0]"] !== undefined ? [event["xaxis.range[0]"], event["xaxis.range[1]"]] : null);
+    if (!range) { return; }
+    panel.zoom = range;
+    const steps = stepRange(panel, range);
+    if (!steps) { return; }
+    const wanted = steps.join(":");
+    panel.pending = wanted;
+    panel.element.dataset.state = "zooming";
+    fetchJSON(gridUrl([panel.key], steps)).then(function (body) {
+      if (panel.pending !== wanted) { return; }
+      panel.data = body.keys[panel.key] || {};
+      panel.element.dataset.zoomSteps = wanted;
+      return draw(panel);
+    }).catch(function (error) { fail(panel, error); });
+  }
+
+  function stepRange(panel, range) {
+    const toNumber = function (v) { return settings.x === "time" ? new Date(String(v).replace(" ", "T") + "Z").getTime() : Number(v); };
+    const start = toNumber(range[0]);
+    const end = toNumber(range[1]);
+    if (settings.x === "step") { return [Math.floor(start), Math.ceil(end)]; }
+    let lo = Infinity;
+    let hi = -Infinity;
+    Object.values(panel.overview).forEach(function (points) {
+      const x = xValues(points).map(function (v) { return v instanceof Date ? v.getTime() : v; });
+      x.forEach(function (v, i) { if (v >= start && v <= end) { lo = Math.min(lo, points.steps[i]); hi = Math.max(hi, points.steps[i]); } });
+    });
+    return lo <= hi ? [lo, hi] : null;
+  }
+
+  function redrawAll() {
+    Object.values(panels).forEach(function (p) {
+      if (p.loaded === generation && p.element.dataset.state === "drawn") { draw(p); }
+    });
+  }
+
+  // ---- panels and sections
+  function sectionOf(key) {
+    const at = key.indexOf("/");
+    return at > 0 ? key.slice(0, at) : "";
+  }
+
+  function makePanel(key) {
+    const element = document.createElement("figure");
+    element.className = "panel";
+    element.dataset.panel = "";
+    element.dataset.key = key;
+    element.dataset.state = "waiting";
+    const caption = document.createElement("figcaption");
+    caption.textContent = key;
+    const plot = document.createElement("div");
+    plot.className = "plot";
+    element.append(caption, plot);
+    return { key: key, element: element, plot: plot, loaded: -1, queued: -1, data: {}, overview: {}, zoom: null, wired: false };
+  }
+
+  function makeSection(name) {
+    const details = document.createElement("details");
+    details.className = "panel-section";
+    details.dataset.section = name;
+    details.open = settings.folded.indexOf(name) < 0;
+    const head = document.createElement("summary");
+    const title = document.createElement("span");
+    title.textContent = name || "Other metrics";
+    const count = document.createElement("span");
+    count.className = "muted";
+    count.dataset.count = "";
+    head.append(title, " ", count);
+    const grid = document.createElement("div");
+    grid.className = "panel-grid";
+    details.append(head, grid);
+    details.addEventListener("toggle", function () {
+      const at = settings.folded.indexOf(name);
+      if (details.open && at >= 0) { settings.folded.splice(at, 1); }
+      if (!details.open && at < 0) { settings.folded.push(name); }
+      saveSettings();
+    });
+    return details;
+  }
+
+  function layoutPanels(keys) {
+    const wanted = new Set(keys);
+    Object.keys(panels).forEach(function (k) {
+      if (!wanted.has(k)) {
+        if (observer) { observer.unobserve(panels[k].element); }
+        visible.delete(panels[k]);
+        panels[k].element.remove();
+        delete panels[k];
+      }
+    });
+    const names = Array.from(new Set(keys.map(sectionOf))).sort(function (a, b) {
+      if (!a || !b) { return a ? -1 : 1; }  // keys without a prefix last
+      return a < b ? -1 : 1;
+    });
+    names.forEach(function (name) {
+      let section = sectionsElement.querySelector('[data-section="' + CSS.escape(name) + '"]');
+      if (!section) { section = makeSection(name); }
+      sectionsElement.appendChild(section);  // in order
+      const grid = section.querySelector(".panel-grid");
+      keys.filter(function (k) { return sectionOf(k) === name; }).forEach(function (k) {
+        if (!panels[k]) {
+          panels[k] = makePanel(k);
+          if (observer) { observer.observe(panels[k].element); }
+        }
+        grid.appendChild(panels[k].element);
+      });
+    });
+    sectionsElement.querySelectorAll("[data-section]").forEach(function (s) {
+      if (names.indexOf(s.dataset.section) < 0) { s.remove(); }
+    });
+    applySearch();
+  }
+
+  function matcher() {
+    const text = settings.search.trim();
+    searchError.hidden = true;
+    if (!text) { return function () { return true; }; }
+    try {
+      const pattern = new RegExp(text, "i");
+      return function (key) { return pattern.test(key); };
+    } catch (e) {
+      searchError.hidden = false;
+      searchError.textContent = "Not a regular expression (" + e.message + "): matching the text as typed.";
+      const needle = text.toLowerCase();
+      return function (key) { return key.toLowerCase().indexOf(needle) >= 0; };
+    }
+  }
+
+  function applySearch() {
+    const match = matcher();
+    let shown = 0;
+    sectionsElement.querySelectorAll("[data-section]").forEach(function (section) {
+      let count = 0;
+      section.querySelectorAll("[data-panel]").forEach(function (element) {
+        element.hidden = !match(element.dataset.key);
+        if (!element.hidden) { count += 1; }
+      });
+      section.hidden = count === 0;
+      section.querySelector("[data-count]").textContent = "(" + count + ")";
+      shown += count;
+    });
+    root.dataset.panels = String(shown);
+    Object.values(panels).forEach(function (p) { if (visible.has(p)) { enqueue(p); } });
+    return shown;
+  }
+
+  function showSummary(keys) {
+    const hidden = settings.hidden.length;
+    const total = tableRuns().length;
+    summary.textContent = keys.length + " metric" + (keys.length === 1 ? "" : "s") + " of " + runs.length + " run" + (runs.length === 1 ? "" : "s") +
+      " (of " + total + " in the table" + (hidden ? ", " + hidden + " hidden" : "") + ")";
+    root.dataset.runs = runs.map(function (r) { return r.id; }).join(",");
+    legend.textContent = "";
+    runs.forEach(function (r) {
+      const item = document.createElement("li");
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.dataset.runColor = r.id;
+      swatch.style.background = color(r.id);
+      item.append(swatch, r.name);
+      legend.appendChild(item);
+    });
+  }
+
+  // The runs to draw changed (a tick, an eye, N): ask which metrics they have, redraw.
+  function refresh() {
+    runs = drawnRuns();
+    generation += 1;
+    const mine = generation;
+    queue.length = 0;
+    Object.values(panels).forEach(function (p) { p.element.dataset.state = "waiting"; });
+    const keys = runs.length ? fetchJSON("/ui/data/metric-keys?" + runs.map(function (r) { return "run=" + encodeURIComponent(r.id); }).join("&")) : Promise.resolve({ keys: [] });
+    keys.then(function (body) {
+      if (mine !== generation) { return; }
+      layoutPanels(body.keys);
+      showSummary(body.keys);
+      root.dataset.state = "ready";
+    }).catch(function (error) {
+      summary.textContent = "Could not list the metrics: " + error.message;
+      root.dataset.state = "error";
+    });
+  }
+
+  function wireControls() {
+    controls.hidden = false;
+    const first = controls.querySelector("[data-first-n]");
+    const x = controls.querySelector("[data-x]");
+    const kind = controls.querySelector("[data-smoothing-kind]");
+    const amount = controls.querySelector("[data-smoothing]");
+    const shown = controls.querySelector("[data-smoothing-shown]");
+    const log = controls.querySelector("[data-log]");
+    const robust = controls.querySelector("[data-robust]");
+    first.value = String(settings.first);
+    x.value = settings.x;
+    kind.value = settings.smoothing;
+    amount.value = String(settings.amount);
+    shown.textContent = String(settings.amount);
+    log.checked = settings.log;
+    robust.checked = settings.robust;
+    searchInput.value = settings.search;
+    first.addEventListener("change", function () { settings.first = Number(first.value); saveSettings(); refresh(); });
+    const redraw = function () {
+      settings.x = x.value;
+      settings.smoothing = kind.value;
+      settings.amount = Number(amount.value);
+      shown.textContent = amount.value;
+      settings.log = log.checked;
+      settings.robust = robust.checked;
+      saveSettings();
+      Object.values(panels).forEach(function (p) { p.zoom = null; p.data = p.overview; });
+      redrawAll();
+    };
+    [x, kind, log, robust].forEach(function (c) { c.addEventListener("change", redraw); });
+    amount.addEventListener("input", redraw);
+    searchInput.addEventListener("input", function () { settings.search = searchInput.value; saveSettings(); applySearch(); });
+  }
+
+  function start() {
+    wireControls();
+    decorateRows();
+    if ("IntersectionObserver" in window) {
+      observer = new IntersectionObserver(function (entries) {
+        entries.forEach(function (entry) {
+          const panel = panels[entry.target.dataset.key];
+          if (!panel) { return; }
+          if (entry.isIntersecting) { visible.add(panel); enqueue(panel); } else { visible.delete(panel); }
+        });
+      }, { rootMargin: "400px" });
+    }
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "run" || event.target.matches("[data-select-all]")) { refresh(); }
+    });
+    // The table's own script unticks the runs on "Clear selection" without a change event.
+    const clear = form.querySelector("[data-clear-selection]");
+    if (clear) { clear.addEventListener("click", function () { window.setTimeout(refresh, 0); }); }
+    if (window.RunColors) { window.RunColors.onChange(function () { redrawAll(); showSummary(Object.keys(panels)); }); }
+    refresh();
+    if (!observer) { window.setTimeout(function () { Object.values(panels).forEach(function (p) { visible.add(p); enqueue(p); }); }, 0); }
+  }
+
+  start();
+})();

@@ -1,0 +1,45 @@
+"""The workspace of an experiment page: a panel grid charting every metric of the runs the
+table shows, and the data its panels fetch.
+
+The browser asks for the metric keys of the runs it draws, then for the histories of a batch of
+panels at once (many runs x many keys, downsampled by the same read as the run page's charts).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from runstone.deps import browse
+from runstone.entities import MetricHistory
+from runstone.tracking.browse import BrowseService
+from runstone.ui.web import json_response
+
+data_router = APIRouter(include_in_schema=False)
+Browse = Annotated[BrowseService, Depends(browse)]
+MAX_PANEL_POINTS = 5000
+
+
+def _points(h: MetricHistory) -> dict[str, Any]:
+    return {"steps": h.steps, "timestamps": h.timestamps, "values": h.values, "downsampled": h.downsampled}
+
+
+@data_router.get("/ui/data/metric-keys")
+def metric_keys(info: Browse, run: Annotated[list[str] | None, Query()] = None) -> Response:
+    """The metric keys any of the named runs logged."""
+    return json_response({"keys": info.metric_keys_of_runs(list(dict.fromkeys(run or [])))})
+
+
+@data_router.get("/ui/data/history-grid")
+def history_grid(
+    info: Browse,
+    run: Annotated[list[str] | None, Query()] = None,
+    key: Annotated[list[str] | None, Query()] = None,
+    max_points: Annotated[int, Query(ge=2, le=MAX_PANEL_POINTS)] = 300,
+    start_step: int | None = None,
+    end_step: int | None = None,
+) -> Response:
+    """A batch of panels' data: each key's downsampled history for each run."""
+    found = info.history_grid(run or [], key or [], max_points=max_points, start_step=start_step, end_step=end_step)
+    return json_response({"keys": {k: {r: _points(h) for r, h in runs.items()} for k, runs in found.items()}})

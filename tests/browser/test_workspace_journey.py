@@ -1,0 +1,168 @@
+"""The workspace of an experiment page in a real headless Chromium: every metric of the runs in
+the table charted in sections, runs hidden with their eye, one colour per run everywhere."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import pytest
+from browser_support import screenshot
+from demo_data import T0
+from e2e_support import remote
+from playwright.sync_api import expect
+
+from runstone.entities import Metric
+
+pytestmark = pytest.mark.browser
+
+KEYS = ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "system/cpu_percent", "lr")
+RUNS = (("adam-1", "adam", 0.01), ("adam-2", "adam", 0.02), ("sgd-1", "sgd", 0.1), ("sgd-2", "sgd", 0.2))
+STEPS = 120
+
+
+@dataclass
+class Workspace:
+    experiment_id: str = ""
+    runs: dict[str, str] = field(default_factory=dict)  # name -> id
+
+
+@pytest.fixture(scope="module")
+def workspace(server) -> Workspace:
+    out = Workspace()
+    with remote(server.url) as client:
+        out.experiment_id = client.create_experiment("workspace-demo")
+        for i, (name, optimizer, lr) in enumerate(RUNS):
+            run = client.create_run(out.experiment_id, start_time=T0 + i * 60_000, run_name=name)
+            out.runs[name] = run.info.run_id
+            client.log_batch(run.info.run_id, params=[("optimizer", optimizer), ("lr", str(lr))])
+            points = []
+            for step in range(STEPS):
+                loss = 2 * math.exp(-lr * step / 4) + 0.02 * i
+                ts = T0 + i * 60_000 + step * 500
+                values = {
+                    "train/loss": loss,
+                    "train/accuracy": 1 - loss / 3,
+                    "val/loss": loss * 1.1,
+                    "val/accuracy": 1 - loss / 2.5,
+                    "system/cpu_percent": 40 + 10 * math.sin(step / 5 + i),
+                    "lr": lr * (0.99**step),
+                }
+                points += [Metric(k, v, ts, step) for k, v in values.items()]
+            client.log_batch(run.info.run_id, metrics=points)
+            client.set_terminated(run.info.run_id, end_time=T0 + i * 60_000 + STEPS * 500)
+    return out
+
+
+def open_workspace(page, workspace: Workspace, query: str = "") -> None:
+    page.goto(f"{page.base}/ui/experiments/{workspace.experiment_id}{query}")
+    page.locator("#workspace").scroll_into_view_if_needed()
+    expect(page.locator("[data-workspace]")).to_have_attribute("data-state", "ready")
+
+
+def panel_runs(page) -> dict[str, set[str]]:
+    """Each panel's key and the runs drawn in it, once every panel is drawn."""
+    panels = page.locator("[data-panel]:visible")
+    for i in range(panels.count()):
+        panels.nth(i).scroll_into_view_if_needed()
+        expect(panels.nth(i)).to_have_attribute("data-state", "drawn")
+    drawn = page.eval_on_selector_all(
+        "[data-panel]", "els => els.map(e => [e.dataset.key, e.dataset.runs, e.checkVisibility()])"
+    )
+    return {key: set(runs.split(",")) if runs else set() for key, runs, shown in drawn if shown}
+
+
+def test_every_metric_of_the_runs_in_the_table_is_charted_in_sections(page, workspace):
+    open_workspace(page, workspace)
+    sections = page.eval_on_selector_all("[data-section]", "els => els.map(e => e.dataset.section)")
+    assert sections == ["system", "train", "val", ""]  # keys without a prefix come last
+    charted = panel_runs(page)
+    assert set(charted) == set(KEYS)
+    everyone = set(workspace.runs.values())
+    assert all(runs == everyone for runs in charted.values()), charted
+    # Every run is drawn with every one of its logged points (they fit the panel's budget).
+    loss = page.locator('[data-panel][data-key="train/loss"]')
+    assert loss.get_attribute("data-points") == str(STEPS * len(RUNS))
+    expect(page.locator("[data-workspace-summary]")).to_contain_text("6 metrics of 4 runs")
+    page.locator("#workspace").evaluate("e => e.scrollIntoView()")
+    screenshot(page, "workspace", full_page=False)
+
+    # Find panels by a regular expression; a broken one is matched as text, and says so.
+    search = page.get_by_placeholder("name or regex: ^val/")
+    search.fill("^val/")
+    assert sorted(panel_runs(page)) == ["val/accuracy", "val/loss"]
+    expect(page.locator('[data-section="train"]')).to_be_hidden()
+    search.fill("accuracy(")
+    expect(page.locator("[data-panel-search-error]")).to_contain_text("Not a regular expression")
+    assert sorted(panel_runs(page)) == []
+    search.fill("")
+    assert len(panel_runs(page)) == len(KEYS)
+
+    # A folded section stays folded on the next visit.
+    page.locator('[data-section="system"] > summary').click()
+    open_workspace(page, workspace)
+    expect(page.locator('[data-section="system"] [data-panel]')).to_be_hidden()
+    page.locator('[data-section="system"] > summary').click()
+    expect(page.locator('[data-section="system"] [data-panel]')).to_be_visible()
+    page.wait_for_function(
+        "() => !localStorage.getItem('runstone.workspace.' + document.querySelector('[data-workspace]').dataset.experiment).includes('system')"
+    )
+
+
+def test_hiding_a_run_takes_it_out_of_every_chart_and_ticking_runs_draws_only_them(page, workspace):
+    open_workspace(page, workspace)
+    hidden = workspace.runs["sgd-1"]
+    page.get_by_role("button", name="Hide sgd-1 from the charts").click()
+    others = set(workspace.runs.values()) - {hidden}
+    expect(page.locator("[data-workspace]")).to_have_attribute(
+        "data-runs",
+        ",".join(
+            workspace.runs[n]
+            for n in ("sgd-2", "adam-2", "adam-1")  # the table's order: newest first
+        ),
+    )
+    charted = panel_runs(page)
+    assert charted and all(runs == others for runs in charted.values()), charted
+    expect(page.locator(f'tr[data-run="{hidden}"]')).to_have_class(re.compile(r"\brun-hidden\b"))
+
+    # Hidden it stays, on the next visit; the eye brings it back.
+    open_workspace(page, workspace)
+    assert all(hidden not in runs for runs in panel_runs(page).values())
+    page.get_by_role("button", name="Show sgd-1 in the charts").click()
+    assert all(hidden in runs for runs in panel_runs(page).values())
+
+    # Ticking runs in the table draws only those; "show the first N" caps them.
+    page.locator(f'input[name=run][value="{workspace.runs["adam-1"]}"]').check()
+    page.locator(f'input[name=run][value="{workspace.runs["adam-2"]}"]').check()
+    assert all(runs == {workspace.runs["adam-1"], workspace.runs["adam-2"]} for runs in panel_runs(page).values())
+    page.get_by_label("How many runs to draw").select_option("5")
+    page.get_by_role("button", name="Clear selection").click()
+    assert all(len(runs) == 4 for runs in panel_runs(page).values())
+
+
+def test_a_run_has_one_colour_in_the_table_every_chart_and_compare_and_it_can_be_pinned(page, workspace):
+    open_workspace(page, workspace)
+    run_id = workspace.runs["adam-1"]
+    colour = page.locator(f'tr[data-run="{run_id}"] input.run-swatch').input_value()
+    panel_runs(page)
+    line_colours = page.eval_on_selector_all(
+        "[data-panel]",
+        f"""els => els.map(e => e.querySelector('.js-plotly-plot').data.find(t => t.meta === '{run_id}').line.color)""",
+    )
+    assert set(line_colours) == {colour}
+
+    # Pinning a colour redraws every chart with it, and compare uses it too.
+    page.locator(f'tr[data-run="{run_id}"] input.run-swatch').evaluate(
+        "e => { e.value = '#123456'; e.dispatchEvent(new Event('change', {bubbles: true})); }"
+    )
+    expect(page.locator('[data-panel][data-key="lr"]')).to_have_attribute("data-state", "drawn")
+    drawn = page.locator('[data-panel][data-key="lr"] .js-plotly-plot').evaluate(
+        f"p => p.data.find(t => t.meta === '{run_id}').line.color"
+    )
+    assert drawn == "#123456"
+    other = workspace.runs["sgd-2"]
+    page.goto(f"{page.base}/ui/compare?run={run_id}&run={other}")
+    swatch = page.locator(f'.legend [data-run-color="{run_id}"]')
+    assert swatch.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(18, 52, 86)"
+    page.evaluate(f"() => window.RunColors.unpin('{run_id}')")

@@ -1,0 +1,73 @@
+"""The data a workspace fetches: the metric keys of the runs it draws and a batch of panels'
+histories in one read, downsampled as the run page's charts are; and the same read in the
+native API."""
+
+from __future__ import annotations
+
+import pytest
+
+from runstone.entities import Metric
+
+
+@pytest.fixture
+def runs(client):
+    experiment = client.create_experiment("grid")
+    ids = []
+    for i in range(3):
+        run_id = client.create_run(experiment, run_name=f"r{i}").info.run_id
+        keys = ["train/loss", "val/loss"] if i < 2 else ["train/loss", "system/cpu"]
+        client.log_batch(
+            run_id, metrics=[Metric(k, float(step * (i + 1)), 1000 + step, step) for k in keys for step in range(3000)]
+        )
+        ids.append(run_id)
+    return ids
+
+
+def test_the_keys_of_the_runs_drawn_and_their_histories_in_one_read(browser, runs):
+    keys = browser.get("/ui/data/metric-keys", params=[("run", r) for r in runs[:2]]).json()["keys"]
+    assert keys == ["train/loss", "val/loss"]
+    assert browser.get("/ui/data/metric-keys", params=[("run", runs[2])]).json()["keys"] == ["system/cpu", "train/loss"]
+
+    params = [("run", r) for r in runs] + [("key", "train/loss"), ("key", "val/loss"), ("max_points", "200")]
+    body = browser.get("/ui/data/history-grid", params=params).json()["keys"]
+    assert set(body) == {"train/loss", "val/loss"}
+    loss = body["train/loss"][runs[1]]
+    assert loss["downsampled"] is True and len(loss["steps"]) <= 200
+    assert loss["steps"][0] == 0 and loss["steps"][-1] == 2999
+    assert max(loss["values"]) == 2999 * 2  # each bucket's extremes are kept
+    assert body["val/loss"][runs[2]]["steps"] == []  # a run without the key draws nothing
+    zoom = browser.get(
+        "/ui/data/history-grid",
+        params=[("run", runs[0]), ("key", "train/loss"), ("start_step", "10"), ("end_step", "19")],
+    ).json()["keys"]["train/loss"][runs[0]]
+    assert zoom["steps"] == list(range(10, 20)) and zoom["downsampled"] is False
+
+
+def test_bad_grid_requests_are_refused_with_what_was_wrong(browser, runs):
+    def error(params):
+        response = browser.get("/ui/data/history-grid", params=params)
+        assert response.status_code == 400
+        return response.json()["error"]["message"]
+
+    assert error([("key", "train/loss")]) == "Name at least one run and one metric key."
+    too_many_keys = [("run", runs[0])] + [("key", f"k{i}") for i in range(101)]
+    assert error(too_many_keys) == "Ask for at most 100 metric keys at once, not 101."
+    big = [("run", f"{i:032x}") for i in range(100)] + [("key", f"k{i}") for i in range(50)] + [("max_points", "5000")]
+    assert "is more than the 2,000,000 points one request may ask for" in error(big)
+    assert "start_step 9 is after end_step 1" in error(
+        [("run", runs[0]), ("key", "train/loss"), ("start_step", "9"), ("end_step", "1")]
+    )
+    too_many_runs = browser.get("/ui/data/metric-keys", params=[("run", f"{i:032x}") for i in range(101)])
+    assert too_many_runs.status_code == 400
+
+
+def test_the_native_api_reads_many_metrics_of_many_runs_at_once(http, runs):
+    body = {"run_ids": runs, "keys": ["train/loss", "system/cpu"], "max_points": 100}
+    found = http.post("/api/v1/runs/metric-histories/search", json=body).json()["histories"]
+    assert set(found) == {"train/loss", "system/cpu"}
+    assert set(found["train/loss"]) == set(runs)
+    assert len(found["train/loss"][runs[0]]["steps"]) <= 100
+    assert found["system/cpu"][runs[0]]["values"] == []
+    refused = http.post("/api/v1/runs/metric-histories/search", json={"run_ids": runs, "keys": []})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == "Name at least one run and one metric key."
