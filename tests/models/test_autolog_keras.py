@@ -16,6 +16,9 @@ import runstone.tensorflow
 
 
 def network() -> Any:
+    # Keras numbers same-named objects per process ("adam_1"); start from a clean slate so the
+    # logged names do not depend on which tests ran before in this process.
+    keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse", metrics=["mae"])
