@@ -17,6 +17,7 @@ from runstone.store import experiments as experiment_store
 from runstone.store import metrics as metric_store
 from runstone.store import runs as run_store
 from runstone.store import search as search_store
+from runstone.tracking import grouping
 from runstone.tracking import search as grammar
 from runstone.tracking import tags as system_tags
 
@@ -271,3 +272,44 @@ class BrowseService:
                 )
                 out[key] = {r: read[found[r]] for r in runs if r in found}
         return out
+
+    def group_runs(
+        self,
+        experiment_id: str,
+        filter_string: str | None,
+        view: str | ViewType | None,
+        order_by: Sequence[str],
+        group_by: Sequence[str],
+        metrics: Sequence[str],
+    ) -> tuple[list[grouping.RunGroup], int]:
+        """The experiment's runs that match a filter (the first ``MAX_GROUPED_RUNS`` in the given
+        order) grouped by params or tags, with aggregates of ``metrics``; and how many runs match."""
+        keys = grouping.parse_keys(group_by)
+        comparisons = grammar.parse_filter(filter_string)
+        exp_id = experiment_store.parse_id(experiment_id)
+        stages = ViewType.parse(view).stages()
+        with self.ctx.transaction() as s:
+            experiment_store.get_row(s, exp_id)
+            page = search_store.search_run_ids(
+                s,
+                experiment_ids=[exp_id],
+                comparisons=comparisons,
+                order_by=grammar.parse_order_by(list(order_by)),
+                stages=stages,
+                max_results=grouping.MAX_GROUPED_RUNS,
+                page_token=None,
+            )
+            runs = run_store.load(
+                s,
+                page.run_ids,
+                self.root,
+                params=[k.key for k in keys if k.kind == "param"],
+                tags=[k.key for k in keys if k.kind == "tag"],
+                metrics=list(metrics),
+            )
+            matching = (
+                len(runs)
+                if page.next_page_token is None
+                else search_store.count_runs(s, experiment_ids=[exp_id], comparisons=comparisons, stages=stages)
+            )
+        return grouping.group(runs, keys, list(metrics)), matching

@@ -13,7 +13,10 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from runstone.deps import browse
 from runstone.entities import MetricHistory
+from runstone.errors import InvalidInput
 from runstone.tracking.browse import BrowseService
+from runstone.tracking.grouping import RunGroup
+from runstone.ui import runs_table
 from runstone.ui.web import json_response
 
 data_router = APIRouter(include_in_schema=False)
@@ -43,3 +46,52 @@ def history_grid(
     """A batch of panels' data: each key's downsampled history for each run."""
     found = info.history_grid(run or [], key or [], max_points=max_points, start_step=start_step, end_step=end_step)
     return json_response({"keys": {k: {r: _points(h) for r, h in runs.items()} for k, runs in found.items()}})
+
+
+def _group_public(group: RunGroup, names: list[str]) -> dict[str, Any]:
+    label = ", ".join(
+        f"{n.partition('.')[2]}={'(none)' if v is None else v}" for n, v in zip(names, group.values, strict=True)
+    )
+    return {
+        "label": label,
+        "values": list(group.values),
+        "count": len(group.run_ids),
+        "run_ids": group.run_ids,
+        "run_names": group.run_names,
+        "metrics": {k: vars(a) for k, a in group.metrics.items()},
+    }
+
+
+@data_router.get("/ui/data/groups")
+def groups(
+    info: Browse,
+    experiment: str,
+    group: Annotated[list[str] | None, Query()] = None,
+    metric: Annotated[list[str] | None, Query()] = None,
+    filter: str = "",
+    view: str = "active",
+    order: str = runs_table.DEFAULT_ORDER,
+) -> Response:
+    """The runs of the table's filter grouped by params or tags, with each metric's aggregates."""
+    if view not in runs_table.VIEWS:
+        raise InvalidInput(f"Unknown view {view!r}; use active, deleted or all.")
+    names = list(dict.fromkeys(group or []))
+    found, matching = info.group_runs(
+        experiment, filter.strip() or None, runs_table.VIEWS[view], [order], names, list(dict.fromkeys(metric or []))
+    )
+    return json_response(
+        {
+            "group_by": names,
+            "groups": [_group_public(g, names) for g in found],
+            "matching": matching,
+            "grouped": sum(len(g.run_ids) for g in found),
+        }
+    )
+
+
+@data_router.get("/ui/data/group-keys")
+def group_keys(info: Browse, experiment: str) -> Response:
+    """The params and tags (but runstone's and MLflow's own tags) the experiment's runs can be grouped by."""
+    keys = info.experiment_keys(experiment)
+    tags = [t for t in keys.tags if not t.startswith(("runstone.", "mlflow."))]
+    return json_response({"params": keys.params, "tags": tags})

@@ -166,3 +166,38 @@ def test_a_run_has_one_colour_in_the_table_every_chart_and_compare_and_it_can_be
     swatch = page.locator(f'.legend [data-run-color="{run_id}"]')
     assert swatch.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(18, 52, 86)"
     page.evaluate(f"() => window.RunColors.unpin('{run_id}')")
+
+
+def test_grouping_by_a_param_draws_one_line_and_band_per_group_and_folds_the_table(page, workspace):
+    open_workspace(page, workspace)
+    page.get_by_text("Group by:").click()
+    page.get_by_label("params.optimizer").check()
+    groups = page.locator("[data-group-table] tbody tr")
+    expect(groups).to_have_count(2)
+    assert groups.nth(0).locator("td").nth(1).inner_text() == "2"  # runs in the group
+    expect(page.locator(".runs-wrap")).to_be_hidden()
+    expect(page.locator("[data-table-folded]")).to_contain_text("folded into 2 groups of 4 runs")
+    page.get_by_text("Group by:").click()  # close the picker
+    panels = page.locator("[data-panel]:visible")
+    for i in range(panels.count()):
+        panels.nth(i).scroll_into_view_if_needed()
+        expect(panels.nth(i)).to_have_attribute("data-state", "drawn")
+        assert panels.nth(i).get_attribute("data-bands") == "2"
+        assert set(panels.nth(i).get_attribute("data-runs").split(",")) == {
+            "group:optimizer=adam",
+            "group:optimizer=sgd",
+        }
+    # The adam group's line is the mean of its two runs, its band their minimum and maximum.
+    lr = page.locator('[data-panel][data-key="lr"] .js-plotly-plot').evaluate(
+        """p => { const d = p.data; const line = d.find(t => t.meta === 'group:optimizer=adam');
+                  const i = d.indexOf(line); return {x: line.x[0], y: line.y[0], lo: d[i - 2].y[0], hi: d[i - 1].y[0]}; }"""
+    )
+    assert lr["x"] == 0
+    assert lr["y"] == pytest.approx(0.015) and lr["lo"] == pytest.approx(0.01) and lr["hi"] == pytest.approx(0.02)
+    page.locator("#workspace").evaluate("e => e.scrollIntoView()")
+    screenshot(page, "workspace-groups", full_page=False)
+
+    page.get_by_text("Group by:").click()
+    page.get_by_label("params.optimizer").uncheck()
+    expect(page.locator(".runs-wrap")).to_be_visible()
+    expect(page.locator("[data-group-table] tbody tr")).to_have_count(0)

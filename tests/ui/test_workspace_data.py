@@ -71,3 +71,43 @@ def test_the_native_api_reads_many_metrics_of_many_runs_at_once(http, runs):
     refused = http.post("/api/v1/runs/metric-histories/search", json={"run_ids": runs, "keys": []})
     assert refused.status_code == 400
     assert refused.json()["error"]["message"] == "Name at least one run and one metric key."
+
+
+def test_runs_grouped_by_params_and_tags_with_their_aggregates(browser, client):
+    experiment = client.create_experiment("grouped")
+    for i, (optimizer, loss) in enumerate([("adam", 0.2), ("adam", 0.4), ("sgd", 0.9), (None, 1.0)]):
+        run_id = client.create_run(experiment, run_name=f"g{i}").info.run_id
+        params = [("optimizer", optimizer)] if optimizer else []
+        client.log_batch(
+            run_id, metrics=[Metric("loss", loss, 1, 0)], params=params, tags=[("team", "a" if i < 2 else "b")]
+        )
+    body = browser.get(
+        "/ui/data/groups", params=[("experiment", experiment), ("group", "params.optimizer"), ("metric", "loss")]
+    ).json()
+    by_label = {g["label"]: g for g in body["groups"]}
+    assert set(by_label) == {"optimizer=adam", "optimizer=sgd", "optimizer=(none)"}
+    adam = by_label["optimizer=adam"]
+    assert adam["count"] == 2 and adam["metrics"]["loss"]["mean"] == pytest.approx(0.3)
+    assert adam["metrics"]["loss"]["min"] == 0.2 and adam["metrics"]["loss"]["max"] == 0.4
+    assert body["matching"] == body["grouped"] == 4
+
+    two = browser.get(
+        "/ui/data/groups",
+        params=[
+            ("experiment", experiment),
+            ("group", "tags.team"),
+            ("group", "params.optimizer"),
+            ("filter", "metrics.loss < 0.95"),
+        ],
+    ).json()
+    assert sorted(g["label"] for g in two["groups"]) == ["team=a, optimizer=adam", "team=b, optimizer=sgd"]
+    keys = browser.get("/ui/data/group-keys", params={"experiment": experiment}).json()
+    assert keys == {"params": ["optimizer"], "tags": ["team"]}
+
+    bad = browser.get("/ui/data/groups", params={"experiment": experiment, "group": "metrics.loss"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"] == "Cannot group by 'metrics.loss': use params.<key> or tags.<key>."
+    none = browser.get("/ui/data/groups", params={"experiment": experiment})
+    assert "Group by at least one param or tag" in none.json()["error"]["message"]
+    broken = browser.get("/ui/data/groups", params={"experiment": experiment, "group": "params.x", "filter": "loss <"})
+    assert broken.status_code == 400

@@ -18,12 +18,16 @@
   const summary = root.querySelector("[data-workspace-summary]");
   const legend = root.querySelector("[data-workspace-legend]");
   const controls = root.querySelector("[data-workspace-controls]");
+  root.querySelectorAll("[data-workspace-controls]").forEach(function (c) { c.hidden = false; });
   const searchInput = root.querySelector("[data-panel-search]");
   const searchError = root.querySelector("[data-panel-search-error]");
+  const groupSummary = root.querySelector("[data-group-summary]");
   const panels = {};  // key -> panel
   const visible = new Set();  // panels near the screen
   const queue = [];
   let runs = [];  // [{id, name}] drawn, in table order
+  let groups = null;
+  let runsFor = -1;  // the generation whose runs are known  // when grouped: [{label, color, run_ids, ...}] from the server
   let generation = 0;
   let observer = null;
   let plotlyReady = null;
@@ -31,7 +35,7 @@
 
   // ---- settings, kept in this browser per experiment
   function loadSettings() {
-    const defaults = { first: 10, hidden: [], x: "step", smoothing: "none", amount: 0.6, log: false, robust: false, folded: [], search: "" };
+    const defaults = { first: 10, hidden: [], x: "step", smoothing: "none", amount: 0.6, log: false, robust: false, folded: [], search: "", group: [], line: "mean", band: "minmax" };
     try { return Object.assign(defaults, JSON.parse(window.localStorage.getItem(store) || "{}")); } catch (e) { return defaults; }
   }
   const settings = loadSettings();
@@ -50,7 +54,22 @@
     });
   }
 
+  // Grouped, each group's runs (the hidden ones left out) share the 100 runs a request may draw.
+  function groupedRuns() {
+    const hidden = new Set(settings.hidden);
+    const per = Math.max(1, Math.floor(100 / Math.max(1, groups.length)));
+    const out = [];
+    groups.forEach(function (g) {
+      g.drawn = [];
+      g.run_ids.forEach(function (id, i) {
+        if (!hidden.has(id) && g.drawn.length < per) { g.drawn.push(id); out.push({ id: id, name: g.run_names[i] }); }
+      });
+    });
+    return out;
+  }
+
   function drawnRuns() {
+    if (groups) { return groupedRuns(); }
     const all = tableRuns();
     const ticked = all.filter(function (r) { return r.ticked; });
     const hidden = new Set(settings.hidden);
@@ -137,7 +156,7 @@
   }
 
   function enqueue(panel) {
-    if (panel.loaded === generation || panel.queued === generation || panel.element.hidden) { return; }
+    if (runsFor !== generation || panel.loaded === generation || panel.queued === generation || panel.element.hidden) { return; }
     panel.queued = generation;
     queue.push(panel);
     if (!flushing) {
@@ -148,7 +167,7 @@
 
   // One request for every batch of panels waiting to be drawn.
   function flush() {
-    const batch = queue.splice(0, BATCH).filter(function (p) { return p.queued === generation && !p.element.hidden; });
+    const batch = queue.splice(0, BATCH).filter(function (p) { return p.queued === generation && runsFor === generation && !p.element.hidden; });
     if (!batch.length) {
       flushing = queue.length > 0;
       if (flushing) { window.setTimeout(flush, 0); }
@@ -216,7 +235,78 @@
     return points.steps;
   }
 
+  function asNumber(v) { return v instanceof Date ? v.getTime() : v; }
+
+  // One group's line (mean or median of its runs) and band (min-max or one standard deviation),
+  // over buckets of the x axis, so that runs logged at different steps still line up.
+  function aggregateGroup(panel, group) {
+    const series = group.drawn.map(function (id) { return panel.data[id]; }).filter(function (p) { return p && p.steps.length; });
+    if (!series.length) { return null; }
+    const xs = series.map(function (p) { return xValues(p).map(asNumber); });
+    let lo = Infinity;
+    let hi = -Infinity;
+    xs.forEach(function (x) { lo = Math.min(lo, x[0]); hi = Math.max(hi, x[x.length - 1]); });
+    const exact = settings.x === "step" && hi - lo < 200;  // one bucket per step
+    const buckets = exact ? hi - lo + 1 : 200;
+    const width = exact ? 1 : (hi - lo) / buckets || 1;
+    const cells = [];
+    for (let b = 0; b < buckets; b += 1) { cells.push([]); }
+    series.forEach(function (points, i) {
+      const values = smoothed(points.values);
+      const sums = {};
+      xs[i].forEach(function (x, j) {
+        const v = values[j];
+        if (v === null || !isFinite(v)) { return; }
+        const b = Math.min(buckets - 1, Math.floor((x - lo) / width));
+        const cell = sums[b] || (sums[b] = [0, 0]);
+        cell[0] += v;
+        cell[1] += 1;
+      });
+      Object.keys(sums).forEach(function (b) { cells[b].push(sums[b][0] / sums[b][1]); });
+    });
+    const out = { x: [], line: [], lower: [], upper: [] };
+    cells.forEach(function (values, b) {
+      if (!values.length) { return; }
+      values.sort(function (a, c) { return a - c; });
+      const mean = values.reduce(function (a, c) { return a + c; }, 0) / values.length;
+      const mid = Math.floor(values.length / 2);
+      const median = values.length % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+      const std = Math.sqrt(values.reduce(function (a, c) { return a + (c - mean) * (c - mean); }, 0) / values.length);
+      const center = lo + (b + 0.5) * width;
+      out.x.push(settings.x === "time" ? new Date(center) : (exact ? lo + b : center));
+      out.line.push(settings.line === "median" ? median : mean);
+      out.lower.push(settings.band === "std" ? mean - std : values[0]);
+      out.upper.push(settings.band === "std" ? mean + std : values[values.length - 1]);
+    });
+    return out;
+  }
+
+  function fade(hex, alpha) {
+    const n = parseInt(hex.slice(1), 16);
+    return "rgba(" + (n >> 16 & 255) + "," + (n >> 8 & 255) + "," + (n & 255) + "," + alpha + ")";
+  }
+
+  function groupTraces(panel) {
+    const out = [];
+    groups.forEach(function (g) {
+      const agg = aggregateGroup(panel, g);
+      if (!agg) { return; }
+      const label = g.label.replace(/</g, "&lt;");
+      if (settings.band !== "none") {
+        out.push({ x: agg.x, y: agg.lower, type: "scatter", mode: "lines", line: { width: 0, color: g.color }, hoverinfo: "skip",
+          showlegend: false, band: true });
+        out.push({ x: agg.x, y: agg.upper, type: "scatter", mode: "lines", line: { width: 0, color: g.color }, fill: "tonexty",
+          fillcolor: fade(g.color, 0.2), hoverinfo: "skip", showlegend: false, band: true });
+      }
+      out.push({ x: agg.x, y: agg.line, type: "scatter", mode: agg.x.length > 1 ? "lines" : "markers", name: g.label, meta: "group:" + g.label,
+        line: { color: g.color, width: 2 }, marker: { color: g.color, size: 6 },
+        hovertemplate: "%{y}<extra>" + label + " (" + g.drawn.length + " runs)</extra>", showlegend: false });
+    });
+    return out;
+  }
+
   function traces(panel) {
+    if (groups) { return groupTraces(panel); }
     const out = [];
     const smoothing = settings.smoothing !== "none" && settings.amount > 0;
     runs.forEach(function (r) {
@@ -240,7 +330,7 @@
   function robustRange(data) {
     const values = [];
     data.forEach(function (t) {
-      if (t.hoverinfo === "skip") { return; }
+      if (t.hoverinfo === "skip" && !t.band) { return; }
       t.y.forEach(function (v) { if (v !== null && isFinite(v) && (!settings.log || v > 0)) { values.push(settings.log ? Math.log10(v) : v); } });
     });
     if (values.length < 10) { return null; }
@@ -269,6 +359,7 @@
     if (error) { error.remove(); }
     return window.Plotly.react(panel.plot, data, layout(panel, data), plotConfig).then(function () {
       const drawn = data.filter(function (t) { return t.hoverinfo !== "skip"; });
+      panel.element.dataset.bands = String(data.filter(function (t) { return t.fill; }).length);
       panel.element.dataset.state = "drawn";
       panel.element.dataset.runs = drawn.map(function (t) { return t.meta; }).join(",");
       panel.element.dataset.points = String(drawn.reduce(function (n, t) { return n + t.x.length; }, 0));
@@ -451,6 +542,18 @@
       " (of " + total + " in the table" + (hidden ? ", " + hidden + " hidden" : "") + ")";
     root.dataset.runs = runs.map(function (r) { return r.id; }).join(",");
     legend.textContent = "";
+    if (groups) {
+      summary.textContent = keys.length + " metric" + (keys.length === 1 ? "" : "s") + " of " + groups.length + " groups (" + runs.length + " runs drawn)";
+      groups.forEach(function (g) {
+        const item = document.createElement("li");
+        const swatch = document.createElement("span");
+        swatch.className = "swatch";
+        swatch.style.background = g.color;
+        item.append(swatch, g.label + " (" + g.count + ")");
+        legend.appendChild(item);
+      });
+      return;
+    }
     runs.forEach(function (r) {
       const item = document.createElement("li");
       const swatch = document.createElement("span");
@@ -462,23 +565,141 @@
     });
   }
 
-  // The runs to draw changed (a tick, an eye, N): ask which metrics they have, redraw.
+  function groupsUrl() {
+    const page = new URLSearchParams(window.location.search);
+    const query = new URLSearchParams({ experiment: experiment });
+    ["filter", "view", "order"].forEach(function (name) { if (page.get(name)) { query.set(name, page.get(name)); } });
+    settings.group.forEach(function (g) { query.append("group", g); });
+    tableMetrics().forEach(function (m) { query.append("metric", m); });
+    return "/ui/data/groups?" + query.toString();
+  }
+
+  function tableMetrics() {
+    return Array.from(document.querySelectorAll('.runs thead th[data-kind="metric"][data-col^="metrics."]')).map(function (th) {
+      return th.dataset.col.slice("metrics.".length);
+    });
+  }
+
+  // The runs to draw changed (a tick, an eye, N, grouping): ask which metrics they have, redraw.
   function refresh() {
-    runs = drawnRuns();
     generation += 1;
     const mine = generation;
     queue.length = 0;
     Object.values(panels).forEach(function (p) { p.element.dataset.state = "waiting"; });
-    const keys = runs.length ? fetchJSON("/ui/data/metric-keys?" + runs.map(function (r) { return "run=" + encodeURIComponent(r.id); }).join("&")) : Promise.resolve({ keys: [] });
-    keys.then(function (body) {
-      if (mine !== generation) { return; }
+    root.dataset.state = "loading";
+    const grouped = settings.group.length ? fetchJSON(groupsUrl()) : Promise.resolve(null);
+    grouped.then(function (body) {
+      if (mine !== generation) { return null; }
+      groups = body ? body.groups.map(function (g) { return Object.assign(g, { color: color("group:" + g.label), drawn: [] }); }) : null;
+      showGroups(body);
+      runs = drawnRuns();
+      runsFor = mine;
+      return runs.length ? fetchJSON("/ui/data/metric-keys?" + runs.map(function (r) { return "run=" + encodeURIComponent(r.id); }).join("&")) : { keys: [] };
+    }).then(function (body) {
+      if (!body || mine !== generation) { return; }
       layoutPanels(body.keys);
       showSummary(body.keys);
       root.dataset.state = "ready";
     }).catch(function (error) {
-      summary.textContent = "Could not list the metrics: " + error.message;
+      if (mine !== generation) { return; }
+      summary.textContent = "Could not draw the workspace: " + error.message;
       root.dataset.state = "error";
     });
+  }
+
+  // ---- grouping: the table folds into one row per group, the charts draw one line and band each
+  function showGroups(body) {
+    const holder = root.querySelector("[data-group-table]");
+    const wrap = document.querySelector(".runs-wrap");
+    const folded = document.querySelector("[data-table-folded]");
+    holder.textContent = "";
+    groupSummary.textContent = settings.group.length ? settings.group.map(function (g) { return g.replace(/^(params|tags)\./, ""); }).join(", ") : "nothing";
+    if (wrap) { wrap.hidden = Boolean(body); }
+    if (folded) {
+      folded.hidden = !body;
+      if (body) { folded.textContent = "The table is folded into " + body.groups.length + " groups of " + body.grouped + " runs: see the workspace below." + (body.matching > body.grouped ? " (The first " + body.grouped + " of " + body.matching + " matching runs are grouped.)" : ""); }
+    }
+    if (!body) { return; }
+    const metrics = tableMetrics();
+    const table = document.createElement("table");
+    table.className = "grid groups";
+    const head = table.createTHead().insertRow();
+    body.group_by.concat(["Runs"], metrics).forEach(function (name, i) {
+      const th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = i < body.group_by.length ? name.replace(/^(params|tags)\./, "") : name;
+      if (i >= body.group_by.length) { th.className = "num"; }
+      head.appendChild(th);
+    });
+    const rows = table.createTBody();
+    groups.forEach(function (g) {
+      const row = rows.insertRow();
+      row.dataset.group = g.label;
+      g.values.forEach(function (v, i) {
+        const cell = row.insertCell();
+        if (i === 0) {
+          const swatch = document.createElement("span");
+          swatch.className = "swatch";
+          swatch.style.background = g.color;
+          cell.appendChild(swatch);
+        }
+        cell.append(v === null ? "(none)" : v);
+      });
+      const count = row.insertCell();
+      count.className = "num";
+      count.textContent = String(g.count);
+      metrics.forEach(function (m) {
+        const a = g.metrics[m];
+        const cell = row.insertCell();
+        cell.className = "num";
+        if (!a || a.mean === null) { return; }
+        cell.textContent = formatNumber(a.mean) + (a.count > 1 ? " (" + formatNumber(a.min) + " – " + formatNumber(a.max) + ")" : "");
+        cell.title = "mean " + a.mean + ", median " + a.median + ", std " + a.std + ", " + a.count + " runs";
+      });
+    });
+    holder.appendChild(table);
+  }
+
+  function formatNumber(v) {
+    return Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : String(Number(v.toPrecision(4)));
+  }
+
+  function wireGroupPicker() {
+    const picker = root.querySelector("[data-group-picker]");
+    const options = picker.querySelector("[data-group-options]");
+    let loaded = false;
+    picker.addEventListener("toggle", function () {
+      if (!picker.open || loaded) { return; }
+      loaded = true;
+      fetchJSON("/ui/data/group-keys?experiment=" + encodeURIComponent(experiment)).then(function (body) {
+        options.textContent = "";
+        const add = function (name) {
+          const label = document.createElement("label");
+          label.className = "check";
+          const box = document.createElement("input");
+          box.type = "checkbox";
+          box.value = name;
+          box.checked = settings.group.indexOf(name) >= 0;
+          box.addEventListener("change", function () {
+            settings.group = Array.from(options.querySelectorAll("input:checked")).map(function (b) { return b.value; });
+            saveSettings();
+            refresh();
+          });
+          label.append(box, " " + name);
+          options.appendChild(label);
+        };
+        body.params.forEach(function (k) { add("params." + k); });
+        body.tags.forEach(function (k) { add("tags." + k); });
+        if (!body.params.length && !body.tags.length) { options.textContent = "The runs have no params or tags to group by."; }
+      }).catch(function (error) { loaded = false; options.textContent = "Could not list the keys: " + error.message; });
+    });
+    const line = root.querySelector("[data-group-line]");
+    const band = root.querySelector("[data-group-band]");
+    line.value = settings.line;
+    band.value = settings.band;
+    const change = function () { settings.line = line.value; settings.band = band.value; saveSettings(); redrawAll(); };
+    line.addEventListener("change", change);
+    band.addEventListener("change", change);
   }
 
   function wireControls() {
@@ -517,6 +738,7 @@
 
   function start() {
     wireControls();
+    wireGroupPicker();
     decorateRows();
     if ("IntersectionObserver" in window) {
       observer = new IntersectionObserver(function (entries) {
