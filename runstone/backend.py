@@ -21,6 +21,7 @@ from runstone.store.engine import Database
 from runstone.tracking.artifacts import ArtifactLimits, ArtifactService
 from runstone.tracking.browse import BrowseService
 from runstone.tracking.logged_models import LoggedModelService
+from runstone.tracking.saved_views import SavedViewService
 from runstone.tracking.service import TrackingService
 from runstone.tracking.traces import TraceService
 
@@ -54,6 +55,9 @@ class Backend:
 
     def browse(self, ctx: Context | None = None) -> BrowseService:
         return BrowseService(ctx or self.context(), self.store.root_uri)
+
+    def saved_views(self, ctx: Context | None = None) -> SavedViewService:
+        return SavedViewService(ctx or self.context())
 
     def registry(self, ctx: Context | None = None) -> GovernedRegistry:
         ctx = ctx or self.context()

@@ -17,6 +17,7 @@ from runstone.registry.webhooks import WebhookService
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.browse import BrowseService
 from runstone.tracking.logged_models import LoggedModelService
+from runstone.tracking.saved_views import SavedViewService
 from runstone.tracking.service import TrackingService
 
 # Where runstone.server.auth keeps the verified caller in the ASGI scope.
@@ -77,6 +78,10 @@ async def logged_models(request: Request) -> LoggedModelService:
 
 async def browse(request: Request) -> BrowseService:
     return backend(request).browse(context(request))
+
+
+async def saved_views(request: Request) -> SavedViewService:
+    return backend(request).saved_views(context(request))
 
 
 async def registry(request: Request) -> GovernedRegistry:

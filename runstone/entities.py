@@ -525,3 +525,16 @@ class ApiToken:
     expiry_time: int | None = None
     revoked_time: int | None = None
     last_used_time: int | None = None
+
+
+@dataclass
+class SavedView:
+    """A named state of an experiment's page: the runs table's query and the workspace's settings."""
+
+    view_id: str
+    experiment_id: str
+    name: str
+    state: dict[str, Any]
+    created_by: str
+    creation_time: int
+    last_update_time: int

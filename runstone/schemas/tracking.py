@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, ModelWrapValidatorHandler, model_validat
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from runstone.codec import float_out, floats_out
-from runstone.entities import Experiment, FileInfo, MetricHistory, Run
+from runstone.entities import Experiment, FileInfo, MetricHistory, Run, SavedView
 from runstone.schemas.common import Model, WireFloat, WireInt
 
 
@@ -158,6 +158,28 @@ class HistoryGridSearch(Model):
     max_points: int = 1000
     start_step: int | None = None
     end_step: int | None = None
+
+
+class SavedViewCreate(Model):
+    name: str
+    state: dict[str, Any] = Field(default_factory=dict)
+
+
+class SavedViewUpdate(Model):
+    name: str | None = None
+    state: dict[str, Any] | None = None
+
+
+def saved_view_public(v: SavedView) -> dict[str, Any]:
+    return {
+        "view_id": v.view_id,
+        "experiment_id": v.experiment_id,
+        "name": v.name,
+        "state": v.state,
+        "created_by": v.created_by,
+        "creation_time": v.creation_time,
+        "last_update_time": v.last_update_time,
+    }
 
 
 def run_public(run: Run) -> dict[str, Any]:

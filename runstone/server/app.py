@@ -28,6 +28,7 @@ from runstone.server.routes import (
     registry,
     run_models,
     runs,
+    saved_views,
 )
 from runstone.server.routes import monitoring as monitoring_routes
 from runstone.version import VERSION
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.state.stats = RequestStats()
     app.state.draining = False  # set on SIGTERM: /health/ready then fails while requests drain
     errors.install(app)
-    for module in (meta, experiments, runs, artifacts, logged_models, registry, deployments):
+    for module in (meta, experiments, saved_views, runs, artifacts, logged_models, registry, deployments):
         app.include_router(module.router)
     app.include_router(monitoring_routes.router)
     app.include_router(otlp.router)

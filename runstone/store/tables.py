@@ -431,4 +431,4 @@ class RunModelLinkRow(Base):
 
 
 # Identity, monitoring and trace tables register themselves on Base.metadata (kept in their own modules).
-from runstone.store import identity_tables, monitoring_tables, trace_tables  # noqa: E402, F401
+from runstone.store import identity_tables, monitoring_tables, trace_tables, view_tables  # noqa: E402, F401

@@ -37,6 +37,7 @@ def mount(app: FastAPI) -> None:
         request_pages,
         run_pages,
         trace_pages,
+        view_pages,
         workspace,
     )
 
@@ -50,6 +51,7 @@ def mount(app: FastAPI) -> None:
         trace_pages.router,
         monitoring_pages.router,
         assets.router,
+        view_pages.router,
         workspace.data_router,
     ):
         app.include_router(router)

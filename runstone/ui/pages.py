@@ -17,11 +17,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
-from runstone.deps import browse, tracking
+from runstone.deps import browse, saved_views, tracking
 from runstone.entities import Experiment, Run, ViewType
 from runstone.errors import InvalidInput, NotFound, RunstoneError
 from runstone.tracking import tags as system_tags
 from runstone.tracking.browse import MAX_COMPARED_RUNS, BrowseService
+from runstone.tracking.saved_views import SavedViewService
 from runstone.tracking.service import TrackingService
 from runstone.ui import runs_table
 from runstone.ui.web import PageRoute, act, check_csrf, redirect, render, safe_next
@@ -29,6 +30,7 @@ from runstone.ui.web import PageRoute, act, check_csrf, redirect, render, safe_n
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(check_csrf)])
 Tracking = Annotated[TrackingService, Depends(tracking)]
 Browse = Annotated[BrowseService, Depends(browse)]
+Views = Annotated[SavedViewService, Depends(saved_views)]
 EXPERIMENT_VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
 MAX_EXPERIMENTS = 1000
 MAX_NESTED_SHOWN = 1000  # nested runs unfolded under one parent; the rest are a filter away
@@ -141,9 +143,12 @@ def runs_page(
     experiment_id: str,
     service: Tracking,
     info: Browse,
+    views: Views,
     col: Annotated[list[str] | None, Query()] = None,
+    saved_view: str = "",
 ) -> Response:
     experiment = service.get_experiment(experiment_id)
+    saved = views.get_view(experiment_id, saved_view) if saved_view and saved_view != "none" else None
     state = _with_columns(info, experiment_id, runs_table.TableState.parse(request.query_params, col or []))
     columns = [runs_table.chosen_column(c) for c in state.columns]
     error: dict[str, object] | None = None
@@ -202,6 +207,8 @@ def runs_page(
             "tags": system_tags,
             "max_compared": MAX_COMPARED_RUNS,
             "nested_filter": runs_table.nested_filter,
+            "saved": saved,
+            "saved_views": views.list_views(experiment_id),
         },
         status=400 if error else 200,
     )

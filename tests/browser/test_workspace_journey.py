@@ -201,3 +201,44 @@ def test_grouping_by_a_param_draws_one_line_and_band_per_group_and_folds_the_tab
     page.get_by_label("params.optimizer").uncheck()
     expect(page.locator(".runs-wrap")).to_be_visible()
     expect(page.locator("[data-group-table] tbody tr")).to_have_count(0)
+
+
+def test_a_saved_view_reopens_by_its_url_and_is_the_default_next_time(page, pages, workspace):
+    open_workspace(page, workspace, "?filter=metrics.lr+%3E+0.004")
+    expect(page.locator("[data-run-count]")).to_contain_text("3 of 4 runs match")
+    page.get_by_text("Group by:").click()
+    page.get_by_label("params.optimizer").check()
+    expect(page.locator("[data-group-table] tbody tr")).to_have_count(2)
+    page.get_by_placeholder("name or regex: ^val/").fill("loss")
+    page.get_by_placeholder("View name").fill("fast learners by optimizer")
+    page.get_by_role("button", name="Save view").click()
+    expect(page.locator("[data-current-view]")).to_have_text("fast learners by optimizer")
+    link = page.get_by_role("link", name="link", exact=True).get_attribute("href")
+    assert link.startswith(f"/ui/experiments/{workspace.experiment_id}/views/")
+
+    # A browser that forgot its workspace settings: the link shows the view as saved.
+    other = pages(None)
+    other.goto(f"{page.base}/ui/")
+    other.evaluate(f"() => localStorage.removeItem('runstone.workspace.{workspace.experiment_id}')")
+    other.goto(f"{page.base}{link}")
+    expect(other.locator("[data-run-count]")).to_contain_text("3 of 4 runs match")
+    other.locator("#workspace").scroll_into_view_if_needed()
+    expect(other.locator("[data-group-table] tbody tr")).to_have_count(2)
+    expect(other.get_by_placeholder("name or regex: ^val/")).to_have_value("loss")
+    assert sorted(panel_runs(other)) == ["train/loss", "val/loss"]
+    other.evaluate("() => window.scrollTo(0, 0)")
+    screenshot(other, "saved-view", full_page=False)
+
+    # The experiment page opened bare shows the view used last; "No saved view" leaves it.
+    other.goto(f"{page.base}/ui/experiments/{workspace.experiment_id}")
+    expect(other.locator("[data-current-view]")).to_have_text("fast learners by optimizer")
+    other.get_by_text("Saved views (1)").click()
+    other.get_by_role("link", name="No saved view").click()
+    expect(other.locator("[data-current-view]")).to_have_count(0)
+    other.goto(f"{page.base}/ui/experiments/{workspace.experiment_id}")
+    expect(other.locator("[data-current-view]")).to_have_count(0)
+    # Leave the workspace as the other tests expect it.
+    other.get_by_placeholder("name or regex: ^val/").fill("")
+    other.get_by_text("Group by:").click()
+    other.get_by_label("params.optimizer").uncheck()
+    expect(other.locator(".runs-wrap")).to_be_visible()

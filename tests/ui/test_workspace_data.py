@@ -111,3 +111,32 @@ def test_runs_grouped_by_params_and_tags_with_their_aggregates(browser, client):
     assert "Group by at least one param or tag" in none.json()["error"]["message"]
     broken = browser.get("/ui/data/groups", params={"experiment": experiment, "group": "params.x", "filter": "loss <"})
     assert broken.status_code == 400
+
+
+def test_a_page_is_saved_as_a_view_and_reopened_by_its_url(browser, client):
+    experiment = client.create_experiment("viewed")
+    client.create_run(experiment, run_name="only")
+    saved = browser.post(
+        f"/ui/experiments/{experiment}/views",
+        {"name": "mine", "query": "filter=attributes.run_name+%3D+%27only%27", "workspace": '{"group": ["params.x"]}'},
+        follow=False,
+    )
+    assert saved.status_code == 303
+    target = saved.headers["location"]
+    assert target.startswith(f"/ui/experiments/{experiment}?filter=") and "saved_view=" in target
+    page = browser.get(target).text
+    assert "data-current-view>mine</strong>" in page
+    assert "&#34;group&#34;" in page or "&quot;group&quot;" in page  # the workspace settings ride along
+    view_id = target.rsplit("saved_view=", 1)[1]
+    opened = browser.get(f"/ui/experiments/{experiment}/views/{view_id}", follow_redirects=False)
+    assert opened.status_code == 303 and opened.headers["location"] == target
+
+    unnamed = browser.post(f"/ui/experiments/{experiment}/views", {"name": " ", "query": ""})
+    assert "Give the view a name." in unnamed.text
+    broken = browser.post(f"/ui/experiments/{experiment}/views", {"name": "b", "workspace": "{nope"})
+    assert "The workspace settings of the view are not JSON." in broken.text
+    other = client.create_experiment("not-viewed")
+    missing = browser.get(f"/ui/experiments/{other}/views/{view_id}")
+    assert missing.status_code == 404
+    deleted = browser.post(f"/ui/experiments/{experiment}/views/{view_id}/delete")
+    assert "Deleted the view &#39;mine&#39;." in deleted.text

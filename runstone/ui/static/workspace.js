@@ -43,6 +43,30 @@
     try { window.localStorage.setItem(store, JSON.stringify(settings)); } catch (e) { /* private mode */ }
   }
 
+  // ---- saved views: a view's settings win over this browser's; the last view used opens again
+  // when the experiment page is opened bare.
+  const lastViewKey = "runstone.last-view." + experiment;
+  const query = new URLSearchParams(window.location.search);
+  if (root.dataset.viewId) {
+    try { Object.assign(settings, JSON.parse(root.dataset.viewSettings || "{}")); } catch (e) { /* a view of another version */ }
+    saveSettings();
+    try { window.localStorage.setItem(lastViewKey, root.dataset.viewId); } catch (e) { /* private mode */ }
+  } else if (query.get("saved_view") === "none") {
+    window.localStorage.removeItem(lastViewKey);
+  } else if (!window.location.search) {
+    const last = window.localStorage.getItem(lastViewKey);
+    if (last) {
+      window.localStorage.removeItem(lastViewKey);  // set again once the view opens: a deleted view is no trap
+      window.location.replace("/ui/experiments/" + encodeURIComponent(experiment) + "/views/" + encodeURIComponent(last));
+      return;
+    }
+  }
+  document.querySelectorAll("form[data-view-form]").forEach(function (viewForm) {
+    viewForm.addEventListener("submit", function () {
+      viewForm.querySelector("input[name=workspace]").value = JSON.stringify(settings);
+    });
+  });
+
   function color(id) { return window.RunColors ? window.RunColors.color(id) : "#1f77b4"; }
 
   // ---- the runs: rows of the table, ticked ones if any, minus the hidden, the first N
