@@ -6,11 +6,13 @@ import logging
 import re
 import time
 import uuid
-from collections import defaultdict
 from typing import Any
 
 import orjson
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from runstone.prometheus import Exporter
 
 log = logging.getLogger("runstone.access")
 
@@ -18,43 +20,30 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 
 
 class RequestStats:
-    """Prometheus counters for this process."""
+    """Request counts and latencies of this server, by route template (runstone.prometheus)."""
 
-    def __init__(self) -> None:
-        self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
-        self.latency: dict[tuple[str, str], list[int]] = {}
-        self.latency_sum: dict[tuple[str, str], float] = defaultdict(float)
+    def __init__(self, exporter: Exporter | None = None) -> None:
+        self.exporter = exporter or Exporter()
+        self._requests = self.exporter.counter(
+            "runstone_http_requests", "HTTP requests answered.", ("method", "route", "status")
+        )
+        self._latency = self.exporter.histogram(
+            "runstone_http_request_duration_seconds", "Time to answer HTTP requests.", ("method", "route"), _BUCKETS
+        )
+        # Label lookups take a lock in prometheus_client: each request reuses its route's children.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests[(method, route, status)] += 1
-        counts = self.latency.setdefault((method, route), [0] * (len(_BUCKETS) + 1))
-        for i, bound in enumerate(_BUCKETS):
-            if seconds <= bound:
-                counts[i] += 1
-        counts[-1] += 1
-        self.latency_sum[(method, route)] += seconds
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self._requests.labels(method, route, str(status)), self._latency.labels(method, route))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
-    def render(self) -> str:
-        lines = [
-            "# HELP runstone_http_requests_total HTTP requests answered.",
-            "# TYPE runstone_http_requests_total counter",
-        ]
-        for (method, route, status), n in sorted(self.requests.items()):
-            lines.append(f'runstone_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}')
-        lines += [
-            "# HELP runstone_http_request_duration_seconds Time to answer HTTP requests.",
-            "# TYPE runstone_http_request_duration_seconds histogram",
-        ]
-        for (method, route), counts in sorted(self.latency.items()):
-            labels = f'method="{method}",route="{route}"'
-            for bound, n in zip(_BUCKETS, counts, strict=False):
-                lines.append(f'runstone_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} {int(n)}')
-            lines.append(f'runstone_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {int(counts[-1])}')
-            lines.append(
-                f"runstone_http_request_duration_seconds_sum{{{labels}}} {self.latency_sum[(method, route)]:.6f}"
-            )
-            lines.append(f"runstone_http_request_duration_seconds_count{{{labels}}} {int(counts[-1])}")
-        return "\n".join(lines) + "\n"
+    def render(self) -> bytes:
+        return self.exporter.render()
 
 
 def _too_large(limit: int, request_id: str, mlflow: bool) -> dict[str, Any]:

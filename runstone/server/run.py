@@ -13,6 +13,7 @@ import uvicorn
 
 from runstone.config import Settings
 from runstone.http_protocol import GuardedProtocol
+from runstone.prometheus import quiet_created_series, shared_folder
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -48,6 +49,7 @@ def worker_app() -> FastAPI:
     gc.disable()  # until the app is built, as in the server command
     from runstone.server.app import create_app_from_environment
 
+    quiet_created_series()
     app = create_app_from_environment()
     tune_gc()
     return app
@@ -56,19 +58,21 @@ def worker_app() -> FastAPI:
 def serve(settings: Settings, backend: Backend | None = None) -> None:
     """Serve until interrupted; a single worker may reuse an already opened ``backend``."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    quiet_created_series()
     if settings.workers > 1:
         export(settings)
-        uvicorn.run(
-            f"{__name__}:worker_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            http=_PROTOCOL,
-            ws="none",
-            access_log=False,
-            log_level="info",
-        )
+        with shared_folder():  # any worker may answer /metrics with every worker's counts
+            uvicorn.run(
+                f"{__name__}:worker_app",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers,
+                http=_PROTOCOL,
+                ws="none",
+                access_log=False,
+                log_level="info",
+            )
         return
     from runstone.server.app import create_app
 

@@ -26,7 +26,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -36,12 +35,13 @@ from starlette.routing import Route
 
 from runstone.errors import InvalidInput, PayloadTooLarge
 from runstone.models.enforce import enforce_inputs, enforce_params
+from runstone.prometheus import CONTENT_TYPE
 from runstone.serving import payloads
 from runstone.serving.batching import MicroBatcher
 from runstone.serving.deployment import DeploymentRecords, description
 from runstone.serving.fastpath import quiet_feature_names
 from runstone.serving.live import Follower, Served, Slot, load
-from runstone.serving.metrics import Metrics, SharedMetrics, render
+from runstone.serving.metrics import Metrics
 from runstone.serving.predlog import Entry, PredictionLogger
 from runstone.serving.traffic import Splitter, TrafficPolicy
 from runstone.version import VERSION
@@ -63,7 +63,6 @@ class ServingOptions:
     max_body_bytes: int = 256 * 1024 * 1024  # larger requests are answered 413
     limits: payloads.Limits = field(default_factory=payloads.Limits)  # rows and columns per request
     deployment: DeploymentRecords | None = None  # records renewed when --follow switches a route
-    metrics_dir: str | None = None  # shared by the worker processes of one server (metrics.py)
     token_sha256: str | None = None  # set: requests need this bearer token (token.py)
 
 
@@ -183,8 +182,9 @@ class ScoringServer:
         self.shadow = (
             ShadowRunner(self.shadow_slot, self.metrics, logger, options.shadow_capacity) if self.shadow_slot else None
         )
-        self.metrics.live = self._live
-        self.shared = SharedMetrics(self.metrics, Path(options.metrics_dir)) if options.metrics_dir else None
+        self.metrics.show_live(self._live())
+        for slot in self.slots:
+            slot.on_swap.append(lambda old, new: self.metrics.show_live(self._live()))
         self._openapi: tuple[Served, bytes] | None = None
 
     @property
@@ -217,8 +217,6 @@ class ScoringServer:
         )
 
     def start(self) -> None:
-        if self.shared is not None:
-            self.shared.start()
         if self.logger is not None:
             self.logger.start()
         if self.shadow is not None:
@@ -227,8 +225,7 @@ class ScoringServer:
             self.follower.start()
 
     def stop(self) -> None:
-        if self.shared is not None:
-            self.shared.stop()
+        self.metrics.stopped()
         self.follower.stop()
         if self.shadow is not None:
             self.shadow.stop()
@@ -450,8 +447,7 @@ class ScoringServer:
         return Response(payloads.dumps(self.describe()), 200, media_type=JSON)
 
     async def metrics_text(self, request: Request) -> Response:
-        snapshot = self.shared.collect() if self.shared is not None else self.metrics.snapshot()
-        return Response(render(snapshot), 200, media_type="text/plain; version=0.0.4")
+        return Response(self.metrics.render(), 200, media_type=CONTENT_TYPE)
 
     async def openapi(self, request: Request) -> Response:
         served = self.routes[0].current

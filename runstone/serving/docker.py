@@ -23,7 +23,17 @@ from runstone.models.environment import check_requirements, pinned_closure, read
 from runstone.models.manifest import Model
 from runstone.models.reproduce import build_runstone_wheel
 
-SERVING_RUNTIME = ("uvicorn", "httptools", "uvloop", "starlette", "orjson", "pyyaml", "pydantic-settings", "packaging")
+SERVING_RUNTIME = (
+    "uvicorn",
+    "httptools",
+    "uvloop",
+    "starlette",
+    "orjson",
+    "pyyaml",
+    "pydantic-settings",
+    "packaging",
+    "prometheus-client",
+)
 MODEL_DIR = "/opt/runstone/model"
 PORT = 8080
 

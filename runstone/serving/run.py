@@ -17,6 +17,7 @@ from typing import Any
 from runstone.config import Settings
 from runstone.errors import InvalidInput
 from runstone.http_protocol import GuardedProtocol
+from runstone.prometheus import quiet_created_series, shared_folder
 from runstone.serving.deployment import DeploymentRecords
 from runstone.serving.traffic import TrafficPolicy
 
@@ -51,7 +52,6 @@ class ServeSpec:
     log_max_seconds: float = 300.0
     tracking_uri: str | None = None
     deployment_name: str | None = None  # records renewed by the workers when --follow switches
-    metrics_dir: str | None = None  # set by serve() for its worker processes
     token_sha256: str | None = None  # requests need the bearer token of this digest (--token-file)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -98,7 +98,6 @@ def build_app(spec: ServeSpec, *, on_exit: Callable[[], None] | None = None) -> 
         deployment=(
             DeploymentRecords.for_server(spec.deployment_name, spec.host, spec.port) if spec.deployment_name else None
         ),
-        metrics_dir=spec.metrics_dir,
         token_sha256=spec.token_sha256,
     )
     hooks = [lambda server: on_exit()] if on_exit is not None else []
@@ -118,6 +117,7 @@ def worker_app() -> Any:
     text = Settings().serve_spec
     if not text:
         raise InvalidInput("RUNSTONE_SERVE_SPEC is not set; start scoring servers with `runstone models serve`.")
+    quiet_created_series()
     app = build_app(ServeSpec.from_json(text))
     tune_gc()
     return app
@@ -131,28 +131,23 @@ def serve(spec: ServeSpec, *, on_exit: Callable[[], None] | None = None) -> None
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    quiet_created_series()
     if spec.workers > 1:
-        import shutil
-        import tempfile
-        from dataclasses import replace
-
-        # Any worker may answer a scrape of /metrics: they add up their counts through this folder.
-        shared = tempfile.mkdtemp(prefix="runstone-metrics-")
-        os.environ["RUNSTONE_SERVE_SPEC"] = replace(spec, metrics_dir=shared).to_json()
+        os.environ["RUNSTONE_SERVE_SPEC"] = spec.to_json()
         try:
-            uvicorn.run(
-                f"{__name__}:worker_app",
-                factory=True,
-                host=spec.host,
-                port=spec.port,
-                workers=spec.workers,
-                http=PROTOCOL,
-                ws="none",  # no WebSocket routes
-                access_log=False,
-                log_level="info",
-            )
+            with shared_folder():  # any worker may answer /metrics with every worker's counts
+                uvicorn.run(
+                    f"{__name__}:worker_app",
+                    factory=True,
+                    host=spec.host,
+                    port=spec.port,
+                    workers=spec.workers,
+                    http=PROTOCOL,
+                    ws="none",  # no WebSocket routes
+                    access_log=False,
+                    log_level="info",
+                )
         finally:
-            shutil.rmtree(shared, ignore_errors=True)
             if on_exit is not None:
                 on_exit()
         return

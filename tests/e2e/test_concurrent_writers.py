@@ -8,8 +8,10 @@ import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import httpx
 import pytest
 from e2e_support import Servers, child_env, remote
+from scrape import total
 
 from runstone.backend import open_backend
 from runstone.config import Settings
@@ -110,6 +112,11 @@ def test_eight_processes_log_through_a_server_with_two_workers(servers: Servers,
         verification = client.verify_audit()
     assert verification["ok"], verification
     assert not (writer_home / "journal").exists() or not any((writer_home / "journal").iterdir())
+    # /metrics counts the requests of both workers, whichever of them answers the scrape.
+    for _ in range(20):
+        assert httpx.get(f"{server.url}/version", timeout=30).status_code == 200  # new connection each
+    scrapes = [httpx.get(f"{server.url}/metrics", timeout=30).text for _ in range(6)]
+    assert [total(text, "runstone_http_requests_total", route="/version") for text in scrapes] == [20] * 6
     log = server.log()
     assert "database is locked" not in log
     assert "Traceback" not in log

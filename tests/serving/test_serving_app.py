@@ -4,12 +4,11 @@ the OpenAPI document, and the version header."""
 from __future__ import annotations
 
 import logging
-import os
 
 import pytest
+from scrape import sample, total
 from serving_models import fraud_data
 
-from runstone.serving.metrics import Metrics, SharedMetrics, render
 from runstone.version import VERSION
 
 ONE = {"dataframe_records": [{"amount": 10.0, "items": 2}]}
@@ -89,18 +88,18 @@ def test_metrics_count_requests_errors_rows_and_latency_by_version(serve, echo_m
     text = client.get("/metrics")
     assert text.headers["content-type"].startswith("text/plain")
     version = client.get("/metadata").json()["model_version"]
-    labels = f'model="{echo_model().name}",version="{version}"'
-    lines = set(text.text.splitlines())
-    assert f'runstone_serving_requests_total{{{labels},status="200"}} 2' in lines
-    assert f'runstone_serving_requests_total{{{labels},status="400"}} 1' in lines
-    assert f'runstone_serving_requests_total{{{labels},status="500"}} 1' in lines
-    assert f'runstone_serving_errors_total{{{labels},kind="input"}} 1' in lines
-    assert f'runstone_serving_errors_total{{{labels},kind="model"}} 1' in lines
-    assert f"runstone_serving_rows_total{{{labels}}} 6" in lines
-    assert f"runstone_serving_latency_seconds_count{{{labels}}} 4" in lines
-    assert f'runstone_serving_latency_seconds_bucket{{{labels},le="+Inf"}} 4' in lines
-    assert "# TYPE runstone_serving_latency_seconds histogram" in lines
-    assert any(line.startswith('runstone_serving_model_info{role="primary"') for line in lines)
+    text = text.text
+    mv = {"model": echo_model().name, "version": version}
+    assert sample(text, "runstone_serving_requests_total", **mv, status="200") == 2
+    assert sample(text, "runstone_serving_requests_total", **mv, status="400") == 1
+    assert sample(text, "runstone_serving_requests_total", **mv, status="500") == 1
+    assert sample(text, "runstone_serving_errors_total", **mv, kind="input") == 1
+    assert sample(text, "runstone_serving_errors_total", **mv, kind="model") == 1
+    assert sample(text, "runstone_serving_rows_total", **mv) == 6
+    assert sample(text, "runstone_serving_latency_seconds_count", **mv) == 4
+    assert sample(text, "runstone_serving_latency_seconds_bucket", **mv, le="+Inf") == 4
+    assert "# TYPE runstone_serving_latency_seconds histogram" in text.splitlines()
+    assert total(text, "runstone_serving_model_info", role="primary") == 1
 
 
 def test_openapi_document_is_generated_from_the_signature(serve, sklearn_model):
@@ -160,40 +159,3 @@ def test_bodies_larger_than_the_limit_get_413(serve, echo_model):
     streamed = client.post("/invocations", content=chunks(), headers={"Content-Type": "application/json"})
     assert streamed.status_code == 413
     assert client.post("/invocations", json=ONE).status_code == 200
-
-
-def test_workers_add_up_their_metrics_so_any_worker_answers_a_scrape_with_the_totals(tmp_path):
-    now = [1_000.0]
-    workers = []
-    for name in ("a", "b"):
-        metrics = Metrics()
-        metrics.live = lambda: [("primary", "fraud", "2", "models:/fraud@champion")]
-        workers.append((metrics, SharedMetrics(metrics, tmp_path, worker=name, clock=lambda: now[0])))
-    key = Metrics.key("fraud", "2")
-    for i, (metrics, shared) in enumerate(workers):
-        for _ in range(3 + i):  # 3 requests on one worker, 4 on the other
-            metrics.request(key, 200, 0.0007, rows=2)
-        metrics.request(key, 400, 0.0003, rows=0)
-        shared.publish()
-    first, second = (shared.collect() for _, shared in workers)
-    assert first == second
-    lines = set(render(first).splitlines())
-    labels = 'model="fraud",version="2"'
-    assert f'runstone_serving_requests_total{{{labels},status="200"}} 7' in lines
-    assert f'runstone_serving_requests_total{{{labels},status="400"}} 2' in lines
-    assert f"runstone_serving_rows_total{{{labels}}} 14" in lines
-    assert f"runstone_serving_latency_seconds_count{{{labels}}} 9" in lines
-    assert f'runstone_serving_latency_seconds_bucket{{{labels},le="0.0005"}} 2' in lines
-    assert f'runstone_serving_latency_seconds_bucket{{{labels},le="0.001"}} 9' in lines
-    info = [line for line in lines if line.startswith("runstone_serving_model_info")]
-    assert info == [
-        'runstone_serving_model_info{role="primary",model="fraud",version="2",uri="models:/fraud@champion"} 1'
-    ]
-    # Worker b stops refreshing its file: its counts stay in the sums, its models are no longer live.
-    workers[1][0].live = lambda: [("primary", "fraud", "1", "models:/fraud@champion")]
-    workers[1][1].publish()
-    workers[0][0].live = lambda: [("primary", "fraud", "3", "models:/fraud@champion")]
-    os.utime(tmp_path / "worker-b.json", (now[0] - 60, now[0] - 60))
-    text = render(workers[0][1].collect())
-    assert f'runstone_serving_requests_total{{{labels},status="200"}} 7' in text
-    assert 'version="1",uri' not in text and 'version="3",uri' in text

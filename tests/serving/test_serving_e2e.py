@@ -14,6 +14,7 @@ import time
 import httpx
 import pytest
 from e2e_support import remote, run_python
+from scrape import total
 from serving_support import serve_command, start_scoring
 
 pytestmark = pytest.mark.e2e
@@ -149,11 +150,10 @@ def test_with_several_workers_every_scrape_counts_every_request(sklearn_model, t
 
         def answered() -> int:
             text = httpx.get(f"{scoring.url}/metrics", timeout=30).text
-            lines = [line for line in text.splitlines() if line.startswith("runstone_serving_requests_total{")]
-            return sum(int(line.rsplit(" ", 1)[1]) for line in lines if 'status="200"' in line)
+            return int(total(text, "runstone_serving_requests_total", status="200"))
 
         deadline = time.monotonic() + 30
-        while answered() != 40:  # each worker shares its counts within a second
+        while answered() != 40:  # the last request's count lands as its answer leaves
             assert time.monotonic() < deadline, f"/metrics never counted the 40 requests\n{scoring.log()[-3000:]}"
             time.sleep(0.1)
         # Whichever worker answers the scrape, it reports every worker's requests.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from scrape import sample
 
 from runstone.sdk.client import RunstoneClient
 
@@ -56,10 +57,9 @@ def test_following_an_alias_switches_to_the_new_version(serve, echo_model, regis
     assert meta["follow"] is True
     assert meta["run_id"] == registry_client.get_model_version("fraud", v2).run_id
     metrics = http.get("/metrics").text
-    assert (
-        f'runstone_serving_model_info{{role="primary",model="fraud",version="{v2}",uri="models:/fraud@champion"}} 1'
-        in metrics
-    )
+    info = {"role": "primary", "model": "fraud", "uri": "models:/fraud@champion"}
+    assert sample(metrics, "runstone_serving_model_info", **info, version=v2) == 1
+    assert sample(metrics, "runstone_serving_model_info", **info, version=v1) == 0  # swapped out
 
 
 def test_following_a_stage(serve, echo_model, registry_client):

@@ -6,12 +6,13 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from runstone.backend import Backend
 from runstone.deps import backend, context
 from runstone.errors import RunstoneError, Unavailable
 from runstone.governance.audit import AuditService
+from runstone.prometheus import CONTENT_TYPE
 from runstone.schemas.common import Model
 from runstone.server.http import JSON, Route
 from runstone.tracking.gc import collect
@@ -55,9 +56,11 @@ def version() -> dict[str, Any]:
     return {"version": VERSION}
 
 
-@router.get("/metrics", summary="Prometheus metrics of this server process", response_class=PlainTextResponse)
-def metrics(request: Request) -> PlainTextResponse:
-    return PlainTextResponse(request.app.state.stats.render(), media_type="text/plain; version=0.0.4")
+@router.get(
+    "/metrics", summary="Prometheus metrics of this server (all its worker processes)", response_class=PlainTextResponse
+)
+def metrics(request: Request) -> Response:
+    return Response(request.app.state.stats.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/api/v1/audit", summary="Audit events, oldest first")
