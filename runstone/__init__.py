@@ -53,6 +53,7 @@ from runstone.sdk.fluent import (
     set_tracking_uri,
     start_run,
 )
+from runstone.sdk.fluent_media import log_image, log_table
 from runstone.version import VERSION as __version__
 
 # Loaded on first use (``runstone.sklearn.log_model(...)`` after ``import runstone``), so that
@@ -148,11 +149,13 @@ __all__ = [
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_image",
     "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
     "models",
     "onnx",

@@ -32,6 +32,7 @@ from runstone.entities import (
     ViewType,
 )
 from runstone.errors import InvalidInput, NotFound
+from runstone.sdk import media
 from runstone.sdk.deployments import DeploymentMethods
 from runstone.sdk.protocols import TrackingBackend
 from runstone.sdk.registry import LocalWebhooks, RegistryMethods
@@ -420,6 +421,25 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
                     f"Cannot save a {type(figure).__name__} as {artifact_file!r}; pass a matplotlib or plotly figure."
                 )
             return self._artifacts.upload(run_id, artifact_file, target)  # type: ignore[no-any-return]
+
+    def log_image(self, run_id: str, image: Any, key: str, step: int = 0, timestamp: int | None = None) -> FileInfo:
+        """Log an image of ``key`` at ``step`` (PNG or JPEG bytes or file, PIL image, numpy array);
+        the UI shows each key's images with a step slider."""
+        data, extension = media.image_bytes(image)
+        when = int(time.time() * 1000) if timestamp is None else timestamp
+        return self._log_bytes(run_id, data, media.image_file(key, step, when, extension))
+
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> FileInfo:
+        """Log a table (a dict of columns or a pandas DataFrame) as JSON; the UI shows it sortable
+        and filterable."""
+        if not artifact_file.endswith(".json"):
+            raise InvalidInput(f"A table is logged as JSON: name it *.json, not {artifact_file!r}.")
+        info = self.log_text(run_id, media.table_json(data), artifact_file)
+        tags = self.get_run(run_id).data.tags
+        self.set_tag(
+            run_id, media.LOGGED_ARTIFACTS_TAG, media.with_table(tags.get(media.LOGGED_ARTIFACTS_TAG), artifact_file)
+        )
+        return info
 
     def _log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> FileInfo:
         with tempfile.TemporaryDirectory() as tmp:

@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import cast
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from runstone.store.rows import plain_rows
@@ -173,32 +172,60 @@ def downsample(
 ) -> list[Point] | None:
     """At most ``max_points`` real points of ``[start, end]`` (see the module's docstring), or
     None when the range holds no more than ``max_points`` points (the caller returns them all)."""
+    return downsample_many(session, [run_id], key_id, max_points, start, end)[run_id]
+
+
+def downsample_many(
+    session: Session, run_ids: Sequence[int], key_id: int, max_points: int, start: int | None, end: int | None
+) -> dict[int, list[Point] | None]:
+    """:func:`downsample` for many runs of one key, reading each level's summaries and the end
+    points of every run in one query each."""
     buckets = (max_points - 2) // 2  # each gives its minimum and maximum; 2 more for the ends
+    out: dict[int, list[Point] | None] = {}
+    ready: dict[int, tuple[list[Summary], int]] = {}
+    from_points: list[int] = []
+    pending = list(dict.fromkeys(run_ids))
     for level, finer in zip(LEVELS, (*LEVELS[1:], None), strict=True):
-        ordered = _summaries(session, level, run_id, key_id, start, end)
-        total = sum(s.count for s in ordered)
-        if total <= max_points:
-            return None
-        # When no block holds more than half a bucket's worth of points, consecutive blocks'
-        # middle ranks are at most half a bucket apart: every bucket gets two blocks or more,
-        # so it has two distinct points to give (its minimum and maximum).
-        if 2 * max(s.count for s in ordered) * buckets <= total:
-            first = _point_at(session, run_id, key_id, ordered[0].first_step, last=False)
-            last = _point_at(session, run_id, key_id, ordered[-1].last_step, last=True)
-            extremes = _from_blocks(ordered, total, buckets) if buckets else []
-            return _in_step_order([first, last, *extremes])
-        if finer is None or len(ordered) * (level.size // finer.size) < 2 * buckets:
-            break  # the finer level cannot have enough blocks either
-    return _from_points(_points(session, run_id, key_id, start, end), buckets)
+        if not pending:
+            break
+        summaries = _summaries(session, level, pending, key_id, start, end)
+        still = []
+        for run in pending:
+            ordered = summaries.get(run, [])
+            total = sum(s.count for s in ordered)
+            if total <= max_points:
+                out[run] = None
+            # When no block holds more than half a bucket's worth of points, consecutive blocks'
+            # middle ranks are at most half a bucket apart: every bucket gets two blocks or more,
+            # so it has two distinct points to give (its minimum and maximum).
+            elif 2 * max(s.count for s in ordered) * buckets <= total:
+                ready[run] = (ordered, total)
+            elif finer is None or len(ordered) * (level.size // finer.size) < 2 * buckets:
+                from_points.append(run)  # the finer level cannot have enough blocks either
+            else:
+                still.append(run)
+        pending = still
+    ends = _points_at(
+        session, key_id, [(run, o[0].first_step) for run, (o, _) in ready.items()], last=False
+    ) | _points_at(session, key_id, [(run, o[-1].last_step) for run, (o, _) in ready.items()], last=True)
+    for run, (ordered, total) in ready.items():
+        first = ends[(run, ordered[0].first_step, False)]
+        last = ends[(run, ordered[-1].last_step, True)]
+        extremes = _from_blocks(ordered, total, buckets) if buckets else []
+        out[run] = _in_step_order([first, last, *extremes])
+    if from_points:
+        for run, points in _points(session, from_points, key_id, start, end).items():
+            out[run] = _from_points(points, buckets)
+    return out
 
 
 def _summaries(
-    session: Session, level: Level, run_id: int, key_id: int, start: int | None, end: int | None
-) -> list[Summary]:
-    """The summaries of the range's non-empty blocks in step order; blocks the range cuts are
-    summarized from their points inside the range."""
+    session: Session, level: Level, run_ids: Sequence[int], key_id: int, start: int | None, end: int | None
+) -> dict[int, list[Summary]]:
+    """Each run's summaries of the range's non-empty blocks in step order; blocks the range cuts
+    are summarized from their points inside the range."""
     b, size = level.table, level.size
-    where = [b.run_id == run_id, b.key_id == key_id]
+    where = [b.run_id.in_(run_ids), b.key_id == key_id]
     if start is not None:
         where.append(b.block >= -(-start // size))  # blocks wholly at or after start
     if end is not None:
@@ -206,20 +233,24 @@ def _summaries(
     rows = plain_rows(
         session,
         select(
-            b.block, b.count, b.first_step, b.last_step, b.min_step, b.min_ts, b.min_value, b.max_step, b.max_ts,
-            b.max_value,
-        ).where(*where).order_by(b.block),
+            b.run_id, b.block, b.count, b.first_step, b.last_step, b.min_step, b.min_ts, b.min_value, b.max_step,
+            b.max_ts, b.max_value,
+        ).where(*where),
     )  # fmt: skip
-    summaries = {r[0]: Summary(r[0], r[1], r[2], r[3], (r[4], r[5], r[6]), (r[7], r[8], r[9])) for r in rows}
+    found: dict[int, dict[int, Summary]] = {run: {} for run in run_ids}
+    for r in rows:
+        found[r[0]][r[1]] = Summary(r[1], r[2], r[3], r[4], (r[5], r[6], r[7]), (r[8], r[9], r[10]))
     edges = _edges(start, end, size)
     if edges:
         m = metrics_table.c
         inside = or_(*[and_(m.step >= lo, m.step <= hi) for lo, hi in edges])
-        cut = plain_rows(
-            session, select(m.step, m.timestamp, m.value).where(m.run_id == run_id, m.key_id == key_id, inside)
-        )
-        summaries.update(summarize(((int(s), int(t), v) for s, t, v in cut), size))
-    return [summaries[k] for k in sorted(summaries)]
+        cut: dict[int, list[Point]] = {run: [] for run in run_ids}
+        stmt = select(m.run_id, m.step, m.timestamp, m.value).where(m.run_id.in_(run_ids), m.key_id == key_id, inside)
+        for run, step, ts, value in plain_rows(session, stmt):
+            cut[run].append((int(step), int(ts), value))
+        for run, points in cut.items():
+            found[run].update(summarize(points, size))
+    return {run: [blocks[k] for k in sorted(blocks)] for run, blocks in found.items()}
 
 
 def _from_blocks(ordered: Sequence[Summary], total: int, buckets: int) -> list[Point]:
@@ -270,30 +301,47 @@ def _in_step_order(points: Iterable[Point]) -> list[Point]:
     return sorted(dict.fromkeys(points), key=itemgetter(0, 1))
 
 
-def _points(session: Session, run_id: int, key_id: int, start: int | None, end: int | None) -> list[Point]:
-    """The range's points by (step, timestamp). Ordered by step alone in SQL, which the index
-    gives for free, and by timestamp within a step here (a near no-op on sorted input)."""
+def _points(
+    session: Session, run_ids: Sequence[int], key_id: int, start: int | None, end: int | None
+) -> dict[int, list[Point]]:
+    """Each run's points of the range by (step, timestamp). Ordered by step alone in SQL, which
+    the index gives for free, and by timestamp within a step here (a near no-op on sorted input)."""
     m = metrics_table.c
-    where = [m.run_id == run_id, m.key_id == key_id]
+    where = [m.run_id.in_(run_ids), m.key_id == key_id]
     if start is not None:
         where.append(m.step >= start)
     if end is not None:
         where.append(m.step <= end)
-    rows = plain_rows(session, select(m.step, m.timestamp, m.value).where(*where).order_by(m.step))
-    points = cast(list[Point], list(rows))  # the driver's (int, int, float | None) tuples
-    points.sort(key=itemgetter(0, 1))
-    return points
+    out: dict[int, list[Point]] = {run: [] for run in run_ids}
+    for run, step, ts, value in plain_rows(
+        session, select(m.run_id, m.step, m.timestamp, m.value).where(*where).order_by(m.run_id, m.step)
+    ):
+        out[run].append((step, ts, value))
+    for points in out.values():
+        points.sort(key=itemgetter(0, 1))
+    return out
 
 
-def _point_at(session: Session, run_id: int, key_id: int, step: int, *, last: bool) -> Point:
-    """The first (or last) point logged at ``step``."""
+def _points_at(
+    session: Session, key_id: int, wanted: Sequence[tuple[int, int]], *, last: bool
+) -> dict[tuple[int, int, bool], Point]:
+    """The first (or last) point logged at each (run, step), keyed by (run, step, last)."""
+    if not wanted:
+        return {}
     m = metrics_table.c
-    order = m.timestamp.desc() if last else m.timestamp
-    row = session.execute(
-        select(m.step, m.timestamp, m.value).where(m.run_id == run_id, m.key_id == key_id, m.step == step)
-        .order_by(order).limit(1)
-    ).one()  # fmt: skip
-    return (int(row[0]), int(row[1]), row[2])
+    rows = plain_rows(
+        session,
+        select(m.run_id, m.step, m.timestamp, m.value).where(
+            m.key_id == key_id, tuple_(m.run_id, m.step).in_(list(dict.fromkeys(wanted)))
+        ),
+    )
+    out: dict[tuple[int, int, bool], Point] = {}
+    for run, step, ts, value in rows:
+        key = (int(run), int(step), last)
+        seen = out.get(key)
+        if seen is None or (ts > seen[1] if last else ts < seen[1]):
+            out[key] = (int(step), int(ts), value)
+    return out
 
 
 def _edges(start: int | None, end: int | None, size: int) -> list[tuple[int, int]]:

@@ -197,8 +197,13 @@ def histories(
         for row in plain_rows(session, stmt.order_by(m.run_id, m.step, m.timestamp)):
             grouped[row[0]].append(row[1:])
         out.update({r: _columns(key, rows, downsampled=False) for r, rows in grouped.items()})
-    for run in long:
-        out[run] = history(session, run, key, max_points=max_points, start_step=start_step, end_step=end_step)
+    if long and max_points is not None:
+        sampled = metric_blocks.downsample_many(session, sorted(long), key_id, max_points, start_step, end_step)
+        for run, points in sampled.items():
+            if points is None:  # the block counts overstated the range: every point fits
+                out[run] = history(session, run, key, start_step=start_step, end_step=end_step)
+            else:
+                out[run] = _columns(key, points, downsampled=True)
     return {r: out[r] for r in runs}
 
 

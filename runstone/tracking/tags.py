@@ -69,3 +69,8 @@ SWEEP_TRIAL = "runstone.sweep.trial"  # the trial's number
 SWEEP_STATE = "runstone.sweep.state"  # a trial's outcome: complete, pruned, failed
 SWEEP_STOP = "runstone.sweep.stop"  # set by the sweep to ask a running trial to stop
 SWEEP_SPEC_ARTIFACT = "sweep/spec.json"
+
+# Media, stored as MLflow stores them (runstone.sdk.media): images logged per step under this
+# folder, and the tables a run logged, listed in this tag as [{"path": ..., "type": "table"}].
+IMAGES_FOLDER = "images"
+LOGGED_ARTIFACTS = "mlflow.loggedArtifacts"

@@ -31,6 +31,7 @@ def mount(app: FastAPI) -> None:
     from runstone.ui import (
         assets,
         compare,
+        media,
         monitoring_pages,
         pages,
         registry_pages,
@@ -53,6 +54,7 @@ def mount(app: FastAPI) -> None:
         assets.router,
         view_pages.router,
         workspace.data_router,
+        media.data_router,
     ):
         app.include_router(router)
     app.mount("/ui/static", _Static(directory=STATIC), name="ui-static")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from browser_support import screenshot
-from demo_data import T0
+from demo_data import T0, png
 from e2e_support import remote
 from playwright.sync_api import expect
 
@@ -20,6 +20,9 @@ pytestmark = pytest.mark.browser
 KEYS = ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "system/cpu_percent", "lr")
 RUNS = (("adam-1", "adam", 0.01), ("adam-2", "adam", 0.02), ("sgd-1", "sgd", 0.1), ("sgd-2", "sgd", 0.2))
 STEPS = 120
+IMAGE_STEPS = (0, 50, 100)
+TABLE_COLUMNS = ["id", "label", "loss"]
+TABLE = {"id": [1, 2, 3, 4], "label": ["cat", "dog", "bird", "cat"], "loss": [0.5, 0.125, 2.0, 0.25]}
 
 
 @dataclass
@@ -51,6 +54,11 @@ def workspace(server) -> Workspace:
                 }
                 points += [Metric(k, v, ts, step) for k, v in values.items()]
             client.log_batch(run.info.run_id, metrics=points)
+            if name in ("adam-1", "sgd-1"):
+                for step in IMAGE_STEPS:
+                    client.log_image(run.info.run_id, png(16 + step // 10, 16), "samples/digits", step=step)
+            if name == "adam-1":
+                client.log_table(run.info.run_id, TABLE, "eval/predictions.json")
             client.set_terminated(run.info.run_id, end_time=T0 + i * 60_000 + STEPS * 500)
     return out
 
@@ -242,3 +250,40 @@ def test_a_saved_view_reopens_by_its_url_and_is_the_default_next_time(page, page
     other.get_by_text("Group by:").click()
     other.get_by_label("params.optimizer").uncheck()
     expect(other.locator(".runs-wrap")).to_be_visible()
+
+
+def test_images_have_a_step_slider_and_a_logged_table_sorts_and_filters_in_the_browser(page, workspace):
+    open_workspace(page, workspace)
+    images = page.locator('[data-image-key="samples/digits"]')
+    images.scroll_into_view_if_needed()
+    cells = images.locator("img")
+    expect(cells).to_have_count(2)  # the two runs that logged images, side by side
+    expect(images).to_have_attribute("data-step", "100")
+    expect(cells.first).to_have_attribute("alt", re.compile(r"at step 100$"))
+    slider = page.get_by_label("Step of samples/digits")
+    slider.evaluate("s => { s.value = '1'; s.dispatchEvent(new Event('input')); }")
+    expect(images).to_have_attribute("data-step", "50")
+    expect(cells.nth(1)).to_have_attribute("alt", re.compile(r"at step 50$"))
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-image-key] img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    assert cells.first.evaluate("i => i.naturalWidth") == 16 + 50 // 10  # the image logged at step 50
+    screenshot(page, "workspace-images", full_page=False)
+
+    table = page.locator('[data-table="eval/predictions.json"]')
+    table.scroll_into_view_if_needed()
+    expect(table).to_have_attribute("data-state", "drawn")
+
+    def column(name):
+        index = TABLE_COLUMNS.index(name)
+        return table.locator("tbody tr").evaluate_all(f"rows => rows.map(r => r.cells[{index}].textContent)")
+
+    table.get_by_role("button", name="loss").click()
+    assert column("loss") == ["0.125", "0.25", "0.5", "2"]
+    table.get_by_role("button", name="loss ▲").click()
+    assert column("loss") == ["2", "0.5", "0.25", "0.125"]
+    page.get_by_label("Filter the rows of eval/predictions.json").fill("cat")
+    assert column("label") == ["cat", "cat"]
+    expect(table).to_contain_text("2 of 4 rows")
+    table.scroll_into_view_if_needed()
+    screenshot(page, "workspace-table", full_page=False)

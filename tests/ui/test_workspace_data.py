@@ -140,3 +140,39 @@ def test_a_page_is_saved_as_a_view_and_reopened_by_its_url(browser, client):
     assert missing.status_code == 404
     deleted = browser.post(f"/ui/experiments/{experiment}/views/{view_id}/delete")
     assert "Deleted the view &#39;mine&#39;." in deleted.text
+
+
+def test_images_and_tables_of_the_runs_are_listed_and_bad_ones_refused(browser, client):
+    from runstone.errors import InvalidInput
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 20
+    experiment = client.create_experiment("media")
+    run_id = client.create_run(experiment, run_name="m").info.run_id
+    client.log_image(run_id, png, "val/samples", step=3)
+    client.log_image(run_id, png, "val/samples", step=1)
+    client.log_table(run_id, {"a": [1, 2], "b": ["x", float("nan")]}, "tables/t.json")
+    client.log_text(run_id, '{"rows": 1}', "tables/not-a-table.json")
+    client.set_tag(
+        run_id,
+        "mlflow.loggedArtifacts",
+        client.get_run(run_id).data.tags["mlflow.loggedArtifacts"][:-1]
+        + ', {"path": "tables/not-a-table.json", "type": "table"}]',
+    )
+
+    listed = browser.get("/ui/data/media", params={"run": run_id}).json()
+    assert [step for step, _ in listed["images"]["val/samples"][run_id]] == [1, 3]
+    assert listed["tables"] == {"tables/not-a-table.json": [run_id], "tables/t.json": [run_id]}
+    table = browser.get("/ui/data/table", params={"run": run_id, "path": "tables/t.json"}).json()
+    assert table["columns"] == ["a", "b"] and table["data"] == [[1, "x"], [2, None]]
+    bad = browser.get("/ui/data/table", params={"run": run_id, "path": "tables/not-a-table.json"})
+    assert bad.status_code == 400 and "needs 'columns' and 'data'" in bad.json()["error"]["message"]
+    assert browser.get("/ui/data/table", params={"run": run_id, "path": "nope.json"}).status_code == 404
+
+    with pytest.raises(InvalidInput, match="must be a PNG or a JPEG"):
+        client.log_image(run_id, b"GIF89a", "x")
+    with pytest.raises(InvalidInput, match="cannot have empty"):
+        client.log_image(run_id, png, "a//b")
+    with pytest.raises(InvalidInput, match="as many values"):
+        client.log_table(run_id, {"a": [1], "b": [1, 2]}, "t.json")
+    with pytest.raises(InvalidInput, match=r"name it \*.json"):
+        client.log_table(run_id, {"a": [1]}, "t.csv")

@@ -618,6 +618,9 @@
       showGroups(body);
       runs = drawnRuns();
       runsFor = mine;
+      // For workspace_media.js, which may start after this: it reads root.drawnRuns then.
+      root.drawnRuns = runs.map(function (r) { return { id: r.id, name: r.name }; });
+      root.dispatchEvent(new CustomEvent("workspace:runs", { detail: { runs: root.drawnRuns } }));
       return runs.length ? fetchJSON("/ui/data/metric-keys?" + runs.map(function (r) { return "run=" + encodeURIComponent(r.id); }).join("&")) : { keys: [] };
     }).then(function (body) {
       if (!body || mine !== generation) { return; }
@@ -772,6 +775,13 @@
           if (entry.isIntersecting) { visible.add(panel); enqueue(panel); } else { visible.delete(panel); }
         });
       }, { rootMargin: "400px" });
+    }
+    // plotly.js loads as soon as the workspace comes near the screen, beside the first data.
+    if ("IntersectionObserver" in window) {
+      const near = new IntersectionObserver(function (entries) {
+        if (entries.some(function (e) { return e.isIntersecting; })) { near.disconnect(); loadPlotly(); }
+      }, { rootMargin: "400px" });
+      near.observe(root);
     }
     form.addEventListener("change", function (event) {
       if (event.target.name === "run" || event.target.matches("[data-select-all]")) { refresh(); }
