@@ -6,6 +6,7 @@ Every setting can be given as an environment variable named ``RUNSTONE_<NAME>``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,6 +85,11 @@ class Settings(BaseSettings):
         description="Seconds a server process trusts an API token it verified before reading it again, so a "
         "busy client costs no database read per request; a revoked token stops working within this time "
         "(0: read on every request).",
+    )
+    auth_default_permission: Literal["NONE", "READ", "EDIT", "MANAGE"] = Field(
+        default="NONE",
+        description="With auth on, what every signed-in user holds on an experiment or registered model that no "
+        "grant names (the creator gets MANAGE; admins hold everything).",
     )
     tracking_token: str | None = Field(
         default=None, description="API token the SDK and CLI send to a server that has auth on."

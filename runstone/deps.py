@@ -44,7 +44,15 @@ def principal_of(request: Request) -> Principal:
     request_id = getattr(request.state, "request_id", None)
     who: Authenticated | None = request.scope.get(AUTH_SCOPE_KEY)
     if who is not None:
-        return Principal(who.user.name, request_id, key, who.token.token_id if who.token else None, authenticated=True)
+        return Principal(
+            who.user.name,
+            request_id,
+            key,
+            who.token.token_id if who.token else None,
+            authenticated=True,
+            is_admin=who.user.is_admin,
+            default_permission=request.app.state.settings.auth_default_permission,
+        )
     if request.app.state.settings.auth:
         raise Unauthenticated("This server requires a credential: an API token or a user name and password.")
     user = request.headers.get("x-runstone-user") or ANONYMOUS

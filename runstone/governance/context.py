@@ -40,6 +40,10 @@ class Principal:
     token_id: str | None = None
     # True when a credential proved who this is (auth on); names that clients declare then count for nothing.
     authenticated: bool = False
+    # With auth on: an admin may do everything; others hold what grants give them, and at least
+    # ``default_permission`` (the setting auth_default_permission) on every experiment and model.
+    is_admin: bool = False
+    default_permission: str = "NONE"
 
 
 SYSTEM = Principal("system")

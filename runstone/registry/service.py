@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from runstone.entities import STAGES, Assignment, ModelVersion, PackageManifest, PagedList, Policy, RegisteredModel
 from runstone.errors import InvalidInput, InvalidState, NotFound, PermissionDenied
+from runstone.governance import permissions
 from runstone.governance.context import Context
 from runstone.registry import copies
+from runstone.store import permissions as permission_store
 from runstone.store import registry as store
 from runstone.store import webhooks as webhook_store
 from runstone.store.registry import ModelRef, VersionRef
@@ -135,6 +137,7 @@ class RegistryService:
         check.batch([], {}, tag_map)
         with self.ctx.transaction(write=True) as s:
             store.insert_model(s, name, description or "", tag_map, self.user, self.clock())
+            permissions.on_create(s, self.ctx, "model", name, name)
             self._audit(s, "registry.create_model", name, None, {"description": description, "tags": tag_map})
             self._event(s, "registered_model.created", name, {})
             return store.load_models(s, [store.model_row(s, name)])[0]
@@ -156,6 +159,7 @@ class RegistryService:
 
                 raise AlreadyExists(f"Registered model {new_name!r} already exists.")
             store.update_model(s, row.id, self.clock(), name=new_name)
+            permission_store.rename_resource(s, "model", name, new_name)
             self._audit(s, "registry.rename_model", new_name, {"name": name}, {"name": new_name})
             return store.load_models(s, [row])[0]
 
@@ -178,6 +182,7 @@ class RegistryService:
                 )
             versions = [v.version for v in store.model_versions(s, row.id)]
             store.delete_model(s, row.id)
+            permission_store.drop_resource(s, "model", name)
             self._audit(s, "registry.delete_model", name, {"versions": versions}, None)
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
@@ -205,7 +210,8 @@ class RegistryService:
         comparisons = grammar.parse_filter(filter_string, grammar.REGISTERED_MODELS)
         limit = check.max_results(max_results, default=100, limit=1000)
         with self.ctx.transaction() as s:
-            rows, token = store.search_models(s, comparisons, _ordering(order_by), limit, page_token)
+            only = permissions.visible(s, self.ctx.principal, "model")
+            rows, token = store.search_models(s, comparisons, _ordering(order_by), limit, page_token, only)
             return PagedList(store.load_models(s, rows), token)
 
     # ------------------------------------------------------------------- versions
@@ -368,7 +374,8 @@ class RegistryService:
         comparisons = grammar.parse_filter(filter_string, grammar.MODEL_VERSIONS)
         limit = check.max_results(max_results, default=1000, limit=200_000)
         with self.ctx.transaction() as s:
-            refs, token = store.search_versions(s, comparisons, _ordering(order_by), limit, page_token)
+            only = permissions.visible(s, self.ctx.principal, "model")
+            refs, token = store.search_versions(s, comparisons, _ordering(order_by), limit, page_token, only)
             return PagedList(store.load_versions(s, refs), token)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from runstone.errors import NotFound
+from runstone.governance.needs import signed_in
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,16 +48,19 @@ _INIT = """window.ui = SwaggerUIBundle({
 
 
 @router.get("/docs")
+@signed_in
 def page() -> HTMLResponse:
     return HTMLResponse(_PAGE, headers=_HEADERS)
 
 
 @router.get("/docs/init.js")
+@signed_in
 def init() -> Response:
     return Response(_INIT, media_type="text/javascript", headers=_HEADERS)
 
 
 @router.get("/docs/assets/{name}")
+@signed_in
 def asset(name: str) -> FileResponse:
     media_type = _ASSETS.get(name)
     if media_type is None:

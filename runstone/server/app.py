@@ -7,14 +7,14 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from runstone import ui
 from runstone.backend import Backend, open_backend
 from runstone.config import Settings
 from runstone.monitoring.scheduler import MonitoringScheduler
 from runstone.registry.webhooks import Dispatcher
-from runstone.server import api_docs, drain, errors, mlflow_compat
+from runstone.server import access, api_docs, drain, errors, mlflow_compat
 from runstone.server.auth import AuthGate
 from runstone.server.middleware import RequestMiddleware, RequestStats
 from runstone.server.origin import OriginGuard, parse_list
@@ -67,8 +67,11 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         docs_url=None,  # served by api_docs from local files, not from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
+        # Every route's declared permission (runstone.server.access), checked when auth is on.
+        dependencies=[Depends(access.enforce)],
     )
     app.state.backend = backend
+    app.state.access = access.Gate(backend, settings.auth_token_cache_seconds)
     app.state.settings = settings
     app.state.stats = RequestStats()
     app.state.draining = False  # set on SIGTERM: /health/ready then fails while requests drain

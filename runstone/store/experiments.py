@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -220,9 +220,14 @@ def search(
     order_by: list[tuple[str, bool]],
     max_results: int,
     page_token: str | None,
+    only: Collection[str] | None = None,
 ) -> PagedList:
-    """Experiments matching a filter; offset page tokens (experiment counts stay small)."""
+    """Experiments matching a filter; offset page tokens (experiment counts stay small).
+
+    ``only``: the ids of the experiments the caller may read (None: every one)."""
     stmt = select(ExperimentRow).where(ExperimentRow.lifecycle_stage.in_(view_type.stages()))
+    if only is not None:
+        stmt = stmt.where(ExperimentRow.id.in_([int(i) for i in only]))
     for c in comparisons:
         if c.entity == "tag":
             tag = select(ExperimentTagRow.experiment_id).where(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -192,8 +192,12 @@ def search_models(
     order_by: list[tuple[str, bool]],
     max_results: int,
     page_token: str | None,
+    only: Collection[str] | None = None,
 ) -> tuple[list[ModelRef], str | None]:
+    """``only``: the names of the models the caller may read (None: every one)."""
     stmt = select(RegisteredModelRow)
+    if only is not None:
+        stmt = stmt.where(RegisteredModelRow.name.in_(list(only)))
     for c in comparisons:
         if c.entity == "tag":
             stmt = stmt.where(
@@ -401,8 +405,11 @@ def search_versions(
     order_by: list[tuple[str, bool]],
     max_results: int,
     page_token: str | None,
+    only: Collection[str] | None = None,
 ) -> tuple[list[VersionRef], str | None]:
     stmt = select(ModelVersionRow).join(RegisteredModelRow, RegisteredModelRow.id == ModelVersionRow.model_id)
+    if only is not None:
+        stmt = stmt.where(RegisteredModelRow.name.in_(list(only)))
     for c in comparisons:
         if c.entity == "tag":
             stmt = stmt.where(

@@ -430,5 +430,5 @@ class RunModelLinkRow(Base):
     __table_args__ = (Index("ix_run_model_links_model", "model_pk"),)
 
 
-# Identity, monitoring and trace tables register themselves on Base.metadata (kept in their own modules).
-from runstone.store import identity_tables, monitoring_tables, trace_tables, view_tables  # noqa: E402, F401
+# Identity, permission, monitoring, trace and view tables register themselves on Base.metadata (kept in their own modules).
+from runstone.store import identity_tables, monitoring_tables, permission_tables, trace_tables, view_tables  # noqa: E402, F401

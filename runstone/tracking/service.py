@@ -25,6 +25,7 @@ from runstone.entities import (
     ViewType,
 )
 from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.governance import permissions
 from runstone.governance.context import Context
 from runstone.store import experiments as experiment_store
 from runstone.store import metrics as metric_store
@@ -128,6 +129,7 @@ class TrackingService:
             check.text(v, f"Experiment tag {k!r} value", limits.MAX_EXPERIMENT_TAG_VALUE_LENGTH)
         with self.ctx.transaction(write=True) as s:
             exp_id = experiment_store.insert(s, name, tags, self.ctx.clock())
+            permissions.on_create(s, self.ctx, "experiment", str(exp_id), name)
             self.ctx.audit.write(s, "experiment.create", "experiment", str(exp_id), None, {"name": name, "tags": tags})
         return str(exp_id)
 
@@ -160,8 +162,9 @@ class TrackingService:
             ordering = [("last_update_time", False)]
         limit = check.max_results(max_results, default=1000)
         with self.ctx.transaction() as s:
+            only = permissions.visible(s, self.ctx.principal, "experiment")
             return experiment_store.search(
-                s, self.root, ViewType.parse(view_type), comparisons, ordering, limit, page_token
+                s, self.root, ViewType.parse(view_type), comparisons, ordering, limit, page_token, only
             )
 
     def experiment_run_counts(self, experiment_ids: Sequence[str]) -> dict[str, int]:

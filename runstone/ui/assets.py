@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
 from runstone.errors import NotFound
+from runstone.governance.needs import signed_in
 
 router = APIRouter(include_in_schema=False)
 _gzip_lock = threading.Lock()
@@ -52,6 +53,7 @@ def _compressed(path: Path) -> bytes:
 
 
 @router.get("/ui/vendor/plotly-{version}.min.js")
+@signed_in
 def plotly_js(version: str, request: Request) -> Response:
     if version != plotly_version():
         raise NotFound(f"This server serves plotly.js {plotly_version()}, not {version}.")

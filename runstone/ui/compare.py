@@ -16,6 +16,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from runstone.deps import browse, tracking
 from runstone.entities import Run
 from runstone.errors import InvalidInput
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.tracking import tags as system_tags
 from runstone.tracking.browse import MAX_COMPARED_RUNS, BrowseService
 from runstone.tracking.service import TrackingService
@@ -100,6 +102,8 @@ def _axis(value: str | None, fallback: str, allowed: set[str]) -> str:
 
 
 @router.get("/ui/compare")
+@needs(Permission.READ, "run", "run", optional=True)
+@needs(Permission.READ, "experiment", "experiment", optional=True)
 def compare_page(
     request: Request,
     service: Tracking,
@@ -190,6 +194,7 @@ def _history_public(points: Any) -> dict[str, Any]:
 
 
 @data_router.get("/ui/data/histories")
+@needs(Permission.READ, "run", "run", optional=True)
 def histories(
     info: Browse,
     key: str,

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from runstone.deps import backend, context
 from runstone.entities import Window
 from runstone.errors import NotFound
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.registry.approvals import GovernedRegistry
 from runstone.ui.web import PageRoute, check_csrf, render
 
@@ -43,6 +45,7 @@ def _chart_data(windows: list[Window], profile: dict[str, Any] | None) -> dict[s
 
 
 @router.get("/ui/models/{name}/monitoring")
+@needs(Permission.READ, "model", "name")
 def monitoring_page(request: Request, name: str) -> Response:
     ctx = context(request)
     registry: GovernedRegistry = backend(request).registry(ctx)

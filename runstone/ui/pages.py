@@ -20,6 +20,8 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from runstone.deps import browse, saved_views, tracking
 from runstone.entities import Experiment, Run, ViewType
 from runstone.errors import InvalidInput, NotFound, RunstoneError
+from runstone.governance.needs import needs, signed_in
+from runstone.governance.permissions import Permission
 from runstone.tracking import tags as system_tags
 from runstone.tracking.browse import MAX_COMPARED_RUNS, BrowseService
 from runstone.tracking.saved_views import SavedViewService
@@ -43,16 +45,19 @@ def name_filter(text: str) -> str:
 
 
 @router.get("/")
+@signed_in
 def root() -> Response:
     return RedirectResponse("/ui/", status_code=307)
 
 
 @router.get("/ui")
+@signed_in
 def ui_root() -> Response:
     return RedirectResponse("/ui/", status_code=307)
 
 
 @router.get("/ui/")
+@signed_in
 def experiments_page(request: Request, service: Tracking, info: Browse, q: str = "", view: str = "active") -> Response:
     if view not in EXPERIMENT_VIEWS:
         raise InvalidInput(f"Unknown view {view!r}; use active, deleted or all.")
@@ -78,6 +83,7 @@ def experiments_page(request: Request, service: Tracking, info: Browse, q: str =
 
 
 @router.post("/ui/experiments")
+@signed_in
 def create_experiment(request: Request, service: Tracking, name: Annotated[str, Form()] = "") -> Response:
     try:
         experiment_id = service.create_experiment(name.strip())
@@ -87,6 +93,7 @@ def create_experiment(request: Request, service: Tracking, name: Annotated[str, 
 
 
 @router.post("/ui/experiments/{experiment_id}/rename")
+@needs(Permission.EDIT, "experiment", "experiment_id")
 def rename_experiment(
     request: Request,
     experiment_id: str,
@@ -102,6 +109,7 @@ def rename_experiment(
 
 
 @router.post("/ui/experiments/{experiment_id}/delete")
+@needs(Permission.MANAGE, "experiment", "experiment_id")
 def delete_experiment(
     request: Request, experiment_id: str, service: Tracking, next: Annotated[str, Form()] = ""
 ) -> Response:
@@ -113,6 +121,7 @@ def delete_experiment(
 
 
 @router.post("/ui/experiments/{experiment_id}/restore")
+@needs(Permission.MANAGE, "experiment", "experiment_id")
 def restore_experiment(
     request: Request, experiment_id: str, service: Tracking, next: Annotated[str, Form()] = ""
 ) -> Response:
@@ -124,6 +133,7 @@ def restore_experiment(
 
 
 @router.post("/ui/experiments/{experiment_id}/note")
+@needs(Permission.EDIT, "experiment", "experiment_id")
 def set_experiment_note(
     request: Request,
     experiment_id: str,
@@ -138,6 +148,7 @@ def set_experiment_note(
 
 
 @router.get("/ui/experiments/{experiment_id}")
+@needs(Permission.READ, "experiment", "experiment_id")
 def runs_page(
     request: Request,
     experiment_id: str,
@@ -226,6 +237,8 @@ def _with_columns(info: BrowseService, experiment_id: str, state: runs_table.Tab
 
 
 @router.get("/ui/experiments/{experiment_id}/children")
+@needs(Permission.READ, "experiment", "experiment_id")
+@needs(Permission.READ, "run", "parent", optional=True)
 def nested_rows(
     request: Request,
     experiment_id: str,
@@ -259,6 +272,7 @@ def nested_rows(
 
 
 @router.get("/ui/experiments/{experiment_id}/runs.csv")
+@needs(Permission.READ, "experiment", "experiment_id")
 def export_runs(
     request: Request,
     experiment_id: str,
@@ -314,6 +328,7 @@ def export_runs(
 
 
 @router.get("/ui/experiments/{experiment_id}/columns")
+@needs(Permission.READ, "experiment", "experiment_id")
 def columns_page(
     request: Request,
     experiment_id: str,
@@ -377,6 +392,9 @@ def _run_action(service: TrackingService, action: str, run_ids: list[str], form:
 
 
 @router.post("/ui/experiments/{experiment_id}/runs")
+@needs(Permission.EDIT, "experiment", "experiment_id")
+@needs(Permission.EDIT, "run", "run", optional=True)
+@needs(Permission.EDIT, "experiment", "target", optional=True)
 def runs_action(
     request: Request,
     experiment_id: str,
@@ -413,6 +431,9 @@ def _compare_many(request: Request, experiment_id: str, run_ids: list[str], back
 
 
 @router.get("/ui/experiments/{experiment_id}/compare-many")
+@needs(Permission.READ, "experiment", "experiment_id")
+@needs(Permission.READ, "run", "run", optional=True)
+@needs(Permission.READ, "run", "selected", optional=True)
 def compare_many(
     request: Request,
     experiment_id: str,
@@ -447,5 +468,6 @@ fallback = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 @fallback.get("/ui/{path:path}")
+@signed_in
 def not_found(path: str) -> Response:
     raise NotFound(f"There is no page at /ui/{path}.")

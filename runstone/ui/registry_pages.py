@@ -18,6 +18,8 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from runstone.deps import backend, browse, context, principal_of, registry, tracking
 from runstone.entities import Assignment, ModelVersion, Policy, RegisteredModel, Run
 from runstone.errors import InvalidState, NotFound, RunstoneError
+from runstone.governance.needs import needs, signed_in
+from runstone.governance.permissions import Permission
 from runstone.registry.approvals import GovernedRegistry
 from runstone.registry.service import canonical_stage, check_alias
 from runstone.tracking import tags as system_tags
@@ -52,6 +54,7 @@ class Holder:
 
 
 @router.get("/ui/models")
+@signed_in
 def models_page(request: Request, service: Registry, q: str = "", page_token: str = "") -> Response:
     query = q.strip()
     page = service.search_registered_models(
@@ -116,6 +119,7 @@ def _holders(
 
 
 @router.get("/ui/models/{name}")
+@needs(Permission.READ, "model", "name")
 def model_page(request: Request, name: str, service: Registry, info: Browse) -> Response:
     model = service.get_registered_model(name)
     policy = service.policy(name)
@@ -148,6 +152,7 @@ def model_page(request: Request, name: str, service: Registry, info: Browse) -> 
 
 
 @router.post("/ui/models/{name}/description")
+@needs(Permission.EDIT, "model", "name")
 def set_description(
     request: Request, name: str, service: Registry, description: Annotated[str, Form()] = ""
 ) -> Response:
@@ -159,6 +164,7 @@ def set_description(
 
 
 @router.post("/ui/models/{name}/tags")
+@needs(Permission.EDIT, "model", "name")
 def set_tag(
     request: Request,
     name: str,
@@ -171,6 +177,7 @@ def set_tag(
 
 
 @router.post("/ui/models/{name}/tags/delete")
+@needs(Permission.EDIT, "model", "name")
 def delete_tag(request: Request, name: str, service: Registry, key: Annotated[str, Form()] = "") -> Response:
     remove = partial(service.delete_registered_model_tag, name)
     return act(request, model_url(name) + "#tags", tag_remover(key, remove), place="tags")
@@ -204,6 +211,7 @@ def _needs_request(
 
 
 @router.post("/ui/models/{name}/alias")
+@needs(Permission.EDIT, "model", "name")
 def set_alias(
     request: Request,
     name: str,
@@ -230,6 +238,7 @@ def set_alias(
 
 
 @router.post("/ui/models/{name}/alias/delete")
+@needs(Permission.EDIT, "model", "name")
 def delete_alias(
     request: Request,
     name: str,
@@ -245,6 +254,7 @@ def delete_alias(
 
 
 @router.post("/ui/models/{name}/stage")
+@needs(Permission.EDIT, "model", "name")
 def set_stage(
     request: Request,
     name: str,
@@ -276,6 +286,7 @@ def set_stage(
 
 
 @router.post("/ui/models/{name}/rollback")
+@needs(Permission.EDIT, "model", "name")
 def rollback(
     request: Request,
     name: str,
@@ -332,6 +343,7 @@ def _source_path(source: str, run_id: str | None) -> str | None:
 
 
 @router.get("/ui/models/{name}/versions/{version}")
+@needs(Permission.READ, "model", "name")
 def version_page(request: Request, name: str, version: str, service: Registry, runs: Tracking) -> Response:
     mv = service.get_model_version(name, version)
     policy = service.policy(name)
@@ -366,6 +378,7 @@ def _version_url(name: str, version: str) -> str:
 
 
 @router.post("/ui/models/{name}/versions/{version}/description")
+@needs(Permission.EDIT, "model", "name")
 def set_version_description(
     request: Request, name: str, version: str, service: Registry, description: Annotated[str, Form()] = ""
 ) -> Response:
@@ -377,6 +390,7 @@ def set_version_description(
 
 
 @router.post("/ui/models/{name}/versions/{version}/tags")
+@needs(Permission.EDIT, "model", "name")
 def set_version_tag(
     request: Request,
     name: str,
@@ -390,6 +404,7 @@ def set_version_tag(
 
 
 @router.post("/ui/models/{name}/versions/{version}/tags/delete")
+@needs(Permission.EDIT, "model", "name")
 def delete_version_tag(
     request: Request, name: str, version: str, service: Registry, key: Annotated[str, Form()] = ""
 ) -> Response:

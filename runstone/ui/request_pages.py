@@ -13,6 +13,8 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 
 from runstone.deps import principal_of, registry
 from runstone.errors import InvalidInput, RunstoneError
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.registry.approvals import GovernedRegistry
 from runstone.ui.formatting import model_url
 from runstone.ui.registry_views import cards, model_versions, places
@@ -30,6 +32,7 @@ def form_url(name: str, values: dict[str, str]) -> str:
 
 
 @router.get("/ui/models/{name}/request")
+@needs(Permission.READ, "model", "name")
 def request_form(
     request: Request,
     name: str,
@@ -71,6 +74,7 @@ def request_form(
 
 
 @router.post("/ui/models/{name}/requests")
+@needs(Permission.EDIT, "model", "name")
 def open_request(
     request: Request,
     name: str,
@@ -108,6 +112,7 @@ def open_request(
 
 
 @router.get("/ui/requests")
+@needs(Permission.READ, "model", "model")
 def requests_page(request: Request, service: Registry, status: str = "open", model: str = "") -> Response:
     if status not in STATUSES:
         raise InvalidInput(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
@@ -126,6 +131,7 @@ def requests_page(request: Request, service: Registry, status: str = "open", mod
 
 
 @router.get("/ui/requests/{request_id}")
+@needs(Permission.READ, "request", "request_id")
 def request_page(request: Request, request_id: int, service: Registry) -> Response:
     found = service.get_request(request_id)
     return render(
@@ -140,6 +146,7 @@ def _back(next: str, request_id: int) -> str:
 
 
 @router.post("/ui/requests/{request_id}/approve")
+@needs(Permission.APPROVE, "request", "request_id")
 def approve(
     request: Request,
     request_id: int,
@@ -157,6 +164,7 @@ def approve(
 
 
 @router.post("/ui/requests/{request_id}/reject")
+@needs(Permission.APPROVE, "request", "request_id")
 def reject(
     request: Request,
     request_id: int,
@@ -172,6 +180,7 @@ def reject(
 
 
 @router.post("/ui/requests/{request_id}/cancel")
+@needs(Permission.EDIT, "request", "request_id")
 def cancel(request: Request, request_id: int, service: Registry, next: Annotated[str, Form()] = "") -> Response:
     def run() -> str:
         service.cancel_request(request_id)

@@ -11,6 +11,8 @@ from fastapi.responses import StreamingResponse
 from runstone.deps import artifacts, browse, logged_models, registry, tracking
 from runstone.entities import FileInfo, ModelVersion, Run
 from runstone.errors import NotFound
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.registry.approvals import GovernedRegistry
 from runstone.tracking import tags as system_tags
 from runstone.tracking.artifacts import ArtifactService
@@ -79,6 +81,7 @@ def _versions_of(run: Run, models: GovernedRegistry) -> list[ModelVersion]:
 
 
 @router.get("/ui/runs/{run_id}")
+@needs(Permission.READ, "run", "run_id")
 def run_page(
     request: Request,
     run_id: str,
@@ -126,6 +129,7 @@ def run_page(
 
 
 @router.post("/ui/runs/{run_id}/tags")
+@needs(Permission.EDIT, "run", "run_id")
 def set_tag(
     request: Request,
     run_id: str,
@@ -137,11 +141,13 @@ def set_tag(
 
 
 @router.post("/ui/runs/{run_id}/tags/delete")
+@needs(Permission.EDIT, "run", "run_id")
 def delete_tag(request: Request, run_id: str, service: Tracking, key: Annotated[str, Form()] = "") -> Response:
     return act(request, f"/ui/runs/{run_id}#tags", tag_remover(key, partial(service.delete_tag, run_id)))
 
 
 @router.post("/ui/runs/{run_id}/note")
+@needs(Permission.EDIT, "run", "run_id")
 def set_note(request: Request, run_id: str, service: Tracking, note: Annotated[str, Form()] = "") -> Response:
     def run() -> str:
         text = note.replace("\r\n", "\n")
@@ -155,6 +161,7 @@ def set_note(request: Request, run_id: str, service: Tracking, note: Annotated[s
 
 
 @router.post("/ui/runs/{run_id}/rename")
+@needs(Permission.EDIT, "run", "run_id")
 def rename_run(request: Request, run_id: str, service: Tracking, name: Annotated[str, Form()] = "") -> Response:
     def run() -> str:
         service.update_run(run_id, run_name=name.strip())
@@ -164,6 +171,7 @@ def rename_run(request: Request, run_id: str, service: Tracking, name: Annotated
 
 
 @router.post("/ui/runs/{run_id}/delete")
+@needs(Permission.EDIT, "run", "run_id")
 def delete_run(request: Request, run_id: str, service: Tracking, next: Annotated[str, Form()] = "") -> Response:
     def run() -> str:
         service.delete_run(run_id)
@@ -173,6 +181,7 @@ def delete_run(request: Request, run_id: str, service: Tracking, next: Annotated
 
 
 @router.post("/ui/runs/{run_id}/restore")
+@needs(Permission.EDIT, "run", "run_id")
 def restore_run(request: Request, run_id: str, service: Tracking, next: Annotated[str, Form()] = "") -> Response:
     def run() -> str:
         service.restore_run(run_id)
@@ -187,6 +196,7 @@ def _crumbs(path: str) -> list[tuple[str, str]]:
 
 
 @router.get("/ui/runs/{run_id}/artifacts")
+@needs(Permission.READ, "run", "run_id")
 def artifacts_page(request: Request, run_id: str, service: Tracking, files: Artifacts, path: str = "") -> Response:
     run = service.get_run(run_id)
     path = path.strip("/")
@@ -217,6 +227,7 @@ def artifacts_page(request: Request, run_id: str, service: Tracking, files: Arti
 
 
 @router.get("/ui/runs/{run_id}/raw")
+@needs(Permission.READ, "run", "run_id")
 def raw_artifact(run_id: str, files: Artifacts, path: str) -> Response:
     """An artifact as the browser may show it inline: images and HTML only, sandboxed."""
     artifact = files.open(run_id, path)

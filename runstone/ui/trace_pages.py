@@ -10,6 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from runstone import deps
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.tracking.service import TrackingService
 from runstone.tracking.traces import TraceService
 from runstone.ui.web import PageRoute, check_csrf, render
@@ -109,6 +111,7 @@ def span_tree(spans: list[dict[str, Any]]) -> list[SpanView]:
 
 
 @router.get("/ui/experiments/{experiment_id}/traces")
+@needs(Permission.READ, "experiment", "experiment_id")
 def traces_page(request: Request, experiment_id: str, service: Traces, tracking: Tracking, q: str = "") -> Response:
     experiment = tracking.get_experiment(experiment_id)
     page = service.search([experiment.experiment_id], q.strip() or None, max_results=MAX_TRACES_SHOWN)
@@ -116,6 +119,7 @@ def traces_page(request: Request, experiment_id: str, service: Traces, tracking:
 
 
 @router.get("/ui/traces/{trace_id}")
+@needs(Permission.READ, "trace", "trace_id")
 def trace_page(request: Request, trace_id: str, service: Traces, tracking: Tracking) -> Response:
     info = service.get(trace_id)
     experiment = tracking.get_experiment(info.experiment_id)

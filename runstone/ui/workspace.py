@@ -14,6 +14,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from runstone.deps import browse
 from runstone.entities import MetricHistory
 from runstone.errors import InvalidInput
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.tracking.browse import BrowseService
 from runstone.tracking.grouping import RunGroup
 from runstone.ui import runs_table
@@ -29,12 +31,14 @@ def _points(h: MetricHistory) -> dict[str, Any]:
 
 
 @data_router.get("/ui/data/metric-keys")
+@needs(Permission.READ, "run", "run", optional=True)
 def metric_keys(info: Browse, run: Annotated[list[str] | None, Query()] = None) -> Response:
     """The metric keys any of the named runs logged."""
     return json_response({"keys": info.metric_keys_of_runs(list(dict.fromkeys(run or [])))})
 
 
 @data_router.get("/ui/data/history-grid")
+@needs(Permission.READ, "run", "run", optional=True)
 def history_grid(
     info: Browse,
     run: Annotated[list[str] | None, Query()] = None,
@@ -63,6 +67,7 @@ def _group_public(group: RunGroup, names: list[str]) -> dict[str, Any]:
 
 
 @data_router.get("/ui/data/groups")
+@needs(Permission.READ, "experiment", "experiment")
 def groups(
     info: Browse,
     experiment: str,
@@ -90,6 +95,7 @@ def groups(
 
 
 @data_router.get("/ui/data/group-keys")
+@needs(Permission.READ, "experiment", "experiment")
 def group_keys(info: Browse, experiment: str) -> Response:
     """The params and tags (but runstone's and MLflow's own tags) the experiment's runs can be grouped by."""
     keys = info.experiment_keys(experiment)

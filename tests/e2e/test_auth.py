@@ -23,6 +23,7 @@ from runstone.config import Settings
 from runstone.governance.audit import AuditService
 from runstone.governance.context import Principal
 from runstone.governance.identity import IdentityService
+from runstone.governance.permissions import PermissionService
 
 pytestmark = pytest.mark.e2e
 
@@ -69,6 +70,15 @@ def _identity(server: Server, store_args: list[str]) -> Iterator[IdentityService
     backend = open_backend(_settings(server, store_args))
     try:
         yield IdentityService(backend.context(Principal("test-setup")))
+    finally:
+        backend.close()
+
+
+@contextmanager
+def _permissions(server: Server, store_args: list[str]) -> Iterator[PermissionService]:
+    backend = open_backend(_settings(server, store_args))
+    try:
+        yield PermissionService(backend.context(Principal("test-setup")))
     finally:
         backend.close()
 
@@ -141,6 +151,12 @@ def test_mlflow_client_with_basic_auth_and_with_a_token_and_the_sdk_with_a_token
         identity.create_user("alice", password="alice's long password")
         identity.create_user("ci", kind="service")
         token = identity.create_token("ci", "pipeline").secret
+    with _permissions(server, store_args) as permissions:
+        # One team: both see and write the experiments the other makes under the team's prefix.
+        permissions.create_group("ml")
+        permissions.add_member("ml", "alice")
+        permissions.add_member("ml", "ci")
+        permissions.set_prefix_grant("experiment", "from-", "ml", "EDIT")
     script = tmp_path / "train_mlflow.py"
     script.write_text(MLFLOW_SCRIPT)
 
@@ -211,6 +227,8 @@ def test_a_read_only_token_reads_and_searches_but_changes_nothing(servers: Serve
         identity.create_user("viewer", kind="service")
         reader = identity.create_token("viewer", "dashboards", read_only=True).secret
         limited = identity.create_token("viewer", "one", resources=["experiment:0"]).secret
+    with _permissions(server, store_args) as permissions:
+        permissions.grant("experiment", "0", "user", "viewer", "READ")
     with httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {reader}"}) as http:
         assert http.get("/api/v1/experiments").status_code == 200
         assert http.post("/api/v1/runs/search", json={"experiment_ids": ["0"]}).status_code == 200

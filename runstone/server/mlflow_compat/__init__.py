@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from runstone.governance.needs import signed_in
 from runstone.server.http import JSON
 from runstone.server.mlflow_compat import artifacts, experiments, logged_models, multipart, registry, runs, traces
 from runstone.server.mlflow_compat.protocol import MlflowRoute, error_response
@@ -28,6 +29,7 @@ _info = APIRouter(route_class=MlflowRoute, include_in_schema=False)
 
 
 @_info.get("/server-info")
+@signed_in
 def server_info() -> JSON:
     # The client asks whether to move large artifacts in parts: it uploads them in parts through
     # this proxy (see multipart.py) and downloads whole files, streamed.
@@ -42,6 +44,7 @@ def server_info() -> JSON:
 
 
 @_unknown.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@signed_in
 def endpoint_not_found(rest: str) -> JSON:
     # MLflow's client falls back to older endpoints when it gets ENDPOINT_NOT_FOUND.
     return error_response("ENDPOINT_NOT_FOUND", f"This server does not implement the MLflow endpoint {rest!r}.", 404)

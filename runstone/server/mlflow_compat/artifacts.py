@@ -22,6 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from runstone.entities import FileInfo
 from runstone.errors import InvalidInput, NotFound
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.server import uploads
 from runstone.server.http import JSON
 from runstone.server.mlflow_compat.protocol import MlflowRoute, error_response
@@ -84,6 +86,7 @@ def file_entries(entries: list[FileInfo], prefix: str, *, basenames: bool) -> li
 
 
 @router.get("/artifacts/{path:path}", response_model=None)
+@needs(Permission.READ, "artifact_path", "path")
 def download(path: str, artifacts: Artifacts, models: LoggedModels) -> FileResponse | StreamingResponse:
     target = target_of(path, artifacts, models)
     if target.kind == "run":
@@ -94,6 +97,7 @@ def download(path: str, artifacts: Artifacts, models: LoggedModels) -> FileRespo
 
 
 @router.put("/artifacts/{path:path}")
+@needs(Permission.EDIT, "artifact_path", "path")
 async def upload(path: str, request: Request, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
     limit: int = request.app.state.settings.max_artifact_bytes
     uploads.check_declared(request, limit)
@@ -110,6 +114,7 @@ async def upload(path: str, request: Request, artifacts: Artifacts, models: Logg
 
 
 @router.get("/artifacts")
+@needs(Permission.READ, "artifact_path", "path")
 def list_artifacts(msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
     target = resolve(msg.string("path") or "", artifacts, models)
     if target is None:
@@ -123,6 +128,7 @@ def list_artifacts(msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict
 
 
 @router.delete("/artifacts/{path:path}")
+@needs(Permission.EDIT, "artifact_path", "path")
 def delete(path: str, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
     target = target_of(path, artifacts, models)
     if target.kind == "run":
@@ -133,6 +139,7 @@ def delete(path: str, artifacts: Artifacts, models: LoggedModels) -> dict[str, A
 
 
 @router.get("/presigned/{path:path}")
+@needs(Permission.READ, "artifact_path", "path")
 def presigned(path: str) -> JSON:
     return error_response(
         "NOT_IMPLEMENTED", "Presigned downloads are not supported; download through the proxy instead.", 501

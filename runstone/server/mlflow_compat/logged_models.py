@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, StreamingResponse
 
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.server.http import JSON
 from runstone.server.mlflow_compat import translate
 from runstone.server.mlflow_compat.artifacts import file_entries
@@ -22,6 +24,7 @@ def _model(models: LoggedModels, model: Any) -> dict[str, Any]:
 
 
 @router.post("/logged-models")
+@needs(Permission.EDIT, "experiment", "experiment_id")
 def create_logged_model(msg: Msg, models: LoggedModels) -> dict[str, Any]:
     model = models.create(
         msg.string("experiment_id"),
@@ -35,6 +38,7 @@ def create_logged_model(msg: Msg, models: LoggedModels) -> dict[str, Any]:
 
 
 @router.post("/logged-models/search")
+@needs(Permission.READ, "experiment", "experiment_ids")
 def search_logged_models(msg: Msg, models: LoggedModels) -> dict[str, Any]:
     datasets = []
     for i, d in enumerate(msg.objects("datasets")):
@@ -66,11 +70,13 @@ def search_logged_models(msg: Msg, models: LoggedModels) -> dict[str, Any]:
 
 
 @router.get("/logged-models/{model_id}")
+@needs(Permission.READ, "logged_model", "model_id")
 def get_logged_model(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, Any]:
     return _model(models, models.get(model_id, allow_deleted=msg.boolean("allow_deleted")))
 
 
 @router.patch("/logged-models/{model_id}")
+@needs(Permission.EDIT, "logged_model", "model_id")
 def finalize_logged_model(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, Any]:
     status = msg.enum("status", LOGGED_MODEL_STATUSES, "")
     if not status:
@@ -79,30 +85,35 @@ def finalize_logged_model(model_id: str, msg: Msg, models: LoggedModels) -> dict
 
 
 @router.delete("/logged-models/{model_id}")
+@needs(Permission.EDIT, "logged_model", "model_id")
 def delete_logged_model(model_id: str, models: LoggedModels) -> dict[str, Any]:
     models.delete(model_id)
     return {}
 
 
 @router.patch("/logged-models/{model_id}/tags")
+@needs(Permission.EDIT, "logged_model", "model_id")
 def set_logged_model_tags(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, Any]:
     models.set_tags(model_id, dict(msg.pairs("tags")))
     return {}
 
 
 @router.delete("/logged-models/{model_id}/tags/{tag_key:path}")
+@needs(Permission.EDIT, "logged_model", "model_id")
 def delete_logged_model_tag(model_id: str, tag_key: str, models: LoggedModels) -> dict[str, Any]:
     models.delete_tag(model_id, tag_key)
     return {}
 
 
 @router.post("/logged-models/{model_id}/params")
+@needs(Permission.EDIT, "logged_model", "model_id")
 def log_logged_model_params(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, Any]:
     models.log_params(model_id, dict(msg.pairs("params")))
     return {}
 
 
 @router.get("/logged-models/{model_id}/artifacts/directories")
+@needs(Permission.READ, "logged_model", "model_id")
 def list_logged_model_artifacts(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, Any]:
     path = (msg.string("artifact_directory_path") or "").strip("/")
     files = file_entries(models.list_artifacts(model_id, path), path, basenames=False)
@@ -113,6 +124,7 @@ def list_logged_model_artifacts(model_id: str, msg: Msg, models: LoggedModels) -
 
 
 @router.get("/logged-models/{model_id}/artifacts/files", response_model=None)
+@needs(Permission.READ, "logged_model", "model_id")
 def get_logged_model_artifact(model_id: str, msg: Msg, models: LoggedModels) -> FileResponse | StreamingResponse:
     artifact = models.open(model_id, msg.required("artifact_file_path"))
     return file_response(artifact, models.read)

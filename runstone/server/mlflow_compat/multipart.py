@@ -18,6 +18,8 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from runstone.artifacts.base import clean_path, join_key
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.server import uploads
 from runstone.server.http import JSON
 from runstone.server.mlflow_compat.artifacts import Target, target_of
@@ -68,6 +70,7 @@ def create(
 
 
 @router.post("/mpu/create/{path:path}")
+@needs(Permission.EDIT, "artifact_path", "path")
 def create_upload(path: str, request: Request, msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
     target = target_of(path, artifacts, models)
     # Parts go back to this server, at the URL the operator configured (or the address it listens
@@ -79,6 +82,7 @@ def create_upload(path: str, request: Request, msg: Msg, artifacts: Artifacts, m
 
 # ------------------------------------------------------------------ parts
 @router.put("/mpu/part/{path:path}")
+@needs(Permission.EDIT, "artifact_path", "path")
 async def upload_part(path: str, request: Request, artifacts: Artifacts, models: LoggedModels) -> JSON:
     limit: int = request.app.state.settings.max_artifact_bytes
     uploads.check_declared(request, limit)
@@ -122,6 +126,7 @@ def complete(
 
 
 @router.post("/mpu/complete/{path:path}")
+@needs(Permission.EDIT, "artifact_path", "path")
 def complete_upload(
     path: str, request: Request, msg: Msg, artifacts: Artifacts, models: LoggedModels
 ) -> dict[str, Any]:
@@ -130,6 +135,7 @@ def complete_upload(
 
 
 @router.post("/mpu/abort/{path:path}")
+@needs(Permission.EDIT, "artifact_path", "path")
 def abort_upload(path: str, msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
     MultipartUploads(artifacts, models).abort(_owner(target_of(path, artifacts, models)), msg.required("upload_id"))
     return {}

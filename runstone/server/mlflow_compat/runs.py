@@ -12,6 +12,8 @@ from fastapi import APIRouter
 from runstone import limits
 from runstone.entities import Dataset, LoggedModelMetric, Metric, Run, RunModelLinks
 from runstone.errors import InvalidInput, PayloadTooLarge
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.limits import MAX_RESULTS
 from runstone.server.http import JSON
 from runstone.server.mlflow_compat import translate
@@ -59,6 +61,7 @@ def _check_limit(what: str, limit: int, count: int) -> None:
 
 # ------------------------------------------------------------------ runs
 @router.post("/runs/create")
+@needs(Permission.EDIT, "experiment", "experiment_id", "default:0")
 def create_run(msg: Msg, service: Tracking) -> dict[str, Any]:
     tags, tag_name = _split_tags(msg.pairs("tags"))
     user = msg.string("user_id") or tags.get(native.USER)
@@ -73,11 +76,13 @@ def create_run(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 
 @router.get("/runs/get")
+@needs(Permission.READ, "run", "run_id", "run_uuid")
 def get_run(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, Any]:
     return {"run": _run_json(service.get_run(msg.run_id()), service.root, models)}
 
 
 @router.post("/runs/update")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid")
 def update_run(msg: Msg, service: Tracking) -> dict[str, Any]:
     status = msg.enum("status", RUN_STATUSES, "") or None
     run = service.update_run(
@@ -87,6 +92,7 @@ def update_run(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 
 @router.post("/runs/delete")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid")
 def delete_run(msg: Msg, service: Tracking) -> dict[str, Any]:
     # MLflow deletes a deleted run again without complaint; so does this route.
     service.delete_run(msg.run_id(), if_active=True)
@@ -94,12 +100,14 @@ def delete_run(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 
 @router.post("/runs/restore")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid")
 def restore_run(msg: Msg, service: Tracking) -> dict[str, Any]:
     service.restore_run(msg.run_id(), if_deleted=True)
     return {}
 
 
 @router.post("/runs/search")
+@needs(Permission.READ, "experiment", "experiment_ids")
 def search_runs(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, Any]:
     max_results = msg.integer("max_results", default=1000)
     if max_results is not None and not 1 <= max_results <= MAX_RESULTS:
@@ -177,6 +185,7 @@ def _log(
 
 
 @router.post("/runs/log-metric")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid")
 def log_metric(msg: Msg, service: Tracking) -> dict[str, Any]:
     run_id = msg.run_id()
     entry = {
@@ -188,12 +197,14 @@ def log_metric(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 
 @router.post("/runs/log-parameter")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid")
 def log_param(msg: Msg, service: Tracking) -> dict[str, Any]:
     service.log_param(msg.run_id(), msg.required("key"), msg.string("value", default="") or "")
     return {}
 
 
 @router.post("/runs/set-tag")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid")
 def set_tag(msg: Msg, service: Tracking) -> dict[str, Any]:
     run_id, key = msg.run_id(), msg.required("key")
     value = msg.string("value", default="") or ""
@@ -205,6 +216,7 @@ def set_tag(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 
 @router.post("/runs/delete-tag")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid")
 def delete_tag(msg: Msg, service: Tracking) -> dict[str, Any]:
     key = msg.required("key")
     if key == translate.RUN_NAME_TAG:
@@ -214,6 +226,7 @@ def delete_tag(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 
 @router.post("/runs/log-batch")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid")
 def log_batch(msg: Msg, service: Tracking) -> dict[str, Any]:
     run_id = msg.run_id()
     metrics, params, tags = msg.objects("metrics"), msg.pairs("params"), msg.pairs("tags")
@@ -226,6 +239,7 @@ def log_batch(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 
 @router.post("/runs/log-inputs")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid")
 def log_inputs(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, Any]:
     run_id = msg.run_id()
     datasets = []
@@ -252,6 +266,7 @@ def log_inputs(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, A
 
 
 @router.post("/runs/outputs")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid")
 def log_outputs(msg: Msg, models: LoggedModels) -> dict[str, Any]:
     run_id = msg.run_id()
     outputs = []
@@ -264,6 +279,7 @@ def log_outputs(msg: Msg, models: LoggedModels) -> dict[str, Any]:
 
 
 @router.post("/runs/log-model")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid")
 def log_model(msg: Msg, service: Tracking) -> dict[str, Any]:
     """MLflow 2's record of a model logged in a run: appended to the run's model history tag."""
     run_id, raw = msg.run_id(), msg.required("model_json")
@@ -311,6 +327,7 @@ def _window(token: str | None) -> tuple[int | None, int]:
 
 
 @router.get("/metrics/get-history")
+@needs(Permission.READ, "run", "run_id", "run_uuid")
 def get_metric_history(msg: Msg, service: Tracking) -> dict[str, Any]:
     run_id, key = msg.run_id(), msg.required("metric_key")
     max_results = msg.integer("max_results")
@@ -355,6 +372,7 @@ def _bulk(
 
 
 @router.get("/metrics/get-history-bulk-interval")
+@needs(Permission.READ, "run", "run_ids")
 def get_metric_history_bulk_interval(msg: Msg, service: Tracking) -> dict[str, Any]:
     run_ids = msg.strings("run_ids")
     if not run_ids:
@@ -378,6 +396,7 @@ def get_metric_history_bulk_interval(msg: Msg, service: Tracking) -> dict[str, A
 
 
 @router.get("/metrics/get-history-bulk")
+@needs(Permission.READ, "run", "run_id")
 def get_metric_history_bulk(msg: Msg, service: Tracking) -> dict[str, Any]:
     run_ids = msg.strings("run_id")
     if not run_ids:
@@ -392,6 +411,7 @@ def get_metric_history_bulk(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ artifacts
 @router.get("/artifacts/list")
+@needs(Permission.READ, "run", "run_id", "run_uuid")
 def list_artifacts(msg: Msg, service: Artifacts, tracking: Tracking) -> dict[str, Any]:
     run_id = msg.run_id()
     # Only a trailing '/' is dropped: an absolute or traversing path is refused by the service

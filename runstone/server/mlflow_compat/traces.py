@@ -22,6 +22,8 @@ from fastapi.responses import Response
 from runstone import deps
 from runstone.entities import TraceInfo
 from runstone.errors import InvalidInput
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.server import uploads
 from runstone.server.http import JSON
 from runstone.server.mlflow_compat.protocol import MlflowRoute, invalid, missing
@@ -99,6 +101,7 @@ def trace_info(info: TraceInfo) -> dict[str, Any]:
 
 
 @router.post("/traces")
+@needs(Permission.EDIT, "experiment", "trace.trace_info.trace_location.mlflow_experiment.experiment_id")
 def start_trace(msg: Msg, service: Traces) -> dict[str, Any]:
     trace = msg.raw("trace")
     if not isinstance(trace, dict) or not isinstance(trace.get("trace_info"), dict):
@@ -128,6 +131,7 @@ def start_trace(msg: Msg, service: Traces) -> dict[str, Any]:
 
 
 @router.post("/traces/search")
+@needs(Permission.READ, "experiment", "locations[].mlflow_experiment.experiment_id")
 def search_traces(msg: Msg, service: Traces) -> dict[str, Any]:
     experiment_ids = []
     for i, location in enumerate(msg.objects("locations")):
@@ -153,6 +157,7 @@ def search_traces(msg: Msg, service: Traces) -> dict[str, Any]:
 
 
 @router.post("/traces/delete-traces")
+@needs(Permission.EDIT, "experiment", "experiment_id")
 def delete_traces(msg: Msg, service: Traces) -> dict[str, Any]:
     deleted = service.delete(
         msg.required("experiment_id"),
@@ -164,23 +169,28 @@ def delete_traces(msg: Msg, service: Traces) -> dict[str, Any]:
 
 
 @router.post("/traces/link-to-run")
+@needs(Permission.EDIT, "run", "run_id")
+@needs(Permission.EDIT, "trace", "trace_ids")
 def link_traces_to_run(msg: Msg, service: Traces) -> dict[str, Any]:
     service.link_to_run(msg.strings("trace_ids"), msg.required("run_id"))
     return {}
 
 
 @router.get("/traces/{trace_id}")
+@needs(Permission.READ, "trace", "trace_id")
 def get_trace_info(trace_id: str, service: Traces) -> dict[str, Any]:
     return {"trace": {"trace_info": trace_info(service.get(trace_id))}}
 
 
 @router.patch("/traces/{trace_id}/tags")
+@needs(Permission.EDIT, "trace", "trace_id")
 def set_trace_tag(trace_id: str, msg: Msg, service: Traces) -> dict[str, Any]:
     service.set_tag(trace_id, msg.required("key"), msg.string("value") or "")
     return {}
 
 
 @router.delete("/traces/{trace_id}/tags")
+@needs(Permission.EDIT, "trace", "trace_id")
 def delete_trace_tag(trace_id: str, msg: Msg, service: Traces) -> dict[str, Any]:
     service.delete_tag(trace_id, msg.required("key"))
     return {}
@@ -193,6 +203,7 @@ def _check_location(service: TraceService, experiment_id: str, trace_id: str) ->
 
 
 @data_router.put("/artifacts/{experiment_id}/traces/{trace_id}/artifacts/traces.json")
+@needs(Permission.EDIT, "trace", "trace_id")
 async def upload_trace_data(experiment_id: str, trace_id: str, request: Request, service: Traces) -> dict[str, Any]:
     uploads.check_declared(request, TRACE_DATA_LIMIT)
     await run_in_threadpool(_check_location, service, experiment_id, trace_id)
@@ -206,6 +217,7 @@ async def upload_trace_data(experiment_id: str, trace_id: str, request: Request,
 
 
 @data_router.get("/artifacts/{experiment_id}/traces/{trace_id}/artifacts/traces.json", response_model=None)
+@needs(Permission.READ, "trace", "trace_id")
 def download_trace_data(experiment_id: str, trace_id: str, service: Traces) -> Response:
     _check_location(service, experiment_id, trace_id)
     body = orjson.dumps({"spans": service.spans(trace_id)})

@@ -16,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from runstone.deps import artifacts
 from runstone.errors import RunstoneError
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.schemas.tracking import file_public
 from runstone.server import uploads
 from runstone.server.http import JSON, Route
@@ -35,6 +37,7 @@ def _attachment(filename: str) -> str:
 
 
 @router.put("/artifacts/{path:path}", summary="Upload one artifact file (raw request body)")
+@needs(Permission.EDIT, "run", "run_id")
 async def upload_artifact(run_id: str, path: str, request: Request, service: Artifacts) -> dict[str, Any]:
     spool = await uploads.receive(request, request.app.state.settings.max_artifact_bytes)
     try:
@@ -45,12 +48,14 @@ async def upload_artifact(run_id: str, path: str, request: Request, service: Art
 
 
 @router.get("/artifacts", summary="List artifacts directly inside a folder")
+@needs(Permission.READ, "run", "run_id")
 def list_artifacts(run_id: str, service: Artifacts, path: str = "", recursive: bool = False) -> dict[str, Any]:
     files = service.files(run_id, path) if recursive else service.list_artifacts(run_id, path)
     return {"files": [file_public(f) for f in files]}
 
 
 @router.get("/artifacts/{path:path}", summary="Download one artifact file", response_model=None)
+@needs(Permission.READ, "run", "run_id")
 def download_artifact(run_id: str, path: str, service: Artifacts) -> FileResponse | StreamingResponse:
     artifact = service.open(run_id, path)
     return file_response(artifact, service.read)
@@ -148,6 +153,7 @@ def _reason(exc: Exception) -> str:
 
 
 @router.get("/artifacts-zip", summary="Download a folder of artifacts as a zip file", response_model=None)
+@needs(Permission.READ, "run", "run_id")
 def download_zip(run_id: str, service: Artifacts, path: str = "") -> StreamingResponse:
     files = service.open_all(run_id, path)  # fails with 404 before the response starts
     name = (path.strip("/").rsplit("/", 1)[-1] or run_id) + ".zip"
@@ -159,5 +165,6 @@ def download_zip(run_id: str, service: Artifacts, path: str = "") -> StreamingRe
 
 
 @router.delete("/artifacts/{path:path}", summary="Delete an artifact file or folder")
+@needs(Permission.EDIT, "run", "run_id")
 def delete_artifacts(run_id: str, path: str, service: Artifacts) -> dict[str, Any]:
     return {"deleted": service.delete_artifacts(run_id, path)}

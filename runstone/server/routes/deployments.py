@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from runstone.deps import deployments
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.registry.deployments import DeploymentService
 from runstone.schemas.deployments import DeploymentCreate, deployment_public
 from runstone.server.http import JSON, Route
@@ -17,6 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["deployments"], route_class=Route, de
 
 
 @router.post("/deployments", status_code=201, summary="Record that a model version is served somewhere")
+@needs(Permission.EDIT, "model", "model_name")
 def record(body: DeploymentCreate, service: Deployments) -> dict[str, Any]:
     deployment = service.record_deployment(
         body.name, body.model_name, body.version, target=body.target, description=body.description
@@ -25,6 +28,7 @@ def record(body: DeploymentCreate, service: Deployments) -> dict[str, Any]:
 
 
 @router.get("/deployments", summary="Deployment records, newest first (filter by model, version, name, active)")
+@needs(Permission.READ, "model", "model_name")
 def list_deployments(
     service: Deployments,
     model_name: str | None = None,
@@ -37,10 +41,12 @@ def list_deployments(
 
 
 @router.get("/deployments/{deployment_id}", summary="Get a deployment record")
+@needs(Permission.READ, "deployment", "deployment_id")
 def get(deployment_id: int, service: Deployments) -> dict[str, Any]:
     return {"deployment": deployment_public(service.get_deployment(deployment_id))}
 
 
 @router.post("/deployments/{deployment_id}/end", summary="Record that a deployment stopped serving")
+@needs(Permission.EDIT, "deployment", "deployment_id")
 def end(deployment_id: int, service: Deployments) -> dict[str, Any]:
     return {"deployment": deployment_public(service.end_deployment(deployment_id))}

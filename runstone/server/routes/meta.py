@@ -12,6 +12,7 @@ from runstone.backend import Backend
 from runstone.deps import backend, context
 from runstone.errors import RunstoneError, Unavailable
 from runstone.governance.audit import AuditService
+from runstone.governance.needs import admin_only, signed_in
 from runstone.prometheus import CONTENT_TYPE
 from runstone.schemas.common import Model
 from runstone.server.http import JSON, Route
@@ -23,11 +24,13 @@ router = APIRouter(route_class=Route, default_response_class=JSON, tags=["server
 
 
 @router.get("/health", summary="Liveness: the server process answers")
+@signed_in
 async def health() -> dict[str, Any]:
     return {"status": "ok"}
 
 
 @router.get("/health/ready", summary="Readiness: the database and the artifact store take writes")
+@signed_in
 def ready(request: Request) -> dict[str, Any]:
     b: Backend = request.app.state.backend
     checks: dict[str, str] = {}
@@ -52,6 +55,7 @@ def ready(request: Request) -> dict[str, Any]:
 
 
 @router.get("/version", summary="Server version")
+@signed_in
 def version() -> dict[str, Any]:
     return {"version": VERSION}
 
@@ -59,11 +63,13 @@ def version() -> dict[str, Any]:
 @router.get(
     "/metrics", summary="Prometheus metrics of this server (all its worker processes)", response_class=PlainTextResponse
 )
+@signed_in
 def metrics(request: Request) -> Response:
     return Response(request.app.state.stats.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/api/v1/audit", summary="Audit events, oldest first")
+@admin_only
 def audit_events(
     b: Annotated[Backend, Depends(backend)],
     target_type: str | None = None,
@@ -76,6 +82,7 @@ def audit_events(
 
 
 @router.get("/api/v1/audit/verify", summary="Check the audit chain for tampering")
+@admin_only
 def audit_verify(b: Annotated[Backend, Depends(backend)]) -> dict[str, Any]:
     return AuditService(b.db).verify().__dict__
 
@@ -89,6 +96,7 @@ class GcRequest(Model):
 
 
 @router.post("/api/v1/gc", summary="Permanently remove deleted runs and experiments")
+@admin_only
 def gc(body: GcRequest, request: Request, b: Annotated[Backend, Depends(backend)]) -> dict[str, Any]:
     report = collect(
         context(request),

@@ -26,6 +26,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from runstone import deps
 from runstone.errors import InvalidInput
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.server.http import Route
 from runstone.tracking.traces import TraceService
 
@@ -94,6 +96,7 @@ def spans_by_trace(body: bytes) -> dict[str, list[dict[str, Any]]]:
 
 
 @router.post("/v1/traces", summary="Receive spans from OpenTelemetry exporters (OTLP/HTTP, protobuf)")
+@needs(Permission.EDIT, "experiment", "header:x-mlflow-experiment-id", "default:0")
 async def export_traces(request: Request, service: Annotated[TraceService, Depends(traces)]) -> Response:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != PROTOBUF:

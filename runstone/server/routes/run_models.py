@@ -12,6 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from runstone import deps
 from runstone.codec import float_out
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.schemas.tracking import LoggedModelSearch, RunModelPublish
 from runstone.server.http import JSON, Route
 from runstone.tracking import run_models
@@ -26,6 +28,7 @@ LoggedModels = Annotated[LoggedModelService, Depends(deps.logged_models)]
 
 
 @router.post("/{run_id}/logged-models", status_code=201, summary="Record a model of a run as a logged model")
+@needs(Permission.EDIT, "run", "run_id")
 async def publish_run_model(
     run_id: str,
     body: RunModelPublish,
@@ -37,6 +40,7 @@ async def publish_run_model(
 
 
 @search_router.post("/search", summary="Search logged models with the filter grammar")
+@needs(Permission.READ, "experiment", "experiment_ids")
 def search_logged_models(body: LoggedModelSearch, models: LoggedModels) -> dict[str, Any]:
     page = models.search(body.experiment_ids, body.filter, max_results=body.max_results, page_token=body.page_token)
     found = []

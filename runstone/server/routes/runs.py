@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends
 
 from runstone.deps import browse, tracking
 from runstone.entities import Dataset, Metric
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.schemas.tracking import (
     HistoryGridSearch,
     LogBatch,
@@ -29,6 +31,7 @@ Browse = Annotated[BrowseService, Depends(browse)]
 
 
 @router.post("", status_code=201, summary="Create a run")
+@needs(Permission.EDIT, "experiment", "experiment_id", "default:0")
 def create_run(body: RunCreate, service: Tracking) -> dict[str, Any]:
     run = service.create_run(
         body.experiment_id,
@@ -44,6 +47,8 @@ def create_run(body: RunCreate, service: Tracking) -> dict[str, Any]:
 # The two routes below answer with a ready JSON response: their answers are large, and
 # re-validating them against the declared response model costs more than the query.
 @router.post("/search", summary="Search runs with the filter grammar", response_model=dict[str, Any])
+@needs(Permission.READ, "experiment", "experiment_ids", optional=True)
+@needs(Permission.READ, "experiment_name", "experiment_names", optional=True)
 def search_runs(body: RunSearch, service: Tracking) -> JSON:
     page = service.search_runs(
         body.experiment_ids,
@@ -65,6 +70,7 @@ def search_runs(body: RunSearch, service: Tracking) -> JSON:
     summary="Downsampled histories of many metrics of many runs in one read",
     response_model=dict[str, Any],
 )
+@needs(Permission.READ, "run", "run_ids")
 def search_metric_histories(body: HistoryGridSearch, service: Browse) -> JSON:
     found = service.history_grid(
         body.run_ids, body.keys, max_points=body.max_points, start_step=body.start_step, end_step=body.end_step
@@ -73,34 +79,41 @@ def search_metric_histories(body: HistoryGridSearch, service: Browse) -> JSON:
 
 
 @router.get("/{run_id}", summary="Get a run")
+@needs(Permission.READ, "run", "run_id")
 def get_run(run_id: str, service: Tracking) -> dict[str, Any]:
     return {"run": run_public(service.get_run(run_id))}
 
 
 @router.get("/{run_id}/children", summary="Ids of a run's nested runs")
+@needs(Permission.READ, "run", "run_id")
 def get_children(run_id: str, service: Tracking) -> dict[str, Any]:
     return {"run_ids": service.child_run_ids(run_id)}
 
 
 @router.patch("/{run_id}", summary="Update a run's status, end time or name")
+@needs(Permission.EDIT, "run", "run_id")
 def update_run(run_id: str, body: RunUpdate, service: Tracking) -> dict[str, Any]:
     run = service.update_run(run_id, status=body.status, end_time=body.end_time, run_name=body.run_name)
     return {"run": run_public(run)}
 
 
 @router.post("/{run_id}/delete", summary="Delete a run (restorable)")
+@needs(Permission.EDIT, "run", "run_id")
 def delete_run(run_id: str, service: Tracking) -> dict[str, Any]:
     service.delete_run(run_id)
     return {}
 
 
 @router.post("/{run_id}/restore", summary="Restore a deleted run")
+@needs(Permission.EDIT, "run", "run_id")
 def restore_run(run_id: str, service: Tracking) -> dict[str, Any]:
     service.restore_run(run_id)
     return {}
 
 
 @router.post("/{run_id}/move", summary="Move a run to another experiment")
+@needs(Permission.EDIT, "run", "run_id")
+@needs(Permission.EDIT, "experiment", "experiment_id")
 def move_run(run_id: str, body: RunMove, service: Tracking) -> dict[str, Any]:
     return {"run": run_public(service.move_run(run_id, body.experiment_id))}
 
@@ -110,6 +123,7 @@ def move_run(run_id: str, body: RunMove, service: Tracking) -> dict[str, Any]:
     summary="Log metrics, params and tags in one all-or-nothing write",
     response_model=dict[str, Any],
 )
+@needs(Permission.EDIT, "run", "run_id")
 def log_batch(run_id: str, body: LogBatch, service: Tracking) -> JSON:
     service.log_batch(
         run_id,
@@ -123,6 +137,7 @@ def log_batch(run_id: str, body: LogBatch, service: Tracking) -> JSON:
 
 
 @router.delete("/{run_id}/tags/{key:path}", summary="Delete a run tag")
+@needs(Permission.EDIT, "run", "run_id")
 def delete_tag(run_id: str, key: str, service: Tracking) -> dict[str, Any]:
     service.delete_tag(run_id, key)
     return {}
@@ -133,6 +148,7 @@ def delete_tag(run_id: str, key: str, service: Tracking) -> dict[str, Any]:
     summary="A metric's history, column-wise, optionally downsampled",
     response_model=dict[str, Any],
 )
+@needs(Permission.READ, "run", "run_id")
 def metric_history(
     run_id: str,
     key: str,
@@ -149,6 +165,7 @@ def metric_history(
 
 
 @router.post("/{run_id}/inputs", summary="Link dataset inputs to a run")
+@needs(Permission.EDIT, "run", "run_id")
 def log_inputs(run_id: str, body: LogInputs, service: Tracking) -> dict[str, Any]:
     service.log_inputs(
         run_id,

@@ -1,0 +1,141 @@
+"""Default-deny authorization: ``enforce`` runs before every route of the assembled app (an
+app-wide dependency) and applies the needs the route declares (``runstone.governance.needs``).
+
+With auth off it lets everything through. With auth on, a route that declares nothing is
+refused, and ``tests/server/test_route_permissions.py`` fails while any route lacks a
+declaration. Routes that are not endpoints (the OpenAPI document, static files) are listed in
+``OTHER_ROUTES``: the auth gate asks every one of them for a credential.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio.to_thread
+from fastapi import Request
+
+from runstone.backend import Backend
+from runstone.deps import AUTH_SCOPE_KEY, principal_of
+from runstone.errors import InvalidInput, PermissionDenied
+from runstone.governance import permissions, resources
+from runstone.governance.context import Principal
+from runstone.governance.needs import Need, needs_of
+from runstone.server.http import decode_json
+
+OTHER_ROUTES = {"/openapi.json": "signed in", "/ui/static": "signed in"}
+_CACHE_SIZE = 4096
+
+
+class Gate:
+    """Decides permission checks, remembering each decision for ``cache_seconds`` so a busy
+    client's log-batch costs no database read; a revoked grant stops counting within that time."""
+
+    def __init__(self, backend: Backend, cache_seconds: float) -> None:
+        self.backend = backend
+        self.cache_seconds = cache_seconds
+        self._decisions: dict[tuple[str, str, str, int], float] = {}
+
+    async def check(self, principal: Principal, need: Need, values: list[str]) -> None:
+        assert need.permission is not None and need.kind is not None
+        now = time.monotonic()
+        missing = []
+        for value in values:
+            expiry = self._decisions.get((principal.user, need.kind, value, need.permission))
+            if expiry is None or expiry <= now:
+                missing.append(value)
+        if missing:
+            await anyio.to_thread.run_sync(self._check, principal, need, missing)
+            if len(self._decisions) >= _CACHE_SIZE:
+                self._decisions.clear()
+            if self.cache_seconds > 0:
+                for value in missing:
+                    self._decisions[(principal.user, need.kind, value, need.permission)] = now + self.cache_seconds
+
+    def _check(self, principal: Principal, need: Need, values: list[str]) -> None:
+        assert need.permission is not None and need.kind is not None
+        with self.backend.db.transaction() as s:
+            for value in values:
+                resource_type, resource_id = resources.owner(s, need.kind, value)
+                permissions.require(s, principal, need.permission, resource_type, resource_id)
+
+
+async def enforce(request: Request) -> None:
+    """The app-wide dependency that applies each route's declared needs."""
+    if request.scope.get(AUTH_SCOPE_KEY) is None:
+        return  # auth off (with auth on, the gate has refused every request without a credential)
+    declared = needs_of(request.scope.get("endpoint"))
+    principal = principal_of(request)
+    where = f"{request.method} {request.url.path[:200]}"
+    if not declared:
+        raise PermissionDenied(f"{where} declares no permission, so nobody may use it.")
+    if principal.is_admin:
+        return
+    for need in declared:
+        if need.admin:
+            raise PermissionDenied(f"Only an admin may {where}; {principal.user!r} is not one.")
+        if need.permission is None:
+            continue
+        values = await _values(request, need)
+        if values is not None:
+            await request.app.state.access.check(principal, need, values)
+
+
+async def _body(request: Request) -> Any:
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return {}
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        return {key: form.getlist(key) if len(form.getlist(key)) > 1 else form[key] for key in form}
+    body = await request.body()
+    data = decode_json(body, nan_literals=True) if body.strip() else {}
+    if isinstance(data, str):  # old MLflow clients send JSON inside a JSON string
+        data = decode_json(data.encode(), nan_literals=True) if data.strip() else {}
+    return data
+
+
+def _dig(data: Any, path: str) -> Any:
+    """A nested field: ``a.b`` reads b of a, ``a[].b`` b of every element of the list a."""
+    head, _, rest = path.partition(".")
+    if head.endswith("[]"):
+        items = data.get(head[:-2]) if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            return None
+        found = [_dig(item, rest) for item in items]
+        return [v for v in found if v is not None]
+    value = data.get(head) if isinstance(data, dict) else None
+    return _dig(value, rest) if rest and value is not None else value
+
+
+async def _values(request: Request, need: Need) -> list[str] | None:
+    """The ids the need names in this request (None: an optional need with nothing named)."""
+    fields = need.fields
+    for field in fields:
+        if field in request.path_params:
+            return [str(request.path_params[field])]
+    query = request.query_params
+    for field in fields:
+        if field in query:
+            return query.getlist(field)
+    data: Any = None
+    for field in fields:
+        if field.startswith("header:"):
+            header = request.headers.get(field.removeprefix("header:"))
+            if header:
+                return [header]
+            continue
+        if field.startswith("default:"):
+            return [field.removeprefix("default:")]
+        if data is None:
+            data = await _body(request)
+        value = _dig(data, field)
+        if value is None or value == "":
+            continue
+        items = value if isinstance(value, list) else [value]
+        if all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in items):
+            return [str(v) for v in items]
+        raise InvalidInput(f"Invalid value for parameter '{field}': expected a string or an id.")
+    if need.optional:
+        return None
+    raise InvalidInput(f"Missing value for required parameter '{fields[0]}'.")
