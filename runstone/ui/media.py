@@ -16,6 +16,8 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from runstone.deps import artifacts, browse
 from runstone.errors import InvalidInput, NotFound
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.browse import MAX_COMPARED_RUNS, BrowseService
 from runstone.tracking.tags import IMAGES_FOLDER as IMAGES
@@ -42,6 +44,7 @@ def _tables(tag: str | None) -> list[str]:
 
 
 @data_router.get("/ui/data/media")
+@needs(Permission.READ, "run", "run", optional=True)
 def media(info: Browse, files: Artifacts, run: Annotated[list[str] | None, Query()] = None) -> Response:
     """The image keys (with each run's steps) and the tables of the named runs."""
     run_ids = list(dict.fromkeys(run or []))
@@ -68,6 +71,7 @@ def media(info: Browse, files: Artifacts, run: Annotated[list[str] | None, Query
 
 
 @data_router.get("/ui/data/table")
+@needs(Permission.READ, "run", "run")
 def table(files: Artifacts, run: str, path: str) -> Response:
     """A logged table's columns and rows, for the browser to sort and filter."""
     artifact = files.open(run, path)

@@ -18,6 +18,8 @@ from fastapi.responses import RedirectResponse
 from runstone.deps import saved_views
 from runstone.entities import SavedView
 from runstone.errors import InvalidInput, RunstoneError
+from runstone.governance.needs import needs
+from runstone.governance.permissions import Permission
 from runstone.tracking.saved_views import SavedViewService
 from runstone.ui.web import PageRoute, check_csrf, redirect
 
@@ -44,11 +46,13 @@ def _state(query: str, workspace: str) -> dict[str, Any]:
 
 
 @router.get("/ui/experiments/{experiment_id}/views/{view_id}")
+@needs(Permission.READ, "experiment", "experiment_id")
 def open_view(experiment_id: str, view_id: str, service: Views) -> Response:
     return RedirectResponse(page_url(service.get_view(experiment_id, view_id)), status_code=303)
 
 
 @router.post("/ui/experiments/{experiment_id}/views")
+@needs(Permission.EDIT, "experiment", "experiment_id")
 def save_view(
     request: Request,
     experiment_id: str,
@@ -66,6 +70,7 @@ def save_view(
 
 
 @router.post("/ui/experiments/{experiment_id}/views/{view_id}")
+@needs(Permission.EDIT, "experiment", "experiment_id")
 def update_view(
     request: Request,
     experiment_id: str,
@@ -83,6 +88,7 @@ def update_view(
 
 
 @router.post("/ui/experiments/{experiment_id}/views/{view_id}/delete")
+@needs(Permission.EDIT, "experiment", "experiment_id")
 def delete_view(request: Request, experiment_id: str, view_id: str, service: Views) -> Response:
     target = f"/ui/experiments/{experiment_id}?saved_view=none"
     try:
