@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from runstone.store.rows import plain_rows
@@ -329,14 +329,18 @@ def _points_at(
     if not wanted:
         return {}
     m = metrics_table.c
+    pairs = set(wanted)
+    # Two IN lists rather than a row-value IN: SQLite walks the (run, key, step) index with them.
     rows = plain_rows(
         session,
         select(m.run_id, m.step, m.timestamp, m.value).where(
-            m.key_id == key_id, tuple_(m.run_id, m.step).in_(list(dict.fromkeys(wanted)))
+            m.run_id.in_({r for r, _ in pairs}), m.key_id == key_id, m.step.in_({s for _, s in pairs})
         ),
     )
     out: dict[tuple[int, int, bool], Point] = {}
     for run, step, ts, value in rows:
+        if (run, step) not in pairs:
+            continue
         key = (int(run), int(step), last)
         seen = out.get(key)
         if seen is None or (ts > seen[1] if last else ts < seen[1]):

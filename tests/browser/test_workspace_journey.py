@@ -287,3 +287,36 @@ def test_images_have_a_step_slider_and_a_logged_table_sorts_and_filters_in_the_b
     expect(table).to_contain_text("2 of 4 rows")
     table.scroll_into_view_if_needed()
     screenshot(page, "workspace-table", full_page=False)
+
+
+def test_keyboard_shortcuts_and_dark_mode(page, workspace):
+    page.emulate_media(color_scheme="dark")
+    open_workspace(page, workspace)
+    background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(21, 25, 30)"  # the dark background, as the system asks
+    page.locator("h1").click()  # focus on the page, not in a box
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    second = page.locator("tr[data-run]").nth(1)
+    expect(second).to_have_attribute("aria-current", "true")
+    run_id = second.get_attribute("data-run")
+    page.keyboard.press("x")
+    expect(second.locator("input[name=run]")).to_be_checked()
+    expect(page.locator("[data-workspace]")).to_have_attribute("data-runs", run_id)
+    page.keyboard.press("x")
+    expect(second.locator("input[name=run]")).not_to_be_checked()
+    page.keyboard.press("h")
+    expect(second).to_have_class(re.compile(r"\brun-hidden\b"))
+    page.keyboard.press("h")
+    expect(second).not_to_have_class(re.compile(r"\brun-hidden\b"))
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_contain_text("next run")
+    page.keyboard.press("/")
+    expect(page.locator("#filter")).to_be_focused()
+    page.keyboard.press("j")  # typed into the filter, not a shortcut
+    expect(page.locator("#filter")).to_have_value("j")
+    page.keyboard.press("Escape")
+    page.keyboard.press("w")
+    panel_runs(page)
+    page.locator("#workspace").evaluate("e => e.scrollIntoView()")
+    screenshot(page, "workspace-dark", full_page=False)

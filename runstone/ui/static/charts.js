@@ -157,11 +157,18 @@
       xaxis.range = chart.zoom.slice();
       xaxis.autorange = false;
     }
+    // The page's colours (dark mode follows the system): text and grid lines from its CSS variables.
+    const style = getComputedStyle(document.documentElement);
+    const line = style.getPropertyValue("--line").trim() || "#d8dde3";
+    xaxis.gridcolor = line;
     return {
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      font: { color: style.getPropertyValue("--fg").trim() || "#1b1f24" },
       margin: { l: 60, r: 20, t: 10, b: 45 },
       height: chart.element.classList.contains("wide") ? 360 : 280,
       xaxis: xaxis,
-      yaxis: { type: settings.log ? "log" : "linear", title: { text: chart.key }, autorange: true },
+      yaxis: { type: settings.log ? "log" : "linear", title: { text: chart.key }, autorange: true, gridcolor: line },
       hovermode: "closest",
       showlegend: false,
       uirevision: settings.x + settings.log,

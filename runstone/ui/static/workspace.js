@@ -156,7 +156,8 @@
     });
   }
 
-  function maxPoints() { return Math.max(100, Math.min(500, Math.floor(20000 / Math.max(1, runs.length)))); }
+  // About 4,000 points a panel: 400 a run for 10 runs, 40 (each stretch's extremes) for 100.
+  function maxPoints() { return Math.max(40, Math.min(500, Math.floor(4000 / Math.max(1, runs.length)))); }
 
   function gridUrl(keys, range) {
     const query = new URLSearchParams({ max_points: String(maxPoints()) });
@@ -371,9 +372,14 @@
     const yaxis = { type: settings.log ? "log" : "linear", autorange: true };
     const range = settings.robust ? robustRange(data) : null;
     if (range) { yaxis.range = range; yaxis.autorange = false; }
+    // The page's colours (dark mode follows the system): text and grid lines from its CSS variables.
+    const style = getComputedStyle(document.documentElement);
+    const line = style.getPropertyValue("--line").trim() || "#d8dde3";
+    xaxis.gridcolor = yaxis.gridcolor = line;
+    xaxis.zerolinecolor = yaxis.zerolinecolor = line;
     return { margin: { l: 50, r: 10, t: 8, b: 38 }, height: 240, xaxis: xaxis, yaxis: yaxis, hovermode: "closest", showlegend: false,
       uirevision: settings.x + settings.log + settings.robust, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-      font: { color: getComputedStyle(root).color } };
+      font: { color: style.getPropertyValue("--fg").trim() || "#1b1f24" } };
   }
 
   function draw(panel) {
