@@ -10,7 +10,8 @@ from fastapi import Request
 from runstone.backend import Backend
 from runstone.errors import InvalidInput, Unauthenticated
 from runstone.governance.context import Context, Principal
-from runstone.governance.identity import Authenticated
+from runstone.governance.identity import Authenticated, IdentityService
+from runstone.governance.permissions import PermissionService
 from runstone.registry.approvals import GovernedRegistry
 from runstone.registry.deployments import DeploymentService
 from runstone.registry.webhooks import WebhookService
@@ -102,3 +103,11 @@ async def deployments(request: Request) -> DeploymentService:
 
 async def webhooks(request: Request) -> WebhookService:
     return backend(request).webhooks(context(request))
+
+
+async def identity(request: Request) -> IdentityService:
+    return IdentityService(context(request))
+
+
+async def permissions(request: Request) -> PermissionService:
+    return PermissionService(context(request))

@@ -316,6 +316,8 @@ class Policy:
     required_approvals: int = 1
     gates: list[Gate] = field(default_factory=list)
     rollback_requires_approval: bool = False
+    # With auth on: only members of this group may approve the model's requests.
+    approver_group: str | None = None
 
     def protects(self, kind: str, target: str) -> bool:
         return target in (self.protected_stages if kind == "stage" else self.protected_aliases)

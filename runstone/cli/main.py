@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from runstone.cli import (
+    access,
     admin,
     artifacts,
     db,
@@ -51,6 +52,8 @@ cli.add_command(projects.sweep)
 cli.add_command(monitor.monitor)
 cli.add_command(users.users)
 cli.add_command(users.tokens)
+cli.add_command(access.groups)
+cli.add_command(access.permissions)
 
 
 def main() -> None:

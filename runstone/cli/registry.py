@@ -367,6 +367,7 @@ def _gate(text: str) -> Gate:
 @click.option("--approvals", type=int, default=None, help="Approvals a request needs (default 1).")
 @click.option("--gate", "gates", multiple=True, help="Automatic check, e.g. 'accuracy>=current' or 'auc>0.9'.")
 @click.option("--rollback-needs-approval", is_flag=True, help="Rollbacks of protected targets need a request too.")
+@click.option("--approver-group", default=None, help="With auth on: only this group's members approve requests.")
 @click.option("--clear", is_flag=True, help="Protect nothing any more.")
 @as_json
 def policy(
@@ -377,19 +378,25 @@ def policy(
     approvals: int | None,
     gates: tuple[str, ...],
     rollback_needs_approval: bool,
+    approver_group: str | None,
     clear: bool,
     as_json: bool,
 ) -> None:
     """Show NAME's approval policy, or set it when options are given (they replace the whole policy)."""
     c = client(tracking_uri)
-    changes = stages or aliases or approvals is not None or gates or rollback_needs_approval
+    changes = stages or aliases or approvals is not None or gates or rollback_needs_approval or approver_group
     if clear and changes:
         raise InvalidInput("--clear takes no other policy options.")
     if clear:
         result = c.set_model_policy(name, Policy())
     elif changes:
         current = Policy(
-            list(stages), list(aliases), approvals or 1, [_gate(g) for g in gates], rollback_needs_approval
+            list(stages),
+            list(aliases),
+            approvals or 1,
+            [_gate(g) for g in gates],
+            rollback_needs_approval,
+            approver_group,
         )
         result = c.set_model_policy(name, current)
     else:

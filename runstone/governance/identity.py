@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from runstone.entities import ApiToken, User
-from runstone.errors import InvalidInput, Unauthenticated
+from runstone.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from runstone.governance.context import Context
 from runstone.store import identity as store
 
@@ -141,6 +141,7 @@ class IdentityService:
         resources: Sequence[str] | None = None,
         expiry_time: int | None = None,
     ) -> NewToken:
+        self._own_or_admin(user, "create the tokens")
         if not 1 <= len(name) <= 250:
             raise InvalidInput("A token name is 1-250 characters.")
         if resources is not None:
@@ -178,12 +179,31 @@ class IdentityService:
             )
         return NewToken(token, f"rst_{token_id}_{secret}")
 
+    def _own_or_admin(self, user: str, what: str) -> None:
+        principal = self.ctx.principal
+        if principal.authenticated and not principal.is_admin and user != principal.user:
+            raise PermissionDenied(
+                f"Only an admin may {what} of another user; {principal.user!r} asked for {user!r}'s."
+            )
+
+    def visible_tokens(self, user: str | None = None) -> list[ApiToken]:
+        """Tokens as the caller may see them: its own, or anyone's (filtered by ``user``) for an admin."""
+        principal = self.ctx.principal
+        if principal.authenticated and not principal.is_admin:
+            self._own_or_admin(user or principal.user, "list the tokens")
+            user = principal.user
+        return self.tokens(user)
+
     def tokens(self, user: str | None = None) -> list[ApiToken]:
         with self.ctx.transaction() as s:
             return store.tokens(s, user)
 
     def revoke_token(self, token_id: str) -> ApiToken:
         with self.ctx.transaction(write=True) as s:
+            found = store.find_token(s, token_id)
+            if found is None:
+                raise NotFound(f"No API token with id {token_id!r}.")
+            self._own_or_admin(found[2].name, "revoke the tokens")
             token = store.revoke_token(s, token_id, self.ctx.clock())
             self.ctx.audit.write(s, "token.revoke", "token", token_id, after={"user": token.user})
         return token

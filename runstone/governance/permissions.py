@@ -116,6 +116,10 @@ def on_create(session: Session, ctx: Context, resource_type: str, resource_id: s
             store.set_grant(session, resource_type, resource_id, "group", group, permission, now, replaces=replaces)
 
 
+def in_group(session: Session, user: str, group: str) -> bool:
+    return group in store.groups_of(session, user)
+
+
 def check_group_name(name: str) -> str:
     if not _GROUP_RE.match(name):
         raise InvalidInput("A group name is 1-256 letters, digits or . @ + - _ characters (no spaces).")
@@ -251,8 +255,13 @@ class PermissionService:
             return [g for g in found if (seen := readable[g[0]]) is None or g[1] in seen]
 
     def standing(self, resource_type: str, resource_id: str) -> Standing:
+        _check_resource(resource_type, "user")
         with self.ctx.transaction() as s:
-            return standing(s, self.ctx.principal, resource_type, resource_id)
+            return standing(s, self.ctx.principal, resource_type, self._resource(s, resource_type, resource_id))
+
+    def groups_of(self, user: str) -> list[str]:
+        with self.ctx.transaction() as s:
+            return store.groups_of(s, user)
 
     # Team prefix grants ------------------------------------------------------------------------
     def set_prefix_grant(self, resource_type: str, prefix: str, group: str, permission: str) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from runstone.entities import ApprovalRequest, Gate, ModelVersion, Policy
 from runstone.errors import AlreadyExists, InvalidInput, InvalidState, NotFound, PermissionDenied
+from runstone.governance.permissions import check_group_name, in_group
 from runstone.registry.service import RegistryService, canonical_stage, check_alias, guarded_change, parse_policy
 from runstone.store import approvals as approval_store
 from runstone.store import registry as store
@@ -37,6 +38,7 @@ def policy_to_json(policy: Policy) -> str:
             "required_approvals": policy.required_approvals,
             "gates": [{"metric": g.metric, "op": g.op, "compare_to": g.compare_to} for g in policy.gates],
             "rollback_requires_approval": policy.rollback_requires_approval,
+            "approver_group": policy.approver_group,
         },
         sort_keys=True,
     )
@@ -56,7 +58,10 @@ def check_policy(policy: Policy) -> Policy:
             not isinstance(gate.compare_to, (int, float)) or not math.isfinite(gate.compare_to)
         ):
             raise InvalidInput("A gate compares to 'current' (the current holder) or to a finite number.")
-    return Policy(stages, aliases, policy.required_approvals, list(policy.gates), policy.rollback_requires_approval)
+    group = check_group_name(policy.approver_group) if policy.approver_group else None
+    return Policy(
+        stages, aliases, policy.required_approvals, list(policy.gates), policy.rollback_requires_approval, group
+    )
 
 
 class GovernedRegistry(RegistryService):
@@ -160,6 +165,15 @@ class GovernedRegistry(RegistryService):
             if any(a.approver == self.user for a in approval_store.approvals_of(s, request_id)):
                 raise AlreadyExists(f"{self.user} has already decided on request {request_id}.")
             policy = parse_policy(model.policy)
+            if (
+                policy.approver_group
+                and self.ctx.principal.authenticated
+                and not in_group(s, self.user, policy.approver_group)
+            ):
+                raise PermissionDenied(
+                    f"Requests of {model.name!r} are approved only by members of the group {policy.approver_group!r}; "
+                    f"{self.user!r} is not one (the model's policy names the group)."
+                )
             failing = self._failing_gates(s, model, row, policy)
             if failing:
                 raise InvalidState("The request does not pass its gates: " + "; ".join(failing))

@@ -62,6 +62,7 @@ class PolicyIn(Model):
     required_approvals: int = 1
     gates: list[GateIn] = Field(default_factory=list)
     rollback_requires_approval: bool = False
+    approver_group: str | None = None
 
     def to_entity(self) -> Policy:
         return Policy(
@@ -70,6 +71,7 @@ class PolicyIn(Model):
             self.required_approvals,
             [Gate(g.metric, g.op, g.compare_to) for g in self.gates],
             self.rollback_requires_approval,
+            self.approver_group,
         )
 
 

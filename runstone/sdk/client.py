@@ -524,6 +524,16 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         )
         return [dict(e.__dict__) for e in events]
 
+    def access(self) -> Any:
+        """Groups, grants and team prefix grants: over HTTP, or on the embedded store (which has no auth: everything is allowed)."""
+        if self._http is not None:
+            from runstone.sdk.access import HttpAccess
+
+            return HttpAccess(self._http.t)
+        from runstone.governance.permissions import PermissionService
+
+        return PermissionService(self._ctx)
+
     def verify_audit(self) -> dict[str, Any]:
         if self._http is not None:
             return self._http.audit_verify()

@@ -19,6 +19,9 @@ from runstone.server.auth import AuthGate
 from runstone.server.middleware import RequestMiddleware, RequestStats
 from runstone.server.origin import OriginGuard, parse_list
 from runstone.server.routes import (
+    access as access_routes,
+)
+from runstone.server.routes import (
     artifacts,
     deployments,
     experiments,
@@ -82,6 +85,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.include_router(otlp.router)
     app.include_router(run_models.router)
     app.include_router(run_models.search_router)
+    app.include_router(access_routes.router)
     app.include_router(api_docs.router)
     mlflow_compat.mount(app)
     ui.mount(app)

@@ -1,0 +1,70 @@
+"""Wire models of users, API tokens, groups and permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from runstone.entities import ApiToken, User
+from runstone.schemas.common import Model
+
+
+class UserCreate(Model):
+    name: str
+    password: str | None = None
+    kind: str = "user"
+    admin: bool = False
+
+
+class UserUpdate(Model):
+    password: str | None = None
+    disabled: bool | None = None
+    admin: bool | None = None
+
+
+class TokenCreate(Model):
+    name: str
+    user: str | None = None  # default: the caller; another user's token only by an admin
+    read_only: bool = False
+    expiry_time: int | None = None
+
+
+class GroupCreate(Model):
+    name: str
+
+
+class GrantIn(Model):
+    resource_type: str = Field(description="experiment or model")
+    resource_id: str = Field(description="An experiment id or a registered model name")
+    principal_type: str = Field(default="user", description="user or group")
+    principal: str
+    permission: str | None = Field(default=None, description="READ, EDIT, MANAGE or APPROVE (revoke: all when unset)")
+
+
+class PrefixGrantIn(Model):
+    resource_type: str
+    prefix: str
+    group: str
+    permission: str = "READ"
+
+
+def user_public(u: User, groups: list[str] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": u.name,
+        "kind": u.kind,
+        "admin": u.is_admin,
+        "creation_time": u.creation_time,
+        "disabled_time": u.disabled_time,
+    }
+    if groups is not None:
+        out["groups"] = groups
+    return out
+
+
+def token_public(t: ApiToken) -> dict[str, Any]:
+    return dict(t.__dict__)
+
+
+def grant_public(g: tuple[str, str, str, str, str]) -> dict[str, str]:
+    return dict(zip(("resource_type", "resource_id", "principal_type", "principal", "permission"), g, strict=True))
