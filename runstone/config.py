@@ -150,6 +150,27 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=30.0, description="Seconds before an SDK request gives up.")
     http_retries: int = Field(default=5, description="How often the SDK retries a request the server did not answer.")
     flush_interval: float = Field(default=1.0, description="Seconds between background flushes of buffered metrics.")
+    journal: Literal["on", "fsync", "off"] = Field(
+        default="on",
+        description="Write-ahead journal of the SDK's logging calls under <home>/journal: on (each call is written "
+        "to the operating system before it returns, so it survives the process being killed), fsync (also forced "
+        "to the disk: survives a power cut, slower), off (memory only until sent; what the server has not taken "
+        "at exit is journaled then).",
+    )
+    mode: Literal["online", "offline"] = Field(
+        default="online",
+        description="offline: the SDK never contacts the server; runs get ids made by the client and everything "
+        "is journaled for `runstone sync`.",
+    )
+    heartbeat_interval: float = Field(
+        default=30.0, gt=0, description="Seconds between the SDK's heartbeats for its active runs."
+    )
+    run_heartbeat_timeout_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="A RUNNING run whose client sent heartbeats and then none for this long is marked KILLED "
+        "by the server (0: never). Runs whose client never sends heartbeats are left alone.",
+    )
     system_metrics: bool = Field(
         default=False,
         description="Log CPU, memory, disk and network usage (and GPUs when pynvml is installed) as system/... "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import click
 
@@ -72,9 +73,12 @@ def gc(
 
 
 @click.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--tracking-uri", default=None, help="Send to this server instead of the one each entry recorded.")
-def sync(tracking_uri: str | None) -> None:
-    """Send what the SDK journaled while the server was unreachable."""
+def sync(folder: Path | None, tracking_uri: str | None) -> None:
+    """Send what the SDK journaled and did not send: journals of processes that died or ran
+    offline. FOLDER defaults to <home>/journal; it may be a copy of another machine's. Each batch
+    is applied once, however often it is replayed; journals of running processes are left alone."""
     from runstone.config import Settings
     from runstone.sdk.client import RunstoneClient
     from runstone.sdk.journal import sync as replay
@@ -86,7 +90,7 @@ def sync(tracking_uri: str | None) -> None:
             clients[uri] = RunstoneClient(uri)
         return clients[uri]
 
-    directory = Settings().home / "journal"
+    directory = folder or Settings().home / "journal"
     try:
         report = replay(directory, client_for, tracking_uri=tracking_uri)
     finally:
@@ -95,6 +99,8 @@ def sync(tracking_uri: str | None) -> None:
     click.echo(
         f"Synced {report.operations} operation(s) ({report.metrics} metric points) from {report.files} journal file(s)"
     )
+    if report.busy_files:
+        click.echo(f"Left {report.busy_files} journal file(s) that running processes are still writing")
 
 
 @group()

@@ -49,12 +49,19 @@ def experiment_public(e: Experiment, run_count: int | None = None) -> dict[str, 
 
 
 class RunCreate(Model):
+    run_id: str | None = Field(
+        default=None, description="An id made by the client (32 lowercase hex digits), e.g. for a run started offline."
+    )
     experiment_id: str | None = None
     run_name: str | None = None
     start_time: WireInt | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     user_id: str | None = None
     parent_run_id: str | None = None
+
+
+class RunHeartbeat(Model):
+    run_ids: list[str] = Field(description="Runs whose client is alive (at most 100).")
 
 
 class RunUpdate(Model):

@@ -6,6 +6,7 @@ embedded store under ``RUNSTONE_HOME`` (default ``~/.runstone``) in-process.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -242,14 +243,28 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         run_name: str | None = None,
         *,
         parent_run_id: str | None = None,
+        run_id: str | None = None,
     ) -> Run:
+        """A new run. ``run_id`` (32 hex digits) is an id made by the client, e.g. for a run
+        started offline: creating it again answers the run already there."""
+        extra = {"run_id": run_id} if run_id is not None else {}
         return self._tracking.create_run(
             str(experiment_id),
             run_name=run_name,
             start_time=start_time,
             tags={k: _str_value(v) for k, v in (tags or {}).items()},
             parent_run_id=parent_run_id,
+            **extra,
         )
+
+    def fail_fast(self) -> contextlib.AbstractContextManager[None]:
+        """Requests to a server in this block are not retried (no waiting when it is away)."""
+        return self._http.t.fail_fast() if self._http is not None else contextlib.nullcontext()
+
+    def heartbeat(self, run_ids: Sequence[str]) -> None:
+        """Tell the server these runs' client is alive (servers only)."""
+        if self._http is not None:
+            self._http.heartbeat(run_ids)
 
     def get_run(self, run_id: str) -> Run:
         return self._tracking.get_run(run_id)
@@ -389,6 +404,11 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         return self._log_bytes(run_id, text.encode("utf-8"), artifact_file)
 
     def log_dict(self, run_id: str, dictionary: Mapping[str, Any], artifact_file: str) -> FileInfo:
+        return self.log_text(run_id, self.dict_text(dictionary, artifact_file), artifact_file)
+
+    @staticmethod
+    def dict_text(dictionary: Mapping[str, Any], artifact_file: str) -> str:
+        """A dictionary as the text of a .json, or a .yaml/.yml, file."""
         if artifact_file.endswith((".yaml", ".yml")):
             try:
                 import yaml
@@ -397,10 +417,8 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
                     f"Writing {artifact_file!r} as YAML needs PyYAML (pip install pyyaml); or use a .json name."
                 ) from None
 
-            text = yaml.safe_dump(dict(dictionary), sort_keys=False)
-        else:
-            text = json.dumps(dictionary, indent=2)
-        return self.log_text(run_id, text, artifact_file)
+            return str(yaml.safe_dump(dict(dictionary), sort_keys=False))
+        return json.dumps(dictionary, indent=2)
 
     def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> FileInfo:
         """Save a matplotlib or plotly figure as an artifact (format from the file extension)."""

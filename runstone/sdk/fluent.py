@@ -7,9 +7,7 @@ params and tags are validated at once, buffered, and sent in batches in the back
 
 from __future__ import annotations
 
-import atexit
 import os
-import signal
 import sys
 import threading
 import time
@@ -20,9 +18,10 @@ from runstone import limits
 from runstone.config import Settings
 from runstone.entities import Experiment, Metric, PagedList, Run, RunStatus, ViewType
 from runstone.errors import InvalidInput, InvalidState, RunstoneError, Unavailable
+from runstone.sdk import exits, offline
 from runstone.sdk.batching import Batcher
 from runstone.sdk.client import RunstoneClient
-from runstone.sdk.journal import Journal
+from runstone.sdk.exits import Terminated
 from runstone.tracking import tags as T
 from runstone.tracking import validation as check
 
@@ -54,6 +53,7 @@ class State:
         self.lock = threading.RLock()
         self.tracking_uri: str | None = None
         self.experiment_id: str | None = None
+        self.experiment_name: str | None = None  # set_experiment(name) while the server was away
         self.clients: dict[str | None, RunstoneClient] = {}
         self.batchers: dict[int, Batcher] = {}
         self.thread = threading.local()
@@ -110,12 +110,7 @@ def _batcher(client: RunstoneClient) -> Batcher:
     with _state.lock:
         batcher = _state.batchers.get(id(client))
         if batcher is None:
-            batcher = _state.batchers[id(client)] = Batcher(
-                client.log_batch,
-                tracking_uri=client.tracking_uri,
-                interval=client.settings.flush_interval,
-                journal=Journal(client.settings.home / "journal"),
-            )
+            batcher = _state.batchers[id(client)] = offline.make_batcher(client)
         return batcher
 
 
@@ -143,6 +138,26 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     client = default_client()
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidInput("Give exactly one of experiment_name or experiment_id.")
+    if experiment_name is not None and client.is_remote and offline.must_queue(_batcher(client)):
+        return _offline_experiment(experiment_name)
+    try:
+        with client.fail_fast():
+            return _set_experiment(client, experiment_name, experiment_id)
+    except Unavailable as exc:
+        if experiment_name is None:
+            raise
+        _batcher(client).went_down(exc)
+        return _offline_experiment(experiment_name)
+
+
+def _offline_experiment(name: str) -> Experiment:
+    """The server is away: runs go to the experiment of this name once it is back."""
+    with _state.lock:
+        _state.experiment_id, _state.experiment_name = None, name
+    return Experiment("", name, "", "active", _now(), _now(), {})
+
+
+def _set_experiment(client: RunstoneClient, experiment_name: str | None, experiment_id: str | None) -> Experiment:
     if experiment_id is not None:
         experiment = client.get_experiment(str(experiment_id))
     else:
@@ -161,7 +176,7 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
             f"{experiment.experiment_id}) or choose another name."
         )
     with _state.lock:
-        _state.experiment_id = experiment.experiment_id
+        _state.experiment_id, _state.experiment_name = experiment.experiment_id, None
     return experiment
 
 
@@ -180,6 +195,8 @@ def get_experiment_by_name(name: str) -> Experiment | None:
 def _experiment_id() -> str:
     if _state.experiment_id is not None:
         return _state.experiment_id
+    if _state.experiment_name is not None:
+        return set_experiment(_state.experiment_name).experiment_id
     settings = default_client().settings
     if settings.experiment_name:
         return set_experiment(settings.experiment_name).experiment_id
@@ -245,18 +262,15 @@ def start_run(
         all_tags.update({k: str(v) for k, v in (tags or {}).items()})
         if description is not None:
             all_tags[T.NOTE] = description
-        run = client.create_run(
-            str(experiment_id) if experiment_id is not None else _experiment_id(),
-            tags=all_tags,
-            run_name=run_name,
-            parent_run_id=parent,
-        )
+        eid = str(experiment_id) if experiment_id is not None else None
+        run = _create_run(client, eid, all_tags, run_name, parent)
         if diff:
-            client.log_text(run.info.run_id, diff, T.GIT_DIFF_ARTIFACT)
+            log_text(diff, T.GIT_DIFF_ARTIFACT, run_id=run.info.run_id)
     active = ActiveRun(run)
     with _state.lock:
         _state.params[run.info.run_id] = dict(run.data.params)
     stack.append(active)
+    _batcher(client).watch(run.info.run_id)
     if log_system_metrics is None:
         log_system_metrics = _state.system_metrics
     if log_system_metrics is None:
@@ -264,6 +278,26 @@ def start_run(
     if log_system_metrics:
         _start_sampler(client, run.info.run_id)
     return active
+
+
+def _create_run(
+    client: RunstoneClient, eid: str | None, tags: dict[str, str], name: str | None, parent: str | None
+) -> Run:
+    """The new run on the server or (server away, offline mode) a run with an id made here whose
+    creation waits in the journal: training never waits for the server."""
+    batcher = _batcher(client)
+    if not client.is_remote or not offline.must_queue(batcher):
+        try:
+            with client.fail_fast():
+                return client.create_run(eid or _experiment_id(), tags=tags, run_name=name, parent_run_id=parent)
+        except Unavailable as exc:
+            if not client.is_remote:
+                raise
+            batcher.went_down(exc)
+    eid = eid or _state.experiment_id
+    exp_name = None if eid else (_state.experiment_name or client.settings.experiment_name)
+    eid = eid or (None if exp_name else client.settings.experiment_id or "0")
+    return offline.start_offline(batcher, client, eid, exp_name, name, tags, parent)
 
 
 def _start_sampler(client: RunstoneClient, run_id: str) -> None:
@@ -309,21 +343,13 @@ def end_run(status: str = "FINISHED") -> None:
     run = stack.pop()
     _stop_sampler(run.info.run_id)
     client = default_client()
+    _batcher(client).unwatch(run.info.run_id)
     try:
         flush()
     finally:
-        _state.last_run = _finish(client, run.info.run_id, status) or run
-
-
-def _finish(client: RunstoneClient, run_id: str, status: str) -> Run | None:
-    end_time = int(time.time() * 1000)
-    try:
-        return client.set_terminated(run_id, status, end_time)
-    except Unavailable:
-        # The batcher's journal file: the status lands after the run's batches, and replays in that order.
-        journal = _batcher(client).journal or Journal(client.settings.home / "journal")
-        journal.set_terminated(client.tracking_uri, run_id, status, end_time)
-        return None
+        # After everything logged before; None when that waits for the server.
+        end = {"op": "end", "run_id": run.info.run_id, "status": status, "end_time": _now()}
+        _state.last_run = _batcher(client).op(end) or run
 
 
 def active_run() -> ActiveRun | None:
@@ -431,24 +457,45 @@ def delete_tag(key: str, run_id: str | None = None) -> None:
     default_client().delete_tag(rid, key)
 
 
+def _upload(rid: str, upload: Any, keep: Any) -> None:
+    client = default_client()
+    offline.upload(client, _batcher(client), upload, keep)
+
+
 def log_artifact(
     local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
-    default_client().log_artifact(_run_id(run_id), local_path, artifact_path)
+    """Upload a file; with the server away it is copied into the journal and uploaded later."""
+    rid = _run_id(run_id)
+    _upload(
+        rid,
+        lambda c: c.log_artifact(rid, local_path, artifact_path),
+        lambda b: offline.journal_artifact(b, rid, local_path, artifact_path),
+    )
 
 
 def log_artifacts(
     local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
-    default_client().log_artifacts(_run_id(run_id), local_dir, artifact_path)
+    rid = _run_id(run_id)
+    _upload(
+        rid,
+        lambda c: c.log_artifacts(rid, local_dir, artifact_path),
+        lambda b: offline.journal_artifact(b, rid, local_dir, artifact_path),
+    )
 
 
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
-    default_client().log_text(_run_id(run_id), text, artifact_file)
+    rid = _run_id(run_id)
+    _upload(
+        rid,
+        lambda c: c.log_text(rid, text, artifact_file),
+        lambda b: offline.journal_bytes(b, rid, text.encode(), artifact_file),
+    )
 
 
 def log_dict(dictionary: Mapping[str, Any], artifact_file: str, run_id: str | None = None) -> None:
-    default_client().log_dict(_run_id(run_id), dictionary, artifact_file)
+    log_text(RunstoneClient.dict_text(dictionary, artifact_file), artifact_file, run_id)
 
 
 def log_figure(figure: Any, artifact_file: str, run_id: str | None = None) -> None:
@@ -499,73 +546,19 @@ def search_runs(
     if output_format == "list":
         return runs
     if output_format == "pandas":
-        return _frame(runs)
+        from runstone.sdk.frames import runs_frame
+
+        return runs_frame(runs)
     raise InvalidInput(f"Unknown output_format {output_format!r}; use 'list' or 'pandas'.")
 
 
-def _frame(runs: list[Run]) -> Any:
-    import pandas as pd
-
-    rows = []
-    for r in runs:
-        row: dict[str, Any] = {
-            "run_id": r.info.run_id,
-            "experiment_id": r.info.experiment_id,
-            "run_name": r.info.run_name,
-            "status": r.info.status,
-            "artifact_uri": r.info.artifact_uri,
-            "start_time": pd.to_datetime(r.info.start_time, unit="ms", utc=True),
-            "end_time": pd.to_datetime(r.info.end_time, unit="ms", utc=True) if r.info.end_time else None,
-        }
-        row.update({f"metrics.{k}": v for k, v in r.data.metrics.items()})
-        row.update({f"params.{k}": v for k, v in r.data.params.items()})
-        row.update({f"tags.{k}": v for k, v in r.data.tags.items()})
-        rows.append(row)
-    if not rows:  # no match still has the run columns, so frame["run_id"] works
-        return pd.DataFrame(
-            columns=["run_id", "experiment_id", "run_name", "status", "artifact_uri", "start_time", "end_time"]
-        )
-    return pd.DataFrame(rows)
-
-
 # ------------------------------------------------------------------------ exit
-class Terminated(SystemExit):
-    """Raised in the main thread on SIGTERM: the training code unwinds (its ``with`` blocks and
-    ``finally`` clauses run, locks are released), then the exit hook sends what is buffered and
-    ends the active runs KILLED. Exit status 143, as for a shell killed by SIGTERM."""
-
-
-def _on_sigterm(sig: int, frame: Any) -> None:
-    _state.terminated = True
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once
-    raise Terminated(128 + signal.SIGTERM)
-
-
-def _excepthook(exc_type: Any, exc: Any, tb: Any) -> None:
-    _state.failed = True
-    _previous_hook(exc_type, exc, tb)
-
-
-_previous_hook = sys.excepthook
-_hooks_lock = threading.Lock()
-_hooks_installed = False
-
-
 def _install_exit_hooks() -> None:
-    """Installed when the first run starts, not at import: an uncaught exception then marks the
-    active runs FAILED, and at exit they end and buffered points are sent."""
-    global _previous_hook, _hooks_installed
-    with _hooks_lock:
-        if _hooks_installed:
-            return
-        _previous_hook = sys.excepthook
-        sys.excepthook = _excepthook
-        atexit.register(_at_exit)
-        # SIGTERM (preemption by Kubernetes or Slurm) would otherwise kill the process without
-        # running the exit hook. Only when nobody else handles it, and only the main thread can.
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _on_sigterm)
-        _hooks_installed = True
+    exits.install(_at_exit, on_terminate=lambda: setattr(_state, "terminated", True), on_failure=_failed)
+
+
+def _failed() -> None:
+    _state.failed = True
 
 
 def _at_exit() -> None:
@@ -578,6 +571,11 @@ def _at_exit() -> None:
         flush()
     except Exception as exc:  # at exit, say what was lost rather than raise into nothing
         print(f"runstone: {exc}", file=sys.stderr)
+    for batcher in list(_state.batchers.values()):
+        try:  # removes the journal when everything was sent, keeps it for later otherwise
+            batcher.close()
+        except Exception as exc:
+            print(f"runstone: {exc}", file=sys.stderr)
 
 
 def reset() -> State:

@@ -67,6 +67,7 @@ class TrackingBackend(Protocol):
         tags: Mapping[str, str] | None = None,
         user_id: str | None = None,
         parent_run_id: str | None = None,
+        run_id: str | None = None,
     ) -> Run: ...
 
     def get_run(self, run_id: str) -> Run: ...

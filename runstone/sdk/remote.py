@@ -8,9 +8,11 @@ idempotency key.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -115,6 +117,16 @@ class Transport:
         if client is None:
             client = httpx.Client(base_url=self.base_url, timeout=timeout, headers=self.headers)
         self.client = client
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def fail_fast(self) -> Iterator[None]:
+        """Requests in this block (this thread only) are not retried: an absent server is known at once."""
+        self._local.retries = 0
+        try:
+            yield
+        finally:
+            del self._local.retries
 
     def request(
         self,
@@ -128,6 +140,7 @@ class Transport:
         idempotent: bool | None = None,
     ) -> httpx.Response:
         safe = method == "GET" if idempotent is None else idempotent
+        retries = getattr(self._local, "retries", self.retries)
         attempt = 0
         while True:
             try:
@@ -142,13 +155,13 @@ class Transport:
                     raise Unavailable(f"Lost the connection to {self.base_url} during {method} {path}: {exc}") from exc
                 error = exc
             else:
-                if response.status_code in (502, 503, 504) and safe and attempt < self.retries:
+                if response.status_code in (502, 503, 504) and safe and attempt < retries:
                     error = Unavailable(f"{self.base_url} answered {response.status_code}")
                 else:
                     if response.status_code >= 400:
                         raise _error_from(response)
                     return response
-            if attempt >= self.retries:
+            if attempt >= retries:
                 raise Unavailable(f"Cannot reach the runstone server at {self.base_url}: {error}") from error
             time.sleep(min(8.0, 0.2 * 2**attempt) * (0.5 + random.random()))
             attempt += 1
@@ -260,11 +273,14 @@ class HttpTracking:
         tags: Mapping[str, str] | None = None,
         user_id: str | None = None,
         parent_run_id: str | None = None,
+        run_id: str | None = None,
     ) -> Run:
         body = self.t.json(
             "POST",
             "/api/v1/runs",
+            idempotent=run_id is not None,
             json={
+                "run_id": run_id,
                 "experiment_id": experiment_id,
                 "run_name": run_name,
                 "start_time": start_time,
@@ -274,6 +290,9 @@ class HttpTracking:
             },
         )
         return run_from_json(body["run"])
+
+    def heartbeat(self, run_ids: Sequence[str]) -> None:
+        self.t.json("POST", "/api/v1/runs/heartbeat", json={"run_ids": list(run_ids)}, idempotent=True)
 
     def get_run(self, run_id: str) -> Run:
         return run_from_json(self.t.json("GET", f"/api/v1/runs/{_quote(run_id)}")["run"])

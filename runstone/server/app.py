@@ -34,6 +34,7 @@ from runstone.server.routes import (
     saved_views,
 )
 from runstone.server.routes import monitoring as monitoring_routes
+from runstone.tracking import heartbeat
 from runstone.version import VERSION
 
 
@@ -54,11 +55,14 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         dispatcher.start()
         scheduler = MonitoringScheduler.for_server(backend, settings)
         scheduler.start()
+        sweeper = heartbeat.Sweeper(backend.context, settings.run_heartbeat_timeout_seconds)
+        sweeper.start()
         undo_drain = drain.install(app, settings.drain_seconds)
         try:
             yield
         finally:
             undo_drain()
+            sweeper.stop()
             scheduler.stop()
             dispatcher.stop()
 

@@ -7,6 +7,7 @@ same transaction, so the audit trail and the data can never disagree.
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from runstone.entities import (
     RunStatus,
     ViewType,
 )
-from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from runstone.governance import permissions
 from runstone.governance.context import Context
 from runstone.store import experiments as experiment_store
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
+_CLIENT_RUN_ID = re.compile(r"[0-9a-f]{32}")
 _ADJECTIVES = [
     "amber",
     "brave",
@@ -255,8 +257,17 @@ class TrackingService:
         tags: Mapping[str, str] | None = None,
         user_id: str | None = None,
         parent_run_id: str | None = None,
+        run_id: str | None = None,
     ) -> Run:
+        """A new run; ``run_id`` is an id the client made (a run started offline): creating that
+        run again in the same experiment answers the run already there."""
         exp_id = experiment_store.parse_id(experiment_id if experiment_id is not None else "0")
+        if run_id is not None:
+            if not _CLIENT_RUN_ID.fullmatch(run_id):
+                raise InvalidInput(f"run_id must be 32 lowercase hex digits, got {run_id[:64]!r}.")
+            existing = self._existing_run(run_id, exp_id)
+            if existing is not None:
+                return existing
         tags = dict(tags or {})
         if parent_run_id:
             tags[system_tags.PARENT_RUN_ID] = parent_run_id
@@ -266,7 +277,7 @@ class TrackingService:
         # With auth on a run belongs to the signed-in caller, whatever user id the client sends.
         claimed = user_id and not self.ctx.principal.authenticated
         user = check.text(user_id, "user_id", 256) if claimed and user_id else self.ctx.user
-        run_uuid = uuid.uuid4().hex
+        run_uuid = run_id or uuid.uuid4().hex
         with self.ctx.transaction(write=True) as s:
             exp = experiment_store.get_row(s, exp_id)
             if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
@@ -290,6 +301,16 @@ class TrackingService:
                 s, "run.create", "run", run_uuid, None, {"experiment_id": str(exp_id), "run_name": name}
             )
             return run_store.load(s, [internal], self.root)[0]
+
+    def _existing_run(self, run_id: str, exp_id: int) -> Run | None:
+        with self.ctx.transaction() as s:
+            try:
+                found = run_store.get_row(s, run_id)
+            except NotFound:
+                return None
+            if found.experiment_id != exp_id:
+                raise AlreadyExists(f"Run {run_id} already exists in experiment {found.experiment_id}.")
+            return run_store.load(s, [found.id], self.root)[0]
 
     def get_run(self, run_id: str) -> Run:
         with self.ctx.transaction() as s:

@@ -183,12 +183,17 @@ class Servers:
                 time.sleep(0.01)
 
     def start(
-        self, *args: str, home: Path | None = None, env: Mapping[str, str] | None = None, wrapper: Sequence[str] = ()
+        self,
+        *args: str,
+        home: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        wrapper: Sequence[str] = (),
+        port: int | None = None,
     ) -> Server:
         """Start a server and return once it answers /health."""
         for _ in range(3):
             started_at = time.monotonic()
-            server = self.launch(*args, home=home, env=env, wrapper=wrapper)
+            server = self.launch(*args, home=home, env=env, wrapper=wrapper, port=port)
             try:
                 self.wait_ready(server, started_at)
                 return server

@@ -1,5 +1,6 @@
-"""Offline: when the server goes away mid-training, logging goes on, batches and the final
-status are journaled under RUNSTONE_HOME/journal, and `runstone sync` replays them exactly once.
+"""Offline: when the server goes away mid-training, logging goes on, every call and the final
+status stay in the write-ahead journal under RUNSTONE_HOME/journal, and `runstone sync` replays
+what was not sent exactly once.
 
 A real `runstone server` subprocess on a free loopback port plays the server; stopping it
 leaves a closed port, as when a server dies.
@@ -23,7 +24,7 @@ from click.testing import CliRunner
 import runstone
 from runstone.cli.main import cli
 from runstone.config import Settings
-from runstone.sdk import journal
+from runstone.sdk import fluent, journal
 from runstone.sdk.client import RunstoneClient
 
 
@@ -101,10 +102,11 @@ def test_a_dead_server_does_not_stop_training_and_sync_replays_exactly_once(
         runstone.end_run()
 
     assert runstone.active_run() is None
+    fluent.reset()  # the process ends: what the server did not take stays in the journal
     journaled = list((home / "journal").glob("*.jsonl"))
     assert len(journaled) == 1
-    ops = [line for line in journaled[0].read_text().splitlines() if line]
-    assert len(ops) == 3  # two batches (1000 + 500 points) and the final status
+    steps = journal.pending_steps(journal.read(journaled[0]))
+    assert [kind for kind, _ in steps] == ["group", "op"]  # 1500 points and a tag, then the final status
     assert local_client.get_run(rid).info.status == "RUNNING"
     assert len(local_client.get_metric_history(rid, "loss")) == 10
     kept = tmp_path / "journal-copy.jsonl"
@@ -142,8 +144,11 @@ def test_a_failed_replay_keeps_the_journal_and_the_next_sync_applies_each_batch_
     kept, deleted = remote_client.create_run("0"), remote_client.create_run("0")
     remote_client.delete_run(deleted.info.run_id)
     book = journal.Journal(tmp_path / "journal")
-    for i, run in enumerate([kept, deleted]):
-        book.log_batch("http://gone:1", run.info.run_id, [runstone.Metric("loss", 1.0, 1, 0)], [], [], f"{i}" * 32)
+    for seq, run in enumerate([kept, deleted], 1):
+        book.write(
+            journal.log_record(seq, "http://gone:1", run.info.run_id, [runstone.Metric("loss", 1.0, 1, 0)], [], [])
+        )
+    book.close(remove=False)  # its process is gone
 
     def replay() -> journal.SyncReport:
         return journal.sync(tmp_path / "journal", lambda uri: remote_client, tracking_uri="http://testserver")

@@ -15,6 +15,7 @@ from runstone.schemas.tracking import (
     LogBatch,
     LogInputs,
     RunCreate,
+    RunHeartbeat,
     RunMove,
     RunSearch,
     RunUpdate,
@@ -22,6 +23,7 @@ from runstone.schemas.tracking import (
     run_public,
 )
 from runstone.server.http import JSON, Route
+from runstone.tracking import heartbeat as beats
 from runstone.tracking.browse import BrowseService
 from runstone.tracking.service import TrackingService
 
@@ -40,8 +42,15 @@ def create_run(body: RunCreate, service: Tracking) -> dict[str, Any]:
         tags=body.tags,
         user_id=body.user_id,
         parent_run_id=body.parent_run_id,
+        run_id=body.run_id,
     )
     return {"run": run_public(run)}
+
+
+@router.post("/heartbeat", summary="Tell the server the client of these runs is alive")
+@needs(Permission.EDIT, "run", "run_ids")
+def heartbeat(body: RunHeartbeat, service: Tracking) -> dict[str, Any]:
+    return {"running": beats.beat(service.ctx, body.run_ids)}
 
 
 # The two routes below answer with a ready JSON response: their answers are large, and
