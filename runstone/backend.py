@@ -21,6 +21,7 @@ from runstone.store.engine import Database
 from runstone.tracking.artifacts import ArtifactLimits, ArtifactService
 from runstone.tracking.browse import BrowseService
 from runstone.tracking.logged_models import LoggedModelService
+from runstone.tracking.reports import ReportService
 from runstone.tracking.saved_views import SavedViewService
 from runstone.tracking.service import TrackingService
 from runstone.tracking.traces import TraceService
@@ -55,6 +56,9 @@ class Backend:
 
     def browse(self, ctx: Context | None = None) -> BrowseService:
         return BrowseService(ctx or self.context(), self.store.root_uri)
+
+    def reports(self, ctx: Context | None = None) -> ReportService:
+        return ReportService(ctx or self.context())
 
     def saved_views(self, ctx: Context | None = None) -> SavedViewService:
         return SavedViewService(ctx or self.context())

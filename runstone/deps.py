@@ -18,6 +18,7 @@ from runstone.registry.webhooks import WebhookService
 from runstone.tracking.artifacts import ArtifactService
 from runstone.tracking.browse import BrowseService
 from runstone.tracking.logged_models import LoggedModelService
+from runstone.tracking.reports import ReportService
 from runstone.tracking.saved_views import SavedViewService
 from runstone.tracking.service import TrackingService
 
@@ -87,6 +88,10 @@ async def logged_models(request: Request) -> LoggedModelService:
 
 async def browse(request: Request) -> BrowseService:
     return backend(request).browse(context(request))
+
+
+async def reports(request: Request) -> ReportService:
+    return backend(request).reports(context(request))
 
 
 async def saved_views(request: Request) -> SavedViewService:

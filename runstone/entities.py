@@ -540,3 +540,19 @@ class SavedView:
     created_by: str
     creation_time: int
     last_update_time: int
+
+
+@dataclass
+class Report:
+    """A Markdown page with embedded live panels and tables, at one of its revisions."""
+
+    report_id: str
+    title: str
+    body: str
+    revision: int  # the revision shown
+    latest_revision: int
+    created_by: str
+    creation_time: int
+    last_update_time: int
+    author: str  # of the revision shown
+    revision_time: int

@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, ModelWrapValidatorHandler, model_validat
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from runstone.codec import float_out, floats_out
-from runstone.entities import Experiment, FileInfo, MetricHistory, Run, SavedView
+from runstone.entities import Experiment, FileInfo, MetricHistory, Report, Run, SavedView
 from runstone.schemas.common import Model, WireFloat, WireInt
 
 
@@ -175,6 +175,31 @@ class SavedViewCreate(Model):
 class SavedViewUpdate(Model):
     name: str | None = None
     state: dict[str, Any] | None = None
+
+
+class ReportCreate(Model):
+    title: str
+    body: str = ""
+
+
+class ReportUpdate(Model):
+    title: str | None = None
+    body: str | None = None
+
+
+def report_public(r: Report) -> dict[str, Any]:
+    return {
+        "report_id": r.report_id,
+        "title": r.title,
+        "body": r.body,
+        "revision": r.revision,
+        "latest_revision": r.latest_revision,
+        "created_by": r.created_by,
+        "creation_time": r.creation_time,
+        "last_update_time": r.last_update_time,
+        "author": r.author,
+        "revision_time": r.revision_time,
+    }
 
 
 def saved_view_public(v: SavedView) -> dict[str, Any]:

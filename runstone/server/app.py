@@ -29,6 +29,7 @@ from runstone.server.routes import (
     meta,
     otlp,
     registry,
+    reports,
     run_models,
     runs,
     saved_views,
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.state.stats = RequestStats()
     app.state.draining = False  # set on SIGTERM: /health/ready then fails while requests drain
     errors.install(app)
-    for module in (meta, experiments, saved_views, runs, artifacts, logged_models, registry, deployments):
+    for module in (meta, experiments, saved_views, reports, runs, artifacts, logged_models, registry, deployments):
         app.include_router(module.router)
     app.include_router(monitoring_routes.router)
     app.include_router(otlp.router)

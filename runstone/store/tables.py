@@ -431,4 +431,11 @@ class RunModelLinkRow(Base):
 
 
 # Identity, permission, monitoring, trace and view tables register themselves on Base.metadata (kept in their own modules).
-from runstone.store import identity_tables, monitoring_tables, permission_tables, trace_tables, view_tables  # noqa: E402, F401
+from runstone.store import (  # noqa: E402, F401
+    identity_tables,
+    monitoring_tables,
+    permission_tables,
+    report_tables,
+    trace_tables,
+    view_tables,
+)

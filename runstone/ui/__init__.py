@@ -35,6 +35,7 @@ def mount(app: FastAPI) -> None:
         monitoring_pages,
         pages,
         registry_pages,
+        report_pages,
         request_pages,
         run_pages,
         trace_pages,
@@ -55,6 +56,8 @@ def mount(app: FastAPI) -> None:
         view_pages.router,
         workspace.data_router,
         media.data_router,
+        report_pages.router,
+        report_pages.data_router,
     ):
         app.include_router(router)
     app.mount("/ui/static", _Static(directory=STATIC), name="ui-static")

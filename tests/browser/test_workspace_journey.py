@@ -320,3 +320,66 @@ def test_keyboard_shortcuts_and_dark_mode(page, workspace):
     panel_runs(page)
     page.locator("#workspace").evaluate("e => e.scrollIntoView()")
     screenshot(page, "workspace-dark", full_page=False)
+
+
+def test_a_report_with_two_live_panels_and_a_table_exports_to_html_that_opens_offline(page, pages, workspace, tmp_path):
+    page.goto(f"{page.base}/ui/reports")
+    page.get_by_label("New report").fill("Optimizer study")
+    page.get_by_role("button", name="Create").click()
+    body = (
+        "## Which optimizer?\n\nSGD with a higher learning rate converges **faster**.\n\n"
+        f"@panel experiment={workspace.experiment_id} metric=train/loss runs=4\n"
+        f"@panel experiment={workspace.experiment_id} metric=val/accuracy runs=2\n\n"
+        "The runs compared:\n\n"
+        f"@table experiment={workspace.experiment_id} columns=params.optimizer,params.lr,metrics.val/loss\n"
+    )
+    page.get_by_label("Text (Markdown)").fill(body.replace("runs=2", "runs=two"))
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("Line 6: runs= is a number from 1 to 100.")
+    page.allowed_errors.append("400 (Bad Request)")
+    expect(page.get_by_label("Text (Markdown)")).to_have_value(
+        body.replace("runs=2", "runs=two")
+    )  # nothing typed is lost
+    page.get_by_label("Text (Markdown)").fill(body)
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".flash")).to_contain_text("Saved revision 2.")
+    report_url = page.url
+
+    panels = page.locator("[data-report-panel]")
+    expect(panels).to_have_count(2)
+    for i, lines in enumerate(("4", "2")):
+        expect(panels.nth(i)).to_have_attribute("data-state", "drawn")
+        assert panels.nth(i).get_attribute("data-lines") == lines
+    table = page.locator("[data-report-table]")
+    expect(table).to_have_attribute("data-rows", "4")
+    expect(table.locator("thead")).to_contain_text("metrics.val/loss")
+    expect(page.locator(".markdown strong")).to_have_text("faster")
+    screenshot(page, "report")
+
+    # The history keeps every revision; an old one can be read.
+    page.get_by_role("link", name="History").click()
+    expect(page.locator("tbody tr")).to_have_count(2)
+    page.get_by_role("link", name="Revision 1").click()
+    expect(page.locator(".page-head")).to_contain_text("Revision 1 of 2")
+
+    # The export is one file that draws its charts and table with no network at all.
+    exported = page.request.get(report_url.split("?")[0] + "/export.html")
+    assert exported.status == 200 and "attachment" in exported.headers["content-disposition"]
+    file = tmp_path / "report.html"
+    file.write_bytes(exported.body())
+    offline = pages(None)
+    requested = []
+    offline.route(
+        "**/*",
+        lambda route: (
+            requested.append(route.request.url),
+            route.continue_() if route.request.url.startswith("file:") else route.abort(),
+        ),
+    )
+    offline.goto(file.as_uri())
+    offline_panels = offline.locator("[data-report-panel]")
+    for i, lines in enumerate(("4", "2")):
+        expect(offline_panels.nth(i)).to_have_attribute("data-state", "drawn")
+        assert offline_panels.nth(i).get_attribute("data-lines") == lines
+    expect(offline.locator("[data-report-table]")).to_have_attribute("data-rows", "4")
+    assert [u for u in requested if not u.startswith("file:")] == []
