@@ -54,6 +54,7 @@ def principal_of(request: Request) -> Principal:
             authenticated=True,
             is_admin=who.user.is_admin,
             default_permission=request.app.state.settings.auth_default_permission,
+            client=request.client.host[:64] if request.client else None,
         )
     if request.app.state.settings.auth:
         raise Unauthenticated("This server requires a credential: an API token or a user name and password.")

@@ -214,6 +214,8 @@ class AuditEvent:
     prev_hash: str
     hash: str
     request_id: str | None = None
+    token_id: str | None = None  # the API token used (its public id), with auth on
+    client: str | None = None  # the client's address, with auth on
 
 
 # ------------------------------------------------------------------ model registry

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from runstone.cli.common import as_json, client, resolve_experiment, tracking_uri
+from runstone.cli.common import as_json, client, passthrough, resolve_experiment, tracking_uri
 from runstone.cli.output import emit_json, group, table, when
 from runstone.errors import InvalidInput
 
@@ -108,17 +110,57 @@ def audit() -> None:
     """Read and verify the tamper-evident audit trail."""
 
 
+def _moment(value: str | None) -> int | None:
+    """Milliseconds since the epoch, or an ISO date/time (UTC unless it names a zone)."""
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither milliseconds since the epoch nor an ISO date/time.") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+_filters = passthrough(
+    click.option("--target-type", default=None, help="run, experiment, registered_model, user, token, group, ..."),
+    click.option("--target-id", default=None),
+    click.option("--actor", default=None, help="Who acted (the signed-in user with auth on)."),
+    click.option("--action", default=None, help="An action (token.create), or a prefix ending in '.' (token.)."),
+    click.option("--since", default=None, help="From this time: ms since the epoch or ISO (2026-12-04T10:00)."),
+    click.option("--until", default=None, help="Before this time: ms since the epoch or ISO."),
+)
+
+
 @audit.command("list")
 @tracking_uri
-@click.option("--target-type", default=None, help="run, experiment, ...")
-@click.option("--target-id", default=None)
+@_filters
 @click.option("--limit", type=int, default=100, show_default=True)
 @as_json
 def list_events(
-    tracking_uri: str | None, target_type: str | None, target_id: str | None, limit: int, as_json: bool
+    tracking_uri: str | None,
+    target_type: str | None,
+    target_id: str | None,
+    actor: str | None,
+    action: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
 ) -> None:
     """List audit events, oldest first."""
-    events = client(tracking_uri).audit_events(target_type=target_type, target_id=target_id, limit=limit)
+    events = client(tracking_uri).audit_events(
+        target_type=target_type,
+        target_id=target_id,
+        actor=actor,
+        action=action,
+        since=_moment(since),
+        until=_moment(until),
+        limit=limit,
+    )
     if as_json:
         emit_json(events)
         return
@@ -127,6 +169,41 @@ def list_events(
         ["seq", "time", "actor", "action", "target"],
         [[e["seq"], when(e["time"]), e["actor"], e["action"], f"{e['target_type']} {e['target_id']}"] for e in events],
     )
+
+
+@audit.command("export")
+@tracking_uri
+@_filters
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+def export(
+    tracking_uri: str | None,
+    target_type: str | None,
+    target_id: str | None,
+    actor: str | None,
+    action: str | None,
+    since: str | None,
+    until: str | None,
+    fmt: str,
+) -> None:
+    """Write every matching audit event, oldest first, one JSON object a line (with its hashes)."""
+    c = client(tracking_uri)
+    after = 0
+    while True:
+        page = c.audit_events(
+            target_type=target_type,
+            target_id=target_id,
+            actor=actor,
+            action=action,
+            since=_moment(since),
+            until=_moment(until),
+            after=after,
+            limit=1000,
+        )
+        for event in page:
+            click.echo(json.dumps(event, sort_keys=True, separators=(",", ":")))
+        if len(page) < 1000:
+            return
+        after = page[-1]["seq"]
 
 
 @audit.command()

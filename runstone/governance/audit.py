@@ -23,11 +23,28 @@ class AuditService:
         self.db = db
 
     def events(
-        self, *, target_type: str | None = None, target_id: str | None = None, after_seq: int = 0, limit: int = 1000
+        self,
+        *,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        after_seq: int = 0,
+        limit: int = 1000,
+        actor: str | None = None,
+        action: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
     ) -> list[AuditEvent]:
         with self.db.transaction() as s:
             return audit_store.events(
-                s, target_type=target_type, target_id=target_id, after_seq=after_seq, limit=min(max(limit, 1), 10_000)
+                s,
+                target_type=target_type,
+                target_id=target_id,
+                after_seq=after_seq,
+                limit=min(max(limit, 1), 10_000),
+                actor=actor,
+                action=action,
+                since=since,
+                until=until,
             )
 
     def verify(self) -> Verification:
@@ -45,7 +62,7 @@ class AuditService:
                     )
                 expected = audit_store.event_hash(
                     prev, row.seq, row.time, row.actor, row.action, row.target_type, row.target_id,
-                    row.before, row.after, row.request_id,
+                    row.before, row.after, row.request_id, row.token_id, row.client,
                 )  # fmt: skip
                 if expected != row.hash:
                     return Verification(False, count, prev, f"event {row.seq} was altered", row.seq)

@@ -44,6 +44,8 @@ class Principal:
     # ``default_permission`` (the setting auth_default_permission) on every experiment and model.
     is_admin: bool = False
     default_permission: str = "NONE"
+    # With auth on: the client's address as the server saw it, recorded on audit events.
+    client: str | None = None
 
 
 SYSTEM = Principal("system")
@@ -80,6 +82,8 @@ class AuditWriter:
             before=dict(before) if before is not None else None,
             after=dict(after) if after is not None else None,
             request_id=self.principal.request_id,
+            token_id=self.principal.token_id,
+            client=self.principal.client,
         )
 
 

@@ -12,7 +12,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -222,6 +222,11 @@ class IdentityService:
         if not ok or user is None:
             self._failed("password", name)
             raise Unauthenticated("Wrong user name or password.")
+        # A password is verified once per sign-in (the server then trusts it a while), so this
+        # records sign-ins, not every request.
+        signed_in = self.ctx.acting_as(replace(self.ctx.principal, user=name))
+        with signed_in.transaction(write=True) as s:
+            signed_in.audit.write(s, "login.success", "user", name, after={"method": "password"})
         return Authenticated(user)
 
     def authenticate_token(self, token: str) -> Authenticated:

@@ -531,15 +531,24 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         return dict(report.__dict__)
 
     def audit_events(
-        self, *, target_type: str | None = None, target_id: str | None = None, after: int = 0, limit: int = 1000
+        self,
+        *,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        after: int = 0,
+        limit: int = 1000,
+        actor: str | None = None,
+        action: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
     ) -> list[dict[str, Any]]:
+        filters: dict[str, Any] = {"target_type": target_type, "target_id": target_id, "actor": actor}
+        filters.update(action=action, since=since, until=until)
         if self._http is not None:
-            return self._http.audit_events(target_type=target_type, target_id=target_id, after=after, limit=limit)
+            return self._http.audit_events(after=after, limit=limit, **filters)
         from runstone.governance.audit import AuditService
 
-        events = AuditService(self._ctx.db).events(
-            target_type=target_type, target_id=target_id, after_seq=after, limit=limit
-        )
+        events = AuditService(self._ctx.db).events(after_seq=after, limit=limit, **filters)
         return [dict(e.__dict__) for e in events]
 
     def access(self) -> Any:

@@ -68,7 +68,9 @@ class AuthGate:
             # switch and no database read on the hot path.
             who = self._recent(authorization)
             if who is None:
-                who = await anyio.to_thread.run_sync(self._authenticate, authorization)
+                client = scope.get("client")
+                address = str(client[0])[:64] if client else None
+                who = await anyio.to_thread.run_sync(self._authenticate, authorization, address)
         except Unauthenticated as exc:
             await _refuse(send, exc, scope)
             return
@@ -79,10 +81,11 @@ class AuthGate:
         scope[AUTH_SCOPE_KEY] = who
         await self.app(scope, receive, send)
 
-    def _authenticate(self, authorization: str) -> Authenticated:
+    def _authenticate(self, authorization: str, client: str | None = None) -> Authenticated:
         scheme, _, credential = authorization.strip().partition(" ")
         credential = credential.strip()
-        identity = IdentityService(self.backend.context(Principal("anonymous")))
+        # Failed and successful sign-ins are audit events that carry the client's address.
+        identity = IdentityService(self.backend.context(Principal("anonymous", client=client)))
         if scheme.lower() == "bearer" and credential:
             return self._remember(authorization, identity.authenticate_token(credential))
         if scheme.lower() == "basic" and credential:

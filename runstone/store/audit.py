@@ -32,11 +32,13 @@ def event_hash(
     before: str | None,
     after: str | None,
     request_id: str | None,
+    token_id: str | None = None,
+    client: str | None = None,
 ) -> str:
-    content = json.dumps(
-        [prev_hash, seq, time, actor, action, target_type, target_id, before, after, request_id],
-        separators=(",", ":"),
-    )
+    fields: list[object] = [prev_hash, seq, time, actor, action, target_type, target_id, before, after, request_id]
+    if token_id is not None or client is not None:  # events written before these existed hash as they did
+        fields += [token_id, client]
+    content = json.dumps(fields, separators=(",", ":"))
     return hashlib.sha256(content.encode()).hexdigest()
 
 
@@ -51,6 +53,8 @@ def append(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     request_id: str | None,
+    token_id: str | None = None,
+    client: str | None = None,
 ) -> None:
     """Append one event. The caller holds the chain lock (see Database.lock_audit_chain)."""
     tail = session.execute(
@@ -58,7 +62,9 @@ def append(
     ).first()
     seq, prev = (tail[0] + 1, tail[1]) if tail else (1, GENESIS)
     before_s, after_s = _dump(before), _dump(after)
-    digest = event_hash(prev, seq, time, actor, action, target_type, target_id, before_s, after_s, request_id)
+    digest = event_hash(
+        prev, seq, time, actor, action, target_type, target_id, before_s, after_s, request_id, token_id, client
+    )
     # A plain INSERT rather than an ORM object: one row needs no unit-of-work flush, and every
     # mutating request writes one.
     session.execute(
@@ -73,6 +79,8 @@ def append(
             "before": before_s,
             "after": after_s,
             "request_id": request_id,
+            "token_id": token_id,
+            "client": client,
             "prev_hash": prev,
             "hash": digest,
         },
@@ -92,6 +100,8 @@ def _entity(row: AuditEventRow) -> AuditEvent:
         prev_hash=row.prev_hash,
         hash=row.hash,
         request_id=row.request_id,
+        token_id=row.token_id,
+        client=row.client,
     )
 
 
@@ -102,8 +112,25 @@ def events(
     target_id: str | None = None,
     after_seq: int = 0,
     limit: int = 1000,
+    actor: str | None = None,
+    action: str | None = None,
+    since: int | None = None,
+    until: int | None = None,
 ) -> list[AuditEvent]:
+    """Events after ``after_seq``, oldest first; ``action`` ending in ``.`` matches a prefix (``token.``)."""
     stmt = select(AuditEventRow).where(AuditEventRow.seq > after_seq)
+    if actor:
+        stmt = stmt.where(AuditEventRow.actor == actor)
+    if action:
+        stmt = stmt.where(
+            AuditEventRow.action.startswith(action, autoescape=True)
+            if action.endswith(".")
+            else AuditEventRow.action == action
+        )
+    if since is not None:
+        stmt = stmt.where(AuditEventRow.time >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEventRow.time < until)
     if target_type:
         stmt = stmt.where(AuditEventRow.target_type == target_type)
     if target_id:

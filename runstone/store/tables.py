@@ -190,6 +190,9 @@ class AuditEventRow(Base):
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # With auth on: the API token used (its public id, never the secret) and the client's address.
+    token_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    client: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id"),)
 

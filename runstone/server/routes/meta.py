@@ -68,7 +68,7 @@ def metrics(request: Request) -> Response:
     return Response(request.app.state.stats.render(), media_type=CONTENT_TYPE)
 
 
-@router.get("/api/v1/audit", summary="Audit events, oldest first")
+@router.get("/api/v1/audit", summary="Audit events, oldest first (filter by target, actor, action, time)")
 @admin_only
 def audit_events(
     b: Annotated[Backend, Depends(backend)],
@@ -76,8 +76,21 @@ def audit_events(
     target_id: str | None = None,
     after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: int = 1000,
+    actor: str | None = None,
+    action: Annotated[str | None, Query(description="An action, or a prefix ending in '.' (token.)")] = None,
+    since: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="From this time (ms since the epoch)")] = None,
+    until: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="Before this time (ms since the epoch)")] = None,
 ) -> dict[str, Any]:
-    events = AuditService(b.db).events(target_type=target_type, target_id=target_id, after_seq=after, limit=limit)
+    events = AuditService(b.db).events(
+        target_type=target_type,
+        target_id=target_id,
+        after_seq=after,
+        limit=limit,
+        actor=actor,
+        action=action,
+        since=since,
+        until=until,
+    )
     return {"events": [e.__dict__ for e in events]}
 
 

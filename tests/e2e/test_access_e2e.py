@@ -9,12 +9,13 @@ holds nothing.
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from e2e_support import Server, Servers
+from e2e_support import Server, Servers, run_cli
 from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.e2e
@@ -29,6 +30,7 @@ class Site:
         basic = base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()
         self.admin = httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Basic {basic}"})
         self.tokens: dict[str, str] = {}
+        self.admin_token = self.admin.post("/api/v1/tokens", json={"name": "e2e-admin"}).json()["secret"]
         for name in PEOPLE:
             made = self.admin.post("/api/v1/users", json={"name": name, "password": f"{name}'s long password"})
             assert made.status_code == 201, made.text
@@ -192,3 +194,57 @@ def test_approvals_need_the_named_group_and_never_the_requester_even_renamed(sit
         # A MANAGE holder moves the protected alias directly.
         moved = alice.put("/api/v1/registered-models/fraud/aliases/champion", json={"version": "2"})
         assert moved.status_code == 200, moved.text
+
+
+def test_the_audit_trail_names_the_proven_user_its_token_and_address_and_exports_as_jsonl(site: Site) -> None:
+    with site.as_("dave") as dave:
+        made = dave.post("/api/v1/experiments", json={"name": "dave-audited"})
+        assert made.status_code in (200, 201), made.text
+        # A token for oneself is allowed; for someone else only to an admin.
+        assert dave.post("/api/v1/tokens", json={"name": "mine"}).status_code == 201
+        assert dave.post("/api/v1/tokens", json={"name": "theirs", "user": "alice"}).status_code == 403
+    wrong = httpx.get(f"{site.server.url}/api/v1/experiments", auth=("dave", "not dave's password"), timeout=30)
+    assert wrong.status_code == 401
+    dave_token = site.tokens["dave"].split("_")[1]
+    events = site.admin.get("/api/v1/audit", params={"actor": "dave", "action": "experiment.create"}).json()["events"]
+    assert [(e["target_id"] != "", e["token_id"], e["client"]) for e in events] == [(True, dave_token, "127.0.0.1")]
+    tokens = site.admin.get("/api/v1/audit", params={"action": "token."}).json()["events"]
+    assert {"token.create"} == {e["action"] for e in tokens} and any(e["actor"] == "dave" for e in tokens)
+    failed = site.admin.get("/api/v1/audit", params={"action": "login.failed"}).json()["events"]
+    assert any(e["target_id"] == "dave" and e["client"] == "127.0.0.1" for e in failed)
+    later = site.admin.get("/api/v1/audit", params={"actor": "dave", "since": events[0]["time"] + 3_600_000}).json()
+    assert later["events"] == []
+
+    env = {"RUNSTONE_TRACKING_URI": site.server.url, "RUNSTONE_TRACKING_TOKEN": site.admin_token}
+    exported = run_cli("audit", "export", "--format", "jsonl", "--actor", "dave", env=env)
+    assert exported.returncode == 0, exported.stderr
+    lines = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert {e["action"] for e in lines} >= {"experiment.create", "token.create"}
+    assert all(e["actor"] == "dave" for e in lines)
+    secrets = [t.split("_", 2)[2] for t in site.tokens.values()]
+    assert not any(s in exported.stdout for s in secrets)  # token ids, never secrets
+    assert run_cli("audit", "verify", env=env).returncode == 0
+    listed = run_cli("audit", "list", "--action", "permission.", "--json", env=env)
+    assert listed.returncode == 0 and {e["action"] for e in json.loads(listed.stdout)} <= {
+        "permission.grant", "permission.revoke", "permission.prefix_grant"}  # fmt: skip
+
+
+def test_groups_and_grants_from_the_command_line(site: Site) -> None:
+    admin = {"RUNSTONE_TRACKING_URI": site.server.url, "RUNSTONE_TRACKING_TOKEN": site.admin_token}
+    alice = {**admin, "RUNSTONE_TRACKING_TOKEN": site.tokens["alice"]}
+    bob = {**admin, "RUNSTONE_TRACKING_TOKEN": site.tokens["bob"]}
+    assert run_cli("groups", "create", "analysts", env=admin).returncode == 0
+    assert run_cli("groups", "add", "analysts", "bob", env=admin).returncode == 0
+    refused = run_cli("groups", "create", "rogue", env=alice)
+    assert refused.returncode != 0 and "admin" in refused.stderr + refused.stdout
+    with site.as_("alice") as client:
+        exp = client.post("/api/v1/experiments", json={"name": "cli-shared"}).json()["experiment"]["experiment_id"]
+    assert "cli-shared" not in run_cli("experiments", "list", env=bob).stdout
+    granted = run_cli("permissions", "grant", "experiment", exp, "READ", "--group", "analysts", env=alice)
+    assert granted.returncode == 0, granted.stderr
+    listed = json.loads(run_cli("permissions", "list", "--resource", exp, "--json", env=alice).stdout)
+    assert {(g["principal_type"], g["principal"], g["permission"]) for g in listed} == {
+        ("group", "analysts", "READ"), ("user", "alice", "MANAGE")}  # fmt: skip
+    assert "cli-shared" in run_cli("experiments", "list", env=bob).stdout
+    assert run_cli("permissions", "revoke", "experiment", exp, "--group", "analysts", env=alice).returncode == 0
+    assert "cli-shared" not in run_cli("experiments", "list", env=bob).stdout
