@@ -17,7 +17,7 @@ from runstone.store import experiments as experiment_store
 from runstone.store import metrics as metric_store
 from runstone.store import runs as run_store
 from runstone.store import search as search_store
-from runstone.tracking import grouping
+from runstone.tracking import grouping, importance
 from runstone.tracking import search as grammar
 from runstone.tracking import tags as system_tags
 
@@ -313,3 +313,26 @@ class BrowseService:
                 else search_store.count_runs(s, experiment_ids=[exp_id], comparisons=comparisons, stages=stages)
             )
         return grouping.group(runs, keys, list(metrics)), matching
+
+    def parameter_importance(
+        self, experiment_id: str, filter_string: str | None, view: str | ViewType | None, metric: str
+    ) -> importance.Importance:
+        """Each param's correlation with ``metric`` and its model-based importance, over the
+        experiment's runs that match the filter (the ``MAX_GROUPED_RUNS`` most recent)."""
+        if not metric:
+            raise InvalidInput("Name the metric whose parameter importance to compute.")
+        comparisons = grammar.parse_filter(filter_string)
+        exp_id = experiment_store.parse_id(experiment_id)
+        with self.ctx.transaction() as s:
+            experiment_store.get_row(s, exp_id)
+            page = search_store.search_run_ids(
+                s,
+                experiment_ids=[exp_id],
+                comparisons=comparisons,
+                order_by=grammar.parse_order_by(["attributes.start_time DESC"]),
+                stages=ViewType.parse(view).stages(),
+                max_results=grouping.MAX_GROUPED_RUNS,
+                page_token=None,
+            )
+            runs = run_store.load(s, page.run_ids, self.root, metrics=[metric], tags=[])
+        return importance.importance(runs, metric)

@@ -101,3 +101,23 @@ def group_keys(info: Browse, experiment: str) -> Response:
     keys = info.experiment_keys(experiment)
     tags = [t for t in keys.tags if not t.startswith(("runstone.", "mlflow."))]
     return json_response({"params": keys.params, "tags": tags})
+
+
+@data_router.get("/ui/data/importance")
+@needs(Permission.READ, "experiment", "experiment")
+def parameter_importance(
+    info: Browse, experiment: str, metric: str, filter: str = "", view: str = "active"
+) -> Response:
+    """Each param's correlation with a metric and its model-based importance, over the runs of the
+    table's filter."""
+    if view not in runs_table.VIEWS:
+        raise InvalidInput(f"Unknown view {view!r}; use active, deleted or all.")
+    found = info.parameter_importance(experiment, filter.strip() or None, runs_table.VIEWS[view], metric)
+    return json_response(
+        {
+            "metric": found.metric,
+            "runs": found.runs,
+            "params": [vars(p) for p in found.params],
+            "model_message": found.model_message,
+        }
+    )

@@ -210,6 +210,15 @@ def test_grouping_by_a_param_draws_one_line_and_band_per_group_and_folds_the_tab
     expect(page.locator(".runs-wrap")).to_be_visible()
     expect(page.locator("[data-group-table] tbody tr")).to_have_count(0)
 
+    # Which params matter for a metric: the learning rate, here, by correlation and by a forest.
+    page.get_by_text("Parameter importance").click()
+    page.get_by_label("For the metric").select_option("train/loss")
+    importance = page.locator("[data-importance]")
+    expect(importance).to_have_attribute("data-state", "drawn")
+    expect(importance.locator("tbody tr")).to_have_count(2)
+    expect(importance.locator('tr[data-param="lr"]')).to_contain_text("-0.")  # loss falls as lr grows
+    page.get_by_text("Parameter importance").click()
+
 
 def test_a_saved_view_reopens_by_its_url_and_is_the_default_next_time(page, pages, workspace):
     open_workspace(page, workspace, "?filter=metrics.lr+%3E+0.004")

@@ -176,3 +176,41 @@ def test_images_and_tables_of_the_runs_are_listed_and_bad_ones_refused(browser, 
         client.log_table(run_id, {"a": [1], "b": [1, 2]}, "t.json")
     with pytest.raises(InvalidInput, match=r"name it \*.json"):
         client.log_table(run_id, {"a": [1]}, "t.csv")
+
+
+def test_parameter_importance_ranks_the_param_that_drives_the_metric(browser, client, monkeypatch):
+    import sys
+
+    experiment = client.create_experiment("importance")
+    for i in range(12):
+        run_id = client.create_run(experiment, run_name=f"i{i}").info.run_id
+        lr = 0.01 * (i + 1)
+        params = [
+            ("lr", str(lr)),
+            ("seed", str((i * 7) % 5)),
+            ("optimizer", "adam" if i % 2 else "sgd"),
+            ("epochs", "3"),
+        ]
+        client.log_batch(run_id, metrics=[Metric("loss", 1 - 5 * lr, 1, 0)], params=params)
+    body = browser.get("/ui/data/importance", params={"experiment": experiment, "metric": "loss"}).json()
+    assert body["runs"] == 12 and body["model_message"] is None
+    by_param = {p["param"]: p for p in body["params"]}
+    assert set(by_param) == {"lr", "seed", "optimizer"}  # epochs is the same everywhere
+    assert by_param["lr"]["correlation"] == pytest.approx(-1.0)
+    assert body["params"][0]["param"] == "lr" and by_param["lr"]["importance"] > 0.5
+    assert sum(p["importance"] for p in body["params"]) == pytest.approx(1.0)
+    assert by_param["optimizer"]["correlation"] is None and by_param["optimizer"]["numeric"] is False
+
+    filtered = browser.get(
+        "/ui/data/importance", params={"experiment": experiment, "metric": "loss", "filter": "params.optimizer = 'sgd'"}
+    ).json()
+    assert filtered["runs"] == 6
+
+    monkeypatch.setitem(sys.modules, "sklearn.ensemble", None)  # a server without scikit-learn
+    without = browser.get("/ui/data/importance", params={"experiment": experiment, "metric": "loss"}).json()
+    assert "needs scikit-learn on the server" in without["model_message"]
+    assert {p["param"]: p["correlation"] for p in without["params"]}["lr"] == pytest.approx(-1.0)
+
+    none = browser.get("/ui/data/importance", params={"experiment": experiment, "metric": "nope"}).json()
+    assert none["runs"] == 0 and "needs 3 runs or more" in none["model_message"]
+    assert browser.get("/ui/data/importance", params={"experiment": experiment, "metric": ""}).status_code == 400

@@ -632,6 +632,8 @@
       if (!body || mine !== generation) { return; }
       layoutPanels(body.keys);
       showSummary(body.keys);
+      root.metricKeys = body.keys;  // for workspace_importance.js, which may start after this
+      root.dispatchEvent(new CustomEvent("workspace:keys", { detail: { keys: body.keys } }));
       root.dataset.state = "ready";
     }).catch(function (error) {
       if (mine !== generation) { return; }
