@@ -78,7 +78,8 @@ class LocalArtifactStore:
         probe = self._tmp / f"ready-{uuid.uuid4().hex}"
         try:
             self._write(probe, [b"ok"])
-            probe.unlink()
+            # A replica starting at the same moment may have swept the probe already.
+            probe.unlink(missing_ok=True)
         except OSError as exc:
             raise storage_error(exc) or Unavailable(
                 f"The artifact store cannot be written: {exc.strerror}.", {"reason": "error"}

@@ -292,3 +292,18 @@ def test_local_store_sweeps_temporary_files_no_writer_holds(tmp_path):
         assert LocalArtifactStore(tmp_path).swept == 1
         assert not left.exists()
         assert writing.exists(), "a file an upload is still writing stays"
+
+
+def test_readiness_holds_while_a_replica_starting_at_the_same_moment_sweeps(tmp_path, monkeypatch):
+    """Two replicas started together on one folder: the sweep of one may remove the readiness
+    probe of the other before that one deletes it; the store is writable all the same."""
+    store = LocalArtifactStore(tmp_path)
+    write = store._write
+
+    def write_then_another_replica_starts(target: Path, chunks: object) -> Stored:
+        stored = write(target, chunks)  # type: ignore[arg-type]
+        assert LocalArtifactStore(tmp_path).swept == 1  # the probe, written and unlocked
+        return stored
+
+    monkeypatch.setattr(store, "_write", write_then_another_replica_starts)
+    store.check_writable()

@@ -150,7 +150,7 @@ def test_move_a_run_to_another_experiment(page, demo):
     page.get_by_label("Move to").select_option(label="archive")
     page.get_by_role("button", name="Move", exact=True).click()
 
-    expect(page.get_by_role("status")).to_contain_text("Moved 1 run(s) to experiment 'archive'")
+    expect(page.locator(".flash[role=status]")).to_contain_text("Moved 1 run(s) to experiment 'archive'")
     assert "mid-lr" not in row_names(page)
     page.goto(f"{page.base}/ui/experiments/{demo.archive_id}")
     assert row_names(page) == ["mid-lr"]
