@@ -4,7 +4,9 @@ directives, kept with the history of its edits.
 A line ``@panel experiment=<id> metric=<key> [runs=<n>]`` embeds a chart of the metric for the
 experiment's ``n`` most recent runs (10 unless given); ``@table experiment=<id>
 [columns=metrics.loss,params.lr] [runs=<n>]`` embeds a table of those runs. The page reads them
-live; its HTML export holds them as they were when exported.
+live; its HTML export holds them as they were when exported. ``@run id=<run id>`` and
+``@model name=<model> version=<n>`` attach a run page and a model version page (a card linking
+to it, with its name and status read when the report is opened).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ MAX_BODY = 200_000
 MAX_EMBEDS = 30
 MAX_RUNS = 100
 MAX_LISTED = 500
-_DIRECTIVE = re.compile(r"^@(panel|table)\b(.*)$")
+_DIRECTIVE = re.compile(r"^@(panel|table|run|model)\b(.*)$")
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _COLUMN = re.compile(r"^(metrics|params|tags)\.[^,\s]+$")
 
 
@@ -48,7 +51,15 @@ class RunsTable:
     runs: int
 
 
-Block = Text | Panel | RunsTable
+@dataclass(frozen=True)
+class Attachment:
+    kind: str  # run or model
+    run_id: str = ""
+    model: str = ""
+    version: str = ""
+
+
+Block = Text | Panel | RunsTable | Attachment
 
 
 def _options(number: int, text: str) -> dict[str, str]:
@@ -79,10 +90,25 @@ def blocks(body: str) -> list[Block]:
             out.append(Text("\n".join(text)))
             text = []
         kind, options = found[1], _options(number, found[2])
-        allowed = {"panel": {"experiment", "metric", "runs"}, "table": {"experiment", "columns", "runs"}}[kind]
+        allowed = {
+            "panel": {"experiment", "metric", "runs"},
+            "table": {"experiment", "columns", "runs"},
+            "run": {"id"},
+            "model": {"name", "version"},
+        }[kind]
         unknown = sorted(set(options) - allowed)
         if unknown:
             raise InvalidInput(f"Line {number}: @{kind} takes {', '.join(sorted(allowed))}, not {unknown[0]!r}.")
+        if kind == "run":
+            if not _RUN_ID.match(options.get("id", "")):
+                raise InvalidInput(f"Line {number}: @run needs id=<run id> (32 hex characters).")
+            out.append(Attachment("run", run_id=options["id"]))
+            continue
+        if kind == "model":
+            if not options.get("name") or not options.get("version", "").isdigit():
+                raise InvalidInput(f"Line {number}: @model needs name=<registered model> and version=<number>.")
+            out.append(Attachment("model", model=options["name"], version=options["version"]))
+            continue
         experiment = options.get("experiment", "")
         if not experiment.isdigit():
             raise InvalidInput(f"Line {number}: @{kind} needs experiment=<experiment id>.")
@@ -156,7 +182,7 @@ class ReportService:
     def require_readable(self, report: Report) -> list[Block]:
         """The report's blocks, once the caller is known to read every experiment it embeds."""
         parsed = blocks(report.body)
-        wanted = sorted({b.experiment_id for b in parsed if not isinstance(b, Text)}, key=int)
+        wanted = sorted({b.experiment_id for b in parsed if isinstance(b, (Panel, RunsTable))}, key=int)
         with self.ctx.transaction() as s:
             for experiment_id in wanted:
                 internal = experiment_store.parse_id(experiment_id)

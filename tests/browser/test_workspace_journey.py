@@ -341,6 +341,7 @@ def test_a_report_with_two_live_panels_and_a_table_exports_to_html_that_opens_of
         f"@panel experiment={workspace.experiment_id} metric=val/accuracy runs=2\n\n"
         "The runs compared:\n\n"
         f"@table experiment={workspace.experiment_id} columns=params.optimizer,params.lr,metrics.val/loss\n"
+        f"@run id={workspace.runs['sgd-2']}\n"
     )
     page.get_by_label("Text (Markdown)").fill(body.replace("runs=2", "runs=two"))
     page.get_by_role("button", name="Save").click()
@@ -363,6 +364,10 @@ def test_a_report_with_two_live_panels_and_a_table_exports_to_html_that_opens_of
     expect(table).to_have_attribute("data-rows", "4")
     expect(table.locator("thead")).to_contain_text("metrics.val/loss")
     expect(page.locator(".markdown strong")).to_have_text("faster")
+    attached = page.locator("[data-report-run]")
+    expect(attached).to_have_attribute("data-state", "drawn")
+    expect(attached).to_contain_text("sgd-2")
+    expect(attached).to_contain_text("FINISHED")
     screenshot(page, "report")
 
     # The history keeps every revision; an old one can be read.

@@ -49,3 +49,13 @@ def test_bad_reports_are_refused_and_nothing_is_written(http):
     assert len(http.get("/api/v1/reports").json()["reports"]) == before
     assert http.get("/api/v1/reports/abc").status_code == 400
     assert http.get("/api/v1/reports/999999").status_code == 404
+
+
+def test_a_run_and_a_model_version_can_be_attached(http):
+    run_id = "ab" * 16
+    body = f"@run id={run_id}\n@model name=fraud version=3\n"
+    assert http.post("/api/v1/reports", json={"title": "attached", "body": body}).status_code == 201
+    refused = http.post("/api/v1/reports", json={"title": "t", "body": "@run id=xyz"})
+    assert refused.json()["error"]["message"] == "Line 1: @run needs id=<run id> (32 hex characters)."
+    refused = http.post("/api/v1/reports", json={"title": "t", "body": "@model name=fraud"})
+    assert "@model needs name=<registered model> and version=<number>" in refused.json()["error"]["message"]

@@ -56,6 +56,24 @@
       return window.ReportDraw.panel(element, answers[0], answers[1].keys[key] || {});
     }).catch(function (error) { fail(element, error); });
   });
+  // Attached run and model version pages: their name and status, read now.
+  root.querySelectorAll("[data-report-run]").forEach(function (card) {
+    fetchJSON("/api/v1/runs/" + encodeURIComponent(card.dataset.reportRun)).then(function (body) {
+      const run = body.run;
+      card.querySelector("[data-name]").textContent = run.info.run_name;
+      const values = run.data.metrics || {};
+      const metrics = Object.keys(values).sort().slice(0, 4).map(function (k) { return k + " " + Number(Number(values[k]).toPrecision(4)); });
+      card.querySelector("[data-facts]").textContent = run.info.status + (metrics.length ? " · " + metrics.join(", ") : "");
+      card.dataset.state = "drawn";
+    }).catch(function (error) { card.querySelector("[data-facts]").textContent = error.message; card.dataset.state = "error"; });
+  });
+  root.querySelectorAll("[data-report-model]").forEach(function (card) {
+    fetchJSON("/api/v1/registered-models/" + encodeURIComponent(card.dataset.reportModel) + "/versions/" + encodeURIComponent(card.dataset.version)).then(function (body) {
+      const v = body.model_version;
+      card.querySelector("[data-facts]").textContent = (v.current_stage || "") + (v.aliases && v.aliases.length ? " · @" + v.aliases.join(", @") : "") + " · " + (v.status || "");
+      card.dataset.state = "drawn";
+    }).catch(function (error) { card.querySelector("[data-facts]").textContent = error.message; card.dataset.state = "error"; });
+  });
   root.querySelectorAll("[data-report-table]").forEach(function (element) {
     const columns = element.dataset.columns ? element.dataset.columns.split(",") : [];
     runsOf(element, columns).then(function (runs) { window.ReportDraw.table(element, columns, runs); })
