@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from runstone.cli.common import as_json, client, tracking_uri
+from runstone.cli.common import as_json, client, resolve_experiment, tracking_uri
 from runstone.cli.output import emit_json, group, table
 
 RESOURCE = click.Choice(["experiment", "model"])
@@ -100,12 +100,14 @@ def grant(
     user: str | None,
     group_name: str | None,
 ) -> None:
-    """Grant PERMISSION on an experiment (by id) or a registered model (by name).
+    """Grant PERMISSION on an experiment (by id or name) or a registered model (by name).
 
     A level (READ, EDIT, MANAGE) replaces the principal's previous level there; APPROVE (models
     only) comes in addition."""
     kind, name = _principal(user, group_name)
-    client(tracking_uri).access().grant(resource_type, resource, kind, name, permission.upper())
+    c = client(tracking_uri)
+    resource = resolve_experiment(c, resource) if resource_type == "experiment" else resource
+    c.access().grant(resource_type, resource, kind, name, permission.upper())
     click.echo(f"Granted {permission.upper()} on {resource_type} {resource} to {kind} {name}.")
 
 
@@ -126,7 +128,9 @@ def revoke(
 ) -> None:
     """Revoke PERMISSION (every one when omitted) on a resource from a user or group."""
     kind, name = _principal(user, group_name)
-    gone = client(tracking_uri).access().revoke(resource_type, resource, kind, name, permission)
+    c = client(tracking_uri)
+    resource = resolve_experiment(c, resource) if resource_type == "experiment" else resource
+    gone = c.access().revoke(resource_type, resource, kind, name, permission)
     click.echo(f"Revoked {gone} grant(s) on {resource_type} {resource} from {kind} {name}.")
 
 
