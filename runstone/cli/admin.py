@@ -101,6 +101,8 @@ def sync(folder: Path | None, tracking_uri: str | None) -> None:
     click.echo(
         f"Synced {report.operations} operation(s) ({report.metrics} metric points) from {report.files} journal file(s)"
     )
+    if report.damaged_lines:
+        click.echo(f"Skipped {report.damaged_lines} damaged journal line(s) (checksum mismatch)", err=True)
     if report.busy_files:
         click.echo(f"Left {report.busy_files} journal file(s) that running processes are still writing")
 

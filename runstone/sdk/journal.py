@@ -32,7 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from runstone import limits
+from runstone.codec import float_in, float_out
 from runstone.entities import Metric
 
 MAX_METRICS = limits.SDK_MAX_METRICS_PER_REQUEST
@@ -43,7 +46,7 @@ Chunk = tuple[str, list[Metric], list[tuple[str, str]], list[tuple[str, str]]]
 
 
 def encode(record: dict[str, Any]) -> bytes:
-    body = json.dumps(record, separators=(",", ":")).encode()
+    body = orjson.dumps(record)
     return b"%08x " % zlib.crc32(body) + body + b"\n"
 
 
@@ -58,7 +61,7 @@ def decode(line: bytes) -> dict[str, Any] | None:
         crc, body = line[:8], line[9:]
         if int(crc, 16) != zlib.crc32(body):
             return None
-        return dict(json.loads(body))
+        return dict(orjson.loads(body))
     except ValueError:
         return None
 
@@ -132,7 +135,7 @@ def group_chunks(records: list[dict[str, Any]]) -> Iterator[Chunk]:
     runs: dict[str, tuple[list[Metric], list[tuple[str, str]], list[tuple[str, str]]]] = {}
     for r in records:
         metrics, params, tags = runs.setdefault(r["run"], ([], [], []))
-        metrics.extend(Metric(k, float(v), int(ts), int(step)) for k, v, ts, step in r.get("m", ()))
+        metrics.extend(Metric(k, float_in(v), int(ts), int(step)) for k, v, ts, step in r.get("m", ()))
         params.extend((k, v) for k, v in r.get("p", ()))
         tags.extend((k, v) for k, v in r.get("t", ()))
     for run_id, (metrics, params, tags) in runs.items():
@@ -144,7 +147,7 @@ def group_chunks(records: list[dict[str, Any]]) -> Iterator[Chunk]:
 def log_record(seq: int, uri: str, run_id: str, metrics: Any, params: Any, tags: Any) -> dict[str, Any]:
     record: dict[str, Any] = {"op": "log", "seq": seq, "uri": uri, "run": run_id}
     if metrics:
-        record["m"] = [[m.key, m.value, m.timestamp, m.step] for m in metrics]
+        record["m"] = [[m.key, float_out(m.value), m.timestamp, m.step] for m in metrics]
     if params:
         record["p"] = list(params)
     if tags:
@@ -160,11 +163,24 @@ class SyncReport:
     metrics: int = 0
     failed_files: int = 0
     busy_files: int = 0
+    damaged_lines: int = 0
 
 
 def read(path: Path) -> list[dict[str, Any]]:
+    return read_counting(path)[0]
+
+
+def read_counting(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The records of a file, and how many damaged lines (checksum mismatch, torn) were skipped."""
+    records, damaged = [], 0
     with open(path, "rb") as f:
-        return [r for r in (decode(line) for line in f) if r is not None]
+        for line in f:
+            record = decode(line)
+            if record is not None:
+                records.append(record)
+            elif line.strip():
+                damaged += 1
+    return records, damaged
 
 
 def pending_steps(records: list[dict[str, Any]]) -> list[tuple[str, Any]]:
@@ -236,7 +252,9 @@ def replay_file(path: Path, client_for: Callable[[str], Any], tracking_uri: str 
         report.busy_files += 1
         return False
     try:
-        for kind, step in pending_steps(read(path)):
+        records, damaged = read_counting(path)
+        report.damaged_lines += damaged
+        for kind, step in pending_steps(records):
             if kind == "group":
                 key, records, a, b = step
                 if key is None:
