@@ -107,6 +107,15 @@ def test_every_metric_of_the_runs_in_the_table_is_charted_in_sections(page, work
     search.fill("")
     assert len(panel_runs(page)) == len(KEYS)
 
+    # One panel's own settings: a log scale for the learning rate, the others stay linear.
+    lr = page.locator('[data-panel][data-key="lr"]')
+    lr.locator("summary", has_text="Settings").click()
+    lr.locator("[data-panel-setting=log]").select_option("1")
+    y_type = "p => p.querySelector('.js-plotly-plot').layout.yaxis.type"
+    page.wait_for_function(f"() => ({y_type})(document.querySelector('[data-panel][data-key=\"lr\"]')) === 'log'")
+    assert page.locator('[data-panel][data-key="train/loss"]').evaluate(y_type) == "linear"
+    lr.locator("summary", has_text="Settings").click()
+
     # A folded section stays folded on the next visit.
     page.locator('[data-section="system"] > summary').click()
     open_workspace(page, workspace)

@@ -11,7 +11,8 @@
   if (!root || !form) { return; }
   const experiment = root.dataset.experiment;
   const store = "runstone.workspace." + experiment;
-  const BATCH = 12;  // panels per history request
+  const FIRST_BATCH = 3;  // panels of the first history request: the first charts come quickly
+  const BATCH = 12;  // panels per history request after it
   const X_AXES = { step: "step", relative: "seconds since the run's first point", time: "wall time" };
   const plotConfig = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
   const sectionsElement = root.querySelector("[data-sections]");
@@ -26,8 +27,9 @@
   const visible = new Set();  // panels near the screen
   const queue = [];
   let runs = [];  // [{id, name}] drawn, in table order
-  let groups = null;
-  let runsFor = -1;  // the generation whose runs are known  // when grouped: [{label, color, run_ids, ...}] from the server
+  let groups = null;  // when grouped: [{label, color, run_ids, ...}] from the server
+  let runsFor = -1;  // the generation whose runs are known
+  let firstBatchDone = -1;  // the generation whose first history request went out
   let generation = 0;
   let observer = null;
   let plotlyReady = null;
@@ -35,7 +37,7 @@
 
   // ---- settings, kept in this browser per experiment
   function loadSettings() {
-    const defaults = { first: 10, hidden: [], x: "step", smoothing: "none", amount: 0.6, log: false, robust: false, folded: [], search: "", group: [], line: "mean", band: "minmax" };
+    const defaults = { first: 10, hidden: [], x: "step", smoothing: "none", amount: 0.6, log: false, robust: false, folded: [], search: "", group: [], line: "mean", band: "minmax", panels: {} };
     try { return Object.assign(defaults, JSON.parse(window.localStorage.getItem(store) || "{}")); } catch (e) { return defaults; }
   }
   const settings = loadSettings();
@@ -192,7 +194,9 @@
 
   // One request for every batch of panels waiting to be drawn.
   function flush() {
-    const batch = queue.splice(0, BATCH).filter(function (p) { return p.queued === generation && runsFor === generation && !p.element.hidden; });
+    const size = firstBatchDone === generation ? BATCH : FIRST_BATCH;
+    firstBatchDone = generation;
+    const batch = queue.splice(0, size).filter(function (p) { return p.queued === generation && runsFor === generation && !p.element.hidden; });
     if (!batch.length) {
       flushing = queue.length > 0;
       if (flushing) { window.setTimeout(flush, 0); }
@@ -219,7 +223,13 @@
     });
   }
 
-  // ---- drawing
+  // ---- drawing: with the panel's own settings where it has any, else the workspace's
+  const PANEL_SETTINGS = ["x", "smoothing", "amount", "log", "robust"];
+  let cur = settings;
+  function use(panel) {
+    cur = Object.assign({}, settings, (settings.panels || {})[panel.key] || {});
+    return cur;
+  }
   function ema(values, weight) {
     let last = 0;
     let count = 0;
@@ -246,14 +256,14 @@
   }
 
   function smoothed(values) {
-    if (settings.smoothing === "ema" && settings.amount > 0) { return ema(values, settings.amount); }
-    if (settings.smoothing === "mean" && settings.amount > 0) { return runningMean(values, Math.max(2, Math.round(settings.amount * 100))); }
+    if (cur.smoothing === "ema" && cur.amount > 0) { return ema(values, cur.amount); }
+    if (cur.smoothing === "mean" && cur.amount > 0) { return runningMean(values, Math.max(2, Math.round(cur.amount * 100))); }
     return values;
   }
 
   function xValues(points) {
-    if (settings.x === "time") { return points.timestamps.map(function (t) { return new Date(t); }); }
-    if (settings.x === "relative") {
+    if (cur.x === "time") { return points.timestamps.map(function (t) { return new Date(t); }); }
+    if (cur.x === "relative") {
       const t0 = points.timestamps.length ? points.timestamps[0] : 0;
       return points.timestamps.map(function (t) { return (t - t0) / 1000; });
     }
@@ -271,7 +281,7 @@
     let lo = Infinity;
     let hi = -Infinity;
     xs.forEach(function (x) { lo = Math.min(lo, x[0]); hi = Math.max(hi, x[x.length - 1]); });
-    const exact = settings.x === "step" && hi - lo < 200;  // one bucket per step
+    const exact = cur.x === "step" && hi - lo < 200;  // one bucket per step
     const buckets = exact ? hi - lo + 1 : 200;
     const width = exact ? 1 : (hi - lo) / buckets || 1;
     const cells = [];
@@ -298,7 +308,7 @@
       const median = values.length % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
       const std = Math.sqrt(values.reduce(function (a, c) { return a + (c - mean) * (c - mean); }, 0) / values.length);
       const center = lo + (b + 0.5) * width;
-      out.x.push(settings.x === "time" ? new Date(center) : (exact ? lo + b : center));
+      out.x.push(cur.x === "time" ? new Date(center) : (exact ? lo + b : center));
       out.line.push(settings.line === "median" ? median : mean);
       out.lower.push(settings.band === "std" ? mean - std : values[0]);
       out.upper.push(settings.band === "std" ? mean + std : values[values.length - 1]);
@@ -333,7 +343,7 @@
   function traces(panel) {
     if (groups) { return groupTraces(panel); }
     const out = [];
-    const smoothing = settings.smoothing !== "none" && settings.amount > 0;
+    const smoothing = cur.smoothing !== "none" && cur.amount > 0;
     runs.forEach(function (r) {
       const points = panel.data[r.id];
       if (!points || !points.steps.length) { return; }
@@ -356,7 +366,7 @@
     const values = [];
     data.forEach(function (t) {
       if (t.hoverinfo === "skip" && !t.band) { return; }
-      t.y.forEach(function (v) { if (v !== null && isFinite(v) && (!settings.log || v > 0)) { values.push(settings.log ? Math.log10(v) : v); } });
+      t.y.forEach(function (v) { if (v !== null && isFinite(v) && (!cur.log || v > 0)) { values.push(cur.log ? Math.log10(v) : v); } });
     });
     if (values.length < 10) { return null; }
     values.sort(function (a, b) { return a - b; });
@@ -367,10 +377,10 @@
   }
 
   function layout(panel, data) {
-    const xaxis = { title: { text: X_AXES[settings.x] }, type: settings.x === "time" ? "date" : "linear" };
+    const xaxis = { title: { text: X_AXES[cur.x] }, type: cur.x === "time" ? "date" : "linear" };
     if (panel.zoom) { xaxis.range = panel.zoom.slice(); xaxis.autorange = false; }
-    const yaxis = { type: settings.log ? "log" : "linear", autorange: true };
-    const range = settings.robust ? robustRange(data) : null;
+    const yaxis = { type: cur.log ? "log" : "linear", autorange: true };
+    const range = cur.robust ? robustRange(data) : null;
     if (range) { yaxis.range = range; yaxis.autorange = false; }
     // The page's colours (dark mode follows the system): text and grid lines from its CSS variables.
     const style = getComputedStyle(document.documentElement);
@@ -378,11 +388,12 @@
     xaxis.gridcolor = yaxis.gridcolor = line;
     xaxis.zerolinecolor = yaxis.zerolinecolor = line;
     return { margin: { l: 50, r: 10, t: 8, b: 38 }, height: 240, xaxis: xaxis, yaxis: yaxis, hovermode: "closest", showlegend: false,
-      uirevision: settings.x + settings.log + settings.robust, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      uirevision: cur.x + cur.log + cur.robust, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
       font: { color: style.getPropertyValue("--fg").trim() || "#1b1f24" } };
   }
 
   function draw(panel) {
+    use(panel);
     const data = traces(panel);
     panel.element.dataset.state = "drawing";
     const error = panel.element.querySelector(".chart-error");
@@ -436,10 +447,11 @@
   }
 
   function stepRange(panel, range) {
-    const toNumber = function (v) { return settings.x === "time" ? new Date(String(v).replace(" ", "T") + "Z").getTime() : Number(v); };
+    use(panel);
+    const toNumber = function (v) { return cur.x === "time" ? new Date(String(v).replace(" ", "T") + "Z").getTime() : Number(v); };
     const start = toNumber(range[0]);
     const end = toNumber(range[1]);
-    if (settings.x === "step") { return [Math.floor(start), Math.ceil(end)]; }
+    if (cur.x === "step") { return [Math.floor(start), Math.ceil(end)]; }
     let lo = Infinity;
     let hi = -Infinity;
     Object.values(panel.overview).forEach(function (points) {
@@ -468,11 +480,61 @@
     element.dataset.key = key;
     element.dataset.state = "waiting";
     const caption = document.createElement("figcaption");
-    caption.textContent = key;
+    const title = document.createElement("span");
+    title.textContent = key;
+    caption.append(title, panelSettings(key));
     const plot = document.createElement("div");
     plot.className = "plot";
     element.append(caption, plot);
     return { key: key, element: element, plot: plot, loaded: -1, queued: -1, data: {}, overview: {}, zoom: null, wired: false };
+  }
+
+  // A panel's own x axis, smoothing, log scale and outliers, over the workspace's (kept with its
+  // settings, so a saved view keeps them too).
+  const CHOICES = {
+    x: [["", "X axis: as the workspace"], ["step", "Step"], ["relative", "Relative time"], ["time", "Wall time"]],
+    smoothing: [["", "Smoothing: as the workspace"], ["none", "No smoothing"], ["ema", "Exponential moving average"], ["mean", "Running mean"]],
+    log: [["", "Scale: as the workspace"], ["1", "Log scale"], ["0", "Linear scale"]],
+    robust: [["", "Outliers: as the workspace"], ["1", "Ignore outliers"], ["0", "Show outliers"]],
+  };
+
+  function panelSettings(key) {
+    const menu = document.createElement("details");
+    menu.className = "chart-settings";
+    const summary = document.createElement("summary");
+    summary.textContent = "Settings";
+    summary.setAttribute("aria-label", "Settings of the " + key + " panel");
+    const body = document.createElement("div");
+    body.className = "chart-settings-body";
+    body.setAttribute("role", "group");
+    body.setAttribute("aria-label", "Settings of the " + key + " panel");
+    const own = function () { return (settings.panels || {})[key] || {}; };
+    Object.keys(CHOICES).forEach(function (name) {
+      const select = document.createElement("select");
+      select.dataset.panelSetting = name;
+      CHOICES[name].forEach(function (pair) {
+        const option = document.createElement("option");
+        option.value = pair[0];
+        option.textContent = pair[1];
+        select.appendChild(option);
+      });
+      const value = own()[name];
+      select.value = value === undefined ? "" : (typeof value === "boolean" ? (value ? "1" : "0") : value);
+      select.addEventListener("change", function () {
+        const mine = Object.assign({}, own());
+        if (select.value === "") { delete mine[name]; } else { mine[name] = name === "log" || name === "robust" ? select.value === "1" : select.value; }
+        settings.panels = Object.assign({}, settings.panels || {});
+        if (Object.keys(mine).length) { settings.panels[key] = mine; } else { delete settings.panels[key]; }
+        summary.classList.toggle("changed", Object.keys(mine).length > 0);
+        saveSettings();
+        const panel = panels[key];
+        if (panel && panel.loaded === generation) { panel.zoom = null; panel.data = panel.overview; draw(panel); }
+      });
+      body.appendChild(select);
+    });
+    summary.classList.toggle("changed", Object.keys(own()).length > 0);
+    menu.append(summary, body);
+    return menu;
   }
 
   function makeSection(name) {
