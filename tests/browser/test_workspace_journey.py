@@ -114,12 +114,27 @@ def test_every_metric_of_the_runs_in_the_table_is_charted_in_sections(page, work
     y_type = "p => p.querySelector('.js-plotly-plot').layout.yaxis.type"
     page.wait_for_function(f"() => ({y_type})(document.querySelector('[data-panel][data-key=\"lr\"]')) === 'log'")
     assert page.locator('[data-panel][data-key="train/loss"]').evaluate(y_type) == "linear"
+    # Panels can be moved within their section and made full width; both are remembered.
+    train = page.locator('[data-section="train"] [data-panel]')
+    assert [train.nth(i).get_attribute("data-key") for i in range(2)] == ["train/accuracy", "train/loss"]
+    loss = page.locator('[data-panel][data-key="train/loss"]')
+    loss.locator("summary", has_text="Settings").click()
+    loss.get_by_role("button", name="Move earlier").click()
+    expect(train.first).to_have_attribute("data-key", "train/loss")
+    narrow = loss.evaluate("e => e.getBoundingClientRect().width")
+    loss.get_by_label("Full width").check()
+    page.wait_for_function(
+        f"() => document.querySelector('[data-panel][data-key=\"train/loss\"] .main-svg').getBoundingClientRect().width > {narrow * 1.5}"
+    )
+    loss.locator("summary", has_text="Settings").click()
     lr.locator("summary", has_text="Settings").click()
 
     # A folded section stays folded on the next visit.
     page.locator('[data-section="system"] > summary').click()
     open_workspace(page, workspace)
     expect(page.locator('[data-section="system"] [data-panel]')).to_be_hidden()
+    expect(train.first).to_have_attribute("data-key", "train/loss")  # the order and width set above stay
+    expect(train.first).to_have_class(re.compile(r"\bwide\b"))
     page.locator('[data-section="system"] > summary').click()
     expect(page.locator('[data-section="system"] [data-panel]')).to_be_visible()
     page.wait_for_function(

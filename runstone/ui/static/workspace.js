@@ -30,6 +30,15 @@
   let groups = null;  // when grouped: [{label, color, run_ids, ...}] from the server
   let runsFor = -1;  // the generation whose runs are known
   let firstBatchDone = -1;  // the generation whose first history request went out
+  // A panel resized (its corner, or Full width) redraws at its new size.
+  const resizer = "ResizeObserver" in window ? new ResizeObserver(function (entries) {
+    entries.forEach(function (entry) {
+      const panel = panels[entry.target.dataset.key];
+      if (panel && panel.element.dataset.state === "drawn" && window.Plotly) {
+        window.Plotly.relayout(panel.plot, { height: Math.max(200, panel.element.clientHeight - 36), width: panel.element.clientWidth - 14 });
+      }
+    });
+  }) : null;
   let generation = 0;
   let observer = null;
   let plotlyReady = null;
@@ -387,7 +396,7 @@
     const line = style.getPropertyValue("--line").trim() || "#d8dde3";
     xaxis.gridcolor = yaxis.gridcolor = line;
     xaxis.zerolinecolor = yaxis.zerolinecolor = line;
-    return { margin: { l: 50, r: 10, t: 8, b: 38 }, height: 240, xaxis: xaxis, yaxis: yaxis, hovermode: "closest", showlegend: false,
+    return { margin: { l: 50, r: 10, t: 8, b: 38 }, height: Math.max(200, panel.element.clientHeight - 36), xaxis: xaxis, yaxis: yaxis, hovermode: "closest", showlegend: false,
       uirevision: cur.x + cur.log + cur.robust, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
       font: { color: style.getPropertyValue("--fg").trim() || "#1b1f24" } };
   }
@@ -486,6 +495,8 @@
     const plot = document.createElement("div");
     plot.className = "plot";
     element.append(caption, plot);
+    element.classList.toggle("wide", Boolean(((settings.panels || {})[key] || {}).wide));
+    if (resizer) { resizer.observe(element); }
     return { key: key, element: element, plot: plot, loaded: -1, queued: -1, data: {}, overview: {}, zoom: null, wired: false };
   }
 
@@ -532,9 +543,56 @@
       });
       body.appendChild(select);
     });
+    const wide = document.createElement("label");
+    wide.className = "check";
+    const wideBox = document.createElement("input");
+    wideBox.type = "checkbox";
+    wideBox.dataset.panelWide = "";
+    wideBox.checked = Boolean(own().wide);
+    wide.append(wideBox, " Full width");
+    wideBox.addEventListener("change", function () {
+      const mine = Object.assign({}, own());
+      if (wideBox.checked) { mine.wide = true; } else { delete mine.wide; }
+      settings.panels = Object.assign({}, settings.panels || {});
+      if (Object.keys(mine).length) { settings.panels[key] = mine; } else { delete settings.panels[key]; }
+      saveSettings();
+      if (panels[key]) { panels[key].element.classList.toggle("wide", wideBox.checked); }
+    });
+    const moves = document.createElement("span");
+    [["earlier", "Move earlier", -1], ["later", "Move later", 1]].forEach(function (m) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.move = m[0];
+      button.textContent = m[1];
+      button.addEventListener("click", function () { move(key, m[2]); });
+      moves.append(button, " ");
+    });
+    body.append(wide, moves);
     summary.classList.toggle("changed", Object.keys(own()).length > 0);
     menu.append(summary, body);
     return menu;
+  }
+
+  // Panels in the order the user set (settings.order), the others after them by name.
+  function ordered(keys) {
+    const order = settings.order || [];
+    const rank = function (k) { const i = order.indexOf(k); return i < 0 ? Infinity : i; };
+    return keys.slice().sort(function (a, b) { return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0); });
+  }
+
+  function move(key, by) {
+    const siblings = ordered((root.metricKeys || []).filter(function (k) { return sectionOf(k) === sectionOf(key); }));
+    const at = siblings.indexOf(key);
+    const to = at + by;
+    if (at < 0 || to < 0 || to >= siblings.length) { return; }
+    siblings.splice(at, 1);
+    siblings.splice(to, 0, key);
+    const others = (settings.order || []).filter(function (k) { return siblings.indexOf(k) < 0; });
+    settings.order = others.concat(siblings);
+    saveSettings();
+    layoutPanels(root.metricKeys);
+    const button = panels[key] && panels[key].element.querySelector(by < 0 ? "[data-move=earlier]" : "[data-move=later]");
+    if (button) { button.focus(); }
   }
 
   function makeSection(name) {
@@ -580,7 +638,7 @@
       if (!section) { section = makeSection(name); }
       sectionsElement.appendChild(section);  // in order
       const grid = section.querySelector(".panel-grid");
-      keys.filter(function (k) { return sectionOf(k) === name; }).forEach(function (k) {
+      ordered(keys.filter(function (k) { return sectionOf(k) === name; })).forEach(function (k) {
         if (!panels[k]) {
           panels[k] = makePanel(k);
           if (observer) { observer.observe(panels[k].element); }
