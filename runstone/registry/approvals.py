@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from runstone.entities import ApprovalRequest, Gate, ModelVersion, Policy
 from runstone.errors import AlreadyExists, InvalidInput, InvalidState, NotFound, PermissionDenied
-from runstone.governance.permissions import check_group_name, in_group
+from runstone.governance.permissions import check_group_name, in_group, visible
 from runstone.registry.service import RegistryService, canonical_stage, check_alias, guarded_change, parse_policy
 from runstone.store import approvals as approval_store
 from runstone.store import registry as store
@@ -213,7 +213,9 @@ class GovernedRegistry(RegistryService):
     def search_requests(self, name: str | None = None, status: str | None = None) -> list[ApprovalRequest]:
         with self.ctx.transaction() as s:
             model_id = store.model_row(s, name).id if name else None
-            return approval_store.search(s, model_id=model_id, status=status)
+            found = approval_store.search(s, model_id=model_id, status=status)
+            readable = visible(s, self.ctx.principal, "model")  # with auth on: the models the caller may read
+            return found if readable is None else [r for r in found if r.name in readable]
 
     def _open(self, s: Session, row: Any) -> ModelRef:
         if row.status != "open":

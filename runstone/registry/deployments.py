@@ -14,6 +14,7 @@ import re
 
 from runstone.entities import Deployment
 from runstone.errors import InvalidInput
+from runstone.governance import permissions
 from runstone.governance.context import Context
 from runstone.store import deployments as store
 from runstone.store import registry as registry_store
@@ -97,4 +98,6 @@ class DeploymentService:
         with self.ctx.transaction() as s:
             model_id = registry_store.model_row(s, model_name).id if model_name is not None else None
             number = registry_store.parse_version(version) if version is not None else None
-            return store.search(s, model_id=model_id, version=number, name=name, active_only=active_only)
+            found = store.search(s, model_id=model_id, version=number, name=name, active_only=active_only)
+            readable = permissions.visible(s, self.ctx.principal, "model")  # with auth on: what the caller may read
+            return found if readable is None else [d for d in found if d.model_name in readable]

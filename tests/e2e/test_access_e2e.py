@@ -194,6 +194,12 @@ def test_approvals_need_the_named_group_and_never_the_requester_even_renamed(sit
         # A MANAGE holder moves the protected alias directly.
         moved = alice.put("/api/v1/registered-models/fraud/aliases/champion", json={"version": "2"})
         assert moved.status_code == 200, moved.text
+        # Lists of requests show those of the models the caller may read, and nothing else.
+        assert {r["id"] for r in bob.get("/api/v1/approval-requests").json()["requests"]} >= {bobs, carols}
+    with site.as_("dave") as dave:
+        assert dave.get("/api/v1/approval-requests").json()["requests"] == []
+        assert dave.get("/api/v1/registered-models").json().get("registered_models", []) == []
+        assert dave.get("/ui/requests").status_code == 200 and "fraud" not in dave.get("/ui/requests").text
 
 
 def test_the_audit_trail_names_the_proven_user_its_token_and_address_and_exports_as_jsonl(site: Site) -> None:

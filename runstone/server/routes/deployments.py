@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from runstone.deps import deployments
-from runstone.governance.needs import needs
+from runstone.governance.needs import needs, signed_in
 from runstone.governance.permissions import Permission
 from runstone.registry.deployments import DeploymentService
 from runstone.schemas.deployments import DeploymentCreate, deployment_public
@@ -28,7 +28,7 @@ def record(body: DeploymentCreate, service: Deployments) -> dict[str, Any]:
 
 
 @router.get("/deployments", summary="Deployment records, newest first (filter by model, version, name, active)")
-@needs(Permission.READ, "model", "model_name")
+@signed_in  # the service lists the deployments of the models the caller may read
 def list_deployments(
     service: Deployments,
     model_name: str | None = None,
