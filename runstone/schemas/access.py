@@ -27,6 +27,7 @@ class TokenCreate(Model):
     name: str
     user: str | None = None  # default: the caller; another user's token only by an admin
     read_only: bool = False
+    resources: list[str] | None = Field(default=None, description="Fence the token to experiment:<id> / model:<name>")
     expiry_time: int | None = None
 
 

@@ -20,6 +20,7 @@ from runstone.deps import AUTH_SCOPE_KEY, principal_of
 from runstone.errors import InvalidInput, PermissionDenied
 from runstone.governance import permissions, resources
 from runstone.governance.context import Principal
+from runstone.governance.identity import Authenticated
 from runstone.governance.needs import Need, needs_of
 from runstone.server.http import decode_json
 
@@ -36,49 +37,68 @@ class Gate:
         self.cache_seconds = cache_seconds
         self._decisions: dict[tuple[str, str, str, int], float] = {}
 
-    async def check(self, principal: Principal, need: Need, values: list[str]) -> None:
+    async def check(self, principal: Principal, need: Need, values: list[str], limits: list[str] | None = None) -> None:
+        """Raise PermissionDenied unless the caller holds the need on every value; ``limits``: the
+        resources (``experiment:<id>``, ``model:<name>``) a resource-limited token is fenced to."""
         assert need.permission is not None and need.kind is not None
         now = time.monotonic()
         missing = []
-        for value in values:
-            expiry = self._decisions.get((principal.user, need.kind, value, need.permission))
+        # A decision is remembered per token too: a resource-limited token decides differently.
+        keys = {v: (principal.user, principal.token_id or "", need.kind, v, need.permission) for v in values}
+        for value, key in keys.items():
+            expiry = self._decisions.get(key)
             if expiry is None or expiry <= now:
                 missing.append(value)
         if missing:
-            await anyio.to_thread.run_sync(self._check, principal, need, missing)
+            await anyio.to_thread.run_sync(self._check, principal, need, missing, limits)
             if len(self._decisions) >= _CACHE_SIZE:
                 self._decisions.clear()
             if self.cache_seconds > 0:
                 for value in missing:
-                    self._decisions[(principal.user, need.kind, value, need.permission)] = now + self.cache_seconds
+                    self._decisions[keys[value]] = now + self.cache_seconds
 
-    def _check(self, principal: Principal, need: Need, values: list[str]) -> None:
+    def _check(self, principal: Principal, need: Need, values: list[str], limits: list[str] | None) -> None:
         assert need.permission is not None and need.kind is not None
         with self.backend.db.transaction() as s:
             for value in values:
                 resource_type, resource_id = resources.owner(s, need.kind, value)
+                if limits is not None and f"{resource_type}:{resource_id}" not in limits:
+                    raise PermissionDenied(
+                        f"The API token {principal.token_id} is limited to {', '.join(limits)}, not "
+                        f"{permissions.describe(resource_type, resource_id)}.",
+                        {"token_id": principal.token_id},
+                    )
                 permissions.require(s, principal, need.permission, resource_type, resource_id)
 
 
 async def enforce(request: Request) -> None:
     """The app-wide dependency that applies each route's declared needs."""
-    if request.scope.get(AUTH_SCOPE_KEY) is None:
+    who: Authenticated | None = request.scope.get(AUTH_SCOPE_KEY)
+    if who is None:
         return  # auth off (with auth on, the gate has refused every request without a credential)
     declared = needs_of(request.scope.get("endpoint"))
     principal = principal_of(request)
     where = f"{request.method} {request.url.path[:200]}"
     if not declared:
         raise PermissionDenied(f"{where} declares no permission, so nobody may use it.")
-    if principal.is_admin:
+    limits = who.token.resources if who.token is not None else None
+    if principal.is_admin and limits is None:
         return
     for need in declared:
+        if limits is not None and need.permission is None:
+            assert who.token is not None
+            raise PermissionDenied(
+                f"The API token {who.token.token_id} is limited to {', '.join(limits)}; {where} is not about one of "
+                "them (searches and lists need a token without --resource).",
+                {"token_id": who.token.token_id},
+            )
         if need.admin:
             raise PermissionDenied(f"Only an admin may {where}; {principal.user!r} is not one.")
         if need.permission is None:
             continue
         values = await _values(request, need)
         if values is not None:
-            await request.app.state.access.check(principal, need, values)
+            await request.app.state.access.check(principal, need, values, limits)
 
 
 async def _body(request: Request) -> Any:

@@ -137,14 +137,6 @@ def _scope_refusal(who: Authenticated, method: str, path: str) -> PermissionDeni
     token = who.token
     if token is None:
         return None
-    if token.resources is not None:
-        # Fail closed: a token limited to some experiments and models is honoured only once
-        # per-resource permissions decide every route; until then it opens none.
-        return PermissionDenied(
-            f"The API token {token.token_id} is limited to {', '.join(token.resources)}; this server does not "
-            "accept resource-limited tokens yet. Use a token without --resource.",
-            {"token_id": token.token_id},
-        )
     if token.read_only and method not in READ_METHODS and not READ_POSTS.search(path):
         return PermissionDenied(
             f"The API token {token.token_id} is read-only: it may read and search, not {method} {path[:200]}.",

@@ -254,3 +254,23 @@ def test_groups_and_grants_from_the_command_line(site: Site) -> None:
     assert "cli-shared" in run_cli("experiments", "list", env=bob).stdout
     assert run_cli("permissions", "revoke", "experiment", exp, "--group", "analysts", env=alice).returncode == 0
     assert "cli-shared" not in run_cli("experiments", "list", env=bob).stdout
+
+
+def test_a_resource_limited_token_reaches_only_its_experiments_and_models(site: Site) -> None:
+    with site.as_("alice") as alice:
+        fenced = alice.post("/api/v1/experiments", json={"name": "fenced-in"}).json()["experiment"]["experiment_id"]
+        other = alice.post("/api/v1/experiments", json={"name": "fenced-out"}).json()["experiment"]["experiment_id"]
+        made = alice.post("/api/v1/tokens", json={"name": "ci-job", "resources": [f"experiment:{fenced}"]})
+        assert made.status_code == 201, made.text
+    with httpx.Client(base_url=site.server.url, timeout=30,
+                      headers={"Authorization": f"Bearer {made.json()['secret']}"}) as job:  # fmt: skip
+        run = job.post("/api/2.0/mlflow/runs/create", json={"experiment_id": fenced})
+        assert run.status_code == 200, run.text
+        run_id = run.json()["run"]["info"]["run_id"]
+        logged = job.post("/api/2.0/mlflow/runs/log-metric", json={"run_id": run_id, "key": "x", "value": 1,
+                                                                    "timestamp": 1})  # fmt: skip
+        assert logged.status_code == 200, logged.text
+        outside = job.post("/api/2.0/mlflow/runs/create", json={"experiment_id": other})
+        assert outside.status_code == 403 and f"limited to experiment:{fenced}" in outside.json()["message"]
+        listing = job.get("/api/v1/experiments")
+        assert listing.status_code == 403 and "limited to" in listing.json()["error"]["message"]

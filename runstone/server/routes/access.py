@@ -77,7 +77,11 @@ def list_tokens(service: Identity, user: str | None = None) -> dict[str, Any]:
 @signed_in
 def create_token(body: TokenCreate, service: Identity) -> dict[str, Any]:
     made = service.create_token(
-        body.user or service.ctx.user, body.name, read_only=body.read_only, expiry_time=body.expiry_time
+        body.user or service.ctx.user,
+        body.name,
+        read_only=body.read_only,
+        resources=body.resources,
+        expiry_time=body.expiry_time,
     )
     return {"token": token_public(made.token), "secret": made.secret}
 
