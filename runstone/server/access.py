@@ -35,7 +35,7 @@ class Gate:
     def __init__(self, backend: Backend, cache_seconds: float) -> None:
         self.backend = backend
         self.cache_seconds = cache_seconds
-        self._decisions: dict[tuple[str, str, str, int], float] = {}
+        self._decisions: dict[tuple[str, str, str, str, int], float] = {}
 
     async def check(self, principal: Principal, need: Need, values: list[str], limits: list[str] | None = None) -> None:
         """Raise PermissionDenied unless the caller holds the need on every value; ``limits``: the
