@@ -25,7 +25,6 @@ from pathlib import Path
 
 from bench import suite
 from bench.servers import clean_environment
-from bench.ui import write_section
 
 REPO = Path(__file__).resolve().parent.parent
 SECTION = "## Client logging"
@@ -92,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
     args = parser.parse_args(argv)
     venv = args.mlflow_venv if (args.mlflow_venv / "bin" / "mlflow").exists() else Path(sys.executable).parent.parent
-    n = 2_000 if args.quick else 100_000
+    n = 2_000 if args.quick else 50_000
     n_fsync = 500 if args.quick else 5_000
     n_sync = 200 if args.quick else 1_000
     n_mlflow = 2_000 if args.quick else 10_000  # MLflow's asynchronous queue drains slowly
@@ -102,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     runstone_server = suite.runstone_launcher().start(folder / "runstone")
     mlflow_server = suite.mlflow_launcher(venv).start(folder / "mlflow")
     try:
-        for mode, calls in (("off", n), ("on", n), ("fsync", n_fsync)):
+        best: dict[str, tuple[int, float, float]] = {}
+        # off and on take turns, three times each; the fastest loop of each counts (the least
+        # disturbed by other work on the machine).
+        for mode, calls in [("off", n), ("on", n)] * 3 + [("fsync", n_fsync)]:
             env = clean_environment(
                 "RUNSTONE_",
                 RUNSTONE_TRACKING_URI=runstone_server.url,
@@ -111,10 +113,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             result = _loop(RUNSTONE_LOOP, [str(calls)], env)
             assert _points(runstone_server.url, str(result["run_id"]), False) == calls, mode
-            rows.append(
-                (f"runstone, `RUNSTONE_JOURNAL={mode}`", calls, float(result["loop_s"]), float(result["end_s"]))
-            )
-            print(rows[-1], flush=True)
+            print(mode, result, flush=True)
+            if mode not in best or float(result["loop_s"]) < best[mode][1]:
+                best[mode] = (calls, float(result["loop_s"]), float(result["end_s"]))
+        for mode, (calls, loop, end) in best.items():
+            rows.append((f"runstone, `RUNSTONE_JOURNAL={mode}`", calls, loop, end))
         mlflow_env = clean_environment(
             "MLFLOW_", MLFLOW_TRACKING_URI=mlflow_server.url, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true"
         )
@@ -139,6 +142,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def write_section(path: Path, section: str) -> None:
+    """Replace (or append) this bench's section of the performance page, keeping the rest."""
+    text = path.read_text() if path.exists() else "# Performance\n"
+    start = text.find(SECTION + "\n")
+    if start >= 0:
+        end = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section.rstrip("\n") + ("\n\n" + text[end + 1 :] if end >= 0 else "\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
 def _section(rows: list[tuple[str, int, float, float]]) -> str:
     per_call = {label: loop / calls * 1e6 for label, calls, loop, _ in rows}
     mlflow_async = per_call["MLflow, `synchronous=False`"]
@@ -146,8 +161,9 @@ def _section(rows: list[tuple[str, int, float, float]]) -> str:
         SECTION,
         "",
         "Written by `python -m bench.journal`: a training process calls `log_metric` in a loop against a",
-        "server on this machine; each row is a fresh process. The time of one call is what the training",
-        "loop pays; `end_run` sends what is still buffered and waits for the server.",
+        "server on this machine; each row is a fresh process (for `off` and `on`, the fastest of three",
+        "turns each). The time of one call is what the training loop pays; `end_run` sends what is",
+        "still buffered and waits for the server.",
         "",
         "| client | calls | µs per call | end_run | per call vs MLflow `synchronous=False` |",
         "|---|--:|--:|--:|--:|",

@@ -20,6 +20,7 @@ import uuid
 import warnings
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,7 @@ class Batcher:
         heartbeat: Callable[[list[str]], None] | None = None,
         heartbeat_interval: float = 30.0,
         adopt: Callable[[], None] | None = None,
+        fail_fast: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         self._send = send
         self.tracking_uri = tracking_uri
@@ -82,6 +84,8 @@ class Batcher:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_runs: set[str] = set()
         self._adopt = adopt
+        # While the server is away, each retry is one attempt (no backoff inside a retry).
+        self._fail_fast = fail_fast or nullcontext
         self._last_beat = 0.0
         self._seq = 0
         self._pending: list[dict[str, Any]] = []
@@ -222,6 +226,10 @@ class Batcher:
 
     def _pump(self) -> None:
         """Send the backlog in order until it is empty or the server cannot be reached."""
+        with self._fail_fast() if self.down else nullcontext():
+            self._pump_all()
+
+    def _pump_all(self) -> None:
         while True:
             with self._queue_lock:
                 if not self._backlog:

@@ -36,10 +36,11 @@ def make_batcher(client: RunstoneClient) -> Batcher:
         journal=book,
         write_ahead=settings.journal != "off",
         apply_op=apply_op,
-        offline=settings.mode == "offline",
+        offline=settings.mode == "offline" and client.is_remote,
         heartbeat=client.heartbeat if client.is_remote else None,
         heartbeat_interval=settings.heartbeat_interval,
         adopt=adopt,
+        fail_fast=client.fail_fast,
     )
 
 

@@ -141,6 +141,8 @@ def test_a_training_process_killed_mid_stream_loses_no_point_it_logged_and_its_r
         killed = client.search_runs([client.get_run(run_id).info.experiment_id], "attributes.status = 'KILLED'")
         assert [r.info.run_id for r in killed] == [run_id]
         assert client.get_run(run_id).data.tags["runstone.killedBy"].startswith("no heartbeat")
+    page = httpx.get(f"{server.url}/ui/runs/{run_id}").text
+    assert "KILLED" in page and f"no heartbeat for {HEARTBEAT_TIMEOUT} s" in page
 
     journals = list((home / "journal").glob("*.jsonl"))
     assert len(journals) == 1
