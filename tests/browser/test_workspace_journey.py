@@ -421,3 +421,25 @@ def test_a_report_with_two_live_panels_and_a_table_exports_to_html_that_opens_of
         assert offline_panels.nth(i).get_attribute("data-lines") == lines
     expect(offline.locator("[data-report-table]")).to_have_attribute("data-rows", "4")
     assert [u for u in requested if not u.startswith("file:")] == []
+
+
+def test_many_runs_are_drawn_as_one_trace_per_colour(page, server):
+    with remote(server.url) as client:
+        experiment = client.create_experiment("workspace-many")
+        ids = []
+        for i in range(30):
+            run_id = client.create_run(experiment, run_name=f"many-{i:02d}", start_time=T0 + i).info.run_id
+            client.log_batch(run_id, metrics=[Metric("loss", 1 / (s + 1 + i), T0 + s, s) for s in range(10)])
+            ids.append(run_id)
+    page.goto(f"{page.base}/ui/experiments/{experiment}")
+    page.get_by_label("How many runs to draw").select_option("50")
+    page.locator("#workspace").scroll_into_view_if_needed()
+    loss = page.locator('[data-panel][data-key="loss"]')
+    expect(loss).to_have_attribute("data-state", "drawn")
+    assert set(loss.get_attribute("data-runs").split(",")) == set(ids)
+    assert loss.get_attribute("data-points") == str(30 * 10)
+    traces = loss.locator(".js-plotly-plot").evaluate(
+        "p => p.data.map(t => [t.line.color, t.text.filter(Boolean).length])"
+    )
+    assert len(traces) <= 20 and len({c for c, _ in traces}) == len(traces)  # one trace per colour
+    assert sum(n for _, n in traces) == 30 * 10  # each point still names its run on hover

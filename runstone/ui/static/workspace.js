@@ -214,7 +214,14 @@
     const wanted = generation;
     batch.forEach(function (p) { p.element.dataset.state = "loading"; });
     const request = runs.length ? fetchJSON(gridUrl(batch.map(function (p) { return p.key; }), null)) : Promise.resolve({ keys: {} });
+    // The next request goes out as soon as this one's answer is in, so that the server reads the
+    // next batch while the browser draws this one.
+    const next = function () {
+      flushing = false;
+      if (queue.length) { flushing = true; window.setTimeout(flush, 0); }
+    };
     Promise.all([request, loadPlotly()]).then(function (answers) {
+      next();
       if (wanted !== generation) { return; }
       const found = answers[0].keys;
       return Promise.all(batch.map(function (p) {
@@ -224,16 +231,13 @@
         p.zoom = null;
         return draw(p);
       }));
-    }).catch(function (error) {
+    }, function (error) {
+      next();
       batch.forEach(function (p) { fail(p, error); });
-    }).then(function () {
-      flushing = false;
-      if (queue.length) { flushing = true; window.setTimeout(flush, 0); }
     });
   }
 
   // ---- drawing: with the panel's own settings where it has any, else the workspace's
-  const PANEL_SETTINGS = ["x", "smoothing", "amount", "log", "robust"];
   let cur = settings;
   function use(panel) {
     cur = Object.assign({}, settings, (settings.panels || {})[panel.key] || {});
@@ -367,7 +371,37 @@
         name: r.name, meta: r.id, line: { color: c, width: 1.5 }, marker: { color: c, size: 6 }, connectgaps: false,
         hovertemplate: "%{y}<extra>" + label + "</extra>", showlegend: false });
     });
-    return out;
+    return runs.length > MERGE_ABOVE ? merged(out) : out;
+  }
+
+  // Many runs: one line trace per colour, the runs apart by gaps, so that plotly draws a few
+  // traces instead of a hundred (runs of one colour looked alike anyway); hover names the run.
+  const MERGE_ABOVE = 20;
+  function merged(traces) {
+    const byKey = {};
+    const order = [];
+    traces.forEach(function (t) {
+      const raw = t.hoverinfo === "skip";
+      const key = (raw ? "raw:" : "") + t.line.color;
+      let into = byKey[key];
+      if (!into) {
+        into = byKey[key] = Object.assign({}, t, { x: [], y: [], text: [], meta: [], name: raw ? "raw" : "runs" });
+        if (!raw) { into.hovertemplate = "%{y}<extra>%{text}</extra>"; into.mode = "lines"; }
+        order.push(key);
+      }
+      into.x.push.apply(into.x, t.x);
+      into.y.push.apply(into.y, t.y);
+      t.x.forEach(function () { into.text.push(t.name.replace(/</g, "&lt;")); });
+      into.x.push(null);
+      into.y.push(null);
+      into.text.push("");
+      if (!raw) { into.meta.push(t.meta); }
+    });
+    return order.map(function (key) {
+      const t = byKey[key];
+      t.meta = t.meta.join(",");
+      return t;
+    });
   }
 
   // A y range that leaves out the few most extreme points (the 1st and 99th percentiles, padded).
@@ -412,7 +446,7 @@
       panel.element.dataset.bands = String(data.filter(function (t) { return t.fill; }).length);
       panel.element.dataset.state = "drawn";
       panel.element.dataset.runs = drawn.map(function (t) { return t.meta; }).join(",");
-      panel.element.dataset.points = String(drawn.reduce(function (n, t) { return n + t.x.length; }, 0));
+      panel.element.dataset.points = String(drawn.reduce(function (n, t) { return n + t.x.filter(function (v) { return v !== null; }).length; }, 0));
       if (!panel.element.dataset.drawnAt) { panel.element.dataset.drawnAt = String(Math.round(performance.now())); }
       if (!panel.wired) {
         panel.wired = true;
