@@ -86,6 +86,13 @@ class Settings(BaseSettings):
         "busy client costs no database read per request; a revoked token stops working within this time "
         "(0: read on every request).",
     )
+    ui_session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        description="With auth on, hours a UI sign-in lasts before the browser must sign in again (signing out "
+        "ends it at once).",
+    )
     auth_default_permission: Literal["NONE", "READ", "EDIT", "MANAGE"] = Field(
         default="NONE",
         description="With auth on, what every signed-in user holds on an experiment or registered model that no "

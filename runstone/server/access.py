@@ -24,7 +24,7 @@ from runstone.governance.identity import Authenticated
 from runstone.governance.needs import Need, needs_of
 from runstone.server.http import decode_json
 
-OTHER_ROUTES = {"/openapi.json": "signed in", "/ui/static": "signed in"}
+OTHER_ROUTES = {"/openapi.json": "signed in", "/ui/static": "open: the UI's own scripts and styles"}
 _CACHE_SIZE = 4096
 
 

@@ -5,8 +5,11 @@ artifacts, UI pages, docs): a request without a valid credential gets 401 with
 ``WWW-Authenticate`` and reaches no route. Credentials are read as the stock clients send them:
 ``Authorization: Bearer <token>`` (RUNSTONE_TRACKING_TOKEN, MLFLOW_TRACKING_TOKEN) and
 ``Authorization: Basic`` with a user name and either the password or an API token as password
-(MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD, a browser's sign-in dialog). Only the
-liveness and readiness probes answer without one.
+(MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD, a browser's sign-in dialog). Without an
+Authorization header, the UI's session cookie is read (a session token made at sign-in on
+/ui/login, see ``runstone.ui.session``). Only the liveness and readiness probes, the sign-in page
+and the UI's static scripts and styles answer without a credential; a UI page asked for without
+one redirects to the sign-in page (API routes keep answering 401).
 
 The verified caller is kept in the ASGI scope; ``runstone.deps.principal_of`` reads it and
 ignores X-Runstone-User.
@@ -20,9 +23,11 @@ import hashlib
 import re
 import secrets
 import time
+from urllib.parse import urlencode
 
 import anyio.to_thread
 import orjson
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstone.backend import Backend
@@ -36,6 +41,14 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Searches that MLflow's protocol and the native API send as POST: a read-only token may send them.
 READ_POSTS = re.compile(r"/(search|get-history-bulk-interval)$")
 OPEN_PATHS = frozenset({"/health", "/health/ready"})
+# The UI's sign-in page, and its own scripts and styles (nothing secret), answer without a credential.
+LOGIN_PATH = "/ui/login"
+LOGOUT_PATH = "/ui/logout"
+OPEN_UI = frozenset({LOGIN_PATH})
+STATIC_PREFIX = "/ui/static/"
+# The UI's sign-in: an HttpOnly cookie holding a session token (an API token made at sign-in,
+# expiring, revoked at sign-out), read when a request carries no Authorization header.
+SESSION_COOKIE = "runstone_session"
 CHALLENGE = b'Basic realm="runstone", charset="UTF-8", Bearer realm="runstone"'
 # A verified password is remembered this long (by a salted digest, never in clear), so a client
 # that signs in with a password on every request, as MLflow's does, pays argon2 once a minute.
@@ -53,14 +66,20 @@ class AuthGate:
         self._passwords: dict[bytes, tuple[float, Authenticated]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in OPEN_PATHS or path in OPEN_UI or path.startswith(STATIC_PREFIX):
             await self.app(scope, receive, send)
             return
         authorization = None
+        cookies = ""
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value.decode("latin-1")
-                break
+            elif name == b"cookie":
+                cookies = value.decode("latin-1")
+        session = cookie_parser(cookies).get(SESSION_COOKIE) if authorization is None and cookies else None
+        if session:
+            authorization = f"Bearer {session}"
         try:
             if authorization is None:
                 raise Unauthenticated("This server requires a credential: an API token or a user name and password.")
@@ -72,7 +91,10 @@ class AuthGate:
                 address = str(client[0])[:64] if client else None
                 who = await anyio.to_thread.run_sync(self._authenticate, authorization, address)
         except Unauthenticated as exc:
-            await _refuse(send, exc, scope)
+            if path == "/ui" or path.startswith("/ui/"):
+                await _to_login(send, scope, expired=bool(session))
+            else:
+                await _refuse(send, exc, scope)
             return
         refusal = _scope_refusal(who, scope["method"], scope["path"])
         if refusal is not None:
@@ -80,6 +102,8 @@ class AuthGate:
             return
         scope[AUTH_SCOPE_KEY] = who
         await self.app(scope, receive, send)
+        if session and path == LOGOUT_PATH:  # signing out revoked the session: forget it at once
+            self._verified.pop(hashlib.sha256(self._salt + f"Bearer {session}".encode()).digest(), None)
 
     def _authenticate(self, authorization: str, client: str | None = None) -> Authenticated:
         scheme, _, credential = authorization.strip().partition(" ")
@@ -143,6 +167,21 @@ def _scope_refusal(who: Authenticated, method: str, path: str) -> PermissionDeni
             {"token_id": token.token_id},
         )
     return None
+
+
+async def _to_login(send: Send, scope: Scope, *, expired: bool) -> None:
+    """A browser without a (valid) session is sent to the sign-in page, and comes back after."""
+    target = scope["path"]
+    if scope["method"] == "GET" and scope.get("query_string"):
+        target += "?" + scope["query_string"].decode("latin-1")
+    if scope["method"] != "GET":
+        target = "/ui/"
+    location = f"{LOGIN_PATH}?{urlencode({'next': target})}"
+    headers = [(b"location", location.encode("latin-1")), (b"content-length", b"0"), (b"cache-control", b"no-store")]
+    if expired:  # a revoked or expired session: drop the cookie
+        headers.append((b"set-cookie", f"{SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax".encode()))
+    await send({"type": "http.response.start", "status": 303, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _refuse(send: Send, error: RunstoneError, scope: Scope) -> None:

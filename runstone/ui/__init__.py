@@ -38,12 +38,14 @@ def mount(app: FastAPI) -> None:
         report_pages,
         request_pages,
         run_pages,
+        session,
         trace_pages,
         view_pages,
         workspace,
     )
 
     for router in (
+        session.router,
         pages.router,
         run_pages.router,
         compare.router,

@@ -3,11 +3,13 @@
 Every page is rendered by Jinja2 with autoescaping on, so user text is escaped wherever it
 lands. State-changing requests are POSTs that must carry the per-browser token of the
 ``runstone_csrf`` cookie in a form field (or the ``X-CSRF-Token`` header); the cookie is
-SameSite=Strict and the check compares in constant time.
+SameSite=Strict and the check compares in constant time. Once a browser has signed in (auth on)
+the token is derived from its session instead, so it is bound to that session.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -26,8 +28,8 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException
 
-from runstone.deps import principal_of
-from runstone.errors import InvalidInput, PermissionDenied, RunstoneError
+from runstone.deps import AUTH_SCOPE_KEY, principal_of
+from runstone.errors import InvalidInput, PermissionDenied, RunstoneError, Unauthenticated
 from runstone.ui import formatting
 from runstone.version import VERSION
 
@@ -37,6 +39,7 @@ CSRF_COOKIE = "runstone_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 FLASH_COOKIE = "runstone_flash"
+SESSION_COOKIE = "runstone_session"  # read by runstone.server.auth, set by runstone.ui.session
 
 # Pages load scripts and styles from this server only, and nothing may frame them.
 PAGE_CSP = (
@@ -57,8 +60,13 @@ def acting_user(request: Request) -> str | None:
     """Who the UI acts as: the caller the services see (None when the declared name is invalid)."""
     try:
         return principal_of(request).user
-    except InvalidInput:
+    except (InvalidInput, Unauthenticated):  # the sign-in page, before anyone signed in
         return None
+
+
+def acting_admin(request: Request) -> bool:
+    who = request.scope.get(AUTH_SCOPE_KEY)
+    return bool(who is not None and who.user.is_admin)
 
 
 @cache
@@ -96,7 +104,17 @@ def environment() -> Environment:
     return env
 
 
+def _session_csrf(session: str) -> str:
+    """The CSRF token of a signed-in browser: derived from its session, so it changes at every
+    sign-in and is worth nothing to anyone without that (HttpOnly) session cookie."""
+    digest = hmac.new(session.encode(), b"runstone csrf", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
 def csrf_token(request: Request) -> str:
+    session = request.cookies.get(SESSION_COOKIE)
+    if session and request.scope.get(AUTH_SCOPE_KEY) is not None:
+        return _session_csrf(session)
     token = request.cookies.get(CSRF_COOKIE, "")
     if len(token) != 43 or not token.replace("-", "").replace("_", "").isalnum():
         token = getattr(request.state, "new_csrf_token", None) or secrets.token_urlsafe(32)
@@ -111,6 +129,13 @@ def _security_headers(response: Response, csp: str = PAGE_CSP) -> None:
     response.headers["Referrer-Policy"] = "same-origin"
 
 
+def over_tls(request: Request) -> bool:
+    """Whether browsers reach this server over HTTPS: directly, or behind a TLS proxy that
+    ``external_url`` names (cookies are then marked Secure)."""
+    external = request.app.state.settings.external_url or ""
+    return request.url.scheme == "https" or external.lower().startswith("https://")
+
+
 def _finish(request: Request, response: Response) -> Response:
     new = getattr(request.state, "new_csrf_token", None)
     if new:
@@ -119,7 +144,7 @@ def _finish(request: Request, response: Response) -> Response:
             new,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=over_tls(request),
             path="/",
             max_age=30 * 24 * 3600,
         )
@@ -153,6 +178,7 @@ def render(
         "now_ms": int(time.time() * 1000),
         "here": here(request),
         "actor": acting_user(request),
+        "actor_admin": acting_admin(request),
         "auth_on": request.app.state.settings.auth,
         "placed": (),
     }
@@ -219,7 +245,11 @@ async def check_csrf(request: Request) -> None:
     # Browsers name the page a form came from; "null" is a sandboxed frame, never one of ours.
     if origin and urllib.parse.urlsplit(origin).netloc != request.headers.get("host"):
         raise PermissionDenied("Cross-site request refused: it came from another site.")
-    cookie = request.cookies.get(CSRF_COOKIE, "")
+    session = request.cookies.get(SESSION_COOKIE)
+    if session and request.scope.get(AUTH_SCOPE_KEY) is not None:
+        cookie = _session_csrf(session)  # bound to the session once there is one
+    else:
+        cookie = request.cookies.get(CSRF_COOKIE, "")
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
         form = await request.form()

@@ -102,11 +102,15 @@ def test_every_route_wants_a_credential_and_the_header_name_counts_for_nothing(s
     with httpx.Client(base_url=server.url, timeout=30) as http:
         assert http.get("/health").status_code == 200  # the liveness probe stays open
         for path in ("/api/v1/experiments", "/api/2.0/mlflow/experiments/search?max_results=10",
-                     "/ajax-api/2.0/mlflow/experiments/search?max_results=10", "/ui/", "/docs", "/openapi.json",
+                     "/ajax-api/2.0/mlflow/experiments/search?max_results=10", "/docs", "/openapi.json",
                      "/api/2.0/mlflow-artifacts/artifacts"):  # fmt: skip
             answer = http.get(path, headers={"X-Runstone-User": "admin"})
             assert answer.status_code == 401, path
             assert answer.headers["www-authenticate"].startswith('Basic realm="runstone"'), path
+        # A UI page sends a browser to the sign-in page instead, and back after.
+        page = http.get("/ui/experiments/0?tab=runs", headers={"X-Runstone-User": "admin"})
+        assert page.status_code == 303
+        assert page.headers["location"] == "/ui/login?next=%2Fui%2Fexperiments%2F0%3Ftab%3Druns"
         refused = http.post("/api/v1/experiments", json={"name": "sneaky"}, headers={"X-Runstone-User": "admin"})
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthenticated"
         wrong = http.get("/api/v1/experiments", headers=_basic("admin", "not the password"))
