@@ -21,12 +21,40 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from serving import Process, free_port, load, train
+
+
+def _scrape_totals(port: int) -> tuple[float, float | None]:
+    """Requests answered and prediction-log records handled (written, dropped or failed)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as answer:
+        text = answer.read().decode()
+    requests, records = 0.0, None
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "runstone_serving_requests_total":
+                requests += sample.value
+            elif sample.name == "runstone_serving_prediction_log_records_total":
+                records = (records or 0.0) + sample.value
+    return requests, records
+
+
+def settle(port: int, timeout: float = 120.0) -> None:
+    """Wait until the server's prediction logger has handled every request (a server without
+    one has nothing to wait for)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        requests, records = _scrape_totals(port)
+        if records is None or records >= requests or time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
 
 
 def logging_cost(folder: Path, workers: int, seconds: float, rounds: int) -> dict[str, dict[str, float]]:
@@ -49,9 +77,14 @@ def logging_cost(folder: Path, workers: int, seconds: float, rounds: int) -> dic
                 port,
                 Process([a.replace("{port}", str(port)) for a in argv], port, folder / f"{name}.log"),
             )
-        for _ in range(rounds):
-            for name, (port, _server) in servers.items():
+        for i in range(rounds):
+            # Each round starts with the other variant, and no load starts while the logging
+            # server is still writing the records of the previous one: that backlog would be
+            # measured against whichever server ran next.
+            for name in sorted(servers, reverse=bool(i % 2)):
+                port = servers[name][0]
                 runs[name].append({"single": load(port, one, 1, seconds), "eight": load(port, one, 8, seconds)})
+                settle(port)
                 print(f"logging {name}: {runs[name][-1]}", file=sys.stderr)
     finally:
         for _port, server in servers.values():
