@@ -129,6 +129,21 @@ def test_every_metric_of_the_runs_in_the_table_is_charted_in_sections(page, work
     loss.locator("summary", has_text="Settings").click()
     lr.locator("summary", has_text="Settings").click()
 
+    # Another metric as the x axis: val/loss against train/loss, point by point at the same step.
+    page.get_by_label("X axis").select_option("metric:train/loss")
+    val = page.locator('[data-panel][data-key="val/loss"]')
+    val.scroll_into_view_if_needed()
+    expect(val).to_have_attribute("data-state", "drawn")
+    line = val.locator(".js-plotly-plot").evaluate(
+        f"p => {{ const t = p.data.find(t => t.meta === '{workspace.runs['adam-1']}'); return [t.x.slice(0, 3), t.y.slice(0, 3), p.layout.xaxis.title.text]; }}"
+    )
+    assert line[2] == "train/loss"
+    assert [y / x for x, y in zip(line[0], line[1], strict=True)] == pytest.approx(
+        [1.1] * 3
+    )  # val/loss = 1.1 x train/loss
+    page.get_by_label("X axis").select_option("step")
+    expect(val).to_have_attribute("data-state", "drawn")
+
     # A folded section stays folded on the next visit.
     page.locator('[data-section="system"] > summary').click()
     open_workspace(page, workspace)

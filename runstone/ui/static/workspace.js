@@ -213,7 +213,10 @@
     }
     const wanted = generation;
     batch.forEach(function (p) { p.element.dataset.state = "loading"; });
-    const request = runs.length ? fetchJSON(gridUrl(batch.map(function (p) { return p.key; }), null)) : Promise.resolve({ keys: {} });
+    const xKey = xMetric();
+    const keys = batch.map(function (p) { return p.key; });
+    if (xKey && keys.indexOf(xKey) < 0) { keys.push(xKey); }
+    const request = runs.length ? fetchJSON(gridUrl(keys, null)) : Promise.resolve({ keys: {} });
     // The next request goes out as soon as this one's answer is in, so that the server reads the
     // next batch while the browser draws this one.
     const next = function () {
@@ -227,6 +230,7 @@
       return Promise.all(batch.map(function (p) {
         p.loaded = wanted;
         p.overview = found[p.key] || {};
+        p.xoverview = p.xdata = xKey ? found[xKey] || {} : null;
         p.data = p.overview;
         p.zoom = null;
         return draw(p);
@@ -274,7 +278,27 @@
     return values;
   }
 
-  function xValues(points) {
+  function xMetric() { return settings.x.indexOf("metric:") === 0 ? settings.x.slice(7) : null; }
+
+  // Another metric as the x axis: each point takes that metric's value at the same step (or the
+  // last step before it that it was logged at, as downsampled histories keep different steps).
+  function metricX(points, id, panel) {
+    const other = (panel.xdata || {})[id];
+    if (!other || !other.steps.length) { return points.steps.map(function () { return null; }); }
+    return points.steps.map(function (step) {
+      let lo = 0;
+      let hi = other.steps.length - 1;
+      if (step < other.steps[0]) { return null; }
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (other.steps[mid] <= step) { lo = mid; } else { hi = mid - 1; }
+      }
+      return other.values[lo];
+    });
+  }
+
+  function xValues(points, id, panel) {
+    if (cur.x.indexOf("metric:") === 0) { return metricX(points, id, panel); }
     if (cur.x === "time") { return points.timestamps.map(function (t) { return new Date(t); }); }
     if (cur.x === "relative") {
       const t0 = points.timestamps.length ? points.timestamps[0] : 0;
@@ -288,12 +312,14 @@
   // One group's line (mean or median of its runs) and band (min-max or one standard deviation),
   // over buckets of the x axis, so that runs logged at different steps still line up.
   function aggregateGroup(panel, group) {
-    const series = group.drawn.map(function (id) { return panel.data[id]; }).filter(function (p) { return p && p.steps.length; });
+    const ids = group.drawn.filter(function (id) { return panel.data[id] && panel.data[id].steps.length; });
+    const series = ids.map(function (id) { return panel.data[id]; });
     if (!series.length) { return null; }
-    const xs = series.map(function (p) { return xValues(p).map(asNumber); });
+    const xs = series.map(function (p, i) { return xValues(p, ids[i], panel).map(asNumber); });
     let lo = Infinity;
     let hi = -Infinity;
-    xs.forEach(function (x) { lo = Math.min(lo, x[0]); hi = Math.max(hi, x[x.length - 1]); });
+    xs.forEach(function (x) { x.forEach(function (v) { if (v !== null && isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); } }); });
+    if (lo > hi) { return null; }
     const exact = cur.x === "step" && hi - lo < 200;  // one bucket per step
     const buckets = exact ? hi - lo + 1 : 200;
     const width = exact ? 1 : (hi - lo) / buckets || 1;
@@ -304,7 +330,7 @@
       const sums = {};
       xs[i].forEach(function (x, j) {
         const v = values[j];
-        if (v === null || !isFinite(v)) { return; }
+        if (v === null || !isFinite(v) || x === null || !isFinite(x)) { return; }
         const b = Math.min(buckets - 1, Math.floor((x - lo) / width));
         const cell = sums[b] || (sums[b] = [0, 0]);
         cell[0] += v;
@@ -360,7 +386,7 @@
     runs.forEach(function (r) {
       const points = panel.data[r.id];
       if (!points || !points.steps.length) { return; }
-      const x = xValues(points);
+      const x = xValues(points, r.id, panel);
       const c = color(r.id);
       const label = r.name.replace(/</g, "&lt;");
       if (smoothing) {
@@ -420,7 +446,7 @@
   }
 
   function layout(panel, data) {
-    const xaxis = { title: { text: X_AXES[cur.x] }, type: cur.x === "time" ? "date" : "linear" };
+    const xaxis = { title: { text: X_AXES[cur.x] || cur.x.slice("metric:".length) }, type: cur.x === "time" ? "date" : "linear" };
     if (panel.zoom) { xaxis.range = panel.zoom.slice(); xaxis.autorange = false; }
     const yaxis = { type: cur.log ? "log" : "linear", autorange: true };
     const range = cur.robust ? robustRange(data) : null;
@@ -470,7 +496,7 @@
   // Zooming fetches the zoomed step range again at full detail; double-click goes back.
   function onRelayout(panel, event) {
     if (event["xaxis.autorange"]) {
-      if (panel.zoom) { panel.zoom = null; panel.data = panel.overview; draw(panel); }
+      if (panel.zoom) { panel.zoom = null; panel.data = panel.overview; panel.xdata = panel.xoverview; draw(panel); }
       return;
     }
     const range = event["xaxis.range"] || (event["xaxis.range[0]"] !== undefined ? [event["xaxis.range[0]"], event["xaxis.range[1]"]] : null);
@@ -481,9 +507,11 @@
     const wanted = steps.join(":");
     panel.pending = wanted;
     panel.element.dataset.state = "zooming";
-    fetchJSON(gridUrl([panel.key], steps)).then(function (body) {
+    const xKey = xMetric();
+    fetchJSON(gridUrl(xKey && xKey !== panel.key ? [panel.key, xKey] : [panel.key], steps)).then(function (body) {
       if (panel.pending !== wanted) { return; }
       panel.data = body.keys[panel.key] || {};
+      if (xKey) { panel.xdata = body.keys[xKey] || {}; }
       panel.element.dataset.zoomSteps = wanted;
       return draw(panel);
     }).catch(function (error) { fail(panel, error); });
@@ -497,8 +525,9 @@
     if (cur.x === "step") { return [Math.floor(start), Math.ceil(end)]; }
     let lo = Infinity;
     let hi = -Infinity;
-    Object.values(panel.overview).forEach(function (points) {
-      const x = xValues(points).map(function (v) { return v instanceof Date ? v.getTime() : v; });
+    Object.keys(panel.overview).forEach(function (id) {
+      const points = panel.overview[id];
+      const x = xValues(points, id, panel).map(function (v) { return v instanceof Date ? v.getTime() : v; });
       x.forEach(function (v, i) { if (v >= start && v <= end) { lo = Math.min(lo, points.steps[i]); hi = Math.max(hi, points.steps[i]); } });
     });
     return lo <= hi ? [lo, hi] : null;
@@ -573,7 +602,7 @@
         summary.classList.toggle("changed", Object.keys(mine).length > 0);
         saveSettings();
         const panel = panels[key];
-        if (panel && panel.loaded === generation) { panel.zoom = null; panel.data = panel.overview; draw(panel); }
+        if (panel && panel.loaded === generation) { panel.zoom = null; panel.data = panel.overview; panel.xdata = panel.xoverview; draw(panel); }
       });
       body.appendChild(select);
     });
@@ -786,6 +815,7 @@
       if (!body || mine !== generation) { return; }
       layoutPanels(body.keys);
       showSummary(body.keys);
+      offerXMetrics(body.keys);
       root.metricKeys = body.keys;  // for workspace_importance.js, which may start after this
       root.dispatchEvent(new CustomEvent("workspace:keys", { detail: { keys: body.keys } }));
       root.dataset.state = "ready";
@@ -794,6 +824,20 @@
       summary.textContent = "Could not draw the workspace: " + error.message;
       root.dataset.state = "error";
     });
+  }
+
+  // Any metric of the runs can be the x axis of every panel.
+  function offerXMetrics(keys) {
+    const select = controls.querySelector("[data-x]");
+    select.querySelectorAll('option[value^="metric:"]').forEach(function (o) { o.remove(); });
+    keys.forEach(function (k) {
+      const option = document.createElement("option");
+      option.value = "metric:" + k;
+      option.textContent = "Metric: " + k;
+      select.appendChild(option);
+    });
+    select.value = settings.x;
+    if (select.value !== settings.x) { select.value = "step"; }
   }
 
   // ---- grouping: the table folds into one row per group, the charts draw one line and band each
@@ -910,6 +954,7 @@
     searchInput.value = settings.search;
     first.addEventListener("change", function () { settings.first = Number(first.value); saveSettings(); refresh(); });
     const redraw = function () {
+      const refetch = (settings.x.indexOf("metric:") === 0 || x.value.indexOf("metric:") === 0) && settings.x !== x.value;
       settings.x = x.value;
       settings.smoothing = kind.value;
       settings.amount = Number(amount.value);
@@ -917,8 +962,8 @@
       settings.log = log.checked;
       settings.robust = robust.checked;
       saveSettings();
-      Object.values(panels).forEach(function (p) { p.zoom = null; p.data = p.overview; });
-      redrawAll();
+      Object.values(panels).forEach(function (p) { p.zoom = null; p.data = p.overview; p.xdata = p.xoverview; });
+      if (refetch) { refresh(); } else { redrawAll(); }  // another metric as x axis: its data comes along
     };
     [x, kind, log, robust].forEach(function (c) { c.addEventListener("change", redraw); });
     amount.addEventListener("input", redraw);
