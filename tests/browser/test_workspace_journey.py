@@ -212,6 +212,13 @@ def test_a_run_has_one_colour_in_the_table_every_chart_and_compare_and_it_can_be
     page.goto(f"{page.base}/ui/compare?run={run_id}&run={other}")
     swatch = page.locator(f'.legend [data-run-color="{run_id}"]')
     assert swatch.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(18, 52, 86)"
+    # Parallel coordinates can draw each run's line in its colour too.
+    parallel = page.locator("#parallel")
+    expect(parallel).to_have_attribute("data-state", "drawn")
+    page.get_by_label("Lines in the runs' colours").check()
+    expect(parallel).to_have_attribute("data-line-colours", "runs")
+    stops = parallel.evaluate("e => e.data[0].line.colorscale.map(s => s[1])")
+    assert "#123456" in stops
     page.evaluate(f"() => window.RunColors.unpin('{run_id}')")
 
 

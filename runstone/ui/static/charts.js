@@ -448,8 +448,16 @@
     const scoreAxis = logAxis(metric, raw) || { label: metric, values: raw };
     const scores = scoreAxis.values;
     dimensions.push(scoreAxis);
-    Plotly.newPlot(element, [{ type: "parcoords", dimensions: dimensions,
-      line: { color: scores, colorscale: "Viridis", showscale: true, colorbar: { title: { text: metric } } } }],
+    // Coloured by the metric, or (the box under the plot) each line in its run's colour.
+    const byRun = document.getElementById("pc-run-colours");
+    let line = { color: scores, colorscale: "Viridis", showscale: true, colorbar: { title: { text: metric } } };
+    if (byRun && byRun.checked) {
+      const stops = [];
+      runs.forEach(function (r, i) { stops.push([i / runs.length, r.color], [(i + 1) / runs.length, r.color]); });
+      line = { color: runs.map(function (_, i) { return (i + 0.5) / runs.length; }), colorscale: stops, cmin: 0, cmax: 1, showscale: false };
+    }
+    element.dataset.lineColours = byRun && byRun.checked ? "runs" : "metric";
+    Plotly.newPlot(element, [{ type: "parcoords", dimensions: dimensions, line: line }],
     { margin: { l: 70, r: 70, t: 50, b: 30 }, height: 420 }, plotConfig).then(function () {
       element.dataset.state = "drawn";
       element.dataset.dimensions = String(dimensions.length);
@@ -485,6 +493,12 @@
     const drawLast = function () {
       window.requestAnimationFrame(function () {
         window.setTimeout(function () { document.querySelectorAll("[data-parallel]").forEach(drawParallel); }, 0);
+        const byRun = document.getElementById("pc-run-colours");
+        if (byRun) {
+          byRun.hidden = false;
+          byRun.parentElement.hidden = false;
+          byRun.addEventListener("change", function () { document.querySelectorAll("[data-parallel]").forEach(drawParallel); });
+        }
       });
     };
     chartsInView.then(drawLast, drawLast);
