@@ -29,6 +29,7 @@ class _Static(StaticFiles):
 def mount(app: FastAPI) -> None:
     """Add the UI's pages, chart data and static files to the server."""
     from runstone.ui import (
+        admin_pages,
         assets,
         compare,
         media,
@@ -46,6 +47,7 @@ def mount(app: FastAPI) -> None:
 
     for router in (
         session.router,
+        admin_pages.router,
         pages.router,
         run_pages.router,
         compare.router,

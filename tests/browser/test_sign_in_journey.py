@@ -25,7 +25,9 @@ ADMIN = {"Authorization": "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".
 def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     pool = Servers(tmp_path_factory.mktemp("sign-in"))
     try:
-        yield pool.start("--auth", env={"RUNSTONE_ADMIN_PASSWORD": ADMIN_PASSWORD})
+        # Every request checks its token, so a revoked one is refused at once (no 5 s of trust).
+        env = {"RUNSTONE_ADMIN_PASSWORD": ADMIN_PASSWORD, "RUNSTONE_AUTH_TOKEN_CACHE_SECONDS": "0"}
+        yield pool.start("--auth", env=env)
     finally:
         pool.stop_all()
 
@@ -147,3 +149,91 @@ def test_a_browser_signs_in_is_refused_where_it_may_not_read_and_no_other_page_c
         if e["action"].startswith("login.")
     ]
     assert ("login.failed", "anonymous") in actions and ("login.success", "reader") in actions
+
+
+def _sign_in(page: Any, url: str, name: str, password: str, target: str = "/ui/") -> None:
+    page.context.clear_cookies()
+    page.goto(url + target)
+    page.fill("#login-name", name)
+    page.fill("#login-password", password)
+    page.click("button:text('Sign in')")
+
+
+def test_an_admin_manages_users_tokens_and_groups_and_reads_the_audit_trail_a_user_cannot(
+    chromium: Any, auth_server: Server, api: httpx.Client
+) -> None:
+    url = auth_server.url
+    page = chromium.new_page()
+    try:
+        _sign_in(page, url, "reader", READER_PASSWORD, "/ui/admin")
+        assert page.locator("h1").inner_text() == "Refused"  # admins only
+        assert "admin" in page.locator(".error-message").inner_text()
+
+        _sign_in(page, url, "admin", ADMIN_PASSWORD)
+        page.click(".top .admin-link")
+        assert page.url == f"{url}/ui/admin", page.content()[-3000:]
+        assert page.locator("#new-user").count() == 1, page.content()[-3000:]
+        page.fill("#new-user", "carol")
+        page.fill("input[name=password][placeholder^='password']", "carol's first password")
+        page.click("form.create:has(#new-user) button")
+        assert "Created user 'carol'" in page.locator(".flash").inner_text()
+        assert page.locator("tr[data-user=carol] .state").inner_text() == "active"
+        page.fill("#new-user", "carol")  # taken: a clear message, nothing changes
+        page.click("form.create:has(#new-user) button")
+        assert "carol" in page.locator(".flash-error").inner_text()
+        assert page.locator("tr[data-user=carol]").count() == 1
+        page.fill("input[name=name][placeholder='token name']", "bad")
+        page.fill("input[name=days]", "soon")
+        page.click("button:text('Create token')")
+        assert "number of days" in page.locator(".flash-error").inner_text()
+
+        # A token is shown once; it works for the API until it is revoked on this page.
+        page.select_option("#token-user", "carol")
+        page.fill("input[name=name][placeholder='token name']", "ci")
+        page.fill("input[name=days]", "30")
+        page.click("button:text('Create token')")
+        secret = page.locator("code.new-token").inner_text()
+        assert secret.startswith("rst_")
+        bearer = {"Authorization": f"Bearer {secret}"}
+        assert httpx.get(f"{url}/api/v1/users/me", headers=bearer).json()["user"]["name"] == "carol"
+        page.goto(f"{url}/ui/admin")
+        assert page.locator("code.new-token").count() == 0  # never shown again
+        token_id = secret.split("_")[1]
+        page.click(f"tr[data-token='{token_id}'] button:text('Revoke')")
+        assert page.locator(f"tr[data-token='{token_id}'] .state").inner_text() == "revoked"
+        assert httpx.get(f"{url}/api/v1/users/me", headers=bearer).status_code == 401
+
+        # Reset a password, then disable the user: the new password works, then nothing does.
+        row = page.locator("tr[data-user=carol]")
+        row.locator("input[name=password]").fill("carol's second password")
+        row.locator("button:text('Reset password')").click()
+        carol = ("carol", "carol's second password")
+        assert httpx.get(f"{url}/api/v1/users/me", auth=carol).status_code == 200
+        page.locator("tr[data-user=carol] button:text('Disable')").click()
+        assert page.locator("tr[data-user=carol] .state").inner_text() == "disabled"
+
+        page.fill("#new-group", "analysts")
+        page.click("button:text('Create group')")
+        page.locator("tr[data-group=analysts] input[name=user]").fill("reader")
+        page.locator("tr[data-group=analysts] button:text('Add')").click()
+        assert "reader" in page.locator("tr[data-group=analysts]").inner_text()
+        assert {"name": "analysts", "members": ["reader"]} in api.get("/api/v1/groups").json()["groups"]
+
+        # The audit trail, filtered: the reader's sign-ins, the token's life.
+        page.goto(f"{url}/ui/admin/audit")
+        page.fill("#f-actor", "reader")
+        page.fill("#f-action", "login.")
+        page.click("form[role=search] button")
+        actions = page.locator("table.audit td.action").all_inner_texts()
+        assert actions and set(actions) == {"login.success"}
+        page.goto(f"{url}/ui/admin/audit?target=token:{token_id}")
+        actions = page.locator("table.audit td.action").all_inner_texts()  # newest first
+        assert [a for a in actions if a.startswith("token.")] == ["token.revoke", "token.create"]
+        assert actions[0] == "login.failed"  # the revoked token, tried once more
+        assert secret not in page.content()
+
+        # A disabled user cannot sign in.
+        _sign_in(page, url, "carol", "carol's second password")
+        assert "Wrong user name or password" in page.locator("[role=alert]").inner_text()
+    finally:
+        page.close()
