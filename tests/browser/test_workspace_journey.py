@@ -127,6 +127,11 @@ def test_every_metric_of_the_runs_in_the_table_is_charted_in_sections(page, work
         f"() => document.querySelector('[data-panel][data-key=\"train/loss\"] .main-svg').getBoundingClientRect().width > {narrow * 1.5}"
     )
     loss.locator("summary", has_text="Settings").click()
+    # A collapsed panel keeps its title and hides its chart.
+    lr.get_by_label("Collapsed").check()
+    expect(lr.locator(".plot")).to_be_hidden()
+    lr.get_by_label("Collapsed").uncheck()
+    expect(lr.locator(".plot")).to_be_visible()
     lr.locator("summary", has_text="Settings").click()
 
     # Another metric as the x axis: val/loss against train/loss, point by point at the same step.

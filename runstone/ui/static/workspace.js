@@ -192,6 +192,7 @@
   }
 
   function enqueue(panel) {
+    if (panel.element.classList.contains("collapsed")) { return; }  // a collapsed panel loads when opened
     if (runsFor !== generation || panel.loaded === generation || panel.queued === generation || panel.element.hidden) { return; }
     panel.queued = generation;
     queue.push(panel);
@@ -559,6 +560,7 @@
     plot.className = "plot";
     element.append(caption, plot);
     element.classList.toggle("wide", Boolean(((settings.panels || {})[key] || {}).wide));
+    element.classList.toggle("collapsed", Boolean(((settings.panels || {})[key] || {}).collapsed));
     if (resizer) { resizer.observe(element); }
     return { key: key, element: element, plot: plot, loaded: -1, queued: -1, data: {}, overview: {}, zoom: null, wired: false };
   }
@@ -621,6 +623,25 @@
       saveSettings();
       if (panels[key]) { panels[key].element.classList.toggle("wide", wideBox.checked); }
     });
+    const fold = document.createElement("label");
+    fold.className = "check";
+    const foldBox = document.createElement("input");
+    foldBox.type = "checkbox";
+    foldBox.dataset.panelCollapsed = "";
+    foldBox.checked = Boolean(own().collapsed);
+    fold.append(foldBox, " Collapsed");
+    foldBox.addEventListener("change", function () {
+      const mine = Object.assign({}, own());
+      if (foldBox.checked) { mine.collapsed = true; } else { delete mine.collapsed; }
+      settings.panels = Object.assign({}, settings.panels || {});
+      if (Object.keys(mine).length) { settings.panels[key] = mine; } else { delete settings.panels[key]; }
+      saveSettings();
+      const panel = panels[key];
+      if (panel) {
+        panel.element.classList.toggle("collapsed", foldBox.checked);
+        if (!foldBox.checked && visible.has(panel)) { enqueue(panel); }
+      }
+    });
     const moves = document.createElement("span");
     [["earlier", "Move earlier", -1], ["later", "Move later", 1]].forEach(function (m) {
       const button = document.createElement("button");
@@ -630,7 +651,7 @@
       button.addEventListener("click", function () { move(key, m[2]); });
       moves.append(button, " ");
     });
-    body.append(wide, moves);
+    body.append(wide, fold, moves);
     summary.classList.toggle("changed", Object.keys(own()).length > 0);
     menu.append(summary, body);
     return menu;
