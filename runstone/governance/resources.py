@@ -26,9 +26,12 @@ KINDS = (
     "model",
     "request",
     "deployment",
+    "model_source",
 )
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
+_RUNS_URI = re.compile(r"^runs:/([0-9a-f]{32})(?:/|$)")
+_MODELS_URI = re.compile(r"^models:/(m-[0-9a-f]{32})/?$")
 
 
 def owner(session: Session, kind: str, value: str) -> tuple[str, str]:
@@ -68,4 +71,15 @@ def owner(session: Session, kind: str, value: str) -> tuple[str, str]:
         except ValueError:
             raise InvalidInput(f"A deployment id is a number, not {value[:100]!r}.") from None
         return "model", deployments.get(session, number).model_name
+    if kind == "model_source":
+        # A version's source: the run or logged model whose files it copies, readable by the registrant.
+        run = _RUNS_URI.match(value)
+        if run is not None:
+            return owner(session, "run", run.group(1))
+        logged = _MODELS_URI.match(value)
+        if logged is not None:
+            return owner(session, "logged_model", logged.group(1))
+        raise InvalidInput(
+            f"A model version's source is runs:/<run_id>/<path> or models:/<model_id>, not {value[:300]!r}."
+        )
     raise ValueError(f"unknown resource kind {kind!r}")

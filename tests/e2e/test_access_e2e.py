@@ -167,6 +167,9 @@ def test_approvals_need_the_named_group_and_never_the_requester_even_renamed(sit
         alice.post("/api/v1/permissions/grant", json={"resource_type": "model", "resource_id": "fraud",
                    "principal_type": "group", "principal": "risk", "permission": "APPROVE"})  # fmt: skip
 
+        # EDIT on a model does not let a writer copy in files of a run it may not read.
+        copied = bob.post("/api/v1/registered-models/fraud/versions", json={"source": f"runs:/{run}/model"})
+        assert copied.status_code == 403 and "READ permission on experiment" in copied.json()["error"]["message"]
         # A writer cannot move the protected alias directly: the 403 names the rule.
         direct = bob.put("/api/v1/registered-models/fraud/aliases/champion", json={"version": "1"})
         assert direct.status_code == 403 and "'champion' of 'fraud' is protected" in direct.json()["error"]["message"]

@@ -154,6 +154,7 @@ def get_model_version_by_alias(msg: Msg, registry: Registry) -> dict[str, Any]:
 @router.post("/model-versions/create")
 @needs(Permission.EDIT, "model", "name")
 @needs(Permission.READ, "run", "run_id", optional=True)
+@needs(Permission.READ, "model_source", "source", optional=True)
 def create_model_version(msg: Msg, registry: Registry) -> dict[str, Any]:
     model_id = msg.string("model_id") or None
     source = msg.string("source") or ""

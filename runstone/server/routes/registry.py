@@ -170,6 +170,7 @@ def delete_alias(name: str, alias: str, service: Registry) -> dict[str, Any]:
 @router.post("/registered-models/{name}/versions", status_code=201, summary="Register a model logged in a run")
 @needs(Permission.EDIT, "model", "name")
 @needs(Permission.READ, "run", "run_id", optional=True)
+@needs(Permission.READ, "model_source", "source", optional=True)
 def create_version(name: str, body: ModelVersionCreate, service: Registry) -> dict[str, Any]:
     version = service.create_model_version(name, body.source, body.run_id, body.tags, body.description)
     return {"model_version": version_public(version)}
