@@ -27,6 +27,7 @@ from runstone.tracking.browse import MAX_COMPARED_RUNS, BrowseService
 from runstone.tracking.saved_views import SavedViewService
 from runstone.tracking.service import TrackingService
 from runstone.ui import runs_table
+from runstone.ui.access_state import access_state
 from runstone.ui.web import PageRoute, act, check_csrf, redirect, render, safe_next
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(check_csrf)])
@@ -220,6 +221,7 @@ def runs_page(
             "nested_filter": runs_table.nested_filter,
             "saved": saved,
             "saved_views": views.list_views(experiment_id),
+            "access": access_state(request, "experiment", experiment_id),
         },
         status=400 if error else 200,
     )

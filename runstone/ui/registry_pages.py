@@ -26,6 +26,7 @@ from runstone.tracking import tags as system_tags
 from runstone.tracking.browse import BrowseService
 from runstone.tracking.service import TrackingService
 from runstone.ui import registry_views as views
+from runstone.ui.access_state import access_state
 from runstone.ui.formatting import model_url
 from runstone.ui.pages import name_filter
 from runstone.ui.web import PageRoute, act, check_csrf, redirect, render, tag_remover, tag_setter
@@ -147,6 +148,7 @@ def model_page(request: Request, name: str, service: Registry, info: Browse) -> 
             "placed": {"holders", "description", "tags", *views.places(open_requests)},
             "stages": ("Staging", "Production", "Archived", "None"),
             "aliases": sorted({*model.aliases, *policy.protected_aliases}),
+            "access": access_state(request, "model", name),
         },
     )
 

@@ -110,6 +110,17 @@ def test_a_browser_signs_in_is_refused_where_it_may_not_read_and_no_other_page_c
         assert page.locator(".top .actor").inner_text() == "Signed in as reader"
         assert page.locator(".top .admin-link").count() == 0  # not an admin
 
+        # Given READ on a shared experiment, the reader sees it and its permission state.
+        shared = api.post("/api/v1/experiments", json={"name": "shared"}).json()["experiment"]["experiment_id"]
+        grant = {"resource_type": "experiment", "resource_id": shared, "principal": "reader", "permission": "READ"}
+        assert api.post("/api/v1/permissions/grant", json=grant).status_code == 200
+        page.goto(f"{auth_server.url}/ui/experiments/{shared}")
+        assert page.locator("h1").inner_text().startswith("shared")
+        assert page.locator("#access .access-level").inner_text() == "READ"
+        page.click("#access summary")
+        grants = page.locator("#access table.grants").inner_text()
+        assert "user reader\tREAD" in grants and "user admin\tMANAGE" in grants
+
         cookie = next(c for c in chromium.cookies(auth_server.url) if c["name"] == "runstone_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]  # plain http here
 
@@ -218,6 +229,16 @@ def test_an_admin_manages_users_tokens_and_groups_and_reads_the_audit_trail_a_us
         page.locator("tr[data-group=analysts] button:text('Add')").click()
         assert "reader" in page.locator("tr[data-group=analysts]").inner_text()
         assert {"name": "analysts", "members": ["reader"]} in api.get("/api/v1/groups").json()["groups"]
+
+        # A model's page shows the permission state too; APPROVE granted to a group is listed.
+        assert api.post("/api/v1/registered-models", json={"name": "churn"}).status_code == 201
+        grant = {"resource_type": "model", "resource_id": "churn", "principal_type": "group", "principal": "analysts",
+                 "permission": "APPROVE"}  # fmt: skip
+        assert api.post("/api/v1/permissions/grant", json=grant).status_code == 200
+        page.goto(f"{url}/ui/models/churn")
+        assert page.locator("#access .access-level").inner_text() == "admin"
+        page.click("#access summary")
+        assert "group analysts\tAPPROVE" in page.locator("#access table.grants").inner_text()
 
         # The audit trail, filtered: the reader's sign-ins, the token's life.
         page.goto(f"{url}/ui/admin/audit")
