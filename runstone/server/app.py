@@ -14,7 +14,7 @@ from runstone.backend import Backend, open_backend
 from runstone.config import Settings
 from runstone.monitoring.scheduler import MonitoringScheduler
 from runstone.registry.webhooks import Dispatcher
-from runstone.server import access, api_docs, drain, errors, mlflow_compat
+from runstone.server import access, api_docs, drain, errors, mlflow_compat, routing
 from runstone.server.auth import AuthGate
 from runstone.server.middleware import RequestMiddleware, RequestStats
 from runstone.server.origin import OriginGuard, parse_list
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.include_router(api_docs.router)
     mlflow_compat.mount(app)
     ui.mount(app)
+    routing.install(app)
     if settings.auth:
         # Innermost of the three: a request from a wrong host or origin is refused before its
         # credential costs a database read.
