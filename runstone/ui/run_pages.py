@@ -101,6 +101,7 @@ def run_page(
     system = {k: v for k, v in tags if k.startswith(SYSTEM_TAG_PREFIXES) and k != system_tags.NOTE}
     metrics = sorted(run.data.metrics.items())
     single = set(info.single_point_metrics(run_id)) if metrics else set()
+    newer, older = _neighbours(service, run)
     return render(
         request,
         "run.html",
@@ -124,8 +125,25 @@ def run_page(
             "diff_artifact": system_tags.GIT_DIFF_ARTIFACT,
             "reproduction": project_views.reproduction(run, files),
             "sweep": project_views.sweep(run),
+            "newer": newer,
+            "older": older,
         },
     )
+
+
+def _neighbours(service: TrackingService, run: Run) -> tuple[Run | None, Run | None]:
+    """The runs of the experiment started just after and just before this one (the runs table's
+    previous and next rows in its default order), for the page's links and j / k keys."""
+    if run.info.start_time is None:
+        return None, None
+    found = []
+    for op, direction in ((">", "ASC"), ("<", "DESC")):
+        page = service.search_runs(
+            [run.info.experiment_id], f"attributes.start_time {op} {run.info.start_time}", "ACTIVE_ONLY", 1,
+            [f"attributes.start_time {direction}"], None, params=[], metrics=[], tags=[],
+        )  # fmt: skip
+        found.append(next(iter(page), None))
+    return found[0], found[1]
 
 
 @router.post("/ui/runs/{run_id}/tags")

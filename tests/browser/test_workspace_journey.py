@@ -376,6 +376,15 @@ def test_keyboard_shortcuts_and_dark_mode(page, workspace):
     page.keyboard.press("j")  # typed into the filter, not a shortcut
     expect(page.locator("#filter")).to_have_value("j")
     page.keyboard.press("Escape")
+    # On a run page, j and k go to the older and the newer run of the experiment.
+    page.goto(f"{page.base}/ui/runs/{workspace.runs['adam-2']}")
+    page.keyboard.press("j")
+    expect(page.locator("h1")).to_contain_text("adam-1")
+    page.keyboard.press("k")
+    expect(page.locator("h1")).to_contain_text("adam-2")
+    page.keyboard.press("k")
+    expect(page.locator("h1")).to_contain_text("sgd-1")
+    open_workspace(page, workspace)
     page.keyboard.press("w")
     panel_runs(page)
     page.locator("#workspace").evaluate("e => e.scrollIntoView()")

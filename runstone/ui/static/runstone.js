@@ -12,6 +12,16 @@
     }
   });
 
+  // Links that declare a key (the run page's newer and older runs: k and j) follow it, unless
+  // the key is typed into a box.
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) { return; }
+    if (event.target.closest && event.target.closest("input, textarea, select, [contenteditable]")) { return; }
+    if (!/^[a-z]$/.test(event.key)) { return; }
+    const link = document.querySelector('a[data-key-shortcut="' + event.key + '"]');
+    if (link) { event.preventDefault(); window.location.href = link.href; }
+  });
+
   // Selects that apply themselves: no extra click on the button next to them.
   document.querySelectorAll("[data-autosubmit]").forEach(function (input) {
     const form = input.form;
