@@ -93,6 +93,26 @@ class Settings(BaseSettings):
         description="With auth on, hours a UI sign-in lasts before the browser must sign in again (signing out "
         "ends it at once).",
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="With auth on, the OpenID Connect provider (its issuer URL, https://login.example.com/realms/x) "
+        "the UI offers single sign-on with; its discovery document is read from "
+        "<issuer>/.well-known/openid-configuration (default: no single sign-on).",
+    )
+    oidc_client_id: str | None = Field(default=None, description="This server's client id at the OIDC provider.")
+    oidc_client_secret: str | None = Field(
+        default=None, description="This server's client secret at the OIDC provider (sent with HTTP basic auth)."
+    )
+    oidc_user_claim: str = Field(
+        default="preferred_username",
+        description="The ID token claim that names the runstone user (a user is created at its first sign-in).",
+    )
+    oidc_groups_claim: str = Field(
+        default="groups",
+        description="The ID token claim listing the user's groups: at each sign-in the user becomes a member of "
+        "the runstone groups it names and leaves the others (groups are not created).",
+    )
+    oidc_scopes: str = Field(default="openid profile email", description="Scopes asked of the OIDC provider.")
     auth_default_permission: Literal["NONE", "READ", "EDIT", "MANAGE"] = Field(
         default="NONE",
         description="With auth on, what every signed-in user holds on an experiment or registered model that no "

@@ -44,7 +44,7 @@ OPEN_PATHS = frozenset({"/health", "/health/ready"})
 # The UI's sign-in page, and its own scripts and styles (nothing secret), answer without a credential.
 LOGIN_PATH = "/ui/login"
 LOGOUT_PATH = "/ui/logout"
-OPEN_UI = frozenset({LOGIN_PATH})
+OPEN_UI = frozenset({LOGIN_PATH, "/ui/login/oidc", "/ui/login/oidc/callback"})
 STATIC_PREFIX = "/ui/static/"
 # The UI's sign-in: an HttpOnly cookie holding a session token (an API token made at sign-in,
 # expiring, revoked at sign-out), read when a request carries no Authorization header.

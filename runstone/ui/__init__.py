@@ -34,6 +34,7 @@ def mount(app: FastAPI) -> None:
         compare,
         media,
         monitoring_pages,
+        oidc,
         pages,
         registry_pages,
         report_pages,
@@ -47,6 +48,7 @@ def mount(app: FastAPI) -> None:
 
     for router in (
         session.router,
+        oidc.router,
         admin_pages.router,
         pages.router,
         run_pages.router,

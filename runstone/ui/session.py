@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 
 from runstone.backend import Backend
 from runstone.deps import AUTH_SCOPE_KEY, identity
+from runstone.entities import User
 from runstone.errors import InvalidInput, NotFound, Unauthenticated
 from runstone.governance.context import Principal
 from runstone.governance.identity import IdentityService
@@ -34,7 +35,11 @@ SESSION_TOKEN_NAME = "UI session"
 def login_page(request: Request, next: str | None = None) -> Response:
     if not request.app.state.settings.auth:
         return redirect(request, "/ui/", message="This server runs without authentication: there is no sign-in.")
-    return render(request, "login.html", {"next": safe_next(next, "/ui/"), "name": "", "error": None})
+    return render(request, "login.html", _login_context(request, safe_next(next, "/ui/"), "", None))
+
+
+def _login_context(request: Request, target: str, name: str, error: str | None) -> dict[str, object]:
+    return {"next": target, "name": name, "error": error, "sso": bool(request.app.state.settings.oidc_issuer)}
 
 
 @router.post("/ui/login")
@@ -58,11 +63,19 @@ def login(
         who = anonymous.authenticate_password(name, password)
     except (Unauthenticated, InvalidInput) as exc:
         status = 401 if isinstance(exc, Unauthenticated) else 400
-        return render(request, "login.html", {"next": target, "name": name, "error": exc.message}, status=status)
-    acting = Principal(who.user.name, authenticated=True, is_admin=who.user.is_admin, client=client)
+        return render(request, "login.html", _login_context(request, target, name, exc.message), status=status)
+    return start_session(request, who.user, target)
+
+
+def start_session(request: Request, user: User, target: str) -> Response:
+    """Sign the browser in as ``user`` (whose credential was just verified) and send it on."""
+    settings = request.app.state.settings
+    backend: Backend = request.app.state.backend
+    client = request.client.host[:64] if request.client else None
+    acting = Principal(user.name, authenticated=True, is_admin=user.is_admin, client=client)
     lifetime = settings.ui_session_hours * 3600
     made = IdentityService(backend.context(acting)).create_token(
-        who.user.name, SESSION_TOKEN_NAME, expiry_time=int((time.time() + lifetime) * 1000)
+        user.name, SESSION_TOKEN_NAME, expiry_time=int((time.time() + lifetime) * 1000)
     )
     response = redirect(request, target)
     response.set_cookie(

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import oidc_provider
 import pytest
 from e2e_support import Server, Servers, free_port
+from joserfc.jwk import RSAKey
 
 ADMIN_PASSWORD = "admin password of the sign-in test"
 READER_PASSWORD = "reader password of the sign-in test"
@@ -22,11 +24,23 @@ ADMIN = {"Authorization": "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".
 
 
 @pytest.fixture(scope="module")
-def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def sso() -> Iterator[oidc_provider.Provider]:
+    provider, httpd = oidc_provider.start(free_port())
+    try:
+        yield provider
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory: pytest.TempPathFactory, sso: oidc_provider.Provider) -> Iterator[Server]:
     pool = Servers(tmp_path_factory.mktemp("sign-in"))
     try:
         # Every request checks its token, so a revoked one is refused at once (no 5 s of trust).
-        env = {"RUNSTONE_ADMIN_PASSWORD": ADMIN_PASSWORD, "RUNSTONE_AUTH_TOKEN_CACHE_SECONDS": "0"}
+        env = {"RUNSTONE_ADMIN_PASSWORD": ADMIN_PASSWORD, "RUNSTONE_AUTH_TOKEN_CACHE_SECONDS": "0",
+               "RUNSTONE_OIDC_ISSUER": sso.url, "RUNSTONE_OIDC_CLIENT_ID": oidc_provider.CLIENT_ID,
+               "RUNSTONE_OIDC_CLIENT_SECRET": oidc_provider.CLIENT_SECRET}  # fmt: skip
         yield pool.start("--auth", env=env)
     finally:
         pool.stop_all()
@@ -258,3 +272,59 @@ def test_an_admin_manages_users_tokens_and_groups_and_reads_the_audit_trail_a_us
         assert "Wrong user name or password" in page.locator("[role=alert]").inner_text()
     finally:
         page.close()
+
+
+def _groups(api: httpx.Client) -> dict[str, list[str]]:
+    return {g["name"]: g["members"] for g in api.get("/api/v1/groups").json()["groups"]}
+
+
+def test_single_sign_on_through_openid_connect_maps_the_user_and_its_groups(
+    chromium: Any, auth_server: Server, api: httpx.Client, sso: oidc_provider.Provider
+) -> None:
+    url = auth_server.url
+    for group in ("ml-team", "ops"):
+        assert api.post("/api/v1/groups", json={"name": group}).status_code == 201
+    sso.user = {"preferred_username": "dana", "groups": ["ml-team", "not-a-runstone-group"]}
+    page = chromium.new_page()
+    try:
+        page.context.clear_cookies()
+        page.goto(f"{url}/ui/models")
+        page.click("a:text('Sign in with single sign-on')")
+        # To the provider and back, signed in as the user the ID token names, where it was going.
+        assert page.url == f"{url}/ui/models"
+        assert page.locator(".top .actor").inner_text() == "Signed in as dana"
+        groups = _groups(api)
+        assert groups["ml-team"] == ["dana"] and "dana" not in groups["ops"]
+        assert "not-a-runstone-group" not in groups  # groups are not created from the claim
+
+        # Membership follows the provider at each sign-in.
+        sso.user = {"preferred_username": "dana", "groups": ["ops"]}
+        page.click(".top .logout button")
+        page.click("a:text('Sign in with single sign-on')")
+        assert page.locator(".top .actor").inner_text() == "Signed in as dana"
+        groups = _groups(api)
+        assert "dana" not in groups["ml-team"] and groups["ops"] == ["dana"]
+
+        # A callback this browser did not start (a forged state) signs nobody in.
+        page.context.clear_cookies()
+        issued = sso.tokens_issued
+        page.goto(f"{url}/ui/login/oidc/callback?code=stolen&state=forged")
+        assert page.locator("h1").inner_text() == "Something is wrong"
+        assert "start again" in page.locator(".error-message").inner_text()
+        assert sso.tokens_issued == issued
+        assert page.locator(".top .actor").count() == 0
+
+        # An ID token whose signature the provider's published keys do not verify signs nobody in.
+        sso.forged_key = RSAKey.generate_key(2048, private=True, auto_kid=True)
+        try:
+            page.goto(f"{url}/ui/login")
+            page.click("a:text('Sign in with single sign-on')")
+            assert page.locator("h1").inner_text() != "Models"
+            assert "Single sign-on failed" in page.locator(".error-message").inner_text()
+            assert page.locator(".top .actor").count() == 0
+        finally:
+            sso.forged_key = None
+    finally:
+        page.close()
+    events = api.get("/api/v1/audit", params={"action": "login.success", "actor": "dana"}).json()["events"]
+    assert [e["after"]["method"] for e in events] == ["oidc", "oidc"]
