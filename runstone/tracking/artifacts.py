@@ -70,10 +70,7 @@ class ArtifactService:
 
     def _run(self, run_id: str, *, writable: bool) -> tuple[int, str]:
         with self.ctx.transaction() as s:
-            row = run_store.get_row(s, run_id)
-            if writable and row.lifecycle_stage != LifecycleStage.ACTIVE.value:
-                raise InvalidState(f"Run {run_id} is deleted; restore it before adding artifacts.")
-            return row.id, row.artifact_key
+            return _run_row(s, run_id, writable=writable)
 
     def artifact_key(self, run_id: str, *, writable: bool = False) -> str:
         """The storage key of the run's artifacts; ``writable`` refuses a deleted run."""
@@ -89,9 +86,9 @@ class ArtifactService:
     def log_artifact(self, run_id: str, path: str, chunks: Iterable[bytes]) -> FileInfo:
         """Store one file at ``path`` inside the run's artifacts (replacing an older one)."""
         path = clean_path(path)
-        internal, key = self._run(run_id, writable=True)
         parents = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
-        with self.ctx.transaction() as s:
+        with self.ctx.transaction() as s:  # one read transaction for every check before the file is written
+            internal, key = _run_row(s, run_id, writable=True)
             _refuse_registered(s, run_id, path)
             if manifest.has_files_below(s, internal, path):
                 raise InvalidInput(f"Artifact path {path!r} is a folder of run {run_id}; choose a file path.")
@@ -163,6 +160,13 @@ class ArtifactService:
             self.ctx.audit.write(s, "run.delete_artifacts", "run", run_id, {"path": prefix, "files": count}, None)
         self.store.delete_prefix(join_key(key, prefix))
         return count
+
+
+def _run_row(s: Session, run_id: str, *, writable: bool) -> tuple[int, str]:
+    row = run_store.get_row(s, run_id)
+    if writable and row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+        raise InvalidState(f"Run {run_id} is deleted; restore it before adding artifacts.")
+    return row.id, row.artifact_key
 
 
 def _refuse_registered(s: Session, run_id: str, path: str) -> None:
