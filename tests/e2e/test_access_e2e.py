@@ -102,6 +102,8 @@ def test_a_reader_reads_what_it_was_granted_and_writes_nothing_and_others_see_no
             assert who.get(f"/api/v1/runs/{run}/artifacts/report.txt").status_code == 403
             assert who.post("/api/2.0/mlflow/runs/search", json={"experiment_ids": [exp]}).status_code == 403
             assert who.get(f"/ui/experiments/{exp}").status_code == 403
+            ui_list = who.get("/ui/")
+            assert ui_list.status_code == 200 and "churn" not in ui_list.text
         # dave cannot give himself what alice owns.
         self_grant = dave.post("/api/v1/permissions/grant", json={
             "resource_type": "experiment", "resource_id": exp, "principal": "dave", "permission": "READ"})  # fmt: skip
