@@ -328,3 +328,46 @@ def test_single_sign_on_through_openid_connect_maps_the_user_and_its_groups(
         page.close()
     events = api.get("/api/v1/audit", params={"action": "login.success", "actor": "dana"}).json()["events"]
     assert [e["after"]["method"] for e in events] == ["oidc", "oidc"]
+
+
+def test_the_workspace_and_reports_show_a_signed_in_reader_only_what_it_may_read(
+    chromium: Any, auth_server: Server, api: httpx.Client
+) -> None:
+    def experiment_with_a_run(name: str) -> tuple[str, str]:
+        experiment = api.post("/api/v1/experiments", json={"name": name}).json()["experiment"]["experiment_id"]
+        run = api.post("/api/v1/runs", json={"experiment_id": experiment, "run_name": f"{name}-run"}).json()
+        run_id = run["run"]["info"]["run_id"]
+        points = [{"key": "train/loss", "value": 1 / (s + 1), "timestamp": 1000 + s, "step": s} for s in range(10)]
+        assert api.post(f"/api/v1/runs/{run_id}/batch", json={"metrics": points}).status_code == 200
+        return experiment, run_id
+
+    readable, run_id = experiment_with_a_run("workspace-readable")
+    hidden, _ = experiment_with_a_run("workspace-hidden")
+    grant = {"resource_type": "experiment", "resource_id": readable, "principal": "reader", "permission": "READ"}
+    assert api.post("/api/v1/permissions/grant", json=grant).status_code == 200
+    body = f"@panel experiment={readable} metric=train/loss\n\n@panel experiment={hidden} metric=train/loss\n"
+    report = api.post("/api/v1/reports", json={"title": "shared study", "body": body}).json()["report"]["report_id"]
+
+    page = chromium.new_page()
+    try:
+        _sign_in(page, auth_server.url, "reader", READER_PASSWORD, f"/ui/experiments/{readable}")
+        page.locator("#workspace").scroll_into_view_if_needed()
+        panel = page.locator('[data-panel][data-key="train/loss"]')
+        panel.scroll_into_view_if_needed()
+        page.wait_for_function("() => document.querySelector('[data-panel]')?.dataset.state === 'drawn'")
+        assert panel.get_attribute("data-runs") == run_id
+
+        # A report shows the panel of the experiment the reader may read, and refuses the other.
+        page.goto(f"{auth_server.url}/ui/reports/{report}")
+        panels = page.locator("[data-report-panel]")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-report-panel]')].every(p => ['drawn', 'error'].includes(p.dataset.state))"
+        )
+        assert panels.nth(0).get_attribute("data-state") == "drawn"
+        assert panels.nth(1).get_attribute("data-state") == "error"
+        assert "READ" in panels.nth(1).locator("[role=alert]").inner_text()
+        # Its export would hold the other experiment's data: refused as a whole.
+        refused = page.request.get(f"{auth_server.url}/ui/reports/{report}/export.html")
+        assert refused.status == 403
+    finally:
+        page.close()
