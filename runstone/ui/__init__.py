@@ -32,6 +32,7 @@ def mount(app: FastAPI) -> None:
         admin_pages,
         assets,
         compare,
+        grant_pages,
         media,
         monitoring_pages,
         oidc,
@@ -49,6 +50,7 @@ def mount(app: FastAPI) -> None:
     for router in (
         session.router,
         oidc.router,
+        grant_pages.router,
         admin_pages.router,
         pages.router,
         run_pages.router,

@@ -3,11 +3,13 @@ holds there, and the grants on it (users and groups), read through the permissio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
 
 from runstone.deps import context
+from runstone.errors import InvalidInput
 from runstone.governance.permissions import PermissionService
 
 
@@ -33,3 +35,28 @@ def access_state(request: Request, resource_type: str, resource_id: str) -> Acce
         ctx.principal.is_admin,
         sorted((g[2], g[3], g[4]) for g in grants),
     )
+
+
+def grant_action(
+    service: PermissionService,
+    resource_type: str,
+    resource_id: str,
+    principal_type: str,
+    principal: str,
+    permission: str,
+    *,
+    revoke: bool,
+) -> Callable[[], str]:
+    """The action of the access panel's grant and revoke forms (the service checks MANAGE)."""
+
+    def run() -> str:
+        who = principal.strip()
+        if not who:
+            raise InvalidInput("Name the user or group.")
+        if revoke:
+            service.revoke(resource_type, resource_id, principal_type, who, permission or None)
+            return f"Revoked {permission or 'every permission'} of {principal_type} {who!r}."
+        service.grant(resource_type, resource_id, principal_type, who, permission)
+        return f"Granted {permission.upper()} to {principal_type} {who!r}."
+
+    return run

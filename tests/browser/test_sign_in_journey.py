@@ -134,6 +134,16 @@ def test_a_browser_signs_in_is_refused_where_it_may_not_read_and_no_other_page_c
         page.click("#access summary")
         grants = page.locator("#access table.grants").inner_text()
         assert "user reader\tREAD" in grants and "user admin\tMANAGE" in grants
+        assert page.locator("#access form.grant").count() == 0  # READ cannot change grants
+        forged = page.request.post(
+            f"{auth_server.url}/ui/experiments/{shared}/grants",
+            form={
+                "csrf_token": page.locator("meta[name=csrf-token]").get_attribute("content"),
+                "principal": "reader",
+                "permission": "MANAGE",
+            },
+        )
+        assert forged.status == 403 and "MANAGE" in forged.text()
 
         cookie = next(c for c in chromium.cookies(auth_server.url) if c["name"] == "runstone_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]  # plain http here
@@ -253,6 +263,15 @@ def test_an_admin_manages_users_tokens_and_groups_and_reads_the_audit_trail_a_us
         assert page.locator("#access .access-level").inner_text() == "admin"
         page.click("#access summary")
         assert "group analysts\tAPPROVE" in page.locator("#access table.grants").inner_text()
+        # An admin (or MANAGE holder) grants and revokes there.
+        page.fill("#access form.grant input[name=principal]", "reader")
+        page.select_option("#access form.grant select[name=permission]", "EDIT")
+        page.click("#access button:text('Grant')")
+        assert "Granted EDIT to user 'reader'" in page.locator(".flash").inner_text()
+        page.click("#access tr[data-grant='group:analysts:APPROVE'] button")
+        grants = {(g["principal_type"], g["principal"], g["permission"])
+                  for g in api.get("/api/v1/permissions", params={"resource_type": "model", "resource_id": "churn"}).json()["permissions"]}  # fmt: skip
+        assert ("user", "reader", "EDIT") in grants and ("group", "analysts", "APPROVE") not in grants
 
         # The audit trail, filtered: the reader's sign-ins, the token's life.
         page.goto(f"{url}/ui/admin/audit")
