@@ -36,9 +36,10 @@ from runstone.models.manifest import Model
 
 WORKER = "runstone.models.reproduce"
 # What runstone needs to load a package and predict, besides the package's own requirements
-# (``import runstone`` reads settings with pydantic-settings; manifests are YAML). The rest of
+# (``import runstone`` reads settings with pydantic-settings; manifests are YAML; the SDK's journal
+# encodes with orjson). The rest of
 # runstone's dependencies (server, database, HTTP client) are installed with ``full=True``.
-MODEL_RUNTIME = ("pydantic-settings", "pyyaml", "packaging")
+MODEL_RUNTIME = ("pydantic-settings", "pyyaml", "packaging", "orjson")
 # Variables that would make the new environment's Python see packages from elsewhere.
 _LEAKY_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "PYTHONUSERBASE")
 
