@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import oidc_provider
 import pytest
+from browser_support import screenshot
 from e2e_support import Server, Servers, free_port
 from joserfc.jwk import RSAKey
 
@@ -110,6 +111,7 @@ def test_a_browser_signs_in_is_refused_where_it_may_not_read_and_no_other_page_c
         # Not signed in: the experiment's page sends the browser to the sign-in page.
         page.goto(f"{auth_server.url}/ui/experiments/{secret}")
         assert page.url.startswith(f"{auth_server.url}/ui/login?next=")
+        screenshot(page, "sign-in")
         page.fill("#login-name", "reader")
         page.fill("#login-password", "wrong password")
         page.click("button:text('Sign in')")
@@ -233,6 +235,7 @@ def test_an_admin_manages_users_tokens_and_groups_and_reads_the_audit_trail_a_us
         assert httpx.get(f"{url}/api/v1/users/me", headers=bearer).json()["user"]["name"] == "carol"
         page.goto(f"{url}/ui/admin")
         assert page.locator("code.new-token").count() == 0  # never shown again
+        screenshot(page, "admin")
         token_id = secret.split("_")[1]
         page.click(f"tr[data-token='{token_id}'] button:text('Revoke')")
         assert page.locator(f"tr[data-token='{token_id}'] .state").inner_text() == "revoked"
