@@ -98,9 +98,10 @@ def server_timings(server: Server, data: dict[str, Any], sizes: Sizes, repeat: i
         run_query = "&".join(f"run={r['info']['run_id']}" for r in runs)
         key_query = "&".join(f"key={k}" for k in data["keys"][:12])
         metrics = "&".join(f"metric=m{k}" for k in range(5))
+        points = max(40, min(500, 4000 // sizes.runs))  # what the workspace asks for (workspace.js maxPoints)
         return {
-            f"one panel batch: 12 keys x {sizes.runs} runs of {sizes.steps:,} steps, downsampled to 200 points": median_ms(
-                client, f"/ui/data/history-grid?{run_query}&{key_query}&max_points=200", repeat
+            f"one panel batch: 12 keys x {sizes.runs} runs of {sizes.steps:,} steps, {points} points a run": median_ms(
+                client, f"/ui/data/history-grid?{run_query}&{key_query}&max_points={points}", repeat
             ),
             f"grouping {sizes.grouped_runs:,} runs by a param, aggregates of 5 metrics": median_ms(
                 client,
