@@ -23,7 +23,9 @@ PASSWORD = "alice's long password"
 def signed_in_client(settings: Settings, backend: Backend) -> Callable[..., TestClient]:
     from runstone.server.app import create_app
 
-    IdentityService(backend.context(Principal("setup"))).create_user("alice", password=PASSWORD)
+    identity = IdentityService(backend.context(Principal("setup")))
+    identity.create_user("alice", password=PASSWORD)
+    identity.create_user("root", password=PASSWORD, admin=True)
 
     def make(**extra: Any) -> TestClient:
         return TestClient(create_app(settings.model_copy(update={"auth": True, **extra}), backend=backend))
@@ -37,7 +39,7 @@ def _csrf(page: str) -> str:
     return found.group(1)
 
 
-def _sign_in(http: TestClient) -> Any:
+def _sign_in(http: TestClient, name: str = "alice") -> Any:
     login = http.get("/ui/login")
     assert login.status_code == 200
     # Behind a TLS proxy the browser sends back the Secure CSRF cookie; this client speaks plain
@@ -45,7 +47,7 @@ def _sign_in(http: TestClient) -> Any:
     csrf_cookie = login.cookies.get("runstone_csrf") or http.cookies.get("runstone_csrf")
     return http.post(
         "/ui/login",
-        data={"csrf_token": _csrf(login.text), "name": "alice", "password": PASSWORD, "next": "/ui/models"},
+        data={"csrf_token": _csrf(login.text), "name": name, "password": PASSWORD, "next": "/ui/models"},
         headers={"Cookie": f"runstone_csrf={csrf_cookie}"},
         follow_redirects=False,
     )
@@ -86,3 +88,20 @@ def test_csrf_tokens_are_bound_to_the_session_and_sign_out_revokes_it(signed_in_
         assert again.status_code == 303 and again.headers["location"].startswith("/ui/login")
     names = {e.name for e in backend.tracking(backend.context(Principal("check"))).search_experiments()}
     assert "with-session-token" in names and not {"with-old-token", "after-sign-out"} & names
+
+
+def test_an_admin_resetting_a_password_ends_that_users_ui_sessions(signed_in_client):
+    # Every request checks its session, so the end is seen at once (no seconds of trust).
+    with signed_in_client(auth_token_cache_seconds=0) as alice, signed_in_client(auth_token_cache_seconds=0) as root:
+        assert _sign_in(alice).status_code == 303 and alice.get("/ui/").status_code == 200
+        assert _sign_in(root, "root").status_code == 303
+        admin_page = root.get("/ui/admin")
+        assert admin_page.status_code == 200
+        reset = root.post(
+            "/ui/admin/users/alice/password",
+            data={"csrf_token": _csrf(admin_page.text), "password": "alice's new long password"},
+        )
+        assert "ended 1 UI session" in reset.text
+        stale = alice.get("/ui/", follow_redirects=False)
+        assert stale.status_code == 303 and stale.headers["location"].startswith("/ui/login")
+        assert root.get("/ui/").status_code == 200  # the admin's own session goes on
