@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -85,8 +86,24 @@ def rest_reference() -> str:
                     lines.append(
                         f"Body (`{ref}`): " + ", ".join(f"`{name}`{'*' if name in required else ''}" for name in fields)
                     )
+            lines.extend(_answer(spec, op))
             lines.append("")
     return "\n".join(lines)
+
+
+def _answer(spec: dict[str, Any], op: dict[str, Any]) -> list[str]:
+    """The line naming a route's answer: its response model and that model's keys."""
+    for status, response in op.get("responses", {}).items():
+        if not status.startswith("2"):
+            continue
+        for media_type, content in response.get("content", {}).items():
+            ref = content.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
+            if not ref:
+                return ["", f"Answer ({status}): `{media_type}`"]
+            fields = spec["components"]["schemas"][ref].get("properties", {})
+            keys = ", ".join(f"`{name}`" for name in fields) or "`{}`"
+            return ["", f"Answer ({status}, `{ref}`): {keys}"]
+    return []
 
 
 def settings_reference() -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from runstone.entities import ApiToken, User
-from runstone.schemas.common import Model
+from runstone.schemas.common import Model, Public
 
 
 class UserCreate(Model):
@@ -69,3 +69,98 @@ def token_public(t: ApiToken) -> dict[str, Any]:
 
 def grant_public(g: tuple[str, str, str, str, str]) -> dict[str, str]:
     return dict(zip(("resource_type", "resource_id", "principal_type", "principal", "permission"), g, strict=True))
+
+
+class UserPublic(Public):
+    name: str
+    kind: str
+    admin: bool
+    creation_time: int
+    disabled_time: int | None
+    groups: list[str] | None = None  # only for the signed-in caller (/users/me)
+
+
+class UserAnswer(Public):
+    user: UserPublic
+
+
+class UserList(Public):
+    users: list[UserPublic]
+
+
+class TokenPublic(Public):
+    """An API token as listed: never its secret."""
+
+    token_id: str
+    user: str
+    name: str
+    read_only: bool
+    resources: list[str] | None
+    creation_time: int
+    expiry_time: int | None = None
+    revoked_time: int | None = None
+    last_used_time: int | None = None
+
+
+class TokenAnswer(Public):
+    token: TokenPublic
+
+
+class TokenCreated(Public):
+    token: TokenPublic
+    secret: str
+
+
+class TokenList(Public):
+    tokens: list[TokenPublic]
+
+
+class GroupPublic(Public):
+    name: str
+    members: list[str]
+
+
+class GroupAnswer(Public):
+    group: GroupPublic
+
+
+class GroupList(Public):
+    groups: list[GroupPublic]
+
+
+class GrantPublic(Public):
+    resource_type: str
+    resource_id: str
+    principal_type: str
+    principal: str
+    permission: str
+
+
+class GrantList(Public):
+    permissions: list[GrantPublic]
+
+
+class Standing(Public):
+    """What the caller holds on one resource."""
+
+    permission: str
+    approve: bool
+
+
+class RevokedCount(Public):
+    revoked: int
+
+
+class PrefixGrantPublic(Public):
+    resource_type: str
+    prefix: str
+    group: str
+    permission: str
+
+
+class PrefixGrantList(Public):
+    prefix_grants: list[PrefixGrantPublic]
+
+
+class PrefixGrantDeleted(Public):
+    deleted: int

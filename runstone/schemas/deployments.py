@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from runstone.entities import Deployment
-from runstone.schemas.common import Model
+from runstone.schemas.common import Model, Public, build
 
 
 class DeploymentCreate(Model):
@@ -18,3 +18,29 @@ class DeploymentCreate(Model):
 
 def deployment_public(d: Deployment) -> dict[str, Any]:
     return {**d.__dict__, "active": d.active}
+
+
+class DeploymentPublic(Public):
+    id: int
+    name: str
+    target: str
+    model_name: str
+    version: str
+    description: str
+    created_by: str
+    start_time: int
+    end_time: int | None = None
+    ended_by: str | None = None
+    manifest_digest: str | None = None
+    active: bool
+
+    def to_entity(self) -> Deployment:
+        return build(Deployment, self)
+
+
+class DeploymentAnswer(Public):
+    deployment: DeploymentPublic
+
+
+class DeploymentList(Public):
+    deployments: list[DeploymentPublic]

@@ -8,8 +8,20 @@ from pydantic import ConfigDict, Field, ModelWrapValidatorHandler, model_validat
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from runstone.codec import float_out, floats_out
-from runstone.entities import Experiment, FileInfo, MetricHistory, Report, Run, SavedView
-from runstone.schemas.common import Model, WireFloat, WireInt
+from runstone.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    FileInfo,
+    MetricHistory,
+    Report,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    SavedView,
+)
+from runstone.schemas.common import Model, NumberOut, Public, WireFloat, WireInt, build
 
 
 class ExperimentCreate(Model):
@@ -280,3 +292,240 @@ class LoggedModelSearch(Model):
     filter: str | None = None
     max_results: int | None = None
     page_token: str | None = None
+
+
+# ------------------------------------------------------------------ answers
+class ExperimentPublic(Public):
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    creation_time: int
+    last_update_time: int
+    tags: dict[str, str] = Field(default_factory=dict)
+    run_count: int | None = None  # only with ?with_counts=true
+
+    def to_entity(self) -> Experiment:
+        return build(Experiment, self)
+
+
+class ExperimentAnswer(Public):
+    experiment: ExperimentPublic
+
+
+class ExperimentPage(Public):
+    experiments: list[ExperimentPublic]
+    next_page_token: str | None = None
+
+
+class RunInfoPublic(Public):
+    run_id: str
+    experiment_id: str
+    run_name: str
+    user_id: str
+    status: str
+    start_time: int
+    end_time: int | None
+    lifecycle_stage: str
+    artifact_uri: str
+
+
+class RunDataPublic(Public):
+    metrics: dict[str, NumberOut] = Field(default_factory=dict)
+    params: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class DatasetPublic(Public):
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema_: str | None = Field(default=None, alias="schema")
+    profile: str | None = None
+
+
+class DatasetInputPublic(Public):
+    dataset: DatasetPublic
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class RunInputsPublic(Public):
+    dataset_inputs: list[DatasetInputPublic] = Field(default_factory=list)
+
+
+class RunPublic(Public):
+    info: RunInfoPublic
+    data: RunDataPublic
+    inputs: RunInputsPublic = Field(default_factory=RunInputsPublic)
+
+    def to_entity(self) -> Run:
+        return Run(
+            build(RunInfo, self.info),
+            build(RunData, self.data),
+            RunInputs(
+                [
+                    DatasetInput(build(Dataset, d.dataset, schema=d.dataset.schema_), d.tags)
+                    for d in self.inputs.dataset_inputs
+                ]
+            ),
+        )
+
+
+class RunAnswer(Public):
+    run: RunPublic
+
+
+class RunPage(Public):
+    runs: list[RunPublic]
+    next_page_token: str | None = None
+
+
+class RunIdList(Public):
+    run_ids: list[str]
+
+
+class MetricPoint(Public):
+    """One point of a metric."""
+
+    key: str
+    value: NumberOut
+    timestamp: int
+    step: int = 0
+
+
+class MetricHistoryPublic(Public):
+    """A metric's points column-wise, optionally downsampled."""
+
+    key: str
+    steps: list[int]
+    timestamps: list[int]
+    values: list[NumberOut]
+    downsampled: bool = False
+
+
+class HistoryGrid(Public):
+    """Histories by metric key, then by run id."""
+
+    histories: dict[str, dict[str, MetricHistoryPublic]]
+
+
+class FilePublic(Public):
+    path: str
+    is_dir: bool
+    file_size: int | None = None
+    sha256: str | None = None  # only when known
+
+    def to_entity(self) -> FileInfo:
+        return build(FileInfo, self)
+
+
+class FileAnswer(Public):
+    file: FilePublic
+
+
+class FileList(Public):
+    files: list[FilePublic]
+
+
+class DeletedCount(Public):
+    deleted: int
+
+
+class SavedViewPublic(Public):
+    view_id: str
+    experiment_id: str
+    name: str
+    state: dict[str, Any]
+    created_by: str
+    creation_time: int
+    last_update_time: int
+
+
+class SavedViewAnswer(Public):
+    view: SavedViewPublic
+
+
+class SavedViewList(Public):
+    views: list[SavedViewPublic]
+
+
+class LoggedModelMetricPublic(Public):
+    key: str
+    value: NumberOut
+    timestamp: int
+    step: int = 0
+    run_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class LoggedModelPublic(Public):
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_location: str
+    status: str
+    lifecycle_stage: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    user_id: str
+    model_type: str | None = None
+    source_run_id: str | None = None
+    status_message: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, str] = Field(default_factory=dict)
+    metrics: list[LoggedModelMetricPublic] = Field(default_factory=list)
+    registrations: list[tuple[str, str]] = Field(default_factory=list)
+
+
+class LoggedModelAnswer(Public):
+    logged_model: LoggedModelPublic
+
+
+class LoggedModelRef(Public):
+    model_id: str
+    name: str
+    status: str
+
+
+class LoggedModelRefAnswer(Public):
+    logged_model: LoggedModelRef
+
+
+class LoggedModelPage(Public):
+    logged_models: list[LoggedModelPublic]
+    next_page_token: str | None = None
+
+
+class ReportPublic(Public):
+    """A report at one of its revisions."""
+
+    report_id: str
+    title: str
+    body: str
+    revision: int
+    latest_revision: int
+    created_by: str
+    creation_time: int
+    last_update_time: int
+    author: str
+    revision_time: int
+
+
+class ReportAnswer(Public):
+    report: ReportPublic
+
+
+class ReportList(Public):
+    reports: list[ReportPublic]
+
+
+class ReportRevisions(Public):
+    revisions: list[ReportPublic]
+
+
+class RunningRuns(Public):
+    """Which of the runs a heartbeat named are RUNNING."""
+
+    running: list[str]

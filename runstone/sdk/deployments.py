@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from runstone.entities import Deployment
+from runstone.schemas.deployments import DeploymentPublic
 from runstone.sdk.protocols import DeploymentsBackend
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def deployment_from_json(d: Mapping[str, Any]) -> Deployment:
-    return Deployment(**{k: v for k, v in d.items() if k != "active"})
+    return DeploymentPublic.model_validate(d).to_entity()
 
 
 class HttpDeployments:

@@ -15,22 +15,22 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from runstone.entities import Alert, Rule, StoredProfile, Window
+from runstone.schemas.monitoring import AlertPublic, ProfilePublic, RulePublic, WindowPublic
 
 if TYPE_CHECKING:
     from runstone.sdk.remote import Transport
 
 
 def _profile(d: Mapping[str, Any]) -> StoredProfile:
-    return StoredProfile(**{**d, "version": int(d["version"])})
+    return ProfilePublic.model_validate(d).to_entity()
 
 
 def _window(d: Mapping[str, Any]) -> Window:
-    return Window(**{**d, "version": int(d["version"])})
+    return WindowPublic.model_validate(d).to_entity()
 
 
 def _alert(d: Mapping[str, Any]) -> Alert:
-    new = d.get("new_version")
-    return Alert(**{**d, "version": int(d["version"]), "new_version": None if new is None else int(new)})
+    return AlertPublic.model_validate(d).to_entity()
 
 
 class HttpMonitoring:
@@ -80,10 +80,10 @@ class HttpMonitoring:
         return [_window(w) for w in self.t.json("GET", self._m(name) + "/windows", params=params)["windows"]]
 
     def create_rule(self, name: str, spec: Any) -> Rule:
-        return Rule(**self.t.json("POST", self._m(name) + "/rules", json=spec)["rule"])
+        return RulePublic.model_validate(self.t.json("POST", self._m(name) + "/rules", json=spec)["rule"]).to_entity()
 
     def list_rules(self, name: str) -> list[Rule]:
-        return [Rule(**r) for r in self.t.json("GET", self._m(name) + "/rules")["rules"]]
+        return [RulePublic.model_validate(r).to_entity() for r in self.t.json("GET", self._m(name) + "/rules")["rules"]]
 
     def delete_rule(self, name: str, rule: str) -> None:
         self.t.request("DELETE", self._m(name) + f"/rules/{quote(rule, safe='')}", idempotent=True)

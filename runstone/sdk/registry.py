@@ -12,16 +12,22 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from runstone.entities import (
-    Approval,
     ApprovalRequest,
     Assignment,
-    Gate,
     ModelVersion,
     PackageManifest,
     PagedList,
     Policy,
     RegisteredModel,
     Webhook,
+)
+from runstone.schemas.registry import (
+    ApprovalRequestPublic,
+    AssignmentPublic,
+    ModelVersionPublic,
+    PolicyPublic,
+    RegisteredModelPublic,
+    WebhookPublic,
 )
 from runstone.sdk.protocols import RegistryBackend, WebhooksBackend
 
@@ -35,26 +41,19 @@ def _q(segment: str) -> str:
 
 
 def version_from_json(d: Mapping[str, Any]) -> ModelVersion:
-    return ModelVersion(**{**d, "tags": dict(d.get("tags") or {}), "aliases": list(d.get("aliases") or [])})
+    return ModelVersionPublic.model_validate(d).to_entity()
 
 
 def model_from_json(d: Mapping[str, Any]) -> RegisteredModel:
-    return RegisteredModel(
-        **{
-            **d,
-            "tags": dict(d.get("tags") or {}),
-            "aliases": dict(d.get("aliases") or {}),
-            "latest_versions": [version_from_json(v) for v in d.get("latest_versions") or []],
-        }
-    )
+    return RegisteredModelPublic.model_validate(d).to_entity()
 
 
 def request_from_json(d: Mapping[str, Any]) -> ApprovalRequest:
-    return ApprovalRequest(**{**d, "approvals": [Approval(**a) for a in d.get("approvals") or []]})
+    return ApprovalRequestPublic.model_validate(d).to_entity()
 
 
 def policy_from_json(d: Mapping[str, Any]) -> Policy:
-    return Policy(**{**d, "gates": [Gate(**g) for g in d.get("gates") or []]})
+    return PolicyPublic.model_validate(d).to_entity()
 
 
 def policy_to_json(p: Policy) -> dict[str, Any]:
@@ -222,7 +221,10 @@ class HttpRegistry:
 
     def get_model_history(self, name: str, *, kind: str | None = None, target: str | None = None) -> list[Assignment]:
         params = {k: v for k, v in {"kind": kind, "target": target}.items() if v}
-        return [Assignment(**a) for a in self.t.json("GET", f"{self._m(name)}/history", params=params)["assignments"]]
+        return [
+            AssignmentPublic.model_validate(a).to_entity()
+            for a in self.t.json("GET", f"{self._m(name)}/history", params=params)["assignments"]
+        ]
 
     def holders_at(self, name: str, *, time: int, stage: str | None = None, alias: str | None = None) -> list[str]:
         params = {k: v for k, v in {"time": time, "stage": stage, "alias": alias}.items() if v is not None}
@@ -295,10 +297,10 @@ class HttpRegistry:
             "/api/v1/webhooks",
             json={"name": name, "url": url, "events": list(events), "model_name": model_name, "secret": secret},
         )
-        return Webhook(**body["webhook"]), body["secret"]
+        return WebhookPublic.model_validate(body["webhook"]).to_entity(), body["secret"]
 
     def list_webhooks(self) -> list[Webhook]:
-        return [Webhook(**w) for w in self.t.json("GET", "/api/v1/webhooks")["webhooks"]]
+        return [WebhookPublic.model_validate(w).to_entity() for w in self.t.json("GET", "/api/v1/webhooks")["webhooks"]]
 
     def delete_webhook(self, webhook_id: int) -> None:
         self.t.json("DELETE", f"/api/v1/webhooks/{int(webhook_id)}")

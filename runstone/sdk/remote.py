@@ -25,73 +25,29 @@ from runstone.artifacts.base import clean_path
 from runstone.codec import float_in, float_out
 from runstone.entities import (
     Dataset,
-    DatasetInput,
     Experiment,
     FileInfo,
     Metric,
     MetricHistory,
     PagedList,
     Run,
-    RunData,
-    RunInfo,
-    RunInputs,
     ViewType,
 )
 from runstone.errors import InvalidInput, RunstoneError, Unavailable, from_code
+from runstone.schemas.tracking import ExperimentPublic, FilePublic, RunPublic
 from runstone.version import VERSION
 
 
 def experiment_from_json(d: Mapping[str, Any]) -> Experiment:
-    return Experiment(
-        experiment_id=d["experiment_id"],
-        name=d["name"],
-        artifact_location=d["artifact_location"],
-        lifecycle_stage=d["lifecycle_stage"],
-        creation_time=d["creation_time"],
-        last_update_time=d["last_update_time"],
-        tags=dict(d.get("tags") or {}),
-    )
+    return ExperimentPublic.model_validate(d).to_entity()
 
 
 def run_from_json(d: Mapping[str, Any]) -> Run:
-    i, data = d["info"], d["data"]
-    inputs = [
-        DatasetInput(
-            Dataset(
-                x["dataset"]["name"],
-                x["dataset"]["digest"],
-                x["dataset"]["source_type"],
-                x["dataset"]["source"],
-                x["dataset"].get("schema"),
-                x["dataset"].get("profile"),
-            ),
-            dict(x.get("tags") or {}),
-        )
-        for x in (d.get("inputs") or {}).get("dataset_inputs", [])
-    ]
-    return Run(
-        info=RunInfo(
-            run_id=i["run_id"],
-            experiment_id=i["experiment_id"],
-            run_name=i["run_name"],
-            user_id=i["user_id"],
-            status=i["status"],
-            start_time=i["start_time"],
-            end_time=i.get("end_time"),
-            lifecycle_stage=i["lifecycle_stage"],
-            artifact_uri=i["artifact_uri"],
-        ),
-        data=RunData(
-            metrics={k: float_in(v) for k, v in data["metrics"].items()},
-            params=dict(data["params"]),
-            tags=dict(data["tags"]),
-        ),
-        inputs=RunInputs(inputs),
-    )
+    return RunPublic.model_validate(d).to_entity()
 
 
 def _file_from_json(d: Mapping[str, Any]) -> FileInfo:
-    return FileInfo(d["path"], d["is_dir"], d.get("file_size"), d.get("sha256"))
+    return FilePublic.model_validate(d).to_entity()
 
 
 class Transport:

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from runstone.errors import InvalidInput
@@ -51,8 +52,9 @@ def decode_json(body: bytes, *, nan_literals: bool = False) -> Any:
     return data
 
 
-class JSON(Response):
-    media_type = "application/json"
+class JSON(JSONResponse):
+    """JSON answers written by orjson (a JSONResponse, so the OpenAPI document shows each route's
+    response model)."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
@@ -67,7 +69,12 @@ class _OrjsonRequest(Request):
 
 
 class Route(APIRoute):
-    """Routes that parse JSON bodies with orjson."""
+    """Routes that parse JSON bodies with orjson. A key a route leaves out of its answer stays out
+    (``response_model_exclude_unset``): optional keys of a response model are not sent as null."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["response_model_exclude_unset"] = True
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -76,3 +83,10 @@ class Route(APIRoute):
             return await handler(_OrjsonRequest(request.scope, request.receive))
 
         return route
+
+
+def binary(media_type: str = "application/octet-stream") -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI description of an answer that is a file's bytes (give with ``response_class=Response``)."""
+    return {
+        200: {"description": "The bytes", "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
+    }

@@ -17,15 +17,28 @@ from runstone.governance.needs import admin_only, signed_in
 from runstone.governance.permissions import PermissionService
 from runstone.schemas.access import (
     GrantIn,
+    GrantList,
+    GroupAnswer,
     GroupCreate,
+    GroupList,
+    PrefixGrantDeleted,
     PrefixGrantIn,
+    PrefixGrantList,
+    RevokedCount,
+    Standing,
+    TokenAnswer,
     TokenCreate,
+    TokenCreated,
+    TokenList,
+    UserAnswer,
     UserCreate,
+    UserList,
     UserUpdate,
     grant_public,
     token_public,
     user_public,
 )
+from runstone.schemas.common import Empty
 from runstone.server.http import JSON, Route
 
 Identity = Annotated[IdentityService, Depends(identity)]
@@ -34,20 +47,22 @@ Permissions = Annotated[PermissionService, Depends(permissions)]
 router = APIRouter(prefix="/api/v1", tags=["access"], route_class=Route, default_response_class=JSON)
 
 
-@router.get("/users/me", summary="The signed-in caller, its groups and whether it is an admin")
+@router.get(
+    "/users/me", summary="The signed-in caller, its groups and whether it is an admin", response_model=UserAnswer
+)
 @signed_in
 def me(service: Identity, perms: Permissions) -> dict[str, Any]:
     user = service.get_user(service.ctx.user)
     return {"user": user_public(user, perms.groups_of(user.name))}
 
 
-@router.get("/users", summary="Users and service accounts (admin)")
+@router.get("/users", summary="Users and service accounts (admin)", response_model=UserList)
 @admin_only
 def list_users(service: Identity) -> dict[str, Any]:
     return {"users": [user_public(u) for u in service.users()]}
 
 
-@router.post("/users", status_code=201, summary="Create a user or service account (admin)")
+@router.post("/users", status_code=201, summary="Create a user or service account (admin)", response_model=UserAnswer)
 @admin_only
 def create_user(body: UserCreate, service: Identity) -> dict[str, Any]:
     return {
@@ -55,7 +70,9 @@ def create_user(body: UserCreate, service: Identity) -> dict[str, Any]:
     }
 
 
-@router.patch("/users/{name}", summary="Change a user's password, admin flag or disabled state (admin)")
+@router.patch(
+    "/users/{name}", summary="Change a user's password, admin flag or disabled state (admin)", response_model=UserAnswer
+)
 @admin_only
 def update_user(name: str, body: UserUpdate, service: Identity) -> dict[str, Any]:
     if body.password is not None:
@@ -67,13 +84,22 @@ def update_user(name: str, body: UserUpdate, service: Identity) -> dict[str, Any
     return {"user": user_public(service.get_user(name))}
 
 
-@router.get("/tokens", summary="API tokens (never their secrets): the caller's, or anyone's for an admin")
+@router.get(
+    "/tokens",
+    summary="API tokens (never their secrets): the caller's, or anyone's for an admin",
+    response_model=TokenList,
+)
 @signed_in
 def list_tokens(service: Identity, user: str | None = None) -> dict[str, Any]:
     return {"tokens": [token_public(t) for t in service.visible_tokens(user)]}
 
 
-@router.post("/tokens", status_code=201, summary="Create an API token; its secret is in this answer only")
+@router.post(
+    "/tokens",
+    status_code=201,
+    summary="Create an API token; its secret is in this answer only",
+    response_model=TokenCreated,
+)
 @signed_in
 def create_token(body: TokenCreate, service: Identity) -> dict[str, Any]:
     made = service.create_token(
@@ -86,47 +112,53 @@ def create_token(body: TokenCreate, service: Identity) -> dict[str, Any]:
     return {"token": token_public(made.token), "secret": made.secret}
 
 
-@router.post("/tokens/{token_id}/revoke", summary="Revoke an API token (one's own, or any for an admin)")
+@router.post(
+    "/tokens/{token_id}/revoke",
+    summary="Revoke an API token (one's own, or any for an admin)",
+    response_model=TokenAnswer,
+)
 @signed_in
 def revoke_token(token_id: str, service: Identity) -> dict[str, Any]:
     return {"token": token_public(service.revoke_token(token_id))}
 
 
-@router.get("/groups", summary="Groups and their members (admin)")
+@router.get("/groups", summary="Groups and their members (admin)", response_model=GroupList)
 @admin_only
 def list_groups(service: Permissions) -> dict[str, Any]:
     return {"groups": [{"name": g, "members": m} for g, m in service.groups().items()]}
 
 
-@router.post("/groups", status_code=201, summary="Create a group (admin)")
+@router.post("/groups", status_code=201, summary="Create a group (admin)", response_model=GroupAnswer)
 @admin_only
 def create_group(body: GroupCreate, service: Permissions) -> dict[str, Any]:
     service.create_group(body.name)
     return {"group": {"name": body.name, "members": []}}
 
 
-@router.delete("/groups/{name}", summary="Delete a group and its grants (admin)")
+@router.delete("/groups/{name}", summary="Delete a group and its grants (admin)", response_model=Empty)
 @admin_only
 def delete_group(name: str, service: Permissions) -> dict[str, Any]:
     service.delete_group(name)
     return {}
 
 
-@router.put("/groups/{name}/members/{user}", summary="Add a user to a group (admin)")
+@router.put("/groups/{name}/members/{user}", summary="Add a user to a group (admin)", response_model=Empty)
 @admin_only
 def add_member(name: str, user: str, service: Permissions) -> dict[str, Any]:
     service.add_member(name, user)
     return {}
 
 
-@router.delete("/groups/{name}/members/{user}", summary="Remove a user from a group (admin)")
+@router.delete("/groups/{name}/members/{user}", summary="Remove a user from a group (admin)", response_model=Empty)
 @admin_only
 def remove_member(name: str, user: str, service: Permissions) -> dict[str, Any]:
     service.remove_member(name, user)
     return {}
 
 
-@router.get("/permissions", summary="Grants, filtered; a non-admin sees those of what it may read")
+@router.get(
+    "/permissions", summary="Grants, filtered; a non-admin sees those of what it may read", response_model=GrantList
+)
 @signed_in
 def list_permissions(
     service: Permissions,
@@ -141,42 +173,56 @@ def list_permissions(
     return {"permissions": [grant_public(g) for g in found]}
 
 
-@router.get("/permissions/mine", summary="What the caller holds on one experiment or registered model")
+@router.get(
+    "/permissions/mine", summary="What the caller holds on one experiment or registered model", response_model=Standing
+)
 @signed_in
 def my_permission(resource_type: str, resource_id: str, service: Permissions) -> dict[str, Any]:
     standing = service.standing(resource_type, resource_id)
     return {"permission": standing.level.name, "approve": standing.approve}
 
 
-@router.post("/permissions/grant", summary="Grant a permission (by a MANAGE holder of the resource, or an admin)")
+@router.post(
+    "/permissions/grant",
+    summary="Grant a permission (by a MANAGE holder of the resource, or an admin)",
+    response_model=Empty,
+)
 @signed_in  # the service requires MANAGE on the resource the body names
 def grant(body: GrantIn, service: Permissions) -> dict[str, Any]:
     service.grant(body.resource_type, body.resource_id, body.principal_type, body.principal, body.permission or "")
     return {}
 
 
-@router.post("/permissions/revoke", summary="Revoke a permission, or all of a principal's on a resource")
+@router.post(
+    "/permissions/revoke",
+    summary="Revoke a permission, or all of a principal's on a resource",
+    response_model=RevokedCount,
+)
 @signed_in  # the service requires MANAGE on the resource the body names
 def revoke(body: GrantIn, service: Permissions) -> dict[str, Any]:
     gone = service.revoke(body.resource_type, body.resource_id, body.principal_type, body.principal, body.permission)
     return {"revoked": gone}
 
 
-@router.get("/prefix-grants", summary="Team prefix grants (admin)")
+@router.get("/prefix-grants", summary="Team prefix grants (admin)", response_model=PrefixGrantList)
 @admin_only
 def list_prefix_grants(service: Permissions) -> dict[str, Any]:
     keys = ("resource_type", "prefix", "group", "permission")
     return {"prefix_grants": [dict(zip(keys, g, strict=True)) for g in service.prefix_grants()]}
 
 
-@router.put("/prefix-grants", summary="Give a group a grant on everything created under a name prefix (admin)")
+@router.put(
+    "/prefix-grants",
+    summary="Give a group a grant on everything created under a name prefix (admin)",
+    response_model=Empty,
+)
 @admin_only
 def set_prefix_grant(body: PrefixGrantIn, service: Permissions) -> dict[str, Any]:
     service.set_prefix_grant(body.resource_type, body.prefix, body.group, body.permission)
     return {}
 
 
-@router.post("/prefix-grants/delete", summary="Remove a team prefix grant (admin)")
+@router.post("/prefix-grants/delete", summary="Remove a team prefix grant (admin)", response_model=PrefixGrantDeleted)
 @admin_only
 def delete_prefix_grant(body: PrefixGrantIn, service: Permissions) -> dict[str, Any]:
     return {"deleted": service.delete_prefix_grant(body.resource_type, body.prefix, body.group)}

@@ -11,16 +11,16 @@ from collections.abc import Callable, Iterator
 from typing import IO, Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from runstone.deps import artifacts
 from runstone.errors import RunstoneError
 from runstone.governance.needs import needs
 from runstone.governance.permissions import Permission
-from runstone.schemas.tracking import file_public
+from runstone.schemas.tracking import DeletedCount, FileAnswer, FileList, file_public
 from runstone.server import uploads
-from runstone.server.http import JSON, Route
+from runstone.server.http import JSON, Route, binary
 from runstone.tracking.artifacts import ArtifactFile, ArtifactService
 
 log = logging.getLogger("runstone.server")
@@ -36,7 +36,7 @@ def _attachment(filename: str) -> str:
     return f"attachment; filename*=utf-8''{quoted}"
 
 
-@router.put("/artifacts/{path:path}", summary="Upload one artifact file (raw request body)")
+@router.put("/artifacts/{path:path}", summary="Upload one artifact file (raw request body)", response_model=FileAnswer)
 @needs(Permission.EDIT, "run", "run_id")
 async def upload_artifact(run_id: str, path: str, request: Request, service: Artifacts) -> dict[str, Any]:
     spool = await uploads.receive(request, request.app.state.settings.max_artifact_bytes)
@@ -47,14 +47,20 @@ async def upload_artifact(run_id: str, path: str, request: Request, service: Art
     return {"file": file_public(info)}
 
 
-@router.get("/artifacts", summary="List artifacts directly inside a folder")
+@router.get("/artifacts", summary="List artifacts directly inside a folder", response_model=FileList)
 @needs(Permission.READ, "run", "run_id")
 def list_artifacts(run_id: str, service: Artifacts, path: str = "", recursive: bool = False) -> dict[str, Any]:
     files = service.files(run_id, path) if recursive else service.list_artifacts(run_id, path)
     return {"files": [file_public(f) for f in files]}
 
 
-@router.get("/artifacts/{path:path}", summary="Download one artifact file", response_model=None)
+@router.get(
+    "/artifacts/{path:path}",
+    summary="Download one artifact file",
+    response_model=None,
+    response_class=Response,
+    responses=binary(),
+)
 @needs(Permission.READ, "run", "run_id")
 def download_artifact(run_id: str, path: str, service: Artifacts) -> FileResponse | StreamingResponse:
     artifact = service.open(run_id, path)
@@ -152,7 +158,13 @@ def _reason(exc: Exception) -> str:
     return exc.message if isinstance(exc, RunstoneError) else type(exc).__name__
 
 
-@router.get("/artifacts-zip", summary="Download a folder of artifacts as a zip file", response_model=None)
+@router.get(
+    "/artifacts-zip",
+    summary="Download a folder of artifacts as a zip file",
+    response_model=None,
+    response_class=Response,
+    responses=binary("application/zip"),
+)
 @needs(Permission.READ, "run", "run_id")
 def download_zip(run_id: str, service: Artifacts, path: str = "") -> StreamingResponse:
     files = service.open_all(run_id, path)  # fails with 404 before the response starts
@@ -164,7 +176,7 @@ def download_zip(run_id: str, service: Artifacts, path: str = "") -> StreamingRe
     )
 
 
-@router.delete("/artifacts/{path:path}", summary="Delete an artifact file or folder")
+@router.delete("/artifacts/{path:path}", summary="Delete an artifact file or folder", response_model=DeletedCount)
 @needs(Permission.EDIT, "run", "run_id")
 def delete_artifacts(run_id: str, path: str, service: Artifacts) -> dict[str, Any]:
     return {"deleted": service.delete_artifacts(run_id, path)}

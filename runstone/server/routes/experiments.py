@@ -10,8 +10,11 @@ from runstone.deps import tracking
 from runstone.entities import PagedList
 from runstone.governance.needs import needs, signed_in
 from runstone.governance.permissions import Permission
+from runstone.schemas.common import Empty
 from runstone.schemas.tracking import (
+    ExperimentAnswer,
     ExperimentCreate,
+    ExperimentPage,
     ExperimentSearch,
     ExperimentUpdate,
     TagValue,
@@ -32,14 +35,14 @@ def _page(service: TrackingService, page: PagedList, with_counts: bool) -> dict[
     }
 
 
-@router.post("", status_code=201, summary="Create an experiment")
+@router.post("", status_code=201, summary="Create an experiment", response_model=ExperimentAnswer)
 @signed_in
 def create_experiment(body: ExperimentCreate, service: Tracking) -> dict[str, Any]:
     experiment_id = service.create_experiment(body.name, body.tags)
     return {"experiment": experiment_public(service.get_experiment(experiment_id))}
 
 
-@router.get("", summary="List experiments")
+@router.get("", summary="List experiments", response_model=ExperimentPage)
 @signed_in
 def list_experiments(
     service: Tracking,
@@ -56,7 +59,7 @@ def list_experiments(
     return _page(service, page, with_counts)
 
 
-@router.post("/search", summary="Search experiments")
+@router.post("/search", summary="Search experiments", response_model=ExperimentPage)
 @signed_in
 def search_experiments(body: ExperimentSearch, service: Tracking) -> dict[str, Any]:
     page = service.search_experiments(
@@ -69,47 +72,47 @@ def search_experiments(body: ExperimentSearch, service: Tracking) -> dict[str, A
     return _page(service, page, False)
 
 
-@router.get("/by-name", summary="Get an experiment by name")
+@router.get("/by-name", summary="Get an experiment by name", response_model=ExperimentAnswer)
 @needs(Permission.READ, "experiment_name", "name")
 def get_experiment_by_name(name: str, service: Tracking) -> dict[str, Any]:
     return {"experiment": experiment_public(service.get_experiment_by_name(name))}
 
 
-@router.get("/{experiment_id}", summary="Get an experiment")
+@router.get("/{experiment_id}", summary="Get an experiment", response_model=ExperimentAnswer)
 @needs(Permission.READ, "experiment", "experiment_id")
 def get_experiment(experiment_id: str, service: Tracking) -> dict[str, Any]:
     return {"experiment": experiment_public(service.get_experiment(experiment_id))}
 
 
-@router.patch("/{experiment_id}", summary="Rename an experiment")
+@router.patch("/{experiment_id}", summary="Rename an experiment", response_model=ExperimentAnswer)
 @needs(Permission.EDIT, "experiment", "experiment_id")
 def update_experiment(experiment_id: str, body: ExperimentUpdate, service: Tracking) -> dict[str, Any]:
     service.rename_experiment(experiment_id, body.name)
     return {"experiment": experiment_public(service.get_experiment(experiment_id))}
 
 
-@router.post("/{experiment_id}/delete", summary="Delete an experiment and its runs (restorable)")
+@router.post("/{experiment_id}/delete", summary="Delete an experiment and its runs (restorable)", response_model=Empty)
 @needs(Permission.MANAGE, "experiment", "experiment_id")
 def delete_experiment(experiment_id: str, service: Tracking) -> dict[str, Any]:
     service.delete_experiment(experiment_id)
     return {}
 
 
-@router.post("/{experiment_id}/restore", summary="Restore a deleted experiment and its runs")
+@router.post("/{experiment_id}/restore", summary="Restore a deleted experiment and its runs", response_model=Empty)
 @needs(Permission.MANAGE, "experiment", "experiment_id")
 def restore_experiment(experiment_id: str, service: Tracking) -> dict[str, Any]:
     service.restore_experiment(experiment_id)
     return {}
 
 
-@router.put("/{experiment_id}/tags/{key:path}", summary="Set an experiment tag")
+@router.put("/{experiment_id}/tags/{key:path}", summary="Set an experiment tag", response_model=Empty)
 @needs(Permission.EDIT, "experiment", "experiment_id")
 def set_experiment_tag(experiment_id: str, key: str, body: TagValue, service: Tracking) -> dict[str, Any]:
     service.set_experiment_tag(experiment_id, key, body.value)
     return {}
 
 
-@router.delete("/{experiment_id}/tags/{key:path}", summary="Delete an experiment tag")
+@router.delete("/{experiment_id}/tags/{key:path}", summary="Delete an experiment tag", response_model=Empty)
 @needs(Permission.EDIT, "experiment", "experiment_id")
 def delete_experiment_tag(experiment_id: str, key: str, service: Tracking) -> dict[str, Any]:
     service.delete_experiment_tag(experiment_id, key)

@@ -6,14 +6,14 @@ import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from runstone.codec import float_out
 from runstone.deps import logged_models
 from runstone.governance.needs import needs
 from runstone.governance.permissions import Permission
-from runstone.schemas.tracking import file_public
-from runstone.server.http import JSON, Route
+from runstone.schemas.tracking import FileList, LoggedModelAnswer, file_public
+from runstone.server.http import JSON, Route, binary
 from runstone.server.routes.artifacts import file_response
 from runstone.tracking.logged_models import LoggedModelService
 
@@ -23,7 +23,7 @@ router = APIRouter(
 )
 
 
-@router.get("/{model_id}", summary="Get a logged model")
+@router.get("/{model_id}", summary="Get a logged model", response_model=LoggedModelAnswer)
 @needs(Permission.READ, "logged_model", "model_id")
 def get_logged_model(model_id: str, service: LoggedModels) -> dict[str, Any]:
     model = dataclasses.asdict(service.get(model_id))
@@ -31,14 +31,20 @@ def get_logged_model(model_id: str, service: LoggedModels) -> dict[str, Any]:
     return {"logged_model": model}
 
 
-@router.get("/{model_id}/artifacts", summary="List a logged model's files")
+@router.get("/{model_id}/artifacts", summary="List a logged model's files", response_model=FileList)
 @needs(Permission.READ, "logged_model", "model_id")
 def list_files(model_id: str, service: LoggedModels, path: str = "", recursive: bool = False) -> dict[str, Any]:
     files = service.files(model_id, path) if recursive else service.list_artifacts(model_id, path)
     return {"files": [file_public(f) for f in files]}
 
 
-@router.get("/{model_id}/artifacts/{path:path}", summary="Download one file of a logged model", response_model=None)
+@router.get(
+    "/{model_id}/artifacts/{path:path}",
+    summary="Download one file of a logged model",
+    response_model=None,
+    response_class=Response,
+    responses=binary(),
+)
 @needs(Permission.READ, "logged_model", "model_id")
 def download_file(model_id: str, path: str, service: LoggedModels) -> FileResponse | StreamingResponse:
     return file_response(service.open(model_id, path), service.read)

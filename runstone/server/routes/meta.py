@@ -15,6 +15,7 @@ from runstone.governance.audit import AuditService
 from runstone.governance.needs import admin_only, signed_in
 from runstone.prometheus import CONTENT_TYPE
 from runstone.schemas.common import Model
+from runstone.schemas.meta import AuditEventList, AuditVerification, GcReportPublic, Health, Readiness, VersionAnswer
 from runstone.server.http import JSON, Route
 from runstone.tracking.gc import collect
 from runstone.version import VERSION
@@ -23,13 +24,15 @@ log = logging.getLogger("runstone.server")
 router = APIRouter(route_class=Route, default_response_class=JSON, tags=["server"])
 
 
-@router.get("/health", summary="Liveness: the server process answers")
+@router.get("/health", summary="Liveness: the server process answers", response_model=Health)
 @signed_in
 async def health() -> dict[str, Any]:
     return {"status": "ok"}
 
 
-@router.get("/health/ready", summary="Readiness: the database and the artifact store take writes")
+@router.get(
+    "/health/ready", summary="Readiness: the database and the artifact store take writes", response_model=Readiness
+)
 @signed_in
 def ready(request: Request) -> dict[str, Any]:
     b: Backend = request.app.state.backend
@@ -54,7 +57,7 @@ def ready(request: Request) -> dict[str, Any]:
     return {"status": "ready", "checks": checks}
 
 
-@router.get("/version", summary="Server version")
+@router.get("/version", summary="Server version", response_model=VersionAnswer)
 @signed_in
 def version() -> dict[str, Any]:
     return {"version": VERSION}
@@ -68,7 +71,11 @@ def metrics(request: Request) -> Response:
     return Response(request.app.state.stats.render(), media_type=CONTENT_TYPE)
 
 
-@router.get("/api/v1/audit", summary="Audit events, oldest first (filter by target, actor, action, time)")
+@router.get(
+    "/api/v1/audit",
+    summary="Audit events, oldest first (filter by target, actor, action, time)",
+    response_model=AuditEventList,
+)
 @admin_only
 def audit_events(
     b: Annotated[Backend, Depends(backend)],
@@ -94,7 +101,7 @@ def audit_events(
     return {"events": [e.__dict__ for e in events]}
 
 
-@router.get("/api/v1/audit/verify", summary="Check the audit chain for tampering")
+@router.get("/api/v1/audit/verify", summary="Check the audit chain for tampering", response_model=AuditVerification)
 @admin_only
 def audit_verify(b: Annotated[Backend, Depends(backend)]) -> dict[str, Any]:
     return AuditService(b.db).verify().__dict__
@@ -108,7 +115,7 @@ class GcRequest(Model):
     experiment_ids: list[str] | None = None
 
 
-@router.post("/api/v1/gc", summary="Permanently remove deleted runs and experiments")
+@router.post("/api/v1/gc", summary="Permanently remove deleted runs and experiments", response_model=GcReportPublic)
 @admin_only
 def gc(body: GcRequest, request: Request, b: Annotated[Backend, Depends(backend)]) -> dict[str, Any]:
     report = collect(

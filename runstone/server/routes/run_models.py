@@ -14,7 +14,7 @@ from runstone import deps
 from runstone.codec import float_out
 from runstone.governance.needs import needs
 from runstone.governance.permissions import Permission
-from runstone.schemas.tracking import LoggedModelSearch, RunModelPublish
+from runstone.schemas.tracking import LoggedModelPage, LoggedModelRefAnswer, LoggedModelSearch, RunModelPublish
 from runstone.server.http import JSON, Route
 from runstone.tracking import run_models
 from runstone.tracking.artifacts import ArtifactService
@@ -27,7 +27,12 @@ search_router = APIRouter(
 LoggedModels = Annotated[LoggedModelService, Depends(deps.logged_models)]
 
 
-@router.post("/{run_id}/logged-models", status_code=201, summary="Record a model of a run as a logged model")
+@router.post(
+    "/{run_id}/logged-models",
+    status_code=201,
+    summary="Record a model of a run as a logged model",
+    response_model=LoggedModelRefAnswer,
+)
 @needs(Permission.EDIT, "run", "run_id")
 async def publish_run_model(
     run_id: str,
@@ -39,7 +44,7 @@ async def publish_run_model(
     return {"logged_model": {"model_id": model.model_id, "name": model.name, "status": model.status}}
 
 
-@search_router.post("/search", summary="Search logged models with the filter grammar")
+@search_router.post("/search", summary="Search logged models with the filter grammar", response_model=LoggedModelPage)
 @needs(Permission.READ, "experiment", "experiment_ids")
 def search_logged_models(body: LoggedModelSearch, models: LoggedModels) -> dict[str, Any]:
     page = models.search(body.experiment_ids, body.filter, max_results=body.max_results, page_token=body.page_token)

@@ -10,13 +10,20 @@ from runstone.deps import browse, tracking
 from runstone.entities import Dataset, Metric
 from runstone.governance.needs import needs
 from runstone.governance.permissions import Permission
+from runstone.schemas.common import Empty
 from runstone.schemas.tracking import (
+    HistoryGrid,
     HistoryGridSearch,
     LogBatch,
     LogInputs,
+    MetricHistoryPublic,
+    RunAnswer,
     RunCreate,
     RunHeartbeat,
+    RunIdList,
     RunMove,
+    RunningRuns,
+    RunPage,
     RunSearch,
     RunUpdate,
     history_public,
@@ -32,7 +39,7 @@ Tracking = Annotated[TrackingService, Depends(tracking)]
 Browse = Annotated[BrowseService, Depends(browse)]
 
 
-@router.post("", status_code=201, summary="Create a run")
+@router.post("", status_code=201, summary="Create a run", response_model=RunAnswer)
 @needs(Permission.EDIT, "experiment", "experiment_id", "default:0")
 def create_run(body: RunCreate, service: Tracking) -> dict[str, Any]:
     run = service.create_run(
@@ -47,7 +54,7 @@ def create_run(body: RunCreate, service: Tracking) -> dict[str, Any]:
     return {"run": run_public(run)}
 
 
-@router.post("/heartbeat", summary="Tell the server the client of these runs is alive")
+@router.post("/heartbeat", summary="Tell the server the client of these runs is alive", response_model=RunningRuns)
 @needs(Permission.EDIT, "run", "run_ids")
 def heartbeat(body: RunHeartbeat, service: Tracking) -> dict[str, Any]:
     return {"running": beats.beat(service.ctx, body.run_ids)}
@@ -55,7 +62,7 @@ def heartbeat(body: RunHeartbeat, service: Tracking) -> dict[str, Any]:
 
 # The two routes below answer with a ready JSON response: their answers are large, and
 # re-validating them against the declared response model costs more than the query.
-@router.post("/search", summary="Search runs with the filter grammar", response_model=dict[str, Any])
+@router.post("/search", summary="Search runs with the filter grammar", response_model=RunPage)
 @needs(Permission.READ, "experiment", "experiment_ids", optional=True)
 @needs(Permission.READ, "experiment_name", "experiment_names", optional=True)
 def search_runs(body: RunSearch, service: Tracking) -> JSON:
@@ -77,7 +84,7 @@ def search_runs(body: RunSearch, service: Tracking) -> JSON:
 @router.post(
     "/metric-histories/search",
     summary="Downsampled histories of many metrics of many runs in one read",
-    response_model=dict[str, Any],
+    response_model=HistoryGrid,
 )
 @needs(Permission.READ, "run", "run_ids")
 def search_metric_histories(body: HistoryGridSearch, service: Browse) -> JSON:
@@ -87,40 +94,40 @@ def search_metric_histories(body: HistoryGridSearch, service: Browse) -> JSON:
     return JSON({"histories": {key: {r: history_public(h) for r, h in runs.items()} for key, runs in found.items()}})
 
 
-@router.get("/{run_id}", summary="Get a run")
+@router.get("/{run_id}", summary="Get a run", response_model=RunAnswer)
 @needs(Permission.READ, "run", "run_id")
 def get_run(run_id: str, service: Tracking) -> dict[str, Any]:
     return {"run": run_public(service.get_run(run_id))}
 
 
-@router.get("/{run_id}/children", summary="Ids of a run's nested runs")
+@router.get("/{run_id}/children", summary="Ids of a run's nested runs", response_model=RunIdList)
 @needs(Permission.READ, "run", "run_id")
 def get_children(run_id: str, service: Tracking) -> dict[str, Any]:
     return {"run_ids": service.child_run_ids(run_id)}
 
 
-@router.patch("/{run_id}", summary="Update a run's status, end time or name")
+@router.patch("/{run_id}", summary="Update a run's status, end time or name", response_model=RunAnswer)
 @needs(Permission.EDIT, "run", "run_id")
 def update_run(run_id: str, body: RunUpdate, service: Tracking) -> dict[str, Any]:
     run = service.update_run(run_id, status=body.status, end_time=body.end_time, run_name=body.run_name)
     return {"run": run_public(run)}
 
 
-@router.post("/{run_id}/delete", summary="Delete a run (restorable)")
+@router.post("/{run_id}/delete", summary="Delete a run (restorable)", response_model=Empty)
 @needs(Permission.EDIT, "run", "run_id")
 def delete_run(run_id: str, service: Tracking) -> dict[str, Any]:
     service.delete_run(run_id)
     return {}
 
 
-@router.post("/{run_id}/restore", summary="Restore a deleted run")
+@router.post("/{run_id}/restore", summary="Restore a deleted run", response_model=Empty)
 @needs(Permission.EDIT, "run", "run_id")
 def restore_run(run_id: str, service: Tracking) -> dict[str, Any]:
     service.restore_run(run_id)
     return {}
 
 
-@router.post("/{run_id}/move", summary="Move a run to another experiment")
+@router.post("/{run_id}/move", summary="Move a run to another experiment", response_model=RunAnswer)
 @needs(Permission.EDIT, "run", "run_id")
 @needs(Permission.EDIT, "experiment", "experiment_id")
 def move_run(run_id: str, body: RunMove, service: Tracking) -> dict[str, Any]:
@@ -130,7 +137,7 @@ def move_run(run_id: str, body: RunMove, service: Tracking) -> dict[str, Any]:
 @router.post(
     "/{run_id}/batch",
     summary="Log metrics, params and tags in one all-or-nothing write",
-    response_model=dict[str, Any],
+    response_model=Empty,
 )
 @needs(Permission.EDIT, "run", "run_id")
 def log_batch(run_id: str, body: LogBatch, service: Tracking) -> JSON:
@@ -145,7 +152,7 @@ def log_batch(run_id: str, body: LogBatch, service: Tracking) -> JSON:
     return JSON({})
 
 
-@router.delete("/{run_id}/tags/{key:path}", summary="Delete a run tag")
+@router.delete("/{run_id}/tags/{key:path}", summary="Delete a run tag", response_model=Empty)
 @needs(Permission.EDIT, "run", "run_id")
 def delete_tag(run_id: str, key: str, service: Tracking) -> dict[str, Any]:
     service.delete_tag(run_id, key)
@@ -155,7 +162,7 @@ def delete_tag(run_id: str, key: str, service: Tracking) -> dict[str, Any]:
 @router.get(
     "/{run_id}/metric-history",
     summary="A metric's history, column-wise, optionally downsampled",
-    response_model=dict[str, Any],
+    response_model=MetricHistoryPublic,
 )
 @needs(Permission.READ, "run", "run_id")
 def metric_history(
@@ -173,7 +180,7 @@ def metric_history(
     return JSON(history_public(history))
 
 
-@router.post("/{run_id}/inputs", summary="Link dataset inputs to a run")
+@router.post("/{run_id}/inputs", summary="Link dataset inputs to a run", response_model=Empty)
 @needs(Permission.EDIT, "run", "run_id")
 def log_inputs(run_id: str, body: LogInputs, service: Tracking) -> dict[str, Any]:
     service.log_inputs(
