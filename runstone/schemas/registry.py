@@ -208,6 +208,7 @@ class PolicyPublic(Public):
     required_approvals: int = 1
     gates: list[GatePublic] = Field(default_factory=list)
     rollback_requires_approval: bool = False
+    approver_group: str | None = None  # with auth on: only its members approve
 
     def to_entity(self) -> Policy:
         return build(Policy, self, gates=[build(Gate, g) for g in self.gates])
