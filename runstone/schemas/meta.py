@@ -34,6 +34,8 @@ class AuditEventPublic(Public):
     prev_hash: str
     hash: str
     request_id: str | None = None
+    token_id: str | None = None  # the API token used (its public id), with auth on
+    client: str | None = None  # the client's address, with auth on
 
 
 class AuditEventList(Public):
