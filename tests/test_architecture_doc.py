@@ -23,3 +23,15 @@ def test_each_step_names_a_function_of_the_module_it_names():
     for name, module in pairs:
         source = (ROOT / "runstone" / module).read_text()
         assert re.search(rf"\b(def|class) {name.split('.')[-1]}\b", source), f"{name} is not in {module}"
+
+
+def test_every_top_level_module_sits_in_a_layer():
+    """The layers contract in pyproject.toml places each part of the package: a new module that
+    no layer names would be free of it."""
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (layers,) = [c["layers"] for c in contracts if c["type"] == "layers" and c.get("containers") == ["runstone"]]
+    placed = {name.strip() for layer in layers for name in re.split(r"[|:]", layer)}
+    modules = {p.stem for p in (ROOT / "runstone").iterdir() if (p.suffix == ".py" or (p / "__init__.py").exists())}
+    assert modules - {"__init__"} == placed
