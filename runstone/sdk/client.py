@@ -422,23 +422,29 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
     def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> FileInfo:
         """Save a matplotlib or plotly figure as an artifact (format from the file extension)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            target = self.save_figure(figure, artifact_file, Path(tmp))
+            return self._artifacts.upload(run_id, artifact_file, target)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def save_figure(figure: Any, artifact_file: str, folder: Path) -> Path:
+        """Save a matplotlib or plotly figure into ``folder`` under the artifact's file name."""
         name = PurePosixPath(artifact_file.replace("\\", "/"))
         suffix = name.suffix.lower()
-        with tempfile.TemporaryDirectory() as tmp:
-            target = Path(tmp) / (name.name or "figure")
-            if hasattr(figure, "savefig"):
-                figure.savefig(target, format=suffix.lstrip(".") or "png")
-            elif hasattr(figure, "write_html") and suffix in (".html", ".htm"):
-                figure.write_html(str(target), include_plotlyjs=True)
-            elif hasattr(figure, "write_json") and suffix == ".json":
-                figure.write_json(str(target))
-            elif hasattr(figure, "write_image"):
-                figure.write_image(str(target))
-            else:
-                raise InvalidInput(
-                    f"Cannot save a {type(figure).__name__} as {artifact_file!r}; pass a matplotlib or plotly figure."
-                )
-            return self._artifacts.upload(run_id, artifact_file, target)  # type: ignore[no-any-return]
+        target = folder / (name.name or "figure")
+        if hasattr(figure, "savefig"):
+            figure.savefig(target, format=suffix.lstrip(".") or "png")
+        elif hasattr(figure, "write_html") and suffix in (".html", ".htm"):
+            figure.write_html(str(target), include_plotlyjs=True)
+        elif hasattr(figure, "write_json") and suffix == ".json":
+            figure.write_json(str(target))
+        elif hasattr(figure, "write_image"):
+            figure.write_image(str(target))
+        else:
+            raise InvalidInput(
+                f"Cannot save a {type(figure).__name__} as {artifact_file!r}; pass a matplotlib or plotly figure."
+            )
+        return target
 
     def log_image(self, run_id: str, image: Any, key: str, step: int = 0, timestamp: int | None = None) -> FileInfo:
         """Log an image of ``key`` at ``step`` (PNG or JPEG bytes or file, PIL image, numpy array);

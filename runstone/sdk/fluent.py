@@ -457,7 +457,7 @@ def delete_tag(key: str, run_id: str | None = None) -> None:
     default_client().delete_tag(rid, key)
 
 
-def _upload(rid: str, upload: Any, keep: Any) -> None:
+def _upload(upload: Any, keep: Any) -> None:
     client = default_client()
     offline.upload(client, _batcher(client), upload, keep)
 
@@ -468,9 +468,7 @@ def log_artifact(
     """Upload a file; with the server away it is copied into the journal and uploaded later."""
     rid = _run_id(run_id)
     _upload(
-        rid,
-        lambda c: c.log_artifact(rid, local_path, artifact_path),
-        lambda b: offline.journal_artifact(b, rid, local_path, artifact_path),
+        lambda c: c.log_artifact(rid, local_path, artifact_path), lambda b: b.artifact(rid, local_path, artifact_path)
     )
 
 
@@ -479,19 +477,13 @@ def log_artifacts(
 ) -> None:
     rid = _run_id(run_id)
     _upload(
-        rid,
-        lambda c: c.log_artifacts(rid, local_dir, artifact_path),
-        lambda b: offline.journal_artifact(b, rid, local_dir, artifact_path),
+        lambda c: c.log_artifacts(rid, local_dir, artifact_path), lambda b: b.artifact(rid, local_dir, artifact_path)
     )
 
 
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
     rid = _run_id(run_id)
-    _upload(
-        rid,
-        lambda c: c.log_text(rid, text, artifact_file),
-        lambda b: offline.journal_bytes(b, rid, text.encode(), artifact_file),
-    )
+    _upload(lambda c: c.log_text(rid, text, artifact_file), lambda b: b.data(rid, text.encode(), artifact_file))
 
 
 def log_dict(dictionary: Mapping[str, Any], artifact_file: str, run_id: str | None = None) -> None:
@@ -500,7 +492,8 @@ def log_dict(dictionary: Mapping[str, Any], artifact_file: str, run_id: str | No
 
 def log_figure(figure: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Save a matplotlib or plotly figure as an artifact (format from the file extension)."""
-    default_client().log_figure(_run_id(run_id), figure, artifact_file)
+    rid = _run_id(run_id)
+    _upload(lambda c: c.log_figure(rid, figure, artifact_file), lambda b: b.figure(rid, figure, artifact_file))
 
 
 def log_input(

@@ -91,11 +91,27 @@ def must_queue(batcher: Batcher) -> bool:
     return batcher.offline or batcher.down is not None or batcher.queued > 0
 
 
+class Keeper:
+    """Puts an artifact into the journal, to be uploaded after what was logged before it."""
+
+    def __init__(self, batcher: Batcher) -> None:
+        self.batcher = batcher
+
+    def artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None) -> None:
+        journal_artifact(self.batcher, run_id, local_path, artifact_path)
+
+    def data(self, run_id: str, data: bytes, artifact_file: str) -> None:
+        journal_bytes(self.batcher, run_id, data, artifact_file)
+
+    def figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
+        journal_figure(self.batcher, run_id, figure, artifact_file)
+
+
 def upload(client: RunstoneClient, batcher: Batcher, send: Any, keep: Any) -> None:
     """Upload now, or (server away, offline mode, or writes queued before it) keep the file in
     the journal, to be uploaded after what was logged before it."""
     if client.is_remote and must_queue(batcher):
-        keep(batcher)
+        keep(Keeper(batcher))
         return
     try:
         with client.fail_fast():
@@ -104,7 +120,7 @@ def upload(client: RunstoneClient, batcher: Batcher, send: Any, keep: Any) -> No
         if not client.is_remote:
             raise
         batcher.went_down(exc)
-        keep(batcher)
+        keep(Keeper(batcher))
 
 
 def journal_artifact(
@@ -132,6 +148,15 @@ def journal_bytes(batcher: Batcher, run_id: str, data: bytes, artifact_file: str
     target.write_bytes(data)
     parent = str(path.parent)
     batcher.op({"op": "artifact", "run_id": run_id, "file": name, "artifact_path": None if parent == "." else parent})
+
+
+def journal_figure(batcher: Batcher, run_id: str, figure: Any, artifact_file: str) -> None:
+    folder = batcher_files(batcher) / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True)
+    saved = RunstoneClient.save_figure(figure, artifact_file, folder)
+    parent = str(PurePosixPath(artifact_file.replace("\\", "/")).parent)
+    file = saved.relative_to(batcher_files(batcher)).as_posix()
+    batcher.op({"op": "artifact", "run_id": run_id, "file": file, "artifact_path": None if parent == "." else parent})
 
 
 def batcher_files(batcher: Batcher) -> Path:

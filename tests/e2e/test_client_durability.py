@@ -55,8 +55,13 @@ OFFLINE = textwrap.dedent(
     import sys
     import time
 
+    import matplotlib
     import runstone
 
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure = pyplot.figure()
     started = time.monotonic()
     runstone.set_experiment("offline-start")
     run = runstone.start_run(log_system_tags=False, tags={"phase": "offline"})
@@ -65,6 +70,7 @@ OFFLINE = textwrap.dedent(
         runstone.log_metric("loss", 1 / (step + 1), step=step)
     runstone.log_artifact(sys.argv[1], "inputs")
     runstone.log_dict({"layers": 3}, "config/model.json")
+    runstone.log_figure(figure, "plots/loss.png")
     runstone.end_run()
     print(run.info.run_id, round(time.monotonic() - started, 3), flush=True)
     sys.stdin.read()  # training goes on; the parent closes stdin once the server has everything
@@ -198,10 +204,8 @@ def _check_offline_run(client: Any, run_id: str) -> None:
     assert run.data.params == {"lr": "0.1"}
     assert run.data.tags["phase"] == "offline"
     assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(100))
-    files = {f.path for f in client.list_artifacts(run_id, "inputs")} | {
-        f.path for f in client.list_artifacts(run_id, "config")
-    }
-    assert files == {"inputs/data.csv", "config/model.json"}
+    files = {f.path for folder in ("inputs", "config", "plots") for f in client.list_artifacts(run_id, folder)}
+    assert files == {"inputs/data.csv", "config/model.json", "plots/loss.png"}
 
 
 def test_training_starts_without_the_server_and_the_sdk_sends_everything_once_it_is_up(
