@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from runstone.entities import Experiment, LifecycleStage, PagedList, ViewType
 from runstone.errors import AlreadyExists, InvalidInput, NotFound
-from runstone.store.paging import decode_offset, encode_offset
+from runstone.store import paging
 from runstone.store.search import number_condition, string_condition
 from runstone.store.tables import ExperimentRow, ExperimentTagRow, RunRow
 from runstone.store.upsert import upsert
@@ -222,7 +222,7 @@ def search(
     page_token: str | None,
     only: Collection[str] | None = None,
 ) -> PagedList:
-    """Experiments matching a filter; offset page tokens (experiment counts stay small).
+    """Experiments matching a filter, a page at a time (keyset page tokens).
 
     ``only``: the ids of the experiments the caller may read (None: every one)."""
     stmt = select(ExperimentRow).where(ExperimentRow.lifecycle_stage.in_(view_type.stages()))
@@ -239,22 +239,19 @@ def search(
         else:
             column = _ORDER_COLUMNS[c.key]
             stmt = stmt.where(number_condition(column, c.op, float(c.value)))  # type: ignore[arg-type]
-    ordering: list[Any] = []
+    sort: list[paging.SortKey] = []
     for field, ascending in order_by:
         order_column = _ORDER_COLUMNS.get(field)
         if order_column is None:
             raise InvalidInput(
                 f"Cannot order experiments by {field!r}; use name, experiment_id, creation_time or last_update_time."
             )
-        ordering.append(order_column.asc() if ascending else order_column.desc())
-    ordering.append(ExperimentRow.id.desc())
-    offset = decode_offset(page_token)
-    rows = list(session.scalars(stmt.order_by(*ordering).offset(offset).limit(max_results + 1)))
-    more = len(rows) > max_results
-    rows = rows[:max_results]
+        sort.append((order_column, ascending))
+    sort.append((ExperimentRow.id, False))
+    query = paging.fingerprint("experiments", view_type, comparisons, order_by)
+    rows, token = paging.page(session, stmt, sort, max_results=max_results, page_token=page_token, query=query)
     tags = _tags_for(session, [r.id for r in rows])
-    items = [_to_entity(r, tags[r.id], root) for r in rows]
-    return PagedList(items, encode_offset(offset + max_results) if more else None)
+    return PagedList([_to_entity(r, tags[r.id], root) for r in rows], token)
 
 
 def run_counts(session: Session, ids: Sequence[int]) -> dict[int, int]:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from runstone.entities import FileInfo, LoggedModel, LoggedModelMetric, Metric, RunModelLinks
 from runstone.errors import InvalidInput, NotFound
 from runstone.store import metrics as metric_store
-from runstone.store.paging import decode_offset, encode_offset
+from runstone.store import paging
 from runstone.store.search import number_condition, string_condition
 from runstone.store.tables import (
     LoggedModelArtifactRow,
@@ -372,7 +372,7 @@ def search(
     )
     for c in comparisons:
         stmt = stmt.where(_condition(c, datasets))
-    ordering: list[Any] = []
+    sort: list[paging.SortKey] = []
     for field, ascending in order_by:
         if field.startswith("metrics."):
             key = field.removeprefix("metrics.")
@@ -383,21 +383,20 @@ def search(
                 .limit(1)
                 .scalar_subquery()
             )
-            ordering += [value.is_(None), value.asc() if ascending else value.desc()]
+            sort += paging.nulls_last(value, ascending)
             continue
         column = _ATTRIBUTES.get(field)
         if column is None:
             raise InvalidInput(
                 f"Cannot order logged models by {field!r}; use " + ", ".join(sorted(_ATTRIBUTES)) + " or metrics.<key>."
             )
-        ordering.append(column.asc() if ascending else column.desc())
+        sort += paging.nulls_last(column, ascending)
     if not order_by:
-        ordering.append(LoggedModelRow.creation_time.desc())
-    ordering.append(LoggedModelRow.id.asc())
-    offset = decode_offset(page_token)
-    rows = list(session.scalars(stmt.order_by(*ordering).offset(offset).limit(max_results + 1)))
-    token = encode_offset(offset + max_results) if len(rows) > max_results else None
-    return [_ref(r) for r in rows[:max_results]], token
+        sort.append((LoggedModelRow.creation_time, False))
+    sort.append((LoggedModelRow.id, True))
+    query = paging.fingerprint("logged models", sorted(experiment_ids), comparisons, datasets, order_by)
+    rows, token = paging.page(session, stmt, sort, max_results=max_results, page_token=page_token, query=query)
+    return [_ref(r) for r in rows], token
 
 
 def in_experiment(session: Session, experiment_id: int) -> list[LoggedModelRef]:

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from runstone.entities import Assignment, ModelVersion, PackageManifest, RegisteredModel
 from runstone.errors import AlreadyExists, InvalidInput, NotFound
+from runstone.store import paging
 from runstone.store import version_manifests as manifests
-from runstone.store.paging import decode_offset, encode_offset
 from runstone.store.search import number_condition, string_condition
 from runstone.store.tables import (
     AssignmentRow,
@@ -217,18 +217,17 @@ def search_models(
         "last_updated_timestamp": RegisteredModelRow.last_update_time,
         "timestamp": RegisteredModelRow.last_update_time,
     }
-    ordering: list[Any] = []
+    sort: list[paging.SortKey] = []
     for field, ascending in order_by:
         if field not in columns:
             raise InvalidInput(
                 f"Cannot order registered models by {field!r}; use name, creation_timestamp or last_updated_timestamp."
             )
-        ordering.append(columns[field].asc() if ascending else columns[field].desc())
-    ordering.append(RegisteredModelRow.name.asc())
-    offset = decode_offset(page_token)
-    rows = list(session.scalars(stmt.order_by(*ordering).offset(offset).limit(max_results + 1)))
-    token = encode_offset(offset + max_results) if len(rows) > max_results else None
-    return [_model_ref(r) for r in rows[:max_results]], token
+        sort.append((columns[field], ascending))
+    sort.append((RegisteredModelRow.name, True))  # unique
+    query = paging.fingerprint("registered models", comparisons, order_by)
+    rows, token = paging.page(session, stmt, sort, max_results=max_results, page_token=page_token, query=query)
+    return [_model_ref(r) for r in rows], token
 
 
 # ------------------------------------------------------------------------ versions
@@ -441,21 +440,20 @@ def search_versions(
         "creation_timestamp": ModelVersionRow.creation_time,
         "last_updated_timestamp": ModelVersionRow.last_update_time,
     }
-    ordering: list[Any] = []
+    sort: list[paging.SortKey] = []
     for field, ascending in order_by:
         if field not in columns:
             raise InvalidInput(
                 f"Cannot order model versions by {field!r}; use name, version_number, creation_timestamp or "
                 "last_updated_timestamp."
             )
-        ordering.append(columns[field].asc() if ascending else columns[field].desc())
+        sort.append((columns[field], ascending))
     if not order_by:
-        ordering.append(ModelVersionRow.last_update_time.desc())
-    ordering += [RegisteredModelRow.name.asc(), ModelVersionRow.version.desc()]
-    offset = decode_offset(page_token)
-    rows = list(session.scalars(stmt.order_by(*ordering).offset(offset).limit(max_results + 1)))
-    token = encode_offset(offset + max_results) if len(rows) > max_results else None
-    return [_version_ref(r) for r in rows[:max_results]], token
+        sort.append((ModelVersionRow.last_update_time, False))
+    sort += [(RegisteredModelRow.name, True), (ModelVersionRow.version, False)]  # unique together
+    query = paging.fingerprint("model versions", comparisons, order_by)
+    rows, token = paging.page(session, stmt, sort, max_results=max_results, page_token=page_token, query=query)
+    return [_version_ref(r) for r in rows], token
 
 
 # ------------------------------------------------------------------------- aliases

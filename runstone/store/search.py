@@ -8,17 +8,15 @@ the same however deep into the results it is.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from runstone.errors import InvalidInput
 from runstone.store import metrics as metric_store
+from runstone.store import paging
 from runstone.store.tables import DatasetRow, InputRow, LatestMetricRow, ParamRow, RunRow, TagRow
 
 if TYPE_CHECKING:
@@ -142,8 +140,8 @@ def search_run_ids(
 
     fingerprint = _fingerprint(experiment_ids, comparisons, order_by, stages)
     if page_token:
-        values = _decode_token(page_token, fingerprint, len(sort))
-        where.append(_after(sort, values))
+        values = paging.decode(page_token, fingerprint, len(sort))
+        where.append(paging.after(sort, values))
 
     columns = [expr.label(f"k{i}") for i, (expr, _) in enumerate(sort)]
     stmt = stmt.add_columns(*columns).where(*where)
@@ -152,7 +150,7 @@ def search_run_ids(
     next_token = None
     if len(rows) > max_results:
         rows = rows[:max_results]
-        next_token = _encode_token(fingerprint, list(rows[-1][1:]))
+        next_token = paging.encode(fingerprint, list(rows[-1][1:]))
     return RunPage([row[0] for row in rows], next_token)
 
 
@@ -186,20 +184,20 @@ def previous_page_token(
     where = _conditions(experiment_ids, comparisons, stages, key_ids)
     stmt, sort = _ordered(order_by, key_ids)
     fingerprint = _fingerprint(experiment_ids, comparisons, order_by, stages)
-    values = _decode_token(page_token, fingerprint, len(sort))
+    values = paging.decode(page_token, fingerprint, len(sort))
     if where is None:
         return None
     backwards = [(expr, not ascending) for expr, ascending in sort]
     columns = [expr.label(f"k{i}") for i, (expr, _) in enumerate(sort)]
     stmt = (
         stmt.add_columns(*columns)
-        .where(*where, _after(backwards, values))
+        .where(*where, paging.after(backwards, values))
         .order_by(*[(expr.asc() if asc else expr.desc()) for expr, asc in backwards])
         .offset(max_results - 1)
         .limit(1)
     )
     row = session.execute(stmt).first()
-    return None if row is None else _encode_token(fingerprint, list(row[1:]))
+    return None if row is None else paging.encode(fingerprint, list(row[1:]))
 
 
 def _comparison(c: Comparison, key_ids: dict[str, int]) -> ColumnElement[bool] | None:
@@ -256,45 +254,7 @@ def _comparison(c: Comparison, key_ids: dict[str, int]) -> ColumnElement[bool] |
     return string_condition(column, c.op, c.value)
 
 
-def _after(sort: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement[bool]:
-    """Rows that come strictly after the row whose sort values are ``values``."""
-    terms: list[ColumnElement[bool]] = []
-    equal_so_far: list[ColumnElement[bool]] = []
-    for (expr, ascending), value in zip(sort, values, strict=True):
-        if value is not None:
-            terms.append(and_(*equal_so_far, expr > value if ascending else expr < value))
-            equal_so_far.append(expr == value)
-        else:
-            equal_so_far.append(expr.is_(None))
-    return or_(*terms)
-
-
 def _fingerprint(
     experiment_ids: list[int], comparisons: list[Comparison], order_by: list[OrderKey], stages: tuple[str, ...]
 ) -> str:
-    text = repr((sorted(experiment_ids), comparisons, order_by, stages))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _encode_token(fingerprint: str, values: list[Any]) -> str:
-    payload = json.dumps({"q": fingerprint, "after": values}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str, fingerprint: str, length: int) -> list[Any]:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        values = payload["after"]
-        if payload["q"] != fingerprint:
-            raise InvalidInput(
-                "This page token belongs to a different search; pass the same experiments, filter "
-                "and order as the request that returned it."
-            )
-        if not isinstance(values, list) or len(values) != length:
-            raise ValueError
-        return values
-    except InvalidInput:
-        raise
-    except Exception:
-        raise InvalidInput("Invalid page token.") from None
+    return paging.fingerprint(sorted(experiment_ids), comparisons, order_by, stages)

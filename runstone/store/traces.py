@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from runstone.entities import TraceInfo
 from runstone.errors import InvalidInput, NotFound
-from runstone.store.paging import decode_offset, encode_offset
+from runstone.store import paging
 from runstone.store.search import number_condition, string_condition
 from runstone.store.tables import ExperimentTagRow
 from runstone.store.trace_tables import TraceMetadataRow, TraceRow, TraceSpanChunkRow, TraceTagRow
@@ -198,7 +198,7 @@ def search(
         ):
             raise InvalidInput(f"{c.key} compares with a number.")
         stmt = stmt.where(_condition(c))
-    ordering: list[Any] = []
+    sort: list[paging.SortKey] = []
     for clause in order_by:
         words = clause.split()
         field = words[0].removeprefix("attributes.").removeprefix("trace.") if words else ""
@@ -207,12 +207,11 @@ def search(
             raise InvalidInput(
                 f"Cannot order traces by {clause!r}; use one of {', '.join(sorted(_ORDER))}, then ASC or DESC."
             )
-        ordering.append(column.desc() if len(words) == 2 and words[1].upper() == "DESC" else column.asc())
-    ordering += [TraceRow.request_time.desc(), TraceRow.id.desc()]
-    offset = decode_offset(page_token)
-    pks = list(session.scalars(stmt.order_by(*ordering).offset(offset).limit(max_results + 1)))
-    token = encode_offset(offset + max_results) if len(pks) > max_results else None
-    return pks[:max_results], token
+        sort += paging.nulls_last(column, not (len(words) == 2 and words[1].upper() == "DESC"))
+    sort += [(TraceRow.request_time, False), (TraceRow.id, False)]
+    query = paging.fingerprint("traces", sorted(experiment_pks), comparisons, order_by)
+    pks, token = paging.page(session, stmt, sort, max_results=max_results, page_token=page_token, query=query)
+    return pks, token
 
 
 def delete_traces(
