@@ -30,7 +30,7 @@ ANONYMOUS = "anonymous"
 
 
 def backend(request: Request) -> Backend:
-    return request.app.state.backend  # type: ignore[no-any-return]
+    return request.app.state.backend
 
 
 def principal_of(request: Request) -> Principal:

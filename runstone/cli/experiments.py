@@ -15,7 +15,7 @@ def experiments() -> None:
     """List, search, create, rename, delete and restore experiments."""
 
 
-def _public(e) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def _public(e: object) -> dict[str, Any]:
     return dict(e.__dict__)
 
 

@@ -113,7 +113,7 @@ class Worker:
         except Exception as exc:
             note = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
             self.say(f"Retraining for alert {alert.id} failed: {note}")
-            return self.api.record_retraining(alert.id, status="failed", action_note=note[:2000])  # type: ignore[no-any-return]
+            return self.api.record_retraining(alert.id, status="failed", action_note=note[:2000])
 
     def _retrain(self, alert: Alert, action: dict[str, Any]) -> Alert:
         from runstone.projects import runner
@@ -134,7 +134,7 @@ class Worker:
         )  # fmt: skip
         self.api.record_retraining(alert.id, status="running", run_id=result.run_id)
         if not result.succeeded:
-            return self.api.record_retraining(  # type: ignore[no-any-return]
+            return self.api.record_retraining(
                 alert.id, status="failed", action_note=f"The retraining run {result.run_id} ended {result.status}."
             )
         client = RunstoneClient(self.tracking_uri)
@@ -150,21 +150,19 @@ class Worker:
         summary = f"{metric} on the holdout: version {version} {new_score:.4g}, {shown}"
         if not wins:
             note = f"Version {version} did not beat the champion ({summary}); no request opened."
-            return self.api.record_retraining(alert.id, status="done", action_note=note)  # type: ignore[no-any-return]
+            return self.api.record_retraining(alert.id, status="done", action_note=note)
         if not client.get_model_policy(alert.model).protects("alias", alias) and not action.get("promote"):
             note = (
                 f"Version {version} wins ({summary}), but no request was opened: the model's policy does not protect "
                 f"alias {alias!r}, so a request would move it at once. Protect the alias (runstone registry policy "
                 f"--protect-alias {alias}) or set promote: true on the retrain action."
             )
-            return self.api.record_retraining(alert.id, status="done", action_note=note)  # type: ignore[no-any-return]
+            return self.api.record_retraining(alert.id, status="done", action_note=note)
         request = client.request_transition(
             alert.model, version, alias=alias, comment=f"Retrained after monitoring alert {alert.id}: {summary}."
         )
         self.say(f"Alert {alert.id}: version {version} wins ({summary}); approval request {request.id} opened.")
-        return self.api.record_retraining(  # type: ignore[no-any-return]
-            alert.id, status="done", approval_request_id=request.id, action_note=summary
-        )
+        return self.api.record_retraining(alert.id, status="done", approval_request_id=request.id, action_note=summary)
 
     @staticmethod
     def _holdout(action: dict[str, Any], recent: Path) -> tuple[Path, str]:

@@ -313,8 +313,7 @@ def history(tracking_uri: str | None, name: str, at: str | None, as_json: bool) 
         moment = _parse_time(at)
         targets = sorted({(e.kind, e.target) for e in events})
         held = {
-            f"{kind} {target}": c.get_model_holders(name, time=moment, **{kind: target})  # type: ignore[arg-type]
-            for kind, target in targets
+            f"{kind} {target}": c.get_model_holders(name, time=moment, **{kind: target}) for kind, target in targets
         }
         if as_json:
             emit_json({"time": moment, "holders": held})

@@ -263,7 +263,7 @@ class MlflowImporter:
                     name=name,
                     user_id=str(wanted["user_id"]),
                     status=str(wanted["status"]),
-                    start_time=int(wanted["start_time"]),  # type: ignore[call-overload]
+                    start_time=int(wanted["start_time"]),
                     artifact_key=f"{experiment_id}/{run_id}/artifacts",
                     tags={},
                 )

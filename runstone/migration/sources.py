@@ -67,7 +67,7 @@ class RestSource:
         except httpx.TransportError as exc:
             raise Unavailable(f"MLflow server {self.url} could not be reached: {exc}") from None
         if response.status_code == 200:
-            return response.json()  # type: ignore[no-any-return]
+            return response.json()
         try:
             body = response.json()
             code, message = body.get("error_code", ""), body.get("message", response.text)

@@ -23,7 +23,7 @@ _LOGGED_MODEL = re.compile(r"^models:/(?P<model>m-[0-9a-f]{32})/?$")
 _RUNS_URI = re.compile(r"^runs:/(?P<run>[0-9a-f]{32})/(?P<path>.+)$")
 
 
-def number(value: Any, kind: type[T] = int) -> T:  # type: ignore[assignment]
+def number(value: Any, kind: type[T] = int) -> T:
     """An int64 or a double of proto-JSON (numbers, numeric strings, "NaN", "Infinity")."""
     if value is None:
         return kind(0)

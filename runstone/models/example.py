@@ -145,7 +145,7 @@ def save_output_example(path: Path, output: Any) -> dict[str, Any]:
 
 
 def load_output_example(path: Path, info: Mapping[str, Any]) -> dict[str, Any]:
-    return json.loads((path / info["artifact_path"]).read_text())  # type: ignore[no-any-return]
+    return json.loads((path / info["artifact_path"]).read_text())
 
 
 def differences(

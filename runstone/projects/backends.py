@@ -68,7 +68,7 @@ class LocalBackend:
         return bool(handle.done())
 
     def result(self, handle: Any) -> dict[str, Any]:
-        return handle.result()  # type: ignore[no-any-return]
+        return handle.result()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -95,7 +95,7 @@ class DaskBackend:
         return bool(handle.done())
 
     def result(self, handle: Any) -> dict[str, Any]:
-        return handle.result()  # type: ignore[no-any-return]
+        return handle.result()
 
     def close(self) -> None:
         self.client.close()
@@ -124,7 +124,7 @@ class RayBackend:
         return bool(ready)
 
     def result(self, handle: Any) -> dict[str, Any]:
-        return self.ray.get(handle)  # type: ignore[no-any-return]
+        return self.ray.get(handle)
 
     def close(self) -> None:
         self.ray.shutdown()

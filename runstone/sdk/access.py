@@ -48,7 +48,7 @@ class HttpAccess:
         params = {("principal" if k == "principal_name" else k): v for k, v in filters.items() if v is not None}
         found = self.t.json("GET", "/api/v1/permissions", params=params)["permissions"]
         keys = ("resource_type", "resource_id", "principal_type", "principal", "permission")
-        return [tuple(g[k] for k in keys) for g in found]  # type: ignore[misc]
+        return [tuple(g[k] for k in keys) for g in found]
 
     def set_prefix_grant(self, resource_type: str, prefix: str, group: str, permission: str) -> None:
         body = {"resource_type": resource_type, "prefix": prefix, "group": group, "permission": permission}

@@ -384,7 +384,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         if not source.is_file():
             raise InvalidInput(f"{source} is not a file.")
         target = f"{artifact_path.strip('/')}/{source.name}" if artifact_path else source.name
-        return self._artifacts.upload(run_id, target, source, progress)  # type: ignore[no-any-return]
+        return self._artifacts.upload(run_id, target, source, progress)
 
     def log_artifacts(
         self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None, *, progress: Any = None
@@ -424,7 +424,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         """Save a matplotlib or plotly figure as an artifact (format from the file extension)."""
         with tempfile.TemporaryDirectory() as tmp:
             target = self.save_figure(figure, artifact_file, Path(tmp))
-            return self._artifacts.upload(run_id, artifact_file, target)  # type: ignore[no-any-return]
+            return self._artifacts.upload(run_id, artifact_file, target)
 
     @staticmethod
     def save_figure(figure: Any, artifact_file: str, folder: Path) -> Path:
@@ -469,10 +469,10 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "payload"
             path.write_bytes(data)
-            return self._artifacts.upload(run_id, artifact_file, path)  # type: ignore[no-any-return]
+            return self._artifacts.upload(run_id, artifact_file, path)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
-        return self._artifacts.list_dir(run_id, path or "")  # type: ignore[no-any-return]
+        return self._artifacts.list_dir(run_id, path or "")
 
     def download_artifacts(
         self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None, *, progress: Any = None

@@ -73,7 +73,7 @@ class State:
         stack = getattr(self.thread, "stack", None)
         if stack is None:
             stack = self.thread.stack = []
-        return stack  # type: ignore[no-any-return]
+        return stack
 
 
 _state = State()
@@ -169,7 +169,7 @@ def _set_experiment(client: RunstoneClient, experiment_name: str | None, experim
             except Exception:
                 if client.get_experiment_by_name(experiment_name) is None:  # lost a race: fine
                     raise
-            experiment = client.get_experiment_by_name(experiment_name)  # type: ignore[assignment]
+            experiment = client.get_experiment_by_name(experiment_name)
     if experiment.lifecycle_stage != "active":
         raise InvalidState(
             f"Experiment {experiment.name!r} is deleted; restore it (runstone experiments restore "

@@ -27,13 +27,13 @@ class LocalArtifacts:
                         progress(len(chunk))
                     yield chunk
 
-        return self.service.log_artifact(run_id, path, chunks())  # type: ignore[no-any-return]
+        return self.service.log_artifact(run_id, path, chunks())
 
     def list_dir(self, run_id: str, path: str = "") -> list[FileInfo]:
-        return self.service.list_artifacts(run_id, path)  # type: ignore[no-any-return]
+        return self.service.list_artifacts(run_id, path)
 
     def files(self, run_id: str, path: str = "") -> list[FileInfo]:
-        return self.service.files(run_id, path)  # type: ignore[no-any-return]
+        return self.service.files(run_id, path)
 
     def download(self, run_id: str, path: str, dest: Path, progress: Any = None) -> None:
         artifact = self.service.open(run_id, path)

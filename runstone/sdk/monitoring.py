@@ -146,7 +146,7 @@ def log_labels(
 
 def get_profile(model: str, version: str | int, *, tracking_uri: str | None = None) -> StoredProfile:
     """The reference profile of a model version (a number or an alias)."""
-    return monitoring_client(tracking_uri).get_profile(model, version)  # type: ignore[no-any-return]
+    return monitoring_client(tracking_uri).get_profile(model, version)
 
 
 def set_profile(model: str, version: str | int, data: Any, *, outputs: Any = None, source: str = "",
@@ -155,21 +155,21 @@ def set_profile(model: str, version: str | int, data: Any, *, outputs: Any = Non
     from runstone.monitoring.profile import build_profile
 
     profile = build_profile(data, outputs=outputs)
-    return monitoring_client(tracking_uri).set_profile(  # type: ignore[no-any-return]
+    return monitoring_client(tracking_uri).set_profile(
         model, version, profile, source=source, dataset_digest=dataset_digest
     )
 
 
 def get_windows(model: str, version: str | int | None = None, *, tracking_uri: str | None = None) -> list[Window]:
     """Evaluated windows of a model (of one version), newest first."""
-    return monitoring_client(tracking_uri).windows(model, version)  # type: ignore[no-any-return]
+    return monitoring_client(tracking_uri).windows(model, version)
 
 
 def create_rule(model: str, rule: Mapping[str, Any], *, tracking_uri: str | None = None) -> Rule:
     """Add an alert rule (see runstone.monitoring.rules for the fields)."""
-    return monitoring_client(tracking_uri).create_rule(model, dict(rule))  # type: ignore[no-any-return]
+    return monitoring_client(tracking_uri).create_rule(model, dict(rule))
 
 
 def get_alerts(model: str | None = None, *, tracking_uri: str | None = None) -> list[Alert]:
     """Alerts, newest first, with the links of their retraining."""
-    return monitoring_client(tracking_uri).alerts(model)  # type: ignore[no-any-return]
+    return monitoring_client(tracking_uri).alerts(model)

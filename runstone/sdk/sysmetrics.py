@@ -21,7 +21,7 @@ Sink = Callable[[str, list[Metric]], None]
 
 def _gpu_handles() -> tuple[Any, list[Any]]:
     try:
-        import pynvml  # type: ignore[import-not-found]
+        import pynvml
 
         pynvml.nvmlInit()
         return pynvml, [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]

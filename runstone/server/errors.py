@@ -27,7 +27,7 @@ def error_response(error: RunstoneError, request: Request) -> JSON:
     return JSON(body, status_code=error.status)
 
 
-def _describe(errors: list[dict]) -> str:  # type: ignore[type-arg]
+def _describe(errors: list[dict]) -> str:
     parts = []
     for e in errors[:5]:
         where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")

@@ -62,7 +62,7 @@ def array_predictor(model: PyFuncModel) -> Callable[[Any], Any] | None:
     function = getattr(estimator, method, None)
     if function is None:
         return None
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def quiet_feature_names() -> None:

@@ -91,7 +91,7 @@ def load(session: Session, rows: Sequence[DeploymentRow]) -> list[Deployment]:
     names: dict[int, str] = {}
     if rows:
         names = dict(
-            session.execute(  # type: ignore[arg-type]
+            session.execute(
                 select(RegisteredModelRow.id, RegisteredModelRow.name).where(
                     RegisteredModelRow.id.in_({r.model_id for r in rows})
                 )

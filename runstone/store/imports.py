@@ -76,7 +76,7 @@ def run_key_values(session: Session, run_pk: int) -> tuple[dict[str, str], dict[
     """A run's params and tags."""
     params = dict(session.execute(select(ParamRow.key, ParamRow.value).where(ParamRow.run_id == run_pk)).all())
     tags = dict(session.execute(select(TagRow.key, TagRow.value).where(TagRow.run_id == run_pk)).all())
-    return params, tags  # type: ignore[return-value]
+    return params, tags
 
 
 def dataset_input_count(session: Session, run_pk: int) -> int:

@@ -70,7 +70,7 @@ def _provider(settings: Settings) -> dict[str, Any]:
             f"The single sign-on provider {issuer} could not be reached or answered badly: {exc}"
         ) from None
     _discovered[issuer] = (time.monotonic() + DISCOVERY_SECONDS, document)
-    return document  # type: ignore[no-any-return]
+    return document
 
 
 def _client(settings: Settings, state: str | None = None) -> Any:

@@ -74,7 +74,7 @@ def _params(arguments: dict[str, Any], model: Any) -> dict[str, Any]:
 def _callback(run_id: str) -> Any:
     import keras
 
-    class EpochMetrics(keras.callbacks.Callback):  # type: ignore[misc]
+    class EpochMetrics(keras.callbacks.Callback):
         """Logs what Keras reports at the end of each epoch, at step = epoch."""
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
