@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import http.server
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from browser_support import screenshot
 from e2e_support import Server, Servers, free_port
 from joserfc.jwk import RSAKey
+from sqlalchemy import create_engine, text
 
 ADMIN_PASSWORD = "admin password of the sign-in test"
 READER_PASSWORD = "reader password of the sign-in test"
@@ -34,17 +36,40 @@ def sso() -> Iterator[oidc_provider.Provider]:
         httpd.server_close()
 
 
-@pytest.fixture(scope="module")
-def auth_server(tmp_path_factory: pytest.TempPathFactory, sso: oidc_provider.Provider) -> Iterator[Server]:
+# The sign-in journey runs against a server on each backend; the longer journeys below keep
+# to the SQLite one (``ON_SQLITE``), so PostgreSQL costs one more server and one journey.
+ON_SQLITE = pytest.mark.parametrize("auth_server", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def auth_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sso: oidc_provider.Provider
+) -> Iterator[Server]:
     pool = Servers(tmp_path_factory.mktemp("sign-in"))
+    args: list[str] = []
+    schema, admin_engine = None, None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_database")
+        schema = f"sign_in_{uuid.uuid4().hex[:10]}"
+        admin_engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        args = ["--backend-store-uri", f"{url}?options=-csearch_path%3D{schema}"]
     try:
         # Every request checks its token, so a revoked one is refused at once (no 5 s of trust).
         env = {"RUNSTONE_ADMIN_PASSWORD": ADMIN_PASSWORD, "RUNSTONE_AUTH_TOKEN_CACHE_SECONDS": "0",
                "RUNSTONE_OIDC_ISSUER": sso.url, "RUNSTONE_OIDC_CLIENT_ID": oidc_provider.CLIENT_ID,
                "RUNSTONE_OIDC_CLIENT_SECRET": oidc_provider.CLIENT_SECRET}  # fmt: skip
-        yield pool.start("--auth", env=env)
+        yield pool.start("--auth", *args, env=env)
     finally:
         pool.stop_all()
+        if admin_engine is not None:
+            with admin_engine.connect() as conn:
+                # The journey's people were kept in PostgreSQL, not in a file beside the server.
+                users = conn.execute(text(f'SELECT name FROM "{schema}".users')).scalars().all()
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin_engine.dispose()
+            assert {"admin", "reader"} <= set(users)
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +221,7 @@ def _sign_in(page: Any, url: str, name: str, password: str, target: str = "/ui/"
     page.click("button:text('Sign in')")
 
 
+@ON_SQLITE
 def test_an_admin_manages_users_tokens_and_groups_and_reads_the_audit_trail_a_user_cannot(
     chromium: Any, auth_server: Server, api: httpx.Client
 ) -> None:
@@ -300,6 +326,7 @@ def _groups(api: httpx.Client) -> dict[str, list[str]]:
     return {g["name"]: g["members"] for g in api.get("/api/v1/groups").json()["groups"]}
 
 
+@ON_SQLITE
 def test_single_sign_on_through_openid_connect_maps_the_user_and_its_groups(
     chromium: Any, auth_server: Server, api: httpx.Client, sso: oidc_provider.Provider
 ) -> None:
@@ -352,6 +379,7 @@ def test_single_sign_on_through_openid_connect_maps_the_user_and_its_groups(
     assert [e["after"]["method"] for e in events] == ["oidc", "oidc"]
 
 
+@ON_SQLITE
 def test_the_workspace_and_reports_show_a_signed_in_reader_only_what_it_may_read(
     chromium: Any, auth_server: Server, api: httpx.Client
 ) -> None:
