@@ -88,6 +88,9 @@ def _experiment_names(api: httpx.Client) -> set[str]:
 ATTACKER_PAGE = """<!doctype html><html><body>
 <form id="f" method="post" action="{url}/ui/experiments" target="sink"><input name="name" value="forged-form"></form>
 <iframe name="sink"></iframe>
+<form id="l" method="post" action="{url}/ui/login" target="sink2"><input name="name" value="admin">
+<input name="password" value="{admin_password}"><input name="next" value="/ui/"></form>
+<iframe name="sink2"></iframe>
 <script>
 fetch("{url}/api/v1/experiments", {{method: "POST", mode: "no-cors", credentials: "include",
   headers: {{"Content-Type": "text/plain"}}, body: JSON.stringify({{name: "forged-fetch"}})}})
@@ -95,7 +98,7 @@ fetch("{url}/api/v1/experiments", {{method: "POST", mode: "no-cors", credentials
   .then(() => fetch("{url}/api/2.0/mlflow/experiments/create", {{method: "POST", mode: "no-cors",
      credentials: "include", body: JSON.stringify({{name: "forged-mlflow"}})}}))
   .catch(() => null)
-  .then(() => {{ document.getElementById("f").submit(); }})
+  .then(() => {{ document.getElementById("f").submit(); document.getElementById("l").submit(); }})
   .then(() => setTimeout(() => {{ document.title = "sent"; }}, 300));
 </script></body></html>"""
 
@@ -103,7 +106,7 @@ fetch("{url}/api/v1/experiments", {{method: "POST", mode: "no-cors", credentials
 @pytest.fixture(scope="module")
 def attacker(auth_server: Server) -> Iterator[str]:
     """A hostile page on a second loopback port (another origin, the same site)."""
-    body = ATTACKER_PAGE.format(url=auth_server.url).encode()
+    body = ATTACKER_PAGE.format(url=auth_server.url, admin_password=ADMIN_PASSWORD).encode()
 
     class Page(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -182,7 +185,8 @@ def test_a_browser_signs_in_is_refused_where_it_may_not_read_and_no_other_page_c
         assert "readers-own" in page.locator("main").inner_text()
 
         # A hostile page on another loopback port posts a form and fetches at the server
-        # while the reader is signed in: nothing is created.
+        # while the reader is signed in, and posts the admin's name and password to the sign-in
+        # form to swap the session for one it knows: nothing is created, nobody is signed in.
         before = _experiment_names(api)
         hostile = chromium.new_page()
         try:
@@ -192,6 +196,9 @@ def test_a_browser_signs_in_is_refused_where_it_may_not_read_and_no_other_page_c
             hostile.close()
         assert _experiment_names(api) == before
         assert not {"forged-form", "forged-fetch", "forged-mlflow"} & before
+        # Nor could it sign the browser in as someone else (login CSRF): still the reader.
+        page.reload()
+        assert page.locator(".top .actor").inner_text() == "Signed in as reader"
 
         # Signing out revokes the session: the old cookie opens nothing any more.
         page.goto(f"{auth_server.url}/ui/")
