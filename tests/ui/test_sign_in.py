@@ -105,3 +105,24 @@ def test_an_admin_resetting_a_password_ends_that_users_ui_sessions(signed_in_cli
         stale = alice.get("/ui/", follow_redirects=False)
         assert stale.status_code == 303 and stale.headers["location"].startswith("/ui/login")
         assert root.get("/ui/").status_code == 200  # the admin's own session goes on
+
+
+def test_the_header_names_the_signed_in_user_and_says_so_when_auth_is_off(settings: Settings, backend: Backend):
+    from runstone.server.app import create_app
+
+    with TestClient(create_app(settings.model_copy(update={"auth": False}), backend=backend)) as http:
+        page = http.get("/ui/")
+        assert page.status_code == 200
+        assert "auth off (single user)" in page.text
+        assert 'action="/ui/logout"' not in page.text and "Signed in as" not in page.text
+        # There is nobody to sign in as: the sign-in page says so and sends the browser on.
+        login = http.get("/ui/login")
+        assert login.url.path == "/ui/" and "without authentication" in login.text
+
+    identity = IdentityService(backend.context(Principal("setup")))
+    identity.create_user("carol", password=PASSWORD)
+    with TestClient(create_app(settings.model_copy(update={"auth": True}), backend=backend)) as http:
+        assert _sign_in(http, "carol").status_code == 303
+        page = http.get("/ui/")
+        assert "Signed in as <strong>carol</strong>" in page.text and 'action="/ui/logout"' in page.text
+        assert "auth off" not in page.text
