@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -428,3 +429,32 @@ def test_the_workspace_and_reports_show_a_signed_in_reader_only_what_it_may_read
         assert refused.status == 403
     finally:
         page.close()
+
+
+@ON_SQLITE
+def test_guessing_a_password_on_the_sign_in_form_is_stopped_after_ten_tries(
+    auth_server: Server, api: httpx.Client
+) -> None:
+    password = "target's real password"
+    assert api.post("/api/v1/users", json={"name": "target", "password": password}).status_code == 201
+    with httpx.Client(base_url=auth_server.url, timeout=30) as http:
+        login = http.get("/ui/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
+        assert token, login.text[:500]
+
+        def sign_in(name: str, secret: str) -> httpx.Response:
+            form = {"csrf_token": token.group(1), "name": name, "password": secret, "next": "/ui/"}
+            return http.post("/ui/login", data=form, follow_redirects=False)
+
+        assert [sign_in("target", f"guess {i}").status_code for i in range(10)] == [401] * 10
+        # The eleventh try is refused before its password is looked at, even the right one.
+        refused = sign_in("target", password)
+        assert refused.status_code == 429 and "Too many wrong passwords for &#39;target&#39;" in refused.text
+        assert "runstone_session" not in refused.headers.get("set-cookie", "")
+    # Another user at the same address signs in as before.
+    with httpx.Client(base_url=auth_server.url, timeout=30) as other:
+        page = other.get("/ui/login")
+        token2 = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token2
+        form = {"csrf_token": token2.group(1), "name": "reader", "password": READER_PASSWORD, "next": "/ui/"}
+        assert other.post("/ui/login", data=form, follow_redirects=False).status_code == 303
