@@ -10,6 +10,7 @@ the same on every backend.
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
@@ -101,6 +102,9 @@ class DaskBackend:
         self.client.close()
 
 
+CONNECT_ATTEMPTS = 3
+
+
 class RayBackend:
     """Trials as tasks of an existing Ray cluster (``ray://host:port``, Ray Client)."""
 
@@ -110,10 +114,17 @@ class RayBackend:
         except ImportError:
             raise InvalidState("--backend ray:// needs Ray: pip install 'runstone[ray]'.") from None
         self.ray = ray
-        try:
-            ray.init(address=address, log_to_driver=False)
-        except (ConnectionError, RuntimeError, OSError) as exc:
-            raise InvalidState(f"Cannot connect to the Ray cluster at {address}: {exc}") from None
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                ray.init(address=address, log_to_driver=False)
+                break
+            except (ConnectionError, RuntimeError, OSError) as exc:
+                # The cluster's client proxy starts a server process per client, and on a busy
+                # machine that process can die while starting ("Initialization failure from
+                # server"): the next attempt gets a new one.
+                if attempt + 1 == CONNECT_ATTEMPTS:
+                    raise InvalidState(f"Cannot connect to the Ray cluster at {address}: {exc}") from None
+                time.sleep(1.0)
         self.task = ray.remote(num_cpus=1)(run_trial)
 
     def submit(self, spec: dict[str, Any]) -> Any:

@@ -67,6 +67,10 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunstoneC
             fluent.set_tracking_uri(client)
             yield client
             fluent.flush()
+            # Stop the background sender (heartbeats of runs a test left active) while the
+            # in-process server still answers: a request in flight as the test client's event
+            # loop stops would never finish.
+            fluent.reset()
     finally:
         backend.close()
 
