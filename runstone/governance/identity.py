@@ -23,6 +23,8 @@ from runstone.governance.context import Context
 from runstone.store import identity as store
 
 USER_KINDS = ("user", "service")
+# The name of the API tokens that carry UI sessions (a new password ends them).
+SESSION_TOKEN_NAME = "UI session"
 _NAME_RE = re.compile(r"^[\w.@+\-]{1,256}$")
 _TOKEN_RE = re.compile(r"^rst_([0-9a-f]{16})_([\w\-]{43})$")
 _RESOURCE_RE = re.compile(r"^(experiment:\d{1,18}|model:.{1,250})$")
@@ -100,13 +102,22 @@ class IdentityService:
         with self.ctx.transaction() as s:
             return store.get_user(s, name)
 
-    def set_password(self, name: str, password: str) -> None:
+    def set_password(self, name: str, password: str) -> int:
+        """Set a user's password and end their UI sessions (whoever knew the old password is
+        signed out); the number of sessions ended."""
         hashed = _hasher.hash(check_password(password))
         with self.ctx.transaction(write=True) as s:
             if store.get_user(s, name).kind == "service":
                 raise InvalidInput("A service account signs in with API tokens only; it has no password.")
             store.set_password_hash(s, name, hashed)
             self.ctx.audit.write(s, "user.password", "user", name)
+            ended = 0
+            for token in store.tokens(s, name):
+                if token.name == SESSION_TOKEN_NAME and token.revoked_time is None:
+                    store.revoke_token(s, token.token_id, self.ctx.clock())
+                    self.ctx.audit.write(s, "token.revoke", "token", token.token_id, after={"user": name})
+                    ended += 1
+        return ended
 
     def set_disabled(self, name: str, disabled: bool) -> User:
         with self.ctx.transaction(write=True) as s:

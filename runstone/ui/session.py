@@ -25,12 +25,11 @@ from runstone.deps import AUTH_SCOPE_KEY, identity
 from runstone.entities import User
 from runstone.errors import InvalidInput, NotFound, Unauthenticated
 from runstone.governance.context import Principal
-from runstone.governance.identity import IdentityService
+from runstone.governance.identity import SESSION_TOKEN_NAME, IdentityService
 from runstone.governance.needs import signed_in
 from runstone.ui.web import SESSION_COOKIE, PageRoute, check_csrf, over_tls, redirect, render, safe_next
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(check_csrf)])
-SESSION_TOKEN_NAME = "UI session"
 MAX_FAILURES = 10
 FAILURE_WINDOW = 300.0
 MAX_TRACKED = 10_000
