@@ -107,6 +107,16 @@ def test_an_admin_resetting_a_password_ends_that_users_ui_sessions(signed_in_cli
         assert root.get("/ui/").status_code == 200  # the admin's own session goes on
 
 
+def test_a_password_set_through_the_identity_service_ends_the_ui_sessions_too(signed_in_client, backend: Backend):
+    """The REST API and the CLI set passwords through the same service call as the admin page."""
+    with signed_in_client(auth_token_cache_seconds=0) as alice:
+        assert _sign_in(alice).status_code == 303 and alice.get("/ui/").status_code == 200
+        ended = IdentityService(backend.context(Principal("root"))).set_password("alice", "a new long password!")
+        assert ended == 1
+        stale = alice.get("/ui/", follow_redirects=False)
+        assert stale.status_code == 303 and stale.headers["location"].startswith("/ui/login")
+
+
 def test_the_header_names_the_signed_in_user_and_says_so_when_auth_is_off(settings: Settings, backend: Backend):
     from runstone.server.app import create_app
 
