@@ -220,6 +220,11 @@ class Settings(BaseSettings):
         default=30.0,
         description="Seconds between the server's monitoring rounds (windows, rules, retention); 0 turns them off.",
     )
+    monitoring_profile_interval: float = Field(
+        default=2.0,
+        description="Seconds between the server's looks for newly registered model versions, whose reference "
+        "profile it then computes from the dataset their run recorded; 0 turns profiling at registration off.",
+    )
     monitoring_retention_days: float = Field(
         default=30.0, description="Days raw prediction logs are kept; window results are kept for good."
     )

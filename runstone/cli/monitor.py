@@ -31,18 +31,9 @@ def _api(uri: str | None) -> Any:
 
 def read_table(path: Path) -> Any:
     """A CSV, Parquet or JSON-lines file as a pandas DataFrame."""
-    import pandas as pd
+    from runstone.monitoring.reference import read_table as read
 
-    if not path.is_file():
-        raise InvalidInput(f"{path} is not a file.")
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if suffix in (".jsonl", ".ndjson"):
-        return pd.read_json(path, lines=True)
-    if suffix == ".json":
-        return pd.read_json(path)
-    return pd.read_csv(path)
+    return read(path)
 
 
 @group()

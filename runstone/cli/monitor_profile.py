@@ -3,12 +3,12 @@ tracking server (which loads no model)."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from runstone.entities import StoredProfile
 from runstone.errors import InvalidState
+from runstone.monitoring.reference import file_digest
 
 
 def model_uri(name: str, ref: str) -> str:
@@ -18,14 +18,6 @@ def model_uri(name: str, ref: str) -> str:
 def _local_file(source: str) -> Path | None:
     path = Path(source.removeprefix("file://")).expanduser() if source else None
     return path if path is not None and path.is_file() else None
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as src:
-        while chunk := src.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def predictions_of(model: Any, frame: Any) -> list[Any]:

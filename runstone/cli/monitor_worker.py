@@ -87,7 +87,9 @@ class Worker:
             time.sleep(interval)
 
     def profile_if_missing(self, name: str, version: str) -> None:
-        """A version that serves without a reference gets one from the dataset its run recorded."""
+        """A version that serves without a reference gets one from the dataset its run recorded;
+        one the server made at registration (inputs only: it loads no model) gets the model's
+        outputs added here, where the model loads."""
         from runstone.cli.monitor_profile import compute_profile
         from runstone.errors import NotFound
 
@@ -95,8 +97,9 @@ class Worker:
             return
         self._profiled.add((name, version))
         try:
-            self.api.get_profile(name, version)
-            return
+            found = self.api.get_profile(name, version).profile
+            if found.get("outputs") or found.get("origin") != "registration":
+                return
         except NotFound:
             pass
         try:

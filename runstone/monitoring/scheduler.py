@@ -33,13 +33,59 @@ def run_round(service: MonitoringService, *, window_ms: int, retention_ms: int |
     return done
 
 
+class ProfileScheduler:
+    """Profiles newly registered versions every ``interval`` seconds in a daemon thread, after
+    their registration committed (so registering never waits for, nor fails because of, it)."""
+
+    # Versions whose id is this far below the highest seen are looked at again: a registration
+    # that committed late (after a higher id) is still found.
+    SLACK = 1000
+
+    def __init__(self, service: MonitoringService | None, *, interval: float) -> None:
+        self.service = service
+        self.interval = interval
+        self.seen = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def round(self) -> int:
+        assert self.service is not None
+        total = 0
+        while True:
+            done, highest = self.service.profile_registered(owner=owner_name(), after_id=max(0, self.seen - self.SLACK))
+            self.seen = max(self.seen, highest)
+            total += done
+            if not done or self._stop.is_set():
+                return total
+
+    def start(self) -> None:
+        if self.service is None or self.interval <= 0:
+            return
+        self._thread = threading.Thread(target=self._run, name="runstone-profiles", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.round()
+            except Exception:
+                log.exception("profiling registered versions failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
 class MonitoringScheduler:
     """Runs a monitoring round every ``interval`` seconds in a daemon thread."""
 
     def __init__(
-        self, service: MonitoringService | None, *, interval: float, window_ms: int, retention_ms: int
-    ) -> None:
+        self, service: MonitoringService | None, *, interval: float, window_ms: int, retention_ms: int,
+        profiles: ProfileScheduler | None = None,
+    ) -> None:  # fmt: skip
         self.service = service
+        self.profiles = profiles or ProfileScheduler(None, interval=0)
         self.interval = interval
         self.window_ms = window_ms
         self.retention_ms = retention_ms
@@ -48,16 +94,18 @@ class MonitoringScheduler:
 
     @classmethod
     def for_server(cls, backend: Backend, settings: Settings) -> MonitoringScheduler:
-        interval = settings.monitoring_interval
-        service = backend.monitoring() if interval > 0 and hasattr(backend, "db") else None
+        interval, every = settings.monitoring_interval, settings.monitoring_profile_interval
+        local = hasattr(backend, "db")
         return cls(
-            service,
+            backend.monitoring() if interval > 0 and local else None,
             interval=interval,
             window_ms=parse_duration(settings.monitoring_window),
             retention_ms=int(settings.monitoring_retention_days * _DAY_MS),
+            profiles=ProfileScheduler(backend.monitoring() if every > 0 and local else None, interval=every),
         )
 
     def start(self) -> None:
+        self.profiles.start()
         if self.service is None:
             return
         self._thread = threading.Thread(target=self._run, name="runstone-monitoring", daemon=True)
@@ -73,5 +121,6 @@ class MonitoringScheduler:
 
     def stop(self) -> None:
         self._stop.set()
+        self.profiles.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)

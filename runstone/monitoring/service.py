@@ -127,8 +127,10 @@ class MonitoringService:
 
     # ------------------------------------------------------------------ profiles
     def set_profile(
-        self, name: str, ref: str | int, profile: Any, *, source: str = "", dataset_digest: str | None = None
-    ) -> StoredProfile:
+        self, name: str, ref: str | int, profile: Any, *, source: str = "", dataset_digest: str | None = None,
+        replace: bool = True,
+    ) -> StoredProfile:  # fmt: skip
+        """Store the version's reference profile (with ``replace=False``, only when it has none)."""
         checked = profiles.check_profile(profile)
         signature = self.signature_inputs(name, ref)
         if signature is not None and set(signature) != set(checked["features"]):
@@ -143,6 +145,8 @@ class MonitoringService:
             raise InvalidInput("A profile source is at most 2000 characters.")
         with self.ctx.transaction(write=True) as s:
             model, number = self._version(s, name, ref)
+            if not replace and (kept := store.get_profile(s, model.id, name, number)) is not None:
+                return kept
             record = StoredProfile(
                 name, number, profiles.digest(checked), dataset_digest, source, checked, self.user, self.clock()
             )
@@ -155,12 +159,102 @@ class MonitoringService:
         with self.ctx.transaction() as s:
             model, number = self._version(s, name, ref)
             found = store.get_profile(s, model.id, name, number)
+            job = store.profile_job(s, model.id, number) if found is None else None
         if found is None:
+            if job is not None and job[0] == "pending":
+                raise NotFound(
+                    f"The reference profile of version {number} of {name!r} is being computed from the dataset its "
+                    "run recorded; ask again in a moment.",
+                    {"profile_status": "pending"},
+                )
+            if job is not None and job[1]:
+                raise NotFound(job[1], {"profile_status": job[0]})
             raise NotFound(
                 f"Version {number} of {name!r} has no reference profile yet; compute one with "
-                f"runstone monitor profile {name}@{number}."
+                f"runstone monitor profile {name}@{number}.",
+                {"profile_status": "none"},
             )
         return found
+
+    # ------------------------------------------------------------------ profiles at registration
+    def profile_registered(self, *, owner: str, after_id: int = 0, limit: int = 20) -> tuple[int, int]:
+        """Profile versions registered without a profile (version row id above ``after_id``, and
+        jobs a stopped process left), from the dataset their run recorded. Runs after the
+        registration's commit, in the server's background thread: registration never waits for it
+        nor fails because of it. Returns (versions handled, highest version row id seen)."""
+        now = self.clock()
+        with self.ctx.transaction() as s:
+            found = store.versions_to_profile(s, after_id, limit)
+            stale = store.expired_profile_jobs(s, now, limit)
+        highest = max([after_id, *(v[0] for v in found)])
+        done = 0
+        for version_id, name, number, run_id in [*found, *stale]:
+            with self.ctx.transaction(write=True) as s:
+                if not store.claim_profile_job(s, version_id, owner, now, _LEASE_MS):
+                    continue
+            try:
+                status, note = self._profile_recorded(name, number, run_id)
+            except Exception as exc:  # a profile never breaks the server's round
+                log.warning("profiling version %s of %s failed", number, name, exc_info=True)
+                message = getattr(exc, "message", None) or str(exc)
+                status, note = (
+                    "failed",
+                    (
+                        f"Profiling version {number} of {name!r} at registration failed ({type(exc).__name__}: "
+                        f"{message}); compute its reference with runstone monitor profile {name}@{number}."
+                    )[:4000],
+                )
+            with self.ctx.transaction(write=True) as s:
+                store.finish_profile_job(s, version_id, status, note, self.clock())
+            done += 1
+        return done, highest
+
+    def _profile_recorded(self, name: str, number: int, run_id: str | None) -> tuple[str, str | None]:
+        """Profile the version's inputs from the dataset file its run recorded, when the file is
+        here and still holds exactly the recorded bytes (its digest): (job status, note)."""
+        from runstone.monitoring import reference
+
+        give = f"give it a reference with runstone monitor profile {name}@{number} --data FILE."
+        if not run_id:
+            return "no_dataset", f"Version {number} of {name!r} comes from no run, so no dataset is recorded; {give}"
+        try:
+            inputs = self.tracking.get_run(run_id).inputs.dataset_inputs
+        except NotFound:
+            inputs = []
+        if not inputs:
+            return "no_dataset", (
+                f"Version {number} of {name!r} has no recorded dataset: its run {run_id} logged none (log_input); {give}"
+            )
+        chosen = next((i for i in inputs if i.context == "training"), inputs[0]).dataset
+        path = reference.local_file(chosen.source)
+        if path is None:
+            return "unreadable", (
+                f"The dataset {chosen.name!r} (digest {chosen.digest[:12]}) recorded on run {run_id} is not a file the "
+                f"server can read ({chosen.source or 'it was logged from memory'}); "
+                f"compute the reference where the data is: runstone monitor profile {name}@{number} [--data FILE]."
+            )
+        if path.stat().st_size > reference.MAX_REGISTRATION_BYTES:
+            return "unreadable", (
+                f"The dataset file {path} is larger than the server profiles at registration "
+                f"({reference.MAX_REGISTRATION_BYTES >> 20} MiB); run runstone monitor profile {name}@{number}."
+            )
+        # The file must still hold the recorded bytes: the reference is exactly the training data,
+        # and the server reads no file a client could not already prove it has.
+        if reference.file_digest(path) != chosen.digest:
+            return "unreadable", (
+                f"The file {path} no longer matches the digest {chosen.digest[:12]} recorded with dataset "
+                f"{chosen.name!r} (it changed, or was not logged with runstone.data.from_file); {give}"
+            )
+        from runstone.monitoring.profile import build_profile
+
+        frame = reference.model_inputs(
+            reference.read_table(path), self.signature_inputs(name, number), reference.targets_of(chosen.schema)
+        )
+        profile = build_profile(frame)
+        profile["origin"] = "registration"  # inputs only: `runstone monitor profile` adds the outputs
+        self.set_profile(name, number, profile, source=f"{path} (run {run_id})"[:2000], dataset_digest=chosen.digest,
+                         replace=False)  # fmt: skip
+        return "done", None
 
     # ------------------------------------------------------------------ prediction logs
     def ingest(self, name: str, ref: str | int, data: bytes) -> dict[str, int]:

@@ -121,6 +121,9 @@ class LocalMonitoring:
         from runstone.monitoring.scheduler import owner_name
         from runstone.monitoring.windows import parse_duration
 
+        # No server profiles versions registered in the embedded store: the worker does.
+        while self._service.profile_registered(owner=owner_name())[0]:
+            pass
         return int(self._service.evaluate_due(parse_duration(window), owner=owner_name()))
 
 

@@ -18,12 +18,13 @@ from runstone.errors import AlreadyExists, NotFound
 from runstone.store.monitoring_tables import (
     MonitoringAlertRow,
     MonitoringLogFileRow,
+    MonitoringProfileJobRow,
     MonitoringProfileRow,
     MonitoringRequestRow,
     MonitoringRuleRow,
     MonitoringWindowRow,
 )
-from runstone.store.tables import RegisteredModelRow
+from runstone.store.tables import ModelVersionRow, RegisteredModelRow
 
 _CHUNK = 5000
 
@@ -62,6 +63,78 @@ def get_profile(session: Session, model_id: int, model: str, version: int) -> St
         model, row.version, row.digest, row.dataset_digest, row.source, json.loads(row.profile), row.created_by,
         row.creation_time,
     )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- profiles at registration
+def versions_to_profile(session: Session, after_id: int, limit: int) -> list[tuple[int, str, int, str | None]]:
+    """Versions with an id above ``after_id`` that have neither a profile nor a profile job:
+    (version row id, model name, version number, run id), oldest first."""
+    job = select(MonitoringProfileJobRow.version_id).where(MonitoringProfileJobRow.version_id == ModelVersionRow.id)
+    profiled = select(MonitoringProfileRow.version).where(
+        MonitoringProfileRow.model_id == ModelVersionRow.model_id,
+        MonitoringProfileRow.version == ModelVersionRow.version,
+    )
+    rows = session.execute(
+        select(ModelVersionRow.id, RegisteredModelRow.name, ModelVersionRow.version, ModelVersionRow.run_uuid)
+        .join(RegisteredModelRow, RegisteredModelRow.id == ModelVersionRow.model_id)
+        .where(ModelVersionRow.id > after_id, ~job.exists(), ~profiled.exists())
+        .order_by(ModelVersionRow.id)
+        .limit(limit)
+    )
+    return [(int(i), str(n), int(v), r) for i, n, v, r in rows]
+
+
+def expired_profile_jobs(session: Session, now: int, limit: int) -> list[tuple[int, str, int, str | None]]:
+    """Profile jobs whose process stopped before finishing (lease past), as versions_to_profile."""
+    rows = session.execute(
+        select(ModelVersionRow.id, RegisteredModelRow.name, ModelVersionRow.version, ModelVersionRow.run_uuid)
+        .join(MonitoringProfileJobRow, MonitoringProfileJobRow.version_id == ModelVersionRow.id)
+        .join(RegisteredModelRow, RegisteredModelRow.id == ModelVersionRow.model_id)
+        .where(MonitoringProfileJobRow.status == "pending", MonitoringProfileJobRow.lease_until < now)
+        .order_by(ModelVersionRow.id)
+        .limit(limit)
+    )
+    return [(int(i), str(n), int(v), r) for i, n, v, r in rows]
+
+
+def claim_profile_job(session: Session, version_id: int, owner: str, now: int, lease_ms: int) -> bool:
+    """Take the version's profile job (insert it, or take over an expired one)."""
+    try:
+        with session.begin_nested():
+            session.add(MonitoringProfileJobRow(version_id=version_id, status="pending", note=None, claimed_by=owner,
+                                                lease_until=now + lease_ms, updated_time=now))  # fmt: skip
+            session.flush()
+            return True
+    except IntegrityError:
+        pass
+    result = session.execute(
+        update(MonitoringProfileJobRow)
+        .where(
+            MonitoringProfileJobRow.version_id == version_id,
+            MonitoringProfileJobRow.status == "pending",
+            MonitoringProfileJobRow.lease_until < now,
+        )
+        .values(claimed_by=owner, lease_until=now + lease_ms, updated_time=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish_profile_job(session: Session, version_id: int, status: str, note: str | None, now: int) -> None:
+    session.execute(
+        update(MonitoringProfileJobRow)
+        .where(MonitoringProfileJobRow.version_id == version_id)
+        .values(status=status, note=note, updated_time=now)
+    )
+
+
+def profile_job(session: Session, model_id: int, version: int) -> tuple[str, str | None] | None:
+    """(status, note) of the version's profile job."""
+    row = session.execute(
+        select(MonitoringProfileJobRow.status, MonitoringProfileJobRow.note)
+        .join(ModelVersionRow, ModelVersionRow.id == MonitoringProfileJobRow.version_id)
+        .where(ModelVersionRow.model_id == model_id, ModelVersionRow.version == version)
+    ).first()
+    return (str(row[0]), row[1]) if row else None
 
 
 # ----------------------------------------------------------------------------- requests and labels

@@ -114,3 +114,17 @@ class MonitoringAlertRow(Base):
     action_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_monitoring_alerts_model", "model_id", "time"),)
+
+
+class MonitoringProfileJobRow(Base):
+    """What became of a version's profile at registration: computed in the background from the
+    dataset its run recorded, or why not ("no_dataset", "unreadable", "failed"). The row is also
+    the claim, so one server process profiles a version."""
+
+    __tablename__ = "monitoring_profile_jobs"
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    claimed_by: Mapped[str] = mapped_column(String(256))
+    lease_until: Mapped[int] = mapped_column(BigInteger)
+    updated_time: Mapped[int] = mapped_column(BigInteger)

@@ -151,7 +151,18 @@ def test_the_monitoring_loop_closes(database: str, servers, listener: Listener, 
         client.set_model_policy("fraud", Policy(protected_aliases=["champion"]))
         _, secret = client.create_webhook("alerts", f"http://127.0.0.1:{listener.port}/hook", ["monitoring.alert"])
 
-    # The reference profile comes from the dataset the training run recorded.
+    # The server profiled the version's inputs when it was registered, from the dataset the
+    # training run recorded (label left out by the signature), with no monitoring call.
+    with httpx.Client(base_url=server.url, timeout=30.0) as http:
+        deadline = time.monotonic() + 60
+        while (shown := http.get("/api/v1/monitoring/models/fraud/versions/1/profile")).status_code == 404:
+            assert time.monotonic() < deadline, shown.text
+            time.sleep(0.2)
+        made = shown.json()["profile"]
+        assert sorted(made["profile"]["features"]) == FEATURES and made["profile"]["origin"] == "registration"
+        assert made["profile"]["rows"] == 3000 and not made["profile"]["outputs"]
+
+    # `monitor profile` adds the model's outputs on that data (it loads the model; the server never does).
     done = run_cli("monitor", "profile", "fraud@champion", "--target", "label", env=client_env, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3000 rows, 4 features" in done.stdout
