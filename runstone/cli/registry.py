@@ -197,7 +197,8 @@ def untag(tracking_uri: str | None, name: str, key: str, version: str | None) ->
 def register(
     tracking_uri: str | None, name: str, source: str, description: str, create_model: bool, as_json: bool
 ) -> None:
-    """Register the model logged in a run (SOURCE is runs:/<run_id>/<path>) as a new version."""
+    """Register the model logged in a run (SOURCE is runs:/<run_id>/<path>, or models:/m-<id> for a
+    model an MLflow 3 client logged) as a new version."""
     c = client(tracking_uri)
     if create_model:
         from runstone.errors import AlreadyExists
@@ -210,7 +211,7 @@ def register(
     if as_json:
         emit_json(version.__dict__)
     else:
-        click.echo(f"Registered {name} version {version.version} from {source}")
+        click.echo(f"Registered {name} version {version.version} from {version.source}")
 
 
 @registry.command("version")

@@ -1,6 +1,8 @@
 """Model URIs, resolved to a local package folder.
 
-    runs:/<run_id>/<path>          a model logged into a run (downloaded through the client)
+    runs:/<run_id>/<path>          a model logged into a run (downloaded through the client); when
+                                   the run has no such artifact, the model an MLflow 3 client logged
+                                   in the run under that name (a logged model), as MLflow resolves it
     models:/<name>/<version>       a registered model version
     models:/<name>@<alias>         the version an alias points at
     models:/<name>/<stage>         the latest version in a stage (Staging, Production, ...)
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,6 +180,46 @@ def _fetch(text: str, dst: str | os.PathLike[str] | None, client: Any) -> Path:
     return download_run_artifacts(run_id, path, dst, client)
 
 
+def run_logged_model(run_id: str, path: str, client: Any) -> tuple[str, str] | None:
+    """The logged model an MLflow 3 client logged in run ``run_id`` under the name the first part
+    of ``path`` gives (``mlflow.<flavor>.log_model(..., name=...)`` inside a run), with the rest of
+    the path inside it; None when the run has no such model. The newest ready one wins."""
+    name, _, rest = path.partition("/")
+    if not name or not re.fullmatch(r"[0-9a-f]{32}", run_id):
+        return None
+    experiment_id = str(client.get_run(run_id).info.experiment_id)
+    found = [
+        m
+        for m in client.search_logged_models(
+            experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"
+        )
+        if m.name == name and m.source_run_id == run_id
+    ]
+    ready = [m for m in found if str(getattr(m.status, "name", m.status)).upper().endswith("READY")]
+    newest = max(ready or found, key=lambda m: int(m.creation_timestamp), default=None)
+    return None if newest is None else (str(newest.model_id), rest)
+
+
+def _run_model(text: str, dst: str | os.PathLike[str] | None, client: Any) -> Path:
+    """The package a runs:/ URI names: the run's artifact at the path or, when the run has none
+    there, the logged model of the run with that name (checked like its models:/m-<id> URI)."""
+    try:
+        return _fetch(text, dst, client)
+    except NotFound as missing:
+        run_id, path = parse_runs_uri(text)
+        logged = run_logged_model(run_id, path, client)
+        if logged is None:
+            raise NotFound(
+                f"{missing.message} It has no logged model named {path.partition('/')[0]!r} either."
+            ) from None
+    model_id, rest = logged
+    if not rest:
+        return local_path(f"models:/{model_id}", dst, client)
+    target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="runstone-model-"))
+    target.mkdir(parents=True, exist_ok=True)
+    return Path(client.download_logged_model_artifacts(model_id, rest, target))
+
+
 def local_path(uri: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, client: Any = None) -> Path:
     """A local folder holding the package ``uri`` names (downloaded when it lives in a run or a
     logged model; checked against its manifest when it is a registered version's)."""
@@ -189,7 +232,7 @@ def local_path(uri: str | os.PathLike[str], dst: str | os.PathLike[str] | None =
         client = _client(client)
         version = _registered_from(text, client)
         if version is None:
-            return _fetch(text, dst, client)
+            return _run_model(text, dst, client) if text.startswith("runs:/") else _fetch(text, dst, client)
         return _checked(text, dst, client, str(version.name), version)
     if text.startswith("file:"):
         parsed = urlparse(text)

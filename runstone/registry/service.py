@@ -13,7 +13,17 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from runstone.entities import STAGES, Assignment, ModelVersion, PackageManifest, PagedList, Policy, RegisteredModel
+from runstone.entities import (
+    STAGES,
+    Assignment,
+    LoggedModelStatus,
+    ModelVersion,
+    PackageManifest,
+    PagedList,
+    Policy,
+    RegisteredModel,
+    Run,
+)
 from runstone.errors import InvalidInput, InvalidState, NotFound, PermissionDenied
 from runstone.governance import permissions
 from runstone.governance.context import Context
@@ -222,15 +232,17 @@ class RegistryService:
             return PagedList(store.load_models(s, rows), token)
 
     # ------------------------------------------------------------------- versions
-    def _check_source(self, source: str, run_id: str | None) -> str | None:
+    def _check_source(self, source: str, run_id: str | None) -> tuple[str, str | None]:
         """A version's source must be a model logged in a run (``runs:/<run_id>/<path>``) or a
-        logged model (``models:/<model_id>``): never a local path or a foreign URL.
+        logged model (``models:/<model_id>``): never a local path or a foreign URL. A runs:/ URI
+        of a run with no model at that path names the logged model an MLflow 3 client logged in
+        the run under that name, as MLflow resolves it; the version's source is then that model.
 
-        Returns the run the model comes from, when it comes from one.
+        Returns the source to record and the run the model comes from, when it comes from one.
         """
         logged = _LOGGED_MODEL_URI.match(source or "")
         if logged is not None:
-            return self._check_logged_model(logged.group("model_id"), run_id)
+            return source, self._check_logged_model(logged.group("model_id"), run_id)
         match = _RUNS_URI.match(source or "")
         if match is None:
             raise InvalidInput(
@@ -247,8 +259,26 @@ class RegistryService:
         try:
             self.artifacts.open(source_run, f"{path}/MLmodel")
         except NotFound:
-            raise InvalidInput(f"Run {source_run} has no model at {path!r} (no MLmodel file there).") from None
-        return source_run
+            model_id = self._run_logged_model(run, path)
+            if model_id is None:
+                raise InvalidInput(
+                    f"Run {source_run} has no model at {path!r} (no MLmodel file there, and no logged model "
+                    "of the run by that name)."
+                ) from None
+            return f"models:/{model_id}", self._check_logged_model(model_id, run_id)
+        return source, source_run
+
+    def _run_logged_model(self, run: Run, name: str) -> str | None:
+        """The newest ready logged model of ``run`` named ``name``, else None."""
+        from runstone.tracking.logged_models import LoggedModelService
+
+        models = LoggedModelService(self.ctx, self.artifacts.store, self.artifacts.limits)
+        found = [
+            m
+            for m in models.search([run.info.experiment_id], f"source_run_id = '{run.info.run_id}'", max_results=1000)
+            if m.name == name and m.status == LoggedModelStatus.READY
+        ]
+        return max(found, key=lambda m: m.creation_timestamp).model_id if found else None
 
     def _check_logged_model(self, model_id: str, run_id: str | None) -> str | None:
         from runstone.tracking.logged_models import LoggedModelService
@@ -278,7 +308,7 @@ class RegistryService:
             # A copy of another version: the same package, by reference (see copies.py).
             original, copied = copies.resolve(self, source)
             source, run_id, tag_map = original.source, run_id or original.run_id, {**tag_map, **copied}
-        source_run = self._check_source(source, run_id)
+        source, source_run = self._check_source(source, run_id)
         check.batch([], {}, tag_map)
         with self.ctx.transaction(write=True) as s:
             model = store.model_row(s, name, lock=True)

@@ -1,6 +1,7 @@
 """Models the stock mlflow 3 client logs to a real ``runstone server`` — named ``models:/m-<id>``,
 scikit-learn ones in skops format by default — served, scored, packaged, rebuilt and loaded by
-runstone's commands, SDK loaders and Spark UDF, each given the URI the client returned."""
+runstone's commands, SDK loaders and Spark UDF, each given the URI the client returned (or the
+``runs:/<run>/<name>`` URI MLflow resolves to the model logged in the run)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,48 @@ def test_batch_scoring_and_docker_contexts_take_logged_model_uris(server, logged
     assert "is not a registered model version" in refused.stdout + refused.stderr
 
 
+def test_a_runs_uri_names_the_model_the_stock_client_logged_in_the_run(server, logged, tmp_path):
+    # MLflow 3 keeps log_model's files with the logged model, not in the run's artifacts; a
+    # runs:/<run>/<name> URI still names it, as MLflow resolves it.
+    by_run = f"runs:/{logged['run_id']}/model"
+    rows(logged).to_csv(tmp_path / "in.csv", index=False)
+    scored = run_cli(
+        "models", "predict", "-m", by_run, "-i", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv"),
+        "--no-progress", "--tracking-uri", server.url,
+    )  # fmt: skip
+    assert scored.returncode == 0, scored.stderr
+    assert pd.read_csv(tmp_path / "out.csv")["prediction"].tolist() == logged["expected"]
+
+    scoring = start_scoring(serve_command("-m", by_run), tmp_path / "serve.log", env=server.env())
+    try:
+        frame = rows(logged)
+        body = {"dataframe_split": {"columns": list(frame.columns), "data": frame.to_numpy().tolist()}}
+        answer = httpx.post(f"{scoring.url}/invocations", json=body, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"predictions": logged["expected"]}
+    finally:
+        scoring.stop()
+
+    # Registering it records the logged model as the version's source, which loads as any other.
+    registered = run_cli("registry", "register", "from-run", by_run, "--create-model", "--tracking-uri", server.url)
+    assert registered.returncode == 0, registered.stderr
+    assert f"from {logged['sklearn']}" in registered.stdout
+    again = run_cli(
+        "models", "predict", "-m", "models:/from-run/1", "-i", str(tmp_path / "in.csv"), "-o",
+        str(tmp_path / "again.csv"), "--no-progress", "--tracking-uri", server.url,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert pd.read_csv(tmp_path / "again.csv")["prediction"].tolist() == logged["expected"]
+
+    # A name the run has neither as an artifact nor as a logged model is refused, naming both.
+    missing = run_cli(
+        "models", "predict", "-m", f"runs:/{logged['run_id']}/absent", "-i", str(tmp_path / "in.csv"), "-o",
+        str(tmp_path / "none.csv"), "--no-progress", "--tracking-uri", server.url,
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert "has no artifact at 'absent'" in missing.stderr and "no logged model named 'absent'" in missing.stderr
+
+
 def test_env_create_and_verify_take_logged_model_uris(server, logged, tmp_path):
     env = tmp_path / "env"
 
@@ -113,6 +156,8 @@ SDK = textwrap.dedent(
     print(json.dumps({
         "pyfunc": runstone.models.load_model(seen["sklearn"]).predict(frame).tolist(),
         "native": runstone.sklearn.load_model(seen["sklearn"]).predict(frame).tolist(),
+        "by_run": runstone.models.load_model(f"runs:/{seen['run_id']}/model").predict(frame).tolist(),
+        "native_by_run": runstone.sklearn.load_model(f"runs:/{seen['run_id']}/model").predict(frame).tolist(),
         "keras": runstone.keras.load_model(seen["keras"]).predict_on_batch(frame.to_numpy("float32")).tolist(),
     }))
     """
@@ -128,6 +173,7 @@ def test_the_sdk_loaders_take_logged_model_uris(server, logged, tmp_path):
     assert done.returncode == 0, done.stderr[-5000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["pyfunc"] == seen["native"] == logged["expected"]
+    assert seen["by_run"] == seen["native_by_run"] == logged["expected"]
     np.testing.assert_allclose(seen["keras"], logged["probabilities"], rtol=1e-5)
 
 
@@ -152,9 +198,10 @@ def test_spark_udf_takes_logged_model_uris(server, logged, monkeypatch):
         spark.sparkContext.setLogLevel("ERROR")
         with remote(server.url) as client:
             predict = spark_udf(spark, logged["sklearn"], result_type="long", client=client)
+            by_run = spark_udf(spark, f"runs:/{logged['run_id']}/model", result_type="long", client=client)
         frame = spark.createDataFrame(rows(logged))
-        scored = frame.withColumn("prediction", predict(*frame.columns)).toPandas()
+        scored = frame.withColumns({"prediction": predict(*frame.columns), "by_run": by_run(*frame.columns)}).toPandas()
     finally:
         spark.stop()
 
-    assert scored["prediction"].tolist() == logged["expected"]
+    assert scored["prediction"].tolist() == scored["by_run"].tolist() == logged["expected"]
