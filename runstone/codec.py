@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import orjson
+
+# Any JSON document, for values whose shape is genuinely free (a user's state, a payload passed
+# through). Fixed shapes get a TypedDict or a pydantic model instead.
+JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
+JSONObject: TypeAlias = "dict[str, JSONValue]"
 
 NAN, INFINITY, MINUS_INFINITY = "NaN", "Infinity", "-Infinity"
 

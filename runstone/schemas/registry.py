@@ -11,7 +11,9 @@ from runstone.entities import (
     ApprovalRequest,
     Assignment,
     Gate,
+    ManifestFile,
     ModelVersion,
+    PackageManifest,
     Policy,
     RegisteredModel,
     Webhook,
@@ -273,6 +275,10 @@ class ManifestFilePublic(Public):
 class ManifestPublic(Public):
     digest: str
     files: list[ManifestFilePublic]
+
+    def to_entity(self) -> PackageManifest:
+        files = (ManifestFile(f.path, f.size, f.sha256) for f in self.files)
+        return PackageManifest(tuple(sorted(files, key=lambda f: f.path)))
 
 
 class RegisteredModelAnswer(Public):

@@ -13,6 +13,8 @@ from runstone.entities import (
     DatasetInput,
     Experiment,
     FileInfo,
+    LoggedModel,
+    LoggedModelMetric,
     MetricHistory,
     Report,
     Run,
@@ -403,6 +405,9 @@ class MetricHistoryPublic(Public):
     values: list[NumberOut]
     downsampled: bool = False
 
+    def to_entity(self) -> MetricHistory:
+        return build(MetricHistory, self)
+
 
 class HistoryGrid(Public):
     """Histories by metric key, then by run id."""
@@ -478,6 +483,9 @@ class LoggedModelPublic(Public):
     metrics: list[LoggedModelMetricPublic] = Field(default_factory=list)
     registrations: list[tuple[str, str]] = Field(default_factory=list)
 
+    def to_entity(self) -> LoggedModel:
+        return build(LoggedModel, self, metrics=[build(LoggedModelMetric, m) for m in self.metrics])
+
 
 class LoggedModelAnswer(Public):
     logged_model: LoggedModelPublic
@@ -496,6 +504,9 @@ class LoggedModelRefAnswer(Public):
 class LoggedModelPage(Public):
     logged_models: list[LoggedModelPublic]
     next_page_token: str | None = None
+
+    def to_entities(self) -> list[LoggedModel]:
+        return [m.to_entity() for m in self.logged_models]
 
 
 class ReportPublic(Public):

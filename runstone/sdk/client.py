@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runstone.config import Settings
 from runstone.entities import (
@@ -23,7 +23,6 @@ from runstone.entities import (
     Experiment,
     FileInfo,
     LoggedModel,
-    LoggedModelMetric,
     Metric,
     MetricHistory,
     PagedList,
@@ -33,16 +32,24 @@ from runstone.entities import (
     ViewType,
 )
 from runstone.errors import InvalidInput, NotFound
+from runstone.schemas.tracking import LoggedModelPage
 from runstone.sdk import media
 from runstone.sdk.deployments import DeploymentMethods
-from runstone.sdk.protocols import TrackingBackend
-from runstone.sdk.registry import LocalWebhooks, RegistryMethods
+from runstone.sdk.protocols import ArtifactsBackend, Progress, TrackingBackend
+from runstone.sdk.registry import RegistryMethods
 from runstone.tracking.tags import PARENT_RUN_ID
 
 if TYPE_CHECKING:
     import httpx
 
-_local_backends: dict[str, Any] = {}
+    from runstone.backend import Backend
+    from runstone.governance.context import Context
+    from runstone.governance.permissions import PermissionService
+    from runstone.sdk.access import HttpAccess
+    from runstone.tracking.artifacts import ArtifactService
+    from runstone.tracking.logged_models import LoggedModelService
+
+_local_backends: dict[str, Backend] = {}
 _local_lock = threading.Lock()
 
 
@@ -80,7 +87,7 @@ def is_remote(uri: str | None) -> bool:
     return bool(uri) and str(uri).startswith(("http://", "https://"))
 
 
-def _local_backend(uri: str | None, settings: Settings) -> Any:
+def _local_backend(uri: str | None, settings: Settings) -> Backend:
     """One embedded backend per store per process (engines are shared, not re-opened)."""
     from runstone.backend import open_backend
 
@@ -97,23 +104,28 @@ def _local_backend(uri: str | None, settings: Settings) -> Any:
         return backend
 
 
-def _pairs(items: Any, entity: type) -> list[tuple[str, str]]:
+def _pairs(
+    items: Iterable[Param | RunTag | tuple[object, object]] | Mapping[str, object] | None,
+) -> list[tuple[str, str]]:
     if items is None:
         return []
     if isinstance(items, Mapping):
         return [(str(k), _str_value(v)) for k, v in items.items()]
     out = []
     for item in items:
-        if isinstance(item, entity):
-            out.append((item.key, _str_value(item.value)))  # type: ignore[attr-defined]
+        if isinstance(item, Param | RunTag):
+            out.append((item.key, _str_value(item.value)))
         else:
             k, v = item
             out.append((str(k), _str_value(v)))
     return out
 
 
-def _str_value(value: Any) -> str:
+def _str_value(value: object) -> str:
     return value if isinstance(value, str) else str(value)
+
+
+V = TypeVar("V")
 
 
 def now_ms() -> int:
@@ -151,8 +163,8 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
             self._http: HttpTracking | None = HttpTracking(transport)
             self._tracking: TrackingBackend = self._http
-            self._artifacts: Any = HttpArtifacts(transport)
-            self._model_artifacts: Any = HttpArtifacts(transport, "/api/v1/logged-models")
+            self._artifacts: ArtifactsBackend = HttpArtifacts(transport)
+            self._model_artifacts: ArtifactsBackend = HttpArtifacts(transport, "/api/v1/logged-models")
             registry = HttpRegistry(transport)
             self._registry = registry
             self._webhooks = registry
@@ -162,18 +174,26 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             self.tracking_uri = uri
         else:
             from runstone.governance.context import Principal
-            from runstone.sdk.local import LocalArtifacts
+            from runstone.sdk.local import (
+                LocalArtifacts,
+                LocalDeployments,
+                LocalRegistry,
+                LocalTracking,
+                LocalWebhooks,
+            )
 
             backend = _local_backend(uri, self.settings)
             ctx = backend.context(Principal(self.user))
             self._http = None
-            self._ctx = ctx
-            self._tracking = backend.tracking(ctx)
-            self._artifacts = LocalArtifacts(backend.artifacts(ctx))
-            self._model_artifacts = LocalArtifacts(backend.logged_models(ctx))
-            self._registry = backend.registry(ctx)
+            self._ctx: Context = ctx
+            self._run_artifacts: ArtifactService = backend.artifacts(ctx)
+            self._logged_models: LoggedModelService = backend.logged_models(ctx)
+            self._tracking = LocalTracking(backend.tracking(ctx))
+            self._artifacts = LocalArtifacts(self._run_artifacts)
+            self._model_artifacts = LocalArtifacts(self._logged_models)
+            self._registry = LocalRegistry(backend.registry(ctx))
             self._webhooks = LocalWebhooks(backend.webhooks(ctx))
-            self._deployments = backend.deployments(ctx)
+            self._deployments = LocalDeployments(backend.deployments(ctx))
             self.tracking_uri = uri or str(self.settings.home)
         self.is_remote = is_remote(uri)
         self._owns_connections = self.is_remote and http_client is None
@@ -190,16 +210,16 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         self.close()
 
     # ------------------------------------------------------------ experiments
-    def create_experiment(self, name: str, tags: Mapping[str, Any] | None = None) -> str:
+    def create_experiment(self, name: str, tags: Mapping[str, object] | None = None) -> str:
         return self._tracking.create_experiment(name, {k: _str_value(v) for k, v in (tags or {}).items()})
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        return self._tracking.get_experiment(str(experiment_id))
+        return self._tracking.get_experiment(str(experiment_id)).to_entity()
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment called ``name``, or None (as in MLflow)."""
         try:
-            return self._tracking.get_experiment_by_name(name)
+            return self._tracking.get_experiment_by_name(name).to_entity()
         except NotFound:
             return None
 
@@ -210,14 +230,15 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         filter_string: str | None = None,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
-    ) -> PagedList:
-        return self._tracking.search_experiments(
+    ) -> PagedList[Experiment]:
+        page = self._tracking.search_experiments(
             view_type=view_type,
             filter_string=filter_string,
             max_results=max_results,
             order_by=order_by,
             page_token=page_token,
         )
+        return PagedList([e.to_entity() for e in page], page.next_page_token)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         self._tracking.rename_experiment(str(experiment_id), new_name)
@@ -228,7 +249,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
     def restore_experiment(self, experiment_id: str) -> None:
         self._tracking.restore_experiment(str(experiment_id))
 
-    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+    def set_experiment_tag(self, experiment_id: str, key: str, value: object) -> None:
         self._tracking.set_experiment_tag(str(experiment_id), key, _str_value(value))
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
@@ -239,7 +260,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         self,
         experiment_id: str,
         start_time: int | None = None,
-        tags: Mapping[str, Any] | None = None,
+        tags: Mapping[str, object] | None = None,
         run_name: str | None = None,
         *,
         parent_run_id: str | None = None,
@@ -255,7 +276,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             tags={k: _str_value(v) for k, v in (tags or {}).items()},
             parent_run_id=parent_run_id,
             **extra,
-        )
+        ).to_entity()
 
     def fail_fast(self) -> contextlib.AbstractContextManager[None]:
         """Requests to a server in this block are not retried (no waiting when it is away)."""
@@ -267,7 +288,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             self._http.heartbeat(run_ids)
 
     def get_run(self, run_id: str) -> Run:
-        return self._tracking.get_run(run_id)
+        return self._tracking.get_run(run_id).to_entity()
 
     def get_parent_run(self, run_id: str) -> Run | None:
         """The run that ``run_id`` is nested in, or None for a top-level run (as in MLflow)."""
@@ -278,10 +299,10 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         return self._tracking.child_run_ids(run_id)
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> Run:
-        return self._tracking.update_run(run_id, status=status, run_name=name)
+        return self._tracking.update_run(run_id, status=status, run_name=name).to_entity()
 
     def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> Run:
-        return self._tracking.set_terminated(run_id, status or "FINISHED", end_time)
+        return self._tracking.set_terminated(run_id, status or "FINISHED", end_time).to_entity()
 
     def delete_run(self, run_id: str) -> None:
         self._tracking.delete_run(run_id)
@@ -291,15 +312,15 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
     def move_run(self, run_id: str, experiment_id: str) -> Run:
         """Move a run, with everything it logged, to another experiment."""
-        return self._tracking.move_run(run_id, str(experiment_id))
+        return self._tracking.move_run(run_id, str(experiment_id)).to_entity()
 
     # ---------------------------------------------------------------- logging
     def log_batch(
         self,
         run_id: str,
         metrics: Iterable[Metric] = (),
-        params: Iterable[Param] | Mapping[str, Any] = (),
-        tags: Iterable[RunTag] | Mapping[str, Any] = (),
+        params: Iterable[Param] | Mapping[str, object] = (),
+        tags: Iterable[RunTag] | Mapping[str, object] = (),
         *,
         idempotency_key: str | None = None,
     ) -> None:
@@ -307,8 +328,8 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         self._tracking.log_batch(
             run_id,
             list(metrics),
-            _pairs(params, Param),
-            _pairs(tags, RunTag),
+            _pairs(params),
+            _pairs(tags),
             idempotency_key=idempotency_key,
         )
 
@@ -319,11 +340,11 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             run_id, metrics=[Metric(key, float(value), timestamp if timestamp is not None else now_ms(), step or 0)]
         )
 
-    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+    def log_param(self, run_id: str, key: str, value: V) -> V:
         self.log_batch(run_id, params={key: value})
         return value
 
-    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+    def set_tag(self, run_id: str, key: str, value: object) -> None:
         self.log_batch(run_id, tags={key: value})
 
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -331,7 +352,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of a metric, as Metric objects (MLflow's shape)."""
-        return self._tracking.get_metric_history(run_id, key).to_metrics()
+        return self._tracking.get_metric_history(run_id, key).to_entity().to_metrics()
 
     def get_metric_columns(
         self,
@@ -346,7 +367,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         downsampled so that each bucket keeps its minimum and maximum."""
         return self._tracking.get_metric_history(
             run_id, key, max_points=max_points, start_step=start_step, end_step=end_step
-        )
+        ).to_entity()
 
     def log_inputs(self, run_id: str, datasets: Sequence[tuple[Dataset, Mapping[str, str]]]) -> None:
         self._tracking.log_inputs(run_id, list(datasets))
@@ -362,10 +383,10 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         page_token: str | None = None,
         *,
         experiment_names: Sequence[str] | None = None,
-    ) -> PagedList:
+    ) -> PagedList[Run]:
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
-        return self._tracking.search_runs(
+        page = self._tracking.search_runs(
             [str(e) for e in experiment_ids or []],
             filter_string,
             run_view_type,
@@ -374,10 +395,16 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             page_token,
             experiment_names=experiment_names,
         )
+        return PagedList([r.to_entity() for r in page], page.next_page_token)
 
     # -------------------------------------------------------------- artifacts
     def log_artifact(
-        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None, *, progress: Any = None
+        self,
+        run_id: str,
+        local_path: str | os.PathLike[str],
+        artifact_path: str | None = None,
+        *,
+        progress: Progress | None = None,
     ) -> FileInfo:
         """Upload one file into the run's artifacts, under ``artifact_path`` if given."""
         source = Path(local_path)
@@ -387,7 +414,12 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         return self._artifacts.upload(run_id, target, source, progress)
 
     def log_artifacts(
-        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None, *, progress: Any = None
+        self,
+        run_id: str,
+        local_dir: str | os.PathLike[str],
+        artifact_path: str | None = None,
+        *,
+        progress: Progress | None = None,
     ) -> list[FileInfo]:
         """Upload a folder's files, keeping their relative paths."""
         root = Path(local_dir)
@@ -403,11 +435,11 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
     def log_text(self, run_id: str, text: str, artifact_file: str) -> FileInfo:
         return self._log_bytes(run_id, text.encode("utf-8"), artifact_file)
 
-    def log_dict(self, run_id: str, dictionary: Mapping[str, Any], artifact_file: str) -> FileInfo:
+    def log_dict(self, run_id: str, dictionary: Mapping[str, object], artifact_file: str) -> FileInfo:
         return self.log_text(run_id, self.dict_text(dictionary, artifact_file), artifact_file)
 
     @staticmethod
-    def dict_text(dictionary: Mapping[str, Any], artifact_file: str) -> str:
+    def dict_text(dictionary: Mapping[str, object], artifact_file: str) -> str:
         """A dictionary as the text of a .json, or a .yaml/.yml, file."""
         if artifact_file.endswith((".yaml", ".yml")):
             try:
@@ -420,14 +452,14 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             return str(yaml.safe_dump(dict(dictionary), sort_keys=False))
         return json.dumps(dictionary, indent=2)
 
-    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> FileInfo:
+    def log_figure(self, run_id: str, figure: object, artifact_file: str) -> FileInfo:
         """Save a matplotlib or plotly figure as an artifact (format from the file extension)."""
         with tempfile.TemporaryDirectory() as tmp:
             target = self.save_figure(figure, artifact_file, Path(tmp))
             return self._artifacts.upload(run_id, artifact_file, target)
 
     @staticmethod
-    def save_figure(figure: Any, artifact_file: str, folder: Path) -> Path:
+    def save_figure(figure: object, artifact_file: str, folder: Path) -> Path:
         """Save a matplotlib or plotly figure into ``folder`` under the artifact's file name."""
         name = PurePosixPath(artifact_file.replace("\\", "/"))
         suffix = name.suffix.lower()
@@ -446,14 +478,14 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             )
         return target
 
-    def log_image(self, run_id: str, image: Any, key: str, step: int = 0, timestamp: int | None = None) -> FileInfo:
+    def log_image(self, run_id: str, image: object, key: str, step: int = 0, timestamp: int | None = None) -> FileInfo:
         """Log an image of ``key`` at ``step`` (PNG or JPEG bytes or file, PIL image, numpy array);
         the UI shows each key's images with a step slider."""
         data, extension = media.image_bytes(image)
         when = int(time.time() * 1000) if timestamp is None else timestamp
         return self._log_bytes(run_id, data, media.image_file(key, step, when, extension))
 
-    def log_table(self, run_id: str, data: Any, artifact_file: str) -> FileInfo:
+    def log_table(self, run_id: str, data: object, artifact_file: str) -> FileInfo:
         """Log a table (a dict of columns or a pandas DataFrame) as JSON; the UI shows it sortable
         and filterable."""
         if not artifact_file.endswith(".json"):
@@ -475,7 +507,12 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         return self._artifacts.list_dir(run_id, path or "")
 
     def download_artifacts(
-        self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None, *, progress: Any = None
+        self,
+        run_id: str,
+        path: str = "",
+        dst_path: str | os.PathLike[str] | None = None,
+        *,
+        progress: Progress | None = None,
     ) -> str:
         """Download a file or folder of a run's artifacts; returns the local path."""
         return _download(self._artifacts, run_id, f"Run {run_id}", path, dst_path, progress)
@@ -494,17 +531,17 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
             return str(answer["logged_model"]["model_id"])
         from runstone.tracking import run_models
 
-        return run_models.publish(self._model_artifacts.service, self._artifacts.service, run_id, path).model_id
+        return run_models.publish(self._logged_models, self._run_artifacts, run_id, path).model_id
 
     def search_logged_models(
         self, experiment_ids: Sequence[str], filter_string: str | None = None, max_results: int | None = None
     ) -> list[LoggedModel]:
         """Logged models of the experiments (those MLflow 3's client logged included), newest first."""
         if self._http is None:
-            return list(self._model_artifacts.service.search(experiment_ids, filter_string, max_results=max_results))
+            return list(self._logged_models.search(experiment_ids, filter_string, max_results=max_results))
         body = {"experiment_ids": list(experiment_ids), "filter": filter_string, "max_results": max_results}
         answer = self._http.t.json("POST", "/api/v1/logged-models/search", json=body)
-        return [_logged_model(m) for m in answer["logged_models"]]
+        return LoggedModelPage.model_validate(answer).to_entities()
 
     # ----------------------------------------------------------------- admin
     def gc(
@@ -528,7 +565,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
         report = collect(
             self._ctx,
-            self._artifacts.service.store,
+            self._run_artifacts.store,
             older_than_ms=older_than_ms,
             dry_run=dry_run,
             run_ids=run_ids,
@@ -557,7 +594,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         events = AuditService(self._ctx.db).events(after_seq=after, limit=limit, **filters)
         return [dict(e.__dict__) for e in events]
 
-    def access(self) -> Any:
+    def access(self) -> HttpAccess | PermissionService:
         """Groups, grants and team prefix grants: over HTTP, or on the embedded store (which has no auth: everything is allowed)."""
         if self._http is not None:
             from runstone.sdk.access import HttpAccess
@@ -576,7 +613,12 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
 
 def _download(
-    artifacts: Any, owner: str, label: str, path: str, dst_path: str | os.PathLike[str] | None, progress: Any
+    artifacts: ArtifactsBackend,
+    owner: str,
+    label: str,
+    path: str,
+    dst_path: str | os.PathLike[str] | None,
+    progress: Progress | None,
 ) -> str:
     """Download a file or a folder from a run's or a logged model's artifacts."""
     dest_root = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="runstone-"))
@@ -594,11 +636,3 @@ def _download(
         relative = f.path[len(clean) + 1 :] if clean else f.path
         artifacts.download(owner, f.path, base / relative, progress)
     return str(base)
-
-
-def _logged_model(data: dict[str, Any]) -> LoggedModel:
-    from runstone.codec import float_in
-
-    metrics = [LoggedModelMetric(**{**m, "value": float_in(m["value"])}) for m in data.pop("metrics", [])]
-    registrations = [(str(n), str(v)) for n, v in data.pop("registrations", [])]
-    return LoggedModel(**data, metrics=metrics, registrations=registrations)

@@ -1,13 +1,12 @@
 """RunstoneClient's deployment records, and their HTTP transport.
 
-``HttpDeployments`` has the method names of the server-side ``DeploymentService``, so the client
-delegates to either in the same way.
+``HttpDeployments`` implements DeploymentsBackend over HTTP, as ``LocalDeployments`` does
+in-process; both answer with wire models, and the client hands its callers the entities.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runstone.entities import Deployment
 from runstone.schemas.deployments import DeploymentPublic
@@ -17,8 +16,7 @@ if TYPE_CHECKING:
     from runstone.sdk.remote import Transport
 
 
-def deployment_from_json(d: Mapping[str, Any]) -> Deployment:
-    return DeploymentPublic.model_validate(d).to_entity()
+deployment_from_json = DeploymentPublic.model_validate
 
 
 class HttpDeployments:
@@ -27,7 +25,7 @@ class HttpDeployments:
 
     def record_deployment(
         self, name: str, model_name: str, version: str | int, *, target: str = "", description: str = ""
-    ) -> Deployment:
+    ) -> DeploymentPublic:
         body = self.t.json(
             "POST",
             "/api/v1/deployments",
@@ -41,10 +39,10 @@ class HttpDeployments:
         )
         return deployment_from_json(body["deployment"])
 
-    def end_deployment(self, deployment_id: int) -> Deployment:
+    def end_deployment(self, deployment_id: int) -> DeploymentPublic:
         return deployment_from_json(self.t.json("POST", f"/api/v1/deployments/{int(deployment_id)}/end")["deployment"])
 
-    def get_deployment(self, deployment_id: int) -> Deployment:
+    def get_deployment(self, deployment_id: int) -> DeploymentPublic:
         return deployment_from_json(self.t.json("GET", f"/api/v1/deployments/{int(deployment_id)}")["deployment"])
 
     def list_deployments(
@@ -53,8 +51,8 @@ class HttpDeployments:
         version: str | int | None = None,
         name: str | None = None,
         active_only: bool = False,
-    ) -> list[Deployment]:
-        params: dict[str, Any] = {"model_name": model_name, "version": version, "name": name}
+    ) -> list[DeploymentPublic]:
+        params: dict[str, str | int | None] = {"model_name": model_name, "version": version, "name": name}
         params = {k: v for k, v in params.items() if v is not None}
         if active_only:
             params["active"] = "true"
@@ -64,7 +62,7 @@ class HttpDeployments:
 
 class DeploymentMethods:
     """RunstoneClient's deployment methods; ``self._deployments`` is HttpDeployments or the
-    embedded DeploymentService."""
+    embedded LocalDeployments."""
 
     _deployments: DeploymentsBackend
 
@@ -73,14 +71,17 @@ class DeploymentMethods:
     ) -> Deployment:
         """Record that ``name`` now serves ``version`` of ``model_name`` (at ``target``: a URL or
         a description); a previous record of ``name`` ends."""
-        return self._deployments.record_deployment(name, model_name, version, target=target, description=description)
+        recorded = self._deployments.record_deployment(
+            name, model_name, version, target=target, description=description
+        )
+        return recorded.to_entity()
 
     def end_deployment(self, deployment_id: int) -> Deployment:
         """Record that a deployment stopped serving."""
-        return self._deployments.end_deployment(deployment_id)
+        return self._deployments.end_deployment(deployment_id).to_entity()
 
     def get_deployment(self, deployment_id: int) -> Deployment:
-        return self._deployments.get_deployment(deployment_id)
+        return self._deployments.get_deployment(deployment_id).to_entity()
 
     def list_deployments(
         self,
@@ -90,4 +91,4 @@ class DeploymentMethods:
         active_only: bool = False,
     ) -> list[Deployment]:
         """Deployment records, newest first: where each version is (``active_only``) or was served."""
-        return self._deployments.list_deployments(model_name, version, name, active_only)
+        return [d.to_entity() for d in self._deployments.list_deployments(model_name, version, name, active_only)]

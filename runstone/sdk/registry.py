@@ -1,7 +1,8 @@
 """The registry half of the SDK: RunstoneClient's registry methods, and their HTTP transport.
 
-``HttpRegistry`` has the method names and signatures of the server-side ``GovernedRegistry``,
-so the client delegates to either in the same way. Method names are MLflow's wherever MLflow
+``HttpRegistry`` implements RegistryBackend and WebhooksBackend (``sdk/protocols.py``) over HTTP,
+as ``LocalRegistry`` and ``LocalWebhooks`` (``sdk/local.py``) do in-process; the client delegates
+to either in the same way and hands its callers the entities. Method names are MLflow's wherever MLflow
 has the operation; approvals, rollback and history are runstone's own.
 """
 
@@ -24,6 +25,8 @@ from runstone.entities import (
 from runstone.schemas.registry import (
     ApprovalRequestPublic,
     AssignmentPublic,
+    DeliveryPublic,
+    ManifestPublic,
     ModelVersionPublic,
     PolicyPublic,
     RegisteredModelPublic,
@@ -32,7 +35,6 @@ from runstone.schemas.registry import (
 from runstone.sdk.protocols import RegistryBackend, WebhooksBackend
 
 if TYPE_CHECKING:
-    from runstone.registry.webhooks import WebhookService
     from runstone.sdk.remote import Transport
 
 
@@ -40,23 +42,13 @@ def _q(segment: str) -> str:
     return quote(str(segment), safe="")
 
 
-def version_from_json(d: Mapping[str, Any]) -> ModelVersion:
-    return ModelVersionPublic.model_validate(d).to_entity()
+version_from_json = ModelVersionPublic.model_validate
+model_from_json = RegisteredModelPublic.model_validate
+request_from_json = ApprovalRequestPublic.model_validate
+policy_from_json = PolicyPublic.model_validate
 
 
-def model_from_json(d: Mapping[str, Any]) -> RegisteredModel:
-    return RegisteredModelPublic.model_validate(d).to_entity()
-
-
-def request_from_json(d: Mapping[str, Any]) -> ApprovalRequest:
-    return ApprovalRequestPublic.model_validate(d).to_entity()
-
-
-def policy_from_json(d: Mapping[str, Any]) -> Policy:
-    return PolicyPublic.model_validate(d).to_entity()
-
-
-def policy_to_json(p: Policy) -> dict[str, Any]:
+def policy_to_json(p: Policy) -> dict[str, object]:
     return {**p.__dict__, "gates": [g.__dict__ for g in p.gates]}
 
 
@@ -72,7 +64,7 @@ class HttpRegistry:
     # registered models
     def create_registered_model(
         self, name: str, description: str = "", tags: Mapping[str, str] | None = None
-    ) -> RegisteredModel:
+    ) -> RegisteredModelPublic:
         body = self.t.json(
             "POST",
             "/api/v1/registered-models",
@@ -80,13 +72,13 @@ class HttpRegistry:
         )
         return model_from_json(body["registered_model"])
 
-    def get_registered_model(self, name: str) -> RegisteredModel:
+    def get_registered_model(self, name: str) -> RegisteredModelPublic:
         return model_from_json(self.t.json("GET", self._m(name))["registered_model"])
 
-    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModelPublic:
         return model_from_json(self.t.json("PATCH", self._m(name), json={"new_name": new_name})["registered_model"])
 
-    def update_registered_model(self, name: str, description: str) -> RegisteredModel:
+    def update_registered_model(self, name: str, description: str) -> RegisteredModelPublic:
         return model_from_json(
             self.t.json("PATCH", self._m(name), json={"description": description}, idempotent=True)["registered_model"]
         )
@@ -106,8 +98,8 @@ class HttpRegistry:
         max_results: int | None = None,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
-    ) -> PagedList:
-        params: dict[str, Any] = {
+    ) -> PagedList[RegisteredModelPublic]:
+        params: dict[str, str | int | list[str] | None] = {
             "filter": filter_string,
             "max_results": max_results,
             "order_by": list(order_by or []),
@@ -126,7 +118,7 @@ class HttpRegistry:
         run_id: str | None = None,
         tags: Mapping[str, str] | None = None,
         description: str = "",
-    ) -> ModelVersion:
+    ) -> ModelVersionPublic:
         body = self.t.json(
             "POST",
             f"{self._m(name)}/versions",
@@ -134,14 +126,14 @@ class HttpRegistry:
         )
         return version_from_json(body["model_version"])
 
-    def get_model_version(self, name: str, version: str | int) -> ModelVersion:
+    def get_model_version(self, name: str, version: str | int) -> ModelVersionPublic:
         return version_from_json(self.t.json("GET", f"{self._m(name)}/versions/{_q(str(version))}")["model_version"])
 
-    def get_model_version_manifest(self, name: str, version: str | int) -> PackageManifest:
+    def get_model_version_manifest(self, name: str, version: str | int) -> ManifestPublic:
         body = self.t.json("GET", f"{self._m(name)}/versions/{_q(str(version))}/manifest")
-        return PackageManifest.from_json(body["manifest"])
+        return ManifestPublic.model_validate(body["manifest"])
 
-    def update_model_version(self, name: str, version: str | int, description: str) -> ModelVersion:
+    def update_model_version(self, name: str, version: str | int, description: str) -> ModelVersionPublic:
         body = self.t.json(
             "PATCH", f"{self._m(name)}/versions/{_q(str(version))}", json={"description": description}, idempotent=True
         )
@@ -164,7 +156,7 @@ class HttpRegistry:
         max_results: int | None = None,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
-    ) -> PagedList:
+    ) -> PagedList[ModelVersionPublic]:
         body = self.t.json(
             "POST",
             "/api/v1/model-versions/search",
@@ -178,17 +170,17 @@ class HttpRegistry:
         )
         return PagedList([version_from_json(v) for v in body["model_versions"]], body.get("next_page_token"))
 
-    def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
+    def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersionPublic]:
         body = self.t.json("GET", f"{self._m(name)}/latest-versions", params={"stages": list(stages or [])})
         return [version_from_json(v) for v in body["model_versions"]]
 
     # aliases and stages
-    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersionPublic:
         return version_from_json(self.t.json("GET", f"{self._m(name)}/aliases/{_q(alias)}")["model_version"])
 
     def set_registered_model_alias(
         self, name: str, alias: str, version: str | int, *, reason: str = ""
-    ) -> ModelVersion:
+    ) -> ModelVersionPublic:
         body = self.t.json(
             "PUT",
             f"{self._m(name)}/aliases/{_q(alias)}",
@@ -202,7 +194,7 @@ class HttpRegistry:
 
     def transition_model_version_stage(
         self, name: str, version: str | int, stage: str, archive_existing_versions: bool = False, *, reason: str = ""
-    ) -> ModelVersion:
+    ) -> ModelVersionPublic:
         body = self.t.json(
             "POST",
             f"{self._m(name)}/versions/{_q(str(version))}/stage",
@@ -211,18 +203,20 @@ class HttpRegistry:
         return version_from_json(body["model_version"])
 
     # governance
-    def policy(self, name: str) -> Policy:
+    def policy(self, name: str) -> PolicyPublic:
         return policy_from_json(self.t.json("GET", f"{self._m(name)}/policy")["policy"])
 
-    def set_policy(self, name: str, policy: Policy) -> Policy:
+    def set_policy(self, name: str, policy: Policy) -> PolicyPublic:
         return policy_from_json(
             self.t.json("PUT", f"{self._m(name)}/policy", json=policy_to_json(policy), idempotent=True)["policy"]
         )
 
-    def get_model_history(self, name: str, *, kind: str | None = None, target: str | None = None) -> list[Assignment]:
+    def get_model_history(
+        self, name: str, *, kind: str | None = None, target: str | None = None
+    ) -> list[AssignmentPublic]:
         params = {k: v for k, v in {"kind": kind, "target": target}.items() if v}
         return [
-            AssignmentPublic.model_validate(a).to_entity()
+            AssignmentPublic.model_validate(a)
             for a in self.t.json("GET", f"{self._m(name)}/history", params=params)["assignments"]
         ]
 
@@ -239,7 +233,7 @@ class HttpRegistry:
         alias: str | None = None,
         comment: str = "",
         archive_existing_versions: bool = False,
-    ) -> ApprovalRequest:
+    ) -> ApprovalRequestPublic:
         body = self.t.json(
             "POST",
             "/api/v1/approval-requests",
@@ -254,27 +248,27 @@ class HttpRegistry:
         )
         return request_from_json(body["request"])
 
-    def approve_request(self, request_id: int, comment: str = "") -> ApprovalRequest:
+    def approve_request(self, request_id: int, comment: str = "") -> ApprovalRequestPublic:
         return request_from_json(
             self.t.json("POST", f"/api/v1/approval-requests/{int(request_id)}/approve", json={"comment": comment})[
                 "request"
             ]
         )
 
-    def reject_request(self, request_id: int, comment: str = "") -> ApprovalRequest:
+    def reject_request(self, request_id: int, comment: str = "") -> ApprovalRequestPublic:
         return request_from_json(
             self.t.json("POST", f"/api/v1/approval-requests/{int(request_id)}/reject", json={"comment": comment})[
                 "request"
             ]
         )
 
-    def cancel_request(self, request_id: int) -> ApprovalRequest:
+    def cancel_request(self, request_id: int) -> ApprovalRequestPublic:
         return request_from_json(self.t.json("POST", f"/api/v1/approval-requests/{int(request_id)}/cancel")["request"])
 
-    def get_request(self, request_id: int) -> ApprovalRequest:
+    def get_request(self, request_id: int) -> ApprovalRequestPublic:
         return request_from_json(self.t.json("GET", f"/api/v1/approval-requests/{int(request_id)}")["request"])
 
-    def search_requests(self, name: str | None = None, status: str | None = None) -> list[ApprovalRequest]:
+    def search_requests(self, name: str | None = None, status: str | None = None) -> list[ApprovalRequestPublic]:
         params = {k: v for k, v in {"name": name, "status": status}.items() if v}
         return [
             request_from_json(r) for r in self.t.json("GET", "/api/v1/approval-requests", params=params)["requests"]
@@ -282,7 +276,7 @@ class HttpRegistry:
 
     def rollback(
         self, name: str, *, stage: str | None = None, alias: str | None = None, comment: str = ""
-    ) -> ModelVersion:
+    ) -> ModelVersionPublic:
         body = self.t.json(
             "POST", f"{self._m(name)}/rollback", json={"stage": stage, "alias": alias, "comment": comment}
         )
@@ -291,49 +285,29 @@ class HttpRegistry:
     # webhooks
     def create_webhook(
         self, name: str, url: str, events: Sequence[str], *, model_name: str | None = None, secret: str | None = None
-    ) -> tuple[Webhook, str]:
+    ) -> tuple[WebhookPublic, str]:
         body = self.t.json(
             "POST",
             "/api/v1/webhooks",
             json={"name": name, "url": url, "events": list(events), "model_name": model_name, "secret": secret},
         )
-        return WebhookPublic.model_validate(body["webhook"]).to_entity(), body["secret"]
+        return WebhookPublic.model_validate(body["webhook"]), body["secret"]
 
-    def list_webhooks(self) -> list[Webhook]:
-        return [WebhookPublic.model_validate(w).to_entity() for w in self.t.json("GET", "/api/v1/webhooks")["webhooks"]]
+    def list_webhooks(self) -> list[WebhookPublic]:
+        return [WebhookPublic.model_validate(w) for w in self.t.json("GET", "/api/v1/webhooks")["webhooks"]]
 
     def delete_webhook(self, webhook_id: int) -> None:
         self.t.json("DELETE", f"/api/v1/webhooks/{int(webhook_id)}")
 
-    def deliveries(self, webhook_id: int | None = None) -> list[dict[str, Any]]:
-        return list(self.t.json("GET", f"/api/v1/webhooks/{int(webhook_id or 0)}/deliveries")["deliveries"])
-
-
-class LocalWebhooks:
-    """Webhook management in-process, answering as HttpRegistry does (a webhook and its secret)."""
-
-    def __init__(self, webhooks: WebhookService) -> None:
-        self._webhooks = webhooks
-
-    def create_webhook(
-        self, name: str, url: str, events: Sequence[str], *, model_name: str | None = None, secret: str | None = None
-    ) -> tuple[Webhook, str]:
-        created = self._webhooks.create_webhook(name, url, events, model_name=model_name, secret=secret)
-        return created.webhook, created.secret
-
-    def list_webhooks(self) -> list[Webhook]:
-        return self._webhooks.list_webhooks()
-
-    def delete_webhook(self, webhook_id: int) -> None:
-        self._webhooks.delete_webhook(webhook_id)
-
-    def deliveries(self, webhook_id: int | None = None) -> list[dict[str, Any]]:
-        return self._webhooks.deliveries(webhook_id)
+    def deliveries(self, webhook_id: int | None = None) -> list[DeliveryPublic]:
+        body = self.t.json("GET", f"/api/v1/webhooks/{int(webhook_id or 0)}/deliveries")
+        return [DeliveryPublic.model_validate(d) for d in body["deliveries"]]
 
 
 class RegistryMethods:
     """RunstoneClient's registry methods; ``self._registry`` is HttpRegistry or the embedded
-    GovernedRegistry, ``self._webhooks`` HttpRegistry or LocalWebhooks."""
+        LocalRegistry, ``self._webhooks`` HttpRegistry or LocalWebhooks. Both answer with wire models; the
+    client's callers get the entities (``runstone.entities``), whichever the backend."""
 
     _registry: RegistryBackend
     _webhooks: WebhooksBackend
@@ -344,16 +318,16 @@ class RegistryMethods:
     ) -> RegisteredModel:
         return self._registry.create_registered_model(
             name, description or "", {k: str(v) for k, v in (tags or {}).items()}
-        )
+        ).to_entity()
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        return self._registry.get_registered_model(name)
+        return self._registry.get_registered_model(name).to_entity()
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        return self._registry.rename_registered_model(name, new_name)
+        return self._registry.rename_registered_model(name, new_name).to_entity()
 
     def update_registered_model(self, name: str, description: str) -> RegisteredModel:
-        return self._registry.update_registered_model(name, description)
+        return self._registry.update_registered_model(name, description).to_entity()
 
     def delete_registered_model(self, name: str) -> None:
         self._registry.delete_registered_model(name)
@@ -371,7 +345,8 @@ class RegistryMethods:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        return self._registry.search_registered_models(filter_string, max_results, order_by, page_token)
+        page = self._registry.search_registered_models(filter_string, max_results, order_by, page_token)
+        return PagedList([m.to_entity() for m in page], page.next_page_token)
 
     # --------------------------------------------------------------------- versions
     def create_model_version(
@@ -385,18 +360,18 @@ class RegistryMethods:
         """Register a model logged in a run (``source`` is its ``runs:/<run_id>/<path>`` URI)."""
         return self._registry.create_model_version(
             name, source, run_id, {k: str(v) for k, v in (tags or {}).items()}, description or ""
-        )
+        ).to_entity()
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
-        return self._registry.get_model_version(name, version)
+        return self._registry.get_model_version(name, version).to_entity()
 
     def get_model_version_manifest(self, name: str, version: str | int) -> PackageManifest:
         """The files of a version's package with the SHA-256 recorded at registration
         (``.digest`` is the version's ``manifest_digest``)."""
-        return self._registry.get_model_version_manifest(name, version)
+        return self._registry.get_model_version_manifest(name, version).to_entity()
 
     def update_model_version(self, name: str, version: str | int, description: str) -> ModelVersion:
-        return self._registry.update_model_version(name, version, description)
+        return self._registry.update_model_version(name, version, description).to_entity()
 
     def delete_model_version(self, name: str, version: str | int) -> None:
         self._registry.delete_model_version(name, version)
@@ -414,10 +389,11 @@ class RegistryMethods:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        return self._registry.search_model_versions(filter_string, max_results, order_by, page_token)
+        page = self._registry.search_model_versions(filter_string, max_results, order_by, page_token)
+        return PagedList([v.to_entity() for v in page], page.next_page_token)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
-        return self._registry.get_latest_versions(name, stages)
+        return [v.to_entity() for v in self._registry.get_latest_versions(name, stages)]
 
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
         return self.get_model_version(name, version).source
@@ -430,20 +406,22 @@ class RegistryMethods:
         self._registry.delete_registered_model_alias(name, alias)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        return self._registry.get_model_version_by_alias(name, alias)
+        return self._registry.get_model_version_by_alias(name, alias).to_entity()
 
     def transition_model_version_stage(
         self, name: str, version: str | int, stage: str, archive_existing_versions: bool = False
     ) -> ModelVersion:
-        return self._registry.transition_model_version_stage(name, version, stage, archive_existing_versions)
+        return self._registry.transition_model_version_stage(
+            name, version, stage, archive_existing_versions
+        ).to_entity()
 
     # ------------------------------------------------------------------- governance
     def get_model_policy(self, name: str) -> Policy:
-        return self._registry.policy(name)
+        return self._registry.policy(name).to_entity()
 
     def set_model_policy(self, name: str, policy: Policy) -> Policy:
         """Protect stages and aliases of a model: changes to them then need approved requests."""
-        return self._registry.set_policy(name, policy)
+        return self._registry.set_policy(name, policy).to_entity()
 
     def request_transition(
         self,
@@ -463,32 +441,32 @@ class RegistryMethods:
             alias=alias,
             comment=comment,
             archive_existing_versions=archive_existing_versions,
-        )
+        ).to_entity()
 
     def approve_request(self, request_id: int, comment: str = "") -> ApprovalRequest:
-        return self._registry.approve_request(request_id, comment)
+        return self._registry.approve_request(request_id, comment).to_entity()
 
     def reject_request(self, request_id: int, comment: str = "") -> ApprovalRequest:
-        return self._registry.reject_request(request_id, comment)
+        return self._registry.reject_request(request_id, comment).to_entity()
 
     def cancel_request(self, request_id: int) -> ApprovalRequest:
-        return self._registry.cancel_request(request_id)
+        return self._registry.cancel_request(request_id).to_entity()
 
     def get_request(self, request_id: int) -> ApprovalRequest:
-        return self._registry.get_request(request_id)
+        return self._registry.get_request(request_id).to_entity()
 
     def search_requests(self, name: str | None = None, status: str | None = None) -> list[ApprovalRequest]:
-        return self._registry.search_requests(name, status)
+        return [r.to_entity() for r in self._registry.search_requests(name, status)]
 
     def rollback(
         self, name: str, *, stage: str | None = None, alias: str | None = None, comment: str = ""
     ) -> ModelVersion:
         """Move a stage or alias back to the version that held it before."""
-        return self._registry.rollback(name, stage=stage, alias=alias, comment=comment)
+        return self._registry.rollback(name, stage=stage, alias=alias, comment=comment).to_entity()
 
     def get_model_history(self, name: str, *, kind: str | None = None, target: str | None = None) -> list[Assignment]:
         """Every stage and alias assignment of a model: who moved what where, when and why."""
-        return self._registry.get_model_history(name, kind=kind, target=target)
+        return [a.to_entity() for a in self._registry.get_model_history(name, kind=kind, target=target)]
 
     def get_model_holders(
         self, name: str, *, time: int, stage: str | None = None, alias: str | None = None
@@ -501,13 +479,14 @@ class RegistryMethods:
         self, name: str, url: str, events: Sequence[str], *, model_name: str | None = None, secret: str | None = None
     ) -> tuple[Webhook, str]:
         """Register a webhook; returns it and its signing secret (shown only now)."""
-        return self._webhooks.create_webhook(name, url, events, model_name=model_name, secret=secret)
+        webhook, signing_secret = self._webhooks.create_webhook(name, url, events, model_name=model_name, secret=secret)
+        return webhook.to_entity(), signing_secret
 
     def list_webhooks(self) -> list[Webhook]:
-        return self._webhooks.list_webhooks()
+        return [w.to_entity() for w in self._webhooks.list_webhooks()]
 
     def delete_webhook(self, webhook_id: int) -> None:
         self._webhooks.delete_webhook(webhook_id)
 
     def get_webhook_deliveries(self, webhook_id: int) -> list[dict[str, Any]]:
-        return self._webhooks.deliveries(webhook_id)
+        return [d.model_dump() for d in self._webhooks.deliveries(webhook_id)]

@@ -22,31 +22,15 @@ from typing import Any
 import httpx
 
 from runstone.artifacts.base import clean_path
-from runstone.codec import float_in, float_out
-from runstone.entities import (
-    Dataset,
-    Experiment,
-    FileInfo,
-    Metric,
-    MetricHistory,
-    PagedList,
-    Run,
-    ViewType,
-)
+from runstone.codec import float_out
+from runstone.entities import Dataset, FileInfo, Metric, PagedList, ViewType
 from runstone.errors import InvalidInput, RunstoneError, Unavailable, from_code
-from runstone.schemas.tracking import ExperimentPublic, FilePublic, RunPublic
+from runstone.schemas.tracking import ExperimentPublic, FilePublic, MetricHistoryPublic, RunPublic
+from runstone.sdk.protocols import Progress
 from runstone.version import VERSION
 
 
-def experiment_from_json(d: Mapping[str, Any]) -> Experiment:
-    return ExperimentPublic.model_validate(d).to_entity()
-
-
-def run_from_json(d: Mapping[str, Any]) -> Run:
-    return RunPublic.model_validate(d).to_entity()
-
-
-def _file_from_json(d: Mapping[str, Any]) -> FileInfo:
+def _file_from_json(d: object) -> FileInfo:
     return FilePublic.model_validate(d).to_entity()
 
 
@@ -159,15 +143,13 @@ class HttpTracking:
         body = self.t.json("POST", "/api/v1/experiments", json={"name": name, "tags": dict(tags or {})})
         return str(body["experiment"]["experiment_id"])
 
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        return experiment_from_json(
-            self.t.json("GET", f"/api/v1/experiments/{_quote(str(experiment_id))}")["experiment"]
-        )
+    def get_experiment(self, experiment_id: str) -> ExperimentPublic:
+        body = self.t.json("GET", f"/api/v1/experiments/{_quote(str(experiment_id))}")
+        return ExperimentPublic.model_validate(body["experiment"])
 
-    def get_experiment_by_name(self, name: str) -> Experiment:
-        return experiment_from_json(
-            self.t.json("GET", "/api/v1/experiments/by-name", params={"name": name})["experiment"]
-        )
+    def get_experiment_by_name(self, name: str) -> ExperimentPublic:
+        body = self.t.json("GET", "/api/v1/experiments/by-name", params={"name": name})
+        return ExperimentPublic.model_validate(body["experiment"])
 
     def search_experiments(
         self,
@@ -177,7 +159,7 @@ class HttpTracking:
         max_results: int | None = None,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
-    ) -> PagedList:
+    ) -> PagedList[ExperimentPublic]:
         body = self.t.json(
             "POST",
             "/api/v1/experiments/search",
@@ -190,7 +172,7 @@ class HttpTracking:
             },
             idempotent=True,
         )
-        return PagedList([experiment_from_json(e) for e in body["experiments"]], body.get("next_page_token"))
+        return PagedList([ExperimentPublic.model_validate(e) for e in body["experiments"]], body.get("next_page_token"))
 
     def experiment_run_counts(self, experiment_ids: Sequence[str]) -> dict[str, int]:
         body = self.t.json(
@@ -230,7 +212,7 @@ class HttpTracking:
         user_id: str | None = None,
         parent_run_id: str | None = None,
         run_id: str | None = None,
-    ) -> Run:
+    ) -> RunPublic:
         body = self.t.json(
             "POST",
             "/api/v1/runs",
@@ -245,29 +227,29 @@ class HttpTracking:
                 "parent_run_id": parent_run_id,
             },
         )
-        return run_from_json(body["run"])
+        return RunPublic.model_validate(body["run"])
 
     def heartbeat(self, run_ids: Sequence[str]) -> None:
         self.t.json("POST", "/api/v1/runs/heartbeat", json={"run_ids": list(run_ids)}, idempotent=True)
 
-    def get_run(self, run_id: str) -> Run:
-        return run_from_json(self.t.json("GET", f"/api/v1/runs/{_quote(run_id)}")["run"])
+    def get_run(self, run_id: str) -> RunPublic:
+        return RunPublic.model_validate(self.t.json("GET", f"/api/v1/runs/{_quote(run_id)}")["run"])
 
     def child_run_ids(self, run_id: str) -> list[str]:
         return list(self.t.json("GET", f"/api/v1/runs/{_quote(run_id)}/children")["run_ids"])
 
     def update_run(
         self, run_id: str, *, status: str | None = None, end_time: int | None = None, run_name: str | None = None
-    ) -> Run:
+    ) -> RunPublic:
         body = self.t.json(
             "PATCH",
             f"/api/v1/runs/{_quote(run_id)}",
             json={"status": status, "end_time": end_time, "run_name": run_name},
             idempotent=True,
         )
-        return run_from_json(body["run"])
+        return RunPublic.model_validate(body["run"])
 
-    def set_terminated(self, run_id: str, status: str = "FINISHED", end_time: int | None = None) -> Run:
+    def set_terminated(self, run_id: str, status: str = "FINISHED", end_time: int | None = None) -> RunPublic:
         return self.update_run(
             run_id, status=status, end_time=end_time if end_time is not None else int(time.time() * 1000)
         )
@@ -278,11 +260,11 @@ class HttpTracking:
     def restore_run(self, run_id: str) -> None:
         self.t.json("POST", f"/api/v1/runs/{_quote(run_id)}/restore")
 
-    def move_run(self, run_id: str, experiment_id: str) -> Run:
+    def move_run(self, run_id: str, experiment_id: str) -> RunPublic:
         body = self.t.json(
             "POST", f"/api/v1/runs/{_quote(run_id)}/move", json={"experiment_id": str(experiment_id)}, idempotent=True
         )
-        return run_from_json(body["run"])
+        return RunPublic.model_validate(body["run"])
 
     def log_batch(
         self,
@@ -312,10 +294,10 @@ class HttpTracking:
             run_id, metrics=[Metric(key, value, timestamp if timestamp is not None else int(time.time() * 1000), step)]
         )
 
-    def log_param(self, run_id: str, key: str, value: Any) -> None:
+    def log_param(self, run_id: str, key: str, value: object) -> None:
         self.log_batch(run_id, params={key: str(value)})
 
-    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+    def set_tag(self, run_id: str, key: str, value: object) -> None:
         self.log_batch(run_id, tags={key: str(value)})
 
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -330,16 +312,14 @@ class HttpTracking:
         start_step: int | None = None,
         end_step: int | None = None,
         limit: int | None = None,
-    ) -> MetricHistory:
-        params: dict[str, Any] = {"key": key}
+    ) -> MetricHistoryPublic:
+        params: dict[str, str | int] = {"key": key}
         named = (("max_points", max_points), ("start_step", start_step), ("end_step", end_step), ("limit", limit))
         for name, value in named:
             if value is not None:
                 params[name] = value
         body = self.t.json("GET", f"/api/v1/runs/{_quote(run_id)}/metric-history", params=params)
-        return MetricHistory(
-            body["key"], body["steps"], body["timestamps"], [float_in(v) for v in body["values"]], body["downsampled"]
-        )
+        return MetricHistoryPublic.model_validate(body)
 
     def log_inputs(self, run_id: str, datasets: Sequence[tuple[Dataset, Mapping[str, str]]]) -> None:
         self.t.json(
@@ -377,7 +357,7 @@ class HttpTracking:
         params: Sequence[str] | None = None,
         metrics: Sequence[str] | None = None,
         tags: Sequence[str] | None = None,
-    ) -> PagedList:
+    ) -> PagedList[RunPublic]:
         body = self.t.json(
             "POST",
             "/api/v1/runs/search",
@@ -395,7 +375,7 @@ class HttpTracking:
             },
             idempotent=True,
         )
-        return PagedList([run_from_json(r) for r in body["runs"]], body.get("next_page_token"))
+        return PagedList([RunPublic.model_validate(r) for r in body["runs"]], body.get("next_page_token"))
 
     def gc(
         self,
@@ -424,7 +404,7 @@ class HttpTracking:
 class _FileBody:
     """A local file as a request body that reads the file afresh each time it is iterated."""
 
-    def __init__(self, path: Path, progress: Any = None) -> None:
+    def __init__(self, path: Path, progress: Progress | None = None) -> None:
         self.path = path
         self.progress = progress
 
@@ -436,7 +416,7 @@ class _FileBody:
                 yield chunk
 
 
-def _safe_file(d: Mapping[str, Any]) -> FileInfo:
+def _safe_file(d: object) -> FileInfo:
     """A file entry from the server, refused if its path could lead a download outside its folder."""
     info = _file_from_json(d)
     try:
@@ -454,7 +434,7 @@ class HttpArtifacts:
         self.t = transport
         self.base = base
 
-    def upload(self, run_id: str, path: str, local_file: Path, progress: Any = None) -> FileInfo:
+    def upload(self, run_id: str, path: str, local_file: Path, progress: Progress | None = None) -> FileInfo:
         # A re-sent PUT stores the same bytes again: safe to retry, as long as every attempt sends
         # the whole file (a generator would be half-consumed by the failed attempt).
         body = self.t.json(
@@ -471,7 +451,7 @@ class HttpArtifacts:
         body = self.t.json("GET", f"{self.base}/{_quote(run_id)}/artifacts", params={"path": path, "recursive": "true"})
         return [_safe_file(f) for f in body["files"]]
 
-    def download(self, run_id: str, path: str, dest: Path, progress: Any = None) -> None:
+    def download(self, run_id: str, path: str, dest: Path, progress: Progress | None = None) -> None:
         url = f"{self.base}/{_quote(run_id)}/artifacts/{_quote(path)}"
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
