@@ -147,7 +147,7 @@ class Run:
     data: RunData
     inputs: RunInputs = field(default_factory=RunInputs)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "info": {**self.info.__dict__},
             "data": {
@@ -268,7 +268,7 @@ class PackageManifest:
     def digest(self) -> str:
         return manifest_digest(self.files)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"digest": self.digest, "files": [f.__dict__.copy() for f in self.files]}
 
     @classmethod

@@ -35,7 +35,7 @@ class RunstoneError(Exception):
         self.message = message
         self.details = details or {}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message, "details": self.details}
 
 

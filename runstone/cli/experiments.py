@@ -15,7 +15,7 @@ def experiments() -> None:
     """List, search, create, rename, delete and restore experiments."""
 
 
-def _public(e: object) -> dict[str, Any]:
+def _public(e: object) -> dict[str, object]:
     return dict(e.__dict__)
 
 

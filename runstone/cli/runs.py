@@ -43,7 +43,7 @@ def _search(
     return found
 
 
-def _run_json(r: Run) -> dict[str, Any]:
+def _run_json(r: Run) -> dict[str, object]:
     return r.to_dict()
 
 

@@ -19,7 +19,6 @@ import importlib.metadata as md
 import platform
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from runstone.errors import InvalidInput
 
@@ -108,7 +107,7 @@ def _version(name: str) -> str | None:
     return dist.version if dist else None
 
 
-def python_env(python_version: str | None = None) -> dict[str, Any]:
+def python_env(python_version: str | None = None) -> dict[str, object]:
     build = [f"{n}=={v}" if (v := _version(n)) else n for n in ("pip", "setuptools", "wheel")]
     return {
         "python": python_version or platform.python_version(),

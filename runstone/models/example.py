@@ -82,7 +82,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _split(frame: Any) -> dict[str, Any]:
+def _split(frame: Any) -> dict[str, object]:
     return {"columns": [str(c) for c in frame.columns], "data": _plain(frame.to_numpy(dtype=object))}
 
 
@@ -118,7 +118,7 @@ def load_input_example(path: Path, info: Mapping[str, Any], schema: Any = None) 
     return decode(payload, schema, "dataframe" if kind == "dataframe" else "ndarray")
 
 
-def encode_output(output: Any) -> dict[str, Any]:
+def encode_output(output: Any) -> dict[str, object]:
     """A prediction as JSON-ready data tagged with its kind, for recording and comparing."""
     import numpy as np
     import pandas as pd
@@ -138,13 +138,13 @@ def encode_output(output: Any) -> dict[str, Any]:
     return {"type": "scalar", "data": _plain(output)}
 
 
-def save_output_example(path: Path, output: Any) -> dict[str, Any]:
+def save_output_example(path: Path, output: Any) -> dict[str, object]:
     encoded = encode_output(output)
     (path / OUTPUT_EXAMPLE).write_text(json.dumps(encoded))
     return {"artifact_path": OUTPUT_EXAMPLE, "type": encoded["type"]}
 
 
-def load_output_example(path: Path, info: Mapping[str, Any]) -> dict[str, Any]:
+def load_output_example(path: Path, info: Mapping[str, Any]) -> dict[str, object]:
     return json.loads((path / info["artifact_path"]).read_text())
 
 

@@ -88,7 +88,7 @@ class Model:
     def get_params_schema(self) -> ParamSchema | None:
         return self.signature.params if self.signature else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         values: dict[str, Any] = {
             "artifact_path": self.artifact_path,
             "run_id": self.run_id,

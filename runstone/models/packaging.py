@@ -58,7 +58,7 @@ def add_code_to_path(path: Path, conf: Mapping[str, Any]) -> None:
             sys.path.insert(0, folder)
 
 
-def flavor_conf(path: Path, model: Model, flavor: str) -> dict[str, Any]:
+def flavor_conf(path: Path, model: Model, flavor: str) -> dict[str, object]:
     conf = model.flavors.get(flavor)
     if conf is None:
         raise InvalidInput(

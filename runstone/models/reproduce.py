@@ -193,7 +193,7 @@ class Verification:
     # "recorded": the output saved with the package; "here": predicted in this process (none was saved).
     baseline: str = "recorded"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if k not in ("expected", "actual")}
 
 

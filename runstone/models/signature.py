@@ -45,7 +45,7 @@ class ColSpec:
     # An MLflow type runstone does not enforce (array, object, map, any), kept verbatim.
     raw: Mapping[str, Any] | None = field(default=None, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         if self.raw is not None:
             return dict(self.raw)
         out: dict[str, Any] = {"type": self.type}
@@ -63,7 +63,7 @@ class TensorSpec:
     shape: tuple[int, ...]
     name: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         out: dict[str, Any] = {} if self.name is None else {"name": self.name}
         out["type"] = "tensor"
         out["tensor-spec"] = {"dtype": self.dtype, "shape": list(self.shape)}
@@ -137,7 +137,7 @@ class ParamSpec:
     default: Any
     shape: tuple[int, ...] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
             "default": self.default,
@@ -180,7 +180,7 @@ class ModelSignature:
     outputs: Schema | None = None
     params: ParamSchema | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "inputs": self.inputs.to_json() if self.inputs is not None else None,
             "outputs": self.outputs.to_json() if self.outputs is not None else None,

@@ -141,7 +141,7 @@ def categorical_drift(reference: Mapping[str, Any], values: Any) -> dict[str, An
     return result
 
 
-def column_drift(reference: Mapping[str, Any], values: Any) -> dict[str, Any]:
+def column_drift(reference: Mapping[str, Any], values: Any) -> dict[str, object]:
     result = (numeric_drift if reference["type"] == "numeric" else categorical_drift)(reference, values)
     result["missing_change"] = result["missing"] - float(reference.get("missing", 0.0))
     return result

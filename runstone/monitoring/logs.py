@@ -175,7 +175,7 @@ def from_parquet(data: bytes) -> pa.Table:
 _WIRE_TYPES: dict[str, Any] = {}
 
 
-def wire_types() -> dict[str, Any]:
+def wire_types() -> dict[str, object]:
     import pyarrow as pa
 
     if not _WIRE_TYPES:

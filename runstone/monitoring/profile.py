@@ -91,7 +91,7 @@ def category_counts(values: Any) -> tuple[dict[str, int], int]:
     return merged, len(array) - sum(merged.values())
 
 
-def numeric_profile(values: Any) -> dict[str, Any]:
+def numeric_profile(values: Any) -> dict[str, object]:
     import numpy as np
 
     numbers = as_numbers(values)
@@ -116,7 +116,7 @@ def numeric_profile(values: Any) -> dict[str, Any]:
     return result
 
 
-def categorical_profile(values: Any) -> dict[str, Any]:
+def categorical_profile(values: Any) -> dict[str, object]:
     from collections import Counter
 
     found, missing = category_counts(values)
@@ -145,7 +145,7 @@ def is_discrete(values: Any) -> bool:
     return bool(len(present)) and bool(np.all(present == np.round(present))) and len(np.unique(present)) <= DISCRETE
 
 
-def column_profile(values: Any, kind: str | None = None) -> dict[str, Any]:
+def column_profile(values: Any, kind: str | None = None) -> dict[str, object]:
     kind = kind or column_kind(values)
     if kind == "numeric" and is_discrete(values):
         kind = "categorical"
@@ -175,7 +175,7 @@ def build_profile(
     outputs: Sequence[Any] | None = None,
     quality: Mapping[str, float] | None = None,
     task: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The profile of a pandas DataFrame of model inputs (and the model's outputs on it)."""
     if not hasattr(frame, "columns"):
         raise InvalidInput("A reference profile is computed from a table of named columns.")

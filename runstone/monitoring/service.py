@@ -99,7 +99,7 @@ class MonitoringService:
         names = [spec.get("name") for spec in specs if isinstance(spec, Mapping)]
         return [str(n) for n in names] if names and all(names) else None
 
-    def training_dataset(self, name: str, ref: str | int) -> dict[str, Any]:
+    def training_dataset(self, name: str, ref: str | int) -> dict[str, object]:
         """The dataset recorded (``log_input``) on the run that produced the version."""
         with self.ctx.transaction() as s:
             model, number = self._version(s, name, ref)
@@ -377,7 +377,7 @@ class MonitoringService:
         return {"labelled": len(rows)}
 
     # ------------------------------------------------------------------ windows
-    def compute(self, name: str, ref: str | int, start: int, end: int) -> dict[str, Any]:
+    def compute(self, name: str, ref: str | int, start: int, end: int) -> dict[str, object]:
         """One window's analysis, computed now (not stored)."""
         if end <= start:
             raise InvalidInput("A window ends after it starts.")
@@ -547,7 +547,7 @@ class MonitoringService:
         return {"files": len(old), "requests": requests}
 
 
-def _dataset_json(dataset: Any) -> dict[str, Any]:
+def _dataset_json(dataset: Any) -> dict[str, object]:
     return {
         "name": dataset.name,
         "digest": dataset.digest,

@@ -52,7 +52,7 @@ def analyze(
     labelled: Sequence[tuple[Any, Any]],
     *,
     span: tuple[int, int],
-) -> dict[str, Any]:
+) -> dict[str, object]:
     import numpy as np
     import pyarrow.compute as pc
 
@@ -74,7 +74,7 @@ def analyze(
         if profile is not None:
             good = table.filter(ok) if not ok.all() else table
 
-            def drift_of(item: tuple[str, Any]) -> dict[str, Any]:
+            def drift_of(item: tuple[str, Any]) -> dict[str, object]:
                 name, reference = item
                 column = INPUT_PREFIX + name
                 if column in good.column_names:

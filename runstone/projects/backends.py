@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from runstone.errors import InvalidInput, InvalidState
 
 
-def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
+def run_trial(spec: dict[str, Any]) -> dict[str, object]:
     """Run one trial (on whichever machine calls it) and say how it ended."""
     from runstone.projects import runner
     from runstone.projects.source import open_project
@@ -52,7 +52,7 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
 class Backend(Protocol):
     def submit(self, spec: dict[str, Any]) -> Any: ...
     def done(self, handle: Any) -> bool: ...
-    def result(self, handle: Any) -> dict[str, Any]: ...
+    def result(self, handle: Any) -> dict[str, object]: ...
     def close(self) -> None: ...
 
 
@@ -68,7 +68,7 @@ class LocalBackend:
     def done(self, handle: Any) -> bool:
         return bool(handle.done())
 
-    def result(self, handle: Any) -> dict[str, Any]:
+    def result(self, handle: Any) -> dict[str, object]:
         return handle.result()
 
     def close(self) -> None:
@@ -95,7 +95,7 @@ class DaskBackend:
     def done(self, handle: Any) -> bool:
         return bool(handle.done())
 
-    def result(self, handle: Any) -> dict[str, Any]:
+    def result(self, handle: Any) -> dict[str, object]:
         return handle.result()
 
     def close(self) -> None:
@@ -134,7 +134,7 @@ class RayBackend:
         ready, _ = self.ray.wait([handle], timeout=0)
         return bool(ready)
 
-    def result(self, handle: Any) -> dict[str, Any]:
+    def result(self, handle: Any) -> dict[str, object]:
         return self.ray.get(handle)
 
     def close(self) -> None:

@@ -19,7 +19,6 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from runstone.config import Settings
 from runstone.entities import Run
@@ -285,5 +284,5 @@ def reproduce(
         return verdict
 
 
-def describe(verdict: Verdict) -> dict[str, Any]:
+def describe(verdict: Verdict) -> dict[str, object]:
     return verdict.to_dict() | {"summary": verdict.summary()}

@@ -77,7 +77,7 @@ class Prepared:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def machine() -> dict[str, Any]:
+def machine() -> dict[str, object]:
     """CPU, cores, memory and operating system of this machine."""
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):

@@ -93,7 +93,7 @@ class Verdict:
     def changed_inputs(self) -> list[str]:
         return [d.name for d in self.differences if d.kind == "input"]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
     @classmethod

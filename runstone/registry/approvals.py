@@ -292,7 +292,7 @@ def _finite(metrics: Mapping[str, float]) -> dict[str, float | str]:
     return {k: (v if math.isfinite(v) else str(v)) for k, v in metrics.items()}
 
 
-def _gate_result(gate: Gate, candidate: Mapping[str, float], holder: Mapping[str, float] | None) -> dict[str, Any]:
+def _gate_result(gate: Gate, candidate: Mapping[str, float], holder: Mapping[str, float] | None) -> dict[str, object]:
     value = candidate.get(gate.metric)
     if gate.compare_to == "current":
         if holder is None:

@@ -50,7 +50,7 @@ class PrefixGrantIn(Model):
     permission: str = "READ"
 
 
-def user_public(u: User, groups: list[str] | None = None) -> dict[str, Any]:
+def user_public(u: User, groups: list[str] | None = None) -> dict[str, object]:
     out: dict[str, Any] = {
         "name": u.name,
         "kind": u.kind,
@@ -63,7 +63,7 @@ def user_public(u: User, groups: list[str] | None = None) -> dict[str, Any]:
     return out
 
 
-def token_public(t: ApiToken) -> dict[str, Any]:
+def token_public(t: ApiToken) -> dict[str, object]:
     return dict(t.__dict__)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from runstone.entities import Deployment
 from runstone.schemas.common import Model, Public, build
 
@@ -16,7 +14,7 @@ class DeploymentCreate(Model):
     description: str = ""
 
 
-def deployment_public(d: Deployment) -> dict[str, Any]:
+def deployment_public(d: Deployment) -> dict[str, object]:
     return {**d.__dict__, "active": d.active}
 
 

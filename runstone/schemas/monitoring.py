@@ -34,19 +34,19 @@ class RetrainingUpdate(Model):
     action_note: str | None = None
 
 
-def profile_public(p: StoredProfile) -> dict[str, Any]:
+def profile_public(p: StoredProfile) -> dict[str, object]:
     return {**p.__dict__, "version": str(p.version)}
 
 
-def window_public(w: Window) -> dict[str, Any]:
+def window_public(w: Window) -> dict[str, object]:
     return {**w.__dict__, "version": str(w.version)}
 
 
-def rule_public(r: Rule) -> dict[str, Any]:
+def rule_public(r: Rule) -> dict[str, object]:
     return dict(r.__dict__)
 
 
-def alert_public(a: Alert) -> dict[str, Any]:
+def alert_public(a: Alert) -> dict[str, object]:
     return {
         **a.__dict__,
         "version": str(a.version),

@@ -113,33 +113,33 @@ class WebhookCreate(Model):
     secret: str | None = None
 
 
-def version_public(v: ModelVersion) -> dict[str, Any]:
+def version_public(v: ModelVersion) -> dict[str, object]:
     return dict(v.__dict__)
 
 
-def model_public(m: RegisteredModel) -> dict[str, Any]:
+def model_public(m: RegisteredModel) -> dict[str, object]:
     out = dict(m.__dict__)
     out["latest_versions"] = [version_public(v) for v in m.latest_versions]
     return out
 
 
-def assignment_public(a: Assignment) -> dict[str, Any]:
+def assignment_public(a: Assignment) -> dict[str, object]:
     return dict(a.__dict__)
 
 
-def request_public(r: ApprovalRequest) -> dict[str, Any]:
+def request_public(r: ApprovalRequest) -> dict[str, object]:
     out = dict(r.__dict__)
     out["approvals"] = [dict(a.__dict__) for a in r.approvals]
     return out
 
 
-def policy_public(p: Policy) -> dict[str, Any]:
+def policy_public(p: Policy) -> dict[str, object]:
     out = dict(p.__dict__)
     out["gates"] = [dict(g.__dict__) for g in p.gates]
     return out
 
 
-def webhook_public(w: Webhook) -> dict[str, Any]:
+def webhook_public(w: Webhook) -> dict[str, object]:
     return dict(w.__dict__)
 
 

@@ -47,7 +47,7 @@ class ExperimentSearch(Model):
     page_token: str | None = None
 
 
-def experiment_public(e: Experiment, run_count: int | None = None) -> dict[str, Any]:
+def experiment_public(e: Experiment, run_count: int | None = None) -> dict[str, object]:
     out: dict[str, Any] = {
         "experiment_id": e.experiment_id,
         "name": e.name,
@@ -201,7 +201,7 @@ class ReportUpdate(Model):
     body: str | None = None
 
 
-def report_public(r: Report) -> dict[str, Any]:
+def report_public(r: Report) -> dict[str, object]:
     return {
         "report_id": r.report_id,
         "title": r.title,
@@ -216,7 +216,7 @@ def report_public(r: Report) -> dict[str, Any]:
     }
 
 
-def saved_view_public(v: SavedView) -> dict[str, Any]:
+def saved_view_public(v: SavedView) -> dict[str, object]:
     return {
         "view_id": v.view_id,
         "experiment_id": v.experiment_id,
@@ -228,7 +228,7 @@ def saved_view_public(v: SavedView) -> dict[str, Any]:
     }
 
 
-def run_public(run: Run) -> dict[str, Any]:
+def run_public(run: Run) -> dict[str, object]:
     info = run.info
     return {
         "info": {
@@ -266,7 +266,7 @@ def run_public(run: Run) -> dict[str, Any]:
     }
 
 
-def history_public(h: MetricHistory) -> dict[str, Any]:
+def history_public(h: MetricHistory) -> dict[str, object]:
     return {
         "key": h.key,
         "steps": h.steps,
@@ -276,7 +276,7 @@ def history_public(h: MetricHistory) -> dict[str, Any]:
     }
 
 
-def file_public(f: FileInfo) -> dict[str, Any]:
+def file_public(f: FileInfo) -> dict[str, object]:
     out: dict[str, Any] = {"path": f.path, "is_dir": f.is_dir, "file_size": f.file_size}
     if f.sha256:
         out["sha256"] = f.sha256

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runstone.sdk.remote import Transport
@@ -65,7 +65,7 @@ class HttpAccess:
 
 def _grant(
     resource_type: str, resource_id: str, principal_type: str, principal: str, permission: str | None
-) -> dict[str, Any]:
+) -> dict[str, object]:
     return {
         "resource_type": resource_type,
         "resource_id": resource_id,

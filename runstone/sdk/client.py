@@ -604,7 +604,7 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
 
         return PermissionService(self._ctx)
 
-    def verify_audit(self) -> dict[str, Any]:
+    def verify_audit(self) -> dict[str, object]:
         if self._http is not None:
             return self._http.audit_verify()
         from runstone.governance.audit import AuditService

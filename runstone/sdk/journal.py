@@ -144,7 +144,7 @@ def group_chunks(records: list[dict[str, Any]]) -> Iterator[Chunk]:
             metrics, params, tags = metrics[MAX_METRICS:], params[MAX_PARAMS:], tags[MAX_TAGS:]
 
 
-def log_record(seq: int, uri: str, run_id: str, metrics: Any, params: Any, tags: Any) -> dict[str, Any]:
+def log_record(seq: int, uri: str, run_id: str, metrics: Any, params: Any, tags: Any) -> dict[str, object]:
     record: dict[str, Any] = {"op": "log", "seq": seq, "uri": uri, "run": run_id}
     if metrics:
         record["m"] = [[m.key, float_out(m.value), m.timestamp, m.step] for m in metrics]

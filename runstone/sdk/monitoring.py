@@ -54,7 +54,7 @@ class HttpMonitoring:
     def get_profile(self, name: str, ref: str | int) -> StoredProfile:
         return _profile(self.t.json("GET", self._v(name, ref) + "/profile")["profile"])
 
-    def training_dataset(self, name: str, ref: str | int) -> dict[str, Any]:
+    def training_dataset(self, name: str, ref: str | int) -> dict[str, object]:
         return dict(self.t.json("GET", self._v(name, ref) + "/dataset"))
 
     def ingest(self, name: str, ref: str | int, data: bytes) -> dict[str, int]:
@@ -71,7 +71,7 @@ class HttpMonitoring:
         body = {"request_ids": list(request_ids), "labels": list(labels), "model": model}
         return dict(self.t.json("POST", "/api/v1/monitoring/labels", json=body, idempotent=True))
 
-    def compute(self, name: str, ref: str | int, start: int, end: int) -> dict[str, Any]:
+    def compute(self, name: str, ref: str | int, start: int, end: int) -> dict[str, object]:
         params = {"start": start, "end": end}
         return dict(self.t.json("GET", self._v(name, ref) + "/compute", params=params)["window"])
 

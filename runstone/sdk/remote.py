@@ -397,7 +397,7 @@ class HttpTracking:
             self.t.json("GET", "/api/v1/audit", params={k: v for k, v in params.items() if v is not None})["events"]
         )
 
-    def audit_verify(self) -> dict[str, Any]:
+    def audit_verify(self) -> dict[str, object]:
         return dict(self.t.json("GET", "/api/v1/audit/verify"))
 
 

@@ -6,7 +6,6 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
 import orjson
 from prometheus_client import Counter, Histogram
@@ -46,7 +45,7 @@ class RequestStats:
         return self.exporter.render()
 
 
-def _too_large(limit: int, request_id: str, mlflow: bool) -> dict[str, Any]:
+def _too_large(limit: int, request_id: str, mlflow: bool) -> dict[str, object]:
     message = f"Request body is larger than the limit of {limit} bytes."
     if mlflow:  # MLflow's clients read errors in MLflow's envelope on MLflow's routes
         return {"error_code": "INVALID_PARAMETER_VALUE", "message": message}

@@ -419,7 +419,7 @@ class ScoringServer:
     async def version(self, request: Request) -> Response:
         return Response(VERSION, 200, media_type="text/plain")
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         primary = self.routes[0].current
         weights = [r.weight for r in self.options.traffic.routes]
         total = sum(weights)

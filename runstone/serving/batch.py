@@ -124,7 +124,7 @@ class Reader:
         yield from _rechunk(iter(reader), self.chunk_size)
 
 
-def prediction_columns(predictions: Any, rows: int, taken: set[str]) -> dict[str, Any]:
+def prediction_columns(predictions: Any, rows: int, taken: set[str]) -> dict[str, object]:
     """Arrow arrays of a chunk's predictions, by output column name."""
     import numpy as np
     import pyarrow as pa
@@ -175,7 +175,7 @@ class Writer:
             self._writer.close()
 
 
-def _arrow_types(schema: Schema | None) -> dict[str, Any]:
+def _arrow_types(schema: Schema | None) -> dict[str, object]:
     import pyarrow as pa
 
     if schema is None:

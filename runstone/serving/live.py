@@ -61,7 +61,7 @@ class Served:
     def input_schema(self) -> Schema | None:
         return self.model.metadata.get_input_schema()
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         signature = self.model.signature
         return {
             "model_uri": self.uri,

@@ -23,7 +23,7 @@ _JSON_TYPES: dict[str, dict[str, Any]] = {
 }
 
 
-def _column_type(spec: ColSpec) -> dict[str, Any]:
+def _column_type(spec: ColSpec) -> dict[str, object]:
     if spec.raw is not None:
         return {}
     return dict(_JSON_TYPES.get(spec.type, {}))
@@ -91,7 +91,7 @@ def _tensor_forms(schema: Schema) -> dict[str, dict[str, Any]]:
     return {"inputs": body, "instances": rows}
 
 
-def _params(signature: ModelSignature | None) -> dict[str, Any]:
+def _params(signature: ModelSignature | None) -> dict[str, object]:
     if signature is None or signature.params is None:
         return {"type": "object", "description": "The model declares no params; any given are ignored."}
     properties = {}
@@ -103,7 +103,7 @@ def _params(signature: ModelSignature | None) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
-def document(signature: ModelSignature | None, *, title: str, version: str) -> dict[str, Any]:
+def document(signature: ModelSignature | None, *, title: str, version: str) -> dict[str, object]:
     inputs = signature.inputs if signature is not None else None
     forms = _tensor_forms(inputs) if inputs is not None and inputs.is_tensor else _table_forms(inputs)
     params = _params(signature)

@@ -48,7 +48,7 @@ class TrafficPolicy:
     def single(cls, uri: str) -> TrafficPolicy:
         return cls((Route(uri, 100.0),))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         out: dict[str, Any] = {"routes": [{"model": r.model, "weight": r.weight} for r in self.routes]}
         if self.shadow is not None:
             out["shadow"] = {"model": self.shadow.model, "fraction": self.shadow.fraction}

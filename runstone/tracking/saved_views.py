@@ -49,7 +49,7 @@ def _state(state: Any) -> bytes:
     return encoded
 
 
-def _audit(view: SavedView) -> dict[str, Any]:
+def _audit(view: SavedView) -> dict[str, object]:
     return {"experiment_id": view.experiment_id, "name": view.name, "state": view.state}
 
 

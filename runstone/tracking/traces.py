@@ -67,7 +67,7 @@ def _check_pairs(pairs: Mapping[str, str], what: str) -> dict[str, str]:
     return dict(pairs)
 
 
-def _check_span(span: object, i: int) -> dict[str, Any]:
+def _check_span(span: object, i: int) -> dict[str, object]:
     if not isinstance(span, dict):
         raise InvalidInput(f"spans[{i}] must be an object.")
     if not isinstance(span.get("span_id"), str) or not span["span_id"]:

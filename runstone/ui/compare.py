@@ -184,7 +184,7 @@ def compare_page(
     )
 
 
-def _history_public(points: Any) -> dict[str, Any]:
+def _history_public(points: Any) -> dict[str, object]:
     return {
         "steps": points.steps,
         "timestamps": points.timestamps,

@@ -20,7 +20,7 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=
 MAX_WINDOWS = 200
 
 
-def _chart_data(windows: list[Window], profile: dict[str, Any] | None) -> dict[str, Any]:
+def _chart_data(windows: list[Window], profile: dict[str, Any] | None) -> dict[str, object]:
     """Compact JSON for monitoring.js: windows oldest first, per-feature PSI and verdicts."""
     ordered = sorted(windows, key=lambda w: (w.start_time, w.version))
     features = sorted({name for w in ordered for name in (w.result or {}).get("features", {})})

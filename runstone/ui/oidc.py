@@ -129,7 +129,7 @@ def callback(request: Request, state: str = "", code: str = "", error: str = "")
     return response
 
 
-def _id_token_claims(settings: Settings, code: str, verifier: str, nonce: str) -> dict[str, Any]:
+def _id_token_claims(settings: Settings, code: str, verifier: str, nonce: str) -> dict[str, object]:
     import requests
     from authlib.integrations.base_client.errors import OAuthError
     from joserfc import jwt

@@ -35,7 +35,7 @@ def page_url(view: SavedView) -> str:
     return f"/ui/experiments/{view.experiment_id}?{urllib.parse.urlencode(pairs)}"
 
 
-def _state(query: str, workspace: str) -> dict[str, Any]:
+def _state(query: str, workspace: str) -> dict[str, object]:
     settings: Any = {}
     if workspace.strip():
         try:

@@ -7,7 +7,7 @@ panels at once (many runs x many keys, downsampled by the same read as the run p
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -26,7 +26,7 @@ Browse = Annotated[BrowseService, Depends(browse)]
 MAX_PANEL_POINTS = 5000
 
 
-def _points(h: MetricHistory) -> dict[str, Any]:
+def _points(h: MetricHistory) -> dict[str, object]:
     return {"steps": h.steps, "timestamps": h.timestamps, "values": h.values, "downsampled": h.downsampled}
 
 
@@ -52,7 +52,7 @@ def history_grid(
     return json_response({"keys": {k: {r: _points(h) for r, h in runs.items()} for k, runs in found.items()}})
 
 
-def _group_public(group: RunGroup, names: list[str]) -> dict[str, Any]:
+def _group_public(group: RunGroup, names: list[str]) -> dict[str, object]:
     label = ", ".join(
         f"{n.partition('.')[2]}={'(none)' if v is None else v}" for n, v in zip(names, group.values, strict=True)
     )

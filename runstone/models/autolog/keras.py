@@ -54,7 +54,7 @@ def autolog(
     patching.patch(FLAVOR, keras.Model, "fit", _make_fit)
 
 
-def _params(arguments: dict[str, Any], model: Any) -> dict[str, Any]:
+def _params(arguments: dict[str, Any], model: Any) -> dict[str, object]:
     params = {k: v for k, v in arguments.items() if k not in _NOT_PARAMS and k != "kwargs"}
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:

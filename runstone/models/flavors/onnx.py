@@ -125,7 +125,7 @@ class _Predictor:
         dtype = _NUMPY_OF_ORT.get(ort_type)
         return array.astype(dtype) if dtype and array.dtype != np.dtype(dtype) else array
 
-    def _feed(self, data: Any) -> dict[str, Any]:
+    def _feed(self, data: Any) -> dict[str, object]:
         names = [i.name for i in self.inputs]
         types = {i.name: i.type for i in self.inputs}
         if isinstance(data, Mapping):

@@ -54,7 +54,7 @@ class PythonModel:
         raise NotImplementedError
 
 
-def _copy_artifacts(target: Path, artifacts: Mapping[str, str | os.PathLike[str]] | None) -> dict[str, Any]:
+def _copy_artifacts(target: Path, artifacts: Mapping[str, str | os.PathLike[str]] | None) -> dict[str, dict[str, str]]:
     if not artifacts:
         return {}
     folder = target / ARTIFACTS_DIR

@@ -98,7 +98,7 @@ def download(path: str, artifacts: Artifacts, models: LoggedModels) -> FileRespo
 
 @router.put("/artifacts/{path:path}")
 @needs(Permission.EDIT, "artifact_path", "path")
-async def upload(path: str, request: Request, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
+async def upload(path: str, request: Request, artifacts: Artifacts, models: LoggedModels) -> dict[str, object]:
     limit: int = request.app.state.settings.max_artifact_bytes
     uploads.check_declared(request, limit)
     target = await run_in_threadpool(target_of, path, artifacts, models)
@@ -115,7 +115,7 @@ async def upload(path: str, request: Request, artifacts: Artifacts, models: Logg
 
 @router.get("/artifacts")
 @needs(Permission.READ, "artifact_path", "path")
-def list_artifacts(msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
+def list_artifacts(msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict[str, object]:
     target = resolve(msg.string("path") or "", artifacts, models)
     if target is None:
         return {}
@@ -129,7 +129,7 @@ def list_artifacts(msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict
 
 @router.delete("/artifacts/{path:path}")
 @needs(Permission.EDIT, "artifact_path", "path")
-def delete(path: str, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
+def delete(path: str, artifacts: Artifacts, models: LoggedModels) -> dict[str, object]:
     target = target_of(path, artifacts, models)
     if target.kind == "run":
         artifacts.delete_artifacts(target.id, target.path)

@@ -20,7 +20,7 @@ router = APIRouter(route_class=MlflowRoute, default_response_class=JSON, include
 
 @router.post("/experiments/create")
 @signed_in
-def create_experiment(msg: Msg, service: Tracking) -> dict[str, Any]:
+def create_experiment(msg: Msg, service: Tracking) -> dict[str, object]:
     name = msg.required("name")
     if msg.string("artifact_location"):
         raise InvalidInput(
@@ -32,7 +32,7 @@ def create_experiment(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 @router.api_route("/experiments/search", methods=["GET", "POST"])
 @signed_in
-def search_experiments(msg: Msg, service: Tracking) -> dict[str, Any]:
+def search_experiments(msg: Msg, service: Tracking) -> dict[str, object]:
     max_results = msg.integer("max_results", default=1000)
     if max_results is not None and not 1 <= max_results <= MAX_RESULTS:
         raise invalid("max_results", max_results, f"It must be between 1 and {MAX_RESULTS}.")
@@ -53,34 +53,34 @@ def search_experiments(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 @router.get("/experiments/get")
 @needs(Permission.READ, "experiment", "experiment_id")
-def get_experiment(msg: Msg, service: Tracking) -> dict[str, Any]:
+def get_experiment(msg: Msg, service: Tracking) -> dict[str, object]:
     return {"experiment": translate.experiment(service.get_experiment(msg.required("experiment_id")), service.root)}
 
 
 @router.get("/experiments/get-by-name")
 @needs(Permission.READ, "experiment_name", "experiment_name")
-def get_experiment_by_name(msg: Msg, service: Tracking) -> dict[str, Any]:
+def get_experiment_by_name(msg: Msg, service: Tracking) -> dict[str, object]:
     experiment = service.get_experiment_by_name(msg.required("experiment_name"))
     return {"experiment": translate.experiment(experiment, service.root)}
 
 
 @router.post("/experiments/delete")
 @needs(Permission.MANAGE, "experiment", "experiment_id")
-def delete_experiment(msg: Msg, service: Tracking) -> dict[str, Any]:
+def delete_experiment(msg: Msg, service: Tracking) -> dict[str, object]:
     service.delete_experiment(msg.required("experiment_id"))
     return {}
 
 
 @router.post("/experiments/restore")
 @needs(Permission.MANAGE, "experiment", "experiment_id")
-def restore_experiment(msg: Msg, service: Tracking) -> dict[str, Any]:
+def restore_experiment(msg: Msg, service: Tracking) -> dict[str, object]:
     service.restore_experiment(msg.required("experiment_id"))
     return {}
 
 
 @router.post("/experiments/update")
 @needs(Permission.EDIT, "experiment", "experiment_id")
-def update_experiment(msg: Msg, service: Tracking) -> dict[str, Any]:
+def update_experiment(msg: Msg, service: Tracking) -> dict[str, object]:
     experiment_id = msg.required("experiment_id")
     new_name = msg.string("new_name")
     if new_name:
@@ -90,7 +90,7 @@ def update_experiment(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 @router.post("/experiments/set-experiment-tag")
 @needs(Permission.EDIT, "experiment", "experiment_id")
-def set_experiment_tag(msg: Msg, service: Tracking) -> dict[str, Any]:
+def set_experiment_tag(msg: Msg, service: Tracking) -> dict[str, object]:
     key = translate.tag_to_native(msg.required("key"))
     service.set_experiment_tag(msg.required("experiment_id"), key, msg.string("value", default="") or "")
     return {}
@@ -98,6 +98,6 @@ def set_experiment_tag(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 @router.post("/experiments/delete-experiment-tag")
 @needs(Permission.EDIT, "experiment", "experiment_id")
-def delete_experiment_tag(msg: Msg, service: Tracking) -> dict[str, Any]:
+def delete_experiment_tag(msg: Msg, service: Tracking) -> dict[str, object]:
     service.delete_experiment_tag(msg.required("experiment_id"), translate.tag_to_native(msg.required("key")))
     return {}

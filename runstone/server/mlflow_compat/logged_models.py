@@ -19,13 +19,13 @@ from runstone.server.routes.artifacts import file_response
 router = APIRouter(route_class=MlflowRoute, default_response_class=JSON, include_in_schema=False)
 
 
-def _model(models: LoggedModels, model: Any) -> dict[str, Any]:
+def _model(models: LoggedModels, model: Any) -> dict[str, object]:
     return {"model": translate.logged_model(model, models.root)}
 
 
 @router.post("/logged-models")
 @needs(Permission.EDIT, "experiment", "experiment_id")
-def create_logged_model(msg: Msg, models: LoggedModels) -> dict[str, Any]:
+def create_logged_model(msg: Msg, models: LoggedModels) -> dict[str, object]:
     model = models.create(
         msg.string("experiment_id"),
         name=msg.string("name") or None,
@@ -39,7 +39,7 @@ def create_logged_model(msg: Msg, models: LoggedModels) -> dict[str, Any]:
 
 @router.post("/logged-models/search")
 @needs(Permission.READ, "experiment", "experiment_ids")
-def search_logged_models(msg: Msg, models: LoggedModels) -> dict[str, Any]:
+def search_logged_models(msg: Msg, models: LoggedModels) -> dict[str, object]:
     datasets = []
     for i, d in enumerate(msg.objects("datasets")):
         if not d.get("dataset_name"):
@@ -71,13 +71,13 @@ def search_logged_models(msg: Msg, models: LoggedModels) -> dict[str, Any]:
 
 @router.get("/logged-models/{model_id}")
 @needs(Permission.READ, "logged_model", "model_id")
-def get_logged_model(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, Any]:
+def get_logged_model(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, object]:
     return _model(models, models.get(model_id, allow_deleted=msg.boolean("allow_deleted")))
 
 
 @router.patch("/logged-models/{model_id}")
 @needs(Permission.EDIT, "logged_model", "model_id")
-def finalize_logged_model(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, Any]:
+def finalize_logged_model(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, object]:
     status = msg.enum("status", LOGGED_MODEL_STATUSES, "")
     if not status:
         raise missing("status")
@@ -86,35 +86,35 @@ def finalize_logged_model(model_id: str, msg: Msg, models: LoggedModels) -> dict
 
 @router.delete("/logged-models/{model_id}")
 @needs(Permission.EDIT, "logged_model", "model_id")
-def delete_logged_model(model_id: str, models: LoggedModels) -> dict[str, Any]:
+def delete_logged_model(model_id: str, models: LoggedModels) -> dict[str, object]:
     models.delete(model_id)
     return {}
 
 
 @router.patch("/logged-models/{model_id}/tags")
 @needs(Permission.EDIT, "logged_model", "model_id")
-def set_logged_model_tags(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, Any]:
+def set_logged_model_tags(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, object]:
     models.set_tags(model_id, dict(msg.pairs("tags")))
     return {}
 
 
 @router.delete("/logged-models/{model_id}/tags/{tag_key:path}")
 @needs(Permission.EDIT, "logged_model", "model_id")
-def delete_logged_model_tag(model_id: str, tag_key: str, models: LoggedModels) -> dict[str, Any]:
+def delete_logged_model_tag(model_id: str, tag_key: str, models: LoggedModels) -> dict[str, object]:
     models.delete_tag(model_id, tag_key)
     return {}
 
 
 @router.post("/logged-models/{model_id}/params")
 @needs(Permission.EDIT, "logged_model", "model_id")
-def log_logged_model_params(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, Any]:
+def log_logged_model_params(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, object]:
     models.log_params(model_id, dict(msg.pairs("params")))
     return {}
 
 
 @router.get("/logged-models/{model_id}/artifacts/directories")
 @needs(Permission.READ, "logged_model", "model_id")
-def list_logged_model_artifacts(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, Any]:
+def list_logged_model_artifacts(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, object]:
     path = (msg.string("artifact_directory_path") or "").strip("/")
     files = file_entries(models.list_artifacts(model_id, path), path, basenames=False)
     out: dict[str, Any] = {"root_uri": translate.artifacts_uri(models.get(model_id).artifact_location, models.root)}

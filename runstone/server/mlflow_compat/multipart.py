@@ -55,7 +55,7 @@ def _number(value: Any, name: str) -> int:
 # ------------------------------------------------------------------ create
 def create(
     target: Target, msg: Message, artifacts: ArtifactService, models: LoggedModelService, part_url: str
-) -> dict[str, Any]:
+) -> dict[str, object]:
     path = _file_path(target, msg.required("path"))
     num_parts = msg.integer("num_parts", default=1)
     assert num_parts is not None
@@ -71,7 +71,9 @@ def create(
 
 @router.post("/mpu/create/{path:path}")
 @needs(Permission.EDIT, "artifact_path", "path")
-def create_upload(path: str, request: Request, msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
+def create_upload(
+    path: str, request: Request, msg: Msg, artifacts: Artifacts, models: LoggedModels
+) -> dict[str, object]:
     target = target_of(path, artifacts, models)
     # Parts go back to this server, at the URL the operator configured (or the address it listens
     # on): never one taken from the request's Host header, which the client chose.
@@ -103,7 +105,7 @@ async def upload_part(path: str, request: Request, artifacts: Artifacts, models:
 # ------------------------------------------------------------------ complete, abort
 def complete(
     target: Target, msg: Message, artifacts: ArtifactService, models: LoggedModelService, limit: int
-) -> dict[str, Any]:
+) -> dict[str, object]:
     service = MultipartUploads(artifacts, models)
     upload_id = msg.required("upload_id")
     upload = service.get(_owner(target), upload_id)
@@ -129,13 +131,13 @@ def complete(
 @needs(Permission.EDIT, "artifact_path", "path")
 def complete_upload(
     path: str, request: Request, msg: Msg, artifacts: Artifacts, models: LoggedModels
-) -> dict[str, Any]:
+) -> dict[str, object]:
     limit: int = request.app.state.settings.max_artifact_bytes
     return complete(target_of(path, artifacts, models), msg, artifacts, models, limit)
 
 
 @router.post("/mpu/abort/{path:path}")
 @needs(Permission.EDIT, "artifact_path", "path")
-def abort_upload(path: str, msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict[str, Any]:
+def abort_upload(path: str, msg: Msg, artifacts: Artifacts, models: LoggedModels) -> dict[str, object]:
     MultipartUploads(artifacts, models).abort(_owner(target_of(path, artifacts, models)), msg.required("upload_id"))
     return {}

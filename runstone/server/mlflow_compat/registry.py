@@ -55,7 +55,7 @@ def _versions(items: Any) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ registered models
 @router.post("/registered-models/create")
 @signed_in
-def create_registered_model(msg: Msg, registry: Registry) -> dict[str, Any]:
+def create_registered_model(msg: Msg, registry: Registry) -> dict[str, object]:
     tags = dict(msg.pairs("tags"))
     prompts.refuse_prompt_model(tags)
     model = registry.create_registered_model(msg.required("name"), msg.string("description") or "", tags)
@@ -64,14 +64,14 @@ def create_registered_model(msg: Msg, registry: Registry) -> dict[str, Any]:
 
 @router.post("/registered-models/rename")
 @needs(Permission.MANAGE, "model", "name")
-def rename_registered_model(msg: Msg, registry: Registry) -> dict[str, Any]:
+def rename_registered_model(msg: Msg, registry: Registry) -> dict[str, object]:
     model = registry.rename_registered_model(msg.required("name"), msg.required("new_name"))
     return {"registered_model": translate.registered_model(model)}
 
 
 @router.patch("/registered-models/update")
 @needs(Permission.EDIT, "model", "name")
-def update_registered_model(msg: Msg, registry: Registry) -> dict[str, Any]:
+def update_registered_model(msg: Msg, registry: Registry) -> dict[str, object]:
     name = msg.required("name")
     description = msg.string("description")
     model = registry.update_registered_model(name, description) if description is not None else None
@@ -80,20 +80,20 @@ def update_registered_model(msg: Msg, registry: Registry) -> dict[str, Any]:
 
 @router.delete("/registered-models/delete")
 @needs(Permission.MANAGE, "model", "name")
-def delete_registered_model(msg: Msg, registry: Registry) -> dict[str, Any]:
+def delete_registered_model(msg: Msg, registry: Registry) -> dict[str, object]:
     registry.delete_registered_model(msg.required("name"))
     return {}
 
 
 @router.get("/registered-models/get")
 @needs(Permission.READ, "model", "name")
-def get_registered_model(msg: Msg, registry: Registry) -> dict[str, Any]:
+def get_registered_model(msg: Msg, registry: Registry) -> dict[str, object]:
     return {"registered_model": translate.registered_model(registry.get_registered_model(msg.required("name")))}
 
 
 @router.get("/registered-models/search")
 @signed_in
-def search_registered_models(msg: Msg, registry: Registry) -> dict[str, Any]:
+def search_registered_models(msg: Msg, registry: Registry) -> dict[str, object]:
     filter_string, nothing = translate.registered_model_filter(msg.string("filter"))
     if nothing:
         return {}
@@ -110,42 +110,42 @@ def search_registered_models(msg: Msg, registry: Registry) -> dict[str, Any]:
 
 @router.api_route("/registered-models/get-latest-versions", methods=["GET", "POST"])
 @needs(Permission.READ, "model", "name")
-def get_latest_versions(msg: Msg, registry: Registry) -> dict[str, Any]:
+def get_latest_versions(msg: Msg, registry: Registry) -> dict[str, object]:
     versions = registry.get_latest_versions(msg.required("name"), msg.strings("stages") or None)
     return {"model_versions": _versions(versions)} if versions else {}
 
 
 @router.post("/registered-models/set-tag")
 @needs(Permission.EDIT, "model", "name")
-def set_registered_model_tag(msg: Msg, registry: Registry) -> dict[str, Any]:
+def set_registered_model_tag(msg: Msg, registry: Registry) -> dict[str, object]:
     registry.set_registered_model_tag(msg.required("name"), msg.required("key"), msg.string("value") or "")
     return {}
 
 
 @router.delete("/registered-models/delete-tag")
 @needs(Permission.EDIT, "model", "name")
-def delete_registered_model_tag(msg: Msg, registry: Registry) -> dict[str, Any]:
+def delete_registered_model_tag(msg: Msg, registry: Registry) -> dict[str, object]:
     registry.delete_registered_model_tag(msg.required("name"), msg.required("key"))
     return {}
 
 
 @router.post("/registered-models/alias")
 @needs(Permission.EDIT, "model", "name")
-def set_alias(msg: Msg, registry: Registry) -> dict[str, Any]:
+def set_alias(msg: Msg, registry: Registry) -> dict[str, object]:
     registry.set_registered_model_alias(msg.required("name"), msg.required("alias"), _version(msg))
     return {}
 
 
 @router.delete("/registered-models/alias")
 @needs(Permission.EDIT, "model", "name")
-def delete_alias(msg: Msg, registry: Registry) -> dict[str, Any]:
+def delete_alias(msg: Msg, registry: Registry) -> dict[str, object]:
     registry.delete_registered_model_alias(msg.required("name"), msg.required("alias"))
     return {}
 
 
 @router.get("/registered-models/alias")
 @needs(Permission.READ, "model", "name")
-def get_model_version_by_alias(msg: Msg, registry: Registry) -> dict[str, Any]:
+def get_model_version_by_alias(msg: Msg, registry: Registry) -> dict[str, object]:
     version = registry.get_model_version_by_alias(msg.required("name"), msg.required("alias"))
     return {"model_version": translate.model_version(version)}
 
@@ -155,7 +155,7 @@ def get_model_version_by_alias(msg: Msg, registry: Registry) -> dict[str, Any]:
 @needs(Permission.EDIT, "model", "name")
 @needs(Permission.READ, "run", "run_id", optional=True)
 @needs(Permission.READ, "model_source", "source", optional=True)
-def create_model_version(msg: Msg, registry: Registry) -> dict[str, Any]:
+def create_model_version(msg: Msg, registry: Registry) -> dict[str, object]:
     model_id = msg.string("model_id") or None
     source = msg.string("source") or ""
     if not source and not model_id:
@@ -174,7 +174,7 @@ def create_model_version(msg: Msg, registry: Registry) -> dict[str, Any]:
 
 @router.patch("/model-versions/update")
 @needs(Permission.EDIT, "model", "name")
-def update_model_version(msg: Msg, registry: Registry) -> dict[str, Any]:
+def update_model_version(msg: Msg, registry: Registry) -> dict[str, object]:
     name, version = msg.required("name"), _version(msg)
     description = msg.string("description")
     updated = (
@@ -187,7 +187,7 @@ def update_model_version(msg: Msg, registry: Registry) -> dict[str, Any]:
 
 @router.post("/model-versions/transition-stage")
 @needs(Permission.EDIT, "model", "name")
-def transition_stage(msg: Msg, registry: Registry) -> dict[str, Any]:
+def transition_stage(msg: Msg, registry: Registry) -> dict[str, object]:
     version = registry.transition_model_version_stage(
         msg.required("name"),
         _version(msg),
@@ -199,20 +199,20 @@ def transition_stage(msg: Msg, registry: Registry) -> dict[str, Any]:
 
 @router.delete("/model-versions/delete")
 @needs(Permission.MANAGE, "model", "name")
-def delete_model_version(msg: Msg, registry: Registry) -> dict[str, Any]:
+def delete_model_version(msg: Msg, registry: Registry) -> dict[str, object]:
     registry.delete_model_version(msg.required("name"), _version(msg))
     return {}
 
 
 @router.get("/model-versions/get")
 @needs(Permission.READ, "model", "name")
-def get_model_version(msg: Msg, registry: Registry) -> dict[str, Any]:
+def get_model_version(msg: Msg, registry: Registry) -> dict[str, object]:
     return {"model_version": translate.model_version(registry.get_model_version(msg.required("name"), _version(msg)))}
 
 
 @router.get("/model-versions/search")
 @signed_in
-def search_model_versions(msg: Msg, registry: Registry) -> dict[str, Any]:
+def search_model_versions(msg: Msg, registry: Registry) -> dict[str, object]:
     page = registry.search_model_versions(
         msg.string("filter"), msg.integer("max_results"), msg.strings("order_by"), msg.string("page_token") or None
     )
@@ -226,7 +226,7 @@ def search_model_versions(msg: Msg, registry: Registry) -> dict[str, Any]:
 
 @router.get("/model-versions/get-download-uri")
 @needs(Permission.READ, "model", "name")
-def get_download_uri(msg: Msg, registry: Registry, models: LoggedModels) -> dict[str, Any]:
+def get_download_uri(msg: Msg, registry: Registry, models: LoggedModels) -> dict[str, object]:
     version = registry.get_model_version(msg.required("name"), _version(msg))
     root = registry.tracking.root
     if model_id := translate.logged_model_of(version.source):
@@ -240,13 +240,13 @@ def get_download_uri(msg: Msg, registry: Registry, models: LoggedModels) -> dict
 
 @router.post("/model-versions/set-tag")
 @needs(Permission.EDIT, "model", "name")
-def set_model_version_tag(msg: Msg, registry: Registry) -> dict[str, Any]:
+def set_model_version_tag(msg: Msg, registry: Registry) -> dict[str, object]:
     registry.set_model_version_tag(msg.required("name"), _version(msg), msg.required("key"), msg.string("value") or "")
     return {}
 
 
 @router.delete("/model-versions/delete-tag")
 @needs(Permission.EDIT, "model", "name")
-def delete_model_version_tag(msg: Msg, registry: Registry) -> dict[str, Any]:
+def delete_model_version_tag(msg: Msg, registry: Registry) -> dict[str, object]:
     registry.delete_model_version_tag(msg.required("name"), _version(msg), msg.required("key"))
     return {}

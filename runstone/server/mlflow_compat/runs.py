@@ -34,7 +34,7 @@ MAX_POINTS_PER_RUN = limits.MLFLOW_MAX_POINTS_PER_RUN
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 
 
-def _run_json(run: Run, root: str, models: LoggedModels) -> dict[str, Any]:
+def _run_json(run: Run, root: str, models: LoggedModels) -> dict[str, object]:
     links = models.links_for_runs([run.info.run_id]).get(run.info.run_id, RunModelLinks())
     return translate.run(run, root, links)
 
@@ -62,7 +62,7 @@ def _check_limit(what: str, limit: int, count: int) -> None:
 # ------------------------------------------------------------------ runs
 @router.post("/runs/create")
 @needs(Permission.EDIT, "experiment", "experiment_id", "default:0")
-def create_run(msg: Msg, service: Tracking) -> dict[str, Any]:
+def create_run(msg: Msg, service: Tracking) -> dict[str, object]:
     tags, tag_name = _split_tags(msg.pairs("tags"))
     user = msg.string("user_id") or tags.get(native.USER)
     run = service.create_run(
@@ -77,13 +77,13 @@ def create_run(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 @router.get("/runs/get")
 @needs(Permission.READ, "run", "run_id", "run_uuid")
-def get_run(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, Any]:
+def get_run(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, object]:
     return {"run": _run_json(service.get_run(msg.run_id()), service.root, models)}
 
 
 @router.post("/runs/update")
 @needs(Permission.EDIT, "run", "run_id", "run_uuid")
-def update_run(msg: Msg, service: Tracking) -> dict[str, Any]:
+def update_run(msg: Msg, service: Tracking) -> dict[str, object]:
     status = msg.enum("status", RUN_STATUSES, "") or None
     run = service.update_run(
         msg.run_id(), status=status, end_time=msg.integer("end_time"), run_name=msg.string("run_name") or None
@@ -93,7 +93,7 @@ def update_run(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 @router.post("/runs/delete")
 @needs(Permission.EDIT, "run", "run_id", "run_uuid")
-def delete_run(msg: Msg, service: Tracking) -> dict[str, Any]:
+def delete_run(msg: Msg, service: Tracking) -> dict[str, object]:
     # MLflow deletes a deleted run again without complaint; so does this route.
     service.delete_run(msg.run_id(), if_active=True)
     return {}
@@ -101,14 +101,14 @@ def delete_run(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 @router.post("/runs/restore")
 @needs(Permission.EDIT, "run", "run_id", "run_uuid")
-def restore_run(msg: Msg, service: Tracking) -> dict[str, Any]:
+def restore_run(msg: Msg, service: Tracking) -> dict[str, object]:
     service.restore_run(msg.run_id(), if_deleted=True)
     return {}
 
 
 @router.post("/runs/search")
 @needs(Permission.READ, "experiment", "experiment_ids")
-def search_runs(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, Any]:
+def search_runs(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, object]:
     max_results = msg.integer("max_results", default=1000)
     if max_results is not None and not 1 <= max_results <= MAX_RESULTS:
         raise invalid("max_results", max_results, f"It must be between 1 and {MAX_RESULTS}.")
@@ -186,7 +186,7 @@ def _log(
 
 @router.post("/runs/log-metric")
 @needs(Permission.EDIT, "run", "run_id", "run_uuid")
-def log_metric(msg: Msg, service: Tracking) -> dict[str, Any]:
+def log_metric(msg: Msg, service: Tracking) -> dict[str, object]:
     run_id = msg.run_id()
     entry = {
         name: msg.raw(name) for name in ("key", "value", "timestamp", "model_id", "dataset_name", "dataset_digest")
@@ -198,14 +198,14 @@ def log_metric(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 @router.post("/runs/log-parameter")
 @needs(Permission.EDIT, "run", "run_id", "run_uuid")
-def log_param(msg: Msg, service: Tracking) -> dict[str, Any]:
+def log_param(msg: Msg, service: Tracking) -> dict[str, object]:
     service.log_param(msg.run_id(), msg.required("key"), msg.string("value", default="") or "")
     return {}
 
 
 @router.post("/runs/set-tag")
 @needs(Permission.EDIT, "run", "run_id", "run_uuid")
-def set_tag(msg: Msg, service: Tracking) -> dict[str, Any]:
+def set_tag(msg: Msg, service: Tracking) -> dict[str, object]:
     run_id, key = msg.run_id(), msg.required("key")
     value = msg.string("value", default="") or ""
     if key == translate.RUN_NAME_TAG:
@@ -217,7 +217,7 @@ def set_tag(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 @router.post("/runs/delete-tag")
 @needs(Permission.EDIT, "run", "run_id", "run_uuid")
-def delete_tag(msg: Msg, service: Tracking) -> dict[str, Any]:
+def delete_tag(msg: Msg, service: Tracking) -> dict[str, object]:
     key = msg.required("key")
     if key == translate.RUN_NAME_TAG:
         raise InvalidInput(f"{translate.RUN_NAME_TAG} is the run's name: rename the run instead of deleting it.")
@@ -227,7 +227,7 @@ def delete_tag(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 @router.post("/runs/log-batch")
 @needs(Permission.EDIT, "run", "run_id", "run_uuid")
-def log_batch(msg: Msg, service: Tracking) -> dict[str, Any]:
+def log_batch(msg: Msg, service: Tracking) -> dict[str, object]:
     run_id = msg.run_id()
     metrics, params, tags = msg.objects("metrics"), msg.pairs("params"), msg.pairs("tags")
     _check_limit("metrics", MAX_METRICS_PER_BATCH, len(metrics))
@@ -240,7 +240,7 @@ def log_batch(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 @router.post("/runs/log-inputs")
 @needs(Permission.EDIT, "run", "run_id", "run_uuid")
-def log_inputs(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, Any]:
+def log_inputs(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, object]:
     run_id = msg.run_id()
     datasets = []
     for i, entry in enumerate(msg.objects("datasets")):
@@ -267,7 +267,7 @@ def log_inputs(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, A
 
 @router.post("/runs/outputs")
 @needs(Permission.EDIT, "run", "run_id", "run_uuid")
-def log_outputs(msg: Msg, models: LoggedModels) -> dict[str, Any]:
+def log_outputs(msg: Msg, models: LoggedModels) -> dict[str, object]:
     run_id = msg.run_id()
     outputs = []
     for i, entry in enumerate(msg.objects("models")):
@@ -280,7 +280,7 @@ def log_outputs(msg: Msg, models: LoggedModels) -> dict[str, Any]:
 
 @router.post("/runs/log-model")
 @needs(Permission.EDIT, "run", "run_id", "run_uuid")
-def log_model(msg: Msg, service: Tracking) -> dict[str, Any]:
+def log_model(msg: Msg, service: Tracking) -> dict[str, object]:
     """MLflow 2's record of a model logged in a run: appended to the run's model history tag."""
     run_id, raw = msg.run_id(), msg.required("model_json")
     try:
@@ -328,7 +328,7 @@ def _window(token: str | None) -> tuple[int | None, int]:
 
 @router.get("/metrics/get-history")
 @needs(Permission.READ, "run", "run_id", "run_uuid")
-def get_metric_history(msg: Msg, service: Tracking) -> dict[str, Any]:
+def get_metric_history(msg: Msg, service: Tracking) -> dict[str, object]:
     run_id, key = msg.run_id(), msg.required("metric_key")
     max_results = msg.integer("max_results")
     if max_results is not None and max_results <= 0:
@@ -360,7 +360,7 @@ def get_metric_history(msg: Msg, service: Tracking) -> dict[str, Any]:
 
 def _bulk(
     service: TrackingService, run_ids: list[str], key: str, max_results: int, start: int | None, end: int | None
-) -> dict[str, Any]:
+) -> dict[str, object]:
     metrics = []
     found = service.get_metric_histories(
         sorted(set(run_ids)), key, max_points=max(2, max_results), start_step=start, end_step=end
@@ -373,7 +373,7 @@ def _bulk(
 
 @router.get("/metrics/get-history-bulk-interval")
 @needs(Permission.READ, "run", "run_ids")
-def get_metric_history_bulk_interval(msg: Msg, service: Tracking) -> dict[str, Any]:
+def get_metric_history_bulk_interval(msg: Msg, service: Tracking) -> dict[str, object]:
     run_ids = msg.strings("run_ids")
     if not run_ids:
         raise missing("run_ids")
@@ -397,7 +397,7 @@ def get_metric_history_bulk_interval(msg: Msg, service: Tracking) -> dict[str, A
 
 @router.get("/metrics/get-history-bulk")
 @needs(Permission.READ, "run", "run_id")
-def get_metric_history_bulk(msg: Msg, service: Tracking) -> dict[str, Any]:
+def get_metric_history_bulk(msg: Msg, service: Tracking) -> dict[str, object]:
     run_ids = msg.strings("run_id")
     if not run_ids:
         raise missing("run_id")
@@ -412,7 +412,7 @@ def get_metric_history_bulk(msg: Msg, service: Tracking) -> dict[str, Any]:
 # ------------------------------------------------------------------ artifacts
 @router.get("/artifacts/list")
 @needs(Permission.READ, "run", "run_id", "run_uuid")
-def list_artifacts(msg: Msg, service: Artifacts, tracking: Tracking) -> dict[str, Any]:
+def list_artifacts(msg: Msg, service: Artifacts, tracking: Tracking) -> dict[str, object]:
     run_id = msg.run_id()
     # Only a trailing '/' is dropped: an absolute or traversing path is refused by the service
     # like on every other artifact route, never answered with an empty listing.

@@ -83,7 +83,7 @@ def artifact_location(info: TraceInfo) -> str:
     return f"mlflow-artifacts:/{info.experiment_id}/traces/{info.trace_id}/artifacts"
 
 
-def trace_info(info: TraceInfo) -> dict[str, Any]:
+def trace_info(info: TraceInfo) -> dict[str, object]:
     out: dict[str, Any] = {
         "trace_id": info.trace_id,
         "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": info.experiment_id}},
@@ -102,7 +102,7 @@ def trace_info(info: TraceInfo) -> dict[str, Any]:
 
 @router.post("/traces")
 @needs(Permission.EDIT, "experiment", "trace.trace_info.trace_location.mlflow_experiment.experiment_id")
-def start_trace(msg: Msg, service: Traces) -> dict[str, Any]:
+def start_trace(msg: Msg, service: Traces) -> dict[str, object]:
     trace = msg.raw("trace")
     if not isinstance(trace, dict) or not isinstance(trace.get("trace_info"), dict):
         raise missing("trace.trace_info")
@@ -132,7 +132,7 @@ def start_trace(msg: Msg, service: Traces) -> dict[str, Any]:
 
 @router.post("/traces/search")
 @needs(Permission.READ, "experiment", "locations[].mlflow_experiment.experiment_id")
-def search_traces(msg: Msg, service: Traces) -> dict[str, Any]:
+def search_traces(msg: Msg, service: Traces) -> dict[str, object]:
     experiment_ids = []
     for i, location in enumerate(msg.objects("locations")):
         experiment = (location.get("mlflow_experiment") or {}).get("experiment_id")
@@ -158,7 +158,7 @@ def search_traces(msg: Msg, service: Traces) -> dict[str, Any]:
 
 @router.post("/traces/delete-traces")
 @needs(Permission.EDIT, "experiment", "experiment_id")
-def delete_traces(msg: Msg, service: Traces) -> dict[str, Any]:
+def delete_traces(msg: Msg, service: Traces) -> dict[str, object]:
     deleted = service.delete(
         msg.required("experiment_id"),
         max_time=msg.integer("max_timestamp_millis"),
@@ -171,27 +171,27 @@ def delete_traces(msg: Msg, service: Traces) -> dict[str, Any]:
 @router.post("/traces/link-to-run")
 @needs(Permission.EDIT, "run", "run_id")
 @needs(Permission.EDIT, "trace", "trace_ids")
-def link_traces_to_run(msg: Msg, service: Traces) -> dict[str, Any]:
+def link_traces_to_run(msg: Msg, service: Traces) -> dict[str, object]:
     service.link_to_run(msg.strings("trace_ids"), msg.required("run_id"))
     return {}
 
 
 @router.get("/traces/{trace_id}")
 @needs(Permission.READ, "trace", "trace_id")
-def get_trace_info(trace_id: str, service: Traces) -> dict[str, Any]:
+def get_trace_info(trace_id: str, service: Traces) -> dict[str, object]:
     return {"trace": {"trace_info": trace_info(service.get(trace_id))}}
 
 
 @router.patch("/traces/{trace_id}/tags")
 @needs(Permission.EDIT, "trace", "trace_id")
-def set_trace_tag(trace_id: str, msg: Msg, service: Traces) -> dict[str, Any]:
+def set_trace_tag(trace_id: str, msg: Msg, service: Traces) -> dict[str, object]:
     service.set_tag(trace_id, msg.required("key"), msg.string("value") or "")
     return {}
 
 
 @router.delete("/traces/{trace_id}/tags")
 @needs(Permission.EDIT, "trace", "trace_id")
-def delete_trace_tag(trace_id: str, msg: Msg, service: Traces) -> dict[str, Any]:
+def delete_trace_tag(trace_id: str, msg: Msg, service: Traces) -> dict[str, object]:
     service.delete_tag(trace_id, msg.required("key"))
     return {}
 
@@ -204,7 +204,7 @@ def _check_location(service: TraceService, experiment_id: str, trace_id: str) ->
 
 @data_router.put("/artifacts/{experiment_id}/traces/{trace_id}/artifacts/traces.json")
 @needs(Permission.EDIT, "trace", "trace_id")
-async def upload_trace_data(experiment_id: str, trace_id: str, request: Request, service: Traces) -> dict[str, Any]:
+async def upload_trace_data(experiment_id: str, trace_id: str, request: Request, service: Traces) -> dict[str, object]:
     uploads.check_declared(request, TRACE_DATA_LIMIT)
     await run_in_threadpool(_check_location, service, experiment_id, trace_id)
     spool = await uploads.receive(request, TRACE_DATA_LIMIT)

@@ -83,7 +83,7 @@ def artifacts_uri(location: str, root: str) -> str:
 
 
 # ------------------------------------------------------------------ tracking entities
-def experiment(e: Experiment, root: str) -> dict[str, Any]:
+def experiment(e: Experiment, root: str) -> dict[str, object]:
     out: dict[str, Any] = {
         "experiment_id": e.experiment_id,
         "name": e.name,
@@ -96,7 +96,7 @@ def experiment(e: Experiment, root: str) -> dict[str, Any]:
     return out
 
 
-def run_info(info: RunInfo, root: str) -> dict[str, Any]:
+def run_info(info: RunInfo, root: str) -> dict[str, object]:
     out: dict[str, Any] = {
         "run_id": info.run_id,
         "run_uuid": info.run_id,
@@ -120,7 +120,7 @@ def run_tags(run: Run) -> list[dict[str, str]]:
     return key_values(tags)
 
 
-def dataset_input(d: DatasetInput) -> dict[str, Any]:
+def dataset_input(d: DatasetInput) -> dict[str, object]:
     dataset: dict[str, Any] = {
         "name": d.dataset.name,
         "digest": d.dataset.digest,
@@ -134,7 +134,7 @@ def dataset_input(d: DatasetInput) -> dict[str, Any]:
     return out
 
 
-def run(r: Run, root: str, links: RunModelLinks | None = None) -> dict[str, Any]:
+def run(r: Run, root: str, links: RunModelLinks | None = None) -> dict[str, object]:
     data: dict[str, Any] = {}
     _put(data, "metrics", [{"key": k, "value": double(v)} for k, v in r.data.metrics.items()])
     _put(data, "params", key_values(r.data.params))
@@ -148,14 +148,14 @@ def run(r: Run, root: str, links: RunModelLinks | None = None) -> dict[str, Any]
     return {"info": run_info(r.info, root), "data": data, "inputs": inputs, "outputs": outputs}
 
 
-def metric(key: str, value: float, timestamp: int, step: int, run_id: str | None = None) -> dict[str, Any]:
+def metric(key: str, value: float, timestamp: int, step: int, run_id: str | None = None) -> dict[str, object]:
     out: dict[str, Any] = {"key": key, "value": double(value), "timestamp": timestamp, "step": step}
     _put(out, "run_id", run_id)
     return out
 
 
 # ------------------------------------------------------------------ logged models
-def logged_model(m: LoggedModel, root: str) -> dict[str, Any]:
+def logged_model(m: LoggedModel, root: str) -> dict[str, object]:
     info: dict[str, Any] = {
         "model_id": m.model_id,
         "experiment_id": m.experiment_id,
@@ -189,7 +189,7 @@ def logged_model_of(source: str) -> str | None:
     return match.group(1) if match else None
 
 
-def model_version(v: ModelVersion) -> dict[str, Any]:
+def model_version(v: ModelVersion) -> dict[str, object]:
     out: dict[str, Any] = {
         "name": v.name,
         "version": v.version,
@@ -208,7 +208,7 @@ def model_version(v: ModelVersion) -> dict[str, Any]:
     return out
 
 
-def registered_model(m: RegisteredModel) -> dict[str, Any]:
+def registered_model(m: RegisteredModel) -> dict[str, object]:
     out: dict[str, Any] = {
         "name": m.name,
         "creation_timestamp": m.creation_timestamp,

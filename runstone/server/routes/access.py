@@ -7,7 +7,7 @@ given or taken by its MANAGE holders (the service checks that on the named resou
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
@@ -51,20 +51,20 @@ router = APIRouter(prefix="/api/v1", tags=["access"], route_class=Route, default
     "/users/me", summary="The signed-in caller, its groups and whether it is an admin", response_model=UserAnswer
 )
 @signed_in
-def me(service: Identity, perms: Permissions) -> dict[str, Any]:
+def me(service: Identity, perms: Permissions) -> dict[str, object]:
     user = service.get_user(service.ctx.user)
     return {"user": user_public(user, perms.groups_of(user.name))}
 
 
 @router.get("/users", summary="Users and service accounts (admin)", response_model=UserList)
 @admin_only
-def list_users(service: Identity) -> dict[str, Any]:
+def list_users(service: Identity) -> dict[str, object]:
     return {"users": [user_public(u) for u in service.users()]}
 
 
 @router.post("/users", status_code=201, summary="Create a user or service account (admin)", response_model=UserAnswer)
 @admin_only
-def create_user(body: UserCreate, service: Identity) -> dict[str, Any]:
+def create_user(body: UserCreate, service: Identity) -> dict[str, object]:
     return {
         "user": user_public(service.create_user(body.name, password=body.password, kind=body.kind, admin=body.admin))
     }
@@ -74,7 +74,7 @@ def create_user(body: UserCreate, service: Identity) -> dict[str, Any]:
     "/users/{name}", summary="Change a user's password, admin flag or disabled state (admin)", response_model=UserAnswer
 )
 @admin_only
-def update_user(name: str, body: UserUpdate, service: Identity) -> dict[str, Any]:
+def update_user(name: str, body: UserUpdate, service: Identity) -> dict[str, object]:
     if body.password is not None:
         service.set_password(name, body.password)
     if body.admin is not None:
@@ -90,7 +90,7 @@ def update_user(name: str, body: UserUpdate, service: Identity) -> dict[str, Any
     response_model=TokenList,
 )
 @signed_in
-def list_tokens(service: Identity, user: str | None = None) -> dict[str, Any]:
+def list_tokens(service: Identity, user: str | None = None) -> dict[str, object]:
     return {"tokens": [token_public(t) for t in service.visible_tokens(user)]}
 
 
@@ -101,7 +101,7 @@ def list_tokens(service: Identity, user: str | None = None) -> dict[str, Any]:
     response_model=TokenCreated,
 )
 @signed_in
-def create_token(body: TokenCreate, service: Identity) -> dict[str, Any]:
+def create_token(body: TokenCreate, service: Identity) -> dict[str, object]:
     made = service.create_token(
         body.user or service.ctx.user,
         body.name,
@@ -118,40 +118,40 @@ def create_token(body: TokenCreate, service: Identity) -> dict[str, Any]:
     response_model=TokenAnswer,
 )
 @signed_in
-def revoke_token(token_id: str, service: Identity) -> dict[str, Any]:
+def revoke_token(token_id: str, service: Identity) -> dict[str, object]:
     return {"token": token_public(service.revoke_token(token_id))}
 
 
 @router.get("/groups", summary="Groups and their members (admin)", response_model=GroupList)
 @admin_only
-def list_groups(service: Permissions) -> dict[str, Any]:
+def list_groups(service: Permissions) -> dict[str, object]:
     return {"groups": [{"name": g, "members": m} for g, m in service.groups().items()]}
 
 
 @router.post("/groups", status_code=201, summary="Create a group (admin)", response_model=GroupAnswer)
 @admin_only
-def create_group(body: GroupCreate, service: Permissions) -> dict[str, Any]:
+def create_group(body: GroupCreate, service: Permissions) -> dict[str, object]:
     service.create_group(body.name)
     return {"group": {"name": body.name, "members": []}}
 
 
 @router.delete("/groups/{name}", summary="Delete a group and its grants (admin)", response_model=Empty)
 @admin_only
-def delete_group(name: str, service: Permissions) -> dict[str, Any]:
+def delete_group(name: str, service: Permissions) -> dict[str, object]:
     service.delete_group(name)
     return {}
 
 
 @router.put("/groups/{name}/members/{user}", summary="Add a user to a group (admin)", response_model=Empty)
 @admin_only
-def add_member(name: str, user: str, service: Permissions) -> dict[str, Any]:
+def add_member(name: str, user: str, service: Permissions) -> dict[str, object]:
     service.add_member(name, user)
     return {}
 
 
 @router.delete("/groups/{name}/members/{user}", summary="Remove a user from a group (admin)", response_model=Empty)
 @admin_only
-def remove_member(name: str, user: str, service: Permissions) -> dict[str, Any]:
+def remove_member(name: str, user: str, service: Permissions) -> dict[str, object]:
     service.remove_member(name, user)
     return {}
 
@@ -166,7 +166,7 @@ def list_permissions(
     resource_id: str | None = None,
     principal_type: str | None = None,
     principal: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     found = service.grants(
         resource_type=resource_type, resource_id=resource_id, principal_type=principal_type, principal_name=principal
     )
@@ -177,7 +177,7 @@ def list_permissions(
     "/permissions/mine", summary="What the caller holds on one experiment or registered model", response_model=Standing
 )
 @signed_in
-def my_permission(resource_type: str, resource_id: str, service: Permissions) -> dict[str, Any]:
+def my_permission(resource_type: str, resource_id: str, service: Permissions) -> dict[str, object]:
     standing = service.standing(resource_type, resource_id)
     return {"permission": standing.level.name, "approve": standing.approve}
 
@@ -188,7 +188,7 @@ def my_permission(resource_type: str, resource_id: str, service: Permissions) ->
     response_model=Empty,
 )
 @signed_in  # the service requires MANAGE on the resource the body names
-def grant(body: GrantIn, service: Permissions) -> dict[str, Any]:
+def grant(body: GrantIn, service: Permissions) -> dict[str, object]:
     service.grant(body.resource_type, body.resource_id, body.principal_type, body.principal, body.permission or "")
     return {}
 
@@ -199,14 +199,14 @@ def grant(body: GrantIn, service: Permissions) -> dict[str, Any]:
     response_model=RevokedCount,
 )
 @signed_in  # the service requires MANAGE on the resource the body names
-def revoke(body: GrantIn, service: Permissions) -> dict[str, Any]:
+def revoke(body: GrantIn, service: Permissions) -> dict[str, object]:
     gone = service.revoke(body.resource_type, body.resource_id, body.principal_type, body.principal, body.permission)
     return {"revoked": gone}
 
 
 @router.get("/prefix-grants", summary="Team prefix grants (admin)", response_model=PrefixGrantList)
 @admin_only
-def list_prefix_grants(service: Permissions) -> dict[str, Any]:
+def list_prefix_grants(service: Permissions) -> dict[str, object]:
     keys = ("resource_type", "prefix", "group", "permission")
     return {"prefix_grants": [dict(zip(keys, g, strict=True)) for g in service.prefix_grants()]}
 
@@ -217,12 +217,12 @@ def list_prefix_grants(service: Permissions) -> dict[str, Any]:
     response_model=Empty,
 )
 @admin_only
-def set_prefix_grant(body: PrefixGrantIn, service: Permissions) -> dict[str, Any]:
+def set_prefix_grant(body: PrefixGrantIn, service: Permissions) -> dict[str, object]:
     service.set_prefix_grant(body.resource_type, body.prefix, body.group, body.permission)
     return {}
 
 
 @router.post("/prefix-grants/delete", summary="Remove a team prefix grant (admin)", response_model=PrefixGrantDeleted)
 @admin_only
-def delete_prefix_grant(body: PrefixGrantIn, service: Permissions) -> dict[str, Any]:
+def delete_prefix_grant(body: PrefixGrantIn, service: Permissions) -> dict[str, object]:
     return {"deleted": service.delete_prefix_grant(body.resource_type, body.prefix, body.group)}

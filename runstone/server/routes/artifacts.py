@@ -8,7 +8,7 @@ import time
 import urllib.parse
 import zipfile
 from collections.abc import Callable, Iterator
-from typing import IO, Annotated, Any, cast
+from typing import IO, Annotated, cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
@@ -38,7 +38,7 @@ def _attachment(filename: str) -> str:
 
 @router.put("/artifacts/{path:path}", summary="Upload one artifact file (raw request body)", response_model=FileAnswer)
 @needs(Permission.EDIT, "run", "run_id")
-async def upload_artifact(run_id: str, path: str, request: Request, service: Artifacts) -> dict[str, Any]:
+async def upload_artifact(run_id: str, path: str, request: Request, service: Artifacts) -> dict[str, object]:
     spool = await uploads.receive(request, request.app.state.settings.max_artifact_bytes)
     try:
         info = await run_in_threadpool(service.log_artifact, run_id, path, spool.chunks())
@@ -49,7 +49,7 @@ async def upload_artifact(run_id: str, path: str, request: Request, service: Art
 
 @router.get("/artifacts", summary="List artifacts directly inside a folder", response_model=FileList)
 @needs(Permission.READ, "run", "run_id")
-def list_artifacts(run_id: str, service: Artifacts, path: str = "", recursive: bool = False) -> dict[str, Any]:
+def list_artifacts(run_id: str, service: Artifacts, path: str = "", recursive: bool = False) -> dict[str, object]:
     files = service.files(run_id, path) if recursive else service.list_artifacts(run_id, path)
     return {"files": [file_public(f) for f in files]}
 
@@ -178,5 +178,5 @@ def download_zip(run_id: str, service: Artifacts, path: str = "") -> StreamingRe
 
 @router.delete("/artifacts/{path:path}", summary="Delete an artifact file or folder", response_model=DeletedCount)
 @needs(Permission.EDIT, "run", "run_id")
-def delete_artifacts(run_id: str, path: str, service: Artifacts) -> dict[str, Any]:
+def delete_artifacts(run_id: str, path: str, service: Artifacts) -> dict[str, object]:
     return {"deleted": service.delete_artifacts(run_id, path)}

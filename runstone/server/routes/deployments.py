@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/v1", tags=["deployments"], route_class=Route, de
     response_model=DeploymentAnswer,
 )
 @needs(Permission.EDIT, "model", "model_name")
-def record(body: DeploymentCreate, service: Deployments) -> dict[str, Any]:
+def record(body: DeploymentCreate, service: Deployments) -> dict[str, object]:
     deployment = service.record_deployment(
         body.name, body.model_name, body.version, target=body.target, description=body.description
     )
@@ -44,14 +44,14 @@ def list_deployments(
     version: int | None = None,
     name: str | None = None,
     active: bool = False,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     found = service.list_deployments(model_name, version, name, active_only=active)
     return {"deployments": [deployment_public(d) for d in found]}
 
 
 @router.get("/deployments/{deployment_id}", summary="Get a deployment record", response_model=DeploymentAnswer)
 @needs(Permission.READ, "deployment", "deployment_id")
-def get(deployment_id: int, service: Deployments) -> dict[str, Any]:
+def get(deployment_id: int, service: Deployments) -> dict[str, object]:
     return {"deployment": deployment_public(service.get_deployment(deployment_id))}
 
 
@@ -61,5 +61,5 @@ def get(deployment_id: int, service: Deployments) -> dict[str, Any]:
     response_model=DeploymentAnswer,
 )
 @needs(Permission.EDIT, "deployment", "deployment_id")
-def end(deployment_id: int, service: Deployments) -> dict[str, Any]:
+def end(deployment_id: int, service: Deployments) -> dict[str, object]:
     return {"deployment": deployment_public(service.end_deployment(deployment_id))}

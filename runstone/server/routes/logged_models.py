@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, Response, StreamingResponse
@@ -25,7 +25,7 @@ router = APIRouter(
 
 @router.get("/{model_id}", summary="Get a logged model", response_model=LoggedModelAnswer)
 @needs(Permission.READ, "logged_model", "model_id")
-def get_logged_model(model_id: str, service: LoggedModels) -> dict[str, Any]:
+def get_logged_model(model_id: str, service: LoggedModels) -> dict[str, object]:
     model = dataclasses.asdict(service.get(model_id))
     model["metrics"] = [{**m, "value": float_out(m["value"])} for m in model["metrics"]]
     return {"logged_model": model}
@@ -33,7 +33,7 @@ def get_logged_model(model_id: str, service: LoggedModels) -> dict[str, Any]:
 
 @router.get("/{model_id}/artifacts", summary="List a logged model's files", response_model=FileList)
 @needs(Permission.READ, "logged_model", "model_id")
-def list_files(model_id: str, service: LoggedModels, path: str = "", recursive: bool = False) -> dict[str, Any]:
+def list_files(model_id: str, service: LoggedModels, path: str = "", recursive: bool = False) -> dict[str, object]:
     files = service.files(model_id, path) if recursive else service.list_artifacts(model_id, path)
     return {"files": [file_public(f) for f in files]}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -26,7 +26,7 @@ router = APIRouter(route_class=Route, default_response_class=JSON, tags=["server
 
 @router.get("/health", summary="Liveness: the server process answers", response_model=Health)
 @signed_in
-async def health() -> dict[str, Any]:
+async def health() -> dict[str, object]:
     return {"status": "ok"}
 
 
@@ -34,7 +34,7 @@ async def health() -> dict[str, Any]:
     "/health/ready", summary="Readiness: the database and the artifact store take writes", response_model=Readiness
 )
 @signed_in
-def ready(request: Request) -> dict[str, Any]:
+def ready(request: Request) -> dict[str, object]:
     b: Backend = request.app.state.backend
     checks: dict[str, str] = {}
     failed: list[RunstoneError] = []
@@ -59,7 +59,7 @@ def ready(request: Request) -> dict[str, Any]:
 
 @router.get("/version", summary="Server version", response_model=VersionAnswer)
 @signed_in
-def version() -> dict[str, Any]:
+def version() -> dict[str, object]:
     return {"version": VERSION}
 
 
@@ -87,7 +87,7 @@ def audit_events(
     action: Annotated[str | None, Query(description="An action, or a prefix ending in '.' (token.)")] = None,
     since: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="From this time (ms since the epoch)")] = None,
     until: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="Before this time (ms since the epoch)")] = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     events = AuditService(b.db).events(
         target_type=target_type,
         target_id=target_id,
@@ -103,7 +103,7 @@ def audit_events(
 
 @router.get("/api/v1/audit/verify", summary="Check the audit chain for tampering", response_model=AuditVerification)
 @admin_only
-def audit_verify(b: Annotated[Backend, Depends(backend)]) -> dict[str, Any]:
+def audit_verify(b: Annotated[Backend, Depends(backend)]) -> dict[str, object]:
     return AuditService(b.db).verify().__dict__
 
 
@@ -117,7 +117,7 @@ class GcRequest(Model):
 
 @router.post("/api/v1/gc", summary="Permanently remove deleted runs and experiments", response_model=GcReportPublic)
 @admin_only
-def gc(body: GcRequest, request: Request, b: Annotated[Backend, Depends(backend)]) -> dict[str, Any]:
+def gc(body: GcRequest, request: Request, b: Annotated[Backend, Depends(backend)]) -> dict[str, object]:
     report = collect(
         context(request),
         b.store,

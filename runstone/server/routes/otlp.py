@@ -57,7 +57,7 @@ def _b64(raw: bytes) -> str | None:
     return base64.b64encode(raw).decode() if raw else None
 
 
-def span_dict(span: Span) -> dict[str, Any]:
+def span_dict(span: Span) -> dict[str, object]:
     """An OTLP span as MLflow's span dictionary."""
     return {
         "trace_id": _b64(span.trace_id),

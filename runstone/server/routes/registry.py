@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
@@ -60,7 +60,7 @@ router = APIRouter(prefix="/api/v1", tags=["registry"], route_class=Route, defau
     "/registered-models", status_code=201, summary="Create a registered model", response_model=RegisteredModelAnswer
 )
 @signed_in
-def create_model(body: RegisteredModelCreate, service: Registry) -> dict[str, Any]:
+def create_model(body: RegisteredModelCreate, service: Registry) -> dict[str, object]:
     return {"registered_model": model_public(service.create_registered_model(body.name, body.description, body.tags))}
 
 
@@ -74,14 +74,14 @@ def search_models(
     max_results: int | None = None,
     order_by: Annotated[list[str] | None, Query()] = None,
     page_token: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     page = service.search_registered_models(filter, max_results, order_by, page_token)
     return {"registered_models": [model_public(m) for m in page], "next_page_token": page.next_page_token}
 
 
 @router.get("/registered-models/{name}", summary="Get a registered model", response_model=RegisteredModelAnswer)
 @needs(Permission.READ, "model", "name")
-def get_model(name: str, service: Registry) -> dict[str, Any]:
+def get_model(name: str, service: Registry) -> dict[str, object]:
     return {"registered_model": model_public(service.get_registered_model(name))}
 
 
@@ -89,7 +89,7 @@ def get_model(name: str, service: Registry) -> dict[str, Any]:
     "/registered-models/{name}", summary="Rename or describe a registered model", response_model=RegisteredModelAnswer
 )
 @needs(Permission.EDIT, "model", "name")
-def update_model(name: str, body: RegisteredModelUpdate, service: Registry) -> dict[str, Any]:
+def update_model(name: str, body: RegisteredModelUpdate, service: Registry) -> dict[str, object]:
     model = None
     if body.description is not None:
         model = service.update_registered_model(name, body.description)
@@ -100,14 +100,14 @@ def update_model(name: str, body: RegisteredModelUpdate, service: Registry) -> d
 
 @router.delete("/registered-models/{name}", summary="Delete a registered model and its versions", response_model=Empty)
 @needs(Permission.MANAGE, "model", "name")
-def delete_model(name: str, service: Registry) -> dict[str, Any]:
+def delete_model(name: str, service: Registry) -> dict[str, object]:
     service.delete_registered_model(name)
     return {}
 
 
 @router.put("/registered-models/{name}/tags/{key:path}", summary="Set a registered model tag", response_model=Empty)
 @needs(Permission.EDIT, "model", "name")
-def set_model_tag(name: str, key: str, body: TagValueIn, service: Registry) -> dict[str, Any]:
+def set_model_tag(name: str, key: str, body: TagValueIn, service: Registry) -> dict[str, object]:
     service.set_registered_model_tag(name, key, body.value)
     return {}
 
@@ -116,14 +116,14 @@ def set_model_tag(name: str, key: str, body: TagValueIn, service: Registry) -> d
     "/registered-models/{name}/tags/{key:path}", summary="Delete a registered model tag", response_model=Empty
 )
 @needs(Permission.EDIT, "model", "name")
-def delete_model_tag(name: str, key: str, service: Registry) -> dict[str, Any]:
+def delete_model_tag(name: str, key: str, service: Registry) -> dict[str, object]:
     service.delete_registered_model_tag(name, key)
     return {}
 
 
 @router.get("/registered-models/{name}/policy", summary="The approval policy of a model", response_model=PolicyAnswer)
 @needs(Permission.READ, "model", "name")
-def get_policy(name: str, service: Registry) -> dict[str, Any]:
+def get_policy(name: str, service: Registry) -> dict[str, object]:
     return {"policy": policy_public(service.policy(name))}
 
 
@@ -131,7 +131,7 @@ def get_policy(name: str, service: Registry) -> dict[str, Any]:
     "/registered-models/{name}/policy", summary="Set the approval policy of a model", response_model=PolicyAnswer
 )
 @needs(Permission.MANAGE, "model", "name")
-def set_policy(name: str, body: PolicyIn, service: Registry) -> dict[str, Any]:
+def set_policy(name: str, body: PolicyIn, service: Registry) -> dict[str, object]:
     return {"policy": policy_public(service.set_policy(name, body.to_entity()))}
 
 
@@ -141,7 +141,7 @@ def set_policy(name: str, body: PolicyIn, service: Registry) -> dict[str, Any]:
     response_model=AssignmentList,
 )
 @needs(Permission.READ, "model", "name")
-def history(name: str, service: Registry, kind: str | None = None, target: str | None = None) -> dict[str, Any]:
+def history(name: str, service: Registry, kind: str | None = None, target: str | None = None) -> dict[str, object]:
     return {"assignments": [assignment_public(a) for a in service.get_model_history(name, kind=kind, target=target)]}
 
 
@@ -153,7 +153,7 @@ def history(name: str, service: Registry, kind: str | None = None, target: str |
 @needs(Permission.READ, "model", "name")
 def holders(
     name: str, time: int, service: Registry, stage: str | None = None, alias: str | None = None
-) -> dict[str, Any]:
+) -> dict[str, object]:
     return {"versions": service.holders_at(name, time=time, stage=stage, alias=alias)}
 
 
@@ -165,7 +165,7 @@ def holders(
 @needs(Permission.READ, "model", "name")
 def latest_versions(
     name: str, service: Registry, stages: Annotated[list[str] | None, Query()] = None
-) -> dict[str, Any]:
+) -> dict[str, object]:
     return {"model_versions": [version_public(v) for v in service.get_latest_versions(name, stages)]}
 
 
@@ -175,7 +175,7 @@ def latest_versions(
     response_model=ModelVersionAnswer,
 )
 @needs(Permission.EDIT, "model", "name")
-def rollback(name: str, body: Rollback, service: Registry) -> dict[str, Any]:
+def rollback(name: str, body: Rollback, service: Registry) -> dict[str, object]:
     return {
         "model_version": version_public(
             service.rollback(name, stage=body.stage, alias=body.alias, comment=body.comment)
@@ -190,7 +190,7 @@ def rollback(name: str, body: Rollback, service: Registry) -> dict[str, Any]:
     response_model=ModelVersionAnswer,
 )
 @needs(Permission.READ, "model", "name")
-def get_alias(name: str, alias: str, service: Registry) -> dict[str, Any]:
+def get_alias(name: str, alias: str, service: Registry) -> dict[str, object]:
     return {"model_version": version_public(service.get_model_version_by_alias(name, alias))}
 
 
@@ -200,7 +200,7 @@ def get_alias(name: str, alias: str, service: Registry) -> dict[str, Any]:
     response_model=ModelVersionAnswer,
 )
 @needs(Permission.EDIT, "model", "name")
-def set_alias(name: str, alias: str, body: AliasAssignment, service: Registry) -> dict[str, Any]:
+def set_alias(name: str, alias: str, body: AliasAssignment, service: Registry) -> dict[str, object]:
     return {
         "model_version": version_public(
             service.set_registered_model_alias(name, alias, body.version, reason=body.reason)
@@ -210,7 +210,7 @@ def set_alias(name: str, alias: str, body: AliasAssignment, service: Registry) -
 
 @router.delete("/registered-models/{name}/aliases/{alias}", summary="Remove an alias", response_model=Empty)
 @needs(Permission.EDIT, "model", "name")
-def delete_alias(name: str, alias: str, service: Registry) -> dict[str, Any]:
+def delete_alias(name: str, alias: str, service: Registry) -> dict[str, object]:
     service.delete_registered_model_alias(name, alias)
     return {}
 
@@ -225,7 +225,7 @@ def delete_alias(name: str, alias: str, service: Registry) -> dict[str, Any]:
 @needs(Permission.EDIT, "model", "name")
 @needs(Permission.READ, "run", "run_id", optional=True)
 @needs(Permission.READ, "model_source", "source", optional=True)
-def create_version(name: str, body: ModelVersionCreate, service: Registry) -> dict[str, Any]:
+def create_version(name: str, body: ModelVersionCreate, service: Registry) -> dict[str, object]:
     version = service.create_model_version(name, body.source, body.run_id, body.tags, body.description)
     return {"model_version": version_public(version)}
 
@@ -234,7 +234,7 @@ def create_version(name: str, body: ModelVersionCreate, service: Registry) -> di
     "/registered-models/{name}/versions/{version}", summary="Get a model version", response_model=ModelVersionAnswer
 )
 @needs(Permission.READ, "model", "name")
-def get_version(name: str, version: str, service: Registry) -> dict[str, Any]:
+def get_version(name: str, version: str, service: Registry) -> dict[str, object]:
     return {"model_version": version_public(service.get_model_version(name, version))}
 
 
@@ -244,7 +244,7 @@ def get_version(name: str, version: str, service: Registry) -> dict[str, Any]:
     response_model=ManifestAnswer,
 )
 @needs(Permission.READ, "model", "name")
-def get_version_manifest(name: str, version: str, service: Registry) -> dict[str, Any]:
+def get_version_manifest(name: str, version: str, service: Registry) -> dict[str, object]:
     return {"manifest": service.get_model_version_manifest(name, version).to_json()}
 
 
@@ -254,13 +254,13 @@ def get_version_manifest(name: str, version: str, service: Registry) -> dict[str
     response_model=ModelVersionAnswer,
 )
 @needs(Permission.EDIT, "model", "name")
-def update_version(name: str, version: str, body: ModelVersionUpdate, service: Registry) -> dict[str, Any]:
+def update_version(name: str, version: str, body: ModelVersionUpdate, service: Registry) -> dict[str, object]:
     return {"model_version": version_public(service.update_model_version(name, version, body.description))}
 
 
 @router.delete("/registered-models/{name}/versions/{version}", summary="Delete a model version", response_model=Empty)
 @needs(Permission.MANAGE, "model", "name")
-def delete_version(name: str, version: str, service: Registry) -> dict[str, Any]:
+def delete_version(name: str, version: str, service: Registry) -> dict[str, object]:
     service.delete_model_version(name, version)
     return {}
 
@@ -271,7 +271,7 @@ def delete_version(name: str, version: str, service: Registry) -> dict[str, Any]
     response_model=Empty,
 )
 @needs(Permission.EDIT, "model", "name")
-def set_version_tag(name: str, version: str, key: str, body: TagValueIn, service: Registry) -> dict[str, Any]:
+def set_version_tag(name: str, version: str, key: str, body: TagValueIn, service: Registry) -> dict[str, object]:
     service.set_model_version_tag(name, version, key, body.value)
     return {}
 
@@ -282,7 +282,7 @@ def set_version_tag(name: str, version: str, key: str, body: TagValueIn, service
     response_model=Empty,
 )
 @needs(Permission.EDIT, "model", "name")
-def delete_version_tag(name: str, version: str, key: str, service: Registry) -> dict[str, Any]:
+def delete_version_tag(name: str, version: str, key: str, service: Registry) -> dict[str, object]:
     service.delete_model_version_tag(name, version, key)
     return {}
 
@@ -293,7 +293,7 @@ def delete_version_tag(name: str, version: str, key: str, service: Registry) -> 
     response_model=ModelVersionAnswer,
 )
 @needs(Permission.EDIT, "model", "name")
-def transition(name: str, version: str, body: StageTransition, service: Registry) -> dict[str, Any]:
+def transition(name: str, version: str, body: StageTransition, service: Registry) -> dict[str, object]:
     moved = service.transition_model_version_stage(
         name, version, body.stage, body.archive_existing_versions, reason=body.reason
     )
@@ -302,7 +302,7 @@ def transition(name: str, version: str, body: StageTransition, service: Registry
 
 @router.post("/model-versions/search", summary="Search model versions", response_model=ModelVersionPage)
 @signed_in
-def search_versions(body: Search, service: Registry) -> dict[str, Any]:
+def search_versions(body: Search, service: Registry) -> dict[str, object]:
     page = service.search_model_versions(body.filter, body.max_results, body.order_by, body.page_token)
     return {"model_versions": [version_public(v) for v in page], "next_page_token": page.next_page_token}
 
@@ -315,7 +315,7 @@ def search_versions(body: Search, service: Registry) -> dict[str, Any]:
     response_model=ApprovalRequestAnswer,
 )
 @needs(Permission.EDIT, "model", "name")
-def create_request(body: RequestCreate, service: Registry) -> dict[str, Any]:
+def create_request(body: RequestCreate, service: Registry) -> dict[str, object]:
     opened = service.request_transition(
         body.name,
         body.version,
@@ -329,13 +329,13 @@ def create_request(body: RequestCreate, service: Registry) -> dict[str, Any]:
 
 @router.get("/approval-requests", summary="List approval requests", response_model=ApprovalRequestList)
 @signed_in  # the service lists the requests of the models the caller may read
-def list_requests(service: Registry, name: str | None = None, status: str | None = None) -> dict[str, Any]:
+def list_requests(service: Registry, name: str | None = None, status: str | None = None) -> dict[str, object]:
     return {"requests": [request_public(r) for r in service.search_requests(name, status)]}
 
 
 @router.get("/approval-requests/{request_id}", summary="Get an approval request", response_model=ApprovalRequestAnswer)
 @needs(Permission.READ, "request", "request_id")
-def get_request(request_id: int, service: Registry) -> dict[str, Any]:
+def get_request(request_id: int, service: Registry) -> dict[str, object]:
     return {"request": request_public(service.get_request(request_id))}
 
 
@@ -343,13 +343,13 @@ def get_request(request_id: int, service: Registry) -> dict[str, Any]:
     "/approval-requests/{request_id}/approve", summary="Approve a request", response_model=ApprovalRequestAnswer
 )
 @needs(Permission.APPROVE, "request", "request_id")
-def approve(request_id: int, body: Decision, service: Registry) -> dict[str, Any]:
+def approve(request_id: int, body: Decision, service: Registry) -> dict[str, object]:
     return {"request": request_public(service.approve_request(request_id, body.comment))}
 
 
 @router.post("/approval-requests/{request_id}/reject", summary="Reject a request", response_model=ApprovalRequestAnswer)
 @needs(Permission.APPROVE, "request", "request_id")
-def reject(request_id: int, body: Decision, service: Registry) -> dict[str, Any]:
+def reject(request_id: int, body: Decision, service: Registry) -> dict[str, object]:
     return {"request": request_public(service.reject_request(request_id, body.comment))}
 
 
@@ -357,7 +357,7 @@ def reject(request_id: int, body: Decision, service: Registry) -> dict[str, Any]
     "/approval-requests/{request_id}/cancel", summary="Cancel your own request", response_model=ApprovalRequestAnswer
 )
 @needs(Permission.EDIT, "request", "request_id")
-def cancel(request_id: int, service: Registry) -> dict[str, Any]:
+def cancel(request_id: int, service: Registry) -> dict[str, object]:
     return {"request": request_public(service.cancel_request(request_id))}
 
 
@@ -366,25 +366,25 @@ def cancel(request_id: int, service: Registry) -> dict[str, Any]:
     "/webhooks", status_code=201, summary="Register a webhook (the secret is shown once)", response_model=WebhookCreated
 )
 @admin_only
-def create_webhook(body: WebhookCreate, service: Webhooks) -> dict[str, Any]:
+def create_webhook(body: WebhookCreate, service: Webhooks) -> dict[str, object]:
     created = service.create_webhook(body.name, body.url, body.events, model_name=body.model_name, secret=body.secret)
     return {"webhook": webhook_public(created.webhook), "secret": created.secret}
 
 
 @router.get("/webhooks", summary="List webhooks", response_model=WebhookList)
 @admin_only
-def list_webhooks(service: Webhooks) -> dict[str, Any]:
+def list_webhooks(service: Webhooks) -> dict[str, object]:
     return {"webhooks": [webhook_public(w) for w in service.list_webhooks()]}
 
 
 @router.delete("/webhooks/{webhook_id}", summary="Delete a webhook", response_model=Empty)
 @admin_only
-def delete_webhook(webhook_id: int, service: Webhooks) -> dict[str, Any]:
+def delete_webhook(webhook_id: int, service: Webhooks) -> dict[str, object]:
     service.delete_webhook(webhook_id)
     return {}
 
 
 @router.get("/webhooks/{webhook_id}/deliveries", summary="Recent deliveries of a webhook", response_model=DeliveryList)
 @admin_only
-def deliveries(webhook_id: int, service: Webhooks) -> dict[str, Any]:
+def deliveries(webhook_id: int, service: Webhooks) -> dict[str, object]:
     return {"deliveries": service.deliveries(webhook_id)}

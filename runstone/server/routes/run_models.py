@@ -5,7 +5,7 @@ so that runstone's clients find the logged models MLflow's client made."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
@@ -39,14 +39,14 @@ async def publish_run_model(
     body: RunModelPublish,
     models: Annotated[LoggedModelService, Depends(deps.logged_models)],
     artifacts: Annotated[ArtifactService, Depends(deps.artifacts)],
-) -> dict[str, Any]:
+) -> dict[str, object]:
     model = await run_in_threadpool(run_models.publish, models, artifacts, run_id, body.path)
     return {"logged_model": {"model_id": model.model_id, "name": model.name, "status": model.status}}
 
 
 @search_router.post("/search", summary="Search logged models with the filter grammar", response_model=LoggedModelPage)
 @needs(Permission.READ, "experiment", "experiment_ids")
-def search_logged_models(body: LoggedModelSearch, models: LoggedModels) -> dict[str, Any]:
+def search_logged_models(body: LoggedModelSearch, models: LoggedModels) -> dict[str, object]:
     page = models.search(body.experiment_ids, body.filter, max_results=body.max_results, page_token=body.page_token)
     found = []
     for model in page:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
@@ -41,7 +41,7 @@ Browse = Annotated[BrowseService, Depends(browse)]
 
 @router.post("", status_code=201, summary="Create a run", response_model=RunAnswer)
 @needs(Permission.EDIT, "experiment", "experiment_id", "default:0")
-def create_run(body: RunCreate, service: Tracking) -> dict[str, Any]:
+def create_run(body: RunCreate, service: Tracking) -> dict[str, object]:
     run = service.create_run(
         body.experiment_id,
         run_name=body.run_name,
@@ -56,7 +56,7 @@ def create_run(body: RunCreate, service: Tracking) -> dict[str, Any]:
 
 @router.post("/heartbeat", summary="Tell the server the client of these runs is alive", response_model=RunningRuns)
 @needs(Permission.EDIT, "run", "run_ids")
-def heartbeat(body: RunHeartbeat, service: Tracking) -> dict[str, Any]:
+def heartbeat(body: RunHeartbeat, service: Tracking) -> dict[str, object]:
     return {"running": beats.beat(service.ctx, body.run_ids)}
 
 
@@ -96,33 +96,33 @@ def search_metric_histories(body: HistoryGridSearch, service: Browse) -> JSON:
 
 @router.get("/{run_id}", summary="Get a run", response_model=RunAnswer)
 @needs(Permission.READ, "run", "run_id")
-def get_run(run_id: str, service: Tracking) -> dict[str, Any]:
+def get_run(run_id: str, service: Tracking) -> dict[str, object]:
     return {"run": run_public(service.get_run(run_id))}
 
 
 @router.get("/{run_id}/children", summary="Ids of a run's nested runs", response_model=RunIdList)
 @needs(Permission.READ, "run", "run_id")
-def get_children(run_id: str, service: Tracking) -> dict[str, Any]:
+def get_children(run_id: str, service: Tracking) -> dict[str, object]:
     return {"run_ids": service.child_run_ids(run_id)}
 
 
 @router.patch("/{run_id}", summary="Update a run's status, end time or name", response_model=RunAnswer)
 @needs(Permission.EDIT, "run", "run_id")
-def update_run(run_id: str, body: RunUpdate, service: Tracking) -> dict[str, Any]:
+def update_run(run_id: str, body: RunUpdate, service: Tracking) -> dict[str, object]:
     run = service.update_run(run_id, status=body.status, end_time=body.end_time, run_name=body.run_name)
     return {"run": run_public(run)}
 
 
 @router.post("/{run_id}/delete", summary="Delete a run (restorable)", response_model=Empty)
 @needs(Permission.EDIT, "run", "run_id")
-def delete_run(run_id: str, service: Tracking) -> dict[str, Any]:
+def delete_run(run_id: str, service: Tracking) -> dict[str, object]:
     service.delete_run(run_id)
     return {}
 
 
 @router.post("/{run_id}/restore", summary="Restore a deleted run", response_model=Empty)
 @needs(Permission.EDIT, "run", "run_id")
-def restore_run(run_id: str, service: Tracking) -> dict[str, Any]:
+def restore_run(run_id: str, service: Tracking) -> dict[str, object]:
     service.restore_run(run_id)
     return {}
 
@@ -130,7 +130,7 @@ def restore_run(run_id: str, service: Tracking) -> dict[str, Any]:
 @router.post("/{run_id}/move", summary="Move a run to another experiment", response_model=RunAnswer)
 @needs(Permission.EDIT, "run", "run_id")
 @needs(Permission.EDIT, "experiment", "experiment_id")
-def move_run(run_id: str, body: RunMove, service: Tracking) -> dict[str, Any]:
+def move_run(run_id: str, body: RunMove, service: Tracking) -> dict[str, object]:
     return {"run": run_public(service.move_run(run_id, body.experiment_id))}
 
 
@@ -154,7 +154,7 @@ def log_batch(run_id: str, body: LogBatch, service: Tracking) -> JSON:
 
 @router.delete("/{run_id}/tags/{key:path}", summary="Delete a run tag", response_model=Empty)
 @needs(Permission.EDIT, "run", "run_id")
-def delete_tag(run_id: str, key: str, service: Tracking) -> dict[str, Any]:
+def delete_tag(run_id: str, key: str, service: Tracking) -> dict[str, object]:
     service.delete_tag(run_id, key)
     return {}
 
@@ -182,7 +182,7 @@ def metric_history(
 
 @router.post("/{run_id}/inputs", summary="Link dataset inputs to a run", response_model=Empty)
 @needs(Permission.EDIT, "run", "run_id")
-def log_inputs(run_id: str, body: LogInputs, service: Tracking) -> dict[str, Any]:
+def log_inputs(run_id: str, body: LogInputs, service: Tracking) -> dict[str, object]:
     service.log_inputs(
         run_id,
         [
