@@ -51,6 +51,9 @@ def server(
     auth: bool | None,
 ) -> None:
     """Start the tracking server (REST API, UI and OpenAPI docs at /docs)."""
+    from runstone.extras import require
+
+    require("server", "runstone server")
     # Starting up builds hundreds of thousands of objects that live as long as the server
     # (routes, schemas, table metadata); collecting garbage among them only slows the start.
     # serve() turns the collector back on once the app is built.

@@ -113,6 +113,9 @@ def serve(
     pickles, PyTorch, python_function models) execute whatever the package holds. Serve only
     packages you trust, such as approved registry versions.
     """
+    from runstone.extras import require
+
+    require("serving", "runstone models serve")
     from runstone.serving.deployment import DeploymentRecords
     from runstone.serving.run import ServeSpec
     from runstone.serving.run import serve as run

@@ -7,20 +7,23 @@ argon2id hash made by argon2-cffi. Every change here is an audit event; so is a 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from runstone.entities import ApiToken, User
 from runstone.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from runstone.extras import require
 from runstone.governance.context import Context
 from runstone.store import identity as store
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 USER_KINDS = ("user", "service")
 # The name of the API tokens that carry UI sessions (a new password ends them).
@@ -31,9 +34,22 @@ _RESOURCE_RE = re.compile(r"^(experiment:\d{1,18}|model:.{1,250})$")
 MIN_PASSWORD = 12
 # A token's last-used time is written at most this often, so a busy client costs no write per request.
 TOUCH_INTERVAL_MS = 60_000
-_hasher = PasswordHasher()  # argon2id, the library's recommended parameters
-# Verified against when the user does not exist, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    """argon2id with the library's recommended parameters. argon2-cffi comes with the server
+    extra: a client install lists users and tokens, and asks for the extra to hash a password."""
+    require("server", "Hashing or checking a password")
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so a wrong name takes as long as a wrong password."""
+    return _hasher().hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -86,7 +102,7 @@ class IdentityService:
             raise InvalidInput(f"kind must be one of {', '.join(USER_KINDS)}, not {kind!r}.")
         if kind == "service" and password is not None:
             raise InvalidInput("A service account signs in with API tokens only; it has no password.")
-        hashed = _hasher.hash(check_password(password)) if password is not None else None
+        hashed = _hasher().hash(check_password(password)) if password is not None else None
         with self.ctx.transaction(write=True) as s:
             user = store.insert_user(
                 s, name=name, kind=kind, password_hash=hashed, is_admin=admin, now=self.ctx.clock()
@@ -105,7 +121,7 @@ class IdentityService:
     def set_password(self, name: str, password: str) -> int:
         """Set a user's password and end their UI sessions (whoever knew the old password is
         signed out); the number of sessions ended."""
-        hashed = _hasher.hash(check_password(password))
+        hashed = _hasher().hash(check_password(password))
         with self.ctx.transaction(write=True) as s:
             if store.get_user(s, name).kind == "service":
                 raise InvalidInput("A service account signs in with API tokens only; it has no password.")
@@ -225,8 +241,11 @@ class IdentityService:
         with self.ctx.transaction() as s:
             found = store.find_user(s, name)
         user, hashed = found if found is not None else (None, None)
+        hasher, dummy = _hasher(), _dummy_hash()
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         try:
-            _hasher.verify(hashed or _DUMMY_HASH, password)
+            hasher.verify(hashed or dummy, password)
             ok = hashed is not None and user is not None and user.disabled_time is None
         except (VerificationError, InvalidHashError):
             ok = False

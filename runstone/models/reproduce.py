@@ -38,7 +38,7 @@ WORKER = "runstone.models.reproduce"
 # What runstone needs to load a package and predict, besides the package's own requirements
 # (``import runstone`` reads settings with pydantic-settings; manifests are YAML; the SDK's journal
 # encodes with orjson). The rest of
-# runstone's dependencies (server, database, HTTP client) are installed with ``full=True``.
+# runstone's dependencies (database, HTTP client) and its server extra are installed with ``full=True``.
 MODEL_RUNTIME = ("pydantic-settings", "pyyaml", "packaging", "orjson")
 # Variables that would make the new environment's Python see packages from elsewhere.
 _LEAKY_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "PYTHONUSERBASE")
@@ -146,7 +146,8 @@ def create_env(
     say: Callable[[str], None] = lambda _: None,
 ) -> Path:
     """A new virtualenv in ``env_dir`` with the package's Python, pinned requirements and
-    runstone: with what loading and predicting need, or (``full``) all of runstone's dependencies.
+    runstone: with what loading and predicting need, or (``full``) all of runstone's dependencies
+    and the server extra (``runstone[server]``).
 
     The package's requirements are installed by name from pip's configured index; a line that is
     a pip option, a URL or a local path is refused unless ``trust_requirements``, and then the
@@ -173,7 +174,7 @@ def create_env(
             wanted = list(requirements)
         pip = [str(env_python(env_dir)), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
         if full:
-            _run([*pip, *wanted, str(wheel)], "Installing the requirements")
+            _run([*pip, *wanted, f"{wheel}[server]"], "Installing the requirements")
         else:
             _run([*pip, *wanted, *_runtime_pins(requirements)], "Installing the requirements")
             _run([*pip, "--no-deps", str(wheel)], "Installing runstone")

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from runstone.config import Settings
 from runstone.errors import InvalidState
+from runstone.extras import require
 
 START_DEADLINE = 30.0
 
@@ -22,6 +23,7 @@ START_DEADLINE = 30.0
 @contextlib.contextmanager
 def serve_embedded(settings: Settings) -> Iterator[str]:
     """Yields the URL of a server of ``settings``' store, stopped on exit."""
+    require("server", "A project run over the embedded store (served on loopback to the run)")
     import uvicorn
 
     from runstone.server.app import create_app

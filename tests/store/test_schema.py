@@ -152,7 +152,7 @@ def test_a_new_database_gets_the_same_schema_as_running_every_migration(tmp_path
     with fresh.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == []
-    fresh_layout = _layout(fresh)
+    fresh_layout, fresh_rows = _layout(fresh), _seeded(fresh)
     if fresh.dialect == "postgresql":  # the same database, emptied again
         with fresh.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -165,7 +165,40 @@ def test_a_new_database_gets_the_same_schema_as_running_every_migration(tmp_path
         migrated = Database(empty_db_url)
     schema.upgrade(migrated)
     assert _layout(migrated) == fresh_layout
+    # Both start with the same rows: the Default experiment, written by one function.
+    assert _seeded(migrated) == fresh_rows == [(0, "Default", "0", "active", None)]
     migrated.dispose()
+
+
+def _seeded(db: Database) -> list[tuple[object, ...]]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, name, artifact_key, lifecycle_stage, deleted_time FROM experiments ORDER BY id")
+        )
+        return [tuple(row) for row in rows]
+
+
+def test_the_head_read_at_start_is_the_head_alembic_reports():
+    """A start recognises an up-to-date database from the scripts' text, without importing
+    Alembic; the head it reads there must be the one Alembic's API gives."""
+    from alembic.script import ScriptDirectory
+
+    alembic_head = ScriptDirectory.from_config(schema._config()).get_current_head()
+    assert schema._scripted_head() == schema.head_revision() == alembic_head
+
+
+def test_scripts_that_are_not_one_plain_chain_leave_the_head_to_alembic(tmp_path, monkeypatch):
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    for script in (schema.MIGRATIONS / "versions").glob("*.py"):
+        (versions / script.name).write_text(script.read_text())
+    monkeypatch.setattr(schema, "MIGRATIONS", tmp_path)
+    assert schema._scripted_head() == schema.head_revision()
+    # A second branch off the first revision: two heads, which only Alembic can settle.
+    (versions / "9001_branch.py").write_text('revision = "9001"\ndown_revision = "0001"\n')
+    assert schema._scripted_head() is None
+    (versions / "9001_branch.py").write_text('revision = "9001"\ndown_revision = ("0001", "0002")\n')
+    assert schema._scripted_head() is None
 
 
 def test_versions_registered_before_manifests_get_them_from_the_recorded_checksums(empty_db_url, tmp_path):

@@ -7,11 +7,10 @@ Create Date: 2026-11-26 05:58:10.615680
 
 from __future__ import annotations
 
-import time
-
 import sqlalchemy as sa
 from alembic import op
 
+from runstone.store.seed import seed_default_experiment
 
 revision = "0001"
 down_revision = None
@@ -243,30 +242,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_tags")),
     )
-    # The "Default" experiment with id 0, as MLflow users expect.
-    now = int(time.time() * 1000)
-    experiments = sa.table(
-        "experiments",
-        sa.column("id", sa.Integer),
-        sa.column("name", sa.String),
-        sa.column("artifact_key", sa.String),
-        sa.column("lifecycle_stage", sa.String),
-        sa.column("creation_time", sa.BigInteger),
-        sa.column("last_update_time", sa.BigInteger),
-    )
-    op.bulk_insert(
-        experiments,
-        [
-            {
-                "id": 0,
-                "name": "Default",
-                "artifact_key": "0",
-                "lifecycle_stage": "active",
-                "creation_time": now,
-                "last_update_time": now,
-            }
-        ],
-    )
+    # The "Default" experiment with id 0, as MLflow users expect (written as a new database at
+    # the head gets it, by one function).
+    seed_default_experiment(op.get_bind())
 
 
 def downgrade() -> None:
