@@ -228,6 +228,11 @@ class Settings(BaseSettings):
     monitoring_retention_days: float = Field(
         default=30.0, description="Days raw prediction logs are kept; window results are kept for good."
     )
+    trace_retention_interval: float = Field(
+        default=3600.0,
+        description="Seconds between the server's trace retention rounds, which delete the traces older than their "
+        "experiment's runstone.traces.retentionDays tag; 0 turns them off (traces still expire as new ones arrive).",
+    )
     log_requests: bool = Field(default=True, description="Log one structured line per server request.")
     skops_trusted_types: str = Field(
         default="",

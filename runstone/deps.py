@@ -21,6 +21,7 @@ from runstone.tracking.logged_models import LoggedModelService
 from runstone.tracking.reports import ReportService
 from runstone.tracking.saved_views import SavedViewService
 from runstone.tracking.service import TrackingService
+from runstone.tracking.traces import TraceService
 
 # Where runstone.server.auth keeps the verified caller in the ASGI scope.
 AUTH_SCOPE_KEY = "runstone.auth"
@@ -109,6 +110,10 @@ async def deployments(request: Request) -> DeploymentService:
 
 async def webhooks(request: Request) -> WebhookService:
     return backend(request).webhooks(context(request))
+
+
+async def traces(request: Request) -> TraceService:
+    return backend(request).traces(context(request))
 
 
 async def identity(request: Request) -> IdentityService:

@@ -18,6 +18,7 @@ from runstone.cli import (
     registry,
     runs,
     server,
+    traces,
     users,
 )
 from runstone.cli.output import group
@@ -43,6 +44,7 @@ cli.add_command(models.models)
 cli.add_command(admin.gc)
 cli.add_command(admin.sync)
 cli.add_command(admin.audit)
+cli.add_command(traces.traces)
 cli.add_command(registry.registry)
 cli.add_command(deployments.deployments)
 cli.add_command(import_mlflow.import_mlflow)

@@ -540,3 +540,18 @@ class RunningRuns(Public):
     """Which of the runs a heartbeat named are RUNNING."""
 
     running: list[str]
+
+
+class TracePrune(Model):
+    """Which traces a prune deletes: those that started at least ``older_than_ms`` ago or, without
+    it, those older than their experiment's retention (``runstone.traces.retentionDays``)."""
+
+    older_than_ms: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    dry_run: bool = False
+
+
+class TracePruneAnswer(Public):
+    """The number of traces deleted (with ``dry_run``, that would be), by experiment id."""
+
+    deleted: dict[str, int]
+    dry_run: bool

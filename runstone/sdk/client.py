@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 from runstone.config import Settings
 from runstone.entities import (
@@ -542,6 +543,33 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         body = {"experiment_ids": list(experiment_ids), "filter": filter_string, "max_results": max_results}
         answer = self._http.t.json("POST", "/api/v1/logged-models/search", json=body)
         return LoggedModelPage.model_validate(answer).to_entities()
+
+    # ----------------------------------------------------------------- traces
+    def prune_traces(
+        self,
+        *,
+        older_than_ms: int | None = None,
+        experiment_ids: Sequence[str] | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, int]:
+        """Delete old traces: those that started at least ``older_than_ms`` ago or, without it,
+        those older than their experiment's retention (``runstone.traces.retentionDays``). Only
+        in ``experiment_ids`` (EDIT on each is enough), else in every experiment (an admin's
+        call). Returns how many were deleted (or, with ``dry_run``, would be) by experiment id."""
+        if self._http is None:
+            from runstone.tracking.traces import TraceService
+
+            return TraceService(self._ctx).prune(
+                older_than_ms=older_than_ms, experiment_ids=experiment_ids, dry_run=dry_run
+            )
+        body = {"older_than_ms": older_than_ms, "dry_run": dry_run}
+        if experiment_ids is None:
+            return dict(self._http.t.json("POST", "/api/v1/traces/prune", json=body)["deleted"])
+        deleted: dict[str, int] = {}
+        for experiment_id in experiment_ids:
+            path = f"/api/v1/experiments/{quote(str(experiment_id), safe='')}/traces/prune"
+            deleted.update(self._http.t.json("POST", path, json=body)["deleted"])
+        return deleted
 
     # ----------------------------------------------------------------- admin
     def gc(

@@ -33,9 +33,11 @@ from runstone.server.routes import (
     run_models,
     runs,
     saved_views,
+    traces,
 )
 from runstone.server.routes import monitoring as monitoring_routes
 from runstone.tracking import heartbeat
+from runstone.tracking.traces import RetentionSweeper
 from runstone.version import VERSION
 
 
@@ -58,11 +60,14 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         scheduler.start()
         sweeper = heartbeat.Sweeper(backend.context, settings.run_heartbeat_timeout_seconds)
         sweeper.start()
+        retention = RetentionSweeper(backend.context, settings.trace_retention_interval)
+        retention.start()
         undo_drain = drain.install(app, settings.drain_seconds)
         try:
             yield
         finally:
             undo_drain()
+            retention.stop()
             sweeper.stop()
             scheduler.stop()
             dispatcher.stop()
@@ -84,7 +89,18 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     app.state.stats = RequestStats()
     app.state.draining = False  # set on SIGTERM: /health/ready then fails while requests drain
     errors.install(app)
-    for module in (meta, experiments, saved_views, reports, runs, artifacts, logged_models, registry, deployments):
+    for module in (
+        meta,
+        experiments,
+        saved_views,
+        reports,
+        runs,
+        artifacts,
+        logged_models,
+        registry,
+        deployments,
+        traces,
+    ):
         app.include_router(module.router)
     app.include_router(monitoring_routes.router)
     app.include_router(otlp.router)

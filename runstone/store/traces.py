@@ -239,6 +239,19 @@ def delete_traces(
     return len(pks)
 
 
+def count_traces(session: Session, experiment_pk: int, *, max_time: int) -> int:
+    """How many of the experiment's traces started at or before ``max_time``."""
+    stmt = select(func.count(TraceRow.id)).where(
+        TraceRow.experiment_id == experiment_pk, TraceRow.request_time <= max_time
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def experiments_with_traces(session: Session) -> list[int]:
+    """The ids of the experiments that hold traces."""
+    return [int(e) for e in session.scalars(select(TraceRow.experiment_id).distinct().order_by(TraceRow.experiment_id))]
+
+
 def for_run(session: Session, run_uuid: str, limit: int) -> list[int]:
     return list(
         session.scalars(

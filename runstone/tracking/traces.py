@@ -8,13 +8,16 @@ compressed chunks; search reads only the info, tag and metadata rows.
 
 Each experiment may keep its traces for a number of days (``set_retention``, or the experiment
 tag ``runstone.traces.retentionDays`` set by any client): older ones are deleted as new traces
-arrive in it, and by ``prune`` for every experiment.
+arrive in it, by the server's retention rounds (``RetentionSweeper``) for every experiment, and
+by ``prune`` (``runstone traces prune``), which may also delete traces older than a given age.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +29,7 @@ from runstone.store import traces as store
 from runstone.tracking import search as grammar
 from runstone.tracking import validation as check
 
+log = logging.getLogger("runstone.server")
 TRACE_ID = re.compile(r"^tr-[0-9a-f]{32}$")
 STATES = ("OK", "ERROR", "IN_PROGRESS", "STATE_UNSPECIFIED")
 SOURCE_RUN = "mlflow.sourceRun"
@@ -36,6 +40,7 @@ MAX_PREVIEW = 10_000
 MAX_SPANS = 50_000  # in one upload
 DAY_MS = 86_400_000
 EXPIRE_BATCH = 1000  # traces deleted for retention by one arriving trace
+PRUNE_BATCH = 2000  # traces deleted by one transaction of a prune
 
 
 @dataclass
@@ -255,22 +260,59 @@ class TraceService:
                 experiment_store.set_tag(s, exp_id, RETENTION_TAG, str(days))
             self.ctx.audit.write(s, "trace.set_retention", "experiment", str(exp_id), None, {"days": days})
 
-    def prune(self) -> dict[str, int]:
-        """Delete traces older than their experiment's retention; deleted counts by experiment."""
+    def prune(
+        self,
+        *,
+        older_than_ms: int | None = None,
+        experiment_ids: Sequence[str] | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, int]:
+        """Delete old traces; how many were deleted (or, with ``dry_run``, would be) by experiment.
+
+        With ``older_than_ms``, the traces that started at least that long ago; without it, those
+        older than their experiment's retention (``runstone.traces.retentionDays``). Only in the
+        experiments named, else in every one. A large prune is deleted in batches, each in its
+        own transaction, so that it never holds the database's write lock for long.
+        """
+        if older_than_ms is not None and (isinstance(older_than_ms, bool) or older_than_ms < 1):
+            raise InvalidInput(f"older_than_ms must be a positive number of milliseconds; got {older_than_ms!r}.")
         now = self.ctx.clock()
+        with self.ctx.transaction() as s:
+            retention = dict(store.experiments_tagged(s, RETENTION_TAG))
+            if experiment_ids is not None:
+                scope = [experiment_store.get_row(s, experiment_store.parse_id(e)).id for e in experiment_ids]
+            elif older_than_ms is None:
+                scope = sorted(retention)
+            else:
+                scope = store.experiments_with_traces(s)
         deleted: dict[str, int] = {}
-        with self.ctx.transaction(write=True) as s:
-            for exp_id, value in store.experiments_tagged(s, RETENTION_TAG):
-                try:
-                    days = int(value)
-                except ValueError:
+        for exp_pk in dict.fromkeys(scope):
+            if older_than_ms is not None:
+                cutoff = now - older_than_ms
+            else:
+                days = retention.get(exp_pk, "")
+                if not days.isdigit() or int(days) < 1:
                     continue
-                count = store.delete_traces(s, exp_id, max_time=now - days * DAY_MS - 1)
-                if count:
-                    deleted[str(exp_id)] = count
-            if deleted:
-                self.ctx.audit.write(s, "trace.prune", "experiment", ",".join(deleted), None, {"deleted": deleted})
+                cutoff = now - int(days) * DAY_MS - 1
+            count = self._prune_experiment(exp_pk, cutoff, dry_run)
+            if count:
+                deleted[str(exp_pk)] = count
         return deleted
+
+    def _prune_experiment(self, exp_pk: int, cutoff: int, dry_run: bool) -> int:
+        if dry_run:
+            with self.ctx.transaction() as s:
+                return store.count_traces(s, exp_pk, max_time=cutoff)
+        total = 0
+        while True:
+            with self.ctx.transaction(write=True) as s:
+                count = store.delete_traces(s, exp_pk, max_time=cutoff, max_traces=PRUNE_BATCH)
+                if count:
+                    after = {"deleted": count, "started_before": cutoff + 1}
+                    self.ctx.audit.write(s, "trace.prune", "experiment", str(exp_pk), None, after)
+            total += count
+            if count < PRUNE_BATCH:
+                return total
 
     # ------------------------------------------------------------------ reads
     def get(self, trace_id: str) -> TraceInfo:
@@ -308,3 +350,35 @@ class TraceService:
     def for_run(self, run_id: str, limit: int = 100) -> list[TraceInfo]:
         with self.ctx.transaction() as s:
             return store.load(s, store.for_run(s, run_id, limit))
+
+
+class RetentionSweeper:
+    """A server process's background retention round: every ``interval`` seconds, delete the
+    traces older than their experiment's retention, also in experiments no new trace arrives in
+    (replicas may run it at the same moment: a trace is deleted once)."""
+
+    def __init__(self, context: Callable[[], Context], interval: float) -> None:
+        self._context = context
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.interval <= 0:
+            return
+        self._thread = threading.Thread(target=self._run, name="runstone-trace-retention", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                deleted = TraceService(self._context()).prune()
+                for experiment_id, count in deleted.items():
+                    log.info("deleted %d trace(s) of experiment %s past its retention", count, experiment_id)
+            except Exception as exc:  # the database may be away for a moment; the next round retries
+                log.warning("trace retention round failed: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)

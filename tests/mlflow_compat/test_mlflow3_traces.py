@@ -1,16 +1,20 @@
 """Traces end to end against a real ``runstone server``: the stock mlflow 3 client's
 ``@mlflow.trace`` / ``start_span`` traces stored, searched with MLflow's filter grammar, read,
-tagged and deleted; and OpenTelemetry's OTLP/HTTP ``/v1/traces`` storing spans of any exporter."""
+tagged and deleted; OpenTelemetry's OTLP/HTTP ``/v1/traces`` storing spans of any exporter; and
+old traces deleted by ``runstone traces prune`` and by the server's retention rounds."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from e2e_support import Server
+from e2e_support import Server, Servers, run_cli
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
@@ -144,3 +148,85 @@ def test_otlp_refuses_what_it_cannot_read_and_writes_nothing(server):
     )
     assert unknown.status_code == 404
     assert httpx.get(f"{server.url}/api/3.0/mlflow/traces/tr-{trace_id.hex()}").status_code == 404
+
+
+DAY_S = 86_400
+
+
+def _report_trace(url: str, experiment_id: str, age_days: float) -> str:
+    """Report a trace that started ``age_days`` ago, as the stock client reports a trace's info."""
+    trace_id = f"tr-{os.urandom(16).hex()}"
+    started = datetime.fromtimestamp(time.time() - age_days * DAY_S, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
+    info = {"trace_id": trace_id, "request_time": started, "state": "OK", "trace_location": location}
+    answer = httpx.post(f"{url}/api/3.0/mlflow/traces", json={"trace": {"trace_info": info}})
+    assert answer.status_code == 200, answer.text
+    return trace_id
+
+
+def _trace_ids(url: str, experiment_id: str) -> set[str]:
+    location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
+    answer = httpx.post(f"{url}/api/3.0/mlflow/traces/search", json={"locations": [location], "max_results": 100})
+    assert answer.status_code == 200, answer.text
+    return {t["trace_id"] for t in answer.json().get("traces", [])}
+
+
+def _experiment(url: str, name: str) -> str:
+    answer = httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": name})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["experiment_id"])
+
+
+def test_traces_prune_deletes_old_traces_by_age_or_retention(server):
+    chat, search = _experiment(server.url, "prune-chat"), _experiment(server.url, "prune-search")
+    chat_old, chat_recent, chat_new = (_report_trace(server.url, chat, days) for days in (40, 10, 0))
+    search_old, search_recent = (_report_trace(server.url, search, days) for days in (40, 10))
+
+    def prune(*args: str) -> str:
+        done = run_cli("traces", "prune", *args, "--tracking-uri", server.url)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    # A dry run counts and deletes nothing.
+    assert prune("--older-than", "30d", "--experiment", "prune-chat", "--dry-run").startswith("Would delete 1 trace(s)")
+    assert _trace_ids(server.url, chat) == {chat_old, chat_recent, chat_new}
+    # By age, in the experiment named (by name or id) only.
+    assert f"experiment {chat}: 1" in prune("--older-than", "30d", "--experiment", "prune-chat")
+    assert _trace_ids(server.url, chat) == {chat_recent, chat_new}
+    assert _trace_ids(server.url, search) == {search_old, search_recent}
+
+    # Without --older-than, each experiment's retention; experiments without one keep everything.
+    tag = {"experiment_id": search, "key": "runstone.traces.retentionDays", "value": "7"}
+    assert httpx.post(f"{server.url}/api/2.0/mlflow/experiments/set-experiment-tag", json=tag).status_code == 200
+    answer = json.loads(prune("--json"))
+    assert answer == {"deleted": {search: 2}, "dry_run": False}
+    assert _trace_ids(server.url, search) == set()
+    assert _trace_ids(server.url, chat) == {chat_recent, chat_new}
+
+    # Bad input is refused with what was wrong, and deletes nothing.
+    for args, message in (
+        (("--older-than", "a month"), "Invalid duration 'a month'"),
+        (("--older-than", "30d", "--experiment", "no-such-experiment"), "No experiment with id or name"),
+    ):
+        done = run_cli("traces", "prune", *args, "--tracking-uri", server.url)
+        assert done.returncode == 1 and message in done.stderr, done.stdout + done.stderr
+    zero = httpx.post(f"{server.url}/api/v1/traces/prune", json={"older_than_ms": 0})
+    assert zero.status_code == 400 and "older_than_ms" in zero.text, zero.text
+    assert _trace_ids(server.url, chat) == {chat_recent, chat_new}
+
+
+def test_the_server_applies_retention_on_its_own(tmp_path: Path):
+    # An experiment no new trace arrives in still loses its traces past retention.
+    pool = Servers(tmp_path)
+    try:
+        server = pool.start(env={"RUNSTONE_TRACE_RETENTION_INTERVAL": "0.5"})
+        quiet = _experiment(server.url, "quiet")
+        old, recent = _report_trace(server.url, quiet, 9), _report_trace(server.url, quiet, 1)
+        tag = {"experiment_id": quiet, "key": "runstone.traces.retentionDays", "value": "7"}
+        assert httpx.post(f"{server.url}/api/2.0/mlflow/experiments/set-experiment-tag", json=tag).status_code == 200
+        deadline = time.monotonic() + 60  # generous: a loaded machine
+        while _trace_ids(server.url, quiet) != {recent} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _trace_ids(server.url, quiet) == {recent}, old
+    finally:
+        pool.stop_all()

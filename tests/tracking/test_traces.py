@@ -77,6 +77,28 @@ def test_retention_by_age_deletes_only_old_traces_of_experiments_that_set_it(tra
         traces.set_retention(pruned, 0)
 
 
+def test_prune_by_age_deletes_in_batches_and_a_dry_run_only_counts(traces, tracking, clock, monkeypatch):
+    import runstone.tracking.traces as module
+
+    monkeypatch.setattr(module, "PRUNE_BATCH", 2)  # five old traces: three transactions
+    busy, other = tracking.create_experiment("busy"), tracking.create_experiment("other")
+    for n in range(5):
+        traces.start(NewTrace(trace_id(n), busy, request_time=clock.now - (31 + n) * DAY))
+    traces.start(NewTrace(trace_id(10), busy, request_time=clock.now - 29 * DAY))
+    traces.start(NewTrace(trace_id(11), other, request_time=clock.now - 40 * DAY))
+    assert traces.prune(older_than_ms=30 * DAY, experiment_ids=[busy], dry_run=True) == {busy: 5}
+    assert len(traces.search([busy])) == 6
+    assert traces.prune(older_than_ms=30 * DAY, experiment_ids=[busy]) == {busy: 5}
+    assert [t.trace_id for t in traces.search([busy])] == [trace_id(10)]
+    assert [t.trace_id for t in traces.search([other])] == [trace_id(11)]
+    # Without experiments named: every experiment that holds traces.
+    assert traces.prune(older_than_ms=30 * DAY) == {other: 1}
+    with pytest.raises(InvalidInput, match="older_than_ms"):
+        traces.prune(older_than_ms=0)
+    with pytest.raises(NotFound):
+        traces.prune(older_than_ms=DAY, experiment_ids=["424242"])
+
+
 def test_bad_spans_and_ids_are_refused_without_a_partial_write(traces, tracking):
     experiment = tracking.create_experiment("strict")
     with pytest.raises(InvalidInput, match="32 lowercase hex"):
