@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 from runstone.entities import Dataset
 from runstone.errors import InvalidInput
@@ -24,7 +23,7 @@ def _name(name: str | None, digest: str) -> str:
     return name or f"dataset-{digest[:8]}"
 
 
-def _dtype_token(dtype: Any) -> str:
+def _dtype_token(dtype: object) -> str:
     """A dtype's name for digests, stable across pandas versions (whose text columns moved
     from ``object`` to ``str``)."""
     kind = getattr(dtype, "kind", "O")
@@ -33,7 +32,9 @@ def _dtype_token(dtype: Any) -> str:
     return str(dtype)
 
 
-def from_pandas(df: Any, *, name: str | None = None, source: str | None = None, targets: str | None = None) -> Dataset:
+def from_pandas(
+    df: object, *, name: str | None = None, source: str | None = None, targets: str | None = None
+) -> Dataset:
     import pandas as pd
 
     if not isinstance(df, pd.DataFrame):
@@ -45,10 +46,10 @@ def from_pandas(df: Any, *, name: str | None = None, source: str | None = None, 
     schema = {"columns": [{"name": str(c), "type": str(t)} for c, t in df.dtypes.items()]}
     if targets is not None:
         schema["targets"] = targets  # type: ignore[assignment]
-    columns: dict[str, Any] = {}
+    columns: dict[str, object] = {}
     for column in list(df.columns)[:_MAX_PROFILED_COLUMNS]:
         series = df[column]
-        stats: dict[str, Any] = {"dtype": str(series.dtype), "nulls": int(series.isna().sum())}
+        stats: dict[str, object] = {"dtype": str(series.dtype), "nulls": int(series.isna().sum())}
         if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series) and len(series):
             described = series.describe()
             stats.update({k: float(described[k]) for k in ("mean", "std", "min", "max") if k in described})
@@ -64,15 +65,17 @@ def from_pandas(df: Any, *, name: str | None = None, source: str | None = None, 
     )
 
 
-def from_numpy(features: Any, *, targets: Any = None, name: str | None = None, source: str | None = None) -> Dataset:
+def from_numpy(
+    features: object, *, targets: object = None, name: str | None = None, source: str | None = None
+) -> Dataset:
     import numpy as np
 
     arrays = {"features": np.ascontiguousarray(features)}
     if targets is not None:
         arrays["targets"] = np.ascontiguousarray(targets)
     digest = hashlib.sha256()
-    schema: dict[str, Any] = {}
-    profile: dict[str, Any] = {"num_rows": int(arrays["features"].shape[0]) if arrays["features"].ndim else 1}
+    schema: dict[str, object] = {}
+    profile: dict[str, object] = {"num_rows": int(arrays["features"].shape[0]) if arrays["features"].ndim else 1}
     for key, array in arrays.items():
         digest.update(f"{key}:{array.dtype.str}:{array.shape}".encode())
         digest.update(array.tobytes())
@@ -121,7 +124,7 @@ def from_file(path: str | Path, *, name: str | None = None) -> Dataset:
     )
 
 
-def as_dataset(obj: Any) -> Dataset:
+def as_dataset(obj: object) -> Dataset:
     if isinstance(obj, Dataset):
         return obj
     module = type(obj).__module__

@@ -66,7 +66,7 @@ def _frame(batch: Any, names: list[str] | None) -> Any:
     return pd.DataFrame({label: col.reset_index(drop=True) for label, col in zip(labels, columns, strict=True)})
 
 
-def _output(predictions: Any, kind: str) -> Any:
+def _output(predictions: object, kind: str) -> Any:
     import numpy as np
     import pandas as pd
 

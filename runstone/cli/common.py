@@ -45,7 +45,7 @@ def resolve_experiment(c: RunstoneClient, ref: str) -> str:
 
 
 def passthrough(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def apply(f: Any) -> Any:
+    def apply(f: object) -> Any:
         for d in reversed(decorators):
             f = d(f)
         return f

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -95,7 +94,7 @@ def import_mlflow(
         backend.close()
         if isinstance(reader, ProxyReader):
             reader.close()
-    rows: list[list[Any]] = [[kind, c.source, c.runstone] for kind, c in report.counts.items()]
+    rows: list[list[object]] = [[kind, c.source, c.runstone] for kind, c in report.counts.items()]
     if as_json:
         emit_json(
             {

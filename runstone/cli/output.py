@@ -36,7 +36,7 @@ def duration(start: int | None, end: int | None) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
-def _safe(value: Any) -> Any:
+def _safe(value: object) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dict):
@@ -46,7 +46,7 @@ def _safe(value: Any) -> Any:
     return value
 
 
-def emit_json(data: Any) -> None:
+def emit_json(data: object) -> None:
     click.echo(json.dumps(_safe(data), indent=2, default=str))
 
 

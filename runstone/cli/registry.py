@@ -401,7 +401,7 @@ def policy(
         result = c.set_model_policy(name, current)
     else:
         result = c.get_model_policy(name)
-    data: dict[str, Any] = {**result.__dict__, "gates": [g.__dict__ for g in result.gates]}
+    data: dict[str, object] = {**result.__dict__, "gates": [g.__dict__ for g in result.gates]}
     if as_json:
         emit_json(data)
         return

@@ -77,7 +77,7 @@ class RestSource:
             raise NotFound(f"MLflow server {self.url}: {endpoint}: {message}")
         raise InvalidInput(f"MLflow server {self.url} answered {response.status_code} to {endpoint}: {message}")
 
-    def _pages(self, method: str, endpoint: str, items: str, **fields: Any) -> Iterator[dict[str, Any]]:
+    def _pages(self, method: str, endpoint: str, items: str, **fields: object) -> Iterator[dict[str, Any]]:
         token = None
         while True:
             page = self.call(method, endpoint, **fields, **({"page_token": token} if token else {}))

@@ -57,7 +57,7 @@ def run_name(info: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     return str(info["run_id"])
 
 
-def logged_model_status(value: Any) -> str:
+def logged_model_status(value: object) -> str:
     if isinstance(value, int):
         value = {1: "LOGGED_MODEL_PENDING", 2: "LOGGED_MODEL_READY", 3: "LOGGED_MODEL_UPLOAD_FAILED"}.get(value, "")
     return _STATUSES.get(str(value), "PENDING")

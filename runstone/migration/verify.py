@@ -3,7 +3,7 @@ holds (the same values: a param with another value, or a metric with fewer point
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runstone.errors import NotFound
 from runstone.migration.translate import native_tags, version_source
@@ -90,7 +90,7 @@ def _registry(importer: MlflowImporter, s: Session, plan: ModelPlan) -> None:
     except NotFound:
         return
     counts["registered models"].runstone += 1
-    held: dict[str, Any] = {}
+    held: dict[str, object] = {}
     for version in plan.versions:
         try:
             row = registry_store.version_row(s, ref, version["version"])

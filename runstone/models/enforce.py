@@ -99,7 +99,7 @@ def _describe_objects(values: list[Any]) -> str:
     return "/".join(names) or "object"
 
 
-def _to_frame(data: Any, schema: Schema) -> Any:
+def _to_frame(data: object, schema: Schema) -> Any:
     import numpy as np
     import pandas as pd
 
@@ -130,7 +130,7 @@ def _to_frame(data: Any, schema: Schema) -> Any:
     )
 
 
-def _enforce_columns(data: Any, schema: Schema) -> Any:
+def _enforce_columns(data: object, schema: Schema) -> Any:
     import pandas as pd
 
     frame = _to_frame(data, schema)
@@ -156,7 +156,7 @@ def _enforce_columns(data: Any, schema: Schema) -> Any:
     return pd.DataFrame(out, index=frame.index)
 
 
-def _tensor(value: Any, spec: TensorSpec, label: str) -> Any:
+def _tensor(value: object, spec: TensorSpec, label: str) -> Any:
     import numpy as np
 
     if hasattr(value, "to_numpy"):
@@ -209,7 +209,7 @@ def _enforce_tensors(data: Any, schema: Schema) -> Any:
     return {s.name: _tensor(data[s.name], s, f"Input {s.name!r}") for s in specs}
 
 
-def enforce_inputs(data: Any, schema: Schema | None) -> Any:
+def enforce_inputs(data: object, schema: Schema | None) -> Any:
     """The input as the model should see it, or InvalidInput saying what is wrong."""
     if schema is None or not schema.specs:
         return data
@@ -293,7 +293,7 @@ def decode(payload: Any, schema: Schema | None, kind: str) -> Any:
     return _decode_array(payload, tensors.get(None) if tensors else None)
 
 
-def _decode_array(values: Any, spec: TensorSpec | None) -> Any:
+def _decode_array(values: object, spec: TensorSpec | None) -> Any:
     import numpy as np
 
     array = np.asarray(values)

@@ -23,7 +23,7 @@ OUTPUT_EXAMPLE = "output_example.json"
 MAX_EXAMPLE_ROWS = 1000
 
 
-def normalize_example(example: Any) -> Any:
+def normalize_example(example: object) -> Any:
     """The example as a DataFrame, a numpy array or a dict of numpy arrays."""
     import numpy as np
     import pandas as pd
@@ -52,7 +52,7 @@ def normalize_example(example: Any) -> Any:
     )
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> Any:
     """JSON-ready Python values (numpy scalars, timestamps and bytes converted)."""
     import numpy as np
 
@@ -86,7 +86,7 @@ def _split(frame: Any) -> dict[str, object]:
     return {"columns": [str(c) for c in frame.columns], "data": _plain(frame.to_numpy(dtype=object))}
 
 
-def save_input_example(path: Path, example: Any) -> tuple[Any, dict[str, Any]]:
+def save_input_example(path: Path, example: object) -> tuple[Any, dict[str, Any]]:
     """Write the example files into a package; returns the normalized example and its info."""
     import pandas as pd
 
@@ -94,8 +94,8 @@ def save_input_example(path: Path, example: Any) -> tuple[Any, dict[str, Any]]:
     if isinstance(data, pd.DataFrame):
         if len(data) > MAX_EXAMPLE_ROWS:
             raise InvalidInput(f"An input example holds at most {MAX_EXAMPLE_ROWS} rows; got {len(data)}.")
-        payload: Any = _split(data)
-        serving: Any = {"dataframe_split": payload}
+        payload: object = _split(data)
+        serving: object = {"dataframe_split": payload}
         info = {"artifact_path": INPUT_EXAMPLE, "type": "dataframe", "pandas_orient": "split"}
     else:
         payload = {k: _plain(v) for k, v in data.items()} if isinstance(data, dict) else _plain(data)
@@ -118,7 +118,7 @@ def load_input_example(path: Path, info: Mapping[str, Any], schema: Any = None) 
     return decode(payload, schema, "dataframe" if kind == "dataframe" else "ndarray")
 
 
-def encode_output(output: Any) -> dict[str, object]:
+def encode_output(output: object) -> dict[str, object]:
     """A prediction as JSON-ready data tagged with its kind, for recording and comparing."""
     import numpy as np
     import pandas as pd
@@ -138,7 +138,7 @@ def encode_output(output: Any) -> dict[str, object]:
     return {"type": "scalar", "data": _plain(output)}
 
 
-def save_output_example(path: Path, output: Any) -> dict[str, object]:
+def save_output_example(path: Path, output: object) -> dict[str, object]:
     encoded = encode_output(output)
     (path / OUTPUT_EXAMPLE).write_text(json.dumps(encoded))
     return {"artifact_path": OUTPUT_EXAMPLE, "type": encoded["type"]}
@@ -149,7 +149,7 @@ def load_output_example(path: Path, info: Mapping[str, Any]) -> dict[str, object
 
 
 def differences(
-    expected: Any, actual: Any, *, rtol: float = 0.0, atol: float = 0.0, where: str = "output"
+    expected: object, actual: object, *, rtol: float = 0.0, atol: float = 0.0, where: str = "output"
 ) -> list[str]:
     """Where two encoded outputs differ (empty when they match within the tolerances)."""
     if isinstance(expected, Mapping) and isinstance(actual, Mapping):

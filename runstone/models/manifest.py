@@ -50,13 +50,13 @@ class Model:
         utc_time_created: str | None = None,
         flavors: Mapping[str, Mapping[str, Any]] | None = None,
         signature: ModelSignature | None = None,
-        saved_input_example_info: Mapping[str, Any] | None = None,
-        saved_output_example_info: Mapping[str, Any] | None = None,
+        saved_input_example_info: Mapping[str, object] | None = None,
+        saved_output_example_info: Mapping[str, object] | None = None,
         model_uuid: str | None = None,
         model_size_bytes: int | None = None,
         runstone_version: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        **extra: Any,
+        metadata: Mapping[str, object] | None = None,
+        **extra: object,
     ) -> None:
         self.artifact_path = artifact_path
         self.run_id = run_id
@@ -71,7 +71,7 @@ class Model:
         self.metadata = dict(metadata) if metadata else None
         self.extra = dict(extra)
 
-    def add_flavor(self, name: str, **params: Any) -> Model:
+    def add_flavor(self, name: str, **params: object) -> Model:
         self.flavors[name] = params
         return self
 
@@ -89,7 +89,7 @@ class Model:
         return self.signature.params if self.signature else None
 
     def to_dict(self) -> dict[str, object]:
-        values: dict[str, Any] = {
+        values: dict[str, object] = {
             "artifact_path": self.artifact_path,
             "run_id": self.run_id,
             "utc_time_created": self.utc_time_created,

@@ -79,12 +79,12 @@ def finish(
     conf: dict[str, Any],
     pyfunc: dict[str, Any] | None,
     packages: Sequence[str],
-    input_example: Any = None,
+    input_example: object = None,
     signature: ModelSignature | bool | None = None,
     pip_requirements: Sequence[str] | None = None,
     extra_pip_requirements: Sequence[str] | None = None,
     code_paths: Sequence[str | os.PathLike[str]] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, object] | None = None,
 ) -> Model:
     """Complete a package whose flavor files are written; returns its manifest. ``flavor`` None:
     a custom model whose only flavor is python_function (``pyfunc``)."""
@@ -164,9 +164,9 @@ def package_dir_of(data_path: str | os.PathLike[str]) -> Path:
 class NativePredictor:
     """A native model whose ``predict`` (or another method) is the pyfunc prediction."""
 
-    def __init__(self, model: Any, method: str = "predict") -> None:
+    def __init__(self, model: object, method: str = "predict") -> None:
         self.model = model
         self._fn = getattr(model, method)
 
-    def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
+    def predict(self, data: object, params: Mapping[str, object] | None = None) -> Any:
         return self._fn(data)

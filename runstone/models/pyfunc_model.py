@@ -121,7 +121,7 @@ def load_package(path: Path) -> PyFuncModel:
 
 
 def load_model(
-    model_uri: str | os.PathLike[str], dst_path: str | os.PathLike[str] | None = None, *, client: Any = None
+    model_uri: str | os.PathLike[str], dst_path: str | os.PathLike[str] | None = None, *, client: object = None
 ) -> PyFuncModel:
     """Load a model package from a URI (runs:/, models:/, file:// or a path) as a PyFuncModel."""
     return load_package(local_path(model_uri, dst_path, client))

@@ -155,7 +155,7 @@ def set_tags(run_id: str, tags: dict[str, str]) -> None:
     fluent.set_tags(tags, run_id=run_id)
 
 
-def log_input(run_id: str, dataset: Any, context: str) -> None:
+def log_input(run_id: str, dataset: object, context: str) -> None:
     from runstone.sdk import fluent
 
     fluent.log_input(dataset, context=context, run_id=run_id)

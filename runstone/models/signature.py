@@ -48,7 +48,7 @@ class ColSpec:
     def to_dict(self) -> dict[str, object]:
         if self.raw is not None:
             return dict(self.raw)
-        out: dict[str, Any] = {"type": self.type}
+        out: dict[str, object] = {"type": self.type}
         if self.name is not None:
             out["name"] = self.name
         out["required"] = self.required
@@ -64,7 +64,7 @@ class TensorSpec:
     name: str | None = None
 
     def to_dict(self) -> dict[str, object]:
-        out: dict[str, Any] = {} if self.name is None else {"name": self.name}
+        out: dict[str, object] = {} if self.name is None else {"name": self.name}
         out["type"] = "tensor"
         out["tensor-spec"] = {"dtype": self.dtype, "shape": list(self.shape)}
         return out
@@ -221,7 +221,7 @@ def _column_type_of_dtype(dtype: Any, what: str) -> str:
     raise InvalidInput(f"{what} has dtype {dtype}, which no signature type holds.")
 
 
-def _column_type_of_values(values: Sequence[Any], what: str) -> str:
+def _column_type_of_values(values: Sequence[object], what: str) -> str:
     present = [v for v in values if v is not None and v == v]  # drop None and NaN
     if not present:
         raise InvalidInput(f"Cannot infer the type of {what}: it holds no values.")
@@ -261,7 +261,7 @@ def column_type_of_series(series: Any, what: str) -> str:
     return _column_type_of_dtype(dtype, what)
 
 
-def _tensor_spec(array: Any, name: str | None) -> TensorSpec:
+def _tensor_spec(array: object, name: str | None) -> TensorSpec:
     import numpy as np
 
     array = np.asarray(array)
@@ -273,7 +273,7 @@ def _tensor_spec(array: Any, name: str | None) -> TensorSpec:
     return TensorSpec(dtype, tuple(int(d) for d in shape), name)
 
 
-def infer_schema(data: Any) -> Schema:
+def infer_schema(data: object) -> Schema:
     """The schema of a pandas DataFrame or Series, a numpy array, a dict of arrays, a list of
     records (dicts), or a dict of scalars (one record)."""
     import numpy as np
@@ -308,7 +308,7 @@ def infer_schema(data: Any) -> Schema:
     )
 
 
-def _param_spec(name: str, value: Any) -> ParamSpec:
+def _param_spec(name: str, value: object) -> ParamSpec:
     import numpy as np
 
     if isinstance(value, (list, tuple, np.ndarray)):
@@ -321,7 +321,7 @@ def _param_spec(name: str, value: Any) -> ParamSpec:
 
 
 def infer_signature(
-    model_input: Any = None, model_output: Any = None, params: Mapping[str, Any] | None = None
+    model_input: object = None, model_output: object = None, params: Mapping[str, object] | None = None
 ) -> ModelSignature:
     """A signature from an input example, the model's output on it, and default params."""
     return ModelSignature(

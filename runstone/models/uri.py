@@ -103,7 +103,7 @@ def resolve_registered(ref: RegistryRef, client: Any) -> Any:
     return max(versions, key=_version_number)
 
 
-def _client(client: Any) -> Any:
+def _client(client: object) -> Any:
     if client is None:
         from runstone.models.runs import default_client
 
@@ -168,7 +168,7 @@ def _registered_from(source: str, client: Any) -> Any:
     return max(matches, key=lambda v: int(v.creation_timestamp), default=None)
 
 
-def _fetch(text: str, dst: str | os.PathLike[str] | None, client: Any) -> Path:
+def _fetch(text: str, dst: str | os.PathLike[str] | None, client: object) -> Path:
     logged = _LOGGED.match(text)
     if logged:
         from runstone.models.runs import download_logged_model
@@ -220,7 +220,7 @@ def _run_model(text: str, dst: str | os.PathLike[str] | None, client: Any) -> Pa
     return Path(client.download_logged_model_artifacts(model_id, rest, target))
 
 
-def local_path(uri: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, client: Any = None) -> Path:
+def local_path(uri: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, client: object = None) -> Path:
     """A local folder holding the package ``uri`` names (downloaded when it lives in a run or a
     logged model; checked against its manifest when it is a registered version's)."""
     text = os.fspath(uri)

@@ -26,7 +26,7 @@ JS_THRESHOLD = 0.1
 _EPS = 1e-4
 
 
-def psi(reference: Any, current: Any) -> float:
+def psi(reference: object, current: object) -> float:
     """Population stability index of two share vectors over the same bins."""
     import numpy as np
 

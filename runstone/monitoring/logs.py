@@ -33,7 +33,7 @@ REQUIRED = ("request_id", "row", "timestamp", "status", "latency_ms")
 MAX_ROWS_PER_FILE = 500_000
 
 
-def _rows_of_inputs(inputs: Any) -> list[dict[str, Any]]:
+def _rows_of_inputs(inputs: object) -> list[dict[str, Any]]:
     if isinstance(inputs, Mapping) and "columns" in inputs and "data" in inputs:
         columns = [str(c) for c in inputs["columns"]]
         return [dict(zip(columns, row, strict=False)) for row in inputs["data"]]
@@ -54,7 +54,7 @@ def _rows_of_inputs(inputs: Any) -> list[dict[str, Any]]:
     return [{"0": inputs}]
 
 
-def _outputs_per_row(outputs: Any, count: int) -> list[Any]:
+def _outputs_per_row(outputs: object, count: int) -> list[Any]:
     if isinstance(outputs, Mapping):
         for key in ("predictions", "prediction", "outputs"):
             if key in outputs:
@@ -66,7 +66,7 @@ def _outputs_per_row(outputs: Any, count: int) -> list[Any]:
     return [_scalar(outputs)] * count if count == 1 else [None] * count
 
 
-def _scalar(value: Any) -> Any:
+def _scalar(value: object) -> Any:
     if isinstance(value, Mapping) and len(value) == 1:
         return _scalar(next(iter(value.values())))
     if isinstance(value, list) and len(value) == 1:

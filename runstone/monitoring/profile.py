@@ -32,7 +32,7 @@ DISCRETE = 20
 PREDICTION = "prediction"
 
 
-def column_kind(values: Any) -> str:
+def column_kind(values: object) -> str:
     """ "numeric" for numbers (booleans excepted), else "categorical"."""
     import numpy as np
 
@@ -46,7 +46,7 @@ def column_kind(values: Any) -> str:
     return "categorical"
 
 
-def as_numbers(values: Any) -> Any:
+def as_numbers(values: object) -> Any:
     """Values as float64 with NaN for missing ones."""
     import numpy as np
 
@@ -69,7 +69,7 @@ def as_labels(values: Any) -> list[str | None]:
     return out
 
 
-def category_counts(values: Any) -> tuple[dict[str, int], int]:
+def category_counts(values: object) -> tuple[dict[str, int], int]:
     """Count of each category (as labels) and the number of missing values, in vectorized code."""
     import numpy as np
 
@@ -91,13 +91,17 @@ def category_counts(values: Any) -> tuple[dict[str, int], int]:
     return merged, len(array) - sum(merged.values())
 
 
-def numeric_profile(values: Any) -> dict[str, object]:
+def numeric_profile(values: object) -> dict[str, object]:
     import numpy as np
 
     numbers = as_numbers(values)
     total = len(numbers)
     present = numbers[~np.isnan(numbers)]
-    result: dict[str, Any] = {"type": "numeric", "missing": _share(total - len(present), total), "count": len(present)}
+    result: dict[str, object] = {
+        "type": "numeric",
+        "missing": _share(total - len(present), total),
+        "count": len(present),
+    }
     if not len(present):
         return result
     quantiles = np.quantile(present, QUANTILE_PROBS)
@@ -116,7 +120,7 @@ def numeric_profile(values: Any) -> dict[str, object]:
     return result
 
 
-def categorical_profile(values: Any) -> dict[str, object]:
+def categorical_profile(values: object) -> dict[str, object]:
     from collections import Counter
 
     found, missing = category_counts(values)
@@ -135,7 +139,7 @@ def categorical_profile(values: Any) -> dict[str, object]:
     }
 
 
-def is_discrete(values: Any) -> bool:
+def is_discrete(values: object) -> bool:
     """Whole numbers with few distinct values (counts, codes, class labels): compared as categories,
     since tests of continuous distributions misjudge them."""
     import numpy as np
@@ -145,7 +149,7 @@ def is_discrete(values: Any) -> bool:
     return bool(len(present)) and bool(np.all(present == np.round(present))) and len(np.unique(present)) <= DISCRETE
 
 
-def column_profile(values: Any, kind: str | None = None) -> dict[str, object]:
+def column_profile(values: object, kind: str | None = None) -> dict[str, object]:
     kind = kind or column_kind(values)
     if kind == "numeric" and is_discrete(values):
         kind = "categorical"
@@ -156,7 +160,7 @@ def _share(part: int, total: int) -> float:
     return part / total if total else 0.0
 
 
-def infer_task(outputs: Any) -> str:
+def infer_task(outputs: object) -> str:
     """ "classification" when the model answers labels or few integers, else "regression"."""
     import numpy as np
 
@@ -191,11 +195,11 @@ def build_profile(
     return profile
 
 
-def digest(profile: Mapping[str, Any]) -> str:
+def digest(profile: Mapping[str, object]) -> str:
     return hashlib.sha256(json.dumps(profile, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def check_profile(profile: Any) -> dict[str, Any]:
+def check_profile(profile: object) -> dict[str, Any]:
     """Refuse a profile this version of runstone cannot read; returns it as a dict."""
     if not isinstance(profile, dict) or profile.get("format") != FORMAT:
         raise InvalidInput(f'A reference profile must be an object with "format": {FORMAT}.')

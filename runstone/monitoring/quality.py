@@ -12,13 +12,13 @@ REGRESSION = ("mae", "rmse")
 HIGHER_IS_BETTER = {"accuracy", "f1", "roc_auc"}
 
 
-def _label(value: Any) -> str:
+def _label(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
-def classification(predictions: Sequence[Any], labels: Sequence[Any]) -> dict[str, float]:
+def classification(predictions: Sequence[object], labels: Sequence[object]) -> dict[str, float]:
     import numpy as np
 
     pred = np.array([_label(p) for p in predictions])
@@ -36,7 +36,7 @@ def classification(predictions: Sequence[Any], labels: Sequence[Any]) -> dict[st
     return result
 
 
-def roc_auc(scores: Sequence[float], labels: Sequence[Any]) -> float | None:
+def roc_auc(scores: Sequence[float], labels: Sequence[object]) -> float | None:
     """Area under the ROC curve of scores for the positive label 1 (None without both classes)."""
     import numpy as np
     from scipy.stats import rankdata
@@ -49,7 +49,7 @@ def roc_auc(scores: Sequence[float], labels: Sequence[Any]) -> float | None:
     return float((ranks[true].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
-def regression(predictions: Sequence[Any], labels: Sequence[Any]) -> dict[str, float]:
+def regression(predictions: Sequence[object], labels: Sequence[object]) -> dict[str, float]:
     import numpy as np
 
     pred = np.asarray(predictions, dtype=np.float64)
@@ -70,7 +70,7 @@ def quality(task: str, predictions: Sequence[Any], labels: Sequence[Any]) -> dic
     return regression(predictions, labels)
 
 
-def _are_scores(predictions: Sequence[Any]) -> bool:
+def _are_scores(predictions: Sequence[object]) -> bool:
     numbers = [p for p in predictions if isinstance(p, int | float) and not isinstance(p, bool)]
     return (
         len(numbers) == len(predictions)

@@ -16,11 +16,11 @@ def _when(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _num(value: Any, spec: str = ".3g") -> str:
+def _num(value: object, spec: str = ".3g") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def _statistic(f: Mapping[str, Any]) -> str:
+def _statistic(f: Mapping[str, object]) -> str:
     test = f.get("test")
     if test == "ks":
         return f"KS p={_num(f.get('ks_pvalue'))}"

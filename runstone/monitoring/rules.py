@@ -51,7 +51,7 @@ _RETRAIN_KEYS = {"type", "project", "entry_point", "params", "data_param", "hold
                  "experiment", "promote"}  # fmt: skip
 
 
-def check_rule(spec: Any, features: Sequence[str] | None) -> dict[str, Any]:
+def check_rule(spec: object, features: Sequence[str] | None) -> dict[str, Any]:
     """A rule spec, checked and with defaults filled; ``features`` are the model's inputs (None:
     unknown, then feature names are not checked)."""
     if not isinstance(spec, Mapping):

@@ -127,7 +127,7 @@ class MonitoringService:
 
     # ------------------------------------------------------------------ profiles
     def set_profile(
-        self, name: str, ref: str | int, profile: Any, *, source: str = "", dataset_digest: str | None = None,
+        self, name: str, ref: str | int, profile: object, *, source: str = "", dataset_digest: str | None = None,
         replace: bool = True,
     ) -> StoredProfile:  # fmt: skip
         """Store the version's reference profile (with ``replace=False``, only when it has none)."""
@@ -307,7 +307,7 @@ class MonitoringService:
         tables = []
         for key in keys:
             local = self.store.local_path(key)
-            source: Any = str(local) if local is not None else io.BytesIO(b"".join(self.store.read(key)))
+            source: object = str(local) if local is not None else io.BytesIO(b"".join(self.store.read(key)))
             table = pq.read_table(source)
             times = table.column("timestamp")
             tables.append(table.filter(pc.and_(pc.greater_equal(times, start), pc.less(times, end))))
@@ -339,7 +339,7 @@ class MonitoringService:
 
     # ------------------------------------------------------------------ labels
     def log_labels(
-        self, request_ids: Sequence[str], labels: Sequence[Any], *, model: str | None = None
+        self, request_ids: Sequence[str], labels: Sequence[object], *, model: str | None = None
     ) -> dict[str, int]:
         if len(request_ids) != len(labels):
             raise InvalidInput(f"Got {len(request_ids)} request ids but {len(labels)} labels; give one label per id.")
@@ -482,7 +482,7 @@ class MonitoringService:
                 return signature
         return None
 
-    def create_rule(self, name: str, spec: Any) -> Rule:
+    def create_rule(self, name: str, spec: object) -> Rule:
         checked = rule_specs.check_rule(spec, self.features(name))
         with self.ctx.transaction(write=True) as s:
             model = registry_store.model_row(s, name)
@@ -522,7 +522,7 @@ class MonitoringService:
         action = next(a for a in spec["actions"] if a["type"] == "retrain")
         return self.get_alert(alert_id), action
 
-    def record_retraining(self, alert_id: int, *, status: str, **links: Any) -> Alert:
+    def record_retraining(self, alert_id: int, *, status: str, **links: object) -> Alert:
         if status not in ("running", "done", "failed"):
             raise InvalidInput("A retraining status is running, done or failed.")
         allowed = {"run_id", "new_version", "approval_request_id", "action_note"}

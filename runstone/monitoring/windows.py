@@ -35,7 +35,7 @@ def parse_duration(text: str | int | float) -> int:
     return int(match.group(1)) * _UNIT_MS[match.group(2) or "s"]
 
 
-def clean(value: Any) -> Any:
+def clean(value: object) -> Any:
     """NaN and infinities become None, so results are strict JSON."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None

@@ -51,8 +51,8 @@ def run_trial(spec: dict[str, Any]) -> dict[str, object]:
 
 class Backend(Protocol):
     def submit(self, spec: dict[str, Any]) -> Any: ...
-    def done(self, handle: Any) -> bool: ...
-    def result(self, handle: Any) -> dict[str, object]: ...
+    def done(self, handle: object) -> bool: ...
+    def result(self, handle: object) -> dict[str, object]: ...
     def close(self) -> None: ...
 
 
@@ -130,7 +130,7 @@ class RayBackend:
     def submit(self, spec: dict[str, Any]) -> Any:
         return self.task.remote(spec)
 
-    def done(self, handle: Any) -> bool:
+    def done(self, handle: object) -> bool:
         ready, _ = self.ray.wait([handle], timeout=0)
         return bool(ready)
 

@@ -30,7 +30,6 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 from runstone.errors import InvalidInput
@@ -50,7 +49,7 @@ class Parameter:
     type: str = "str"
     default: str | None = None
 
-    def resolve(self, raw: Any, base: Path, project: Path | None = None) -> str:
+    def resolve(self, raw: object, base: Path, project: Path | None = None) -> str:
         """The value as the command receives it, checked against the type. A relative path is
         taken from ``base``; a path inside the ``project`` folder stays relative to it (the
         command runs there), so that the same value means the same file in a checkout."""
@@ -100,7 +99,7 @@ class EntryPoint:
     # An undeclared .py file: every parameter goes through as --name value, untyped.
     loose: bool = False
 
-    def resolve(self, given: Mapping[str, Any], base: Path, given_base: Path | None = None) -> dict[str, str]:
+    def resolve(self, given: Mapping[str, object], base: Path, given_base: Path | None = None) -> dict[str, str]:
         """Every parameter's value (given or default), validated; unknown or missing ones refused.
         Relative paths of defaults are taken from ``base`` (the project folder), those of given
         values from ``given_base`` (where the command was typed) when set."""
@@ -181,7 +180,7 @@ class Project:
         raise InvalidInput(f"Project {self.name!r} has no entry point {name!r} (entry points: {known}).")
 
 
-def _parameter(entry: str, name: str, spec: Any) -> Parameter:
+def _parameter(entry: str, name: str, spec: object) -> Parameter:
     if not isinstance(name, str) or not _NAME.match(name):
         raise InvalidInput(f"Entry point {entry!r}: {name!r} is not a valid parameter name.")
     if isinstance(spec, str):
@@ -204,7 +203,7 @@ def _placeholders(command: str) -> set[str]:
     return {m.group(1) for m in _PLACEHOLDER.finditer(command) if m.group(1) is not None}
 
 
-def _entry_point(name: str, spec: Any) -> EntryPoint:
+def _entry_point(name: str, spec: object) -> EntryPoint:
     if not isinstance(spec, Mapping) or not isinstance(spec.get("command"), str):
         raise InvalidInput(f"Entry point {name!r} needs a command.")
     params = spec.get("parameters") or {}
@@ -221,7 +220,7 @@ def _entry_point(name: str, spec: Any) -> EntryPoint:
     return entry
 
 
-def _environment(spec: Mapping[str, Any], folder: Path) -> Environment:
+def _environment(spec: Mapping[str, object], folder: Path) -> Environment:
     if "docker_env" in spec:
         raise InvalidInput("docker_env projects are not supported; declare python_env, conda_env or requirements.")
     declared = [(k, spec[k]) for k in ("environment", "python_env", "conda_env") if spec.get(k) is not None]

@@ -137,7 +137,7 @@ class SweepSpec:
     def distributions(self) -> dict[str, Any]:
         from optuna.distributions import CategoricalDistribution
 
-        out: dict[str, Any] = {n: CategoricalDistribution(v) for n, v in self.grid.items()}
+        out: dict[str, object] = {n: CategoricalDistribution(v) for n, v in self.grid.items()}
         out.update({n: parse_distribution(n, t) for n, t in self.random.items()})
         return out
 
@@ -286,7 +286,7 @@ class _Sweep:
         return backend.submit(spec), trial, record
 
     @staticmethod
-    def _param_text(value: Any) -> str:
+    def _param_text(value: object) -> str:
         return repr(value) if isinstance(value, float) else str(value)
 
     def run(self, backend: backends.Backend) -> None:
@@ -379,7 +379,7 @@ def sweep(
     goal: str = "minimize",
     grid: Mapping[str, Sequence[Any]] | None = None,
     random: Mapping[str, str] | None = None,
-    parameters: Mapping[str, Any] | None = None,
+    parameters: Mapping[str, object] | None = None,
     trials: int | None = None,
     parallel: int = 1,
     early_stop: str | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runstone.entities import (
     STAGES,
@@ -131,7 +131,12 @@ class RegistryService:
         return self.ctx.clock()
 
     def _audit(
-        self, s: Session, action: str, target: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+        self,
+        s: Session,
+        action: str,
+        target: str,
+        before: Mapping[str, object] | None,
+        after: Mapping[str, object] | None,
     ) -> None:
         self.ctx.audit.write(s, action, "registered_model", target, before, after)
 
@@ -140,7 +145,7 @@ class RegistryService:
         principal = self.ctx.principal
         return principal.authenticated and permissions.standing(s, principal, "model", name).level >= Permission.MANAGE
 
-    def _event(self, s: Session, event: str, model: str, data: Mapping[str, Any]) -> None:
+    def _event(self, s: Session, event: str, model: str, data: Mapping[str, object]) -> None:
         """Queue webhook deliveries for a registry event, in the change's transaction."""
         payload = {"event": event, "model": model, "actor": self.user, "time": self.clock(), "data": dict(data)}
         webhook_store.enqueue(s, event, model, payload, self.clock())

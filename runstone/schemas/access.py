@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from runstone.entities import ApiToken, User
@@ -51,7 +49,7 @@ class PrefixGrantIn(Model):
 
 
 def user_public(u: User, groups: list[str] | None = None) -> dict[str, object]:
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "name": u.name,
         "kind": u.kind,
         "admin": u.is_admin,

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 
-def _number(value: Any) -> Any:
+def _number(value: object) -> Any:
     if isinstance(value, bool):
         raise ValueError("must be a number, not a boolean")
     if isinstance(value, str):
@@ -25,7 +25,7 @@ def _number(value: Any) -> Any:
     return value
 
 
-def _integer(value: Any) -> Any:
+def _integer(value: object) -> Any:
     if isinstance(value, bool):
         raise ValueError("must be an integer, not a boolean")
     return value
@@ -63,7 +63,7 @@ class Public(BaseModel):
 E = TypeVar("E", bound="DataclassInstance")
 
 
-def build(entity: type[E], model: BaseModel, **fields: Any) -> E:
+def build(entity: type[E], model: BaseModel, **fields: object) -> E:
     """An entity from the model of it that came over the wire: each of the entity's fields from
     the model's attribute of that name, unless given."""
     values = model.__dict__

@@ -48,7 +48,7 @@ class ExperimentSearch(Model):
 
 
 def experiment_public(e: Experiment, run_count: int | None = None) -> dict[str, object]:
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "experiment_id": e.experiment_id,
         "name": e.name,
         "artifact_location": e.artifact_location,
@@ -110,7 +110,7 @@ class LogBatch(Model):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _plain_points_fast(cls, data: Any, handler: ModelWrapValidatorHandler[LogBatch]) -> LogBatch:
+    def _plain_points_fast(cls, data: object, handler: ModelWrapValidatorHandler[LogBatch]) -> LogBatch:
         # Points as every client sends them (a string key, a float value, integer timestamp and
         # step, nothing else) are taken as they are: checking a thousand of them here costs a
         # fraction of validating each field. Anything else goes through full validation and
@@ -277,7 +277,7 @@ def history_public(h: MetricHistory) -> dict[str, object]:
 
 
 def file_public(f: FileInfo) -> dict[str, object]:
-    out: dict[str, Any] = {"path": f.path, "is_dir": f.is_dir, "file_size": f.file_size}
+    out: dict[str, object] = {"path": f.path, "is_dir": f.is_dir, "file_size": f.file_size}
     if f.sha256:
         out["sha256"] = f.sha256
     return out

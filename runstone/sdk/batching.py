@@ -254,7 +254,7 @@ class Batcher:
         self.down = None
         self._maybe_rotate()
 
-    def _deliver(self, group: _Group, run_id: str, metrics: list[Metric], params: Any, tags: Any) -> None:
+    def _deliver(self, group: _Group, run_id: str, metrics: list[Metric], params: object, tags: object) -> None:
         try:
             self._send(run_id, metrics, params, tags, idempotency_key=f"{group.key}-{group.sent}")
         except Unavailable:

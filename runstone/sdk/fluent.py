@@ -180,7 +180,7 @@ def _set_experiment(client: RunstoneClient, experiment_name: str | None, experim
     return experiment
 
 
-def create_experiment(name: str, tags: Mapping[str, Any] | None = None) -> str:
+def create_experiment(name: str, tags: Mapping[str, object] | None = None) -> str:
     return default_client().create_experiment(name, tags)
 
 
@@ -210,7 +210,7 @@ def start_run(
     run_name: str | None = None,
     nested: bool = False,
     parent_run_id: str | None = None,
-    tags: Mapping[str, Any] | None = None,
+    tags: Mapping[str, object] | None = None,
     description: str | None = None,
     log_system_tags: bool = True,
     log_system_metrics: bool | None = None,
@@ -427,24 +427,24 @@ def _check_params(rid: str, params: Mapping[str, str]) -> None:
         known.update(params)
 
 
-def log_param(key: str, value: Any, run_id: str | None = None) -> Any:
+def log_param(key: str, value: object, run_id: str | None = None) -> Any:
     """Record a param (immutable: a different value for the same key is an error)."""
     log_params({key: value}, run_id=run_id)
     return value
 
 
-def log_params(params: Mapping[str, Any], run_id: str | None = None) -> None:
+def log_params(params: Mapping[str, object], run_id: str | None = None) -> None:
     rid = _run_id(run_id)
     as_text = {k: str(v) for k, v in params.items()}
     _check_params(rid, as_text)
     _batcher(default_client()).add(rid, params=list(as_text.items()))
 
 
-def set_tag(key: str, value: Any, run_id: str | None = None) -> None:
+def set_tag(key: str, value: object, run_id: str | None = None) -> None:
     set_tags({key: value}, run_id=run_id)
 
 
-def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
+def set_tags(tags: Mapping[str, object], run_id: str | None = None) -> None:
     rid = _run_id(run_id)
     as_text = {k: str(v) for k, v in tags.items()}
     check.batch([], {}, as_text)
@@ -457,7 +457,7 @@ def delete_tag(key: str, run_id: str | None = None) -> None:
     default_client().delete_tag(rid, key)
 
 
-def _upload(upload: Any, keep: Any) -> None:
+def _upload(upload: object, keep: object) -> None:
     client = default_client()
     offline.upload(client, _batcher(client), upload, keep)
 
@@ -486,18 +486,18 @@ def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
     _upload(lambda c: c.log_text(rid, text, artifact_file), lambda b: b.data(rid, text.encode(), artifact_file))
 
 
-def log_dict(dictionary: Mapping[str, Any], artifact_file: str, run_id: str | None = None) -> None:
+def log_dict(dictionary: Mapping[str, object], artifact_file: str, run_id: str | None = None) -> None:
     log_text(RunstoneClient.dict_text(dictionary, artifact_file), artifact_file, run_id)
 
 
-def log_figure(figure: Any, artifact_file: str, run_id: str | None = None) -> None:
+def log_figure(figure: object, artifact_file: str, run_id: str | None = None) -> None:
     """Save a matplotlib or plotly figure as an artifact (format from the file extension)."""
     rid = _run_id(run_id)
     _upload(lambda c: c.log_figure(rid, figure, artifact_file), lambda b: b.figure(rid, figure, artifact_file))
 
 
 def log_input(
-    dataset: Any, context: str | None = "training", tags: Mapping[str, str] | None = None, run_id: str | None = None
+    dataset: object, context: str | None = "training", tags: Mapping[str, str] | None = None, run_id: str | None = None
 ) -> None:
     """Link a dataset (a runstone.data dataset, a pandas DataFrame or a numpy array) to the run."""
     from runstone.data import as_dataset

@@ -12,7 +12,7 @@ def runs_frame(runs: list[Run]) -> Any:
 
     rows = []
     for r in runs:
-        row: dict[str, Any] = {
+        row: dict[str, object] = {
             "run_id": r.info.run_id,
             "experiment_id": r.info.experiment_id,
             "run_name": r.info.run_name,

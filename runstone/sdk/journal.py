@@ -196,9 +196,9 @@ def pending_steps(records: list[dict[str, Any]]) -> list[tuple[str, Any]]:
             return record["seq"] in done_ops
         return any(a <= record["seq"] <= b for a, b in done)
 
-    steps: list[tuple[str, Any]] = []
-    groups: dict[str, list[dict[str, Any]]] = {}
-    fresh: list[dict[str, Any]] | None = None
+    steps: list[tuple[str, object]] = []
+    groups: dict[str, list[dict[str, object]]] = {}
+    fresh: list[dict[str, object]] | None = None
     for r in records:
         op = r["op"]
         if op in ("send", "ack"):

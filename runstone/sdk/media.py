@@ -65,7 +65,7 @@ def image_bytes(image: Any) -> tuple[bytes, str]:
     return out.getvalue(), "png"
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: object) -> Any:
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()  # numpy scalars
     if isinstance(value, float) and not math.isfinite(value):

@@ -103,7 +103,7 @@ class Keeper:
     def data(self, run_id: str, data: bytes, artifact_file: str) -> None:
         journal_bytes(self.batcher, run_id, data, artifact_file)
 
-    def figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
+    def figure(self, run_id: str, figure: object, artifact_file: str) -> None:
         journal_figure(self.batcher, run_id, figure, artifact_file)
 
 
@@ -150,7 +150,7 @@ def journal_bytes(batcher: Batcher, run_id: str, data: bytes, artifact_file: str
     batcher.op({"op": "artifact", "run_id": run_id, "file": name, "artifact_path": None if parent == "." else parent})
 
 
-def journal_figure(batcher: Batcher, run_id: str, figure: Any, artifact_file: str) -> None:
+def journal_figure(batcher: Batcher, run_id: str, figure: object, artifact_file: str) -> None:
     folder = batcher_files(batcher) / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True)
     saved = RunstoneClient.save_figure(figure, artifact_file, folder)

@@ -314,7 +314,7 @@ class RegistryMethods:
 
     # ------------------------------------------------------------ registered models
     def create_registered_model(
-        self, name: str, tags: Mapping[str, Any] | None = None, description: str | None = None
+        self, name: str, tags: Mapping[str, object] | None = None, description: str | None = None
     ) -> RegisteredModel:
         return self._registry.create_registered_model(
             name, description or "", {k: str(v) for k, v in (tags or {}).items()}
@@ -332,7 +332,7 @@ class RegistryMethods:
     def delete_registered_model(self, name: str) -> None:
         self._registry.delete_registered_model(name)
 
-    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+    def set_registered_model_tag(self, name: str, key: str, value: object) -> None:
         self._registry.set_registered_model_tag(name, key, str(value))
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
@@ -354,7 +354,7 @@ class RegistryMethods:
         name: str,
         source: str,
         run_id: str | None = None,
-        tags: Mapping[str, Any] | None = None,
+        tags: Mapping[str, object] | None = None,
         description: str | None = None,
     ) -> ModelVersion:
         """Register a model logged in a run (``source`` is its ``runs:/<run_id>/<path>`` URI)."""
@@ -376,7 +376,7 @@ class RegistryMethods:
     def delete_model_version(self, name: str, version: str | int) -> None:
         self._registry.delete_model_version(name, version)
 
-    def set_model_version_tag(self, name: str, version: str | int, key: str, value: Any) -> None:
+    def set_model_version_tag(self, name: str, version: str | int, key: str, value: object) -> None:
         self._registry.set_model_version_tag(name, version, key, str(value))
 
     def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None:

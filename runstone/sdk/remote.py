@@ -385,14 +385,14 @@ class HttpTracking:
         run_ids: Sequence[str] | None = None,
         experiment_ids: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"older_than_ms": older_than_ms, "dry_run": dry_run}
+        body: dict[str, object] = {"older_than_ms": older_than_ms, "dry_run": dry_run}
         if run_ids is not None:
             body["run_ids"] = list(run_ids)
         if experiment_ids is not None:
             body["experiment_ids"] = [str(e) for e in experiment_ids]
         return dict(self.t.json("POST", "/api/v1/gc", json=body))
 
-    def audit_events(self, **params: Any) -> list[dict[str, Any]]:
+    def audit_events(self, **params: object) -> list[dict[str, Any]]:
         return list(
             self.t.json("GET", "/api/v1/audit", params={k: v for k, v in params.items() if v is not None})["events"]
         )

@@ -115,7 +115,7 @@ async def _body(request: Request) -> Any:
     return data
 
 
-def _dig(data: Any, path: str) -> Any:
+def _dig(data: object, path: str) -> Any:
     """A nested field: ``a.b`` reads b of a, ``a[].b`` b of every element of the list a."""
     head, _, rest = path.partition(".")
     if head.endswith("[]"):
@@ -138,7 +138,7 @@ async def _values(request: Request, need: Need) -> list[str] | None:
     for field in fields:
         if field in query:
             return query.getlist(field)
-    data: Any = None
+    data: object = None
     for field in fields:
         if field.startswith("header:"):
             header = request.headers.get(field.removeprefix("header:"))

@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from runstone.errors import InvalidInput
 
 
-def _text_only(value: Any) -> None:
+def _text_only(value: object) -> None:
     """Refuse strings that are not Unicode text: a lone surrogate ("\\ud800") cannot be stored."""
     pending = [value]
     while pending:
@@ -56,7 +56,7 @@ class JSON(JSONResponse):
     """JSON answers written by orjson (a JSONResponse, so the OpenAPI document shows each route's
     response model)."""
 
-    def render(self, content: Any) -> bytes:
+    def render(self, content: object) -> bytes:
         return orjson.dumps(content)
 
 

@@ -80,7 +80,7 @@ class ShadowRunner:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, data: Any, params: Any, request_id: str) -> None:
+    def submit(self, data: object, params: object, request_id: str) -> None:
         try:
             self._queue.put_nowait((data, params, request_id, int(time.time() * 1000)))
         except queue.Full:
@@ -149,7 +149,7 @@ class ScoringServer:
         self,
         options: ServingOptions,
         *,
-        client: Any = None,
+        client: object = None,
         logger: PredictionLogger | None = None,
         loader: Callable[[str, Any], Served] = load,
     ) -> None:
@@ -462,7 +462,7 @@ class ScoringServer:
 def create_app(
     options: ServingOptions,
     *,
-    client: Any = None,
+    client: object = None,
     logger: PredictionLogger | None = None,
     on_startup: Sequence[Callable[[ScoringServer], None]] = (),
     on_shutdown: Sequence[Callable[[ScoringServer], None]] = (),

@@ -63,7 +63,7 @@ def _rechunk(batches: Iterator[Any], size: int) -> Iterator[Any]:
     """Record batches of exactly ``size`` rows (the last one may be shorter)."""
     import pyarrow as pa
 
-    pending: list[Any] = []
+    pending: list[object] = []
     held = 0
     for batch in batches:
         while batch.num_rows:
@@ -225,7 +225,7 @@ class _Stage:
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
 
-    def put(self, item: Any) -> None:
+    def put(self, item: object) -> None:
         self.queue.put(item)
 
     def finish(self) -> None:
@@ -288,7 +288,7 @@ class _WriteBehind:
                 except BaseException as exc:
                     self.stage.error = exc
 
-    def write(self, table: Any) -> None:
+    def write(self, table: object) -> None:
         if self.stage.error is not None:
             raise self.stage.error
         self.stage.put(table)

@@ -177,7 +177,7 @@ class Follower:
     def __init__(
         self,
         slots: Iterable[Slot],
-        client: Any = None,
+        client: object = None,
         *,
         interval: float = 5.0,
         prepare: Callable[[Served], None] = lambda served: None,

@@ -31,7 +31,7 @@ def _column_type(spec: ColSpec) -> dict[str, object]:
 
 def _tensor_type(spec: TensorSpec) -> dict[str, Any]:
     if spec.dtype.startswith(("int", "uint")):
-        leaf: dict[str, Any] = {"type": "integer"}
+        leaf: dict[str, object] = {"type": "integer"}
     elif spec.dtype.startswith("float"):
         leaf = {"type": "number"}
     elif spec.dtype == "bool":
@@ -49,14 +49,14 @@ def _table_forms(schema: Schema | None) -> dict[str, dict[str, Any]]:
     named = bool(specs) and schema is not None and schema.has_names
     properties = {s.name: _column_type(s) for s in specs if s.name is not None}
     required = [s.name for s in specs if s.name is not None and s.required]
-    record: dict[str, Any] = {"type": "object"}
+    record: dict[str, object] = {"type": "object"}
     if named:
         record["properties"] = properties
         record["required"] = required
-    row: dict[str, Any] = {"type": "array", "items": {}}
+    row: dict[str, object] = {"type": "array", "items": {}}
     if specs:
         row["prefixItems"] = [_column_type(s) for s in specs]
-    split: dict[str, Any] = {
+    split: dict[str, object] = {
         "type": "object",
         "required": ["data"],
         "properties": {
@@ -65,7 +65,7 @@ def _table_forms(schema: Schema | None) -> dict[str, dict[str, Any]]:
             "index": {"type": "array"},
         },
     }
-    columns: dict[str, Any] = {"type": "object"}
+    columns: dict[str, object] = {"type": "object"}
     if named:
         columns["properties"] = {k: {"type": "array", "items": v} for k, v in properties.items()}
     return {

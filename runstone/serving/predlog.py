@@ -71,7 +71,7 @@ def inputs_json(data: Any) -> Any:
     return _plain(data)
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> Any:
     return value.tolist() if hasattr(value, "tolist") else value
 
 

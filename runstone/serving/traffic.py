@@ -21,7 +21,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from runstone.errors import InvalidInput
 
@@ -49,7 +48,7 @@ class TrafficPolicy:
         return cls((Route(uri, 100.0),))
 
     def to_dict(self) -> dict[str, object]:
-        out: dict[str, Any] = {"routes": [{"model": r.model, "weight": r.weight} for r in self.routes]}
+        out: dict[str, object] = {"routes": [{"model": r.model, "weight": r.weight} for r in self.routes]}
         if self.shadow is not None:
             out["shadow"] = {"model": self.shadow.model, "fraction": self.shadow.fraction}
         if self.seed is not None:
@@ -57,7 +56,7 @@ class TrafficPolicy:
         return out
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "the traffic policy") -> TrafficPolicy:
+    def from_dict(cls, data: object, where: str = "the traffic policy") -> TrafficPolicy:
         if not isinstance(data, dict):
             raise InvalidInput(f"{where} must be a mapping with 'routes' (and optionally 'shadow', 'seed').")
         unknown = sorted(set(data) - {"routes", "shadow", "seed"})

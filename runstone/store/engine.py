@@ -65,7 +65,7 @@ class Database:
         self.dialect = parsed.get_backend_name()
         if self.dialect == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        kwargs: dict[str, Any] = {"echo": echo}
+        kwargs: dict[str, object] = {"echo": echo}
         if self.dialect == "sqlite":
             database = parsed.database
             if database and database != ":memory:":

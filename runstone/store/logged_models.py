@@ -102,7 +102,7 @@ def refs_for_pks(session: Session, pks: Sequence[int]) -> dict[int, str]:
     return dict(session.execute(select(LoggedModelRow.id, LoggedModelRow.model_id).where(LoggedModelRow.id.in_(pks))))
 
 
-def update_model(session: Session, pk: int, now: int, **values: Any) -> None:
+def update_model(session: Session, pk: int, now: int, **values: object) -> None:
     session.execute(update(LoggedModelRow).where(LoggedModelRow.id == pk).values(last_update_time=now, **values))
 
 

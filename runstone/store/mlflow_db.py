@@ -26,7 +26,7 @@ def _kv(rows: Any) -> list[dict[str, str]]:
     return [{"key": k, "value": "" if v is None else v} for k, v in rows]
 
 
-def _value(value: float | None, is_nan: Any = False) -> float:
+def _value(value: float | None, is_nan: object = False) -> float:
     return math.nan if is_nan or value is None else float(value)
 
 
@@ -59,7 +59,7 @@ class MlflowDatabase:
     # ------------------------------------------------------------------ tracking
     def experiments(self) -> list[dict[str, Any]]:
         e, et = self.t("experiments").c, self.t("experiment_tags").c
-        tags: dict[int, list[Any]] = defaultdict(list)
+        tags: dict[int, list[object]] = defaultdict(list)
         for key, value, exp_id in self._rows(select(et.key, et.value, et.experiment_id)):
             tags[exp_id].append((key, value))
         out = []
@@ -96,13 +96,13 @@ class MlflowDatabase:
 
     def _load_runs(self, conn: Connection, ids: list[str]) -> list[dict[str, Any]]:
         p, tg, lm, r = self.t("params").c, self.t("tags").c, self.t("latest_metrics").c, self.t("runs").c
-        params: dict[str, list[Any]] = defaultdict(list)
+        params: dict[str, list[object]] = defaultdict(list)
         for key, value, run in conn.execute(select(p.key, p.value, p.run_uuid).where(p.run_uuid.in_(ids))):
             params[run].append((key, value))
-        tags: dict[str, list[Any]] = defaultdict(list)
+        tags: dict[str, list[object]] = defaultdict(list)
         for key, value, run in conn.execute(select(tg.key, tg.value, tg.run_uuid).where(tg.run_uuid.in_(ids))):
             tags[run].append((key, value))
-        metrics: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        metrics: dict[str, list[dict[str, object]]] = defaultdict(list)
         for key, value, ts, step, is_nan, run in conn.execute(
             select(lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan, lm.run_uuid).where(lm.run_uuid.in_(ids))
         ):
@@ -234,17 +234,17 @@ class MlflowDatabase:
             self.t("logged_model_metrics").c,
             self.t("logged_models").c,
         )
-        tags: dict[str, list[Any]] = defaultdict(list)
+        tags: dict[str, list[object]] = defaultdict(list)
         for model_id, key, value in self._rows(
             select(lt.model_id, lt.tag_key, lt.tag_value).where(lt.experiment_id == exp)
         ):
             tags[model_id].append((key, value))
-        params: dict[str, list[Any]] = defaultdict(list)
+        params: dict[str, list[object]] = defaultdict(list)
         for model_id, key, value in self._rows(
             select(lp.model_id, lp.param_key, lp.param_value).where(lp.experiment_id == exp)
         ):
             params[model_id].append((key, value))
-        metrics: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        metrics: dict[str, list[dict[str, object]]] = defaultdict(list)
         for row in self._rows(select(self.t("logged_model_metrics")).where(lmm.experiment_id == exp)):
             point = {
                 "key": row.metric_name,
@@ -265,7 +265,7 @@ class MlflowDatabase:
             .where(lm.experiment_id == exp, or_(lm.lifecycle_stage.is_(None), lm.lifecycle_stage == "active"))
             .order_by(lm.creation_timestamp_ms)
         ):
-            info: dict[str, Any] = {
+            info: dict[str, object] = {
                 "model_id": row.model_id,
                 "experiment_id": str(row.experiment_id),
                 "name": row.name,
@@ -286,7 +286,7 @@ class MlflowDatabase:
         if "registered_models" not in self.tables:
             return []
         rt, rm = self.t("registered_model_tags").c, self.t("registered_models").c
-        tags: dict[str, list[Any]] = defaultdict(list)
+        tags: dict[str, list[object]] = defaultdict(list)
         for key, value, name in self._rows(select(rt.key, rt.value, rt.name)):
             tags[name].append((key, value))
         aliases: dict[str, list[dict[str, str]]] = defaultdict(list)
@@ -310,7 +310,7 @@ class MlflowDatabase:
 
     def model_versions(self, name: str) -> list[dict[str, Any]]:
         vt, mv = self.t("model_version_tags").c, self.t("model_versions").c
-        tags: dict[int, list[Any]] = defaultdict(list)
+        tags: dict[int, list[object]] = defaultdict(list)
         for key, value, number in self._rows(select(vt.key, vt.value, vt.version).where(vt.name == name)):
             tags[number].append((key, value))
         out = []
@@ -329,7 +329,7 @@ class MlflowDatabase:
             .where(mv.name == name)
             .order_by(mv.version)
         ):
-            version: dict[str, Any] = {
+            version: dict[str, object] = {
                 "name": name,
                 "version": str(row.version),
                 "creation_timestamp": row.creation_time,

@@ -463,7 +463,7 @@ def claim_pending_alert(session: Session, now: int, lease_ms: int) -> int | None
     return int(candidate) if result.rowcount else None  # type: ignore[attr-defined]
 
 
-def update_alert(session: Session, alert_id: int, **values: Any) -> None:
+def update_alert(session: Session, alert_id: int, **values: object) -> None:
     session.execute(update(MonitoringAlertRow).where(MonitoringAlertRow.id == alert_id).values(**values))
 
 

@@ -29,7 +29,7 @@ def fingerprint(*query: object) -> str:
     return hashlib.sha256(repr(query).encode()).hexdigest()[:16]
 
 
-def encode(query: str, values: Sequence[Any]) -> str:
+def encode(query: str, values: Sequence[object]) -> str:
     payload = json.dumps({"q": query, "after": list(values)}, separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
@@ -54,7 +54,7 @@ def decode(token: str, query: str, length: int) -> list[Any]:
         raise InvalidInput("Invalid page token.") from None
 
 
-def after(sort: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
+def after(sort: Sequence[SortKey], values: Sequence[object]) -> ColumnElement[bool]:
     """Rows that come strictly after the row whose sort values are ``values``."""
     terms: list[ColumnElement[bool]] = []
     equal_so_far: list[ColumnElement[bool]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -95,7 +95,7 @@ def model_by_id(session: Session, model_id: int) -> ModelRef:
     return _model_ref(row)
 
 
-def update_model(session: Session, model_id: int, now: int, **values: Any) -> None:
+def update_model(session: Session, model_id: int, now: int, **values: object) -> None:
     try:
         with session.begin_nested():
             session.execute(
@@ -303,7 +303,7 @@ def version_row(session: Session, model: ModelRef, version: str | int) -> Versio
     return _version_ref(row)
 
 
-def update_version(session: Session, version_id: int, now: int, **values: Any) -> None:
+def update_version(session: Session, version_id: int, now: int, **values: object) -> None:
     session.execute(
         update(ModelVersionRow).where(ModelVersionRow.id == version_id).values(last_update_time=now, **values)
     )

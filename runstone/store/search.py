@@ -96,7 +96,7 @@ def _conditions(
 def _ordered(order_by: list[OrderKey], key_ids: dict[str, int]) -> tuple[Any, list[tuple[Any, bool]]]:
     """The statement selecting run ids with the joins the order needs, and its sort keys."""
     stmt = select(RunRow.id)
-    sort: list[tuple[Any, bool]] = []
+    sort: list[tuple[object, bool]] = []
     for o in order_by:
         if o.entity == "metric":
             key_id = key_ids.get(o.key)

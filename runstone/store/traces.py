@@ -44,14 +44,14 @@ def find_pk(session: Session, trace_id: str) -> int | None:
     return session.scalar(select(TraceRow.id).where(TraceRow.trace_id == trace_id))
 
 
-def create(session: Session, trace_id: str, experiment_pk: int, values: Mapping[str, Any]) -> int:
+def create(session: Session, trace_id: str, experiment_pk: int, values: Mapping[str, object]) -> int:
     """The trace's primary key, inserting it when absent (a concurrent insert of the same id wins)."""
     row = {"trace_id": trace_id, "experiment_id": experiment_pk, "span_count": 0, "span_bytes": 0, **values}
     insert_new(session, TraceRow.__table__, [row], keys=["trace_id"], returning="id")
     return get_pk(session, trace_id)
 
 
-def update_trace(session: Session, pk: int, values: Mapping[str, Any]) -> None:
+def update_trace(session: Session, pk: int, values: Mapping[str, object]) -> None:
     if values:
         session.execute(update(TraceRow).where(TraceRow.id == pk).values(**values))
 
@@ -107,7 +107,7 @@ def spans(session: Session, pk: int) -> list[dict[str, Any]]:
     chunks = session.scalars(
         select(TraceSpanChunkRow.data).where(TraceSpanChunkRow.trace_pk == pk).order_by(TraceSpanChunkRow.seq)
     )
-    by_id: dict[str, dict[str, Any]] = {}
+    by_id: dict[str, dict[str, object]] = {}
     for data in chunks:
         for span in orjson.loads(zlib.decompress(data)):
             by_id[str(span.get("span_id"))] = span

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 
-def _insert(session: Session, table: Any) -> Any:
+def _insert(session: Session, table: object) -> Any:
     return _insert_for(session.get_bind().dialect.name, table)
 
 
@@ -23,7 +23,7 @@ def _insert_for(name: str, table: Any) -> Any:
     raise NotImplementedError(f"upsert on {name}")
 
 
-def insert_ignore(session: Session, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+def insert_ignore(session: Session, table: object, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
     if rows:
         session.execute(_insert(session, table).on_conflict_do_nothing(index_elements=list(keys)), rows)
 
@@ -58,11 +58,11 @@ def _upsert_statement(dialect: str, table: Any, keys: tuple[str, ...], update: t
 
 def upsert(
     session: Session,
-    table: Any,
+    table: object,
     rows: Sequence[dict[str, Any]],
     keys: Sequence[str],
     update: Sequence[str],
-    where: Any = None,
+    where: object = None,
 ) -> None:
     """Insert rows; on a key conflict, overwrite ``update`` columns (if ``where`` holds).
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runstone import limits
 from runstone.artifacts.base import ArtifactStore, clean_path, join_key
@@ -85,7 +85,12 @@ class LoggedModelService:
         return self.store.root_uri
 
     def _audit(
-        self, s: Session, action: str, model_id: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+        self,
+        s: Session,
+        action: str,
+        model_id: str,
+        before: Mapping[str, object] | None,
+        after: Mapping[str, object] | None,
     ) -> None:
         self.ctx.audit.write(s, action, "logged_model", model_id, before, after)
 

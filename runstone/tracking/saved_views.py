@@ -7,7 +7,6 @@ columns...) and the workspace's settings (``workspace``: grouping, panels, chart
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import orjson
 
@@ -32,7 +31,7 @@ def _name(name: str) -> str:
     return clean
 
 
-def _state(state: Any) -> bytes:
+def _state(state: object) -> bytes:
     if not isinstance(state, Mapping):
         raise InvalidInput("A view's state must be a JSON object.")
     query = state.get("query", "")
@@ -68,7 +67,7 @@ class SavedViewService:
         with self.ctx.transaction() as s:
             return view_store.get(s, exp_id, view_store.parse_id(view_id))
 
-    def create_view(self, experiment_id: str, name: str, state: Any) -> SavedView:
+    def create_view(self, experiment_id: str, name: str, state: object) -> SavedView:
         exp_id = experiment_store.parse_id(experiment_id)
         clean, encoded = _name(name), _state(state)
         with self.ctx.transaction(write=True) as s:
@@ -77,7 +76,9 @@ class SavedViewService:
             self.ctx.audit.write(s, "view.create", "view", view.view_id, None, _audit(view))
         return view
 
-    def update_view(self, experiment_id: str, view_id: str, *, name: str | None = None, state: Any = None) -> SavedView:
+    def update_view(
+        self, experiment_id: str, view_id: str, *, name: str | None = None, state: object = None
+    ) -> SavedView:
         exp_id = experiment_store.parse_id(experiment_id)
         internal = view_store.parse_id(view_id)
         clean = _name(name) if name is not None else None

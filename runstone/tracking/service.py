@@ -443,10 +443,10 @@ class TrackingService:
             run_id, metrics=[Metric(key, value, timestamp if timestamp is not None else self.ctx.clock(), step)]
         )
 
-    def log_param(self, run_id: str, key: str, value: Any) -> None:
+    def log_param(self, run_id: str, key: str, value: object) -> None:
         self.log_batch(run_id, params={key: str(value)})
 
-    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+    def set_tag(self, run_id: str, key: str, value: object) -> None:
         self.log_batch(run_id, tags={key: str(value)})
 
     def delete_tag(self, run_id: str, key: str) -> None:

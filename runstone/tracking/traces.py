@@ -126,7 +126,7 @@ class TraceService:
             raise InvalidInput(f"Trace state {new.state!r} must be one of {', '.join(STATES)}.")
         tags = _check_pairs(new.tags, "Trace tag")
         metadata = _check_pairs(new.metadata, "Trace metadata")
-        values: dict[str, Any] = {
+        values: dict[str, object] = {
             "request_time": check.integer(new.request_time, "request_time"),
             "execution_time": None if new.execution_time is None else check.integer(new.execution_time, "execution"),
             "state": new.state,

@@ -118,7 +118,7 @@ def compare_page(
     sweep: str = "",
     axis: Annotated[list[str] | None, Query()] = None,
 ) -> Response:
-    view: dict[str, Any] | None = None
+    view: dict[str, object] | None = None
     if experiment:
         service.get_experiment(experiment)  # an unknown experiment is NotFound, not an empty view
         state = runs_table.TableState.parse(request.query_params, [])

@@ -52,7 +52,7 @@ def ago(ms: int | None, now: int) -> str:
     return seconds(max(0, now - ms) / 1000) + " ago"
 
 
-def number(value: Any) -> str:
+def number(value: object) -> str:
     """A metric value, short: six significant digits; NaN and infinities spelled out."""
     if value is None:
         return ""
@@ -61,7 +61,7 @@ def number(value: Any) -> str:
     return str(value)
 
 
-def full_number(value: Any) -> str:
+def full_number(value: object) -> str:
     if isinstance(value, float) and math.isfinite(value):
         return repr(value)
     return number(value)

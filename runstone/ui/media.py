@@ -9,7 +9,7 @@ each table sortable and filterable in the browser.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
@@ -81,7 +81,7 @@ def table(files: Artifacts, run: str, path: str) -> Response:
         )
     body = b"".join(files.read(artifact))
     try:
-        content: Any = orjson.loads(body)
+        content: object = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise InvalidInput(f"The table {path!r} is not JSON.") from None
     if (

@@ -322,7 +322,7 @@ def _deployments(request: Request, name: str, version: str) -> list[Any] | None:
     service = getattr(backend(request), "deployments", None)
     if service is None:
         return None
-    records: list[Any] = service(context(request)).list_deployments(model_name=name, version=version)
+    records: list[object] = service(context(request)).list_deployments(model_name=name, version=version)
     return records
 
 

@@ -142,7 +142,7 @@ def export_report(
     """The report as one HTML file: text, charts and tables as they are now, working offline."""
     report = service.get_report(report_id, revision)
     parsed = service.require_readable(report)
-    data: list[dict[str, Any]] = []
+    data: list[dict[str, object]] = []
     for block in parsed:
         if isinstance(block, Panel):
             found = _runs(runs_service, block.experiment_id, block.runs, [])

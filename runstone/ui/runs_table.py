@@ -277,7 +277,7 @@ EXPORT_FIXED = (
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: object) -> Any:
     """A text cell that a spreadsheet would run as a formula is written as text."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         try:

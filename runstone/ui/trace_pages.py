@@ -31,7 +31,7 @@ Traces = Annotated[TraceService, Depends(traces)]
 Tracking = Annotated[TrackingService, Depends(deps.tracking)]
 
 
-def _decoded(text: Any) -> Any:
+def _decoded(text: object) -> Any:
     """An attribute value as MLflow keeps it (JSON text), decoded when it is JSON."""
     if not isinstance(text, str):
         return text
@@ -41,7 +41,7 @@ def _decoded(text: Any) -> Any:
         return text
 
 
-def _shown(value: Any) -> str:
+def _shown(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
 
 

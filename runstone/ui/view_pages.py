@@ -9,7 +9,7 @@ view's settings.
 from __future__ import annotations
 
 import urllib.parse
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Form, Request, Response
@@ -36,7 +36,7 @@ def page_url(view: SavedView) -> str:
 
 
 def _state(query: str, workspace: str) -> dict[str, object]:
-    settings: Any = {}
+    settings: object = {}
     if workspace.strip():
         try:
             settings = orjson.loads(workspace)

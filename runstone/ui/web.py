@@ -165,12 +165,12 @@ def _flash(request: Request) -> dict[str, str] | None:
 
 
 def render(
-    request: Request, template: str, context: Mapping[str, Any], *, status: int = 200, csp: str = PAGE_CSP
+    request: Request, template: str, context: Mapping[str, object], *, status: int = 200, csp: str = PAGE_CSP
 ) -> HTMLResponse:
     """Render a page. A flash message with a ``place`` is shown there when the page lists that
     place in ``placed`` (an error beside the request it concerns), else at the top."""
     token = csrf_token(request)
-    values: dict[str, Any] = {
+    values: dict[str, object] = {
         "request": request,
         "csrf_token": token,
         "csrf_field": CSRF_FIELD,
@@ -284,7 +284,7 @@ def tag_remover(key: str, remove: Callable[[str], object]) -> Callable[[], str]:
     return run
 
 
-def error_page(request: Request, status: int, message: str, details: Mapping[str, Any] | None = None) -> Response:
+def error_page(request: Request, status: int, message: str, details: Mapping[str, object] | None = None) -> Response:
     return render(
         request, "error.html", {"status": status, "message": message, "details": details or {}}, status=status
     )
@@ -317,7 +317,7 @@ class PageRoute(APIRoute):
         return route
 
 
-def json_response(content: Any, status: int = 200) -> Response:
+def json_response(content: object, status: int = 200) -> Response:
     """Chart data: orjson, NaN and infinities as null (gaps in a chart)."""
     response = Response(orjson.dumps(content), status_code=status, media_type="application/json")
     response.headers["Cache-Control"] = "no-store"

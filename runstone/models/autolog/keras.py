@@ -54,7 +54,7 @@ def autolog(
     patching.patch(FLAVOR, keras.Model, "fit", _make_fit)
 
 
-def _params(arguments: dict[str, Any], model: Any) -> dict[str, object]:
+def _params(arguments: dict[str, Any], model: object) -> dict[str, object]:
     params = {k: v for k, v in arguments.items() if k not in _NOT_PARAMS and k != "kwargs"}
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:
@@ -133,7 +133,7 @@ def _make_fit(original: Any) -> Any:
     return fit
 
 
-def _log_model(model: Any, example: Any) -> None:
+def _log_model(model: object, example: object) -> None:
     from runstone.models.flavors import keras, tensorflow
 
     flavor = tensorflow if _log_with["flavor"] == "tensorflow" else keras

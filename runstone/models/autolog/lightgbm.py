@@ -49,7 +49,7 @@ def autolog(
             patching.patch(FLAVOR, cls, "fit", _make_fit)
 
 
-def _raw(train_set: Any) -> tuple[Any, Any] | None:
+def _raw(train_set: object) -> tuple[Any, Any] | None:
     """The training data a Dataset was built from, while it still holds it (not a file)."""
     data = getattr(train_set, "data", None)
     if data is None or isinstance(data, (str, bytes)) or hasattr(data, "__fspath__"):
@@ -133,7 +133,7 @@ def _make_fit(original: Any) -> Any:
     return fit
 
 
-def _log_model(model: Any, example: Any) -> None:
+def _log_model(model: object, example: object) -> None:
     from runstone.models.flavors.lightgbm import log_model
 
     log_model(model, "model", input_example=example)

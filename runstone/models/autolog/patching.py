@@ -47,7 +47,7 @@ def enable(flavor: str, config: Config) -> bool:
     return first
 
 
-def patch(flavor: str, owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+def patch(flavor: str, owner: object, name: str, make: Callable[[Any], Any]) -> None:
     """Replace ``owner.name`` with ``make(original)``."""
     had_own = name in vars(owner) if isinstance(owner, type) else True
     original = getattr(owner, name)
@@ -120,7 +120,7 @@ def params_text(params: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def head(data: Any, rows: int = 5) -> Any:
+def head(data: object, rows: int = 5) -> Any:
     """The first rows of a table or array, or None for what cannot be sliced (sparse, files)."""
     if data is None:
         return None
@@ -139,7 +139,7 @@ def head(data: Any, rows: int = 5) -> Any:
     return array[:rows]
 
 
-def dataset_of(features: Any, targets: Any = None) -> Any:
+def dataset_of(features: object, targets: object = None) -> Any:
     """A runstone dataset (content digest, schema, profile) of training data."""
     from runstone import data
 

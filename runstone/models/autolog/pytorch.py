@@ -117,11 +117,11 @@ def _before_forward(module: Any, inputs: Any) -> None:
     _state.depth += 1
 
 
-def _after_forward(module: Any, inputs: Any, output: Any) -> None:
+def _after_forward(module: object, inputs: object, output: object) -> None:
     _state.depth = max(0, _state.depth - 1)
 
 
-def remembered_example(module: Any) -> Any:
+def remembered_example(module: object) -> Any:
     """The first rows of the first batch ``module`` was trained on while autologging, or None."""
     config = patching.configs.get(FLAVOR)
     if config is None or not config.log_input_examples:
@@ -132,7 +132,7 @@ def remembered_example(module: Any) -> Any:
     return found[1]
 
 
-def _after_step(optimizer: Any, args: Any, kwargs: Any) -> None:
+def _after_step(optimizer: object, args: object, kwargs: object) -> None:
     config = patching.configs.get(FLAVOR)
     if config is None:
         return

@@ -125,12 +125,12 @@ def _scores(estimator: Any, X: Any, y: Any, sample_weight: Any) -> dict[str, flo
     return out
 
 
-def _final(estimator: Any) -> Any:
+def _final(estimator: object) -> Any:
     steps = getattr(estimator, "steps", None)
     return steps[-1][1] if steps else estimator
 
 
-def _log_metrics(run_id: str, estimator: Any, X: Any, y: Any, kwargs: dict[str, Any]) -> None:
+def _log_metrics(run_id: str, estimator: object, X: object, y: object, kwargs: dict[str, Any]) -> None:
     if y is not None:
         runs.log_metrics(run_id, _scores(estimator, X, y, kwargs.get("sample_weight")))
     final = _final(estimator)
@@ -145,13 +145,13 @@ def _log_metrics(run_id: str, estimator: Any, X: Any, y: Any, kwargs: dict[str, 
             runs.log_metrics(run_id, {key: float(value)}, step=step)
 
 
-def _log_dataset(run_id: str, X: Any, y: Any) -> None:
+def _log_dataset(run_id: str, X: object, y: object) -> None:
     if X is None or patching.head(X) is None:
         return
     runs.log_input(run_id, patching.dataset_of(X, y), "training")
 
 
-def _log_model(estimator: Any, X: Any, config: Config) -> None:
+def _log_model(estimator: object, X: object, config: Config) -> None:
     from runstone.models.flavors.sklearn import log_model
 
     method = "predict" if hasattr(estimator, "predict") else "transform" if hasattr(estimator, "transform") else None

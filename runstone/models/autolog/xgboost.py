@@ -144,7 +144,7 @@ def _make_fit(original: Any) -> Any:
     return fit
 
 
-def _log_model(model: Any, example: Any) -> None:
+def _log_model(model: object, example: object) -> None:
     from runstone.models.flavors.xgboost import log_model
 
     log_model(model, "model", input_example=example)

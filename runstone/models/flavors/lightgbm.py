@@ -29,23 +29,23 @@ BOOSTER_CLASS = "lightgbm.basic.Booster"
 
 
 def _save(
-    lgb_model: Any,
+    lgb_model: object,
     path: str | os.PathLike[str],
     manifest: Model,
     *,
-    input_example: Any = None,
+    input_example: object = None,
     signature: ModelSignature | bool | None = None,
     pip_requirements: Sequence[str] | None = None,
     extra_pip_requirements: Sequence[str] | None = None,
     code_paths: Sequence[str | os.PathLike[str]] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, object] | None = None,
 ) -> Model:
     import lightgbm as lgb
 
     if not isinstance(lgb_model, (lgb.Booster, lgb.LGBMModel)):
         raise InvalidInput(f"Expected a lightgbm Booster or LGBMModel; got {type(lgb_model).__name__}.")
     target = new_package_dir(path)
-    conf: dict[str, Any] = {"lgb_version": lgb.__version__, "data": DATA, "model_class": BOOSTER_CLASS}
+    conf: dict[str, object] = {"lgb_version": lgb.__version__, "data": DATA, "model_class": BOOSTER_CLASS}
     packages = ["lightgbm"]
     if isinstance(lgb_model, lgb.Booster):
         lgb_model.save_model(str(target / DATA))

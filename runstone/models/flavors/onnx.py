@@ -33,17 +33,17 @@ _NUMPY_OF_ORT = {
 
 
 def _save(
-    onnx_model: Any,
+    onnx_model: object,
     path: str | os.PathLike[str],
     manifest: Model,
     *,
     onnx_execution_providers: Sequence[str] | None = None,
-    input_example: Any = None,
+    input_example: object = None,
     signature: ModelSignature | bool | None = None,
     pip_requirements: Sequence[str] | None = None,
     extra_pip_requirements: Sequence[str] | None = None,
     code_paths: Sequence[str | os.PathLike[str]] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, object] | None = None,
 ) -> Model:
     import onnx
 
@@ -118,7 +118,7 @@ class _Predictor:
         self.inputs = self.model.get_inputs()
         self.outputs = [o.name for o in self.model.get_outputs()]
 
-    def _cast(self, value: Any, ort_type: str) -> Any:
+    def _cast(self, value: object, ort_type: str) -> Any:
         import numpy as np
 
         array = np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value)
@@ -142,7 +142,7 @@ class _Predictor:
             raise InvalidInput(f"The ONNX model has {len(names)} inputs ({', '.join(names)}); pass a dict of arrays.")
         return {names[0]: self._cast(data, types[names[0]])}
 
-    def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
+    def predict(self, data: object, params: Mapping[str, object] | None = None) -> Any:
         results = self.model.run(None, self._feed(data))
         if len(results) == 1:
             return results[0]

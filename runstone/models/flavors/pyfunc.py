@@ -39,7 +39,7 @@ class PythonModelContext:
     """What ``load_context`` and ``predict`` receive: ``artifacts`` maps each name given at save
     time to the local path of its copy inside the loaded package."""
 
-    def __init__(self, artifacts: Mapping[str, str], model_config: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, artifacts: Mapping[str, str], model_config: Mapping[str, object] | None = None) -> None:
         self.artifacts = dict(artifacts)
         self.model_config = dict(model_config or {})
 
@@ -50,7 +50,9 @@ class PythonModel:
     def load_context(self, context: PythonModelContext) -> None:
         """Called once when the model is loaded, before any prediction."""
 
-    def predict(self, context: PythonModelContext, model_input: Any, params: Mapping[str, Any] | None = None) -> Any:
+    def predict(
+        self, context: PythonModelContext, model_input: object, params: Mapping[str, object] | None = None
+    ) -> Any:
         raise NotImplementedError
 
 
@@ -82,13 +84,13 @@ def _save(
     *,
     python_model: PythonModel | None = None,
     artifacts: Mapping[str, str | os.PathLike[str]] | None = None,
-    input_example: Any = None,
+    input_example: object = None,
     signature: ModelSignature | bool | None = None,
     pip_requirements: Sequence[str] | None = None,
     extra_pip_requirements: Sequence[str] | None = None,
     code_paths: Sequence[str | os.PathLike[str]] | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    model_config: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, object] | None = None,
+    model_config: Mapping[str, object] | None = None,
 ) -> Model:
     import cloudpickle
 
@@ -99,7 +101,7 @@ def _save(
     target = new_package_dir(path)
     with open(target / MODEL_FILE, "wb") as out:
         cloudpickle.dump(python_model, out)
-    conf: dict[str, Any] = {
+    conf: dict[str, object] = {
         "loader_module": "runstone.pyfunc",
         "python_model": MODEL_FILE,
         "cloudpickle_version": cloudpickle.__version__,

@@ -23,17 +23,17 @@ FORMATS = ("cloudpickle", "pickle", "skops")
 
 
 def _save(
-    sk_model: Any,
+    sk_model: object,
     path: str | os.PathLike[str],
     manifest: Model,
     *,
     serialization_format: str = "cloudpickle",
-    input_example: Any = None,
+    input_example: object = None,
     signature: ModelSignature | bool | None = None,
     pip_requirements: Sequence[str] | None = None,
     extra_pip_requirements: Sequence[str] | None = None,
     code_paths: Sequence[str | os.PathLike[str]] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, object] | None = None,
     pyfunc_predict_fn: str = "predict",
 ) -> Model:
     import sklearn

@@ -35,7 +35,7 @@ SAVED_MODEL_DIR = "tf2model"
 SAVE_FORMAT_FILE = "save_format.txt"
 
 
-def _module_signature(module: Any) -> ModelSignature | None:
+def _module_signature(module: object) -> ModelSignature | None:
     """The inputs of a module's ``__call__`` when it is a tf.function with an input signature."""
     call = next((vars(c)["__call__"] for c in type(module).__mro__ if "__call__" in vars(c)), None)
     specs = getattr(call, "input_signature", None)
@@ -137,7 +137,7 @@ def log_model(
     )
 
 
-def _model_type(conf: Mapping[str, Any]) -> str:
+def _model_type(conf: Mapping[str, object]) -> str:
     kind = conf.get("model_type")
     if kind is None:  # written by MLflow before it recorded the type
         kind = TF1_ESTIMATOR if "signature_def_key" in conf else KERAS
@@ -146,7 +146,7 @@ def _model_type(conf: Mapping[str, Any]) -> str:
     return str(kind)
 
 
-def _saved_model_dir(path: Path, conf: Mapping[str, Any]) -> Path:
+def _saved_model_dir(path: Path, conf: Mapping[str, object]) -> Path:
     name = conf.get("saved_model_dir")
     if not isinstance(name, str) or not name:
         raise InvalidInput("The tensorflow flavor names no saved_model_dir.")
@@ -172,7 +172,7 @@ def _read(path: Path, model: Model, conf: Mapping[str, Any], **load_kwargs: Any)
 
 
 def load_model(
-    model_uri: str | os.PathLike[str], dst_path: str | os.PathLike[str] | None = None, **load_kwargs: Any
+    model_uri: str | os.PathLike[str], dst_path: str | os.PathLike[str] | None = None, **load_kwargs: object
 ) -> Any:
     """The model of a package: a Keras model, or the loaded SavedModel of a tf.Module."""
     path, model, conf = open_flavor(model_uri, FLAVOR_NAME, dst_path)
@@ -183,7 +183,7 @@ class SignaturePredictor:
     """Calls one signature of a SavedModel with its inputs by name (a single array feeds its only
     input); one output comes back as an array, several as a dict."""
 
-    def __init__(self, model: Any, key: str) -> None:
+    def __init__(self, model: object, key: str) -> None:
         self.model = model
         signatures = getattr(model, "signatures", {})
         if key not in signatures:

@@ -78,7 +78,7 @@ def file_entries(entries: list[FileInfo], prefix: str, *, basenames: bool) -> li
         return []
     out = []
     for f in entries:
-        entry: dict[str, Any] = {"path": f.path.rsplit("/", 1)[-1] if basenames else f.path, "is_dir": f.is_dir}
+        entry: dict[str, object] = {"path": f.path.rsplit("/", 1)[-1] if basenames else f.path, "is_dir": f.is_dir}
         if not f.is_dir and f.file_size is not None:
             entry["file_size"] = f.file_size
         out.append(entry)

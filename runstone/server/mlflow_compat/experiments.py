@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from runstone.errors import InvalidInput
@@ -43,7 +41,7 @@ def search_experiments(msg: Msg, service: Tracking) -> dict[str, object]:
         order_by=msg.strings("order_by"),
         page_token=msg.string("page_token") or None,
     )
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     if page.items:
         out["experiments"] = [translate.experiment(e, service.root) for e in page]
     if page.next_page_token:

@@ -61,7 +61,7 @@ def search_logged_models(msg: Msg, models: LoggedModels) -> dict[str, object]:
         max_results=msg.integer("max_results"),
         page_token=msg.string("page_token") or None,
     )
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     if page.items:
         out["models"] = [translate.logged_model(m, models.root) for m in page]
     if page.next_page_token:
@@ -117,7 +117,7 @@ def log_logged_model_params(model_id: str, msg: Msg, models: LoggedModels) -> di
 def list_logged_model_artifacts(model_id: str, msg: Msg, models: LoggedModels) -> dict[str, object]:
     path = (msg.string("artifact_directory_path") or "").strip("/")
     files = file_entries(models.list_artifacts(model_id, path), path, basenames=False)
-    out: dict[str, Any] = {"root_uri": translate.artifacts_uri(models.get(model_id).artifact_location, models.root)}
+    out: dict[str, object] = {"root_uri": translate.artifacts_uri(models.get(model_id).artifact_location, models.root)}
     if files:
         out["files"] = files
     return out

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -44,7 +43,7 @@ def _file_path(target: Target, local_file: str) -> str:
     return clean_path(join_key(target.path, name))
 
 
-def _number(value: Any, name: str) -> int:
+def _number(value: object, name: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and value.isdigit():

@@ -116,7 +116,7 @@ def missing(name: str) -> InvalidInput:
     return InvalidInput(f"Missing value for required parameter '{name}'.{_API_DOCS}")
 
 
-def invalid(name: str, value: Any, hint: str | None = None) -> InvalidInput:
+def invalid(name: str, value: object, hint: str | None = None) -> InvalidInput:
     shown = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     detail = hint if hint is not None else f" Hint: Value was of type '{type(value).__name__}'."
     return InvalidInput(f"Invalid value {shown} for parameter '{name}' supplied: {detail}{_API_DOCS}")
@@ -242,7 +242,7 @@ class Message:
         raise invalid(name, value)
 
 
-def parse_double(value: Any, name: str, *, required: bool = False) -> float | None:
+def parse_double(value: object, name: str, *, required: bool = False) -> float | None:
     if value is None or value == "":
         if required:
             raise missing(name)
@@ -273,7 +273,7 @@ async def read_message(request: Request) -> Message:
         return Message({key: query.getlist(key) for key in query}, from_query=True)
     body = await request.body()
     if not body.strip():
-        data: Any = {}
+        data: object = {}
     else:
         data = _decode(body)
         if isinstance(data, str):

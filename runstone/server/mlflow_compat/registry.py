@@ -100,7 +100,7 @@ def search_registered_models(msg: Msg, registry: Registry) -> dict[str, object]:
     page = registry.search_registered_models(
         filter_string, msg.integer("max_results"), msg.strings("order_by"), msg.string("page_token") or None
     )
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     if page.items:
         out["registered_models"] = [translate.registered_model(m) for m in page]
     if page.next_page_token:
@@ -216,7 +216,7 @@ def search_model_versions(msg: Msg, registry: Registry) -> dict[str, object]:
     page = registry.search_model_versions(
         msg.string("filter"), msg.integer("max_results"), msg.strings("order_by"), msg.string("page_token") or None
     )
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     if page.items:
         out["model_versions"] = _versions(page)
     if page.next_page_token:

@@ -120,7 +120,7 @@ def search_runs(msg: Msg, service: Tracking, models: LoggedModels) -> dict[str, 
         translate.run_order_by(msg.strings("order_by")),
         msg.string("page_token") or None,
     )
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     if page.items:
         links = models.links_for_runs([r.info.run_id for r in page])
         out["runs"] = [translate.run(r, service.root, links.get(r.info.run_id)) for r in page]
@@ -343,7 +343,7 @@ def get_metric_history(msg: Msg, service: Tracking) -> dict[str, object]:
     history = service.get_metric_history(run_id, key, start_step=start_step, limit=limit)
     steps, stamps, values = history.steps, history.timestamps, history.values
     end = len(steps) if max_results is None else min(len(steps), skip + max_results)
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     if end > skip:
         out["metrics"] = [
             {"key": key, "value": v if v == v and abs(v) != math.inf else double(v), "timestamp": t, "step": st}
@@ -419,7 +419,7 @@ def list_artifacts(msg: Msg, service: Artifacts, tracking: Tracking) -> dict[str
     path = (msg.string("path") or "").rstrip("/")
     run = tracking.get_run(run_id)
     files = file_entries(service.list_artifacts(run_id, path), path, basenames=False)
-    out: dict[str, Any] = {"root_uri": translate.artifacts_uri(run.info.artifact_uri, tracking.root)}
+    out: dict[str, object] = {"root_uri": translate.artifacts_uri(run.info.artifact_uri, tracking.root)}
     if files:
         out["files"] = files
     return out

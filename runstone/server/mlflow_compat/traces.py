@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Request
@@ -84,7 +84,7 @@ def artifact_location(info: TraceInfo) -> str:
 
 
 def trace_info(info: TraceInfo) -> dict[str, object]:
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "trace_id": info.trace_id,
         "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": info.experiment_id}},
         "request_time": _timestamp(info.request_time),
@@ -148,7 +148,7 @@ def search_traces(msg: Msg, service: Traces) -> dict[str, object]:
         msg.integer("max_results"),
         msg.string("page_token") or None,
     )
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     if page.items:
         out["traces"] = [trace_info(t) for t in page]
     if page.next_page_token:

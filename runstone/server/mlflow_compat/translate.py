@@ -65,7 +65,7 @@ def _native_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return key_values((tag_from_native(k), v) for k, v in tags.items())
 
 
-def _put(out: dict[str, Any], name: str, value: Any) -> None:
+def _put(out: dict[str, Any], name: str, value: object) -> None:
     """Set a field unless it is unset: proto-JSON leaves out unset fields and empty lists."""
     if value is not None and value != []:
         out[name] = value
@@ -84,7 +84,7 @@ def artifacts_uri(location: str, root: str) -> str:
 
 # ------------------------------------------------------------------ tracking entities
 def experiment(e: Experiment, root: str) -> dict[str, object]:
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "experiment_id": e.experiment_id,
         "name": e.name,
         "artifact_location": artifacts_uri(e.artifact_location, root),
@@ -97,7 +97,7 @@ def experiment(e: Experiment, root: str) -> dict[str, object]:
 
 
 def run_info(info: RunInfo, root: str) -> dict[str, object]:
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "run_id": info.run_id,
         "run_uuid": info.run_id,
         "run_name": info.run_name,
@@ -121,7 +121,7 @@ def run_tags(run: Run) -> list[dict[str, str]]:
 
 
 def dataset_input(d: DatasetInput) -> dict[str, object]:
-    dataset: dict[str, Any] = {
+    dataset: dict[str, object] = {
         "name": d.dataset.name,
         "digest": d.dataset.digest,
         "source_type": d.dataset.source_type,
@@ -129,19 +129,19 @@ def dataset_input(d: DatasetInput) -> dict[str, object]:
     }
     _put(dataset, "schema", d.dataset.schema)
     _put(dataset, "profile", d.dataset.profile)
-    out: dict[str, Any] = {"dataset": dataset}
+    out: dict[str, object] = {"dataset": dataset}
     _put(out, "tags", _native_tags(d.tags))
     return out
 
 
 def run(r: Run, root: str, links: RunModelLinks | None = None) -> dict[str, object]:
-    data: dict[str, Any] = {}
+    data: dict[str, object] = {}
     _put(data, "metrics", [{"key": k, "value": double(v)} for k, v in r.data.metrics.items()])
     _put(data, "params", key_values(r.data.params))
     _put(data, "tags", run_tags(r))
-    inputs: dict[str, Any] = {}
+    inputs: dict[str, object] = {}
     _put(inputs, "dataset_inputs", [dataset_input(d) for d in r.inputs.dataset_inputs])
-    outputs: dict[str, Any] = {}
+    outputs: dict[str, object] = {}
     if links is not None:
         _put(inputs, "model_inputs", [{"model_id": m} for m in links.inputs])
         _put(outputs, "model_outputs", [{"model_id": m, "step": step} for m, step in links.outputs])
@@ -149,14 +149,14 @@ def run(r: Run, root: str, links: RunModelLinks | None = None) -> dict[str, obje
 
 
 def metric(key: str, value: float, timestamp: int, step: int, run_id: str | None = None) -> dict[str, object]:
-    out: dict[str, Any] = {"key": key, "value": double(value), "timestamp": timestamp, "step": step}
+    out: dict[str, object] = {"key": key, "value": double(value), "timestamp": timestamp, "step": step}
     _put(out, "run_id", run_id)
     return out
 
 
 # ------------------------------------------------------------------ logged models
 def logged_model(m: LoggedModel, root: str) -> dict[str, object]:
-    info: dict[str, Any] = {
+    info: dict[str, object] = {
         "model_id": m.model_id,
         "experiment_id": m.experiment_id,
         "name": m.name,
@@ -170,7 +170,7 @@ def logged_model(m: LoggedModel, root: str) -> dict[str, object]:
     _put(info, "status_message", m.status_message)
     _put(info, "tags", key_values(m.tags))
     _put(info, "registrations", [{"name": n, "version": v} for n, v in m.registrations])
-    data: dict[str, Any] = {}
+    data: dict[str, object] = {}
     _put(data, "params", key_values(m.params))
     metrics = []
     for p in m.metrics:
@@ -190,7 +190,7 @@ def logged_model_of(source: str) -> str | None:
 
 
 def model_version(v: ModelVersion) -> dict[str, object]:
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "name": v.name,
         "version": v.version,
         "creation_timestamp": v.creation_timestamp,
@@ -209,7 +209,7 @@ def model_version(v: ModelVersion) -> dict[str, object]:
 
 
 def registered_model(m: RegisteredModel) -> dict[str, object]:
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "name": m.name,
         "creation_timestamp": m.creation_timestamp,
         "last_updated_timestamp": m.last_updated_timestamp,

@@ -85,7 +85,7 @@ def spans_by_trace(body: bytes) -> dict[str, list[dict[str, Any]]]:
         request.ParseFromString(body)
     except DecodeError:
         raise InvalidInput("The body is not an OTLP ExportTraceServiceRequest (protobuf).") from None
-    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    found: dict[str, list[dict[str, object]]] = defaultdict(list)
     for resource in request.resource_spans:
         for scope in resource.scope_spans:
             for span in scope.spans:
