@@ -82,8 +82,9 @@ class Settings(BaseSettings):
     )
     auth_token_cache_seconds: float = Field(
         default=5.0,
-        description="Seconds a server process trusts an API token it verified before reading it again, so a "
-        "busy client costs no database read per request; a revoked token stops working within this time "
+        description="Seconds a server process trusts an API token it verified, and remembers a permission "
+        "decision and which experiment a run is in, before reading them again, so a busy client costs no "
+        "database read per request; a revoked token or grant, or a moved run, counts within this time "
         "(0: read on every request).",
     )
     ui_session_hours: float = Field(

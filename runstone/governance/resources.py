@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING
 
 from runstone.errors import InvalidInput, NotFound
-from runstone.store import approvals, deployments, experiments, logged_models, registry, runs, traces
+from runstone.store import approvals, deployments, experiments, logged_models, permissions, registry, traces
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -34,6 +34,13 @@ _RUNS_URI = re.compile(r"^runs:/([0-9a-f]{32})(?:/|$)")
 _MODELS_URI = re.compile(r"^models:/(m-[0-9a-f]{32})/?$")
 
 
+def named_owner(kind: str, value: str) -> tuple[str, str] | None:
+    """The resource ruling the object when the value names it itself (no database read), else None."""
+    if kind == "experiment":
+        return "experiment", str(experiments.parse_id(value))
+    return None
+
+
 def owner(session: Session, kind: str, value: str) -> tuple[str, str]:
     """(resource type, resource id) ruling the object; NotFound when there is no such object."""
     if kind == "experiment":
@@ -44,7 +51,7 @@ def owner(session: Session, kind: str, value: str) -> tuple[str, str]:
             raise NotFound(f"No experiment named {value!r}.")
         return "experiment", str(found)
     if kind == "run":
-        return "experiment", str(runs.get_row(session, value).experiment_id)
+        return "experiment", str(permissions.experiment_of_run(session, value))
     if kind == "logged_model":
         return "experiment", str(logged_models.get_ref(session, value).experiment_id)
     if kind == "trace":

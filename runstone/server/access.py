@@ -22,19 +22,26 @@ from runstone.governance import permissions, resources
 from runstone.governance.context import Principal
 from runstone.governance.identity import Authenticated
 from runstone.governance.needs import Need, needs_of
-from runstone.server.http import decode_json
+from runstone.governance.permissions import Permission
+from runstone.server.http import PARSED_JSON, decode_json
 
 OTHER_ROUTES = {"/openapi.json": "signed in", "/ui/static": "open: the UI's own scripts and styles"}
 _CACHE_SIZE = 4096
+Resource = tuple[str, str]  # ("experiment", id) or ("model", name): what permissions are granted on
 
 
 class Gate:
-    """Decides permission checks, remembering each decision for ``cache_seconds`` so a busy
-    client's log-batch costs no database read; a revoked grant stops counting within that time."""
+    """Decides permission checks. For ``cache_seconds`` it remembers which experiment or model
+    an object belongs to (a run's experiment, a version's model) and each decision, made per
+    experiment or model: a client logging to a run costs no database read or thread switch, and
+    one cycling through many runs of an experiment one indexed read per run and period. A revoked
+    grant stops counting, and a run moved to another experiment follows its new one, within that
+    time."""
 
     def __init__(self, backend: Backend, cache_seconds: float) -> None:
         self.backend = backend
         self.cache_seconds = cache_seconds
+        self._owners: dict[tuple[str, str], tuple[float, Resource]] = {}
         self._decisions: dict[tuple[str, str, str, str, int], float] = {}
 
     async def check(self, principal: Principal, need: Need, values: list[str], limits: list[str] | None = None) -> None:
@@ -42,33 +49,64 @@ class Gate:
         resources (``experiment:<id>``, ``model:<name>``) a resource-limited token is fenced to."""
         assert need.permission is not None and need.kind is not None
         now = time.monotonic()
-        missing = []
-        # A decision is remembered per token too: a resource-limited token decides differently.
-        keys = {v: (principal.user, principal.token_id or "", need.kind, v, need.permission) for v in values}
-        for value, key in keys.items():
-            expiry = self._decisions.get(key)
-            if expiry is None or expiry <= now:
-                missing.append(value)
-        if missing:
-            await anyio.to_thread.run_sync(self._check, principal, need, missing, limits)
-            if len(self._decisions) >= _CACHE_SIZE:
-                self._decisions.clear()
-            if self.cache_seconds > 0:
-                for value in missing:
-                    self._decisions[keys[value]] = now + self.cache_seconds
+        undecided = []
+        for value in values:
+            resource = self._owner(need.kind, value, now)
+            if resource is None:
+                undecided.append(value)
+                continue
+            _within(principal, resource, limits)
+            if self._decisions.get(_decision(principal, need.permission, resource), 0.0) <= now:
+                undecided.append(value)
+        if undecided:
+            await anyio.to_thread.run_sync(self._check, principal, need, undecided, limits, now)
 
-    def _check(self, principal: Principal, need: Need, values: list[str], limits: list[str] | None) -> None:
+    def _owner(self, kind: str, value: str, now: float) -> Resource | None:
+        """The resource ruling an object, when known without reading the database."""
+        named = resources.named_owner(kind, value)
+        if named is not None:
+            return named
+        remembered = self._owners.get((kind, value))
+        return remembered[1] if remembered is not None and remembered[0] > now else None
+
+    def _check(self, principal: Principal, need: Need, values: list[str], limits: list[str] | None, now: float) -> None:
         assert need.permission is not None and need.kind is not None
+        remember = self.cache_seconds > 0
+        expiry = now + self.cache_seconds
         with self.backend.db.transaction() as s:
             for value in values:
-                resource_type, resource_id = resources.owner(s, need.kind, value)
-                if limits is not None and f"{resource_type}:{resource_id}" not in limits:
-                    raise PermissionDenied(
-                        f"The API token {principal.token_id} is limited to {', '.join(limits)}, not "
-                        f"{permissions.describe(resource_type, resource_id)}.",
-                        {"token_id": principal.token_id},
-                    )
-                permissions.require(s, principal, need.permission, resource_type, resource_id)
+                resource = self._owner(need.kind, value, now)
+                if resource is None:
+                    resource = resources.owner(s, need.kind, value)
+                    if remember:
+                        _bounded(self._owners)[(need.kind, value)] = (expiry, resource)
+                _within(principal, resource, limits)
+                decision = _decision(principal, need.permission, resource)
+                if self._decisions.get(decision, 0.0) > now:
+                    continue
+                permissions.require(s, principal, need.permission, *resource)
+                if remember:
+                    _bounded(self._decisions)[decision] = expiry
+
+
+def _decision(principal: Principal, permission: Permission, resource: Resource) -> tuple[str, str, str, str, int]:
+    # Remembered per token too: a resource-limited token decides differently.
+    return (principal.user, principal.token_id or "", resource[0], resource[1], permission)
+
+
+def _bounded(cache: dict[Any, Any]) -> dict[Any, Any]:
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()
+    return cache
+
+
+def _within(principal: Principal, resource: Resource, limits: list[str] | None) -> None:
+    if limits is not None and f"{resource[0]}:{resource[1]}" not in limits:
+        raise PermissionDenied(
+            f"The API token {principal.token_id} is limited to {', '.join(limits)}, not "
+            f"{permissions.describe(*resource)}.",
+            {"token_id": principal.token_id},
+        )
 
 
 async def enforce(request: Request) -> None:
@@ -78,9 +116,8 @@ async def enforce(request: Request) -> None:
         return  # auth off (with auth on, the gate has refused every request without a credential)
     declared = needs_of(request.scope.get("endpoint"))
     principal = principal_of(request)
-    where = f"{request.method} {request.url.path[:200]}"
     if not declared:
-        raise PermissionDenied(f"{where} declares no permission, so nobody may use it.")
+        raise PermissionDenied(f"{_where(request)} declares no permission, so nobody may use it.")
     limits = who.token.resources if who.token is not None else None
     if principal.is_admin and limits is None:
         return
@@ -88,17 +125,21 @@ async def enforce(request: Request) -> None:
         if limits is not None and need.permission is None:
             assert who.token is not None
             raise PermissionDenied(
-                f"The API token {who.token.token_id} is limited to {', '.join(limits)}; {where} is not about one of "
-                "them (searches and lists need a token without --resource).",
+                f"The API token {who.token.token_id} is limited to {', '.join(limits)}; {_where(request)} is not "
+                "about one of them (searches and lists need a token without --resource).",
                 {"token_id": who.token.token_id},
             )
         if need.admin:
-            raise PermissionDenied(f"Only an admin may {where}; {principal.user!r} is not one.")
+            raise PermissionDenied(f"Only an admin may {_where(request)}; {principal.user!r} is not one.")
         if need.permission is None:
             continue
         values = await _values(request, need)
         if values is not None:
             await request.app.state.access.check(principal, need, values, limits)
+
+
+def _where(request: Request) -> str:
+    return f"{request.method} {request.url.path[:200]}"
 
 
 async def _body(request: Request) -> Any:
@@ -108,10 +149,13 @@ async def _body(request: Request) -> Any:
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         form = await request.form()
         return {key: form.getlist(key) if len(form.getlist(key)) > 1 else form[key] for key in form}
+    if PARSED_JSON in request.scope:
+        return request.scope[PARSED_JSON]
     body = await request.body()
     data = decode_json(body, nan_literals=True) if body.strip() else {}
     if isinstance(data, str):  # old MLflow clients send JSON inside a JSON string
         data = decode_json(data.encode(), nan_literals=True) if data.strip() else {}
+    request.scope[PARSED_JSON] = data  # MLflow's routes read their fields from it, not parsing twice
     return data
 
 

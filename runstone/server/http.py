@@ -34,6 +34,11 @@ def _text_only(value: object) -> None:
             pending.extend(item)
 
 
+# Where a request's JSON body, once decoded (``runstone.server.access`` reads the ids a route's
+# permission names from it), is kept in the ASGI scope for the route to read instead of decoding it again.
+PARSED_JSON = "runstone.parsed_json"
+
+
 def decode_json(body: bytes, *, nan_literals: bool = False) -> Any:
     """A request body as JSON, by one rule for every route: UTF-8, strings that are Unicode text
     (a lone surrogate is refused, never stored or turned into a 500), nesting at most 1024 deep.

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import ColumnElement, Select, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from runstone.errors import AlreadyExists, NotFound
 from runstone.store import experiments, registry
 from runstone.store.identity_tables import UserRow
 from runstone.store.permission_tables import GrantRow, GroupMemberRow, GroupRow, PrefixGrantRow
+from runstone.store.tables import RunRow
 
 # One grant as listed: resource type, resource id, principal type, principal name, permission.
 Grant = tuple[str, str, str, str, str]
@@ -100,12 +101,44 @@ def _holder(user: str) -> ColumnElement[bool]:
     )
 
 
+# The two reads of a permission check (which experiment a run is in, what a user holds on one
+# resource), built once on the tables' columns and run on the session's connection: a check
+# that missed the server's cache then costs two indexed reads, not the building of two ORM queries.
+_grants, _members, _groups, _users = (
+    GrantRow.__table__,
+    GroupMemberRow.__table__,
+    GroupRow.__table__,
+    UserRow.__table__,
+)
+_HELD = select(_grants.c.permission).where(
+    _grants.c.resource_type == bindparam("resource_type"),
+    _grants.c.resource_id == bindparam("resource_id"),
+    or_(
+        (_grants.c.principal_type == "user") & (_grants.c.principal_name == bindparam("user")),
+        (_grants.c.principal_type == "group")
+        & _grants.c.principal_name.in_(
+            select(_groups.c.name)
+            .join(_members, _members.c.group_id == _groups.c.id)
+            .join(_users, _users.c.id == _members.c.user_id)
+            .where(_users.c.name == bindparam("user"))
+        ),
+    ),
+)
+_RUN_EXPERIMENT = select(RunRow.__table__.c.experiment_id).where(RunRow.__table__.c.uuid == bindparam("uuid"))
+
+
 def permissions_of(session: Session, user: str, resource_type: str, resource_id: str) -> set[str]:
     """The permissions granted to a user on one resource, directly or through its groups."""
-    query = select(GrantRow.permission).where(
-        GrantRow.resource_type == resource_type, GrantRow.resource_id == resource_id, _holder(user)
-    )
-    return set(session.scalars(query))
+    params = {"resource_type": resource_type, "resource_id": resource_id, "user": user}
+    return set(session.connection().execute(_HELD, params).scalars())
+
+
+def experiment_of_run(session: Session, run_uuid: str) -> int:
+    """The id of the experiment a run is in (NotFound when there is no such run)."""
+    found = session.connection().execute(_RUN_EXPERIMENT, {"uuid": run_uuid}).scalar()
+    if found is None:
+        raise NotFound(f"No run with id {run_uuid!r}.")
+    return int(found)
 
 
 def resources_of(session: Session, user: str, resource_type: str, permissions: Collection[str]) -> set[str]:

@@ -39,7 +39,7 @@ from runstone.errors import (
     Unauthenticated,
     Unavailable,
 )
-from runstone.server.http import JSON, decode_json
+from runstone.server.http import JSON, PARSED_JSON, decode_json
 
 log = logging.getLogger("runstone.server")
 
@@ -271,13 +271,17 @@ async def read_message(request: Request) -> Message:
     if request.method == "GET":
         query = request.query_params
         return Message({key: query.getlist(key) for key in query}, from_query=True)
-    body = await request.body()
-    if not body.strip():
-        data: object = {}
+    data: object
+    if PARSED_JSON in request.scope:  # decoded by the permission check, by the same rules
+        data = request.scope[PARSED_JSON]
     else:
-        data = _decode(body)
-        if isinstance(data, str):
-            data = _decode(data.encode()) if data.strip() else {}
+        body = await request.body()
+        if not body.strip():
+            data = {}
+        else:
+            data = _decode(body)
+            if isinstance(data, str):
+                data = _decode(data.encode()) if data.strip() else {}
     if not isinstance(data, dict):
         raise InvalidInput("Malformed request body: expected a JSON object.")
     return Message(data)
