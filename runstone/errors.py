@@ -21,7 +21,7 @@ place; the SDK rebuilds the same class from the code it receives.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 
 class RunstoneError(Exception):
@@ -30,7 +30,7 @@ class RunstoneError(Exception):
     code = "error"
     status = 500
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, details: Mapping[str, object] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
@@ -164,6 +164,6 @@ def _all_classes() -> list[type[RunstoneError]]:
 ERROR_CLASSES: dict[str, type[RunstoneError]] = {cls.code: cls for cls in _all_classes()}
 
 
-def from_code(code: str, message: str, details: dict[str, Any] | None = None) -> RunstoneError:
+def from_code(code: str, message: str, details: Mapping[str, object] | None = None) -> RunstoneError:
     """Rebuild the exception a server reported, falling back to the base class."""
     return ERROR_CLASSES.get(code, RunstoneError)(message, details)

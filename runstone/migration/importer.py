@@ -13,7 +13,7 @@ After importing, every object is counted again, in the source and in runstone, f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -129,7 +129,7 @@ class MlflowImporter:
         self.ledger: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ helpers
-    def _audit(self, s: Session, action: str, kind: str, target: str, after: dict[str, Any]) -> None:
+    def _audit(self, s: Session, action: str, kind: str, target: str, after: Mapping[str, object]) -> None:
         self.ctx.audit.write(s, action, kind, target, None, {"source": self.source.description, **after})
         self.report.written += 1
 

@@ -15,7 +15,7 @@ serving, never on a Python caller's data.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runstone.errors import InvalidInput
@@ -94,7 +94,7 @@ def _column(series: Any, spec: ColSpec, label: str) -> Any:
     raise wrong(str(dtype))
 
 
-def _describe_objects(values: list[Any]) -> str:
+def _describe_objects(values: Sequence[object]) -> str:
     names = sorted({type(v).__name__ for v in values if v is not None})
     return "/".join(names) or "object"
 

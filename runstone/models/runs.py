@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,7 @@ def end_run(status: str) -> None:
     fluent.end_run(status)
 
 
-def log_params(run_id: str, params: dict[str, Any]) -> None:
+def log_params(run_id: str, params: Mapping[str, object]) -> None:
     from runstone.sdk import fluent
 
     fluent.log_params(params, run_id=run_id)

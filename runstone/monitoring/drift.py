@@ -42,7 +42,7 @@ def _sorted_quantiles(ordered: Any, probs: Any) -> Any:
     return np.interp(probs * (len(ordered) - 1), np.arange(len(ordered)), ordered)
 
 
-def numeric_drift(reference: Mapping[str, Any], values: Any) -> dict[str, Any]:
+def numeric_drift(reference: Mapping[str, Any], values: object) -> dict[str, Any]:
     import numpy as np
     from scipy.special import kolmogorov
 
@@ -99,7 +99,7 @@ def numeric_drift(reference: Mapping[str, Any], values: Any) -> dict[str, Any]:
     return result
 
 
-def categorical_drift(reference: Mapping[str, Any], values: Any) -> dict[str, Any]:
+def categorical_drift(reference: Mapping[str, Any], values: object) -> dict[str, Any]:
     import numpy as np
     from scipy.spatial.distance import jensenshannon
     from scipy.stats import chisquare
@@ -141,7 +141,7 @@ def categorical_drift(reference: Mapping[str, Any], values: Any) -> dict[str, An
     return result
 
 
-def column_drift(reference: Mapping[str, Any], values: Any) -> dict[str, object]:
+def column_drift(reference: Mapping[str, Any], values: object) -> dict[str, object]:
     result = (numeric_drift if reference["type"] == "numeric" else categorical_drift)(reference, values)
     result["missing_change"] = result["missing"] - float(reference.get("missing", 0.0))
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NotRequired
 
 from pydantic import ConfigDict, Field, ModelWrapValidatorHandler, model_validator, with_config
@@ -125,7 +126,7 @@ class LogBatch(Model):
         return batch
 
 
-def _plain_points(points: list[Any]) -> bool:
+def _plain_points(points: Sequence[object]) -> bool:
     for p in points:
         if (
             type(p) is not dict

@@ -19,7 +19,7 @@ import time
 import uuid
 import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,7 +123,7 @@ class Batcher:
             self._urgent = True
             self._wake.set()
 
-    def op(self, record: dict[str, Any]) -> Any:
+    def op(self, record: Mapping[str, object]) -> Any:
         """Journal an operation (create_run, end, artifact) and carry it out after everything
         logged before it; returns its result when it was done now, None when it waits for the
         server."""
@@ -142,7 +142,7 @@ class Batcher:
             self._pump()
         return item.result
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def _write(self, record: Mapping[str, object]) -> None:
         if not self.write_ahead or self.journal is None:
             return
         try:
@@ -276,7 +276,7 @@ class Batcher:
             with self._lock:
                 self._errors.append(BatchError(message, {"run_id": item.record.get("run_id"), "code": exc.code}))
 
-    def _ack(self, record: dict[str, Any]) -> None:
+    def _ack(self, record: Mapping[str, object]) -> None:
         self._write(record)
 
     def went_down(self, exc: Unavailable) -> None:

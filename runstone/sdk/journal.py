@@ -27,7 +27,7 @@ import shutil
 import threading
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ MAX_TAGS = limits.SDK_MAX_TAGS_PER_REQUEST
 Chunk = tuple[str, list[Metric], list[tuple[str, str]], list[tuple[str, str]]]
 
 
-def encode(record: dict[str, Any]) -> bytes:
+def encode(record: Mapping[str, object]) -> bytes:
     body = orjson.dumps(record)
     return b"%08x " % zlib.crc32(body) + body + b"\n"
 
@@ -95,7 +95,7 @@ class Journal:
         """Folder of the artifact files journaled with this file's records."""
         return files_folder(self.path)
 
-    def write(self, *records: dict[str, Any]) -> Path:
+    def write(self, *records: Mapping[str, object]) -> Path:
         """Append records with one write(2): in the operating system once this returns (a
         killed process loses none of them); on the disk too when the journal fsyncs."""
         data = b"".join(encode(r) for r in records)

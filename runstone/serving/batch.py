@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -308,7 +308,7 @@ def predict_file(
     *,
     chunk_size: int = 100_000,
     key_columns: Sequence[str] | None = None,
-    params: dict[str, Any] | None = None,
+    params: Mapping[str, object] | None = None,
     progress: Callable[[int, int | None], None] = lambda done, total: None,
 ) -> BatchResult:
     """Score ``input_path`` chunk by chunk into ``output_path`` (Parquet or CSV).

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -26,7 +25,7 @@ def insert_request(
     archive_existing: bool,
     requested_by: str,
     comment: str,
-    evidence: dict[str, Any],
+    evidence: Mapping[str, object],
     now: int,
 ) -> int:
     row = ApprovalRequestRow(

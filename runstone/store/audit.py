@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from typing import Any, cast
+from collections.abc import Iterator, Mapping
+from typing import cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
@@ -17,7 +17,7 @@ GENESIS = "0" * 64
 _INSERT_EVENT = cast(Table, AuditEventRow.__table__).insert()
 
 
-def _dump(value: dict[str, Any] | None) -> str | None:
+def _dump(value: Mapping[str, object] | None) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
@@ -50,8 +50,8 @@ def append(
     action: str,
     target_type: str,
     target_id: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+    before: Mapping[str, object] | None,
+    after: Mapping[str, object] | None,
     request_id: str | None,
     token_id: str | None = None,
     client: str | None = None,

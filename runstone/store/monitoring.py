@@ -6,7 +6,7 @@ Returns the plain records below (never rows); repositories never commit.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -335,7 +335,7 @@ def claim_window(
     return int(result[0]) if result else None
 
 
-def finish_window(session: Session, window_id: int, result: dict[str, Any], now: int) -> None:
+def finish_window(session: Session, window_id: int, result: Mapping[str, object], now: int) -> None:
     session.execute(
         update(MonitoringWindowRow)
         .where(MonitoringWindowRow.id == window_id)
@@ -372,7 +372,7 @@ def _rule(row: MonitoringRuleRow, model: str) -> Rule:
 
 
 def insert_rule(
-    session: Session, model_id: int, model: str, name: str, spec: dict[str, Any], user: str, now: int
+    session: Session, model_id: int, model: str, name: str, spec: Mapping[str, object], user: str, now: int
 ) -> Rule:
     exists = session.scalar(
         select(MonitoringRuleRow.id).where(MonitoringRuleRow.model_id == model_id, MonitoringRuleRow.name == name)
@@ -410,7 +410,7 @@ def _alert(row: MonitoringAlertRow, rule: str, model: str) -> Alert:
     )  # fmt: skip
 
 
-def insert_alert(session: Session, model_id: int, rule: Rule, window: Window, message: str, details: dict[str, Any],
+def insert_alert(session: Session, model_id: int, rule: Rule, window: Window, message: str, details: Mapping[str, object],
                  *, retrain: bool, now: int) -> int:  # fmt: skip
     row = MonitoringAlertRow(
         rule_id=rule.id, model_id=model_id, version=window.version, window_id=window.id, time=now, message=message,

@@ -9,6 +9,7 @@ scatter draw them all, the tables and metric charts the first 100.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -45,7 +46,7 @@ def _as_number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _differs(values: list[Any]) -> bool:
+def _differs(values: Sequence[object]) -> bool:
     return len({repr(v) for v in values}) > 1
 
 

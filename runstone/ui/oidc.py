@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 import time
 import urllib.parse
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -155,7 +156,7 @@ def _id_token_claims(settings: Settings, code: str, verifier: str, nonce: str) -
     return dict(decoded.claims)
 
 
-def _user_of(request: Request, settings: Settings, claims: dict[str, Any]) -> Any:
+def _user_of(request: Request, settings: Settings, claims: Mapping[str, object]) -> Any:
     name = claims.get(settings.oidc_user_claim)
     if not isinstance(name, str) or not name:
         raise Unauthenticated(f"The ID token has no {settings.oidc_user_claim!r} claim naming the user.")

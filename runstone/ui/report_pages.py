@@ -71,7 +71,7 @@ def create_report(request: Request, service: Reports, title: Annotated[str, Form
     return redirect(request, f"/ui/reports/{report.report_id}/edit", message=f"Created the report {report.title!r}.")
 
 
-def _view(request: Request, report: Report, **extra: Any) -> Response:
+def _view(request: Request, report: Report, **extra: object) -> Response:
     try:
         parsed: list[Any] = blocks(report.body)
     except RunstoneError:  # written under other rules: shown as text

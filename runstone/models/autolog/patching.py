@@ -12,7 +12,7 @@ import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,7 +111,7 @@ def safely(flavor: str, what: str, fn: Callable[[], Any]) -> Any:
         return None
 
 
-def params_text(params: dict[str, Any]) -> dict[str, str]:
+def params_text(params: Mapping[str, object]) -> dict[str, str]:
     """Param values as strings within the tracking limit (long values are cut)."""
     out = {}
     for key, value in params.items():

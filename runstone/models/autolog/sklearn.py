@@ -11,6 +11,7 @@ model with signature and input example, and the training data's digest.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from runstone.models import runs
@@ -130,7 +131,7 @@ def _final(estimator: object) -> Any:
     return steps[-1][1] if steps else estimator
 
 
-def _log_metrics(run_id: str, estimator: object, X: object, y: object, kwargs: dict[str, Any]) -> None:
+def _log_metrics(run_id: str, estimator: object, X: object, y: object, kwargs: Mapping[str, object]) -> None:
     if y is not None:
         runs.log_metrics(run_id, _scores(estimator, X, y, kwargs.get("sample_weight")))
     final = _final(estimator)
