@@ -264,6 +264,7 @@ def reproduce(
                 else original.info.experiment_id
             )
             name = f"{original.info.run_name} (reproduction)"[:250]
+            runner.check_servable(prepared, tracking_uri, settings)
             created = client.create_run(experiment, tags={T.REPRODUCTION_OF: run_id}, run_name=name)
             new_id = created.info.run_id
             try:

@@ -30,6 +30,7 @@ from typing import IO, Any
 from runstone.config import Settings
 from runstone.entities import RunStatus
 from runstone.errors import InvalidInput
+from runstone.extras import require
 from runstone.projects import environment as envs
 from runstone.projects.source import CodeVersion, code_version, open_project, split_uri
 from runstone.projects.spec import EntryPoint, Project, load_project
@@ -275,6 +276,13 @@ def needs_http(p: Prepared) -> bool:
     return p.project.format == "mlproject"
 
 
+def check_servable(p: Prepared, tracking_uri: str | None, settings: Settings | None) -> None:
+    """Before a run is created: an MLflow project's command on the embedded store is served that
+    store on loopback (``tracking_server``), which needs the server extra."""
+    if needs_http(p) and not is_remote(tracking_uri or (settings or Settings()).tracking_uri):
+        require("server", "An MLflow project's run on the embedded store (served to its mlflow client on loopback)")
+
+
 def child_environment(p: Prepared, client_uri: str | None, run_id: str, experiment_id: str) -> dict[str, str]:
     base = dict(os.environ)
     for name in ("RUNSTONE_RUN_ID", "MLFLOW_RUN_ID", "RUNSTONE_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME"):
@@ -449,6 +457,7 @@ def start(
     settings: Settings | None = None,
 ) -> ProjectRun:
     """Create the run of a prepared project run, record it and execute it."""
+    check_servable(p, tracking_uri, settings)
     with RunstoneClient(tracking_uri, settings=settings) as client:
         exp = experiment_id_for(client, experiment_name, experiment_id)
         created = client.create_run(exp, tags={k: str(v) for k, v in (tags or {}).items()}, run_name=run_name)

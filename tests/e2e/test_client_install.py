@@ -141,6 +141,18 @@ def test_a_password_without_the_extra_names_the_install_command_and_users_still_
     assert "ada" not in listed.stdout  # nothing was written
 
 
+def test_an_mlflow_project_on_the_embedded_store_without_the_extra_names_it_and_records_nothing(tmp_path: Path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "MLproject").write_text('name: p\nentry_points:\n  main:\n    command: "python -c pass"\n')
+    env = {"RUNSTONE_HOME": str(tmp_path / "home")}
+    done = _child(CLI, "run", str(project), "--env-manager", "local", "--block", env=env)
+    assert done.returncode == 1 and "pip install 'runstone[server]'" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    listed = _child(CLI, "runs", "list", "-e", "Default", "--json", "--block", env=env)
+    assert listed.returncode == 0 and json.loads(listed.stdout) == [], listed.stdout
+
+
 def test_models_serve_without_the_serving_extra_names_the_install_command(tmp_path: Path):
     done = _child(
         CLI, "models", "serve", "-m", str(tmp_path / "model"), "--block", env={"RUNSTONE_HOME": str(tmp_path / "h")}
