@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from runstone.store.rows import plain_rows
@@ -365,3 +365,127 @@ def _edges(start: int | None, end: int | None, size: int) -> list[tuple[int, int
         else:
             merged.append((lo, hi))
     return merged
+
+
+def downsample_grid(
+    session: Session, run_ids: Sequence[int], key_ids: Sequence[int], max_points: int
+) -> tuple[dict[tuple[int, int], list[Point] | None], set[tuple[int, int]]]:
+    """:func:`downsample` of whole histories for every (run, key) of many runs and keys at once:
+    what a batch of workspace panels draws. Reads the coarse summaries of every pair in one query
+    and the end points of all of them in another.
+
+    Returns the downsampled pairs (None where the history holds no more than ``max_points``
+    points: the caller reads them all) and the pairs the coarse summaries cannot serve (blocks
+    too few or too full for the buckets), which the caller downsamples with
+    :func:`downsample_many`. Pairs without any point are in neither."""
+    buckets = (max_points - 2) // 2
+    runs, keys = sorted(set(run_ids)), sorted(set(key_ids))
+    out: dict[tuple[int, int], list[Point] | None] = {}
+    others: set[tuple[int, int]] = set()
+    if not runs or not keys:
+        return out, others
+    b = COARSE.table
+    where = (b.run_id.in_(runs), b.key_id.in_(keys))
+    stats = plain_rows(
+        session,
+        select(b.run_id, b.key_id, func.sum(b.count), func.max(b.count), func.min(b.first_step), func.max(b.last_step))
+        .where(*where)
+        .group_by(b.run_id, b.key_id),
+    )
+    ready: dict[tuple[int, int], tuple[int, int, int]] = {}  # pair -> (total, first step, last step)
+    for run, key, total, biggest, first, last in stats:
+        found = (int(run), int(key))
+        total = int(total)
+        if total <= max_points:
+            out[found] = None
+        elif buckets and 2 * int(biggest) * buckets <= total:  # as in downsample_many, at this level
+            ready[found] = (total, int(first), int(last))
+        else:
+            others.add(found)
+    if not ready:
+        return out, others
+    ends = _ends(session, ready)
+    rows = plain_rows(
+        session,
+        select(b.run_id, b.key_id, b.count, b.min_step, b.min_ts, b.min_value, b.max_step, b.max_ts, b.max_value)
+        .where(*where)
+        .order_by(b.run_id, b.key_id, b.block),
+    )
+    # _from_blocks over every pair's rows in one pass, with _lower and _higher inline: this loop
+    # runs once per block summary of the batch (tens of thousands).
+    pair: tuple[int, int] | None = None
+    extremes: list[Point] = []
+    per = 0.0
+    before = 0
+    bucket = -1
+    low: Point = (0, 0, None)
+    high: Point = (0, 0, None)
+
+    def finish() -> None:
+        if pair is None:
+            return
+        if bucket >= 0:
+            extremes.append(low)
+            extremes.append(high)
+        first, last = ends[pair]
+        out[pair] = _in_step_order([first, last, *extremes])
+
+    for run, key, count, ls, lt, lv, hs, ht, hv in rows:
+        if pair is None or run != pair[0] or key != pair[1]:
+            finish()
+            pair = (run, key) if (run, key) in ready else None
+            if pair is None:
+                continue
+            extremes = []
+            per = ready[pair][0] / buckets
+            before, bucket = 0, -1
+        at = int((before + count / 2) / per)
+        if at >= buckets:
+            at = buckets - 1
+        before += count
+        if at != bucket:
+            if bucket >= 0:
+                extremes.append(low)
+                extremes.append(high)
+            low, high, bucket = (ls, lt, lv), (hs, ht, hv), at
+            continue
+        # Blocks come in step order: on a tie of values the earlier point is the one held for
+        # the minimum, the later one (this block's) wins the maximum.
+        if lv is not None and (low[2] is None or lv < low[2]):
+            low = (ls, lt, lv)
+        if (hv is not None and (high[2] is None or hv >= high[2])) or (hv is None and high[2] is None):
+            high = (hs, ht, hv)
+    finish()
+    return out, others
+
+
+def _ends(
+    session: Session, ready: dict[tuple[int, int], tuple[int, int, int]]
+) -> dict[tuple[int, int], tuple[Point, Point]]:
+    """The first point logged at each pair's first step and the last logged at its last step, in
+    one query over every pair."""
+    m = metrics_table.c
+    steps = {s for _, first, last in ready.values() for s in (first, last)}
+    rows = plain_rows(
+        session,
+        select(m.run_id, m.key_id, m.step, m.timestamp, m.value).where(
+            m.run_id.in_({r for r, _ in ready}), m.key_id.in_({k for _, k in ready}), m.step.in_(steps)
+        ),
+    )
+    firsts: dict[tuple[int, int], Point] = {}
+    lasts: dict[tuple[int, int], Point] = {}
+    for run, key, step, ts, value in rows:
+        pair = (int(run), int(key))
+        wanted = ready.get(pair)
+        if wanted is None:
+            continue
+        point = (int(step), int(ts), value)
+        if step == wanted[1]:
+            seen = firsts.get(pair)
+            if seen is None or ts < seen[1]:
+                firsts[pair] = point
+        if step == wanted[2]:
+            seen = lasts.get(pair)
+            if seen is None or ts > seen[1]:
+                lasts[pair] = point
+    return {pair: (firsts[pair], lasts[pair]) for pair in ready}

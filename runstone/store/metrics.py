@@ -207,6 +207,57 @@ def histories(
     return {r: out[r] for r in runs}
 
 
+def histories_grid(
+    session: Session, run_ids: Sequence[int], keys: Sequence[str], *, max_points: int
+) -> dict[str, dict[int, MetricHistory]]:
+    """Many metrics' whole histories for many runs, each as :func:`histories` gives it with
+    ``max_points``: a batch of workspace panels. The block summaries of every (run, key) are read
+    in one query, and the histories short enough to give whole in another."""
+    runs = list(dict.fromkeys(run_ids))
+    wanted = list(dict.fromkeys(keys))
+    ids = key_ids(session, wanted, create=False) if runs else {}
+    sampled, others = metric_blocks.downsample_grid(session, runs, list(ids.values()), max_points)
+    whole = {pair for pair, points in sampled.items() if points is None}
+    read: dict[tuple[int, int], list[Sequence[object]]] = {pair: [] for pair in whole}
+    if whole:
+        m = metrics_table.c
+        stmt = select(m.run_id, m.key_id, m.step, m.timestamp, m.value).where(
+            m.run_id.in_({r for r, _ in whole}), m.key_id.in_({k for _, k in whole})
+        )
+        for row in plain_rows(session, stmt.order_by(m.run_id, m.key_id, m.step, m.timestamp)):
+            into = read.get((row[0], row[1]))
+            if into is not None:
+                into.append(row[2:])
+    by_key: dict[int, list[int]] = {}
+    for run, key_id in sorted(others):
+        by_key.setdefault(key_id, []).append(run)
+    for key_id, long in by_key.items():
+        for run, points in metric_blocks.downsample_many(session, long, key_id, max_points, None, None).items():
+            sampled[(run, key_id)] = points
+            if points is None:  # not reached for whole histories: their block counts are exact
+                read[(run, key_id)] = list(_whole(session, run, key_id))
+    out: dict[str, dict[int, MetricHistory]] = {}
+    for key in wanted:
+        kid = ids.get(key, -1)  # -1: no such key, so no points
+        of_key: dict[int, MetricHistory] = {}
+        for run in runs:
+            points = sampled.get((run, kid))
+            if points is not None:
+                of_key[run] = _columns(key, points, downsampled=True)
+            elif (run, kid) in read:
+                of_key[run] = _columns(key, read[(run, kid)], downsampled=False)
+            else:
+                of_key[run] = MetricHistory(key, [], [], [])
+        out[key] = of_key
+    return out
+
+
+def _whole(session: Session, run_id: int, key_id: int) -> Sequence[Sequence[object]]:
+    m = metrics_table.c
+    stmt = select(m.step, m.timestamp, m.value).where(m.run_id == run_id, m.key_id == key_id)
+    return plain_rows(session, stmt.order_by(m.step, m.timestamp))
+
+
 def _columns(key: str, rows: Sequence[Sequence[object]], *, downsampled: bool) -> MetricHistory:
     if not rows:
         return MetricHistory(key, [], [], [], downsampled)

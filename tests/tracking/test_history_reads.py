@@ -67,3 +67,58 @@ def test_an_unknown_run_or_key(tracking):
     assert tracking.get_metric_histories(run_ids, "nope")[run_ids[0]].values == []
     with pytest.raises(NotFound, match=r"f{32}"):
         tracking.get_metric_histories([run_ids[0], "f" * 32], "loss")
+
+
+def _shaped(tracking, keys: list[str]) -> list[str]:
+    """Runs whose histories take every road of a read: a few points, a few hundred, thousands;
+    NaN, ties, gaps in the steps, and several points at a step (the first and last ones too)."""
+    experiment_id = tracking.create_experiment("grid")
+    run_ids = []
+    for i, length in enumerate((3, 40, 700, 3000, 6000)):
+        run_id = tracking.create_run(experiment_id).info.run_id
+        for k, key in enumerate(keys[: 1 + (i + 2) % len(keys)]):  # not every run has every key
+            steps = list(range(0, length * (1 + k % 2), 1 + k % 2))  # every other step for some keys
+            points = [
+                Metric(key, float("nan") if s % 17 == 5 else (i * 7 + k + s) % 11 / 10, 1000 + s, s) for s in steps
+            ]
+            points += [Metric(key, -1.0 + k, 999, steps[0]), Metric(key, 2.0, 5000 + steps[-1], steps[-1])]
+            points += [Metric(key, 0.55, 2000 + s, s) for s in steps[3::97]]
+            for at in range(0, len(points), 1000):
+                tracking.log_batch(run_id, points[at : at + 1000])
+        run_ids.append(run_id)
+    return run_ids
+
+
+def test_a_batch_of_panels_reads_every_key_as_one_run_and_key_does(tracking):
+    browse = BrowseService(tracking.ctx, tracking.root)
+    keys = ["train/loss", "train/acc", "val/loss"]
+    run_ids = _shaped(tracking, keys)
+    for max_points in (2, 6, 12, 40, 100, 5000):
+        grid = browse.history_grid(run_ids, [*keys, "nope"], max_points=max_points)
+        assert list(grid) == [*keys, "nope"]
+        for key in keys:
+            assert list(grid[key]) == run_ids
+            for run_id in run_ids:
+                one = tracking.get_metric_history(run_id, key, max_points=max_points)
+                assert grid[key][run_id] == one, (max_points, key, run_ids.index(run_id))
+        assert all(h.steps == [] for h in grid["nope"].values())
+    assert any(h.downsampled for h in browse.history_grid(run_ids, keys, max_points=6)["train/loss"].values())
+
+
+def test_a_batch_of_panels_is_a_fixed_number_of_queries(tracking):
+    browse = BrowseService(tracking.ctx, tracking.root)
+    keys = [f"k{k}" for k in range(6)]
+    experiment_id = tracking.create_experiment("grid-queries")
+    run_ids = []
+    for i in range(8):
+        run_id = tracking.create_run(experiment_id).info.run_id
+        for key in keys:
+            tracking.log_batch(run_id, [Metric(key, (i + s) % 13 / 10, 1000 + s, s) for s in range(1100)])
+        run_ids.append(run_id)
+    counts = {}
+    for runs, wanted in ((2, 1), (8, 6)):
+        with counted(tracking.ctx.db.engine) as statements:
+            found = browse.history_grid(run_ids[:runs], keys[:wanted], max_points=6)
+        assert all(h.downsampled and len(h.steps) <= 6 for k in found for h in found[k].values())
+        counts[(runs, wanted)] = len(statements)
+    assert counts[(8, 6)] == counts[(2, 1)] <= 6, counts
