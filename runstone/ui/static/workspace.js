@@ -13,6 +13,7 @@
   const store = "runstone.workspace." + experiment;
   const FIRST_BATCH = 3;  // panels of the first history request: the first charts come quickly
   const BATCH = 12;  // panels per history request after it
+  const IN_FLIGHT = 2;  // history requests at once once the first is in: the server reads one while the browser draws
   const X_AXES = { step: "step", relative: "seconds since the run's first point", time: "wall time" };
   const plotConfig = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
   const sectionsElement = root.querySelector("[data-sections]");
@@ -30,12 +31,18 @@
   let groups = null;  // when grouped: [{label, color, run_ids, ...}] from the server
   let runsFor = -1;  // the generation whose runs are known
   let firstBatchDone = -1;  // the generation whose first history request went out
+  let firstAnswered = -1;  // the generation whose first history request was answered
+  let inFlight = 0;  // history requests of this generation waiting for their answer
   // A panel resized (its corner, or Full width) redraws at its new size.
   const resizer = "ResizeObserver" in window ? new ResizeObserver(function (entries) {
     entries.forEach(function (entry) {
       const panel = panels[entry.target.dataset.key];
-      if (panel && panel.element.dataset.state === "drawn" && window.Plotly) {
-        window.Plotly.relayout(panel.plot, { height: Math.max(200, panel.element.clientHeight - 36), width: panel.element.clientWidth - 14 });
+      if (!panel) { return; }
+      const size = [panel.element.clientWidth - 14, Math.max(200, panel.element.clientHeight - 36)];
+      const changed = !panel.size || panel.size[0] !== size[0] || panel.size[1] !== size[1];
+      panel.size = size;
+      if (changed && panel.element.dataset.state === "drawn" && window.Plotly) {
+        window.Plotly.relayout(panel.plot, { width: size[0], height: size[1] });
       }
     });
   }) : null;
@@ -43,6 +50,7 @@
   let observer = null;
   let plotlyReady = null;
   let flushing = false;
+  let drawing = Promise.resolve();  // panels draw one after another, the page free to paint between them
 
   // ---- settings, kept in this browser per experiment
   function loadSettings() {
@@ -196,20 +204,27 @@
     if (runsFor !== generation || panel.loaded === generation || panel.queued === generation || panel.element.hidden) { return; }
     panel.queued = generation;
     queue.push(panel);
-    if (!flushing) {
+    schedule();
+  }
+
+  function schedule() {
+    if (!flushing && queue.length) {
       flushing = true;
       window.setTimeout(flush, 0);
     }
   }
 
-  // One request for every batch of panels waiting to be drawn.
+  // One request for every batch of panels waiting to be drawn: the first one alone and small, so
+  // that the first charts come early; then up to IN_FLIGHT at once.
   function flush() {
-    const size = firstBatchDone === generation ? BATCH : FIRST_BATCH;
+    flushing = false;
+    const first = firstBatchDone !== generation;
+    if (!first && (firstAnswered !== generation || inFlight >= IN_FLIGHT)) { return; }  // sent again when one is answered
     firstBatchDone = generation;
-    const batch = queue.splice(0, size).filter(function (p) { return p.queued === generation && runsFor === generation && !p.element.hidden; });
+    const batch = queue.splice(0, first ? FIRST_BATCH : BATCH).filter(function (p) { return p.queued === generation && runsFor === generation && !p.element.hidden; });
     if (!batch.length) {
-      flushing = queue.length > 0;
-      if (flushing) { window.setTimeout(flush, 0); }
+      if (first) { firstBatchDone = -1; }
+      schedule();
       return;
     }
     const wanted = generation;
@@ -218,28 +233,63 @@
     const keys = batch.map(function (p) { return p.key; });
     if (xKey && keys.indexOf(xKey) < 0) { keys.push(xKey); }
     const request = runs.length ? fetchJSON(gridUrl(keys, null)) : Promise.resolve({ keys: {} });
-    // The next request goes out as soon as this one's answer is in, so that the server reads the
-    // next batch while the browser draws this one.
-    const next = function () {
-      flushing = false;
-      if (queue.length) { flushing = true; window.setTimeout(flush, 0); }
+    inFlight += 1;
+    // The next requests go out as soon as this one's answer is in, so that the server reads the
+    // next batches while the browser draws this one.
+    const answered = function () {
+      if (wanted !== generation) { return; }
+      inFlight -= 1;
+      firstAnswered = wanted;
+      schedule();
     };
+    if (!first) { schedule(); }
     Promise.all([request, loadPlotly()]).then(function (answers) {
-      next();
+      answered();
       if (wanted !== generation) { return; }
       const found = answers[0].keys;
-      return Promise.all(batch.map(function (p) {
+      batch.forEach(function (p) {
         p.loaded = wanted;
         p.overview = found[p.key] || {};
         p.xoverview = p.xdata = xKey ? found[xKey] || {} : null;
         p.data = p.overview;
         p.zoom = null;
-        return draw(p);
-      }));
+      });
+      measure(batch);
+      return drawInTurn(batch, wanted);
     }, function (error) {
-      next();
+      answered();
       batch.forEach(function (p) { fail(p, error); });
+    }).then(function () {
+      if (first && wanted === generation) { firstDrawn(); }
     });
+  }
+
+  // For workspace_media.js, which lists the media once the first charts are up.
+  function firstDrawn() {
+    if (!root.dataset.firstDrawn) {
+      root.dataset.firstDrawn = "true";
+      root.dispatchEvent(new CustomEvent("workspace:drawn"));
+    }
+  }
+
+  // Each panel of a batch drawn in its own task, the panels of earlier batches first: the first
+  // chart shows without waiting for the others, and answers that come in meanwhile are read.
+  function drawInTurn(batch, wanted) {
+    batch.forEach(function (p) {
+      drawing = drawing.then(function () {
+        if (wanted !== generation || p.loaded !== wanted) { return null; }
+        return draw(p).catch(function (error) { fail(p, error); }).then(nextTask);
+      });
+    });
+    return drawing;
+  }
+
+  function nextTask() { return new Promise(function (resolve) { window.setTimeout(resolve, 0); }); }
+
+  // The sizes of a batch's panels, read together before any of them is drawn (one layout of the
+  // page rather than one per panel).
+  function measure(batch) {
+    batch.forEach(function (p) { p.size = [p.element.clientWidth - 14, Math.max(200, p.element.clientHeight - 36)]; });
   }
 
   // ---- drawing: with the panel's own settings where it has any, else the workspace's
@@ -452,14 +502,29 @@
     const yaxis = { type: cur.log ? "log" : "linear", autorange: true };
     const range = cur.robust ? robustRange(data) : null;
     if (range) { yaxis.range = range; yaxis.autorange = false; }
-    // The page's colours (dark mode follows the system): text and grid lines from its CSS variables.
-    const style = getComputedStyle(document.documentElement);
-    const line = style.getPropertyValue("--line").trim() || "#d8dde3";
-    xaxis.gridcolor = yaxis.gridcolor = line;
-    xaxis.zerolinecolor = yaxis.zerolinecolor = line;
-    return { margin: { l: 50, r: 10, t: 8, b: 38 }, height: Math.max(200, panel.element.clientHeight - 36), xaxis: xaxis, yaxis: yaxis, hovermode: "closest", showlegend: false,
+    const colors = theme();
+    xaxis.gridcolor = yaxis.gridcolor = colors.line;
+    xaxis.zerolinecolor = yaxis.zerolinecolor = colors.line;
+    // The size measured before the batch was drawn: plotly need not measure the page again.
+    const size = panel.size || [panel.element.clientWidth - 14, Math.max(200, panel.element.clientHeight - 36)];
+    return { margin: { l: 50, r: 10, t: 8, b: 38 }, width: size[0], height: size[1], xaxis: xaxis, yaxis: yaxis, hovermode: "closest", showlegend: false,
       uirevision: cur.x + cur.log + cur.robust, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-      font: { color: style.getPropertyValue("--fg").trim() || "#1b1f24" } };
+      font: { color: colors.fg } };
+  }
+
+  // The page's colours (dark mode follows the system): text and grid lines from its CSS variables,
+  // read once rather than for every panel, and again when the system setting changes.
+  let themeColors = null;
+  function theme() {
+    if (!themeColors) {
+      const style = getComputedStyle(document.documentElement);
+      themeColors = { line: style.getPropertyValue("--line").trim() || "#d8dde3", fg: style.getPropertyValue("--fg").trim() || "#1b1f24" };
+    }
+    return themeColors;
+  }
+  if (window.matchMedia) {
+    const scheme = window.matchMedia("(prefers-color-scheme: dark)");
+    if (scheme.addEventListener) { scheme.addEventListener("change", function () { themeColors = null; redrawAll(); }); }
   }
 
   function draw(panel) {
@@ -819,6 +884,7 @@
     generation += 1;
     const mine = generation;
     queue.length = 0;
+    inFlight = 0;
     Object.values(panels).forEach(function (p) { p.element.dataset.state = "waiting"; });
     root.dataset.state = "loading";
     const grouped = settings.group.length ? fetchJSON(groupsUrl()) : Promise.resolve(null);
@@ -835,6 +901,7 @@
     }).then(function (body) {
       if (!body || mine !== generation) { return; }
       layoutPanels(body.keys);
+      if (!body.keys.length) { firstDrawn(); }
       showSummary(body.keys);
       offerXMetrics(body.keys);
       root.metricKeys = body.keys;  // for workspace_importance.js, which may start after this

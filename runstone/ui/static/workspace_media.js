@@ -193,6 +193,28 @@
     });
   }
 
-  root.addEventListener("workspace:runs", function (event) { render(event.detail.runs); });
-  if (root.drawnRuns) { render(root.drawnRuns); }
+  // The first charts come first: media are listed once the workspace's first panels are drawn
+  // (or after a moment, when it draws none).
+  let started = false;
+  let waiting = null;
+  function start(runs) {
+    if (started || root.dataset.firstDrawn) {
+      started = true;
+      render(runs);
+      return;
+    }
+    if (!waiting) {
+      const go = function () {
+        if (started) { return; }
+        started = true;
+        render(waiting);
+      };
+      root.addEventListener("workspace:drawn", go, { once: true });
+      window.setTimeout(go, 3000);
+    }
+    waiting = runs;
+  }
+
+  root.addEventListener("workspace:runs", function (event) { start(event.detail.runs); });
+  if (root.drawnRuns) { start(root.drawnRuns); }
 })();
