@@ -97,19 +97,22 @@ def clean_path(path: str, *, allow_empty: bool = False) -> str:
         raise InvalidInput("Artifact path must be valid UTF-8 text.") from None
     if len(encoded) > MAX_PATH_LENGTH:
         raise InvalidInput(f"Artifact path is longer than {MAX_PATH_LENGTH} bytes.")
-    # The path as sent, and as it reads once or twice more percent-decoded: a layer in front of
-    # the server (a proxy, a client library) may decode it again, so none of these forms may
-    # name something outside the run.
+    if _CONTROL.search(path):
+        raise InvalidInput("Artifact path must not contain control characters (NUL included).")
+    if "\\" in path:
+        raise InvalidInput(f"Artifact path {path!r} must use '/' as separator, not '\\'.")
+    # '%' is an ordinary character of a file name (MLflow's log_image writes names like
+    # 'k%step%5%timestamp%1700000000000%<uuid>.png'), but a layer in front of the server (a proxy,
+    # a client library) may percent-decode the path once or twice more. None of those forms may
+    # name something outside the run, even read by a decoder that ends a name at a NUL or takes
+    # '\' for a separator.
     once = urllib.parse.unquote(path)
     for candidate in (path, once, urllib.parse.unquote(once)):
-        if _CONTROL.search(candidate):
-            raise InvalidInput("Artifact path must not contain control characters (NUL included).")
-        if "\\" in candidate:
-            raise InvalidInput(f"Artifact path {path!r} must use '/' as separator, not '\\'.")
-        if candidate.startswith("/") or re.match(r"^[A-Za-z]:", candidate):
-            raise InvalidInput(f"Artifact path {path!r} must be relative to the run's artifact root.")
-        if any(part in ("..", ".") for part in candidate.split("/")):
-            raise InvalidInput(f"Artifact path {path!r} must not contain '.' or '..' segments.")
+        for form in (candidate, candidate.partition("\x00")[0]):
+            if form.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", form):
+                raise InvalidInput(f"Artifact path {path!r} must be relative to the run's artifact root.")
+            if any(part in ("..", ".") for part in re.split(r"[/\\]", form)):
+                raise InvalidInput(f"Artifact path {path!r} must not contain '.' or '..' segments.")
     parts = stripped.split("/")
     if any(part == "" for part in parts):
         raise InvalidInput(f"Artifact path {path!r} must not contain empty segments.")

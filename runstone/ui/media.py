@@ -29,6 +29,25 @@ Browse = Annotated[BrowseService, Depends(browse)]
 Artifacts = Annotated[ArtifactService, Depends(artifacts)]
 MAX_TABLE_BYTES = 5 * 1024 * 1024
 _IMAGE = re.compile(r"^images/(?P<key>.+)/step-(?P<step>\d+)-(?P<ts>\d+)-\w+\.(png|jpe?g|gif|webp)$", re.I)
+# The stock MLflow client's log_image: 'images/<key>+step+<step>+timestamp+<ts>+<uuid>.png' (the
+# key's '/' written '~'), and before MLflow 3 the same with '%' for '+' and '#' for '/'; beside
+# each image a smaller copy, '<same name>+compressed.webp', which the workspace leaves out.
+_MLFLOW_IMAGE = re.compile(
+    r"^images/(?P<key>[^/]+?)(?P<sep>[+%])step(?P=sep)(?P<step>\d+)(?P=sep)timestamp(?P=sep)(?P<ts>\d+)"
+    r"(?P=sep)[\w-]+\.(png|jpe?g|gif|webp)$",
+    re.I,
+)
+
+
+def _image(path: str) -> tuple[str, int] | None:
+    """The key and step of an image file that log_image wrote (runstone's or MLflow's), or None."""
+    found = _IMAGE.match(path)
+    if found:
+        return found["key"], int(found["step"])
+    found = _MLFLOW_IMAGE.match(path)
+    if found:
+        return found["key"].replace("~" if found["sep"] == "+" else "#", "/"), int(found["step"])
+    return None
 
 
 def _tables(tag: str | None) -> list[str]:
@@ -59,9 +78,9 @@ def media(info: Browse, files: Artifacts, run: Annotated[list[str] | None, Query
         except NotFound:
             logged = []
         for f in logged:
-            found = _IMAGE.match(f.path)
+            found = _image(f.path)
             if found:
-                images.setdefault(found["key"], {}).setdefault(run_id, []).append((int(found["step"]), f.path))
+                images.setdefault(found[0], {}).setdefault(run_id, []).append((found[1], f.path))
         for path in _tables(r.data.tags.get(LOGGED_ARTIFACTS_TAG)):
             tables.setdefault(path, []).append(run_id)
     for by_run in images.values():

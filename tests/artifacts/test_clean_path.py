@@ -22,6 +22,16 @@ from runstone.errors import InvalidInput
         (".config/settings.json", ".config/settings.json"),
         ("été/图表 1.png", "été/图表 1.png"),
         ("100%.txt", "100%.txt"),
+        # MLflow's log_image names, '%' and '+' separated: decoded again they stay inside the run,
+        # whatever bytes a '%xx' becomes (a control character, a NUL, '\\').
+        (
+            "images/a#b%step%5%timestamp%1700000000000%00c05c2f-2e2e.png",
+            "images/a#b%step%5%timestamp%1700000000000%00c05c2f-2e2e.png",
+        ),
+        ("images/a~b+step+5+timestamp+1700000000000+5c0e+compressed.webp",) * 2,
+        ("a%00b", "a%00b"),
+        ("a%5cb", "a%5cb"),
+        ("%2e%2e.txt", "%2e%2e.txt"),
         ("a" * MAX_SEGMENT_BYTES, "a" * MAX_SEGMENT_BYTES),
     ],
 )
@@ -42,6 +52,17 @@ def test_valid_paths_are_kept(path, expected):
         ("%2e%2e/x", "must not contain '.' or '..' segments"),
         ("%2E%2E/x", "must not contain '.' or '..' segments"),
         ("a/..%2fb", "must not contain '.' or '..' segments"),
+        ("%252e%252e/x", "must not contain '.' or '..' segments"),  # percent-encoded twice
+        ("a/%2e%2E", "must not contain '.' or '..' segments"),
+        ("%2e", "must not contain '.' or '..' segments"),
+        # A decoder that takes '\\' for a separator, or ends the name at a NUL, sees '..' here.
+        ("..%5cx", "must not contain '.' or '..' segments"),
+        ("a%5c%2e%2e%5cx", "must not contain '.' or '..' segments"),
+        ("..%00.txt", "must not contain '.' or '..' segments"),
+        ("a/%2e%2e%2500/b", "must not contain '.' or '..' segments"),
+        ("%2fetc/passwd", "must be relative"),
+        ("%5cetc", "must be relative"),
+        ("c%3a/x", "must be relative"),
         ("/etc/passwd", "must be relative"),
         ("C:/Windows/system.ini", "must be relative"),
         ("c:evil", "must be relative"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -27,8 +28,9 @@ ESCAPING_PATHS = [
     "C:\\Windows",
     "C:/Windows",
     "a\x00b",
-    "a%00b",
-    "a%2500b",
+    "..%00x",  # '..' to a decoder that ends the name at the NUL
+    "%2e%2e%2500/x",
+    "..%5cx",  # '..' to a decoder that takes '\\' for a separator
 ]
 
 
@@ -72,6 +74,23 @@ def test_the_listing_of_a_real_folder_still_works(http, run):
         answer = http.get(url, params=params)
         assert answer.status_code == 200, (url, answer.text)
         assert "a.txt" in answer.text, url
+
+
+def test_a_file_name_with_percent_signs_is_kept_as_it_is(http, run):
+    """MLflow's log_image names its files 'key%step%N%timestamp%T%uuid.png': the '%xx' in them
+    decode to control characters, a NUL or '\\' for a layer that decodes again, yet they name
+    nothing outside the run, so they are stored, listed and read back under their own name."""
+    name = "k%step%5%timestamp%1700000000000%005c2e2e-2f.png"
+    sent = quote(name)  # as a client sends it: '%' as '%25'
+    put = http.put(f"/api/v1/runs/{run['run_id']}/artifacts/pct/{sent}", content=b"img",
+                   headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+    assert put.status_code == 200, put.text
+    for url, params in listings(run, "pct"):
+        answer = http.get(url, params=params)
+        assert answer.status_code == 200, (url, answer.text)
+        assert name in answer.text, (url, answer.text)
+    got = http.get(f"/api/2.0/mlflow-artifacts/artifacts/{run['experiment_id']}/{run['run_id']}/artifacts/pct/{sent}")
+    assert got.status_code == 200 and got.content == b"img"
 
 
 @pytest.mark.parametrize("path", ESCAPING_PATHS)
