@@ -115,6 +115,11 @@ def settings_reference() -> str:
         "Generated from `runstone/config.py` by `python scripts/gen_docs.py`; do not edit by hand.",
         "Every setting is read from an environment variable `RUNSTONE_<NAME>`.",
         "",
+        "The client (`pip install runstone`: the SDK and the command line) and the server",
+        "(`pip install 'runstone[server]'`) read the same settings; those of the server (address,",
+        "workers, auth, limits of requests, background rounds) matter only where `runstone server`",
+        "runs. See [deployment](deployment.md#what-to-install-where) for what to install where.",
+        "",
         "| variable | default | meaning |",
         "|---|---|---|",
     ]
