@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 
 import pytest
 from browser_support import screenshot
 from demo_data import T0, png
-from e2e_support import remote
+from e2e_support import child_env, remote
 from playwright.sync_api import expect
 
 from runstone.entities import Metric
@@ -479,3 +481,57 @@ def test_many_runs_are_drawn_as_one_trace_per_colour(page, server):
     )
     assert len(traces) <= 20 and len({c for c, _ in traces}) == len(traces)  # one trace per colour
     assert sum(n for _, n in traces) == 30 * 10  # each point still names its run on hover
+
+
+MLFLOW_IMAGES = """
+import os, sys, tempfile
+import mlflow
+import numpy as np
+from PIL import Image
+
+mlflow.set_experiment("mlflow-images")
+with mlflow.start_run(run_name="logged-by-mlflow") as run:
+    for step in (0, 4, 8):  # as wide as 8 + step pixels
+        mlflow.log_image(np.full((6, 8 + step, 3), 30 * step, dtype=np.uint8), key="samples/digits", step=step)
+    # The names MLflow clients before 3 gave (and runs imported from them carry): '%' for '+'.
+    # This one's '%00' would read as a NUL if decoded once more.
+    folder = tempfile.mkdtemp()
+    name = "legacy%step%3%timestamp%1700000000000%00ab5c2e-7d1f-4e0a-9c3b-2f2e2e000000"
+    Image.new("RGB", (10, 6)).save(os.path.join(folder, name + ".png"))
+    Image.new("RGB", (5, 3)).save(os.path.join(folder, name + "%compressed.webp"))
+    for file in sorted(os.listdir(folder)):
+        mlflow.log_artifact(os.path.join(folder, file), "images")
+print(run.info.experiment_id)
+"""
+
+
+def test_images_logged_by_the_stock_mlflow_client_have_a_step_slider(page, server, tmp_path):
+    env = child_env({"MLFLOW_TRACKING_URI": server.url, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
+    env = {
+        k: v
+        for k, v in env.items()
+        if not k.startswith("MLFLOW_") or k in ("MLFLOW_TRACKING_URI", "MLFLOW_DISABLE_TELEMETRY")
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", MLFLOW_IMAGES], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-5000:]
+    experiment_id = done.stdout.strip().splitlines()[-1]
+    page.goto(f"{page.base}/ui/experiments/{experiment_id}")
+    page.locator("#workspace").scroll_into_view_if_needed()
+    images = page.locator('[data-image-key="samples/digits"]')  # the key's '/' as MLflow wrote it, '~'
+    images.scroll_into_view_if_needed()
+    expect(images.locator("img")).to_have_count(1)  # the compressed copies are left out
+    expect(images).to_have_attribute("data-step", "8")
+    slider = page.get_by_label("Step of samples/digits")
+    assert slider.get_attribute("max") == "2"  # steps 0, 4 and 8
+    slider.evaluate("s => { s.value = '1'; s.dispatchEvent(new Event('input')); }")
+    expect(images).to_have_attribute("data-step", "4")
+    expect(images.locator("img")).to_have_attribute("alt", re.compile(r"at step 4$"))
+    legacy = page.locator('[data-image-key="legacy"]')
+    expect(legacy).to_have_attribute("data-step", "3")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-image-key] img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    assert images.locator("img").evaluate("i => i.naturalWidth") == 8 + 4  # the image logged at step 4
+    assert legacy.locator("img").evaluate("i => i.naturalWidth") == 10  # the full image, not the compressed one
