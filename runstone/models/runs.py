@@ -10,15 +10,19 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runstone.errors import AlreadyExists, InvalidInput, NotFound, Unavailable
 from runstone.models.manifest import Model, ModelInfo
 
+if TYPE_CHECKING:
+    from runstone.entities import ModelVersion
+    from runstone.sdk.client import RunstoneClient
+
 HISTORY_TAG = "mlflow.log-model.history"
 
 
-def default_client() -> Any:
+def default_client() -> RunstoneClient:
     """The fluent API's client, so that a tracking URI or client given to set_tracking_uri is
     the one used."""
     from runstone.sdk import fluent
@@ -26,7 +30,7 @@ def default_client() -> Any:
     return fluent.default_client()
 
 
-def client_for(tracking_uri: str) -> Any:
+def client_for(tracking_uri: str) -> RunstoneClient:
     """A client of the tracking server (or store) at ``tracking_uri``."""
     from runstone.sdk.client import RunstoneClient
 
@@ -48,7 +52,7 @@ def download_logged_model(model_id: str, dst: str | os.PathLike[str] | None, cli
     return Path(client.download_logged_model_artifacts(model_id, "", target))
 
 
-def _record_history(client: Any, run_id: str, model: Model) -> None:
+def _record_history(client: RunstoneClient, run_id: str, model: Model) -> None:
     """Append the model to the run's model history tag (MLflow's, so its UI lists it too)."""
     run = client.get_run(run_id)
     tags = dict(run.data.tags) if hasattr(run.data, "tags") else {}
@@ -72,7 +76,7 @@ def _record_history(client: Any, run_id: str, model: Model) -> None:
     client.set_tag(run_id, HISTORY_TAG, text)
 
 
-def register(client: Any, name: str, model_uri: str, run_id: str) -> Any:
+def register(client: RunstoneClient, name: str, model_uri: str, run_id: str) -> ModelVersion:
     """Create the registered model when needed and a version from ``model_uri``."""
     try:
         client.create_registered_model(name)

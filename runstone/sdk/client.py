@@ -320,8 +320,8 @@ class RunstoneClient(RegistryMethods, DeploymentMethods):
         self,
         run_id: str,
         metrics: Iterable[Metric] = (),
-        params: Iterable[Param] | Mapping[str, object] = (),
-        tags: Iterable[RunTag] | Mapping[str, object] = (),
+        params: Iterable[Param | tuple[str, object]] | Mapping[str, object] = (),
+        tags: Iterable[RunTag | tuple[str, object]] | Mapping[str, object] = (),
         *,
         idempotency_key: str | None = None,
     ) -> None:

@@ -30,13 +30,16 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from runstone import limits
 from runstone.codec import float_in, float_out
 from runstone.entities import Metric
+
+if TYPE_CHECKING:
+    from runstone.sdk.client import RunstoneClient
 
 MAX_METRICS = limits.SDK_MAX_METRICS_PER_REQUEST
 MAX_PARAMS = limits.SDK_MAX_PARAMS_PER_REQUEST
@@ -245,7 +248,9 @@ def locked(path: Path) -> int | None:
     return fd
 
 
-def replay_file(path: Path, client_for: Callable[[str], Any], tracking_uri: str | None, report: SyncReport) -> bool:
+def replay_file(
+    path: Path, client_for: Callable[[str], RunstoneClient], tracking_uri: str | None, report: SyncReport
+) -> bool:
     """Replay one journal file nobody holds; False when a live process holds it."""
     fd = locked(path)
     if fd is None:
@@ -281,7 +286,7 @@ def replay_file(path: Path, client_for: Callable[[str], Any], tracking_uri: str 
         os.close(fd)
 
 
-def apply(client: Any, op: dict[str, Any], files: Path) -> int:
+def apply(client: RunstoneClient, op: dict[str, Any], files: Path) -> int:
     """Carry out one journaled operation; returns the metric points it sent."""
     kind = op["op"]
     if kind == "log_batch":  # written by runstone before write-ahead logging
@@ -317,7 +322,7 @@ def apply(client: Any, op: dict[str, Any], files: Path) -> int:
     return 0
 
 
-def experiment_for(client: Any, name: str) -> str:
+def experiment_for(client: RunstoneClient, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         try:
@@ -330,7 +335,11 @@ def experiment_for(client: Any, name: str) -> str:
 
 
 def sync(
-    directory: Path, client_for: Any, *, tracking_uri: str | None = None, only_uri: str | None = None
+    directory: Path,
+    client_for: Callable[[str], RunstoneClient],
+    *,
+    tracking_uri: str | None = None,
+    only_uri: str | None = None,
 ) -> SyncReport:
     """Replay every journal file no live process holds, oldest first; a file is removed once
     all its operations landed. ``client_for(uri)`` returns a RunstoneClient; ``tracking_uri``
