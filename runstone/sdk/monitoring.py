@@ -21,15 +21,15 @@ if TYPE_CHECKING:
     from runstone.sdk.remote import Transport
 
 
-def _profile(d: Mapping[str, Any]) -> StoredProfile:
+def _profile(d: Mapping[str, object]) -> StoredProfile:
     return ProfilePublic.model_validate(d).to_entity()
 
 
-def _window(d: Mapping[str, Any]) -> Window:
+def _window(d: Mapping[str, object]) -> Window:
     return WindowPublic.model_validate(d).to_entity()
 
 
-def _alert(d: Mapping[str, Any]) -> Alert:
+def _alert(d: Mapping[str, object]) -> Alert:
     return AlertPublic.model_validate(d).to_entity()
 
 
@@ -46,7 +46,7 @@ class HttpMonitoring:
         return f"/api/v1/monitoring/models/{quote(name, safe='')}"
 
     def set_profile(
-        self, name: str, ref: str | int, profile: Any, *, source: str = "", dataset_digest: str | None = None
+        self, name: str, ref: str | int, profile: object, *, source: str = "", dataset_digest: str | None = None
     ) -> StoredProfile:
         body = {"profile": profile, "source": source, "dataset_digest": dataset_digest}
         return _profile(self.t.json("PUT", self._v(name, ref) + "/profile", json=body, idempotent=True)["profile"])
@@ -66,7 +66,7 @@ class HttpMonitoring:
         return self.t.request("GET", self._v(name, ref) + "/logs", params={"start": start, "end": end}).content
 
     def log_labels(
-        self, request_ids: Sequence[str], labels: Sequence[Any], *, model: str | None = None
+        self, request_ids: Sequence[str], labels: Sequence[object], *, model: str | None = None
     ) -> dict[str, int]:
         body = {"request_ids": list(request_ids), "labels": list(labels), "model": model}
         return dict(self.t.json("POST", "/api/v1/monitoring/labels", json=body, idempotent=True))
@@ -76,10 +76,10 @@ class HttpMonitoring:
         return dict(self.t.json("GET", self._v(name, ref) + "/compute", params=params)["window"])
 
     def windows(self, name: str, ref: str | int | None = None, limit: int = 500) -> list[Window]:
-        params: dict[str, Any] = {"limit": limit, **({"version": str(ref)} if ref is not None else {})}
+        params: dict[str, object] = {"limit": limit, **({"version": str(ref)} if ref is not None else {})}
         return [_window(w) for w in self.t.json("GET", self._m(name) + "/windows", params=params)["windows"]]
 
-    def create_rule(self, name: str, spec: Any) -> Rule:
+    def create_rule(self, name: str, spec: object) -> Rule:
         return RulePublic.model_validate(self.t.json("POST", self._m(name) + "/rules", json=spec)["rule"]).to_entity()
 
     def list_rules(self, name: str) -> list[Rule]:
@@ -89,7 +89,7 @@ class HttpMonitoring:
         self.t.request("DELETE", self._m(name) + f"/rules/{quote(rule, safe='')}", idempotent=True)
 
     def alerts(self, name: str | None = None, limit: int = 200) -> list[Alert]:
-        params: dict[str, Any] = {"limit": limit, **({"model": name} if name else {})}
+        params: dict[str, object] = {"limit": limit, **({"model": name} if name else {})}
         return [_alert(a) for a in self.t.json("GET", "/api/v1/monitoring/alerts", params=params)["alerts"]]
 
     def get_alert(self, alert_id: int) -> Alert:
@@ -102,7 +102,7 @@ class HttpMonitoring:
         body = self.t.json("POST", "/api/v1/monitoring/retraining/claim")
         return None if body["alert"] is None else (_alert(body["alert"]), dict(body["action"]))
 
-    def record_retraining(self, alert_id: int, *, status: str, **links: Any) -> Alert:
+    def record_retraining(self, alert_id: int, *, status: str, **links: object) -> Alert:
         body = {"status": status, **links}
         path = f"/api/v1/monitoring/alerts/{int(alert_id)}/retraining"
         return _alert(self.t.json("POST", path, json=body, idempotent=True)["alert"])
@@ -141,7 +141,7 @@ def monitoring_client(tracking_uri: str | None = None, *, client: Any = None) ->
 
 
 def log_labels(
-    request_ids: Sequence[str], labels: Sequence[Any], *, model: str | None = None, tracking_uri: str | None = None
+    request_ids: Sequence[str], labels: Sequence[object], *, model: str | None = None, tracking_uri: str | None = None
 ) -> dict[str, int]:
     """Join true labels to logged predictions by request id (all or nothing)."""
     return dict(monitoring_client(tracking_uri).log_labels(list(request_ids), list(labels), model=model))
@@ -168,7 +168,7 @@ def get_windows(model: str, version: str | int | None = None, *, tracking_uri: s
     return monitoring_client(tracking_uri).windows(model, version)
 
 
-def create_rule(model: str, rule: Mapping[str, Any], *, tracking_uri: str | None = None) -> Rule:
+def create_rule(model: str, rule: Mapping[str, object], *, tracking_uri: str | None = None) -> Rule:
     """Add an alert rule (see runstone.monitoring.rules for the fields)."""
     return monitoring_client(tracking_uri).create_rule(model, dict(rule))
 

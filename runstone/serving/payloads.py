@@ -20,7 +20,7 @@ it does not name are dropped first, as enforcing it would.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,7 +118,7 @@ class Parsed:
 
     __slots__ = ("_data", "block", "checked", "params", "rows")
 
-    def __init__(self, data: Any, params: dict[str, Any] | None, rows: int, checked: bool = False) -> None:
+    def __init__(self, data: object, params: Mapping[str, object] | None, rows: int, checked: bool = False) -> None:
         self.block = data if isinstance(data, Block) else None
         self._data = None if self.block is not None else data
         self.params = params
@@ -214,7 +214,7 @@ def _frame_schema(schema: Schema | None) -> Schema | None:
     return schema
 
 
-def _column(values: list[Any], spec: ColSpec | None) -> Any:
+def _column(values: Sequence[object], spec: ColSpec | None) -> Any:
     """A column of JSON values in the type the spec declares, when nothing is lost."""
     import numpy as np
 
@@ -257,7 +257,7 @@ def _column(values: list[Any], spec: ColSpec | None) -> Any:
     return converted if bool(np.all(converted == array)) else array
 
 
-def _infer_column(values: list[Any]) -> Any:
+def _infer_column(values: Sequence[object]) -> Any:
     import numpy as np
 
     if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
@@ -270,7 +270,7 @@ def _infer_column(values: list[Any]) -> Any:
     return _objects(values)
 
 
-def _objects(values: list[Any]) -> Any:
+def _objects(values: Sequence[object]) -> Any:
     """A column holding each value as it is: a list in a cell stays one value (slice assignment
     would read nested lists as another dimension, and fail or unwrap them)."""
     import numpy as np
@@ -311,7 +311,7 @@ def _table(columns: list[str], cols: list[list[Any]], schema: Schema | None, ind
     return frame
 
 
-def _from_split(value: Any, schema: Schema | None, budget: _Budget) -> Any:
+def _from_split(value: object, schema: Schema | None, budget: _Budget) -> Any:
     if not isinstance(value, dict) or "data" not in value:
         raise BadRequest(
             "Failed to parse data as a pandas DataFrame: 'dataframe_split' must be a JSON object "
@@ -344,12 +344,12 @@ def _from_split(value: Any, schema: Schema | None, budget: _Budget) -> Any:
     return _table(columns, cols, named, index)
 
 
-def _label(value: Any) -> bool:
+def _label(value: object) -> bool:
     """Whether a JSON value can name a column or a row."""
     return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
-def _kind(value: Any) -> str:
+def _kind(value: object) -> str:
     """A JSON value's type, as a client would name it."""
     if value is None:
         return "null"
@@ -362,7 +362,7 @@ def _kind(value: Any) -> str:
     return "an object" if isinstance(value, dict) else "a list"
 
 
-def _from_records(value: Any, schema: Schema | None, budget: _Budget) -> Any:
+def _from_records(value: object, schema: Schema | None, budget: _Budget) -> Any:
     if not isinstance(value, list) or any(not isinstance(r, dict) for r in value):
         raise BadRequest("'dataframe_records' must be a list of JSON objects (one per row).")
     budget.rows(len(value))
@@ -385,7 +385,7 @@ def _from_records(value: Any, schema: Schema | None, budget: _Budget) -> Any:
     return _table(list(columns), cols, named)
 
 
-def _tensor(values: Any, spec: TensorSpec | None, label: str) -> Any:
+def _tensor(values: object, spec: TensorSpec | None, label: str) -> Any:
     import numpy as np
 
     try:
@@ -423,7 +423,7 @@ def _rounded(array: Any, converted: Any) -> bool:
     return bool(np.all(np.isfinite(converted) | ~np.isfinite(array)))
 
 
-def _from_instances(value: Any, schema: Schema | None, budget: _Budget) -> Any:
+def _from_instances(value: object, schema: Schema | None, budget: _Budget) -> Any:
     if not isinstance(value, list):
         raise BadRequest("'instances' must be a list of rows.")
     budget.rows(len(value))
@@ -437,7 +437,7 @@ def _from_instances(value: Any, schema: Schema | None, budget: _Budget) -> Any:
     return _array_input(value, schema, "'instances'")
 
 
-def _from_inputs(value: Any, schema: Schema | None, budget: _Budget) -> Any:
+def _from_inputs(value: object, schema: Schema | None, budget: _Budget) -> Any:
     if isinstance(value, dict):
         budget.columns(len(value))
         if schema is not None and schema.is_tensor:
@@ -456,7 +456,7 @@ def _from_inputs(value: Any, schema: Schema | None, budget: _Budget) -> Any:
     return _array_input(value, schema, "'inputs'")
 
 
-def _array_input(value: Any, schema: Schema | None, label: str) -> Any:
+def _array_input(value: object, schema: Schema | None, label: str) -> Any:
     named = _frame_schema(schema)
     if named is not None:
         # Rows of values for a model that takes named columns: columns in the signature's order.
@@ -529,7 +529,7 @@ def jsonable(predictions: Any) -> Any:
     return predictions
 
 
-def _array(array: Any) -> Any:
+def _array(array: object) -> Any:
     import numpy as np
 
     if not isinstance(array, np.ndarray):
@@ -548,11 +548,11 @@ def _records(frame: Any) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in zip(*lists, strict=True)]
 
 
-def dumps(content: Any) -> bytes:
+def dumps(content: object) -> bytes:
     return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS, default=_default)
 
 
-def _default(value: Any) -> Any:
+def _default(value: object) -> Any:
     import numpy as np
 
     if isinstance(value, np.generic):

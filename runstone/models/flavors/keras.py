@@ -34,7 +34,7 @@ KERAS_MODULE_FILE = "keras_module.txt"
 PREDICT_BATCH = 8192
 
 
-def _is_keras_model(model: Any) -> bool:
+def _is_keras_model(model: object) -> bool:
     try:
         import keras
     except ImportError:
@@ -180,7 +180,7 @@ def log_model(
     )
 
 
-def read(data: Path, *, exported: bool = False, **load_kwargs: Any) -> Any:
+def read(data: Path, *, exported: bool = False, **load_kwargs: object) -> Any:
     """The model saved under ``data``: a Keras model from ``model.keras`` (or an older
     ``model.h5``), or the loaded SavedModel of an exported one."""
     folder = data / MODEL_NAME
@@ -200,7 +200,7 @@ def read(data: Path, *, exported: bool = False, **load_kwargs: Any) -> Any:
 
 
 def load_model(
-    model_uri: str | os.PathLike[str], dst_path: str | os.PathLike[str] | None = None, **load_kwargs: Any
+    model_uri: str | os.PathLike[str], dst_path: str | os.PathLike[str] | None = None, **load_kwargs: object
 ) -> Any:
     """The Keras model of a package (the loaded SavedModel when it was exported). Keyword
     arguments go to ``keras.saving.load_model`` (custom_objects, compile, safe_mode)."""
@@ -208,7 +208,7 @@ def load_model(
     return read(data_dir(path, conf), exported=bool(conf.get("save_exported_model")), **load_kwargs)
 
 
-def _numpy(value: Any) -> Any:
+def _numpy(value: object) -> Any:
     import numpy as np
 
     if hasattr(value, "numpy"):
@@ -230,7 +230,7 @@ class KerasPredictor:
         self._several_inputs = len(inputs) > 1
         self._output_names = list(getattr(model, "output_names", None) or [])
 
-    def _feed(self, data: Any) -> Any:
+    def _feed(self, data: object) -> Any:
         import numpy as np
 
         if isinstance(data, Mapping):
@@ -272,7 +272,7 @@ class SavedModelPredictor:
         return outputs(output, [])
 
 
-def outputs(output: Any, names: Sequence[str]) -> Any:
+def outputs(output: object, names: Sequence[str]) -> Any:
     """Arrays out of what a model returned: one output as an array, several as a dict."""
     if isinstance(output, Mapping):
         converted = {str(k): _numpy(v) for k, v in output.items()}
@@ -285,7 +285,7 @@ def outputs(output: Any, names: Sequence[str]) -> Any:
     return _numpy(output)
 
 
-def data_dir(path: Path, conf: Mapping[str, Any]) -> Path:
+def data_dir(path: Path, conf: Mapping[str, object]) -> Path:
     """The package's data folder as its flavor names it, refused when outside the package."""
     name = conf.get("data", DATA_DIR)
     folder = (path / str(name)).resolve()

@@ -31,16 +31,16 @@ _PICKLE_MODULES = {"mlflow.pytorch.pickle_module": "cloudpickle"}
 
 
 def _save(
-    pytorch_model: Any,
+    pytorch_model: object,
     path: str | os.PathLike[str],
     manifest: Model,
     *,
-    input_example: Any = None,
+    input_example: object = None,
     signature: ModelSignature | bool | None = None,
     pip_requirements: Sequence[str] | None = None,
     extra_pip_requirements: Sequence[str] | None = None,
     code_paths: Sequence[str | os.PathLike[str]] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, object] | None = None,
 ) -> Model:
     import cloudpickle
     import torch

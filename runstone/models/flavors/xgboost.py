@@ -23,22 +23,22 @@ FLAVOR_NAME = "xgboost"
 FORMATS = ("ubj", "json")
 
 
-def _class_path(model: Any) -> str:
+def _class_path(model: object) -> str:
     return f"{type(model).__module__}.{type(model).__name__}"
 
 
 def _save(
-    xgb_model: Any,
+    xgb_model: object,
     path: str | os.PathLike[str],
     manifest: Model,
     *,
     model_format: str = "ubj",
-    input_example: Any = None,
+    input_example: object = None,
     signature: ModelSignature | bool | None = None,
     pip_requirements: Sequence[str] | None = None,
     extra_pip_requirements: Sequence[str] | None = None,
     code_paths: Sequence[str | os.PathLike[str]] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, object] | None = None,
 ) -> Model:
     import xgboost as xgb
 
