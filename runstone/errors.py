@@ -5,6 +5,7 @@
     │   └── PayloadTooLarge        payload_too_large 413
     ├── Unauthenticated            unauthenticated  401
     ├── PermissionDenied           permission_denied 403
+    ├── TooManyRequests            too_many_requests 429
     ├── NotFound                   not_found        404
     ├── AlreadyExists              already_exists   409
     ├── InvalidState               invalid_state    409
@@ -86,6 +87,13 @@ class PermissionDenied(RunstoneError):
 
     code = "permission_denied"
     status = 403
+
+
+class TooManyRequests(RunstoneError):
+    """Too many wrong passwords from this address for this user: wait the seconds of Retry-After."""
+
+    code = "too_many_requests"
+    status = 429
 
 
 class NotFound(RunstoneError):

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from runstone import ui
 from runstone.backend import Backend, open_backend
 from runstone.config import Settings
+from runstone.governance.guessing import WrongPasswords
 from runstone.monitoring.scheduler import MonitoringScheduler
 from runstone.registry.webhooks import Dispatcher
 from runstone.server import access, api_docs, drain, errors, mlflow_compat, routing
@@ -114,7 +115,13 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
     if settings.auth:
         # Innermost of the three: a request from a wrong host or origin is refused before its
         # credential costs a database read.
-        app.add_middleware(AuthGate, backend=backend, token_cache_seconds=settings.auth_token_cache_seconds)
+        app.state.wrong_passwords = WrongPasswords()  # counted for the UI's sign-in form and Basic auth alike
+        app.add_middleware(
+            AuthGate,
+            backend=backend,
+            token_cache_seconds=settings.auth_token_cache_seconds,
+            wrong_passwords=app.state.wrong_passwords,
+        )
     uploads = re.compile(rf"^/api/v1/runs/[^/]+/artifacts/|{mlflow_compat.STREAMED_UPLOADS}")
     app.add_middleware(
         OriginGuard,

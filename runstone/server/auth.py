@@ -32,8 +32,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstone.backend import Backend
 from runstone.deps import AUTH_SCOPE_KEY
-from runstone.errors import PermissionDenied, RunstoneError, Unauthenticated
+from runstone.errors import PermissionDenied, RunstoneError, TooManyRequests, Unauthenticated
 from runstone.governance.context import Principal
+from runstone.governance.guessing import WrongPasswords
 from runstone.governance.identity import Authenticated, IdentityService
 from runstone.server.mlflow_compat.protocol import mlflow_error
 
@@ -57,10 +58,19 @@ _PASSWORD_CACHE_SIZE = 1024
 
 
 class AuthGate:
-    def __init__(self, app: ASGIApp, *, backend: Backend, token_cache_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        backend: Backend,
+        token_cache_seconds: float = 5.0,
+        wrong_passwords: WrongPasswords | None = None,
+    ) -> None:
         self.app = app
         self.backend = backend
         self.token_cache_seconds = token_cache_seconds
+        # Shared with the UI's sign-in form (runstone.governance.guessing).
+        self._wrong = wrong_passwords if wrong_passwords is not None else WrongPasswords()
         self._verified: dict[bytes, tuple[float, Authenticated]] = {}
         self._salt = secrets.token_bytes(16)
         self._passwords: dict[bytes, tuple[float, Authenticated]] = {}
@@ -80,16 +90,21 @@ class AuthGate:
         session = cookie_parser(cookies).get(SESSION_COOKIE) if authorization is None and cookies else None
         if session:
             authorization = f"Bearer {session}"
+        client = scope.get("client")
+        address = str(client[0])[:64] if client else None
         try:
             if authorization is None:
                 raise Unauthenticated("This server requires a credential: an API token or a user name and password.")
+            if self._wrong and authorization[:6].lower() == "basic ":  # someone gave a wrong password lately
+                self._refuse_guessing(authorization, address)
             # A credential verified moments ago is answered here, on the event loop: no thread
             # switch and no database read on the hot path.
             who = self._recent(authorization)
             if who is None:
-                client = scope.get("client")
-                address = str(client[0])[:64] if client else None
                 who = await anyio.to_thread.run_sync(self._authenticate, authorization, address)
+        except TooManyRequests as exc:
+            await _refuse(send, exc, scope)
+            return
         except Unauthenticated as exc:
             if path == "/ui" or path.startswith("/ui/"):
                 await _to_login(send, scope, expired=bool(session))
@@ -124,8 +139,28 @@ class AuthGate:
                 if name and name != who.user.name:
                     raise Unauthenticated("The API token belongs to another user than the one named.")
                 return self._remember(authorization, who)
-            return self._remember(authorization, self._password(identity, name, password))
+            try:
+                who = self._password(identity, name, password)
+            except Unauthenticated:
+                self._wrong.add(client, name)
+                raise
+            return self._remember(authorization, who)
         raise Unauthenticated("The Authorization header must be 'Bearer <token>' or 'Basic <user:password>'.")
+
+    def _refuse_guessing(self, authorization: str, client: str | None) -> None:
+        try:
+            decoded = base64.b64decode(authorization.strip()[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return  # refused as malformed by _authenticate
+        name, _, password = decoded.partition(":")
+        if password.startswith("rst_"):
+            return
+        wait = self._wrong.wait(client, name)
+        if wait is not None:
+            raise TooManyRequests(
+                f"Too many wrong passwords for {name[:256]!r} from this address: try again in {wait} s.",
+                {"retry_after": wait},
+            )
 
     def _recent(self, authorization: str) -> Authenticated | None:
         if self.token_cache_seconds <= 0:
@@ -194,5 +229,7 @@ async def _refuse(send: Send, error: RunstoneError, scope: Scope) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if isinstance(error, Unauthenticated):
         headers.append((b"www-authenticate", CHALLENGE))
+    if isinstance(error, TooManyRequests):
+        headers.append((b"retry-after", str(error.details.get("retry_after", 1)).encode()))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

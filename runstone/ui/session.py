@@ -8,9 +8,9 @@ are shared by every worker and replica; signing out revokes it at once. The auth
 (``runstone.server.auth``) reads the cookie when a request has no Authorization header, and the
 UI's CSRF tokens are derived from it (``runstone.ui.web``). Sign-ins and failed sign-ins are
 audit events (``login.success``, ``login.failed``), the session's creation and revocation too.
-After ``MAX_FAILURES`` wrong passwords for one name from one client address within
-``FAILURE_WINDOW`` seconds, the form refuses that pair (429) without checking the password until
-the window has passed; the count is kept per worker process.
+After 10 wrong passwords for one name from one client address within 5 minutes, the form
+refuses that pair (429) without checking the password until the window has passed; the count is
+kept per worker process and shared with HTTP Basic auth on the API (``runstone.governance.guessing``).
 """
 
 from __future__ import annotations
@@ -25,28 +25,21 @@ from runstone.deps import AUTH_SCOPE_KEY, identity
 from runstone.entities import User
 from runstone.errors import InvalidInput, NotFound, Unauthenticated
 from runstone.governance.context import Principal
+from runstone.governance.guessing import WrongPasswords
 from runstone.governance.identity import SESSION_TOKEN_NAME, IdentityService
 from runstone.governance.needs import signed_in
 from runstone.ui.web import SESSION_COOKIE, PageRoute, check_csrf, over_tls, redirect, render, safe_next
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(check_csrf)])
-MAX_FAILURES = 10
-FAILURE_WINDOW = 300.0
-MAX_TRACKED = 10_000
 
 
-def _recent_failures(request: Request, key: tuple[str, str]) -> list[float]:
-    """The times of this (client, name) pair's wrong passwords within the window, oldest first."""
-    failures: dict[tuple[str, str], list[float]] = request.app.state.__dict__.setdefault("login_failures", {})
-    cutoff = time.monotonic() - FAILURE_WINDOW
-    if len(failures) > MAX_TRACKED:  # forget pairs whose window has passed; never grow without bound
-        for stale in [k for k, times in failures.items() if not times or times[-1] < cutoff]:
-            del failures[stale]
-        if len(failures) > MAX_TRACKED:
-            failures.clear()
-    times = [t for t in failures.get(key, []) if t >= cutoff]
-    failures[key] = times
-    return times
+def wrong_passwords(request: Request) -> WrongPasswords:
+    """The server process's count of wrong passwords, shared with HTTP Basic auth on the API."""
+    state = request.app.state
+    found: WrongPasswords | None = getattr(state, "wrong_passwords", None)
+    if found is None:
+        found = state.wrong_passwords = WrongPasswords()
+    return found
 
 
 @router.get("/ui/login")
@@ -76,9 +69,9 @@ def login(
     backend: Backend = request.app.state.backend
     client = request.client.host[:64] if request.client else None
     anonymous = IdentityService(backend.context(Principal("anonymous", client=client)))
-    failures = _recent_failures(request, (client or "", name))
-    if len(failures) >= MAX_FAILURES:
-        wait = int(failures[0] + FAILURE_WINDOW - time.monotonic()) + 1
+    wrong = wrong_passwords(request)
+    wait = wrong.wait(client, name)
+    if wait is not None:
         message = f"Too many wrong passwords for {name!r} from this address: try again in {wait} s."
         return render(request, "login.html", _login_context(request, target, name, message), status=429)
     try:
@@ -88,7 +81,7 @@ def login(
     except (Unauthenticated, InvalidInput) as exc:
         status = 401 if isinstance(exc, Unauthenticated) else 400
         if status == 401:
-            failures.append(time.monotonic())
+            wrong.add(client, name)
         return render(request, "login.html", _login_context(request, target, name, exc.message), status=status)
     return start_session(request, who.user, target)
 

@@ -36,6 +36,7 @@ from runstone.errors import (
     PermissionDenied,
     RunstoneError,
     SchemaOutOfDate,
+    TooManyRequests,
     Unauthenticated,
     Unavailable,
 )
@@ -62,6 +63,8 @@ def mlflow_error(error: RunstoneError) -> tuple[str, int]:
         return "PERMISSION_DENIED", 403
     if isinstance(error, Unauthenticated):
         return "UNAUTHENTICATED", 401
+    if isinstance(error, TooManyRequests):
+        return "REQUEST_LIMIT_EXCEEDED", 429
     if isinstance(error, (SchemaOutOfDate, Unavailable)):
         return "TEMPORARILY_UNAVAILABLE", 503
     if isinstance(error, InsufficientStorage):
