@@ -38,6 +38,7 @@ from runstone.store import experiments as experiment_store
 from runstone.store import imports as import_store
 from runstone.store import logged_models as model_store
 from runstone.store import metrics as metric_store
+from runstone.store import mlflow_messages as msg
 from runstone.store import runs as run_store
 from runstone.tracking import tags as native
 
@@ -99,10 +100,10 @@ class _Quiet:
 
 @dataclass
 class _Plan:
-    experiment: dict[str, Any]
+    experiment: msg.Experiment
     runstone_id: int
-    runs: list[dict[str, Any]]
-    models: list[dict[str, Any]]
+    runs: list[msg.Run]
+    models: list[msg.LoggedModel]
 
 
 class MlflowImporter:
@@ -165,7 +166,7 @@ class MlflowImporter:
         return self.report
 
     # ------------------------------------------------------------------ experiments
-    def _experiment(self, experiment: dict[str, Any]) -> _Plan:
+    def _experiment(self, experiment: msg.Experiment) -> _Plan:
         name = experiment["name"]
         tags = native_tags(pairs(experiment.get("tags")))
         with self.db.transaction(write=True) as s:
@@ -193,7 +194,7 @@ class MlflowImporter:
                 self._audit(s, "experiment.import", "experiment", str(plan.runstone_id), {"lifecycle_stage": "deleted"})
 
     # ------------------------------------------------------------------ runs
-    def _histories(self, run: dict[str, Any]) -> dict[str, list[Metric]]:
+    def _histories(self, run: msg.Run) -> dict[str, list[Metric]]:
         run_id = run["info"]["run_id"]
         out = {}
         for latest in run.get("data", {}).get("metrics", []):
@@ -204,7 +205,7 @@ class MlflowImporter:
             ]
         return out
 
-    def _run(self, run: dict[str, Any], experiment_id: int) -> None:
+    def _run(self, run: msg.Run, experiment_id: int) -> None:
         info, data = run["info"], run.get("data", {})
         run_id = info["run_id"]
         params = dict(pairs(data.get("params")))
@@ -231,11 +232,12 @@ class MlflowImporter:
             "points": {k: len(v) for k, v in histories.items()},
             "datasets": len(datasets),
         }
+        start_time = number(info.get("start_time"))
         wanted = {
             "name": name,
             "user_id": info.get("user_id") or tags.get(native.USER, ""),
             "status": info.get("status") or "FINISHED",
-            "start_time": number(info.get("start_time")),
+            "start_time": start_time,
             "end_time": info.get("end_time"),
         }
         with self.db.transaction(write=True) as s:
@@ -263,7 +265,7 @@ class MlflowImporter:
                     name=name,
                     user_id=str(wanted["user_id"]),
                     status=str(wanted["status"]),
-                    start_time=int(wanted["start_time"]),
+                    start_time=start_time,
                     artifact_key=f"{experiment_id}/{run_id}/artifacts",
                     tags={},
                 )
@@ -326,7 +328,7 @@ class MlflowImporter:
                 changes.append("inputs")
         return changes
 
-    def _run_links(self, s: Session, pk: int, run: dict[str, Any]) -> list[str]:
+    def _run_links(self, s: Session, pk: int, run: msg.Run) -> list[str]:
         links = [(m["model_id"], "input", 0) for m in run.get("inputs", {}).get("model_inputs", [])]
         links += [
             (m["model_id"], "output", number(m.get("step"))) for m in run.get("outputs", {}).get("model_outputs", [])
@@ -346,7 +348,7 @@ class MlflowImporter:
         return changes
 
     # ------------------------------------------------------------------ logged models
-    def _logged_model(self, model: dict[str, Any], experiment_id: int) -> None:
+    def _logged_model(self, model: msg.LoggedModel, experiment_id: int) -> None:
         info, data = model["info"], model.get("data", {})
         model_id = info["model_id"]
         tags, params = dict(pairs(info.get("tags"))), dict(pairs(data.get("params")))

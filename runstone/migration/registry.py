@@ -10,13 +10,14 @@ stage or alias that an existing model's policy protects is left alone (and repor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runstone.errors import NotFound
 from runstone.migration.translate import number, pairs, version_source
 from runstone.registry.service import canonical_stage, parse_policy
 from runstone.store import imports as import_store
 from runstone.store import logged_models as model_store
+from runstone.store import mlflow_messages as msg
 from runstone.store import registry as store
 from runstone.store import runs as run_store
 
@@ -31,8 +32,8 @@ REASON = "imported from MLflow"
 
 @dataclass
 class ModelPlan:
-    model: dict[str, Any]
-    versions: list[dict[str, Any]]
+    model: msg.RegisteredModel
+    versions: list[msg.ModelVersion]
 
 
 class RegistryImport:
@@ -97,7 +98,7 @@ class RegistryImport:
             return True
         return False
 
-    def _version(self, s: Session, ref: store.ModelRef, version: dict[str, Any]) -> list[str]:
+    def _version(self, s: Session, ref: store.ModelRef, version: msg.ModelVersion) -> list[str]:
         number_ = int(version["version"])
         source = version_source(version.get("source") or "", version.get("model_id"))
         if source is None or not self._exists(s, source):
@@ -146,7 +147,7 @@ class RegistryImport:
             changes.append(f"version {number_} stage")
         return changes
 
-    def _aliases(self, s: Session, ref: store.ModelRef, aliases: list[dict[str, Any]]) -> list[str]:
+    def _aliases(self, s: Session, ref: store.ModelRef, aliases: list[msg.Alias]) -> list[str]:
         changes = []
         for entry in aliases:
             alias, number_ = entry["alias"], int(entry["version"])

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import httpx
 
 from runstone.errors import InvalidInput, NotFound, Unavailable
+from runstone.store import mlflow_messages as msg
 
 PAGE = 1000
 HISTORY_PAGE = 25_000
@@ -25,17 +26,17 @@ class Source(Protocol):
     def base_url(self) -> str | None:
         """The server's URL, whose artifact proxy can be read; None for a database."""
 
-    def experiments(self) -> list[dict[str, Any]]: ...
+    def experiments(self) -> list[msg.Experiment]: ...
 
-    def runs(self, experiment_id: str) -> Iterator[dict[str, Any]]: ...
+    def runs(self, experiment_id: str) -> Iterator[msg.Run]: ...
 
-    def metric_history(self, run_id: str, key: str) -> list[dict[str, Any]]: ...
+    def metric_history(self, run_id: str, key: str) -> list[msg.Metric]: ...
 
-    def logged_models(self, experiment_id: str) -> list[dict[str, Any]]: ...
+    def logged_models(self, experiment_id: str) -> list[msg.LoggedModel]: ...
 
-    def registered_models(self) -> list[dict[str, Any]]: ...
+    def registered_models(self) -> list[msg.RegisteredModel]: ...
 
-    def model_versions(self, name: str) -> list[dict[str, Any]]: ...
+    def model_versions(self, name: str) -> list[msg.ModelVersion]: ...
 
     def close(self) -> None: ...
 
@@ -77,7 +78,8 @@ class RestSource:
             raise NotFound(f"MLflow server {self.url}: {endpoint}: {message}")
         raise InvalidInput(f"MLflow server {self.url} answered {response.status_code} to {endpoint}: {message}")
 
-    def _pages(self, method: str, endpoint: str, items: str, **fields: object) -> Iterator[dict[str, Any]]:
+    def _pages(self, method: str, endpoint: str, items: str, **fields: object) -> Iterator[Any]:
+        """The items of every page: MLflow's JSON, taken as the message the endpoint answers with."""
         token = None
         while True:
             page = self.call(method, endpoint, **fields, **({"page_token": token} if token else {}))
@@ -86,22 +88,22 @@ class RestSource:
             if not token:
                 return
 
-    def experiments(self) -> list[dict[str, Any]]:
+    def experiments(self) -> list[msg.Experiment]:
         return list(self._pages("POST", "experiments/search", "experiments", max_results=PAGE, view_type="ALL"))
 
-    def runs(self, experiment_id: str) -> Iterator[dict[str, Any]]:
+    def runs(self, experiment_id: str) -> Iterator[msg.Run]:
         return self._pages(
             "POST", "runs/search", "runs", experiment_ids=[experiment_id], run_view_type="ALL", max_results=PAGE
         )
 
-    def metric_history(self, run_id: str, key: str) -> list[dict[str, Any]]:
+    def metric_history(self, run_id: str, key: str) -> list[msg.Metric]:
         return list(
             self._pages(
                 "GET", "metrics/get-history", "metrics", run_id=run_id, metric_key=key, max_results=HISTORY_PAGE
             )
         )
 
-    def logged_models(self, experiment_id: str) -> list[dict[str, Any]]:
+    def logged_models(self, experiment_id: str) -> list[msg.LoggedModel]:
         try:
             return list(
                 self._pages("POST", "logged-models/search", "models", experiment_ids=[experiment_id], max_results=100)
@@ -109,13 +111,13 @@ class RestSource:
         except NotFound:  # an MLflow 2 server: no logged models
             return []
 
-    def registered_models(self) -> list[dict[str, Any]]:
+    def registered_models(self) -> list[msg.RegisteredModel]:
         try:
             return list(self._pages("GET", "registered-models/search", "registered_models", max_results=PAGE))
         except NotFound:
             return []
 
-    def model_versions(self, name: str) -> list[dict[str, Any]]:
+    def model_versions(self, name: str) -> list[msg.ModelVersion]:
         quoted = "'" + name.replace("'", "\\'") + "'"
         return list(self._pages("GET", "model-versions/search", "model_versions", filter=f"name = {quoted}"))
 
@@ -136,22 +138,22 @@ class DatabaseSource:
     def base_url(self) -> str | None:
         return None
 
-    def experiments(self) -> list[dict[str, Any]]:
+    def experiments(self) -> list[msg.Experiment]:
         return self.db.experiments()
 
-    def runs(self, experiment_id: str) -> Iterator[dict[str, Any]]:
+    def runs(self, experiment_id: str) -> Iterator[msg.Run]:
         return self.db.runs(experiment_id)
 
-    def metric_history(self, run_id: str, key: str) -> list[dict[str, Any]]:
+    def metric_history(self, run_id: str, key: str) -> list[msg.Metric]:
         return self.db.metric_history(run_id, key)
 
-    def logged_models(self, experiment_id: str) -> list[dict[str, Any]]:
+    def logged_models(self, experiment_id: str) -> list[msg.LoggedModel]:
         return self.db.logged_models(experiment_id)
 
-    def registered_models(self) -> list[dict[str, Any]]:
+    def registered_models(self) -> list[msg.RegisteredModel]:
         return self.db.registered_models()
 
-    def model_versions(self, name: str) -> list[dict[str, Any]]:
+    def model_versions(self, name: str) -> list[msg.ModelVersion]:
         return self.db.model_versions(name)
 
     def close(self) -> None:

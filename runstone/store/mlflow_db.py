@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import MetaData, Table, and_, create_engine, inspect, or_, select
 from sqlalchemy.engine import Connection
+
+from runstone.store import mlflow_messages as msg
 
 _LOGGED_MODEL_STATUS = {
     0: "LOGGED_MODEL_STATUS_UNSPECIFIED",
@@ -22,7 +24,7 @@ _LOGGED_MODEL_STATUS = {
 }
 
 
-def _kv(rows: Any) -> list[dict[str, str]]:
+def _kv(rows: Iterable[tuple[str, str | None]]) -> list[msg.KeyValue]:
     return [{"key": k, "value": "" if v is None else v} for k, v in rows]
 
 
@@ -57,12 +59,12 @@ class MlflowDatabase:
             return list(conn.execute(statement))
 
     # ------------------------------------------------------------------ tracking
-    def experiments(self) -> list[dict[str, Any]]:
+    def experiments(self) -> list[msg.Experiment]:
         e, et = self.t("experiments").c, self.t("experiment_tags").c
-        tags: dict[int, list[object]] = defaultdict(list)
+        tags: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
         for key, value, exp_id in self._rows(select(et.key, et.value, et.experiment_id)):
             tags[exp_id].append((key, value))
-        out = []
+        out: list[msg.Experiment] = []
         for row in self._rows(
             select(
                 e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time
@@ -81,7 +83,7 @@ class MlflowDatabase:
             )
         return out
 
-    def runs(self, experiment_id: str) -> Iterator[dict[str, Any]]:
+    def runs(self, experiment_id: str) -> Iterator[msg.Run]:
         """Every run of an experiment (active and deleted), whole, a thousand at a time."""
         r = self.t("runs").c
         ids = [
@@ -94,21 +96,21 @@ class MlflowDatabase:
             with self.engine.connect() as conn:
                 yield from self._load_runs(conn, ids[start : start + 1000])
 
-    def _load_runs(self, conn: Connection, ids: list[str]) -> list[dict[str, Any]]:
+    def _load_runs(self, conn: Connection, ids: list[str]) -> list[msg.Run]:
         p, tg, lm, r = self.t("params").c, self.t("tags").c, self.t("latest_metrics").c, self.t("runs").c
-        params: dict[str, list[object]] = defaultdict(list)
+        params: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
         for key, value, run in conn.execute(select(p.key, p.value, p.run_uuid).where(p.run_uuid.in_(ids))):
             params[run].append((key, value))
-        tags: dict[str, list[object]] = defaultdict(list)
+        tags: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
         for key, value, run in conn.execute(select(tg.key, tg.value, tg.run_uuid).where(tg.run_uuid.in_(ids))):
             tags[run].append((key, value))
-        metrics: dict[str, list[dict[str, object]]] = defaultdict(list)
+        metrics: dict[str, list[msg.Metric]] = defaultdict(list)
         for key, value, ts, step, is_nan, run in conn.execute(
             select(lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan, lm.run_uuid).where(lm.run_uuid.in_(ids))
         ):
             metrics[run].append({"key": key, "value": _value(value, is_nan), "timestamp": ts, "step": step})
         inputs, outputs = self._inputs(conn, ids)
-        out = []
+        out: list[msg.Run] = []
         for row in conn.execute(
             select(
                 r.run_uuid,
@@ -122,7 +124,7 @@ class MlflowDatabase:
                 r.experiment_id,
             ).where(r.run_uuid.in_(ids))
         ):
-            info = {
+            info: msg.RunInfo = {
                 "run_id": row.run_uuid,
                 "run_name": row.name or "",
                 "experiment_id": str(row.experiment_id),
@@ -149,13 +151,13 @@ class MlflowDatabase:
         order = {run_id: i for i, run_id in enumerate(ids)}
         return sorted(out, key=lambda run: order[run["info"]["run_id"]])
 
-    def _inputs(self, conn: Connection, ids: list[str]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-        inputs: dict[str, dict[str, Any]] = defaultdict(lambda: {"dataset_inputs": [], "model_inputs": []})
-        outputs: dict[str, dict[str, Any]] = defaultdict(lambda: {"model_outputs": []})
+    def _inputs(self, conn: Connection, ids: list[str]) -> tuple[dict[str, msg.RunInputs], dict[str, msg.RunOutputs]]:
+        inputs: dict[str, msg.RunInputs] = defaultdict(lambda: {"dataset_inputs": [], "model_inputs": []})
+        outputs: dict[str, msg.RunOutputs] = defaultdict(lambda: {"model_outputs": []})
         if "inputs" not in self.tables:
             return inputs, outputs
         i = self.t("inputs").c
-        input_tags: dict[str, list[Any]] = defaultdict(list)
+        input_tags: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
         if "input_tags" in self.tables:
             it = self.t("input_tags").c
             for uuid, name, value in conn.execute(
@@ -180,7 +182,7 @@ class MlflowDatabase:
                 .join_from(self.t("inputs"), self.t("datasets"), d.dataset_uuid == i.source_id)
                 .where(i.source_type == "DATASET", i.destination_type == "RUN", i.destination_id.in_(ids))
             ):
-                dataset = {
+                dataset: msg.Dataset = {
                     "name": row.name,
                     "digest": row.digest,
                     "source_type": row.dataset_source_type,
@@ -212,7 +214,7 @@ class MlflowDatabase:
                 inputs[row.destination_id]["model_inputs"].append({"model_id": row.source_id})
         return inputs, outputs
 
-    def metric_history(self, run_id: str, key: str) -> list[dict[str, Any]]:
+    def metric_history(self, run_id: str, key: str) -> list[msg.Metric]:
         m = self.t("metrics").c
         return [
             {"key": key, "value": _value(value, is_nan), "timestamp": ts, "step": step}
@@ -224,7 +226,7 @@ class MlflowDatabase:
         ]
 
     # ------------------------------------------------------------------ logged models
-    def logged_models(self, experiment_id: str) -> list[dict[str, Any]]:
+    def logged_models(self, experiment_id: str) -> list[msg.LoggedModel]:
         if "logged_models" not in self.tables:
             return []
         exp = int(experiment_id)
@@ -234,19 +236,19 @@ class MlflowDatabase:
             self.t("logged_model_metrics").c,
             self.t("logged_models").c,
         )
-        tags: dict[str, list[object]] = defaultdict(list)
+        tags: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
         for model_id, key, value in self._rows(
             select(lt.model_id, lt.tag_key, lt.tag_value).where(lt.experiment_id == exp)
         ):
             tags[model_id].append((key, value))
-        params: dict[str, list[object]] = defaultdict(list)
+        params: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
         for model_id, key, value in self._rows(
             select(lp.model_id, lp.param_key, lp.param_value).where(lp.experiment_id == exp)
         ):
             params[model_id].append((key, value))
-        metrics: dict[str, list[dict[str, object]]] = defaultdict(list)
+        metrics: dict[str, list[msg.Metric]] = defaultdict(list)
         for row in self._rows(select(self.t("logged_model_metrics")).where(lmm.experiment_id == exp)):
-            point = {
+            point: msg.Metric = {
                 "key": row.metric_name,
                 "value": _value(row.metric_value),
                 "timestamp": row.metric_timestamp_ms,
@@ -259,13 +261,13 @@ class MlflowDatabase:
             if row.dataset_digest:
                 point["dataset_digest"] = row.dataset_digest
             metrics[row.model_id].append(point)
-        out = []
+        out: list[msg.LoggedModel] = []
         for row in self._rows(
             select(self.t("logged_models"))
             .where(lm.experiment_id == exp, or_(lm.lifecycle_stage.is_(None), lm.lifecycle_stage == "active"))
             .order_by(lm.creation_timestamp_ms)
         ):
-            info: dict[str, object] = {
+            info: msg.LoggedModelInfo = {
                 "model_id": row.model_id,
                 "experiment_id": str(row.experiment_id),
                 "name": row.name,
@@ -275,21 +277,24 @@ class MlflowDatabase:
                 "status": _LOGGED_MODEL_STATUS.get(row.status, "LOGGED_MODEL_STATUS_UNSPECIFIED"),
                 "tags": _kv(tags[row.model_id]),
             }
-            for name in ("model_type", "source_run_id", "status_message"):
-                if getattr(row, name):
-                    info[name] = getattr(row, name)
+            if row.model_type:
+                info["model_type"] = row.model_type
+            if row.source_run_id:
+                info["source_run_id"] = row.source_run_id
+            if row.status_message:
+                info["status_message"] = row.status_message
             out.append({"info": info, "data": {"params": _kv(params[row.model_id]), "metrics": metrics[row.model_id]}})
         return out
 
     # ------------------------------------------------------------------ registry
-    def registered_models(self) -> list[dict[str, Any]]:
+    def registered_models(self) -> list[msg.RegisteredModel]:
         if "registered_models" not in self.tables:
             return []
         rt, rm = self.t("registered_model_tags").c, self.t("registered_models").c
-        tags: dict[str, list[object]] = defaultdict(list)
+        tags: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
         for key, value, name in self._rows(select(rt.key, rt.value, rt.name)):
             tags[name].append((key, value))
-        aliases: dict[str, list[dict[str, str]]] = defaultdict(list)
+        aliases: dict[str, list[msg.Alias]] = defaultdict(list)
         if "registered_model_aliases" in self.tables:
             ra = self.t("registered_model_aliases").c
             for alias, version, name in self._rows(select(ra.alias, ra.version, ra.name).order_by(ra.alias)):
@@ -308,12 +313,12 @@ class MlflowDatabase:
             )
         ]
 
-    def model_versions(self, name: str) -> list[dict[str, Any]]:
+    def model_versions(self, name: str) -> list[msg.ModelVersion]:
         vt, mv = self.t("model_version_tags").c, self.t("model_versions").c
-        tags: dict[int, list[object]] = defaultdict(list)
+        tags: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
         for key, value, number in self._rows(select(vt.key, vt.value, vt.version).where(vt.name == name)):
             tags[number].append((key, value))
-        out = []
+        out: list[msg.ModelVersion] = []
         for row in self._rows(
             select(
                 mv.version,
@@ -329,7 +334,7 @@ class MlflowDatabase:
             .where(mv.name == name)
             .order_by(mv.version)
         ):
-            version: dict[str, object] = {
+            version: msg.ModelVersion = {
                 "name": name,
                 "version": str(row.version),
                 "creation_timestamp": row.creation_time,
