@@ -102,6 +102,10 @@ def add_spans(session: Session, pk: int, packed: bytes, count: int, *, replace: 
     update_trace(session, pk, {"span_count": int(totals[0] or 0), "span_bytes": int(totals[1] or 0)})
 
 
+def has_spans(session: Session, pk: int) -> bool:
+    return bool(session.scalar(select(exists().where(TraceSpanChunkRow.trace_pk == pk))))
+
+
 def spans(session: Session, pk: int) -> list[dict[str, Any]]:
     """Every span of the trace, in upload order; a span sent again replaces the earlier copy."""
     chunks = session.scalars(

@@ -157,12 +157,22 @@ class TraceService:
             return store.load(s, [pk])[0]
 
     def upload(self, trace_id: str, spans: object) -> int:
-        """Replace the trace's spans with ``spans`` (MLflow's span dictionaries); how many."""
+        """Store the trace's spans as its client reports them at its end (MLflow's span
+        dictionaries): they replace the copies sent before (over OTLP, as each span ended), and
+        spans only sent before stay (those of other processes in a distributed trace). How many
+        were uploaded."""
         checked = check_spans(spans)
         packed = store.pack(checked)
         with self.ctx.transaction(write=True) as s:
             pk = store.get_pk(s, check_trace_id(trace_id))
-            store.add_spans(s, pk, packed, len(checked), replace=True)
+            if store.has_spans(s, pk):
+                uploaded = {sp["span_id"] for sp in checked}
+                kept = [sp for sp in store.spans(s, pk) if sp.get("span_id") not in uploaded]
+                if kept:
+                    packed = store.pack([*checked, *kept])
+                store.add_spans(s, pk, packed, len(checked) + len(kept), replace=True)
+            else:
+                store.add_spans(s, pk, packed, len(checked), replace=True)
             self._audit(s, "trace.upload_spans", trace_id, {"spans": len(checked)})
         return len(checked)
 

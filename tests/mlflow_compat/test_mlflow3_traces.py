@@ -18,6 +18,7 @@ from e2e_support import Server, Servers, run_cli
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from packaging.version import Version
 from stock_client import run_client
 
 pytestmark = pytest.mark.e2e
@@ -49,6 +50,24 @@ def test_traces_are_searched_with_mlflows_filter_grammar(seen):
     # Tags set and deleted by the client; deletion by id.
     assert seen["tagged"] == [ids["failed"]] and seen["untagged"] == []
     assert seen["deleted"] == 1 and seen["left"] == sorted([ids["in_run"], ids["for_model"]])
+
+
+def test_mlflow_clients_read_the_server_version_they_need_for_span_logging(server):
+    # MLflow's client sends spans to /v1/traces as they end only to a server of MLflow 3.4 or later.
+    answer = httpx.get(f"{server.url}/version", headers={"X-MLflow-Client-Version": "3.17.2"})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    assert Version(answer.text) >= Version("3.4")
+    # Everyone else gets runstone's own version, as JSON.
+    assert set(httpx.get(f"{server.url}/version").json()) == {"version"}
+
+
+def test_a_trace_continued_in_another_process_keeps_that_processs_spans(server, tmp_path):
+    # MLflow's batching span processor ends the remote context before exporting; span by span,
+    # the remote process's span reaches the server on its own and joins the caller's trace.
+    seen = run_client("distributed_trace", server.url, cwd=tmp_path, env={"MLFLOW_USE_BATCH_SPAN_PROCESSOR": "false"})
+    assert seen["span_names"] == ["caller", "remote-handler"]
+    assert seen["remote_parent_is_caller"] and seen["remote_outputs"] == {"answer": 42}
+    assert seen["remote_warnings"] == []
 
 
 def test_traces_are_linked_to_their_run_and_logged_model(server, seen):

@@ -44,6 +44,13 @@ from runstone.server.http import JSON, PARSED_JSON, decode_json
 
 log = logging.getLogger("runstone.server")
 
+# The MLflow release whose client protocol this layer serves (its clients are tested against it).
+# MLflow's clients ask GET /version before using newer endpoints: 3.4 and later send a trace's
+# spans to OTLP's /v1/traces as they end, which distributed tracing needs.
+MLFLOW_PROTOCOL_VERSION = "3.17.0"
+# Every request of MLflow's Python client carries this header.
+MLFLOW_CLIENT_HEADER = "x-mlflow-client-version"
+
 # The operator's limits on artifact bytes (runstone.config): exceeding one answers 413 here too.
 ARTIFACT_LIMITS = ("max_artifact_bytes", "max_run_artifact_bytes")
 _API_DOCS = " See the API docs for more information about request parameters."

@@ -17,6 +17,7 @@ from runstone.prometheus import CONTENT_TYPE
 from runstone.schemas.common import Model
 from runstone.schemas.meta import AuditEventList, AuditVerification, GcReportPublic, Health, Readiness, VersionAnswer
 from runstone.server.http import JSON, Route
+from runstone.server.mlflow_compat.protocol import MLFLOW_CLIENT_HEADER, MLFLOW_PROTOCOL_VERSION
 from runstone.tracking.gc import collect
 from runstone.version import VERSION
 
@@ -57,9 +58,16 @@ def ready(request: Request) -> dict[str, object]:
     return {"status": "ready", "checks": checks}
 
 
-@router.get("/version", summary="Server version", response_model=VersionAnswer)
+@router.get(
+    "/version",
+    summary="Server version (to MLflow's clients, which send X-MLflow-Client-Version: the MLflow version whose "
+    "protocol runstone serves, as plain text, as MLflow's server answers)",
+    response_model=VersionAnswer,
+)
 @signed_in
-def version() -> dict[str, object]:
+def version(request: Request) -> dict[str, object] | Response:
+    if MLFLOW_CLIENT_HEADER in request.headers:
+        return PlainTextResponse(MLFLOW_PROTOCOL_VERSION)
     return {"version": VERSION}
 
 
