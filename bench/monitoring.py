@@ -154,7 +154,7 @@ def window_drift(folder: Path, rows: int) -> dict[str, float]:
             monitoring.ingest("bench", "1", logs.to_parquet(table))
             stored += n
         requests = rows // per_request
-        monitoring.log_labels([f"r{i}" for i in range(0, requests, 10)], [1] * len(range(0, requests, 10)))
+        monitoring.log_labels([f"r{i}:0" for i in range(0, requests, 10)], [1] * len(range(0, requests, 10)))
         times = []
         for _ in range(3):
             began = time.perf_counter()

@@ -171,6 +171,50 @@ def report(model: str, window: str, end_ms: int | None, html: Path | None, run_i
 
 @monitor.command()
 @click.argument("model")
+@click.option("--window", default="1h", show_default=True, help="Length of the window that ends at --end.")
+@click.option("--end", "end_ms", type=int, default=None, help="End of the window, ms since the epoch (default: now).")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: this process (numpy); spark: Spark aggregates the Parquet logs.")  # fmt: skip
+@click.option("--master", default="local[2]", show_default=True, help="Spark master, with --engine spark.")
+@tracking_uri
+@as_json
+def compute(model: str, window: str, end_ms: int | None, engine: str, master: str, tracking_uri: str | None,
+            as_json: bool) -> None:  # fmt: skip
+    """Compute one window of MODEL (<model>@<alias|version>) now: traffic, drift, quality.
+
+    With --engine spark the window's Parquet logs are read and aggregated by Spark (for windows
+    too large for one machine) and the statistics computed from the aggregates; it reads the
+    logs from the artifact root, so --tracking-uri names the database (the embedded store), not
+    a server.
+    """
+    from runstone.monitoring.report import render_text
+    from runstone.monitoring.windows import parse_duration
+    from runstone.sdk.monitoring import LocalMonitoring
+
+    name, ref = parse_model_ref(model)
+    api = _api(tracking_uri)
+    end = end_ms if end_ms is not None else int(time.time() * 1000)
+    start = end - parse_duration(window)
+    if engine == "local":
+        result = api.compute(name, ref, start, end)
+    else:
+        if not isinstance(api, LocalMonitoring):
+            raise InvalidInput(
+                "--engine spark reads the Parquet logs itself: give --tracking-uri the database "
+                "(sqlite:///... or postgresql://...) and the artifact root (RUNSTONE_ARTIFACTS_DESTINATION), not a server."
+            )
+        from runstone.monitoring.spark_engine import session
+
+        spark = session(master)
+        try:
+            result = api.compute_spark(spark, name, ref, start, end)
+        finally:
+            spark.stop()
+    emit_json(result) if as_json else click.echo(render_text(result))
+
+
+@monitor.command()
+@click.argument("model")
 @click.option("--version", default=None, help="Only this version (number or alias).")
 @tracking_uri
 @as_json

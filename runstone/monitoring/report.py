@@ -67,7 +67,7 @@ def render_text(result: Mapping[str, Any]) -> str:
         shown = ", ".join(
             f"{k} {v:.4g}" + (f" (training {reference[k]:.4g})" if k in reference else "") for k, v in quality.items()
         )
-        lines.append(f"  quality on {result.get('labelled', 0)} labelled requests: {shown}")
+        lines.append(f"  quality on {result.get('labelled', 0)} labelled rows: {shown}")
     else:
         lines.append("  quality: no labels yet (runstone monitor labels)")
     return "\n".join(lines)

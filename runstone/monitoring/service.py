@@ -274,12 +274,19 @@ class MonitoringService:
             return {"rows": 0, "requests": 0, "skipped": len(known)}
         first = table.filter(pc.equal(table.column("row"), 0))
         predictions = first.column("prediction").to_pylist() if "prediction" in first.column_names else None
+        counted = table.group_by("request_id").aggregate([("row", "count")])
+        counts = dict(
+            zip(counted.column("request_id").to_pylist(), counted.column("row_count").to_pylist(), strict=True)
+        )
         requests = [
-            (rid, int(ts), None if predictions is None or predictions[i] is None else json.dumps(predictions[i]))
+            (
+                rid, int(ts), None if predictions is None or predictions[i] is None else json.dumps(predictions[i]),
+                int(counts.get(rid, 1)),
+            )
             for i, (rid, ts) in enumerate(
                 zip(first.column("request_id").to_pylist(), first.column("timestamp").to_pylist(), strict=True)
             )
-        ]
+        ]  # fmt: skip
         if any(len(r[0]) > 64 for r in requests):
             raise InvalidInput("Request ids of logged predictions are at most 64 characters.")
         times = table.column("timestamp")
@@ -289,6 +296,8 @@ class MonitoringService:
         with self.ctx.transaction(write=True) as s:
             store.insert_requests(s, model.id, number, requests)
             store.insert_log_file(s, model.id, number, key, table.num_rows, span, self.clock())
+            # Logs that arrive for a window already computed: it is computed again.
+            store.mark_changed(s, model.id, number, [r[1] for r in requests], self.clock())
             self.ctx.audit.write(s, "monitoring.ingest", "registered_model", name, None,
                                 {"version": number, "rows": table.num_rows, "requests": len(requests), "file": key})  # fmt: skip
         return {"rows": table.num_rows, "requests": len(requests), "skipped": len(known)}
@@ -317,14 +326,14 @@ class MonitoringService:
 
     def export(self, name: str, ref: str | int, start: int, end: int) -> bytes:
         """The window's logged rows as Parquet: the input columns by their names, the prediction,
-        and the label of the row's request when one arrived (the data a retraining run gets)."""
+        and the row's label when one arrived (the data a retraining run gets)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         table = self.read_logs(name, ref, start, end)
         with self.ctx.transaction() as s:
             model, number = self._version(s, name, ref)
-            labels = dict(store.labels_of_window(s, model.id, number, start, end))
+            labels = {(r, i): v for r, i, v in store.window_labels(s, model.id, number, start, end)}
         if table is None:
             raise NotFound(f"Version {number} of {name!r} has no logged predictions in that window.")
         table = table.filter(pc.equal(table.column("status"), 200))
@@ -332,7 +341,8 @@ class MonitoringService:
                    if c.startswith(log_files.INPUT_PREFIX)}  # fmt: skip
         if "prediction" in table.column_names:
             columns["prediction"] = table.column("prediction")
-        found = [labels.get(r) for r in table.column("request_id").to_pylist()]
+        keys = zip(table.column("request_id").to_pylist(), table.column("row").to_pylist(), strict=True)
+        found = [labels.get(k) for k in keys] if labels else [None] * table.num_rows
         columns["label"] = pa.array([None if v is None else json.loads(v) for v in found])
         columns["request_id"] = table.column("request_id")
         return log_files.to_parquet(pa.table(columns))
@@ -341,6 +351,8 @@ class MonitoringService:
     def log_labels(
         self, request_ids: Sequence[str], labels: Sequence[object], *, model: str | None = None
     ) -> dict[str, int]:
+        """Labels of scored rows, each named by its row key: ``<request id>:<row>`` (the row's
+        position in its request, from 0), or the bare request id of a request that scored one row."""
         if len(request_ids) != len(labels):
             raise InvalidInput(f"Got {len(request_ids)} request ids but {len(labels)} labels; give one label per id.")
         if not request_ids:
@@ -351,13 +363,38 @@ class MonitoringService:
             if label is None or isinstance(label, dict | list):
                 raise InvalidInput("A label is a number, a string or a boolean.")
         ids = [str(r) for r in request_ids]
+        split = {i: (head, int(tail)) for i in ids for head, sep, tail in [i.rpartition(":")] if sep and tail.isdigit()}
         with self.ctx.transaction(write=True) as s:
             model_id = registry_store.model_row(s, model).id if model is not None else None
-            owners = store.request_owners(s, ids)
-            if model_id is not None:
-                unknown = [r for r in ids if model_id not in owners.get(r, [])]
-            else:
-                unknown = [r for r in ids if r not in owners]
+            info = store.request_info(s, sorted({*ids, *(h for h, _ in split.values())}))
+
+            def owners(request_id: str) -> list[tuple[int, int, int, int]]:
+                found = info.get(request_id, [])
+                return [f for f in found if f[0] == model_id] if model_id is not None else found
+
+            rows: dict[tuple[int, str, int], tuple[int, int, str]] = {}
+            unknown, whole, beyond = [], [], []
+            for given, label in zip(ids, labels, strict=True):
+                request, row = given, None
+                entries = owners(given)
+                if not entries and given in split:
+                    request, row = split[given]
+                    entries = owners(request)
+                if not entries:
+                    unknown.append(given)
+                    continue
+                if len(entries) > 1:
+                    raise InvalidInput(f"Request id {request!r} was logged by several models; name the model.")
+                owner, version, time, count = entries[0]
+                if row is None:
+                    if count > 1:
+                        whole.append((given, count))
+                        continue
+                    row = 0
+                if row >= count:
+                    beyond.append((given, count))
+                    continue
+                rows[(owner, request, row)] = (version, time, json.dumps(label))
             if unknown:
                 shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
                 raise InvalidInput(
@@ -365,14 +402,28 @@ class MonitoringService:
                     "Nothing was recorded; ingest the prediction logs first.",
                     {"unknown_request_ids": unknown[:100]},
                 )
-            ambiguous = [r for r in ids if model_id is None and len(owners[r]) > 1]
-            if ambiguous:
-                raise InvalidInput(f"Request id {ambiguous[0]!r} was logged by several models; name the model.")
-            rows = [
-                (model_id if model_id is not None else owners[r][0], r, json.dumps(label))
-                for r, label in zip(ids, labels, strict=True)
-            ]
-            store.set_labels(s, rows, self.clock())
+            if whole:
+                given, count = whole[0]
+                raise InvalidInput(
+                    f"Request {given!r} scored {count} rows, so a label names one of them: {given}:0 to "
+                    f"{given}:{count - 1} (<request id>:<row>). Nothing was recorded.",
+                    {"multi_row_request_ids": [g for g, _ in whole[:100]]},
+                )
+            if beyond:
+                given, count = beyond[0]
+                raise InvalidInput(
+                    f"{given!r} names a row its request does not have: it scored {count} "
+                    f"row{'s' if count > 1 else ''} (0 to {count - 1}). Nothing was recorded.",
+                    {"unknown_rows": [g for g, _ in beyond[:100]]},
+                )
+            now = self.clock()
+            store.set_labels(s, [(m, r, i, v, t, label) for (m, r, i), (v, t, label) in rows.items()], now)
+            # Labels for a window already computed: it is computed again (quality, then rules).
+            touched: dict[tuple[int, int], list[int]] = {}
+            for (m, _, _), (v, t, _) in rows.items():
+                touched.setdefault((m, v), []).append(t)
+            for (m, v), times in touched.items():
+                store.mark_changed(s, m, v, times, now)
             self.ctx.audit.write(s, "monitoring.labels", "registered_model", model or "*", None, {"labels": len(rows)})
         return {"labelled": len(rows)}
 
@@ -385,8 +436,34 @@ class MonitoringService:
             model, number = self._version(s, name, ref)
             found = store.get_profile(s, model.id, name, number)
             keys = store.log_files(s, model.id, number, start, end)
-            labelled = store.labelled(s, model.id, number, start, end)
-        result = analyze(self._read(keys, start, end), found.profile if found else None, labelled, span=(start, end))
+            labels = store.window_labels(s, model.id, number, start, end)
+        table = self._read(keys, start, end)
+        labelled = join_labels(table, labels)
+        result = analyze(table, found.profile if found else None, labelled, span=(start, end))
+        return {"model": name, "version": number, **result}
+
+    def compute_spark(self, spark: Any, name: str, ref: str | int, start: int, end: int) -> dict[str, Any]:
+        """One window's analysis computed by Spark over its Parquet logs (the same result as
+        compute, for windows too large for one machine)."""
+        from runstone.monitoring.spark_engine import analyze_spark
+
+        if end <= start:
+            raise InvalidInput("A window ends after it starts.")
+        with self.ctx.transaction() as s:
+            model, number = self._version(s, name, ref)
+            found = store.get_profile(s, model.id, name, number)
+            keys = store.log_files(s, model.id, number, start, end)
+            labels = store.window_labels(s, model.id, number, start, end)
+        paths = []
+        for key in keys:
+            local = self.store.local_path(key)
+            if local is None:
+                raise InvalidState(
+                    "The Spark engine reads the prediction logs from the artifact root's folder; this artifact store "
+                    "is not a local or mounted folder. Use the default engine."
+                )
+            paths.append(str(local))
+        result = analyze_spark(spark, paths, found.profile if found else None, labels, span=(start, end))
         return {"model": name, "version": number, **result}
 
     def windows(self, name: str, ref: str | int | None = None, limit: int = 500) -> list[Window]:
@@ -427,6 +504,20 @@ class MonitoringService:
                     self._evaluate(model_id, name, version, window_id, span)
                     done += 1
                 start += window_ms
+        # Windows that late logs or labels reached, and claims whose process stopped: computed
+        # again by exactly one process (the claim is a conditional update of the window's row).
+        with self.ctx.transaction() as s:
+            again = store.changed_windows(s, limit) + store.stale_claims(s, now, limit)
+        for window_id, model_id, name, version, first, end in again:
+            if done >= limit:
+                break
+            with self.ctx.transaction(write=True) as s:
+                claimed = store.reclaim_window(s, window_id, owner, now, _LEASE_MS) or (
+                    store.claim_window(s, model_id, version, (first, end), owner, now, _LEASE_MS) == window_id
+                )
+            if claimed:
+                self._evaluate(model_id, name, version, window_id, (first, end))
+                done += 1
         return done
 
     def _evaluate(self, model_id: int, name: str, version: int, window_id: int, span: tuple[int, int]) -> None:
@@ -441,7 +532,7 @@ class MonitoringService:
     def _apply_rule(self, s: Session, model_id: int, rule: Rule, window: Window, history: list[Window]) -> None:
         spec = rule.spec
         hits = rule_specs.matches(spec, window.result or {})
-        if not hits:
+        if not hits or store.alerted(s, rule.id, window.id):
             return
         earlier = [w for w in history if w.end_time <= window.start_time][: spec["consecutive"] - 1]
         if len(earlier) < spec["consecutive"] - 1 or not all(rule_specs.matches(spec, w.result or {}) for w in earlier):
@@ -545,6 +636,29 @@ class MonitoringService:
             store.delete_log_files(s, [i for i, _ in old])
             requests = store.delete_requests_before(s, before)
         return {"files": len(old), "requests": requests}
+
+
+def join_labels(table: pa.Table | None, labels: Sequence[tuple[str, int, str]]) -> list[tuple[Any, Any]]:
+    """(prediction, label) of each labelled row of a window: labels are joined to the logged
+    rows by request id and row."""
+    if table is None or not labels or "prediction" not in table.column_names:
+        return []
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    given = pa.table(
+        {
+            "request_id": pa.array([r for r, _, _ in labels], pa.string()),
+            "row": pa.array([i for _, i, _ in labels], pa.int32()),
+            "label": pa.array([v for _, _, v in labels], pa.string()),
+        }
+    )
+    scored = table.filter(pc.equal(table.column("status"), 200)).select(["request_id", "row", "prediction"])
+    joined = scored.join(given, keys=["request_id", "row"], join_type="inner")
+    return [
+        (p, json.loads(v))
+        for p, v in zip(joined.column("prediction").to_pylist(), joined.column("label").to_pylist(), strict=True)
+    ]
 
 
 def _dataset_json(dataset: Any) -> dict[str, object]:

@@ -101,6 +101,14 @@ def analyze(
                 result["prediction"] = column_drift(
                     reference_prediction, good.column(PREDICTION).to_numpy(zero_copy_only=False)
                 )
+    return complete(result, profile, labelled)
+
+
+def complete(
+    result: dict[str, Any], profile: Mapping[str, Any] | None, labelled: Sequence[tuple[Any, Any]]
+) -> dict[str, Any]:
+    """A window's result with its quality on the labelled rows, as strict JSON (shared by the
+    engines)."""
     if profile is None:
         result["reference"] = None
     if labelled:

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from runstone.entities import Alert, Rule, StoredProfile, Window
 from runstone.errors import AlreadyExists, NotFound
 from runstone.store.monitoring_tables import (
     MonitoringAlertRow,
+    MonitoringLabelRow,
     MonitoringLogFileRow,
     MonitoringProfileJobRow,
     MonitoringProfileRow,
@@ -152,68 +153,69 @@ def known_request_ids(session: Session, model_id: int, request_ids: Sequence[str
     return found
 
 
-def insert_requests(session: Session, model_id: int, version: int, rows: Sequence[tuple[str, int, str | None]]) -> None:
-    """Rows of (request id, time, prediction as JSON)."""
+def insert_requests(
+    session: Session, model_id: int, version: int, rows: Sequence[tuple[str, int, str | None, int]]
+) -> None:
+    """Rows of (request id, time, first row's prediction as JSON, number of scored rows)."""
     values = [
-        {"model_id": model_id, "request_id": r, "version": version, "time": t, "prediction": p} for r, t, p in rows
+        {"model_id": model_id, "request_id": r, "version": version, "time": t, "prediction": p, "rows": n}
+        for r, t, p, n in rows
     ]
     for start in range(0, len(values), _CHUNK):
         session.execute(insert(MonitoringRequestRow), values[start : start + _CHUNK])
 
 
-def request_owners(session: Session, request_ids: Sequence[str]) -> dict[str, list[int]]:
-    """For each known request id, the models that logged it."""
-    owners: dict[str, list[int]] = {}
+def request_info(session: Session, request_ids: Sequence[str]) -> dict[str, list[tuple[int, int, int, int]]]:
+    """For each known request id: (model id, version, time, rows scored) of every model that logged it."""
+    found: dict[str, list[tuple[int, int, int, int]]] = {}
     for start in range(0, len(request_ids), _CHUNK):
         chunk = list(request_ids[start : start + _CHUNK])
-        for model_id, request_id in session.execute(
-            select(MonitoringRequestRow.model_id, MonitoringRequestRow.request_id).where(
-                MonitoringRequestRow.request_id.in_(chunk)
-            )
-        ):
-            owners.setdefault(request_id, []).append(model_id)
-    return owners
+        for model_id, request_id, version, time, rows in session.execute(
+            select(
+                MonitoringRequestRow.model_id, MonitoringRequestRow.request_id, MonitoringRequestRow.version,
+                MonitoringRequestRow.time, MonitoringRequestRow.rows,
+            ).where(MonitoringRequestRow.request_id.in_(chunk))
+        ):  # fmt: skip
+            found.setdefault(request_id, []).append((int(model_id), int(version), int(time), int(rows or 1)))
+    return found
 
 
-def set_labels(session: Session, labels: Sequence[tuple[int, str, str]], now: int) -> None:
-    """Labels as (model id, request id, label as JSON)."""
-    for model_id, request_id, label in labels:
+def set_labels(session: Session, labels: Sequence[tuple[int, str, int, int, int, str]], now: int) -> None:
+    """Labels as (model id, request id, row, version, request time, label as JSON); a row
+    labelled again takes the new label."""
+    for start in range(0, len(labels), _CHUNK):
+        chunk = labels[start : start + _CHUNK]
         session.execute(
-            update(MonitoringRequestRow)
-            .where(MonitoringRequestRow.model_id == model_id, MonitoringRequestRow.request_id == request_id)
-            .values(label=label, label_time=now)
+            delete(MonitoringLabelRow).where(
+                tuple_(MonitoringLabelRow.model_id, MonitoringLabelRow.request_id, MonitoringLabelRow.row).in_(
+                    [(m, r, i) for m, r, i, *_ in chunk]
+                )
+            )
+        )
+        session.execute(
+            insert(MonitoringLabelRow),
+            [
+                {"model_id": m, "request_id": r, "row": i, "version": v, "time": t, "label": label, "label_time": now}
+                for m, r, i, v, t, label in chunk
+            ],
         )
 
 
-def labelled(session: Session, model_id: int, version: int, start: int, end: int) -> list[tuple[Any, Any]]:
-    """(prediction, label) of the labelled requests of a window."""
+def window_labels(session: Session, model_id: int, version: int, start: int, end: int) -> list[tuple[str, int, str]]:
+    """(request id, row, label as JSON) of the labelled rows of a window."""
     rows = session.execute(
-        select(MonitoringRequestRow.prediction, MonitoringRequestRow.label).where(
-            MonitoringRequestRow.model_id == model_id,
-            MonitoringRequestRow.version == version,
-            MonitoringRequestRow.time >= start,
-            MonitoringRequestRow.time < end,
-            MonitoringRequestRow.label.is_not(None),
+        select(MonitoringLabelRow.request_id, MonitoringLabelRow.row, MonitoringLabelRow.label).where(
+            MonitoringLabelRow.model_id == model_id,
+            MonitoringLabelRow.version == version,
+            MonitoringLabelRow.time >= start,
+            MonitoringLabelRow.time < end,
         )
     )
-    return [(json.loads(p) if p is not None else None, json.loads(label or "null")) for p, label in rows]
-
-
-def labels_of_window(session: Session, model_id: int, version: int, start: int, end: int) -> list[tuple[str, str]]:
-    """(request id, label as JSON) of the labelled requests of a window."""
-    rows = session.execute(
-        select(MonitoringRequestRow.request_id, MonitoringRequestRow.label).where(
-            MonitoringRequestRow.model_id == model_id,
-            MonitoringRequestRow.version == version,
-            MonitoringRequestRow.time >= start,
-            MonitoringRequestRow.time < end,
-            MonitoringRequestRow.label.is_not(None),
-        )
-    )
-    return [(r, str(label)) for r, label in rows]
+    return [(str(r), int(i), str(label)) for r, i, label in rows]
 
 
 def delete_requests_before(session: Session, before: int) -> int:
+    session.execute(delete(MonitoringLabelRow).where(MonitoringLabelRow.time < before))
     result = session.execute(delete(MonitoringRequestRow).where(MonitoringRequestRow.time < before))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -312,7 +314,7 @@ def claim_window(
         with session.begin_nested():
             row = MonitoringWindowRow(
                 model_id=model_id, version=version, start_time=start, end_time=end, status="claimed",
-                claimed_by=owner, lease_until=now + lease_ms,
+                claimed_by=owner, lease_until=now + lease_ms, started_time=now,
             )  # fmt: skip
             session.add(row)
             session.flush()
@@ -329,7 +331,7 @@ def claim_window(
             MonitoringWindowRow.status == "claimed",
             MonitoringWindowRow.lease_until < now,
         )
-        .values(claimed_by=owner, lease_until=now + lease_ms)
+        .values(claimed_by=owner, lease_until=now + lease_ms, started_time=now)
         .returning(MonitoringWindowRow.id)
     ).first()
     return int(result[0]) if result else None
@@ -341,6 +343,83 @@ def finish_window(session: Session, window_id: int, result: Mapping[str, object]
         .where(MonitoringWindowRow.id == window_id)
         .values(status="done", result=json.dumps(result, sort_keys=True, allow_nan=False), computed_time=now)
     )
+
+
+def _changed() -> Any:
+    return (
+        (MonitoringWindowRow.status == "done")
+        & MonitoringWindowRow.changed_time.is_not(None)
+        & or_(
+            MonitoringWindowRow.started_time.is_(None),
+            MonitoringWindowRow.changed_time >= MonitoringWindowRow.started_time,
+        )
+    )
+
+
+def mark_changed(session: Session, model_id: int, version: int, times: Sequence[int], now: int) -> int:
+    """Note that logs or labels arrived for the windows of a version holding any of ``times``
+    (ms); such a window, once done, is computed again. Returns how many windows were marked."""
+    if not times:
+        return 0
+    ordered = sorted(set(times))
+    found = session.execute(
+        select(MonitoringWindowRow.id, MonitoringWindowRow.start_time, MonitoringWindowRow.end_time).where(
+            MonitoringWindowRow.model_id == model_id,
+            MonitoringWindowRow.version == version,
+            MonitoringWindowRow.start_time <= ordered[-1],
+            MonitoringWindowRow.end_time > ordered[0],
+        )
+    ).all()
+    import bisect
+
+    hit = [int(i) for i, start, end in found if bisect.bisect_left(ordered, start) < bisect.bisect_left(ordered, end)]
+    for begin in range(0, len(hit), _CHUNK):
+        session.execute(
+            update(MonitoringWindowRow)
+            .where(MonitoringWindowRow.id.in_(hit[begin : begin + _CHUNK]))
+            .values(changed_time=now)
+        )
+    return len(hit)
+
+
+def changed_windows(session: Session, limit: int) -> list[tuple[int, int, str, int, int, int]]:
+    """Done windows that logs or labels reached after their computation started:
+    (window id, model id, model name, version, start, end)."""
+    rows = session.execute(
+        select(
+            MonitoringWindowRow.id, MonitoringWindowRow.model_id, RegisteredModelRow.name, MonitoringWindowRow.version,
+            MonitoringWindowRow.start_time, MonitoringWindowRow.end_time,
+        )
+        .join(RegisteredModelRow, RegisteredModelRow.id == MonitoringWindowRow.model_id)
+        .where(_changed())
+        .order_by(MonitoringWindowRow.end_time)
+        .limit(limit)
+    )  # fmt: skip
+    return [(int(i), int(m), str(n), int(v), int(a), int(b)) for i, m, n, v, a, b in rows]
+
+
+def reclaim_window(session: Session, window_id: int, owner: str, now: int, lease_ms: int) -> bool:
+    """Claim a changed window to compute it again; exactly one process succeeds."""
+    result = session.execute(
+        update(MonitoringWindowRow)
+        .where(MonitoringWindowRow.id == window_id, _changed())
+        .values(status="claimed", claimed_by=owner, lease_until=now + lease_ms, started_time=now)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def stale_claims(session: Session, now: int, limit: int) -> list[tuple[int, int, str, int, int, int]]:
+    """Windows whose claim expired before they were computed (their process stopped), as changed_windows."""
+    rows = session.execute(
+        select(
+            MonitoringWindowRow.id, MonitoringWindowRow.model_id, RegisteredModelRow.name, MonitoringWindowRow.version,
+            MonitoringWindowRow.start_time, MonitoringWindowRow.end_time,
+        )
+        .join(RegisteredModelRow, RegisteredModelRow.id == MonitoringWindowRow.model_id)
+        .where(MonitoringWindowRow.status == "claimed", MonitoringWindowRow.lease_until < now)
+        .limit(limit)
+    )  # fmt: skip
+    return [(int(i), int(m), str(n), int(v), int(a), int(b)) for i, m, n, v, a, b in rows]
 
 
 def last_window_end(session: Session, model_id: int, version: int) -> int | None:
@@ -420,6 +499,16 @@ def insert_alert(session: Session, model_id: int, rule: Rule, window: Window, me
     session.add(row)
     session.flush()
     return row.id
+
+
+def alerted(session: Session, rule_id: int, window_id: int) -> bool:
+    """Whether the rule already fired on the window (a window computed again alerts once)."""
+    found = session.scalar(
+        select(MonitoringAlertRow.id).where(
+            MonitoringAlertRow.rule_id == rule_id, MonitoringAlertRow.window_id == window_id
+        )
+    )
+    return found is not None
 
 
 def last_alert_time(session: Session, rule_id: int) -> int | None:

@@ -37,13 +37,28 @@ class MonitoringRequestRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     time: Mapped[int] = mapped_column(BigInteger)
     prediction: Mapped[str | None] = mapped_column(Text, nullable=True)
-    label: Mapped[str | None] = mapped_column(Text, nullable=True)
-    label_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rows: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __table_args__ = (
         Index("ix_monitoring_requests_window", "model_id", "version", "time"),
         Index("ix_monitoring_requests_request_id", "request_id"),
     )
+
+
+class MonitoringLabelRow(Base):
+    """The true label of one scored row (``row`` is its position in its request), arrived late;
+    ``version`` and ``time`` are its request's, so a window finds its labels."""
+
+    __tablename__ = "monitoring_labels"
+    model_id: Mapped[int] = mapped_column(ForeignKey(_MODEL_FK, ondelete="CASCADE"), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    time: Mapped[int] = mapped_column(BigInteger)
+    label: Mapped[str] = mapped_column(Text)
+    label_time: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_monitoring_labels_window", "model_id", "version", "time"),)
 
 
 class MonitoringLogFileRow(Base):
@@ -77,6 +92,10 @@ class MonitoringWindowRow(Base):
     lease_until: Mapped[int] = mapped_column(BigInteger)
     result: Mapped[str | None] = mapped_column(Text, nullable=True)
     computed_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # When the computation that made ``result`` started, and when logs or labels last arrived
+    # for the window: a done window with changed_time >= started_time is computed again.
+    started_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    changed_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (UniqueConstraint("model_id", "version", "start_time", "end_time"),)
 

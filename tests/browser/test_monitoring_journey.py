@@ -50,8 +50,8 @@ def monitored(server, tmp_path_factory) -> dict:
         for recs in (calm, moved):
             (table,) = logs.records_to_tables(recs).values()
             api.ingest("monitored", "1", logs.to_parquet(table))
-        api.log_labels([r["request_id"] for r in calm], [r["outputs"][0] for r in calm])
-        api.log_labels([r["request_id"] for r in moved], [1 - r["outputs"][0] for r in moved])
+        api.log_labels([f"{r['request_id']}:0" for r in calm], [r["outputs"][0] for r in calm])
+        api.log_labels([f"{r['request_id']}:0" for r in moved], [1 - r["outputs"][0] for r in moved])
         api.evaluate("1h")
         alert, _ = api.claim_retraining()
         api.record_retraining(alert.id, status="done", run_id=versions[1].run_id, new_version=2,

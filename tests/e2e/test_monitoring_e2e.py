@@ -219,12 +219,14 @@ def test_the_monitoring_loop_closes(database: str, servers, listener: Listener, 
     done = run_cli("monitor", "ingest", str(logs), env=client_env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Stored 300 requests (2400 rows)" in done.stdout
-    api_labels = [*concept_a(calm.iloc[::8]).tolist(), *concept_b(shifted.iloc[::8]).tolist()]
+    # Each scored row is labelled by its key, <request id>:<row>.
+    row_keys = [f"{rid}:{j}" for rid in [*calm_ids, *shifted_ids] for j in range(8)]
+    api_labels = [*concept_a(calm).tolist(), *concept_b(shifted).tolist()]
     with httpx.Client(base_url=server.url, timeout=30.0) as http:
         monitoring = HttpMonitoring(_transport(server.url, http))
         unknown = http.post("/api/v1/monitoring/labels", json={"request_ids": ["zz"], "labels": [1]})
         assert unknown.status_code == 400 and "zz" in unknown.json()["error"]["message"]
-        assert monitoring.log_labels([*calm_ids, *shifted_ids], api_labels)["labelled"] == 300
+        assert monitoring.log_labels(row_keys, api_labels)["labelled"] == 2400
 
         done = run_cli("monitor", "run", "--once", "--window", "5s", env=client_env, timeout=600)
         assert done.returncode == 0, done.stdout + done.stderr

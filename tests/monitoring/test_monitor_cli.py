@@ -51,8 +51,9 @@ def test_profile_ingest_labels_report_and_rules(run, version, tmp_path: Path):
     assert "0 requests" in run("monitor", "ingest", str(logs))
 
     labels = tmp_path / "labels.csv"
-    labels.write_text("request_id,label\n" + "".join(f"s{i},1\n" for i in range(200)))
-    assert "Recorded 200 labels." in run("monitor", "labels", str(labels))
+    # Each scored row has its key: <request id>:<row>.
+    labels.write_text("request_id,label\n" + "".join(f"s{i}:{j},1\n" for i in range(200) for j in range(5)))
+    assert "Recorded 1000 labels." in run("monitor", "labels", str(labels))
     bad = tmp_path / "bad.csv"
     bad.write_text("request_id,label\nghost,1\n")
     assert "no logged prediction has: ghost" in run("monitor", "labels", str(bad), code=1)
@@ -60,7 +61,7 @@ def test_profile_ingest_labels_report_and_rules(run, version, tmp_path: Path):
     html = tmp_path / "report.html"
     out = run("monitor", "report", "fraud@1", "--window", "1h", "--end", str(T0 + 2 * HOUR), "--html", str(html))
     assert "2 of 3 features drifted (amount, country)" in out
-    assert "quality on 200 labelled requests: accuracy" in out
+    assert "quality on 1000 labelled rows: accuracy" in out
     page = html.read_text()
     assert "<svg" in page and "<script" not in page and "amount" in page
     calm = run("monitor", "report", "fraud@1", "--window", "1h", "--end", str(T0 + HOUR))

@@ -30,9 +30,9 @@ def test_profile_logs_labels_and_windows_over_http(api, version, http, clock):
     http.put("/api/v1/registered-models/fraud/aliases/champion", json={"version": "1"})
     assert api.get_profile("fraud", "champion").version == 1
     assert api.ingest("fraud", "champion", _parquet(records(50, start=T0, rows=2)))["requests"] == 50
-    assert api.log_labels([f"r{i}" for i in range(50)], [1] * 50)["labelled"] == 50
+    assert api.log_labels([f"r{i}:{j}" for i in range(50) for j in (0, 1)], [1] * 100)["labelled"] == 100
     result = api.compute("fraud", "1", T0, T0 + HOUR)
-    assert result["rows"] == 100 and result["labelled"] == 50 and result["drifted"] == []
+    assert result["rows"] == 100 and result["labelled"] == 100 and result["drifted"] == []
     clock.now = T0 + HOUR + 1
     assert api.evaluate("1h") == 1
     (window,) = api.windows("fraud")
