@@ -264,6 +264,24 @@
     });
   }
 
+  // The panels on screen (or near it) queued at once, in page order, without waiting for the
+  // observer's first report (a frame later): the first request goes out before plotly.js has
+  // even loaded.
+  function queueOnScreen() {
+    if (!observer) { return; }
+    const below = window.innerHeight + 400;
+    const near = Array.from(sectionsElement.querySelectorAll("[data-panel]")).filter(function (element) {
+      const box = element.getBoundingClientRect();
+      return box.height > 0 && box.top < below && box.bottom > -400;
+    });
+    if (!near.length) { return; }
+    loadPlotly();
+    near.forEach(function (element) {
+      const panel = panels[element.dataset.key];
+      if (panel) { visible.add(panel); enqueue(panel); }
+    });
+  }
+
   // For workspace_media.js, which lists the media once the first charts are up.
   function firstDrawn() {
     if (!root.dataset.firstDrawn) {
@@ -902,6 +920,7 @@
       if (!body || mine !== generation) { return; }
       layoutPanels(body.keys);
       if (!body.keys.length) { firstDrawn(); }
+      queueOnScreen();
       showSummary(body.keys);
       offerXMetrics(body.keys);
       root.metricKeys = body.keys;  // for workspace_importance.js, which may start after this
