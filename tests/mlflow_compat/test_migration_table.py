@@ -26,13 +26,21 @@ def examples() -> list[tuple[str, str]]:
 
 
 def test_the_page_has_examples_for_its_table():
-    assert len(examples()) == 4
+    assert len(examples()) == 5
     table = PAGE.read_text().split(SECTION)[1].split("```")[0]
-    for feature in ("Tracing", "copy_model_version", "Prompt registry", "OTLP", "Trace retention"):
+    for feature in (
+        "Tracing",
+        "copy_model_version",
+        "Prompt registry",
+        "OTLP",
+        "Trace retention",
+        "runs:/",
+        "Lightning",
+    ):
         assert feature in table
 
 
-@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("index", range(5))
 def test_each_example_prints_what_the_page_shows(server, tmp_path, index):
     code, expected = examples()[index]
     env = {**mlflow_env(server.url), "RUNSTONE_TRACKING_URI": server.url}
