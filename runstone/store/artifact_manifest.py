@@ -6,6 +6,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from runstone.entities import FileInfo
+from runstone.store.engine import rowcount
 from runstone.store.tables import ArtifactRow
 from runstone.store.upsert import upsert
 
@@ -63,7 +64,7 @@ def delete_under(session: Session, run_id: int, prefix: str) -> int:
         stmt = stmt.where(
             or_(ArtifactRow.path == prefix, ArtifactRow.path.like(_escape_like(prefix) + "/%", escape="\\"))
         )
-    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+    return int(rowcount(session.execute(stmt)) or 0)
 
 
 def total_size(session: Session, run_id: int) -> int:

@@ -16,9 +16,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, IntegrityError, InternalError, OperationalError
 from sqlalchemy.orm import Session
@@ -30,6 +30,12 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000
 SQLITE_CACHE_KIB = 32 * 1024
 SCHEMA_LOCK_KEY = 0x72736368  # advisory lock id: held by migrations, shared by writes (PostgreSQL)
 _AUDIT_LOCK_KEY = 0x72756E73  # advisory lock id that serializes audit-chain appends on PostgreSQL
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched. ``Session.execute`` is typed as answering a
+    ``Result``; for those statements it is a ``CursorResult``, which counts them."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from runstone.entities import Experiment, LifecycleStage, PagedList, ViewType
 from runstone.errors import AlreadyExists, InvalidInput, NotFound
 from runstone.store import paging
+from runstone.store.engine import rowcount
 from runstone.store.search import number_condition, string_condition
 from runstone.store.tables import ExperimentRow, ExperimentTagRow, RunRow
 from runstone.store.upsert import upsert
@@ -176,7 +177,7 @@ def delete_tag(session: Session, experiment_id: int, key: str) -> None:
     result = session.execute(
         delete(ExperimentTagRow).where(ExperimentTagRow.experiment_id == experiment_id, ExperimentTagRow.key == key)
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if rowcount(result) == 0:
         raise NotFound(f"Experiment {experiment_id} has no tag {key!r}.")
 
 

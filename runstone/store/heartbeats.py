@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from runstone.entities import RunStatus
 from runstone.store import runs as run_store
+from runstone.store.engine import rowcount
 from runstone.store.tables import RunRow, TagRow
 
 HEARTBEAT = "runstone.heartbeat"
@@ -49,4 +50,4 @@ def kill_if_stale(session: Session, run_id: int, cutoff: int, now: int) -> bool:
         .values(status=RunStatus.KILLED.value, end_time=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+    return bool(rowcount(done) == 1)

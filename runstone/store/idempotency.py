@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from runstone.store.engine import rowcount
 from runstone.store.tables import RequestRow
 from runstone.store.upsert import insert_new
 
@@ -25,4 +26,4 @@ def claim(session: Session, key: str, now: int) -> bool:
 
 def forget_before(session: Session, cutoff: int) -> int:
     result = session.execute(delete(RequestRow).where(RequestRow.time < cutoff))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(rowcount(result) or 0)

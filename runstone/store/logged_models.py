@@ -15,6 +15,7 @@ from runstone.entities import FileInfo, LoggedModel, LoggedModelMetric, Metric, 
 from runstone.errors import InvalidInput, NotFound
 from runstone.store import metrics as metric_store
 from runstone.store import paging
+from runstone.store.engine import rowcount
 from runstone.store.search import number_condition, string_condition
 from runstone.store.tables import (
     LoggedModelArtifactRow,
@@ -120,7 +121,7 @@ def delete_tag(session: Session, pk: int, model_id: str, key: str) -> None:
     result = session.execute(
         delete(LoggedModelTagRow).where(LoggedModelTagRow.model_pk == pk, LoggedModelTagRow.key == key)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(result):
         raise NotFound(f"Logged model {model_id} has no tag {key!r}.")
 
 
@@ -466,4 +467,4 @@ def delete_artifacts(session: Session, pk: int, prefix: str) -> int:
     stmt = delete(LoggedModelArtifactRow).where(LoggedModelArtifactRow.model_pk == pk)
     if prefix:
         stmt = stmt.where(_under(prefix))
-    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+    return int(rowcount(session.execute(stmt)) or 0)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from runstone.entities import Alert, Rule, StoredProfile, Window
 from runstone.errors import AlreadyExists, NotFound
+from runstone.store.engine import rowcount
 from runstone.store.monitoring_tables import (
     MonitoringAlertRow,
     MonitoringLabelRow,
@@ -117,7 +118,7 @@ def claim_profile_job(session: Session, version_id: int, owner: str, now: int, l
         )
         .values(claimed_by=owner, lease_until=now + lease_ms, updated_time=now)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 def finish_profile_job(session: Session, version_id: int, status: str, note: str | None, now: int) -> None:
@@ -217,7 +218,7 @@ def window_labels(session: Session, model_id: int, version: int, start: int, end
 def delete_requests_before(session: Session, before: int) -> int:
     session.execute(delete(MonitoringLabelRow).where(MonitoringLabelRow.time < before))
     result = session.execute(delete(MonitoringRequestRow).where(MonitoringRequestRow.time < before))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(rowcount(result))
 
 
 # ----------------------------------------------------------------------------- log files
@@ -477,7 +478,7 @@ def delete_rule(session: Session, model_id: int, model: str, name: str) -> None:
     result = session.execute(
         delete(MonitoringRuleRow).where(MonitoringRuleRow.model_id == model_id, MonitoringRuleRow.name == name)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(result):
         raise NotFound(f"Model {model!r} has no monitoring rule named {name!r}.")
 
 
@@ -549,7 +550,7 @@ def claim_pending_alert(session: Session, now: int, lease_ms: int) -> int | None
         .where(MonitoringAlertRow.id == candidate, MonitoringAlertRow.lease_until < now)
         .values(action_status="running", lease_until=now + lease_ms)
     )
-    return int(candidate) if result.rowcount else None  # type: ignore[attr-defined]
+    return int(candidate) if rowcount(result) else None
 
 
 def update_alert(session: Session, alert_id: int, **values: object) -> None:

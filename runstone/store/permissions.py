@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from runstone.errors import AlreadyExists, NotFound
 from runstone.store import experiments, registry
+from runstone.store.engine import rowcount
 from runstone.store.identity_tables import UserRow
 from runstone.store.permission_tables import GrantRow, GroupMemberRow, GroupRow, PrefixGrantRow
 from runstone.store.tables import RunRow
@@ -63,7 +64,7 @@ def remove_member(session: Session, group: str, user: str) -> bool:
     gone = session.execute(
         delete(GroupMemberRow).where(GroupMemberRow.group_id == group_id, GroupMemberRow.user_id == user_id)
     )
-    return bool(gone.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(gone))
 
 
 def groups(session: Session) -> dict[str, list[str]]:
@@ -204,7 +205,7 @@ def delete_grant(
     )
     if permission is not None:
         query = query.where(GrantRow.permission == permission)
-    return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+    return int(rowcount(session.execute(query)))
 
 
 def grants(
@@ -280,7 +281,7 @@ def delete_prefix_grant(session: Session, resource_type: str, prefix: str, group
         PrefixGrantRow.prefix == prefix,
         PrefixGrantRow.group_name == group,
     )
-    return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+    return int(rowcount(session.execute(query)))
 
 
 def prefix_grants(session: Session, resource_type: str | None = None) -> list[tuple[str, str, str, str]]:

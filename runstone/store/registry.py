@@ -15,6 +15,7 @@ from runstone.entities import Assignment, ModelVersion, PackageManifest, Registe
 from runstone.errors import AlreadyExists, InvalidInput, NotFound
 from runstone.store import paging
 from runstone.store import version_manifests as manifests
+from runstone.store.engine import rowcount
 from runstone.store.search import number_condition, string_condition
 from runstone.store.tables import (
     AssignmentRow,
@@ -127,7 +128,7 @@ def delete_model_tag(session: Session, model_id: int, name: str, key: str) -> No
             RegisteredModelTagRow.model_id == model_id, RegisteredModelTagRow.key == key
         )
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(result):
         raise NotFound(f"Registered model {name!r} has no tag {key!r}.")
 
 
@@ -327,7 +328,7 @@ def delete_version_tag(session: Session, row: VersionRef, key: str) -> None:
     result = session.execute(
         delete(ModelVersionTagRow).where(ModelVersionTagRow.version_id == row.id, ModelVersionTagRow.key == key)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(result):
         raise NotFound(f"Model version {row.version} has no tag {key!r}.")
 
 

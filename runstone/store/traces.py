@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from runstone.entities import TraceInfo
 from runstone.errors import InvalidInput, NotFound
 from runstone.store import paging
+from runstone.store.engine import rowcount
 from runstone.store.search import number_condition, string_condition
 from runstone.store.tables import ExperimentTagRow
 from runstone.store.trace_tables import TraceMetadataRow, TraceRow, TraceSpanChunkRow, TraceTagRow
@@ -76,7 +77,7 @@ def set_metadata(session: Session, pk: int, metadata: Mapping[str, str]) -> None
 
 def delete_tag(session: Session, pk: int, trace_id: str, key: str) -> None:
     done = session.execute(delete(TraceTagRow).where(TraceTagRow.trace_pk == pk, TraceTagRow.key == key))
-    if not done.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(done):
         raise NotFound(f"Trace {trace_id!r} has no tag {key!r}.")
 
 

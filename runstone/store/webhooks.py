@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from runstone.entities import Webhook
 from runstone.errors import NotFound
+from runstone.store.engine import rowcount
 from runstone.store.tables import WebhookDeliveryRow, WebhookRow
 
 
@@ -49,7 +50,7 @@ def all_webhooks(session: Session) -> list[Webhook]:
 
 def remove(session: Session, webhook_id: int) -> None:
     result = session.execute(delete(WebhookRow).where(WebhookRow.id == webhook_id))
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(result):
         raise NotFound(f"Webhook {webhook_id} not found.")
 
 
@@ -143,4 +144,4 @@ def claim(session: Session, delivery_id: int, now: int, lease_until: int) -> boo
         )
         .values(next_attempt_time=lease_until)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
