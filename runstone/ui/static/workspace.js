@@ -280,6 +280,7 @@
       const panel = panels[element.dataset.key];
       if (panel) { visible.add(panel); enqueue(panel); }
     });
+    if (firstBatchDone !== generation) { flush(); }  // now rather than a task later
   }
 
   // For workspace_media.js, which lists the media once the first charts are up.
