@@ -129,6 +129,19 @@ class ArtifactService:
             raise NotFound(f"Run {run_id} has no artifact at {prefix!r}.")
         return found
 
+    def files_of_runs(self, run_ids: Sequence[str], path: str = "") -> dict[str, list[FileInfo]]:
+        """Every file at or below ``path`` of each of many runs, in one read transaction (a run
+        with none there has an empty list); an unknown run is NotFound."""
+        prefix = clean_path(path, allow_empty=True)
+        wanted = list(dict.fromkeys(run_ids))
+        with self.ctx.transaction() as s:
+            found = run_store.ids_for_uuids(s, wanted)
+            for run_id in wanted:
+                if run_id not in found:
+                    _run_row(s, run_id, writable=False)  # raises the one NotFound message
+            listed = manifest.files_under_runs(s, [found[r] for r in wanted], prefix)
+        return {r: listed[found[r]] for r in wanted}
+
     def open(self, run_id: str, path: str) -> ArtifactFile:
         path = clean_path(path)
         internal, key = self._run(run_id, writable=False)

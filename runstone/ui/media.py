@@ -15,7 +15,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Response
 
 from runstone.deps import artifacts, browse
-from runstone.errors import InvalidInput, NotFound
+from runstone.errors import InvalidInput
 from runstone.governance.needs import needs
 from runstone.governance.permissions import Permission
 from runstone.tracking.artifacts import ArtifactService
@@ -71,13 +71,11 @@ def media(info: Browse, files: Artifacts, run: Annotated[list[str] | None, Query
         raise InvalidInput(f"Ask for the media of at most {MAX_COMPARED_RUNS} runs at once.")
     images: dict[str, dict[str, list[tuple[int, str]]]] = {}
     tables: dict[str, list[str]] = {}
-    for r in info.runs(run_ids, params=[], metrics=[], tags=[LOGGED_ARTIFACTS_TAG]):
+    runs = info.runs(run_ids, params=[], metrics=[], tags=[LOGGED_ARTIFACTS_TAG])
+    listed = files.files_of_runs([r.info.run_id for r in runs], IMAGES)  # one read for every run
+    for r in runs:
         run_id = r.info.run_id
-        try:
-            logged = files.files(run_id, IMAGES)
-        except NotFound:
-            logged = []
-        for f in logged:
+        for f in listed[run_id]:
             found = _image(f.path)
             if found:
                 images.setdefault(found[0], {}).setdefault(run_id, []).append((found[1], f.path))

@@ -199,3 +199,18 @@ def test_runs_do_not_share_artifacts(service, tracking, run_id):
     assert content(service, other, "same.txt") == b"theirs"
     service.delete_artifacts(other)
     assert content(service, run_id, "same.txt") == b"mine"
+
+
+def test_files_of_many_runs_in_one_read(service, tracking, run_id):
+    other = str(tracking.create_run().info.run_id)
+    empty = str(tracking.create_run().info.run_id)
+    for path in ("images/a+step+1+timestamp+5+u.png", "images/b/step-2-5-x.png", "imagesque.txt", "model.pkl"):
+        service.log_artifact(run_id, path, [b"1"])
+    service.log_artifact(other, "images/c%step%3%timestamp%5%00ab.png", [b"2"])
+    listed = service.files_of_runs([run_id, other, empty, run_id], "images")
+    assert list(listed) == [run_id, other, empty]
+    assert [f.path for f in listed[run_id]] == ["images/a+step+1+timestamp+5+u.png", "images/b/step-2-5-x.png"]
+    assert [f.path for f in listed[other]] == ["images/c%step%3%timestamp%5%00ab.png"]
+    assert listed[empty] == []
+    with pytest.raises(NotFound, match=r"f{32}"):
+        service.files_of_runs([run_id, "f" * 32], "images")
