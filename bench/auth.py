@@ -185,7 +185,33 @@ def scoring(folder: Path, requests: int, rounds: int) -> tuple[float, float, flo
             process.stop()
 
 
-def section(results: Results, load: tuple[str, str], sizes: str, runs: int) -> str:
+def token_gate_microseconds(calls: int = 100_000) -> float:
+    """What the scoring server's token check adds to one request, in-process: its middleware with
+    a valid bearer token, against calling the app it wraps directly."""
+    import asyncio
+
+    from runstone.serving.token import TokenGate, digest
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        return None
+
+    token = b"bench-scoring-token-" + b"x" * 32
+    gate = TokenGate(app, token_sha256=digest(token.decode()))
+    scope = {"type": "http", "path": "/invocations", "headers": [(b"authorization", b"Bearer " + token)]}
+
+    async def timed(target: Callable[..., object]) -> float:
+        began = time.perf_counter()
+        for _ in range(calls):
+            await target(scope, None, None)  # type: ignore[misc]
+        return time.perf_counter() - began
+
+    async def both() -> float:
+        return min([await timed(gate) - await timed(app) for _ in range(3)])
+
+    return asyncio.run(both()) / calls * 1e6
+
+
+def section(results: Results, load: tuple[str, str], sizes: str, runs: int, gate_us: float) -> str:
     rows = "\n".join(
         f"| {name} | {off:.2f} ms | {on:.2f} ms | {on / off:.3f} | {cpu_off:.2f} ms | {cpu_on:.2f} ms | "
         f"{_ratio(cpu_off, cpu_on)} | < 1.05 |"
@@ -215,7 +241,9 @@ the request's JSON once and the route reuses it. A client logging to one run, as
 does, pays dictionary lookups and no database read. Logging to the {runs} runs in turn, each run
 comes round again only after more than 5 s, so each such log-batch with auth also reads which
 experiment its run is in (one indexed read on a worker thread): the worst case for the
-cache.{_verdict(worst, load)}
+cache. The scoring server's token check itself adds {gate_us:.1f} µs to a request, measured
+in-process (its middleware with a valid token against the app it wraps); what the scoring rows
+show beyond that moves from run to run with load.{_verdict(worst, load)}
 """
 
 
@@ -286,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{runs} runs with a param and a metric each; {rounds} rounds of {per_block} requests of each kind per "
         f"tracking server and of {scoring_requests} scoring requests per scoring server."
     )
-    text = section(results, (load_before, load_average()), sizes, runs)
+    text = section(results, (load_before, load_average()), sizes, runs, token_gate_microseconds())
     print(text)
     if not args.quick:
         write_section(args.output, text)
