@@ -57,6 +57,21 @@ def settle(port: int, timeout: float = 120.0) -> None:
         time.sleep(0.1)
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user and system) of a process and all its children: every worker and thread."""
+    import psutil
+
+    found = psutil.Process(pid)
+    total = 0.0
+    for proc in [found, *found.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def logging_cost(folder: Path, workers: int, seconds: float, rounds: int) -> dict[str, dict[str, float]]:
     import json
 
@@ -82,9 +97,14 @@ def logging_cost(folder: Path, workers: int, seconds: float, rounds: int) -> dic
             # server is still writing the records of the previous one: that backlog would be
             # measured against whichever server ran next.
             for name in sorted(servers, reverse=bool(i % 2)):
-                port = servers[name][0]
+                port, server = servers[name]
+                cpu, answered = tree_cpu(server.process.pid), _scrape_totals(port)[0]
                 runs[name].append({"single": load(port, one, 1, seconds), "eight": load(port, one, 8, seconds)})
                 settle(port)
+                # The server's CPU per request, the writer's work included: what the machine's other
+                # load does to latency and throughput does not change it.
+                requests = _scrape_totals(port)[0] - answered
+                runs[name][-1]["cpu_us"] = (tree_cpu(server.process.pid) - cpu) / requests * 1e6
                 print(f"logging {name}: {runs[name][-1]}", file=sys.stderr)
     finally:
         for _port, server in servers.values():
@@ -95,6 +115,8 @@ def logging_cost(folder: Path, workers: int, seconds: float, rounds: int) -> dic
             "p50_1": statistics.median(r["single"]["p50"] for r in found),
             "p50_8": statistics.median(r["eight"]["p50"] for r in found),
             "rps_8": statistics.median(r["eight"]["rps"] for r in found),
+            "cpu_us": statistics.median(r["cpu_us"] for r in found),
+            "rps_8_spread": max(r["eight"]["rps"] for r in found) / min(r["eight"]["rps"] for r in found),
         }
     logged = sum(1 for _ in (folder / "predictions").glob("*.jsonl"))
     out["files"] = {"count": float(logged)}
@@ -189,6 +211,10 @@ def main() -> None:
           f"{on['p50_8'] / off['p50_8'] - 1:+.1%} |")  # fmt: skip
     print(f"| 8 clients, single-row: requests/s | {off['rps_8']:,.0f} | {on['rps_8']:,.0f} | "
           f"{on['rps_8'] / off['rps_8'] - 1:+.1%} |")  # fmt: skip
+    print(f"| server CPU per request (all loads, writer included): us | {off['cpu_us']:.0f} | {on['cpu_us']:.0f} | "
+          f"{on['cpu_us'] / off['cpu_us'] - 1:+.1%} |")  # fmt: skip
+    print(f"\n8-client throughput, highest round over lowest: logging off {off['rps_8_spread']:.2f}x, "
+          f"on {on['rps_8_spread']:.2f}x.")  # fmt: skip
     print(f"\nOne window of {rows:,} logged rows (10 features, {rows // 10:,} requests, a tenth of them labelled): "
           f"{drift['seconds']:.2f} s (best of 3; median {drift['median']:.2f} s), {drift['drifted']:.0f} features "
           "drifted.")  # fmt: skip

@@ -653,8 +653,11 @@ def join_labels(table: pa.Table | None, labels: Sequence[tuple[str, int, str]]) 
             "label": pa.array([v for _, _, v in labels], pa.string()),
         }
     )
-    scored = table.filter(pc.equal(table.column("status"), 200)).select(["request_id", "row", "prediction"])
-    joined = scored.join(given, keys=["request_id", "row"], join_type="inner")
+    # Joined first (the labels are the small side), then the failed rows dropped from the few left.
+    joined = table.select(["request_id", "row", "prediction", "status"]).join(
+        given, keys=["request_id", "row"], join_type="inner"
+    )
+    joined = joined.filter(pc.equal(joined.column("status"), 200))
     return [
         (p, json.loads(v))
         for p, v in zip(joined.column("prediction").to_pylist(), joined.column("label").to_pylist(), strict=True)
