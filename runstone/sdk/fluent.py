@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from runstone import limits
 from runstone.config import Settings
 from runstone.entities import Experiment, Metric, PagedList, Run, RunStatus, ViewType
-from runstone.errors import InvalidInput, InvalidState, RunstoneError, Unavailable
+from runstone.errors import InvalidInput, InvalidState, NotFound, RunstoneError, Unavailable
 from runstone.sdk import exits, offline
 from runstone.sdk.batching import Batcher
 from runstone.sdk.client import RunstoneClient
@@ -162,14 +162,17 @@ def _set_experiment(client: RunstoneClient, experiment_name: str | None, experim
         experiment = client.get_experiment(str(experiment_id))
     else:
         assert experiment_name is not None
-        experiment = client.get_experiment_by_name(experiment_name)  # type: ignore[assignment]
-        if experiment is None:
+        found = client.get_experiment_by_name(experiment_name)
+        if found is None:
             try:
                 client.create_experiment(experiment_name)
             except Exception:
                 if client.get_experiment_by_name(experiment_name) is None:  # lost a race: fine
                     raise
-            experiment = client.get_experiment_by_name(experiment_name)
+            found = client.get_experiment_by_name(experiment_name)
+            if found is None:
+                raise NotFound(f"Experiment {experiment_name!r} was created but cannot be read back.")
+        experiment = found
     if experiment.lifecycle_stage != "active":
         raise InvalidState(
             f"Experiment {experiment.name!r} is deleted; restore it (runstone experiments restore "

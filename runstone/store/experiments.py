@@ -239,7 +239,7 @@ def search(
             stmt = stmt.where(string_condition(ExperimentRow.name, c.op, str(c.value)))
         else:
             column = _ORDER_COLUMNS[c.key]
-            stmt = stmt.where(number_condition(column, c.op, float(c.value)))  # type: ignore[arg-type]
+            stmt = stmt.where(number_condition(column, c.op, c.number()))
     sort: list[paging.SortKey] = []
     for field, ascending in order_by:
         order_column = _ORDER_COLUMNS.get(field)

@@ -322,7 +322,7 @@ def _condition(c: Comparison, datasets: Sequence[tuple[str, str | None]]) -> Any
     if c.entity == "attribute":
         column = _ATTRIBUTES[c.key]
         if c.key in ("creation_timestamp", "last_updated_timestamp"):
-            return number_condition(column, c.op, float(c.value))  # type: ignore[arg-type]
+            return number_condition(column, c.op, c.number())
         return string_condition(column, c.op, c.value)
     if c.entity == "tag":
         return exists().where(
@@ -354,7 +354,7 @@ def _condition(c: Comparison, datasets: Sequence[tuple[str, str | None]]) -> Any
 
     inner = logged_model_metrics_table.alias("latest_point").c
     latest = select(func.max(inner.step)).where(*scope(inner)).scalar_subquery()
-    value = float(c.value)  # type: ignore[arg-type]
+    value = c.number()
     return exists().where(*scope(_metrics), _metrics.step == latest, number_condition(_metrics.value, c.op, value))
 
 

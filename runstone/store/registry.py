@@ -421,7 +421,7 @@ def search_versions(
             )
             continue
         if c.key == "version_number":
-            stmt = stmt.where(number_condition(ModelVersionRow.version, c.op, float(c.value)))  # type: ignore[arg-type]
+            stmt = stmt.where(number_condition(ModelVersionRow.version, c.op, c.number()))
             continue
         column = {
             "name": RegisteredModelRow.name,

@@ -215,7 +215,7 @@ def _comparison(c: Comparison, key_ids: dict[str, int]) -> ColumnElement[bool] |
         return exists().where(
             lm.run_id == RunRow.id,
             lm.key_id == key_id,
-            number_condition(lm.value, c.op, float(c.value)),  # type: ignore[arg-type]
+            number_condition(lm.value, c.op, c.number()),
         )
     if c.entity in ("param", "tag"):
         table: type[ParamRow] | type[TagRow] = ParamRow if c.entity == "param" else TagRow
@@ -239,7 +239,7 @@ def _comparison(c: Comparison, key_ids: dict[str, int]) -> ColumnElement[bool] |
     if c.op == "IS NOT NULL":
         return column.is_not(None)
     if c.key in ("start_time", "end_time", "duration"):
-        return number_condition(column, c.op, float(c.value))  # type: ignore[arg-type]
+        return number_condition(column, c.op, c.number())
     if c.key == "experiment_id":
         values = c.value if isinstance(c.value, tuple) else (c.value,)
         try:

@@ -163,7 +163,7 @@ def _condition(c: Comparison) -> Any:
     if entity == "attribute":
         column = _ATTRIBUTES[key]
         if key in ("timestamp_ms", "execution_time_ms"):
-            return number_condition(column, c.op, float(c.value))  # type: ignore[arg-type]
+            return number_condition(column, c.op, c.number())
         return string_condition(column, c.op, c.value)
     table: Any = TraceTagRow if entity == "tag" else TraceMetadataRow
     if c.op in ("IS NULL", "IS NOT NULL"):

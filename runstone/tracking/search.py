@@ -166,6 +166,12 @@ class Comparison:
     value: float | str | tuple[str, ...] | None
     position: int
 
+    def number(self) -> float:
+        """The value of a comparison with a number (TypeError for a list or nothing)."""
+        if isinstance(self.value, tuple) or self.value is None:
+            raise TypeError(f"{self.key} is compared with {self.value!r}, not a number")
+        return float(self.value)
+
 
 @dataclass(frozen=True)
 class OrderKey:
