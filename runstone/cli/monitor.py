@@ -115,19 +115,28 @@ def ingest(paths: tuple[Path, ...], remove: bool, tracking_uri: str | None, as_j
 @click.option("--model", default=None, help="The model that logged the requests (when ids could be ambiguous).")
 @click.option("--id-column", default="request_id", show_default=True)
 @click.option("--label-column", default="label", show_default=True)
+@click.option("--row-column", default=None,
+              help="Column of each label's row in its request (from 0): the key is then <request id>:<row>.")  # fmt: skip
 @tracking_uri
 @as_json
-def labels(file: Path, model: str | None, id_column: str, label_column: str, tracking_uri: str | None,
-           as_json: bool) -> None:  # fmt: skip
-    """Join true labels (a CSV, Parquet or JSON-lines file of request ids and labels) to the logged
-    predictions. All or nothing: one unknown request id and none is recorded."""
+def labels(file: Path, model: str | None, id_column: str, label_column: str, row_column: str | None,
+           tracking_uri: str | None, as_json: bool) -> None:  # fmt: skip
+    """Join true labels (a CSV, Parquet or JSON-lines file of row keys and labels) to the logged
+    rows. A row key is <request id>:<row> (the row's position in its request, from 0), or the
+    bare request id of a one-row request; with --row-column the key is built from two columns.
+    All or nothing: one unknown key and none is recorded."""
     frame = read_table(file)
-    missing = [c for c in (id_column, label_column) if c not in frame.columns]
+    missing = [c for c in (id_column, label_column, *([row_column] if row_column else [])) if c not in frame.columns]
     if missing:
         raise InvalidInput(
             f"{file} has no column {missing[0]!r}; its columns are {', '.join(map(str, frame.columns))}."
         )
     ids = [str(v) for v in frame[id_column].tolist()]
+    if row_column is not None:
+        rows = frame[row_column].tolist()
+        if not all(isinstance(r, int | float) and float(r).is_integer() and r >= 0 for r in rows):
+            raise InvalidInput(f"Column {row_column!r} of {file} must hold rows as whole numbers from 0.")
+        ids = [f"{i}:{int(r)}" for i, r in zip(ids, rows, strict=True)]
     values = [v.item() if hasattr(v, "item") else v for v in frame[label_column].tolist()]
     result = _api(tracking_uri).log_labels(ids, values, model=model)
     emit_json(result) if as_json else click.echo(f"Recorded {result['labelled']} labels.")

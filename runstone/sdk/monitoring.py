@@ -143,7 +143,9 @@ def monitoring_client(tracking_uri: str | None = None, *, client: Any = None) ->
 def log_labels(
     request_ids: Sequence[str], labels: Sequence[object], *, model: str | None = None, tracking_uri: str | None = None
 ) -> dict[str, int]:
-    """Join true labels to logged predictions by request id (all or nothing)."""
+    """Join true labels to logged rows (all or nothing). Each id is a row key,
+    ``<request id>:<row>`` (the row's position in its request, from 0), or the bare request id of
+    a request that scored one row."""
     return dict(monitoring_client(tracking_uri).log_labels(list(request_ids), list(labels), model=model))
 
 

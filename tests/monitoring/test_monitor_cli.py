@@ -54,6 +54,9 @@ def test_profile_ingest_labels_report_and_rules(run, version, tmp_path: Path):
     # Each scored row has its key: <request id>:<row>.
     labels.write_text("request_id,label\n" + "".join(f"s{i}:{j},1\n" for i in range(200) for j in range(5)))
     assert "Recorded 1000 labels." in run("monitor", "labels", str(labels))
+    # Or the row in a column of its own.
+    labels.write_text("request_id,row,label\n" + "".join(f"s{i},{j},1\n" for i in range(200) for j in range(5)))
+    assert "Recorded 1000 labels." in run("monitor", "labels", str(labels), "--row-column", "row")
     bad = tmp_path / "bad.csv"
     bad.write_text("request_id,label\nghost,1\n")
     assert "no logged prediction has: ghost" in run("monitor", "labels", str(bad), code=1)
