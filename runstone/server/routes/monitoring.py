@@ -121,7 +121,9 @@ def list_windows(name: str, service: Monitoring, version: str | None = None, lim
     return {"windows": [window_public(w) for w in service.windows(name, version, max(1, min(limit, 5000)))]}
 
 
-@router.post("/labels", summary="Join true labels to logged rows by row key (<request id>:<row>)", response_model=LabelCount)
+@router.post(
+    "/labels", summary="Join true labels to logged rows by row key (<request id>:<row>)", response_model=LabelCount
+)
 @needs(Permission.EDIT, "model", "model")
 def log_labels(body: LabelsCreate, service: Monitoring) -> dict[str, int]:
     return service.log_labels(body.request_ids, body.labels, model=body.model)
