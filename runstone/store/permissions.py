@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import ColumnElement, Select, bindparam, delete, or_, select, update
+from sqlalchemy import Select, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from runstone.errors import AlreadyExists, NotFound
@@ -95,35 +95,34 @@ def groups_of(session: Session, user: str) -> list[str]:
 
 
 # ------------------------------------------------------------------ grants
-def _holder(user: str) -> ColumnElement[bool]:
-    return or_(
-        (GrantRow.principal_type == "user") & (GrantRow.principal_name == user),
-        (GrantRow.principal_type == "group") & GrantRow.principal_name.in_(_groups_of(user)),
-    )
-
-
-# The two reads of a permission check (which experiment a run is in, what a user holds on one
-# resource), built once on the tables' columns and run on the session's connection: a check
-# that missed the server's cache then costs two indexed reads, not the building of two ORM queries.
+# The reads of a permission check (which experiment a run is in, what a user holds on one
+# resource, which resources it may see), built once on the tables' columns and run on the session's connection:
+# a check that missed the server's cache, or a search, then costs indexed reads, not the building of ORM queries.
 _grants, _members, _groups, _users = (
     GrantRow.__table__,
     GroupMemberRow.__table__,
     GroupRow.__table__,
     UserRow.__table__,
 )
-_HELD = select(_grants.c.permission).where(
-    _grants.c.resource_type == bindparam("resource_type"),
-    _grants.c.resource_id == bindparam("resource_id"),
-    or_(
-        (_grants.c.principal_type == "user") & (_grants.c.principal_name == bindparam("user")),
-        (_grants.c.principal_type == "group")
-        & _grants.c.principal_name.in_(
-            select(_groups.c.name)
-            .join(_members, _members.c.group_id == _groups.c.id)
-            .join(_users, _users.c.id == _members.c.user_id)
-            .where(_users.c.name == bindparam("user"))
-        ),
+# Grants held by the user named by the bind parameter "user", directly or through a group.
+_HOLDER = or_(
+    (_grants.c.principal_type == "user") & (_grants.c.principal_name == bindparam("user")),
+    (_grants.c.principal_type == "group")
+    & _grants.c.principal_name.in_(
+        select(_groups.c.name)
+        .join(_members, _members.c.group_id == _groups.c.id)
+        .join(_users, _users.c.id == _members.c.user_id)
+        .where(_users.c.name == bindparam("user"))
     ),
+)
+_HELD = select(_grants.c.permission).where(
+    _grants.c.resource_type == bindparam("resource_type"), _grants.c.resource_id == bindparam("resource_id"), _HOLDER
+)
+# Every search and list with auth on reads this (which resources the caller may see).
+_HELD_RESOURCES = select(_grants.c.resource_id).where(
+    _grants.c.resource_type == bindparam("resource_type"),
+    _grants.c.permission.in_(bindparam("permissions", expanding=True)),
+    _HOLDER,
 )
 _RUN_EXPERIMENT = select(RunRow.__table__.c.experiment_id).where(RunRow.__table__.c.uuid == bindparam("uuid"))
 
@@ -144,10 +143,8 @@ def experiment_of_run(session: Session, run_uuid: str) -> int:
 
 def resources_of(session: Session, user: str, resource_type: str, permissions: Collection[str]) -> set[str]:
     """The ids of the resources of a type on which a user holds one of the permissions."""
-    query = select(GrantRow.resource_id).where(
-        GrantRow.resource_type == resource_type, GrantRow.permission.in_(permissions), _holder(user)
-    )
-    return set(session.scalars(query))
+    params = {"resource_type": resource_type, "permissions": list(permissions), "user": user}
+    return set(session.connection().execute(_HELD_RESOURCES, params).scalars())
 
 
 def set_grant(
