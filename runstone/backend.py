@@ -35,6 +35,8 @@ class Backend:
     settings: Settings
     db: Database
     store: ArtifactStore
+    # Set by a server, which flushes small artifact files in the background (tracking.artifact_sync).
+    defer_flush: bool = False
 
     @property
     def limits(self) -> ArtifactLimits:
@@ -49,7 +51,7 @@ class Backend:
         return TrackingService(ctx or self.context(), self.store.root_uri)
 
     def artifacts(self, ctx: Context | None = None) -> ArtifactService:
-        return ArtifactService(ctx or self.context(), self.store, self.limits)
+        return ArtifactService(ctx or self.context(), self.store, self.limits, defer_flush=self.defer_flush)
 
     def logged_models(self, ctx: Context | None = None) -> LoggedModelService:
         return LoggedModelService(ctx or self.context(), self.store, self.limits)

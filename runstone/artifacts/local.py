@@ -53,7 +53,41 @@ class LocalArtifactStore:
                 raise
             raise error from None
 
-    def _write(self, target: Path, chunks: Iterable[bytes]) -> Stored:
+    def write_unsynced(self, key: str, data: bytes) -> Stored:
+        """Put ``data`` under ``key`` atomically for readers, without waiting for the disk: the
+        caller keeps the bytes durable elsewhere until :meth:`flush` has returned for the key."""
+        target = self._resolve(key)
+        if target.is_dir():
+            raise InvalidInput(f"Artifact {key!r} is a folder; it cannot be overwritten by a file.")
+        try:
+            return self._write(target, [data], sync=False)
+        except OSError as exc:
+            error = storage_error(exc)
+            if error is None:
+                raise
+            raise error from None
+
+    def flush(self, keys: Iterable[str]) -> None:
+        """Make the files under ``keys`` and their folders' entries durable (fsync each file and
+        each folder from the file up to the root: a folder made by ``write_unsynced`` is new)."""
+        folders: set[Path] = set()
+        for key in keys:
+            target = self._resolve(key)
+            fd = os.open(target, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            folder = target.parent
+            while folder != self.root and self.root in folder.parents and folder not in folders:
+                folders.add(folder)
+                folder = folder.parent
+        for folder in sorted(folders, key=lambda f: -len(f.parts)):
+            _fsync_dir(folder)
+        if folders:
+            _fsync_dir(self.root)
+
+    def _write(self, target: Path, chunks: Iterable[bytes], *, sync: bool = True) -> Stored:
         self._tmp.mkdir(exist_ok=True)
         tmp = self._tmp / uuid.uuid4().hex
         digest = hashlib.sha256()
@@ -66,10 +100,16 @@ class LocalArtifactStore:
                     size += len(chunk)
                     out.write(chunk)
                 out.flush()
-                os.fsync(out.fileno())
-                target.parent.mkdir(parents=True, exist_ok=True)
+                if sync:
+                    os.fsync(out.fileno())
+                created = _make_parents(target.parent)
                 os.replace(tmp, target)
-            _fsync_dir(target.parent)
+            if sync:
+                _fsync_dir(target.parent)
+                # A folder this write made is an entry of its own parent, which must reach the
+                # disk too for the file to be found after a power cut.
+                for folder in created:
+                    _fsync_dir(folder.parent)
         finally:
             tmp.unlink(missing_ok=True)
         return Stored(size, digest.hexdigest())
@@ -137,6 +177,17 @@ def _chunks(path: Path) -> Iterator[bytes]:
     with open(path, "rb") as src:
         while chunk := src.read(CHUNK):
             yield chunk
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Make ``folder`` and its missing parents; the ones made, deepest first."""
+    missing: list[Path] = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir(exist_ok=True)
+    return missing
 
 
 def _fsync_dir(path: Path) -> None:

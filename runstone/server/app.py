@@ -38,6 +38,7 @@ from runstone.server.routes import (
 )
 from runstone.server.routes import monitoring as monitoring_routes
 from runstone.tracking import heartbeat
+from runstone.tracking.artifact_sync import Flusher
 from runstone.tracking.traces import RetentionSweeper
 from runstone.version import VERSION
 
@@ -45,9 +46,14 @@ from runstone.version import VERSION
 def create_app(settings: Settings | None = None, *, backend: Backend | None = None) -> FastAPI:
     settings = settings or Settings()
     backend = backend or open_backend(settings)
+    backend.defer_flush = True  # small uploads: see runstone.tracking.artifact_sync
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Before serving: flush (or write again) the small files an earlier process left pending.
+        flusher = Flusher(backend.context, backend.store)
+        flusher.run_once(restore=True)
+        flusher.start()
         # Webhook deliveries go out from a background thread of every server process; a
         # delivery is claimed before it is sent, so replicas never send one twice.
         dispatcher = Dispatcher(
@@ -72,6 +78,7 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
             sweeper.stop()
             scheduler.stop()
             dispatcher.stop()
+            flusher.stop()
 
     app = FastAPI(
         lifespan=lifespan,

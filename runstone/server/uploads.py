@@ -18,6 +18,8 @@ from runstone.artifacts.base import CHUNK
 from runstone.errors import PayloadTooLarge
 
 IN_MEMORY = 1024 * 1024
+# A body declared at most this long is read before the route looks anything up.
+SMALL_BODY = 64 * 1024
 
 
 class Spool:

@@ -6,19 +6,56 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from runstone.entities import FileInfo
+from runstone.store import raw
 from runstone.store.engine import rowcount
-from runstone.store.tables import ArtifactRow
-from runstone.store.upsert import upsert
+from runstone.store.tables import ArtifactPendingRow, ArtifactRow, RunRow
+
+_pending = ArtifactPendingRow.__table__
 
 
-def record(session: Session, run_id: int, path: str, size: int, sha256: str, now: int) -> None:
-    upsert(
-        session,
-        ArtifactRow.__table__,
-        [{"run_id": run_id, "path": path, "size": size, "sha256": sha256, "updated_time": now}],
-        keys=["run_id", "path"],
-        update=["size", "sha256", "updated_time"],
+_RECORD = """
+    INSERT INTO artifacts (run_id, path, size, sha256, updated_time) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (run_id, path) DO UPDATE SET
+        size = excluded.size, sha256 = excluded.sha256, updated_time = excluded.updated_time
+"""
+_KEEP = """
+    INSERT INTO artifact_pending (run_id, path, sha256, data) VALUES (?, ?, ?, ?)
+    ON CONFLICT (run_id, path) DO UPDATE SET sha256 = excluded.sha256, data = excluded.data
+"""
+
+
+def record(
+    session: Session, run_id: int, path: str, size: int, sha256: str, now: int, *, pending: bytes | None = None
+) -> None:
+    """Record a stored file. ``pending`` is the file's bytes when the file itself is not yet
+    known to be on disk: they are kept in this commit until it is (see ``pending_files``)."""
+    raw.execute(session, _RECORD, (run_id, path, size, sha256, now))
+    if pending is not None:
+        raw.execute(session, _KEEP, (run_id, path, sha256, pending))
+    else:
+        raw.execute(session, "DELETE FROM artifact_pending WHERE run_id = ? AND path = ?", (run_id, path))
+
+
+def pending_files(session: Session, limit: int) -> list[tuple[int, str, str, str, bytes]]:
+    """Files whose bytes are still kept in the database: (run id, path, artifact key of the run,
+    SHA-256, bytes), for those whose manifest row still records these bytes."""
+    stmt = (
+        select(_pending.c.run_id, _pending.c.path, RunRow.artifact_key, _pending.c.sha256, _pending.c.data)
+        .join(RunRow, RunRow.id == _pending.c.run_id)
+        .order_by(_pending.c.run_id, _pending.c.path)
+        .limit(limit)
     )
+    return [(r, p, k, h, bytes(d)) for r, p, k, h, d in session.execute(stmt)]
+
+
+def settle(session: Session, files: list[tuple[int, str, str]]) -> None:
+    """Forget the kept bytes of (run id, path, SHA-256) files now on disk; a file rewritten since
+    (another SHA-256) keeps its newer bytes."""
+    raw.execute_many(session, "DELETE FROM artifact_pending WHERE run_id = ? AND path = ? AND sha256 = ?", files)
+
+
+def has_pending(session: Session) -> bool:
+    return session.execute(select(_pending.c.run_id).limit(1)).first() is not None
 
 
 def _escape_like(text: str) -> str:

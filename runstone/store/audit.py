@@ -5,16 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from typing import cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runstone.entities import AuditEvent
+from runstone.store import raw
 from runstone.store.tables import AuditEventRow
 
 GENESIS = "0" * 64
-_INSERT_EVENT = cast(Table, AuditEventRow.__table__).insert()
+_INSERT_SQL = (
+    'INSERT INTO audit_events (seq, time, actor, action, target_type, target_id, "before", "after", request_id, '
+    "token_id, client, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _dump(value: Mapping[str, object] | None) -> str | None:
@@ -57,33 +60,31 @@ def append(
     client: str | None = None,
 ) -> None:
     """Append one event. The caller holds the chain lock (see Database.lock_audit_chain)."""
-    tail = session.execute(
-        select(AuditEventRow.seq, AuditEventRow.hash).order_by(AuditEventRow.seq.desc()).limit(1)
-    ).first()
+    tail = raw.first(session, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
     seq, prev = (tail[0] + 1, tail[1]) if tail else (1, GENESIS)
     before_s, after_s = _dump(before), _dump(after)
     digest = event_hash(
         prev, seq, time, actor, action, target_type, target_id, before_s, after_s, request_id, token_id, client
     )
-    # A plain INSERT rather than an ORM object: one row needs no unit-of-work flush, and every
-    # mutating request writes one.
-    session.execute(
-        _INSERT_EVENT,
-        {
-            "seq": seq,
-            "time": time,
-            "actor": actor,
-            "action": action,
-            "target_type": target_type,
-            "target_id": target_id,
-            "before": before_s,
-            "after": after_s,
-            "request_id": request_id,
-            "token_id": token_id,
-            "client": client,
-            "prev_hash": prev,
-            "hash": digest,
-        },
+    # Straight to the driver: every mutating request writes one event.
+    raw.execute(
+        session,
+        _INSERT_SQL,
+        (
+            seq,
+            time,
+            actor,
+            action,
+            target_type,
+            target_id,
+            before_s,
+            after_s,
+            request_id,
+            token_id,
+            client,
+            prev,
+            digest,
+        ),
     )
 
 

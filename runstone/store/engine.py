@@ -24,6 +24,7 @@ from sqlalchemy.exc import DataError, IntegrityError, InternalError, Operational
 from sqlalchemy.orm import Session
 
 from runstone.errors import InvalidInput, InvalidState, SchemaOutOfDate, Unavailable
+from runstone.store import raw
 
 log = logging.getLogger("runstone.store")
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -162,9 +163,11 @@ class Database:
         waits for it and then reads its revision. On SQLite the write lock (BEGIN IMMEDIATE)
         already orders the two.
         """
+        # Straight to the driver: every write transaction runs this.
         if self.dialect == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": SCHEMA_LOCK_KEY})
-        found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            raw.first(conn, f"SELECT pg_advisory_xact_lock_shared({SCHEMA_LOCK_KEY})")
+        row = raw.first(conn, "SELECT version_num FROM alembic_version")
+        found = row[0] if row else None
         if found != self.schema_revision:
             raise SchemaOutOfDate(
                 f"The database schema was changed to revision {found} while this process runs revision "

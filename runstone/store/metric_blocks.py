@@ -15,6 +15,7 @@ Every point it returns is a real point and a one-step spike is never averaged aw
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -22,6 +23,7 @@ from operator import itemgetter
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from runstone.store import raw
 from runstone.store.rows import plain_rows
 from runstone.store.tables import MetricBlockRow, MetricFineBlockRow, metrics_table
 
@@ -117,6 +119,7 @@ def _higher(a: Point, b: Point) -> Point:
     return b if b[2] > a[2] or (b[2] == a[2] and b[0] > a[0]) else a
 
 
+@functools.lru_cache(maxsize=8)
 def _merge_sql(table: str, dialect: str, paramstyle: str) -> str:
     least, greatest = ("MIN", "MAX") if dialect == "sqlite" else ("LEAST", "GREATEST")
     mark = "?" if paramstyle == "qmark" else "%s"
@@ -154,12 +157,12 @@ def record(session: Session, run_id: int, key_id: int, points: Sequence[Point]) 
         return
     # Straight to the driver's executemany, as for the points themselves: SQLAlchemy's
     # per-row parameter processing would cost more than the upserts.
-    connection = session.connection()
-    dialect, paramstyle = connection.dialect.name, connection.dialect.paramstyle
+    dialect = session.get_bind().dialect.name
     by_level = {FINE: fine, COARSE: coarsen(fine.values(), COARSE.size // FINE.size)}
     for level, summaries in by_level.items():
-        connection.exec_driver_sql(
-            _merge_sql(level.table.__tablename__, dialect, paramstyle),
+        raw.execute_many(
+            session,
+            _merge_sql(level.table.__tablename__, dialect, "qmark"),
             [
                 (run_id, key_id, s.block, s.count, s.first_step, s.last_step, *s.low, *s.high)
                 for s in summaries.values()

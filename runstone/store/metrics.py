@@ -10,10 +10,9 @@ from sqlalchemy import ColumnElement, Table, and_, delete, func, or_, select, tu
 from sqlalchemy.orm import Session
 
 from runstone.entities import Metric, MetricHistory
-from runstone.store import metric_blocks
+from runstone.store import metric_blocks, raw
 from runstone.store.rows import plain_rows
 from runstone.store.tables import LatestMetricRow, MetricKeyRow, metrics_table
-from runstone.store.upsert import insert_ignore, upsert
 
 _latest = LatestMetricRow.__table__
 
@@ -22,23 +21,41 @@ def key_ids(session: Session, keys: Iterable[str], *, create: bool) -> dict[str,
     wanted = set(keys)
     if not wanted:
         return {}
-    found = dict(session.execute(select(MetricKeyRow.key, MetricKeyRow.id).where(MetricKeyRow.key.in_(wanted))).all())
+    found = _key_ids(session, wanted)
     missing = wanted - found.keys()
     if missing and create:
-        insert_ignore(session, MetricKeyRow.__table__, [{"key": k} for k in sorted(missing)], keys=["key"])
-        found.update(
-            session.execute(select(MetricKeyRow.key, MetricKeyRow.id).where(MetricKeyRow.key.in_(missing))).all()
+        raw.execute_many(
+            session,
+            'INSERT INTO metric_keys ("key") VALUES (?) ON CONFLICT ("key") DO NOTHING',
+            [(k,) for k in sorted(missing)],
         )
+        found.update(_key_ids(session, missing))
     return found
+
+
+def _key_ids(session: Session, keys: set[str]) -> dict[str, int]:
+    ordered = sorted(keys)
+    if len(ordered) == 1:
+        return dict(raw.rows(session, 'SELECT "key", id FROM metric_keys WHERE "key" = ?', ordered))
+    marks = ", ".join("?" * len(ordered))
+    return dict(raw.rows(session, f'SELECT "key", id FROM metric_keys WHERE "key" IN ({marks})', ordered))
 
 
 def _stored(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _insert_points_sql(paramstyle: str) -> str:
-    mark = "?" if paramstyle == "qmark" else "%s"
-    return f"INSERT INTO metrics (run_id, key_id, step, timestamp, value) VALUES ({', '.join([mark] * 5)})"
+_INSERT_POINTS = "INSERT INTO metrics (run_id, key_id, step, timestamp, value) VALUES (?, ?, ?, ?, ?)"
+# The latest point per key: the incoming one replaces the stored one when it ranks above it (see
+# insert_points).
+_UPSERT_LATEST = """
+    INSERT INTO latest_metrics (run_id, key_id, step, timestamp, value) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (run_id, key_id) DO UPDATE SET
+        step = excluded.step, timestamp = excluded.timestamp, value = excluded.value
+    WHERE (excluded.step, excluded.timestamp) > (latest_metrics.step, latest_metrics.timestamp)
+       OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp
+           AND excluded.value > latest_metrics.value)
+"""
 
 
 def insert_points(session: Session, run_id: int, metrics: Sequence[Metric]) -> None:
@@ -47,9 +64,8 @@ def insert_points(session: Session, run_id: int, metrics: Sequence[Metric]) -> N
     ids = key_ids(session, {m.key for m in metrics}, create=True)
     # Straight to the driver's executemany: at a thousand points per batch, SQLAlchemy's
     # per-row parameter processing costs more than the insert itself.
-    connection = session.connection()
     rows = [(run_id, ids[m.key], m.step, m.timestamp, _stored(m.value)) for m in metrics]
-    connection.exec_driver_sql(_insert_points_sql(connection.dialect.paramstyle), rows)
+    raw.execute_many(session, _INSERT_POINTS, rows)
     by_key: dict[int, list[metric_blocks.Point]] = {}
     for _, key_id, step, timestamp, value in rows:
         by_key.setdefault(key_id, []).append((step, timestamp, value))
@@ -62,17 +78,10 @@ def insert_points(session: Session, run_id: int, metrics: Sequence[Metric]) -> N
         best = ranked.get(m.key)
         if best is None or rank > best[0]:
             ranked[m.key] = (rank, m)
-    latest = {k: m for k, (_, m) in ranked.items()}
-    upsert(
+    raw.execute_many(
         session,
-        _latest,
-        [
-            {"run_id": run_id, "key_id": ids[k], "step": m.step, "timestamp": m.timestamp, "value": _stored(m.value)}
-            for k, m in latest.items()
-        ],
-        keys=["run_id", "key_id"],
-        update=["step", "timestamp", "value"],
-        where=_newer,
+        _UPSERT_LATEST,
+        [(run_id, ids[k], m.step, m.timestamp, _stored(m.value)) for k, (_, m) in ranked.items()],
     )
 
 

@@ -20,6 +20,7 @@ from runstone.entities import (
 )
 from runstone.errors import InvalidInput, NotFound
 from runstone.store import metrics as metric_store
+from runstone.store import raw
 from runstone.store.rows import plain_rows
 from runstone.store.tables import ArtifactRow, DatasetRow, InputRow, ParamRow, RunRow, TagRow
 from runstone.store.upsert import insert_ignore, insert_new, upsert
@@ -82,20 +83,17 @@ class RunRef:
     artifact_key: str
 
 
+_GET_ROW = (
+    "SELECT id, uuid, experiment_id, name, status, end_time, lifecycle_stage, artifact_key FROM runs WHERE uuid = ?"
+)
+_GET_ROW_FOR_UPDATE = _GET_ROW + " FOR UPDATE"
+
+
 def get_row(session: Session, run_uuid: str, *, lock: bool = False) -> RunRef:
     """The run's row; ``lock`` holds it (on PostgreSQL) until the transaction ends, so that a
     concurrent gc cannot remove it between this read and the caller's write."""
-    stmt = select(
-        RunRow.id,
-        RunRow.uuid,
-        RunRow.experiment_id,
-        RunRow.name,
-        RunRow.status,
-        RunRow.end_time,
-        RunRow.lifecycle_stage,
-        RunRow.artifact_key,
-    ).where(RunRow.uuid == run_uuid)
-    row = session.execute(stmt.with_for_update() if lock else stmt).first()
+    sql = _GET_ROW_FOR_UPDATE if lock and session.get_bind().dialect.name == "postgresql" else _GET_ROW
+    row = raw.first(session, sql, (run_uuid,))
     if row is None:
         raise NotFound(f"No run with id {run_uuid!r}.")
     return RunRef(*row)

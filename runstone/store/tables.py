@@ -12,8 +12,10 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -173,6 +175,21 @@ class ArtifactRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     updated_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class ArtifactPendingRow(Base):
+    """A small artifact file's bytes, kept in the commit of its manifest row until the file itself
+    is known to be on disk (runstone.tracking.artifact_sync): what makes the upload's 2xx durable
+    with one flush instead of three."""
+
+    __tablename__ = "artifact_pending"
+    __table_args__ = (
+        ForeignKeyConstraint(["run_id", "path"], ["artifacts.run_id", "artifacts.path"], ondelete="CASCADE"),
+    )
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AuditEventRow(Base):

@@ -101,9 +101,17 @@ def download(path: str, artifacts: Artifacts, models: LoggedModels) -> FileRespo
 async def upload(path: str, request: Request, artifacts: Artifacts, models: LoggedModels) -> dict[str, object]:
     limit: int = request.app.state.settings.max_artifact_bytes
     uploads.check_declared(request, limit)
-    target = await run_in_threadpool(target_of, path, artifacts, models)
-    if not target.path:
-        raise InvalidInput("Name a file inside the run's or model's artifacts to upload.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) <= uploads.SMALL_BODY:
+        # A small body is read first, so that finding the run and storing the file take one
+        # trip to the thread pool.
+        spool = await uploads.receive(request, limit)
+        try:
+            await run_in_threadpool(_store, path, spool, artifacts, models)
+        finally:
+            spool.close()
+        return {}
+    target = await run_in_threadpool(_target_of_file, path, artifacts, models)
     spool = await uploads.receive(request, limit)
     try:
         log = artifacts.log_artifact if target.kind == "run" else models.log_artifact
@@ -111,6 +119,19 @@ async def upload(path: str, request: Request, artifacts: Artifacts, models: Logg
     finally:
         spool.close()
     return {}
+
+
+def _target_of_file(path: str, artifacts: ArtifactService, models: LoggedModelService) -> Target:
+    target = target_of(path, artifacts, models)
+    if not target.path:
+        raise InvalidInput("Name a file inside the run's or model's artifacts to upload.")
+    return target
+
+
+def _store(path: str, spool: uploads.Spool, artifacts: ArtifactService, models: LoggedModelService) -> None:
+    target = _target_of_file(path, artifacts, models)
+    log = artifacts.log_artifact if target.kind == "run" else models.log_artifact
+    log(target.id, target.path, spool.chunks())
 
 
 @router.get("/artifacts")
