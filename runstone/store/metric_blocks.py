@@ -492,3 +492,32 @@ def _ends(
             if seen is None or ts > seen[1]:
                 lasts[pair] = point
     return {pair: (firsts[pair], lasts[pair]) for pair in ready}
+
+
+CHEAP_POINTS = 16  # a grid reads the points of a history of at most this many times its budget
+
+
+def fine_budgets(session: Session, pairs: set[tuple[int, int]], max_points: int) -> dict[tuple[int, int], int]:
+    """For the (run, key) pairs the coarse summaries cannot serve with ``max_points``: a smaller
+    budget that the 32-step summaries can serve, for those whose history holds more than
+    ``CHEAP_POINTS`` times ``max_points`` (reading their points would cost far more than the
+    chart gains). Every bucket still gives its real minimum and maximum."""
+    if not pairs:
+        return {}
+    b = FINE.table
+    rows = plain_rows(
+        session,
+        select(b.run_id, b.key_id, func.count(), func.max(b.count), func.sum(b.count))
+        .where(b.run_id.in_({r for r, _ in pairs}), b.key_id.in_({k for _, k in pairs}))
+        .group_by(b.run_id, b.key_id),
+    )
+    out: dict[tuple[int, int], int] = {}
+    for run, key, blocks, biggest, total in rows:
+        pair, total = (int(run), int(key)), int(total)
+        if pair not in pairs or total <= CHEAP_POINTS * max_points:
+            continue
+        # As downsample_many asks: two blocks or more a bucket, no block over half a bucket.
+        buckets = min(int(blocks) // 2, total // (2 * int(biggest)))
+        if 1 <= buckets < (max_points - 2) // 2:
+            out[pair] = 2 * buckets + 2
+    return out

@@ -221,7 +221,9 @@ def histories_grid(
 ) -> dict[str, dict[int, MetricHistory]]:
     """Many metrics' whole histories for many runs, each as :func:`histories` gives it with
     ``max_points``: a batch of workspace panels. The block summaries of every (run, key) are read
-    in one query, and the histories short enough to give whole in another."""
+    in one query, and the histories short enough to give whole in another. A history too long to
+    read point by point cheaply (see :func:`metric_blocks.fine_budgets`) gets as many points as its
+    32-step summaries can give, when that is fewer than ``max_points``."""
     runs = list(dict.fromkeys(run_ids))
     wanted = list(dict.fromkeys(keys))
     ids = key_ids(session, wanted, create=False) if runs else {}
@@ -237,11 +239,12 @@ def histories_grid(
             into = read.get((row[0], row[1]))
             if into is not None:
                 into.append(row[2:])
-    by_key: dict[int, list[int]] = {}
+    by_key: dict[tuple[int, int], list[int]] = {}
+    budgets = metric_blocks.fine_budgets(session, others, max_points)
     for run, key_id in sorted(others):
-        by_key.setdefault(key_id, []).append(run)
-    for key_id, long in by_key.items():
-        for run, points in metric_blocks.downsample_many(session, long, key_id, max_points, None, None).items():
+        by_key.setdefault((key_id, budgets.get((run, key_id), max_points)), []).append(run)
+    for (key_id, budget), long in by_key.items():
+        for run, points in metric_blocks.downsample_many(session, long, key_id, budget, None, None).items():
             sampled[(run, key_id)] = points
             if points is None:  # not reached for whole histories: their block counts are exact
                 read[(run, key_id)] = list(_whole(session, run, key_id))
