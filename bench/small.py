@@ -166,13 +166,16 @@ runstone server's own CPU time per request.
 |---|--:|--:|--:|--:|:-:|---|
 {table}
 
-Where the time goes (profiled with py-spy on the same machine): each of these requests commits
-durably before it is answered (SQLite in WAL mode with `synchronous=FULL`; an artifact file is
-fsynced, renamed into place and its folder fsynced before its manifest row commits), and on a
-loaded disk each fsync costs milliseconds; MLflow's server answers without any fsync. A 1 KiB
-upload makes three (file, folder, commit). Route lookup by path prefix took 0.2 to 0.9 ms of
-server CPU off each of these requests; what is left besides the fsyncs is the thread-pool hand-off
-of each blocking step, the ORM per statement, the audit row and the schema check of each write.
+Where the time goes: each of these requests commits durably before it is answered (SQLite in
+WAL mode with `synchronous=FULL`), and on a loaded disk that flush costs milliseconds. MLflow's
+server writes an uploaded file without any fsync; runstone answers a file of 64 KiB or less once
+its bytes are committed with its manifest row (one flush; the file itself is fsynced in the
+background, see docs/reliability.md), a larger one after fsyncing the file and its folder as
+well. The statements every small write runs (run lookup, audit row, metric keys, points, block
+summaries, latest values, manifest rows, schema check) go straight to the database driver; what
+is left of the server's CPU is the HTTP stack (middleware, routing, dependency injection, the
+thread-pool hand-off), the transaction scope, and on run creation the ORM load of the new run.
+Wall times at load averages far above the 2 cores mostly measure waiting for a core and the disk.
 """
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from runstone.entities import FileInfo
@@ -93,22 +93,20 @@ def existing(session: Session, run_id: int, paths: list[str]) -> list[str]:
     """Which of ``paths`` are recorded files."""
     if not paths:
         return []
-    stmt = select(ArtifactRow.path).where(ArtifactRow.run_id == run_id, ArtifactRow.path.in_(paths))
-    return sorted(session.scalars(stmt))
+    marks = ", ".join("?" * len(paths))
+    found = raw.rows(session, f"SELECT path FROM artifacts WHERE run_id = ? AND path IN ({marks})", (run_id, *paths))
+    return sorted(p for (p,) in found)
 
 
 def has_files_below(session: Session, run_id: int, prefix: str) -> bool:
     """Whether ``prefix`` is a folder: some recorded file lies below it."""
-    stmt = select(ArtifactRow.path).where(
-        ArtifactRow.run_id == run_id, ArtifactRow.path.like(_escape_like(prefix) + "/%", escape="\\")
-    )
-    return session.execute(stmt.limit(1)).first() is not None
+    below = _escape_like(prefix) + "/%"
+    sql = "SELECT path FROM artifacts WHERE run_id = ? AND path LIKE ? ESCAPE '\\' LIMIT 1"
+    return raw.first(session, sql, (run_id, below)) is not None
 
 
 def get(session: Session, run_id: int, path: str) -> FileInfo | None:
-    row = session.execute(
-        select(ArtifactRow.size, ArtifactRow.sha256).where(ArtifactRow.run_id == run_id, ArtifactRow.path == path)
-    ).first()
+    row = raw.first(session, "SELECT size, sha256 FROM artifacts WHERE run_id = ? AND path = ?", (run_id, path))
     return None if row is None else FileInfo(path, False, row[0], row[1])
 
 
@@ -123,5 +121,5 @@ def delete_under(session: Session, run_id: int, prefix: str) -> int:
 
 def total_size(session: Session, run_id: int) -> int:
     """The bytes of all the run's recorded files."""
-    stmt = select(func.coalesce(func.sum(ArtifactRow.size), 0)).where(ArtifactRow.run_id == run_id)
-    return int(session.scalar(stmt) or 0)
+    row = raw.first(session, "SELECT COALESCE(SUM(size), 0) FROM artifacts WHERE run_id = ?", (run_id,))
+    return int(row[0] or 0) if row else 0

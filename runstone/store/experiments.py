@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from runstone.entities import Experiment, LifecycleStage, PagedList, ViewType
 from runstone.errors import AlreadyExists, InvalidInput, NotFound
-from runstone.store import paging
+from runstone.store import paging, raw
 from runstone.store.engine import rowcount
 from runstone.store.search import number_condition, string_condition
 from runstone.store.tables import ExperimentRow, ExperimentTagRow, RunRow
@@ -94,8 +94,13 @@ def _row(session: Session, experiment_id: int, *, lock: bool = False) -> Experim
 
 
 def get_row(session: Session, experiment_id: int, *, lock: bool = False) -> ExperimentRef:
-    row = _row(session, experiment_id, lock=lock)
-    return ExperimentRef(row.id, row.name, row.lifecycle_stage)
+    sql = "SELECT id, name, lifecycle_stage FROM experiments WHERE id = ?"
+    if lock and session.get_bind().dialect.name == "postgresql":
+        sql += " FOR UPDATE"
+    row = raw.first(session, sql, (experiment_id,))
+    if row is None:
+        raise NotFound(f"No experiment with id {experiment_id}.")
+    return ExperimentRef(*row)
 
 
 def get(session: Session, experiment_id: int, root: str) -> Experiment:
@@ -139,7 +144,7 @@ def rename(session: Session, experiment_id: int, new_name: str, now: int) -> Non
 
 
 def touch(session: Session, experiment_id: int, now: int) -> None:
-    session.execute(update(ExperimentRow).where(ExperimentRow.id == experiment_id).values(last_update_time=now))
+    raw.execute(session, "UPDATE experiments SET last_update_time = ? WHERE id = ?", (now, experiment_id))
 
 
 def set_lifecycle(session: Session, experiment_id: int, stage: LifecycleStage, now: int) -> None:

@@ -51,22 +51,18 @@ def insert(
     artifact_key: str,
     tags: Mapping[str, str],
 ) -> int:
-    row = RunRow(
-        uuid=uuid,
-        experiment_id=experiment_id,
-        name=name,
-        user_id=user_id,
-        status=status,
-        start_time=start_time,
-        end_time=None,
-        lifecycle_stage="active",
-        artifact_key=artifact_key,
+    # Straight to the driver: sweeps and autologging create runs by the thousand.
+    row = raw.first(
+        session,
+        "INSERT INTO runs (uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, "
+        "artifact_key, deleted_time) VALUES (?, ?, ?, ?, ?, ?, NULL, 'active', ?, NULL) RETURNING id",
+        (uuid, experiment_id, name, user_id, status, start_time, artifact_key),
     )
-    session.add(row)
-    session.flush()
+    assert row is not None  # RETURNING answers the inserted row
+    run_id = int(row[0])
     if tags:
-        write_tags(session, row.id, tags)
-    return row.id
+        write_tags(session, run_id, tags)
+    return run_id
 
 
 @dataclass(frozen=True)

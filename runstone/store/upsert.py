@@ -6,7 +6,6 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -16,9 +15,14 @@ def _insert(session: Session, table: object) -> Any:
 
 
 def _insert_for(name: str, table: Any) -> Any:
+    # Each dialect is imported when first used: a server on SQLite never loads PostgreSQL's.
     if name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
     if name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table)
     raise NotImplementedError(f"upsert on {name}")
 
