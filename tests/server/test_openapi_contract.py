@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,7 +28,8 @@ def spec() -> dict[str, Any]:
     from runstone.config import Settings
     from runstone.server.app import create_app
 
-    app = create_app(Settings(), backend=object())  # type: ignore[arg-type]
+    # A bare namespace: building the routes reads no database, only sets the backend's options.
+    app = create_app(Settings(), backend=SimpleNamespace())  # type: ignore[arg-type]
     document: dict[str, Any] = app.openapi()
     return document
 
