@@ -1,15 +1,22 @@
-"""runstone and MLflow driven by the same code: the stock ``mlflow`` client.
+"""The stock ``mlflow`` client, and runstone's own SDK, against runstone, MLflow and a floor.
 
     python -m bench.mlflow_client [--mlflow-venv bench/.venv-mlflow] [--quick]
 
-Where ``bash bench/run`` drives each server through its own REST API, this bench points one
-``mlflow.MlflowClient`` at each server and runs the same tracking workloads (log-batch
-throughput, search, metric history) through both, taking turns request by request: what a team
-that keeps its ``mlflow.*`` training code sees after switching. The data and sizes are the main bench's
-(bench/workloads.py). It writes the "Through the stock mlflow client" section of
-docs/performance.md (unless --quick), leaving the other sections as they are.
+Where ``bash bench/run`` drives each server through its own REST API, this bench runs the
+tracking workloads a training script meets through a client: many small artifact files, run
+creation, single ``log_metric`` calls, ``log_batch``, metric history, search, 8 writer processes
+and one large artifact up and down. Four sides take turns, block by block, so that other work on
+the machine weighs on all alike:
 
-The client runs in this process (mlflow must be installed here: it is in runstone's ``test``
+- runstone and MLflow, each driven by one ``mlflow.MlflowClient``;
+- the client-only floor: the same stock client against bench/client_floor.py, a server that
+  answers every route at once with a fixed body, so its time is the client's own cost;
+- runstone's SDK (``runstone.RunstoneClient``) against the same runstone server.
+
+It writes the "Through the stock mlflow client" section of docs/performance.md (unless
+--quick), leaving the other sections as they are.
+
+The clients run in this process (mlflow must be installed here: it is in runstone's ``test``
 extra); the MLflow server runs from --mlflow-venv (default: bench/.venv-mlflow when ``bash
 bench/run`` made it, else this environment).
 """
@@ -17,23 +24,23 @@ bench/run`` made it, else this environment).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
+import queue
 import shutil
 import signal
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import suite, workloads
-from bench.servers import BenchError
+from bench.servers import BenchError, Server, clean_environment, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SECTION = "## Through the stock mlflow client"
@@ -43,124 +50,344 @@ runstone is measured against MLflow on the same machine, in the same run, on the
 workloads. Each section below is written by the command it names; rerun that command rather
 than editing the numbers.
 """
+FLOOR_MARGIN = 1.20  # the target: within 20% of the client-only floor
+
+
+@dataclass(frozen=True)
+class Sizes:
+    files: int = 1_000
+    runs: int = 200
+    runs_block: int = 25
+    single_metrics: int = 300
+    single_block: int = 50
+    log_points: int = 30_000
+    batch_size: int = 1_000
+    history_calls: int = 2
+    search_runs: int = 500
+    search_calls: int = 10
+    writers: int = 8
+    points_per_writer: int = 10_000
+    big_mb: int = 200
+
+
+FULL = Sizes()
+QUICK = Sizes(
+    files=50,
+    runs=20,
+    runs_block=10,
+    single_metrics=40,
+    single_block=20,
+    log_points=3_000,
+    history_calls=1,
+    search_runs=100,
+    search_calls=2,
+    points_per_writer=1_000,
+    big_mb=5,
+)
+SIDES = ("runstone", "MLflow", "floor", "SDK")
 
 
 @dataclass
-class Measured:
-    log_points_per_s: float = 0.0
-    search_s: float = 0.0
-    history_s: float = 0.0
+class Sample:
+    """One workload on one side: wall seconds, this process's CPU seconds, the server's CPU
+    seconds, summed over the side's turns, and how many units of work they covered."""
+
+    wall: float = 0.0
+    client_cpu: float = 0.0
+    server_cpu: float = 0.0
+    units: int = 0
+
+    def per_unit(self, what: str = "wall") -> float:
+        return float(getattr(self, what)) / max(self.units, 1)
 
 
-def _client(url: str) -> Any:
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=url)
-
-
-def _metrics(key: str, first: int, count: int) -> list[Any]:
-    from mlflow.entities import Metric
-
-    return [Metric(k, v, t, s) for k, v, t, s in workloads.points(key, first, count)]
+@dataclass
+class Workload:
+    label: str
+    unit: str
+    samples: dict[str, Sample] = field(default_factory=lambda: {side: Sample() for side in SIDES})
 
 
-class Driven:
-    """One server and the stock client pointed at it."""
+def _cpu_seconds(server: Server) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in server.pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
-    def __init__(self, name: str, url: str) -> None:
-        self.name = name
-        self.client = _client(url)
-        self.result = Measured()
-        self.log_seconds = 0.0
-        self.history_samples: list[float] = []
-        self.search_samples: list[float] = []
-        experiment = self.client.create_experiment("client-bench")
-        self.run_id = self.client.create_run(experiment, run_name="log-batch").info.run_id
-        self.searched = self.client.create_experiment("client-search")
 
-    def log_batch(self, batch: list[Any]) -> None:
-        started = time.perf_counter()
-        self.client.log_batch(self.run_id, metrics=batch)
-        self.log_seconds += time.perf_counter() - started
+class Side:
+    """One client pointed at one server, with the operations the workloads need."""
 
-    def history(self, sizes: workloads.Sizes) -> float:
-        started = time.perf_counter()
-        history = self.client.get_metric_history(self.run_id, workloads.HISTORY_KEY)
-        elapsed = time.perf_counter() - started
-        if len(history) != sizes.log_points:
-            raise BenchError(f"{self.name} returned {len(history)} history points; {sizes.log_points} were logged.")
-        return elapsed
+    def __init__(self, name: str, url: str, server: Server, sdk: bool = False) -> None:
+        self.name, self.url, self.server, self.sdk = name, url, server, sdk
+        if sdk:
+            from runstone import RunstoneClient
 
-    def populate(self, sizes: workloads.Sizes) -> None:
-        from mlflow.entities import Metric, Param, RunTag
+            self.client: Any = RunstoneClient(url)
+        else:
+            from mlflow import MlflowClient
 
-        def one(index: int) -> None:
-            params, points, tags = workloads._search_run_data(index)
-            run = self.client.create_run(self.searched, run_name=f"run-{index:05d}").info.run_id
-            self.client.log_batch(
-                run,
-                metrics=[Metric(k, v, t, s) for k, v, t, s in points],
-                params=[Param(k, v) for k, v in params.items()],
-                tags=[RunTag(k, v) for k, v in tags.items()],
-            )
+            self.client = MlflowClient(tracking_uri=url)
+        self.experiment = self.client.create_experiment(f"client-bench-{name}")
+        self.searched = ""
 
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(one, range(sizes.search_runs)))
+    def metrics(self, points: list[workloads.Point]) -> list[Any]:
+        if self.sdk:
+            from runstone.entities import Metric
+        else:
+            from mlflow.entities import Metric
+        return [Metric(k, v, t, s) for k, v, t, s in points]
 
-    def search(self) -> tuple[float, list[str]]:
-        started = time.perf_counter()
+    def new_run(self, name: str, tags: dict[str, str] | None = None) -> str:
+        return str(self.client.create_run(self.experiment, run_name=name, tags=tags or {}).info.run_id)
+
+    def full_run(self, index: int, metrics: list[Any]) -> None:
+        """A run with 10 params, 5 metrics and 3 tags, as a sweep makes it: create (with its
+        tags), one log_batch, terminate."""
+        params, _, tags = workloads._search_run_data(index)
+        run_id = self.new_run(f"run-{index:05d}", tags)
+        if self.sdk:
+            self.client.log_batch(run_id, metrics=metrics, params=params)
+        else:
+            from mlflow.entities import Param
+
+            self.client.log_batch(run_id, metrics=metrics, params=[Param(k, v) for k, v in params.items()])
+        self.client.set_terminated(run_id)
+
+    def history(self, run_id: str) -> int:
+        return len(self.client.get_metric_history(run_id, workloads.HISTORY_KEY))
+
+    def search(self) -> list[str]:
         runs = self.client.search_runs(
             [self.searched],
             workloads.SEARCH_FILTER,
             max_results=workloads.SEARCH_LIMIT,
             order_by=[workloads.SEARCH_ORDER],
         )
-        return time.perf_counter() - started, [r.info.run_name for r in runs]
+        return [r.info.run_name for r in runs]
+
+    def measure(self, sample: Sample, units: int, action: Callable[[], object]) -> object:
+        server_before = _cpu_seconds(self.server)
+        cpu_before = time.process_time()
+        started = time.perf_counter()
+        result = action()
+        sample.wall += time.perf_counter() - started
+        sample.client_cpu += time.process_time() - cpu_before
+        sample.server_cpu += _cpu_seconds(self.server) - server_before
+        sample.units += units
+        return result
 
 
-def drive(servers: dict[str, str], sizes: workloads.Sizes, log: Callable[[str], None]) -> dict[str, Measured]:
-    """The three workloads against both servers, taking turns request by request, so that other
-    work on the machine weighs on both alike."""
-    driven = [Driven(name, url) for name, url in servers.items()]
-    for first in range(0, 2 * sizes.batch_size, sizes.batch_size):  # warm-up
-        for d in driven:
-            d.client.log_batch(d.run_id, metrics=_metrics("warm-up", first, sizes.batch_size))
-    for first in range(0, sizes.log_points, sizes.batch_size):
-        batch = _metrics(workloads.HISTORY_KEY, first, min(sizes.batch_size, sizes.log_points - first))
-        for d in driven:
-            d.log_batch(batch)
-    for d in driven:
-        d.result.log_points_per_s = sizes.log_points / d.log_seconds
-        log(f"{d.name}: log_batch {d.result.log_points_per_s:,.0f} points/s")
+def _writer(sdk: bool, url: str, run_id: str, sizes: Sizes, barrier: Any, results: Any) -> None:
+    """One writer process: its own client, logging batches of 1,000 points into its own run."""
+    if sdk:
+        from runstone import RunstoneClient
+        from runstone.entities import Metric
 
+        client: Any = RunstoneClient(url)
+    else:
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric as Metric  # type: ignore[no-redef]
+
+        client = MlflowClient(tracking_uri=url)
+    batches = [
+        [Metric(k, v, t, s) for k, v, t, s in workloads.points(workloads.HISTORY_KEY, first, sizes.batch_size)]
+        for first in range(0, sizes.points_per_writer, sizes.batch_size)
+    ]
+    client.get_run(run_id)  # connect before the clock starts
+    errors, first_error = 0, ""
+    barrier.wait()
+    started = time.monotonic()
+    for batch in batches:
+        try:
+            client.log_batch(run_id, metrics=batch)
+        except Exception as exc:
+            errors += 1
+            first_error = first_error or repr(exc)[:300]
+    results.put((started, time.monotonic(), errors, first_error))
+
+
+def writers(side: Side, sizes: Sizes, sample: Sample, log: Callable[[str], None]) -> None:
+    runs = [side.new_run(f"writer-{w}") for w in range(sizes.writers)]
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(sizes.writers)
+    results: Any = context.Queue()
+    processes = [
+        context.Process(target=_writer, args=(side.sdk, side.url, run, sizes, barrier, results)) for run in runs
+    ]
+    server_before = _cpu_seconds(side.server)
+    for process in processes:
+        process.start()
+    reports = []
+    try:
+        while len(reports) < len(processes):
+            try:
+                reports.append(results.get(timeout=1))
+            except queue.Empty:
+                crashed = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
+                if crashed:
+                    raise BenchError(f"A writer process failed (exit status {crashed[0]}).") from None
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+            if process.is_alive():
+                process.terminate()
+    errors = sum(r[2] for r in reports)
+    if errors:
+        raise BenchError(f"{side.name}: {errors} writer errors, first: {next(r[3] for r in reports if r[3])}")
+    sample.wall += max(r[1] for r in reports) - min(r[0] for r in reports)
+    sample.server_cpu += _cpu_seconds(side.server) - server_before
+    sample.units += sizes.writers * sizes.points_per_writer // sizes.batch_size
+    log(f"{side.name}: {sizes.writers} writers, {sample.units / sample.wall * sizes.batch_size:,.0f} points/s")
+
+
+def drive(sides: list[Side], sizes: Sizes, folder: Path, log: Callable[[str], None]) -> list[Workload]:
+    """Every workload on every side, taking turns block by block."""
+    done: list[Workload] = []
+
+    def report(w: Workload) -> None:
+        done.append(w)
+        log(
+            f"{w.label}: "
+            + ", ".join(f"{s} {w.samples[s].per_unit() * 1000:,.2f} ms/{w.unit}" for s in SIDES if w.samples[s].units)
+        )
+
+    # 1. Many small files through log_artifacts (after a warm-up folder of 20 files).
+    def folder_of(name: str, count: int) -> Path:
+        made = folder / name
+        made.mkdir()
+        for i in range(count):
+            (made / f"file-{i:04d}.txt").write_bytes(os.urandom(512).hex().encode())
+        return made
+
+    warm, small = folder_of("warm-up-files", 20), folder_of("small-files", sizes.files)
+    w = Workload(f"{sizes.files:,} files of 1 KiB with `log_artifacts`", "file")
+    for files, count, sample_of in ((warm, 20, lambda _: Sample()), (small, sizes.files, w.samples.get)):
+        for side in sides:
+            run_id = side.new_run(files.name)
+            sample = sample_of(side.name) or Sample()
+            side.measure(sample, count, lambda s=side, r=run_id, f=files: s.client.log_artifacts(r, str(f), "files"))
+    report(w)
+
+    # 2. Run creation: create (with 3 tags), log_batch of 10 params and 5 metrics, terminate.
+    w = Workload(
+        f"create {sizes.runs:,} runs, each with 10 params, 5 metrics, 3 tags (create, `log_batch`, terminate)", "run"
+    )
+    prepared = {
+        side.name: [side.metrics(workloads._search_run_data(i)[1]) for i in range(sizes.runs)] for side in sides
+    }
+    for side in sides:
+        side.full_run(0, prepared[side.name][0])  # warm-up
+    for first in range(0, sizes.runs, sizes.runs_block):
+        block = range(first, min(first + sizes.runs_block, sizes.runs))
+        for side in sides:
+            ready = prepared[side.name]
+            side.measure(
+                w.samples[side.name], len(block), lambda s=side, m=ready, b=block: [s.full_run(i, m[i]) for i in b]
+            )
+    report(w)
+
+    # 3. One log_metric call at a time.
+    w = Workload("one `log_metric` call at a time", "call")
+    metric_runs = {side.name: side.new_run("log-metric") for side in sides}
+    for first in range(-sizes.single_block, sizes.single_metrics, sizes.single_block):  # first block warms up
+        for side in sides:
+            run_id = metric_runs[side.name]
+
+            def calls(side: Side = side, run_id: str = run_id, first: int = first) -> None:
+                for step in range(first, first + sizes.single_block):
+                    side.client.log_metric(run_id, "single", 1.0 / (abs(step) + 1), step=step)
+
+            side.measure(w.samples[side.name] if first >= 0 else Sample(), sizes.single_block, calls)
+    report(w)
+
+    # 4. log_batch of 1,000 points, and then the history of the run they went to.
+    w = Workload(f"`log_batch` of {sizes.batch_size:,} points ({sizes.log_points:,} points in all)", "batch")
+    batch_runs = {side.name: side.new_run("log-batch") for side in sides}
+    for first in range(-2 * sizes.batch_size, sizes.log_points, sizes.batch_size):
+        key = workloads.HISTORY_KEY if first >= 0 else "warm-up"
+        points = workloads.points(key, max(first, 0), sizes.batch_size)
+        for side in sides:
+            batch, run_id = side.metrics(points), batch_runs[side.name]
+            sample = w.samples[side.name] if first >= 0 else Sample()
+            side.measure(sample, 1, lambda s=side, r=run_id, b=batch: s.client.log_batch(r, metrics=b))
+    report(w)
+
+    w = Workload(f"`get_metric_history`, {sizes.log_points:,} steps", "call")
     for call in range(sizes.history_calls + 1):
-        for d in driven:
-            elapsed = d.history(sizes)
-            if call:  # the first call warms up
-                d.history_samples.append(elapsed)
-    for d in driven:
-        d.result.history_s = statistics.median(d.history_samples)
-        log(f"{d.name}: get_metric_history of {sizes.log_points:,} steps in {d.result.history_s * 1000:,.0f} ms")
+        for side in sides:
+            run_id = batch_runs[side.name]
+            count = side.measure(w.samples[side.name] if call else Sample(), 1, lambda s=side, r=run_id: s.history(r))
+            if count != sizes.log_points:
+                raise BenchError(f"{side.name} returned {count} history points; {sizes.log_points} were logged.")
+    report(w)
 
-    for d in driven:
-        began = time.perf_counter()
-        d.populate(sizes)
-        log(f"{d.name}: populated {sizes.search_runs:,} runs in {time.perf_counter() - began:.0f} s (not timed)")
-    expected = workloads.expected_search_names(sizes)
-    for call in range(sizes.search_calls + 3):
-        for d in driven:
-            elapsed, names = d.search()
-            if names != expected:
-                raise BenchError(f"{d.name} search returned {names[:5]}...; expected other runs.")
-            if call >= 3:  # three warm-up calls
-                d.search_samples.append(elapsed)
-    for d in driven:
-        d.result.search_s = statistics.median(d.search_samples)
-        log(f"{d.name}: search_runs median {d.result.search_s * 1000:,.1f} ms")
-    return {d.name: d.result for d in driven}
+    # 5. Search, filter and order, top 100, over runs written through each server's own API.
+    expected = workloads.expected_search_names(workloads.Sizes(search_runs=sizes.search_runs))
+    populated: dict[str, str] = {}
+    for side in sides:
+        if side.name == "floor":
+            side.searched = side.experiment
+            continue
+        if side.server.name not in populated:
+            launcher = suite.runstone_launcher() if side.server.name == "runstone" else None
+            target = (launcher.target if launcher else suite.mlflow_launcher(Path(".")).target)(side.url)
+            began = time.perf_counter()
+            populated[side.server.name] = target.create_experiment("client-search")
+            workloads.populate_search(
+                target, populated[side.server.name], workloads.Sizes(search_runs=sizes.search_runs)
+            )
+            target.close()
+            log(
+                f"{side.server.name}: populated {sizes.search_runs:,} runs in {time.perf_counter() - began:.0f} s (not timed)"
+            )
+        side.searched = populated[side.server.name]
+    w = Workload(f"`search_runs`, filter and order, top 100 of {sizes.search_runs:,} runs", "search")
+    for call in range(sizes.search_calls + 2):
+        for side in sides:
+            names = side.measure(w.samples[side.name] if call >= 2 else Sample(), 1, side.search)
+            if side.name != "floor" and names != expected:
+                raise BenchError(f"{side.name} search returned {names[:5]}...; expected {expected[:5]}...")
+    report(w)
+
+    # 6. Eight writer processes, each with its own client and run.
+    w = Workload(f"{sizes.writers} writer processes, batches of {sizes.batch_size:,}", "batch")
+    for side in sides:
+        writers(side, sizes, w.samples[side.name], log)
+    report(w)
+
+    # 7. One large file up and down.
+    big = folder / "big.bin"
+    with big.open("wb") as out:
+        for _ in range(sizes.big_mb):
+            out.write(os.urandom(1 << 20))
+    up = Workload(f"{sizes.big_mb} MB upload (`log_artifact`)", "file")
+    down = Workload(f"{sizes.big_mb} MB download (`download_artifacts`)", "file")
+    for side in sides:
+        run_id = side.new_run("big")
+        side.measure(up.samples[side.name], 1, lambda s=side, r=run_id: s.client.log_artifact(r, str(big)))
+        target = folder / f"down-{side.name}"
+        target.mkdir()
+        got = side.measure(
+            down.samples[side.name],
+            1,
+            lambda s=side, r=run_id, t=target: s.client.download_artifacts(r, "big.bin", str(t)),
+        )
+        if Path(str(got)).stat().st_size != big.stat().st_size:
+            raise BenchError(f"{side.name} downloaded {Path(str(got)).stat().st_size} bytes of {big.stat().st_size}.")
+        shutil.rmtree(target)
+    report(up)
+    report(down)
+    return done
 
 
 def _machine(mlflow_python: Path) -> list[str]:
+    import importlib.metadata
     import subprocess
 
     version = subprocess.run(
@@ -169,8 +396,6 @@ def _machine(mlflow_python: Path) -> list[str]:
         text=True,
         check=False,
     ).stdout.strip()
-    import importlib.metadata
-
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -185,52 +410,95 @@ def _machine(mlflow_python: Path) -> list[str]:
         f"- **Python**: {platform.python_version()}",
         f"- **MLflow** (server and client): {version or 'unknown'} / {importlib.metadata.version('mlflow')}",
         f"- **runstone**: {importlib.metadata.version('runstone')}",
-        f"- **Load average before the run**: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}",
+        f"- **Load average before the run**: {_load()}",
     ]
 
 
-def table(rs: Measured, ml: Measured, sizes: workloads.Sizes) -> str:
-    rows = [
-        (
-            f"log_batch, {sizes.log_points:,} points in batches of {sizes.batch_size:,}",
-            f"{rs.log_points_per_s:,.0f} points/s",
-            f"{ml.log_points_per_s:,.0f} points/s",
-            rs.log_points_per_s / ml.log_points_per_s,
-        ),
-        (
-            f"search_runs over {sizes.search_runs:,} runs, first {workloads.SEARCH_LIMIT}",
-            f"{rs.search_s * 1000:,.1f} ms",
-            f"{ml.search_s * 1000:,.1f} ms",
-            ml.search_s / rs.search_s,
-        ),
-        (
-            f"get_metric_history, {sizes.log_points:,} steps",
-            f"{rs.history_s * 1000:,.0f} ms",
-            f"{ml.history_s * 1000:,.0f} ms",
-            ml.history_s / rs.history_s,
-        ),
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _ms(seconds: float) -> str:
+    ms = seconds * 1000
+    return f"{ms:,.0f} ms" if ms >= 100 else f"{ms:,.2f} ms"
+
+
+def verdict(w: Workload) -> tuple[str, str]:
+    rs, ml, fl, sdk = (w.samples[s].per_unit() for s in SIDES)
+    stock = "met" if rs <= ml and rs <= fl * FLOOR_MARGIN else "not met"
+    return stock, "met" if sdk <= rs else "not met"
+
+
+def table(done: list[Workload]) -> str:
+    lines = [
+        "| workload (time per unit) | runstone | MLflow | runstone vs MLflow | floor | runstone over floor "
+        "| stock client target | runstone SDK | SDK vs stock client | SDK target |",
+        "|---|--:|--:|--:|--:|--:|:-:|--:|--:|:-:|",
     ]
-    lines = ["| workload | runstone | MLflow | runstone vs MLflow |", "|---|---|---|---|"]
-    lines += [f"| {w} | {r} | {m} | {ratio:.1f}x |" for w, r, m, ratio in rows]
+    for w in done:
+        rs, ml, fl, sdk = (w.samples[s].per_unit() for s in SIDES)
+        stock, own = verdict(w)
+        lines.append(
+            f"| {w.label} (per {w.unit}) | {_ms(rs)} | {_ms(ml)} | {ml / rs:.1f}x | {_ms(fl)} | "
+            f"{(rs / fl - 1) * 100:+.0f}% | {stock} | {_ms(sdk)} | {rs / sdk:.2f}x | {own} |"
+        )
     return "\n".join(lines)
 
 
-def section(rs: Measured, ml: Measured, sizes: workloads.Sizes, machine: list[str]) -> str:
+def cpu_table(done: list[Workload]) -> str:
+    lines = [
+        "| workload (per unit) | runstone wall | client CPU | runstone server CPU | floor wall | floor client CPU "
+        "| SDK wall | SDK client CPU | server CPU under SDK | MLflow server CPU |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for w in done:
+        rs, ml, fl, sdk = (w.samples[s] for s in SIDES)
+        writers = w.unit == "batch" and "writer" in w.label
+
+        def cpu(s: Sample, writers: bool = writers) -> str:
+            return "n/a" if writers else _ms(s.per_unit("client_cpu"))
+
+        lines.append(
+            f"| {w.label} | {_ms(rs.per_unit())} | {cpu(rs)} | {_ms(rs.per_unit('server_cpu'))} "
+            f"| {_ms(fl.per_unit())} | {cpu(fl)} | {_ms(sdk.per_unit())} | {cpu(sdk)} "
+            f"| {_ms(sdk.per_unit('server_cpu'))} | {_ms(ml.per_unit('server_cpu'))} |"
+        )
+    return "\n".join(lines)
+
+
+def section(done: list[Workload], sizes: Sizes, machine: list[str]) -> str:
+    met = sum(verdict(w)[0] == "met" for w in done)
+    own = sum(verdict(w)[1] == "met" for w in done)
     return f"""{SECTION}
 
-Written by `python -m bench.mlflow_client`: both servers driven by the same code, the stock
-`mlflow` client (`MlflowClient.log_batch`, `search_runs`, `get_metric_history`), so the client's
-own work (building entities, protobuf and JSON, its HTTP session) is part of every number. Both
-servers run at once and the client takes turns between them request by request, so that other
-work on the machine weighs on both alike.
+Written by `python -m bench.mlflow_client`. The stock `mlflow` client (`MlflowClient`) drives
+runstone and MLflow (serving its artifacts, `--artifacts-destination`, so that files go through
+the server as they do for a remote client), and a floor: bench/client_floor.py, a server that answers each route at
+once with a fixed body and stores nothing, so the time the client spends against it is the
+client's own (entities, protobuf and JSON, its HTTP session, reading and writing local files).
+runstone's own SDK (`RunstoneClient`) runs the same workloads against the same runstone
+server. The four take turns block by block, so that other work on the machine weighs on all
+alike; every number is wall time per unit of work, summed over the turns (warm-up turns left out).
 
 {chr(10).join(machine)}
 
-{table(rs, ml, sizes)}
+{table(done)}
 
-The servers, data and sizes are those of `bash bench/run` (bench/workloads.py); runstone answers
-MLflow's protocol through its translation layer (`/api/2.0/mlflow/...`). The client's own work
-caps what the ratios can show, so they are smaller than through each server's own API.
+The targets: through the stock client, no workload slower than MLflow and each within 20% of
+the floor ({met} of {len(done)} met); runstone's SDK at least as fast as the stock client on
+runstone ({own} of {len(done)} met). A run is created with its 3 tags, gets its 10 params and 5
+metrics in one `log_batch` and is terminated: 3 requests. Sizes are smaller than the issue's
+where the full size would not fit a run of about 10 minutes on this machine: {sizes.runs:,} runs
+instead of 5,000, a search over {sizes.search_runs:,} runs (populated through each server's own
+API, not timed) and {sizes.log_points:,} points through `log_batch`; the 8 writers log
+{sizes.points_per_writer:,} points each.
+
+Where the time goes, measured in the same run: "client CPU" is the CPU time of the process
+running the client (the bench itself), "server CPU" that of the server's processes, both per
+unit. Wall time above the sum of the two is waiting: fsyncs, the scheduler on a loaded machine.
+For the writers the clients are 8 other processes, whose CPU is not counted here.
+
+{cpu_table(done)}
 """
 
 
@@ -241,6 +509,27 @@ def write(path: Path, own: str) -> None:
     head, sections = parts[0].strip("\n") + "\n", ["## " + p.strip("\n") + "\n" for p in parts[1:]]
     kept = [s for s in sections if not s.startswith(SECTION)]
     path.write_text("\n".join([head, *kept, own.strip("\n") + "\n"]))
+
+
+def _mlflow_proxied(venv: Path) -> suite.Launcher:
+    """MLflow serving its artifacts (``mlflow-artifacts:/``), as a remote server's clients meet
+    it: the stock client uploads and downloads through the server rather than writing to the
+    server's folder directly, as it would with a local ``--default-artifact-root``."""
+    base = suite.mlflow_launcher(venv)
+
+    def argv(folder: Path, port: int) -> list[str]:
+        line = base.argv(folder, port)
+        at = line.index("--default-artifact-root")
+        return [*line[:at], *line[at + 2 :], "--artifacts-destination", str(folder / "mlartifacts")]
+
+    return suite.Launcher(base.name, base.target, argv, base.env)
+
+
+def _start_floor(folder: Path, sizes: Sizes) -> Server:
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.client_floor", "--port", str(port), "--history-points", str(sizes.log_points)]
+    env = clean_environment("MLFLOW_", PYTHONPATH=str(REPO))
+    return Server.start("floor", argv, port=port, log_path=folder / "floor" / "server.log", env=env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,10 +544,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the harness; writes no docs")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
     args = parser.parse_args(argv)
-    os.environ.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
+    os.environ.update(
+        MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"
+    )
     # Stopped with SIGTERM, still stop the servers this bench started (in the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    sizes = workloads.QUICK if args.quick else workloads.FULL
+    sizes = QUICK if args.quick else FULL
     began = time.perf_counter()
 
     def log(message: str) -> None:
@@ -266,14 +557,20 @@ def main(argv: list[str] | None = None) -> int:
 
     machine = _machine(args.mlflow_venv / "bin" / "python")
     folder = Path(tempfile.mkdtemp(prefix="runstone-client-bench-"))
-    launchers = (suite.runstone_launcher(), suite.mlflow_launcher(args.mlflow_venv))
-    started: list[Any] = []
+    started: list[Server] = []
     try:
-        for launcher in launchers:
-            server = launcher.start(folder / launcher.name)
-            started.append(server)
-            log(f"{launcher.name}: answered /health {server.startup_seconds:.1f} s after start")
-        measured = drive({lr.name: sv.url for lr, sv in zip(launchers, started, strict=True)}, sizes, log)
+        for launcher in (suite.runstone_launcher(), _mlflow_proxied(args.mlflow_venv)):
+            started.append(launcher.start(folder / launcher.name))
+            log(f"{launcher.name}: answered /health {started[-1].startup_seconds:.1f} s after start")
+        started.append(_start_floor(folder, sizes))
+        runstone, mlflow, floor = started
+        sides = [
+            Side("runstone", runstone.url, runstone),
+            Side("MLflow", mlflow.url, mlflow),
+            Side("floor", floor.url, floor),
+            Side("SDK", runstone.url, runstone, sdk=True),
+        ]
+        done = drive(sides, sizes, folder, log)
     except BenchError as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 2
@@ -281,12 +578,14 @@ def main(argv: list[str] | None = None) -> int:
         for server in started:
             server.stop()
         shutil.rmtree(folder, ignore_errors=True)
-    rs, ml = measured["runstone"], measured["MLflow"]
-    # Other work on the machine slows both servers (and the client): say how busy it was.
-    machine.append(f"- **Load average after the run**: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
-    print(table(rs, ml, sizes))
+    # Other work on the machine slows every side: say how busy it was.
+    machine.append(f"- **Load average after the run**: {_load()}")
+    machine.append(f"- **Bench wall time**: {time.perf_counter() - began:.0f} s")
+    print(table(done))
+    print()
+    print(cpu_table(done))
     if not args.quick:
-        write(args.output, section(rs, ml, sizes, machine))
+        write(args.output, section(done, sizes, machine))
         print(f"\nWrote the section {SECTION!r} of {args.output}")
     return 0
 
