@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 from typing import TYPE_CHECKING
 
 from runstone.monitoring.windows import parse_duration
+from runstone.periodic import Periodic
 
 if TYPE_CHECKING:
     from runstone.backend import Backend
@@ -33,20 +33,22 @@ def run_round(service: MonitoringService, *, window_ms: int, retention_ms: int |
     return done
 
 
-class ProfileScheduler:
+class ProfileScheduler(Periodic):
     """Profiles newly registered versions every ``interval`` seconds in a daemon thread, after
     their registration committed (so registering never waits for, nor fails because of, it)."""
 
+    name = "runstone-profiles"
     # Versions whose id is this far below the highest seen are looked at again: a registration
     # that committed late (after a higher id) is still found.
     SLACK = 1000
 
     def __init__(self, service: MonitoringService | None, *, interval: float) -> None:
+        super().__init__(interval)
         self.service = service
-        self.interval = interval
         self.seen = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+
+    def enabled(self) -> bool:
+        return self.service is not None and self.interval > 0
 
     def round(self) -> int:
         assert self.service is not None
@@ -55,42 +57,24 @@ class ProfileScheduler:
             done, highest = self.service.profile_registered(owner=owner_name(), after_id=max(0, self.seen - self.SLACK))
             self.seen = max(self.seen, highest)
             total += done
-            if not done or self._stop.is_set():
+            if not done or self.stopping:
                 return total
 
-    def start(self) -> None:
-        if self.service is None or self.interval <= 0:
-            return
-        self._thread = threading.Thread(target=self._run, name="runstone-profiles", daemon=True)
-        self._thread.start()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.round()
-            except Exception:
-                log.exception("profiling registered versions failed")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-
-class MonitoringScheduler:
+class MonitoringScheduler(Periodic):
     """Runs a monitoring round every ``interval`` seconds in a daemon thread."""
+
+    name = "runstone-monitoring"
 
     def __init__(
         self, service: MonitoringService | None, *, interval: float, window_ms: int, retention_ms: int,
         profiles: ProfileScheduler | None = None,
     ) -> None:  # fmt: skip
+        super().__init__(interval)
         self.service = service
         self.profiles = profiles or ProfileScheduler(None, interval=0)
-        self.interval = interval
         self.window_ms = window_ms
         self.retention_ms = retention_ms
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @classmethod
     def for_server(cls, backend: Backend, settings: Settings) -> MonitoringScheduler:
@@ -104,23 +88,17 @@ class MonitoringScheduler:
             profiles=ProfileScheduler(backend.monitoring() if every > 0 and local else None, interval=every),
         )
 
+    def enabled(self) -> bool:
+        return self.service is not None and self.interval > 0
+
+    def round(self) -> int:
+        assert self.service is not None
+        return run_round(self.service, window_ms=self.window_ms, retention_ms=self.retention_ms)
+
     def start(self) -> None:
         self.profiles.start()
-        if self.service is None:
-            return
-        self._thread = threading.Thread(target=self._run, name="runstone-monitoring", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        assert self.service is not None
-        while not self._stop.wait(self.interval):
-            try:
-                run_round(self.service, window_ms=self.window_ms, retention_ms=self.retention_ms)
-            except Exception:
-                log.exception("monitoring round failed")
+        super().start()
 
     def stop(self) -> None:
-        self._stop.set()
         self.profiles.stop()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        super().stop()

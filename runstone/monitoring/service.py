@@ -430,6 +430,16 @@ class MonitoringService:
     # ------------------------------------------------------------------ windows
     def compute(self, name: str, ref: str | int, start: int, end: int) -> dict[str, object]:
         """One window's analysis, computed now (not stored)."""
+        number, profile, keys, labels = self._window_inputs(name, ref, start, end)
+        table = self._read(keys, start, end)
+        labelled = join_labels(table, labels)
+        result = analyze(table, profile, labelled, span=(start, end))
+        return {"model": name, "version": number, **result}
+
+    def _window_inputs(
+        self, name: str, ref: str | int, start: int, end: int
+    ) -> tuple[int, dict[str, Any] | None, list[str], list[tuple[str, int, str]]]:
+        """A window's version number, reference profile (or None), log files and labels."""
         if end <= start:
             raise InvalidInput("A window ends after it starts.")
         with self.ctx.transaction() as s:
@@ -437,23 +447,14 @@ class MonitoringService:
             found = store.get_profile(s, model.id, name, number)
             keys = store.log_files(s, model.id, number, start, end)
             labels = store.window_labels(s, model.id, number, start, end)
-        table = self._read(keys, start, end)
-        labelled = join_labels(table, labels)
-        result = analyze(table, found.profile if found else None, labelled, span=(start, end))
-        return {"model": name, "version": number, **result}
+        return number, found.profile if found else None, keys, labels
 
     def compute_spark(self, spark: Any, name: str, ref: str | int, start: int, end: int) -> dict[str, Any]:
         """One window's analysis computed by Spark over its Parquet logs (the same result as
         compute, for windows too large for one machine)."""
         from runstone.monitoring.spark_engine import analyze_spark
 
-        if end <= start:
-            raise InvalidInput("A window ends after it starts.")
-        with self.ctx.transaction() as s:
-            model, number = self._version(s, name, ref)
-            found = store.get_profile(s, model.id, name, number)
-            keys = store.log_files(s, model.id, number, start, end)
-            labels = store.window_labels(s, model.id, number, start, end)
+        number, profile, keys, labels = self._window_inputs(name, ref, start, end)
         paths = []
         for key in keys:
             local = self.store.local_path(key)
@@ -463,7 +464,7 @@ class MonitoringService:
                     "is not a local or mounted folder. Use the default engine."
                 )
             paths.append(str(local))
-        result = analyze_spark(spark, paths, found.profile if found else None, labels, span=(start, end))
+        result = analyze_spark(spark, paths, profile, labels, span=(start, end))
         return {"model": name, "version": number, **result}
 
     def windows(self, name: str, ref: str | int | None = None, limit: int = 500) -> list[Window]:

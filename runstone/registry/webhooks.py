@@ -15,7 +15,6 @@ import ipaddress
 import logging
 import secrets
 import socket
-import threading
 import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from runstone.entities import Webhook
 from runstone.errors import InvalidInput, NotFound
 from runstone.governance.context import Context
+from runstone.periodic import Periodic
 from runstone.store import webhooks as store
 from runstone.store.engine import Database
 from runstone.store.registry import MAX_INTEGER
@@ -242,29 +242,17 @@ def deliver_due(
     return attempted
 
 
-class Dispatcher:
+class Dispatcher(Periodic):
     """Runs deliver_due every few seconds in a daemon thread of the server process."""
 
+    name = "runstone-webhooks"
+    join_seconds = 5.0
+
     def __init__(self, db: Database, *, allow_private: bool, interval: float, clock: Callable[[], int]) -> None:
+        super().__init__(interval)
         self.db = db
         self.allow_private = allow_private
-        self.interval = interval
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="runstone-webhooks", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                deliver_due(self.db, allow_private=self.allow_private, clock=self.clock)
-            except Exception:
-                log.exception("webhook dispatcher round failed")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def round(self) -> int:
+        return deliver_due(self.db, allow_private=self.allow_private, clock=self.clock)

@@ -10,12 +10,12 @@ and heartbeat in its WHERE clause, so replicas sweeping at once kill a run once.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 
 from runstone.entities import RunStatus
 from runstone.errors import InvalidInput
 from runstone.governance.context import Context
+from runstone.periodic import Periodic
 from runstone.store import heartbeats
 from runstone.store import runs as run_store
 
@@ -50,32 +50,21 @@ def sweep(ctx: Context, timeout_ms: int) -> list[str]:
     return killed
 
 
-class Sweeper:
+class Sweeper(Periodic):
     """A server process's background sweep, every quarter of the timeout (at most a minute)."""
 
+    name = "runstone-heartbeats"
+
     def __init__(self, context: Callable[[], Context], timeout_seconds: float) -> None:
+        super().__init__(min(60.0, max(0.05, timeout_seconds / 4)))
         self._context = context
         self.timeout_ms = int(timeout_seconds * 1000)
-        self.interval = min(60.0, max(0.05, timeout_seconds / 4))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        if self.timeout_ms <= 0:
-            return
-        self._thread = threading.Thread(target=self._run, name="runstone-heartbeats", daemon=True)
-        self._thread.start()
+    def enabled(self) -> bool:
+        return self.timeout_ms > 0
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                killed = sweep(self._context(), self.timeout_ms)
-                for run_id in killed:
-                    log.info("run %s marked KILLED: no heartbeat for %d s", run_id, self.timeout_ms // 1000)
-            except Exception as exc:  # the database may be away for a moment; the next sweep retries
-                log.warning("heartbeat sweep failed: %s", exc)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+    def round(self) -> list[str]:
+        killed = sweep(self._context(), self.timeout_ms)
+        for run_id in killed:
+            log.info("run %s marked KILLED: no heartbeat for %d s", run_id, self.timeout_ms // 1000)
+        return killed

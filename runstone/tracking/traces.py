@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from runstone.entities import PagedList, TraceInfo
 from runstone.errors import InvalidInput
 from runstone.governance.context import Context
+from runstone.periodic import Periodic
 from runstone.store import experiments as experiment_store
 from runstone.store import traces as store
 from runstone.tracking import search as grammar
@@ -362,33 +362,19 @@ class TraceService:
             return store.load(s, store.for_run(s, run_id, limit))
 
 
-class RetentionSweeper:
+class RetentionSweeper(Periodic):
     """A server process's background retention round: every ``interval`` seconds, delete the
     traces older than their experiment's retention, also in experiments no new trace arrives in
     (replicas may run it at the same moment: a trace is deleted once)."""
 
+    name = "runstone-trace-retention"
+
     def __init__(self, context: Callable[[], Context], interval: float) -> None:
+        super().__init__(interval)
         self._context = context
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        if self.interval <= 0:
-            return
-        self._thread = threading.Thread(target=self._run, name="runstone-trace-retention", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                deleted = TraceService(self._context()).prune()
-                for experiment_id, count in deleted.items():
-                    log.info("deleted %d trace(s) of experiment %s past its retention", count, experiment_id)
-            except Exception as exc:  # the database may be away for a moment; the next round retries
-                log.warning("trace retention round failed: %s", exc)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+    def round(self) -> dict[str, int]:
+        deleted = TraceService(self._context()).prune()
+        for experiment_id, count in deleted.items():
+            log.info("deleted %d trace(s) of experiment %s past its retention", count, experiment_id)
+        return deleted
