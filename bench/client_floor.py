@@ -25,6 +25,23 @@ RUN_ID = "0" * 31 + "1"
 _CHUNK = b"\0" * (1 << 20)
 
 
+def _searched(index: int) -> dict[str, object]:
+    """A run as a search answers it: 10 params, 5 metrics and 3 tags, as the bench's runs have,
+    so that the client parses as much as it does from a real server."""
+    run = _run(f"{index:032x}", f"run-{index:05d}")
+    run["data"] = {
+        "params": [{"key": "optimizer", "value": "adam"}, *({"key": f"p{j}", "value": "1234"} for j in range(1, 10))],
+        "metrics": [{"key": f"m{j}", "value": 0.5, "timestamp": 1_700_000_000_000, "step": 0} for j in range(5)],
+        "tags": [
+            {"key": "team", "value": "vision"},
+            {"key": "dataset", "value": "d1"},
+            {"key": "stage", "value": "sweep"},
+            {"key": "mlflow.runName", "value": f"run-{index:05d}"},
+        ],
+    }
+    return run
+
+
 def _run(run_id: str = RUN_ID, name: str = "run") -> dict[str, object]:
     info = {
         "run_id": run_id,
@@ -56,9 +73,7 @@ class Floor:
             ("POST", "runs/log-metric"): b"{}",
             ("POST", "runs/log-parameter"): b"{}",
             ("POST", "runs/set-tag"): b"{}",
-            ("POST", "runs/search"): json.dumps(
-                {"runs": [_run(f"{i:032x}", f"run-{i:05d}") for i in range(100)]}
-            ).encode(),
+            ("POST", "runs/search"): json.dumps({"runs": [_searched(i) for i in range(100)]}).encode(),
             ("GET", "metrics/get-history"): json.dumps({"metrics": points}).encode(),
         }
         self.sizes: dict[str, int] = {}
