@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runstone.cli.common import as_json, tracking_uri
 from runstone.cli.output import emit_json, group, table, when
 from runstone.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from runstone.sdk.protocols import MonitoringBackend
 
 
 def parse_model_ref(ref: str) -> tuple[str, str]:
@@ -23,7 +26,7 @@ def parse_model_ref(ref: str) -> tuple[str, str]:
     raise InvalidInput(f"Name a model version as <model>@<alias|version>; got {ref!r}.")
 
 
-def _api(uri: str | None) -> Any:
+def _api(uri: str | None) -> MonitoringBackend:
     from runstone.sdk.monitoring import monitoring_client
 
     return monitoring_client(uri)
@@ -198,7 +201,7 @@ def compute(model: str, window: str, end_ms: int | None, engine: str, master: st
     """
     from runstone.monitoring.report import render_text
     from runstone.monitoring.windows import parse_duration
-    from runstone.sdk.monitoring import LocalMonitoring
+    from runstone.sdk.local import LocalMonitoring
 
     name, ref = parse_model_ref(model)
     api = _api(tracking_uri)
@@ -216,7 +219,7 @@ def compute(model: str, window: str, end_ms: int | None, engine: str, master: st
 
         spark = session(master)
         try:
-            result = api.compute_spark(spark, name, ref, start, end)
+            result = api.service.compute_spark(spark, name, ref, start, end)
         finally:
             spark.stop()
     emit_json(result) if as_json else click.echo(render_text(result))

@@ -10,9 +10,12 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runstone.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from runstone.sdk.protocols import MonitoringBackend
 
 _CHUNK = 50_000
 
@@ -43,7 +46,7 @@ def _table(path: Path) -> Any:
 
 
 def log_batch(
-    api: Any, name: str, version: str, input_path: Path, output_path: Path, features: list[str] | None,
+    api: MonitoringBackend, name: str, version: str, input_path: Path, output_path: Path, features: list[str] | None,
     key_columns: tuple[str, ...],
 ) -> dict[str, int]:  # fmt: skip
     """Store the scored rows as prediction logs; returns the ingest totals."""

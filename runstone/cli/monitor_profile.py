@@ -3,12 +3,16 @@ tracking server (which loads no model)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runstone.entities import StoredProfile
 from runstone.errors import InvalidState
 from runstone.monitoring.reference import file_digest
+
+if TYPE_CHECKING:
+    from runstone.sdk.protocols import MonitoringBackend
 
 
 def model_uri(name: str, ref: str) -> str:
@@ -36,7 +40,7 @@ def predictions_of(model: Any, frame: Any) -> list[Any]:
 
 
 def compute_profile(
-    api: Any, name: str, ref: str, *, data: Path | None, target: str | None, holdout: Path | None, outputs: bool,
+    api: MonitoringBackend, name: str, ref: str, *, data: Path | None, target: str | None, holdout: Path | None, outputs: bool,
     tracking_uri: str | None,
 ) -> tuple[StoredProfile, str]:  # fmt: skip
     import json
@@ -49,7 +53,7 @@ def compute_profile(
     if data is not None:
         frame, source, dataset_digest = read_table(data), str(data), file_digest(data)
     else:
-        recorded = api.training_dataset(name, ref)
+        recorded: Mapping[str, Any] = api.training_dataset(name, ref)
         dataset = recorded["dataset"]
         path = _local_file(dataset["source"])
         if path is None:

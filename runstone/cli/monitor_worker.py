@@ -14,17 +14,20 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runstone.entities import Alert
 from runstone.errors import RunstoneError
+
+if TYPE_CHECKING:
+    from runstone.sdk.protocols import MonitoringBackend
 
 log = logging.getLogger("runstone.monitoring")
 _CHUNK_ROWS = 50_000
 
 
 def ingest_files(
-    api: Any, files: Sequence[Path], *, remove: bool = False, seen: set[tuple[str, str]] | None = None
+    api: MonitoringBackend, files: Sequence[Path], *, remove: bool = False, seen: set[tuple[str, str]] | None = None
 ) -> dict[str, int]:
     from runstone.monitoring.logs import read_jsonl, records_to_tables, to_parquet
 
@@ -44,7 +47,7 @@ def ingest_files(
 
 class Worker:
     def __init__(
-        self, api: Any, *, tracking_uri: str | None, logs_dir: Path | None, window: str,
+        self, api: MonitoringBackend, *, tracking_uri: str | None, logs_dir: Path | None, window: str,
         say: Callable[[str], None] = log.info,
     ) -> None:  # fmt: skip
         self.api = api

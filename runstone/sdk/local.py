@@ -17,7 +17,18 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
-from runstone.entities import Dataset, FileInfo, Metric, PagedList, Policy, ViewType
+from runstone.entities import (
+    Alert,
+    Dataset,
+    FileInfo,
+    Metric,
+    PagedList,
+    Policy,
+    Rule,
+    StoredProfile,
+    ViewType,
+    Window,
+)
 from runstone.errors import InvalidInput
 from runstone.schemas.deployments import DeploymentPublic
 from runstone.schemas.registry import (
@@ -34,6 +45,7 @@ from runstone.schemas.tracking import ExperimentPublic, MetricHistoryPublic, Run
 from runstone.sdk.protocols import Progress
 
 if TYPE_CHECKING:
+    from runstone.monitoring.service import MonitoringService
     from runstone.registry.approvals import GovernedRegistry
     from runstone.registry.deployments import DeploymentService
     from runstone.registry.webhooks import WebhookService
@@ -481,3 +493,68 @@ class LocalArtifacts:
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+class LocalMonitoring:
+    """MonitoringBackend over the in-process MonitoringService (``service``: the engines it alone has)."""
+
+    def __init__(self, service: MonitoringService) -> None:
+        self.service = service
+
+    def set_profile(
+        self, name: str, ref: str | int, profile: object, *, source: str = "", dataset_digest: str | None = None
+    ) -> StoredProfile:
+        return self.service.set_profile(name, ref, profile, source=source, dataset_digest=dataset_digest)
+
+    def get_profile(self, name: str, ref: str | int) -> StoredProfile:
+        return self.service.get_profile(name, ref)
+
+    def training_dataset(self, name: str, ref: str | int) -> dict[str, object]:
+        return self.service.training_dataset(name, ref)
+
+    def ingest(self, name: str, ref: str | int, data: bytes) -> dict[str, int]:
+        return self.service.ingest(name, ref, data)
+
+    def export(self, name: str, ref: str | int, start: int, end: int) -> bytes:
+        return self.service.export(name, ref, start, end)
+
+    def log_labels(
+        self, request_ids: Sequence[str], labels: Sequence[object], *, model: str | None = None
+    ) -> dict[str, int]:
+        return self.service.log_labels(request_ids, labels, model=model)
+
+    def compute(self, name: str, ref: str | int, start: int, end: int) -> dict[str, object]:
+        return self.service.compute(name, ref, start, end)
+
+    def windows(self, name: str, ref: str | int | None = None, limit: int = 500) -> list[Window]:
+        return self.service.windows(name, ref, limit)
+
+    def create_rule(self, name: str, spec: object) -> Rule:
+        return self.service.create_rule(name, spec)
+
+    def list_rules(self, name: str) -> list[Rule]:
+        return self.service.list_rules(name)
+
+    def delete_rule(self, name: str, rule: str) -> None:
+        self.service.delete_rule(name, rule)
+
+    def alerts(self, name: str | None = None, limit: int = 200) -> list[Alert]:
+        return self.service.alerts(name, limit)
+
+    def get_alert(self, alert_id: int) -> Alert:
+        return self.service.get_alert(alert_id)
+
+    def evaluate(self, window: str = "1h") -> int:
+        from runstone.monitoring.scheduler import owner_name
+        from runstone.monitoring.windows import parse_duration
+
+        # No server profiles the versions registered in the embedded store: this call does, first.
+        while self.service.profile_registered(owner=owner_name())[0]:
+            pass
+        return self.service.evaluate_due(parse_duration(window), owner=owner_name())
+
+    def claim_retraining(self) -> tuple[Alert, dict[str, object]] | None:
+        return self.service.claim_retraining()
+
+    def record_retraining(self, alert_id: int, *, status: str, **links: object) -> Alert:
+        return self.service.record_retraining(alert_id, status=status, **links)

@@ -4,8 +4,8 @@
     runstone.monitoring.log_labels(["3f2a...", "9b1c..."], [1, 0])
 
 Each function talks to the server named by ``tracking_uri`` / RUNSTONE_TRACKING_URI, or to the
-embedded store. ``HttpMonitoring`` has the method names of the server-side MonitoringService,
-so callers use either the same way.
+embedded store: ``HttpMonitoring`` and ``LocalMonitoring`` (``sdk/local.py``) both implement
+``MonitoringBackend`` (``sdk/protocols.py``), so callers use either the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from runstone.entities import Alert, Rule, StoredProfile, Window
 from runstone.schemas.monitoring import AlertPublic, ProfilePublic, RulePublic, WindowPublic
 
 if TYPE_CHECKING:
+    from runstone.sdk.client import RunstoneClient
+    from runstone.sdk.protocols import MonitoringBackend
     from runstone.sdk.remote import Transport
 
 
@@ -98,7 +100,7 @@ class HttpMonitoring:
     def evaluate(self, window: str = "1h") -> int:
         return int(self.t.json("POST", "/api/v1/monitoring/evaluate", json={"window": window})["windows"])
 
-    def claim_retraining(self) -> tuple[Alert, dict[str, Any]] | None:
+    def claim_retraining(self) -> tuple[Alert, dict[str, object]] | None:
         body = self.t.json("POST", "/api/v1/monitoring/retraining/claim")
         return None if body["alert"] is None else (_alert(body["alert"]), dict(body["action"]))
 
@@ -108,33 +110,15 @@ class HttpMonitoring:
         return _alert(self.t.json("POST", path, json=body, idempotent=True)["alert"])
 
 
-class LocalMonitoring:
-    """The embedded MonitoringService with the HTTP client's extra method names."""
-
-    def __init__(self, service: Any) -> None:
-        self._service = service
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._service, name)
-
-    def evaluate(self, window: str = "1h") -> int:
-        from runstone.monitoring.scheduler import owner_name
-        from runstone.monitoring.windows import parse_duration
-
-        # No server profiles versions registered in the embedded store: the worker does.
-        while self._service.profile_registered(owner=owner_name())[0]:
-            pass
-        return int(self._service.evaluate_due(parse_duration(window), owner=owner_name()))
-
-
-def monitoring_client(tracking_uri: str | None = None, *, client: Any = None) -> Any:
-    """HttpMonitoring for a server, or the embedded service (same methods)."""
+def monitoring_client(tracking_uri: str | None = None, *, client: RunstoneClient | None = None) -> MonitoringBackend:
+    """HttpMonitoring for a server, or the embedded MonitoringService behind LocalMonitoring."""
     from runstone.sdk.client import RunstoneClient, _local_backend
 
     client = client or RunstoneClient(tracking_uri)
-    if client.is_remote:
-        return HttpMonitoring(client._tracking.t)
+    if client._http is not None:
+        return HttpMonitoring(client._http.t)
     from runstone.governance.context import Principal
+    from runstone.sdk.local import LocalMonitoring
 
     backend = _local_backend(tracking_uri or client.settings.tracking_uri, client.settings)
     return LocalMonitoring(backend.monitoring(backend.context(Principal(client.user))))

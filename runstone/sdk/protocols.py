@@ -1,6 +1,7 @@
 """What each SDK backend implements: the HTTP backend (``sdk/remote.py``, ``sdk/registry.py``,
-``sdk/deployments.py``) and the services in process (embedded mode, ``sdk/local.py``). Both answer
-with the wire models of ``runstone.schemas`` (the HTTP backend parses them, the embedded one builds
+``sdk/deployments.py``, ``sdk/monitoring.py``) and the services in process (embedded mode,
+``sdk/local.py``). Both answer with the wire models of ``runstone.schemas`` (monitoring: with the
+entities those models carry) (the HTTP backend parses them, the embedded one builds
 them from the services' entities), so a caller cannot tell them apart. The client holds its
 backend by this Protocol, so mypy checks that both agree on every method's signature and answer;
 tests/sdk/test_backend_protocol.py runs each method through both."""
@@ -11,7 +12,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from runstone.entities import Dataset, FileInfo, Metric, PagedList, Policy, ViewType
+from runstone.entities import (
+    Alert,
+    Dataset,
+    FileInfo,
+    Metric,
+    PagedList,
+    Policy,
+    Rule,
+    StoredProfile,
+    ViewType,
+    Window,
+)
 from runstone.schemas.deployments import DeploymentPublic
 from runstone.schemas.registry import (
     ApprovalRequestPublic,
@@ -283,3 +295,44 @@ class ArtifactsBackend(Protocol):
     def files(self, run_id: str, path: str = "") -> list[FileInfo]: ...
 
     def download(self, run_id: str, path: str, dest: Path, progress: Progress | None = None) -> None: ...
+
+
+class MonitoringBackend(Protocol):
+    """Profiles, prediction logs, late labels, windows, rules, alerts and retraining of model
+    versions (a version is named by its number or an alias)."""
+
+    def set_profile(
+        self, name: str, ref: str | int, profile: object, *, source: str = "", dataset_digest: str | None = None
+    ) -> StoredProfile: ...
+
+    def get_profile(self, name: str, ref: str | int) -> StoredProfile: ...
+
+    def training_dataset(self, name: str, ref: str | int) -> dict[str, object]: ...
+
+    def ingest(self, name: str, ref: str | int, data: bytes) -> dict[str, int]: ...
+
+    def export(self, name: str, ref: str | int, start: int, end: int) -> bytes: ...
+
+    def log_labels(
+        self, request_ids: Sequence[str], labels: Sequence[object], *, model: str | None = None
+    ) -> dict[str, int]: ...
+
+    def compute(self, name: str, ref: str | int, start: int, end: int) -> dict[str, object]: ...
+
+    def windows(self, name: str, ref: str | int | None = None, limit: int = 500) -> list[Window]: ...
+
+    def create_rule(self, name: str, spec: object) -> Rule: ...
+
+    def list_rules(self, name: str) -> list[Rule]: ...
+
+    def delete_rule(self, name: str, rule: str) -> None: ...
+
+    def alerts(self, name: str | None = None, limit: int = 200) -> list[Alert]: ...
+
+    def get_alert(self, alert_id: int) -> Alert: ...
+
+    def evaluate(self, window: str = "1h") -> int: ...
+
+    def claim_retraining(self) -> tuple[Alert, dict[str, object]] | None: ...
+
+    def record_retraining(self, alert_id: int, *, status: str, **links: object) -> Alert: ...

@@ -1,11 +1,14 @@
-"""Both SDK backends implement the Protocol of each area: the same signatures, and every tracking method gives the
-same answer, of the same wire model, on the embedded store and through the real HTTP stack (SQLite and PostgreSQL)."""
+"""Both SDK backends implement the Protocol of each area: the same signatures, and every method (tracking, registry,
+deployments, webhooks, monitoring) gives the same answer, of the same type, on the embedded store and through the
+real HTTP stack (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import inspect
+import io
 import json
 import re
+import types
 import typing
 from typing import Any
 
@@ -17,16 +20,27 @@ from runstone.config import Settings
 from runstone.entities import Dataset, Gate, Metric, PagedList, Policy
 from runstone.errors import InvalidState, NotFound, RunstoneError
 from runstone.governance.context import Principal
+from runstone.monitoring import logs
+from runstone.monitoring.profile import build_profile
+from runstone.monitoring.service import MonitoringService
 from runstone.registry.approvals import GovernedRegistry
 from runstone.registry.deployments import DeploymentService
 from runstone.registry.webhooks import WebhookService
 from runstone.sdk.client import RunstoneClient
 from runstone.sdk.deployments import HttpDeployments
-from runstone.sdk.local import LocalDeployments, LocalRegistry, LocalTracking, LocalWebhooks
-from runstone.sdk.protocols import DeploymentsBackend, RegistryBackend, TrackingBackend, WebhooksBackend
+from runstone.sdk.local import LocalDeployments, LocalMonitoring, LocalRegistry, LocalTracking, LocalWebhooks
+from runstone.sdk.monitoring import HttpMonitoring, monitoring_client
+from runstone.sdk.protocols import (
+    DeploymentsBackend,
+    MonitoringBackend,
+    RegistryBackend,
+    TrackingBackend,
+    WebhooksBackend,
+)
 from runstone.sdk.registry import HttpRegistry
 from runstone.sdk.remote import HttpTracking, Transport
 from runstone.tracking.service import TrackingService
+from tests.monitoring.conftest import SIGNATURE, records, reference_frame
 
 
 @pytest.fixture
@@ -45,7 +59,10 @@ AREAS = [
     (DeploymentsBackend, HttpDeployments, LocalDeployments, DeploymentService),
     (RegistryBackend, HttpRegistry, LocalRegistry, GovernedRegistry),
     (WebhooksBackend, HttpRegistry, LocalWebhooks, WebhookService),
+    (MonitoringBackend, HttpMonitoring, LocalMonitoring, MonitoringService),
 ]
+# The service's own names for what the Protocol calls so.
+RENAMED = {WebhookService: {"deliveries"}, MonitoringService: {"evaluate"}}
 
 
 def _shape(fn: Any) -> list[tuple[str, object, object]]:
@@ -63,12 +80,12 @@ def test_each_backend_has_the_protocols_signature(
     expected = _shape(getattr(protocol, name))
     assert _shape(getattr(http_backend, name)) == expected
     assert _shape(getattr(local_backend, name)) == expected
-    # Both answer with the wire model the Protocol names, never a domain entity.
+    # Both answer with the type the Protocol names (a wire model; monitoring's entities).
     answer = typing.get_type_hints(getattr(protocol, name))["return"]
     assert typing.get_type_hints(getattr(http_backend, name))["return"] == answer
     assert typing.get_type_hints(getattr(local_backend, name))["return"] == answer
     # The service under the embedded backend may take more (keyword-only, with defaults) than a client needs.
-    if name != "deliveries":  # WebhookService's own name for it
+    if name not in RENAMED.get(service_class, set()):
         service = _shape(getattr(service_class, name))
         assert service[: len(expected)] == expected
         assert all(kind == inspect.Parameter.KEYWORD_ONLY for _, kind, _ in service[len(expected) :])
@@ -79,6 +96,8 @@ def _conforms(value: object, hint: object) -> bool:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is type(None):
         return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, a) for a in args)
     if origin is PagedList:
         return isinstance(value, PagedList) and all(_conforms(item, args[0]) for item in value)
     if origin is list:
@@ -96,6 +115,12 @@ def _plain(value: object) -> object:
     """An answer as JSON-like data, to compare across backends."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
+    if isinstance(value, bytes):  # a Parquet export: its rows
+        import pyarrow.parquet as pq
+
+        return pq.read_table(io.BytesIO(value)).to_pylist()
+    if hasattr(value, "__dataclass_fields__"):
+        return _plain(dict(vars(value)))
     if isinstance(value, PagedList):
         return {"items": [_plain(v) for v in value], "next_page_token": value.next_page_token}
     if isinstance(value, list | tuple):
@@ -297,3 +322,60 @@ def test_every_registry_method_answers_the_same_on_both_backends(settings, http,
     }
     assert embedded_called == remote_called == expected
     assert remote == embedded
+
+
+T0 = 1_699_999_200_000
+HOUR = 3_600_000
+
+
+def monitoring_scenario(client: RunstoneClient, prefix: str) -> tuple[set[str], str]:
+    """Every monitoring method once, through the backend the SDK's monitoring functions pick."""
+    answers: list[tuple[str, object]] = []
+    called: set[str] = set()
+    m = Checked(MonitoringBackend, monitoring_client(client=client), answers, called)
+    # A version with a signature, from a run that recorded its training dataset.
+    run_id = client.create_run("0").info.run_id
+    manifest = f"flavors: {{}}\nsignature:\n  inputs: '{SIGNATURE}'\n  outputs: '[{{\"type\": \"long\"}}]'\n"
+    client.log_text(run_id, manifest, "model/MLmodel")
+    dataset = Dataset("train", "d1g3st", "local", "file:///nowhere/train.csv")
+    client.log_inputs(run_id, [(dataset, {"runstone.data.context": "training"})])
+    name = f"{prefix}-fraud"
+    client.create_registered_model(name)
+    client.create_model_version(name, f"runs:/{run_id}/model", run_id)
+    (table,) = logs.records_to_tables(records(20, start=T0, rows=2, prefix=f"{prefix}-r")).values()
+
+    m.set_profile(name, 1, build_profile(reference_frame()), source="train.csv", dataset_digest="d1g3st")
+    m.get_profile(name, "1")
+    m.training_dataset(name, 1)
+    m.ingest(name, "1", logs.to_parquet(table))
+    m.log_labels([f"{prefix}-r{i}:{j}" for i in range(20) for j in (0, 1)], [1, 0] * 20, model=name)
+    m.compute(name, "1", T0, T0 + HOUR)
+    m.export(name, "1", T0, T0 + HOUR)
+    retrain = {"type": "retrain", "project": "./train"}
+    m.create_rule(name, {"name": "busy", "metric": "requests", "op": ">", "threshold": 0, "actions": [retrain]})
+    m.list_rules(name)
+    assert m.evaluate("1h") == 1
+    m.windows(name)
+    m.windows(name, "1", limit=5)
+    (alert,) = m.alerts(name)
+    claimed = m.claim_retraining()
+    assert claimed is not None and claimed[0].id == alert.id
+    m.get_alert(alert.id)
+    m.record_retraining(alert.id, status="done", action_note="parity")
+    assert m.claim_retraining() is None
+    m.delete_rule(name, "busy")
+    text = _without_generated(answers, {run_id: "<run>", prefix: "<prefix>"}, {})
+    # Window and alert ids count up from where the store is.
+    text = re.sub(r'"(id|window_id|alert_id)": \d+', r'"\1": "<id>"', text)
+    return called, text
+
+
+def test_every_monitoring_method_answers_the_same_on_both_backends(local_client, remote_client):
+    assert isinstance(monitoring_client(client=local_client), LocalMonitoring)
+    assert isinstance(monitoring_client(client=remote_client), HttpMonitoring)
+    embedded_called, embedded = monitoring_scenario(local_client, "embedded")
+    remote_called, remote = monitoring_scenario(remote_client, "remote")
+    assert embedded_called == remote_called == {f"MonitoringBackend.{n}" for n in _methods(MonitoringBackend)}
+    assert remote == embedded
+    # What a user would see: the labelled rows joined, the window evaluated, the alert's retraining recorded.
+    assert '"labelled": 40' in embedded and '"action_status": "done"' in embedded and '"requests": 20' in embedded
