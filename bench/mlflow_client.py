@@ -27,7 +27,6 @@ import argparse
 import multiprocessing
 import os
 import platform
-import queue
 import shutil
 import signal
 import sys
@@ -223,22 +222,7 @@ def writers(side: Side, sizes: Sizes, sample: Sample, log: Callable[[str], None]
         context.Process(target=_writer, args=(side.sdk, side.url, run, sizes, barrier, results)) for run in runs
     ]
     server_before = _cpu_seconds(side.server)
-    for process in processes:
-        process.start()
-    reports = []
-    try:
-        while len(reports) < len(processes):
-            try:
-                reports.append(results.get(timeout=1))
-            except queue.Empty:
-                crashed = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
-                if crashed:
-                    raise BenchError(f"A writer process failed (exit status {crashed[0]}).") from None
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-            if process.is_alive():
-                process.terminate()
+    reports = workloads.run_processes(processes, results, join_seconds=60)
     errors = sum(r[2] for r in reports)
     if errors:
         raise BenchError(f"{side.name}: {errors} writer errors, first: {next(r[3] for r in reports if r[3])}")

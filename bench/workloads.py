@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -179,18 +179,12 @@ def _writer(url: str, requests: list[Prepared], barrier: Barrier, results: Queue
     results.put(WriterReport(started, finished, ok, errors, first_error))
 
 
-def concurrent_writers(target: Target, experiment_id: str, sizes: Sizes) -> tuple[float, int, str]:
-    """Points per second written by several processes at once (each to its own run), errors,
-    and the first error seen."""
-    runs = [target.create_run(experiment_id, f"writer-{w}") for w in range(sizes.writers)]
-    work = [_batches(target, run, HISTORY_KEY, sizes.points_per_writer, sizes.batch_size) for run in runs]
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(sizes.writers)
-    results: Queue[WriterReport] = context.Queue()
-    processes = [context.Process(target=_writer, args=(target.url, w, barrier, results)) for w in work]
+def run_processes(processes: list[Any], results: Any, *, join_seconds: float) -> list[Any]:
+    """Start ``processes``, and gather one report each from the ``results`` queue; a process that
+    dies without reporting fails the bench at once instead of leaving it waiting."""
     for process in processes:
         process.start()
-    reports: list[WriterReport] = []
+    reports: list[Any] = []
     try:
         while len(reports) < len(processes):
             try:
@@ -201,9 +195,22 @@ def concurrent_writers(target: Target, experiment_id: str, sizes: Sizes) -> tupl
                     raise BenchError(f"A writer process failed (exit status {crashed[0]}).") from None
     finally:
         for process in processes:
-            process.join(timeout=30)
+            process.join(timeout=join_seconds)
             if process.is_alive():
                 process.terminate()
+    return reports
+
+
+def concurrent_writers(target: Target, experiment_id: str, sizes: Sizes) -> tuple[float, int, str]:
+    """Points per second written by several processes at once (each to its own run), errors,
+    and the first error seen."""
+    runs = [target.create_run(experiment_id, f"writer-{w}") for w in range(sizes.writers)]
+    work = [_batches(target, run, HISTORY_KEY, sizes.points_per_writer, sizes.batch_size) for run in runs]
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(sizes.writers)
+    results: Queue[WriterReport] = context.Queue()
+    processes = [context.Process(target=_writer, args=(target.url, w, barrier, results)) for w in work]
+    reports: list[WriterReport] = run_processes(processes, results, join_seconds=30)
     span = max(r.finished for r in reports) - min(r.started for r in reports)
     written = sum(r.ok_requests for r in reports) * sizes.batch_size
     errors = sum(r.errors for r in reports)

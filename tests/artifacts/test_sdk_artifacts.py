@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from inprocess import forward
 
 from runstone.config import Settings
 from runstone.entities import FileInfo
@@ -140,7 +141,7 @@ class Faulty(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.before(request)
-        return self.inner.handle_request(request)
+        return forward(self.inner, request)
 
 
 def test_retried_upload_sends_the_whole_file_again(http, settings, project):
@@ -171,8 +172,7 @@ def test_download_refuses_a_corrupted_transfer(http, remote_client, project, tmp
 
     class Corrupting(httpx.BaseTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
-            response = http._transport.handle_request(request)
-            response.read()
+            response = forward(http._transport, request)
             return corrupt(request, response) if "/artifacts/" in request.url.path else response
 
     with httpx.Client(base_url="http://testserver", transport=Corrupting()) as bad:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from inprocess import forward
 
 from runstone.backend import open_backend
 from runstone.config import Settings
@@ -123,12 +124,7 @@ class Faulty(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.fault(request, None)
-        answered = self.inner.handle_request(request)
-        # Rebuilt as this httpx's response: Starlette's test transport answers with httpx2's when
-        # that package is installed (huggingface_hub, with transformers, brings it).
-        response = httpx.Response(
-            answered.status_code, headers=list(answered.headers.raw), content=answered.read(), request=request
-        )
+        response = forward(self.inner, request)
         self.fault(request, response)
         return response
 
