@@ -140,7 +140,6 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         RequestMiddleware,
         max_body=settings.max_request_bytes,
         streamed_uploads=uploads,
-        mlflow_paths=re.compile(mlflow_compat.PATHS),
         stats=app.state.stats,
         log_requests=settings.log_requests,
     )

@@ -26,7 +26,6 @@ import time
 from urllib.parse import urlencode
 
 import anyio.to_thread
-import orjson
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -36,7 +35,7 @@ from runstone.errors import PermissionDenied, RunstoneError, TooManyRequests, Un
 from runstone.governance.context import Principal
 from runstone.governance.guessing import WrongPasswords
 from runstone.governance.identity import Authenticated, IdentityService
-from runstone.server.mlflow_compat.protocol import mlflow_error
+from runstone.server.mlflow_compat.protocol import refusal_body
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Searches that MLflow's protocol and the native API send as POST: a read-only token may send them.
@@ -221,11 +220,7 @@ async def _to_login(send: Send, scope: Scope, *, expired: bool) -> None:
 
 async def _refuse(send: Send, error: RunstoneError, scope: Scope) -> None:
     path: str = scope["path"]
-    if "/mlflow" in path:  # MLflow's clients read errors in MLflow's envelope on MLflow's routes
-        body = orjson.dumps({"error_code": mlflow_error(error)[0], "message": error.message})
-    else:
-        request_id = scope.get("state", {}).get("request_id", "")
-        body = orjson.dumps({"error": {**error.to_dict(), "request_id": request_id}})
+    body = refusal_body(error, scope.get("state", {}).get("request_id", ""), path)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if isinstance(error, Unauthenticated):
         headers.append((b"www-authenticate", CHALLENGE))

@@ -11,7 +11,9 @@ import orjson
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runstone.errors import PayloadTooLarge
 from runstone.prometheus import Exporter
+from runstone.server.mlflow_compat.protocol import refusal_body
 
 log = logging.getLogger("runstone.access")
 
@@ -45,20 +47,6 @@ class RequestStats:
         return self.exporter.render()
 
 
-def _too_large(limit: int, request_id: str, mlflow: bool) -> dict[str, object]:
-    message = f"Request body is larger than the limit of {limit} bytes."
-    if mlflow:  # MLflow's clients read errors in MLflow's envelope on MLflow's routes
-        return {"error_code": "INVALID_PARAMETER_VALUE", "message": message}
-    return {
-        "error": {
-            "code": "payload_too_large",
-            "message": message,
-            "details": {"limit": limit},
-            "request_id": request_id,
-        }
-    }
-
-
 class _BodyTooLarge(Exception):
     pass
 
@@ -72,7 +60,6 @@ class RequestMiddleware:
         *,
         max_body: int,
         streamed_uploads: re.Pattern[str],
-        mlflow_paths: re.Pattern[str],
         stats: RequestStats,
         log_requests: bool,
     ) -> None:
@@ -80,7 +67,6 @@ class RequestMiddleware:
         self.max_body = max_body
         # Artifact uploads stream to storage and have their own limit.
         self.streamed_uploads = streamed_uploads
-        self.mlflow_paths = mlflow_paths
         self.stats = stats
         self.log_requests = log_requests
 
@@ -144,7 +130,8 @@ class RequestMiddleware:
         self._finish(scope, status_holder[0], start, request_id)
 
     async def _reject(self, send: Send, limit: int, request_id: str, path: str) -> None:
-        body = orjson.dumps(_too_large(limit, request_id, self.mlflow_paths.match(path) is not None))
+        too_large = PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes.", {"limit": limit})
+        body = refusal_body(too_large, request_id, path)
         await send(
             {
                 "type": "http.response.start",

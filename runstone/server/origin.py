@@ -26,11 +26,10 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runstone.errors import InvalidInput, PermissionDenied, RunstoneError, UnsupportedMediaType
-from runstone.server.mlflow_compat.protocol import mlflow_error
+from runstone.server.mlflow_compat.protocol import refusal_body
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_PATHS = re.compile(r"^/(?:api|ajax-api)/")
@@ -84,7 +83,7 @@ class OriginGuard:
         refusal = self.refusal(scope["method"], path, headers)
         if refusal is not None:
             request_id = scope.get("state", {}).get("request_id", "")
-            await _answer(send, refusal, request_id, mlflow="/mlflow" in path)
+            await _answer(send, refusal, refusal_body(refusal, request_id, path))
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -152,11 +151,7 @@ def _with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[byt
     return [*headers, *extra]
 
 
-async def _answer(send: Send, error: RunstoneError, request_id: str, *, mlflow: bool) -> None:
-    if mlflow:  # MLflow's clients read errors in MLflow's envelope on MLflow's routes
-        body = orjson.dumps({"error_code": mlflow_error(error)[0], "message": error.message})
-    else:
-        body = orjson.dumps({"error": {**error.to_dict(), "request_id": request_id}})
+async def _answer(send: Send, error: RunstoneError, body: bytes) -> None:
     status = error.status
     headers = _with_security_headers(
         [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]

@@ -20,8 +20,6 @@ PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 # Artifact uploads (and parts of them) stream to storage and have their own size limit, not the
 # JSON body limit.
-# Every path this layer answers: errors found before a route runs use MLflow's envelope there.
-PATHS = r"^/(?:api|ajax-api)/[23]\.0/mlflow(?:-artifacts)?/"
 STREAMED_UPLOADS = r"^/(?:api|ajax-api)/2\.0/mlflow-artifacts/(?:artifacts|mpu/part)/"
 
 _unknown = APIRouter(route_class=MlflowRoute, include_in_schema=False)

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
@@ -77,6 +79,20 @@ def mlflow_error(error: RunstoneError) -> tuple[str, int]:
     if isinstance(error, InsufficientStorage):
         return "RESOURCE_EXHAUSTED", 507
     return "INTERNAL_ERROR", 500
+
+
+# MLflow's routes (their clients read errors only in MLflow's envelope).
+PATHS = r"^/(?:api|ajax-api)/[23]\.0/mlflow(?:-artifacts)?/"
+_MLFLOW_PATH = re.compile(PATHS)
+
+
+def refusal_body(error: RunstoneError, request_id: str, path: str) -> bytes:
+    """The JSON body of an error answered in front of the routes (the auth gate, the origin check,
+    the body limit): MLflow's envelope on MLflow's routes, runstone's everywhere else, as the
+    routes themselves answer."""
+    if _MLFLOW_PATH.match(path):
+        return orjson.dumps({"error_code": mlflow_error(error)[0], "message": error.message})
+    return orjson.dumps({"error": {**error.to_dict(), "request_id": request_id}})
 
 
 def error_response(code: str, message: str, status: int) -> JSON:
