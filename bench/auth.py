@@ -34,6 +34,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.page import write_section
 from bench.report import load_average
 from bench.servers import Server, clean_environment, free_port
 from bench.serving import Process, RawClient, train
@@ -271,18 +272,6 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) this section of the performance page, keeping the rest."""
-    page = path.read_text() if path.exists() else "# Performance\n"
-    start = page.find(SECTION + "\n")
-    if start >= 0:
-        end = page.find("\n## ", start + len(SECTION))
-        page = page[:start] + text.rstrip("\n") + ("\n\n" + page[end + 1 :] if end >= 0 else "\n")
-    else:
-        page = page.rstrip("\n") + "\n\n" + text
-    path.write_text(page)
-
-
 def _machine() -> str:
     import os
 
@@ -317,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     text = section(results, (load_before, load_average()), sizes, runs, token_gate_microseconds())
     print(text)
     if not args.quick:
-        write_section(args.output, text)
+        write_section(args.output, SECTION, text)
         log(f"wrote {SECTION!r} of {args.output}")
     return 0
 

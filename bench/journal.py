@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from bench import suite
+from bench.page import write_section
 from bench.servers import clean_environment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -137,21 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     section = _section(rows)
     print(section)
     if not args.quick:
-        write_section(args.output, section)
+        write_section(args.output, SECTION, section)
         print(f"\nWrote the section {SECTION!r} of {args.output}")
     return 0
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) this bench's section of the performance page, keeping the rest."""
-    text = path.read_text() if path.exists() else "# Performance\n"
-    start = text.find(SECTION + "\n")
-    if start >= 0:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section.rstrip("\n") + ("\n\n" + text[end + 1 :] if end >= 0 else "\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
 
 
 def _section(rows: list[tuple[str, int, float, float]]) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from bench.page import write_section
 from bench.servers import Server
 from bench.suite import Launcher, mlflow_launcher, runstone_launcher
 
@@ -179,18 +180,6 @@ Wall times at load averages far above the 2 cores mostly measure waiting for a c
 """
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or add at the end) this section of the page, keeping the rest."""
-    page = path.read_text()
-    start = page.find(SECTION + "\n")
-    if start >= 0:
-        end = page.find("\n## ", start + len(SECTION))
-        page = page[:start] + text.rstrip("\n") + ("\n\n" + page[end + 1 :] if end >= 0 else "\n")
-    else:
-        page = page.rstrip("\n") + "\n\n" + text
-    path.write_text(page)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.small", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -208,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     text = section(results, (before, os.getloadavg()[0]), rounds, count)
     print(text)
     if not args.quick:
-        write_section(args.output, text)
+        write_section(args.output, SECTION, text)
     return 0
 
 

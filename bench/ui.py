@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 
+from bench.page import write_section
 from bench.servers import Server, clean_environment, free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -356,18 +357,6 @@ def markdown(results: dict[str, float], mlflow_ms: float | None, sizes: Sizes, m
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the Web UI section of the performance page, keeping the rest."""
-    text = path.read_text() if path.exists() else "# Performance\n"
-    start = text.find(SECTION + "\n")
-    if start >= 0:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section.rstrip("\n") + ("\n\n" + text[end + 1 :] if end >= 0 else "\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ui", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes; writes no docs")
@@ -475,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     section = markdown(results, mlflow_ms, sizes, machine)
     print(section)
     if not args.quick and not args.no_write:
-        write_section(args.output, section)
+        write_section(args.output, SECTION, section)
         log(f"wrote the Web UI section of {args.output}")
     return 0
 

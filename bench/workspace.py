@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from bench.page import write_section
 from bench.servers import Server, clean_environment, free_port
 from bench.ui import CHROMIUM, CHROMIUM_ARGS, log, median_ms
 
@@ -232,21 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     section = markdown(results, sizes, machine)
     print(section)
     if not args.quick and not args.no_write:
-        _write(args.output, section)
+        write_section(args.output, SECTION, section)
         log(f"wrote the Workspace section of {args.output}")
     return 0
-
-
-def _write(path: Path, section: str) -> None:
-    """Replace (or append) this benchmark's section of docs/performance.md."""
-    text = path.read_text() if path.exists() else ""
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
-    path.write_text(text)
 
 
 if __name__ == "__main__":
