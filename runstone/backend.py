@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from runstone.artifacts.base import ArtifactStore
 from runstone.artifacts.schemes import open_store
 from runstone.config import Settings
-from runstone.governance.context import SYSTEM, Context, Principal, now_ms
+from runstone.governance.context import SYSTEM, Context, Owed, Principal, now_ms
 from runstone.registry.approvals import GovernedRegistry
 from runstone.registry.deployments import DeploymentService
 from runstone.registry.webhooks import WebhookService
@@ -42,9 +42,12 @@ class Backend:
     def limits(self) -> ArtifactLimits:
         return ArtifactLimits(self.settings.max_artifact_bytes, self.settings.max_run_artifact_bytes)
 
-    def context(self, principal: Principal = SYSTEM, *, clock: Callable[[], int] = now_ms) -> Context:
-        """The unit of work of one request or SDK call, acting as ``principal``."""
-        return Context(self.db, principal, clock)
+    def context(
+        self, principal: Principal = SYSTEM, *, clock: Callable[[], int] = now_ms, owed: Owed | None = None
+    ) -> Context:
+        """The unit of work of one request or SDK call, acting as ``principal``; ``owed``: the
+        request's permission checks that its first transaction settles."""
+        return Context(self.db, principal, clock, owed)
 
     # Each factory binds a service to one Context (the system's when none is given).
     def tracking(self, ctx: Context | None = None) -> TrackingService:

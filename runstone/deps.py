@@ -9,7 +9,7 @@ from fastapi import Request
 
 from runstone.backend import Backend
 from runstone.errors import InvalidInput, Unauthenticated
-from runstone.governance.context import Context, Principal
+from runstone.governance.context import Context, Owed, Principal
 from runstone.governance.identity import Authenticated, IdentityService
 from runstone.governance.permissions import PermissionService
 from runstone.registry.approvals import GovernedRegistry
@@ -25,6 +25,9 @@ from runstone.tracking.traces import TraceService
 
 # Where runstone.server.auth keeps the verified caller in the ASGI scope.
 AUTH_SCOPE_KEY = "runstone.auth"
+# Where the request's caller (a Principal) and its owed permission checks are kept once made.
+_PRINCIPAL_KEY = "runstone.principal"
+_OWED_KEY = "runstone.owed"
 _USER_RE = re.compile(r"^[\w.@+\- ]{1,256}$")
 _KEY_RE = re.compile(r"^[\w\-]{8,64}$")
 ANONYMOUS = "anonymous"
@@ -65,11 +68,21 @@ def principal_of(request: Request) -> Principal:
     return Principal(user, request_id, key)
 
 
+def owed(request: Request) -> Owed:
+    """The permission checks of the request that its first transaction settles (with auth on,
+    ``runstone.server.access`` leaves there those of routes declared ``in_transaction``)."""
+    found: Owed | None = request.scope.get(_OWED_KEY)
+    if found is None:
+        found = request.scope[_OWED_KEY] = Owed()
+    return found
+
+
 def context(request: Request) -> Context:
     """The request's unit of work, built once per request (kept on ``request.state``)."""
     ctx: Context | None = getattr(request.state, "context", None)
     if ctx is None:
-        ctx = backend(request).context(principal_of(request))
+        signed = AUTH_SCOPE_KEY in request.scope
+        ctx = backend(request).context(principal_of(request), owed=owed(request) if signed else None)
         request.state.context = ctx
     return ctx
 

@@ -87,6 +87,23 @@ class AuditWriter:
         )
 
 
+class Owed:
+    """Permission checks a request still owes, settled at the start of its first transaction,
+    in that transaction (``runstone.server.access`` leaves them here for the routes that declare
+    ``in_transaction``): a check that must read the database then costs one indexed read in the
+    route's own transaction, not a thread switch and a transaction of its own."""
+
+    def __init__(self) -> None:
+        self._checks: list[Callable[[Session], None]] = []
+
+    def add(self, check: Callable[[Session], None]) -> None:
+        self._checks.append(check)
+
+    def settle(self, session: Session) -> None:
+        while self._checks:
+            self._checks.pop(0)(session)
+
+
 @dataclass(frozen=True)
 class Context:
     """Database, principal, clock and audit writer of one request or SDK call."""
@@ -94,6 +111,8 @@ class Context:
     db: Database
     principal: Principal = SYSTEM
     clock: Callable[[], int] = now_ms
+    # The request's permission checks still owed (with auth on), settled by its first transaction.
+    owed: Owed | None = field(default=None, repr=False, compare=False)
     audit: AuditWriter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +126,8 @@ class Context:
     def transaction(self, *, write: bool = False) -> Iterator[Session]:
         """The one transaction of a service command: committed on success, rolled back on error."""
         with self.db.transaction(write=write) as session:
+            if self.owed is not None:
+                self.owed.settle(session)  # refused: nothing of the command is read or written
             yield session
 
     def acting_as(self, principal: Principal) -> Context:

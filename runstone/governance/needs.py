@@ -8,6 +8,12 @@
   present. A list value needs the permission on every element. ``optional=True`` skips the
   check when the field is absent (another declaration of the route covers that case).
   Declarations stack: a route may need several things.
+- ``in_transaction=True``: when the check must read the database (an object's experiment not
+  remembered, a decision not made lately), it is made at the start of the route's first
+  transaction, in that transaction, instead of before the route. Only for routes that do nothing
+  but read and validate the request before that transaction (the logging routes): their hot path
+  then pays no thread switch and no transaction of its own. ``tests/server/test_route_permissions.py``
+  lists them and checks that each refuses a caller without the permission and writes nothing.
 - ``@signed_in``: any signed-in user. The route itself shows only what the caller may read
   (searches and lists filter) or creates something the caller will own.
 - ``@admin_only``: admins only.
@@ -39,6 +45,7 @@ class Need:
     fields: tuple[str, ...] = ()
     admin: bool = False
     optional: bool = False
+    in_transaction: bool = False
 
     def describe(self) -> str:
         if self.admin:
@@ -56,10 +63,12 @@ def _declare(need: Need) -> Callable[[F], F]:
     return mark
 
 
-def needs(permission: Permission, kind: str, *fields: str, optional: bool = False) -> Callable[[F], F]:
+def needs(
+    permission: Permission, kind: str, *fields: str, optional: bool = False, in_transaction: bool = False
+) -> Callable[[F], F]:
     if kind not in KINDS or not fields:
         raise ValueError(f"needs() takes a resource kind of {KINDS} and at least one field")
-    return _declare(Need(permission, kind, fields, optional=optional))
+    return _declare(Need(permission, kind, fields, optional=optional, in_transaction=in_transaction))
 
 
 def signed_in(endpoint: F) -> F:

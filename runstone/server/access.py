@@ -10,20 +10,24 @@ declaration. Routes that are not endpoints (the OpenAPI document, static files) 
 from __future__ import annotations
 
 import time
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from fastapi import Request
 
 from runstone.backend import Backend
-from runstone.deps import AUTH_SCOPE_KEY, principal_of
+from runstone.deps import AUTH_SCOPE_KEY, owed, principal_of
 from runstone.errors import InvalidInput, PermissionDenied
 from runstone.governance import permissions, resources
-from runstone.governance.context import Principal
+from runstone.governance.context import Owed, Principal
 from runstone.governance.identity import Authenticated
 from runstone.governance.needs import Need, needs_of
 from runstone.governance.permissions import Permission
 from runstone.server.http import PARSED_JSON, decode_json
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 OTHER_ROUTES = {"/openapi.json": "signed in", "/ui/static": "open: the UI's own scripts and styles"}
 _CACHE_SIZE = 4096
@@ -34,9 +38,9 @@ class Gate:
     """Decides permission checks. For ``cache_seconds`` it remembers which experiment or model
     an object belongs to (a run's experiment, a version's model) and each decision, made per
     experiment or model: a client logging to a run costs no database read or thread switch, and
-    one cycling through many runs of an experiment one indexed read per run and period. A revoked
-    grant stops counting, and a run moved to another experiment follows its new one, within that
-    time."""
+    one cycling through many runs of an experiment one indexed read per run and period (made in
+    the route's own transaction for the routes declared ``in_transaction``). A revoked grant stops
+    counting, and a run moved to another experiment follows its new one, within that time."""
 
     def __init__(self, backend: Backend, cache_seconds: float) -> None:
         self.backend = backend
@@ -44,9 +48,18 @@ class Gate:
         self._owners: dict[tuple[str, str], tuple[float, Resource]] = {}
         self._decisions: dict[tuple[str, str, str, str, int], float] = {}
 
-    async def check(self, principal: Principal, need: Need, values: list[str], limits: list[str] | None = None) -> None:
+    async def check(
+        self,
+        principal: Principal,
+        need: Need,
+        values: list[str],
+        limits: list[str] | None = None,
+        owed: Owed | None = None,
+    ) -> None:
         """Raise PermissionDenied unless the caller holds the need on every value; ``limits``: the
-        resources (``experiment:<id>``, ``model:<name>``) a resource-limited token is fenced to."""
+        resources (``experiment:<id>``, ``model:<name>``) a resource-limited token is fenced to.
+        What must be read from the database is left to ``owed`` (the request's first transaction
+        settles it) when given and the need is declared ``in_transaction``."""
         assert need.permission is not None and need.kind is not None
         now = time.monotonic()
         undecided = []
@@ -58,8 +71,12 @@ class Gate:
             _within(principal, resource, limits)
             if self._decisions.get(_decision(principal, need.permission, resource), 0.0) <= now:
                 undecided.append(value)
-        if undecided:
-            await anyio.to_thread.run_sync(self._check, principal, need, undecided, limits, now)
+        if not undecided:
+            return
+        if owed is not None and need.in_transaction:
+            owed.add(partial(self._decide, principal, need, undecided, limits, now))
+            return
+        await anyio.to_thread.run_sync(self._check, principal, need, undecided, limits, now)
 
     def _owner(self, kind: str, value: str, now: float) -> Resource | None:
         """The resource ruling an object, when known without reading the database."""
@@ -70,23 +87,28 @@ class Gate:
         return remembered[1] if remembered is not None and remembered[0] > now else None
 
     def _check(self, principal: Principal, need: Need, values: list[str], limits: list[str] | None, now: float) -> None:
+        with self.backend.db.transaction() as s:
+            self._decide(principal, need, values, limits, now, s)
+
+    def _decide(
+        self, principal: Principal, need: Need, values: list[str], limits: list[str] | None, now: float, s: Session
+    ) -> None:
         assert need.permission is not None and need.kind is not None
         remember = self.cache_seconds > 0
         expiry = now + self.cache_seconds
-        with self.backend.db.transaction() as s:
-            for value in values:
-                resource = self._owner(need.kind, value, now)
-                if resource is None:
-                    resource = resources.owner(s, need.kind, value)
-                    if remember:
-                        _bounded(self._owners)[(need.kind, value)] = (expiry, resource)
-                _within(principal, resource, limits)
-                decision = _decision(principal, need.permission, resource)
-                if self._decisions.get(decision, 0.0) > now:
-                    continue
-                permissions.require(s, principal, need.permission, *resource)
+        for value in values:
+            resource = self._owner(need.kind, value, now)
+            if resource is None:
+                resource = resources.owner(s, need.kind, value)
                 if remember:
-                    _bounded(self._decisions)[decision] = expiry
+                    _bounded(self._owners)[(need.kind, value)] = (expiry, resource)
+            _within(principal, resource, limits)
+            decision = _decision(principal, need.permission, resource)
+            if self._decisions.get(decision, 0.0) > now:
+                continue
+            permissions.require(s, principal, need.permission, *resource)
+            if remember:
+                _bounded(self._decisions)[decision] = expiry
 
 
 def _decision(principal: Principal, permission: Permission, resource: Resource) -> tuple[str, str, str, str, int]:
@@ -135,7 +157,8 @@ async def enforce(request: Request) -> None:
             continue
         values = await _values(request, need)
         if values is not None:
-            await request.app.state.access.check(principal, need, values, limits)
+            owing = owed(request) if need.in_transaction else None
+            await request.app.state.access.check(principal, need, values, limits, owing)
 
 
 def _where(request: Request) -> str:
@@ -178,10 +201,11 @@ async def _values(request: Request, need: Need) -> list[str] | None:
     for field in fields:
         if field in request.path_params:
             return [str(request.path_params[field])]
-    query = request.query_params
-    for field in fields:
-        if field in query:
-            return query.getlist(field)
+    if request.scope.get("query_string"):
+        query = request.query_params
+        for field in fields:
+            if field in query:
+                return query.getlist(field)
     data: object = None
     for field in fields:
         if field.startswith("header:"):

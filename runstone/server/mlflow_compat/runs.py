@@ -185,7 +185,7 @@ def _log(
 
 
 @router.post("/runs/log-metric")
-@needs(Permission.EDIT, "run", "run_id", "run_uuid")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid", in_transaction=True)
 def log_metric(msg: Msg, service: Tracking) -> dict[str, object]:
     run_id = msg.run_id()
     entry = {
@@ -197,14 +197,14 @@ def log_metric(msg: Msg, service: Tracking) -> dict[str, object]:
 
 
 @router.post("/runs/log-parameter")
-@needs(Permission.EDIT, "run", "run_id", "run_uuid")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid", in_transaction=True)
 def log_param(msg: Msg, service: Tracking) -> dict[str, object]:
     service.log_param(msg.run_id(), msg.required("key"), msg.string("value", default="") or "")
     return {}
 
 
 @router.post("/runs/set-tag")
-@needs(Permission.EDIT, "run", "run_id", "run_uuid")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid", in_transaction=True)
 def set_tag(msg: Msg, service: Tracking) -> dict[str, object]:
     run_id, key = msg.run_id(), msg.required("key")
     value = msg.string("value", default="") or ""
@@ -226,7 +226,7 @@ def delete_tag(msg: Msg, service: Tracking) -> dict[str, object]:
 
 
 @router.post("/runs/log-batch")
-@needs(Permission.EDIT, "run", "run_id", "run_uuid")
+@needs(Permission.EDIT, "run", "run_id", "run_uuid", in_transaction=True)
 def log_batch(msg: Msg, service: Tracking) -> dict[str, object]:
     run_id = msg.run_id()
     metrics, params, tags = msg.objects("metrics"), msg.pairs("params"), msg.pairs("tags")

@@ -139,7 +139,7 @@ def move_run(run_id: str, body: RunMove, service: Tracking) -> dict[str, object]
     summary="Log metrics, params and tags in one all-or-nothing write",
     response_model=Empty,
 )
-@needs(Permission.EDIT, "run", "run_id")
+@needs(Permission.EDIT, "run", "run_id", in_transaction=True)
 def log_batch(run_id: str, body: LogBatch, service: Tracking) -> JSON:
     service.log_batch(
         run_id,
