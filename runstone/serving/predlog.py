@@ -1,10 +1,11 @@
 """Prediction logs: what each (sampled) request asked, what the model answered, and which
 version answered, for monitoring to read later.
 
-The request path only draws a random number and puts a record on a bounded queue
-(``put_nowait``); a background thread serializes and writes. When the queue is full the record
-is dropped and counted (``runstone_serving_prediction_log_records_total{outcome="dropped"}``):
-logging never slows or blocks a response.
+The request path only draws a random number and appends a record to a bounded deque; a
+background thread wakes every 50 ms, serializes what gathered and writes it. When the deque is
+full the record is dropped and counted
+(``runstone_serving_prediction_log_records_total{outcome="dropped"}``): logging never slows or
+blocks a response.
 
 Records are JSON lines in files that are rotated by size and age. A file is written as
 ``predictions-<UTC time>-<pid>-<n>.jsonl.open`` and renamed to ``.jsonl`` once complete, so a
@@ -20,9 +21,9 @@ tracking server (under ``<path>/``) and removed locally. One record (see docs/se
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
-import queue
 import random
 import threading
 import time
@@ -117,24 +118,29 @@ class RotatingFiles:
         self._opened = 0.0
         self._size = 0
         self._seq = 0
+        # The writer thread writes and ticks; a caller may tick, flush or rotate as well.
+        self._lock = threading.RLock()
         folder.mkdir(parents=True, exist_ok=True)
 
     def write(self, line: bytes) -> None:
-        if self._file is None:
-            self._open()
-        self._file.write(line)
-        self._size += len(line)
-        if self._size >= self.max_bytes:
-            self.rotate()
+        with self._lock:
+            if self._file is None:
+                self._open()
+            self._file.write(line)
+            self._size += len(line)
+            if self._size >= self.max_bytes:
+                self.rotate()
 
     def tick(self) -> None:
         """Close the current file when it is old enough (called when the queue is idle)."""
-        if self._file is not None and self.clock() - self._opened >= self.max_seconds:
-            self.rotate()
+        with self._lock:
+            if self._file is not None and self.clock() - self._opened >= self.max_seconds:
+                self.rotate()
 
     def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
+        with self._lock:
+            if self._file is not None:
+                self._file.flush()
 
     def _open(self) -> None:
         self._seq += 1
@@ -146,12 +152,13 @@ class RotatingFiles:
         self._size = 0
 
     def rotate(self) -> None:
-        if self._file is None or self._path is None:
-            return
-        self._file.close()
-        done = self._path.with_name(self._path.name.removesuffix(OPEN_SUFFIX) + SUFFIX)
-        os.replace(self._path, done)
-        self._file, self._path = None, None
+        with self._lock:
+            if self._file is None or self._path is None:
+                return
+            self._file.close()
+            done = self._path.with_name(self._path.name.removesuffix(OPEN_SUFFIX) + SUFFIX)
+            os.replace(self._path, done)
+            self._file, self._path = None, None
         try:
             self.on_complete(done)
         except Exception as exc:  # an upload that failed leaves the file in the spool folder
@@ -159,7 +166,13 @@ class RotatingFiles:
 
 
 class PredictionLogger:
-    """Samples, queues and writes prediction records in a background thread."""
+    """Samples and holds prediction records; a background thread writes them in batches.
+
+    The request path appends to a bounded deque and never wakes the writer: waking a thread per
+    request cost the serving process about 0.3 ms of CPU per request (context switches and a
+    hand-over of the interpreter lock each time). The writer wakes every ``interval`` seconds,
+    or at once when ``flush`` or ``close`` asks, and writes whatever has gathered.
+    """
 
     def __init__(
         self,
@@ -168,19 +181,27 @@ class PredictionLogger:
         sample: float = 1.0,
         capacity: int = 10_000,
         seed: int | None = None,
+        interval: float = 0.05,
         on_record: Callable[[str], None] = lambda outcome: None,
     ) -> None:
         if not 0 <= sample <= 1:
             raise InvalidInput(f"The prediction log sample must be between 0 and 1; got {sample}.")
         self.files = files
         self.sample = sample
+        self.capacity = capacity
+        self.interval = interval
         self.on_record = on_record
         self._rng = random.Random(seed)
-        self._queue: queue.Queue[Entry | None] = queue.Queue(maxsize=capacity)
+        self._pending: collections.deque[Entry] = collections.deque()
+        self._wake = threading.Event()
+        self._handled = threading.Condition()
+        self._stopping = False
         self._thread = threading.Thread(target=self._run, name="runstone-prediction-log", daemon=True)
         self._started = False
+        self.submitted = 0
         self.dropped = 0
         self.written = 0
+        self.failed = 0
 
     def start(self) -> None:
         if not self._started:
@@ -191,44 +212,62 @@ class PredictionLogger:
         return self.sample >= 1.0 or (self.sample > 0 and self._rng.random() < self.sample)
 
     def submit(self, entry: Entry) -> None:
-        """Queue a record; drops it (and counts) when the queue is full. Never blocks."""
-        try:
-            self._queue.put_nowait(entry)
-        except queue.Full:
+        """Hold a record for the writer; drop it (and count) when ``capacity`` are waiting. Never
+        blocks. The callers are the event loop and the shadow thread, so the bound can be passed by
+        at most one record per concurrent caller."""
+        if len(self._pending) >= self.capacity:
             self.dropped += 1
             self.on_record("dropped")
+            return
+        self._pending.append(entry)
+        self.submitted += 1
 
     def _run(self) -> None:
         while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            stopping = self._stopping
+            self._drain()
+            if stopping:
+                self.files.rotate()
+                return
+            self.files.tick()
+
+    def _drain(self) -> None:
+        written = failed = 0
+        while self._pending:
+            entry = self._pending.popleft()
             try:
-                entry = self._queue.get(timeout=1.0)
-            except queue.Empty:
-                self.files.tick()
-                continue
-            try:
-                if entry is None:
-                    self.files.rotate()
-                    return
-                try:
-                    self.files.write(encode(entry))
-                    self.written += 1
-                    self.on_record("written")
-                except Exception as exc:
-                    log.warning("prediction log record %s not written: %s", entry.request_id, exc)
-                    self.on_record("failed")
-                if self._queue.empty():
-                    self.files.flush()
-            finally:
-                self._queue.task_done()
+                self.files.write(encode(entry))
+                written += 1
+            except Exception as exc:
+                log.warning("prediction log record %s not written: %s", entry.request_id, exc)
+                failed += 1
+        if written:
+            self.files.flush()
+        for outcome, count in (("written", written), ("failed", failed)):
+            for _ in range(count):
+                self.on_record(outcome)
+        with self._handled:
+            self.written += written
+            self.failed += failed
+            self._handled.notify_all()
 
     def flush(self) -> None:
-        """Wait until every queued record is written (for tests and shutdown)."""
-        self._queue.join()
-        self.files.flush()
+        """Wait until every record submitted so far is written (for tests and shutdown)."""
+        if not self._started:
+            self._drain()
+            return
+        target = self.submitted
+        with self._handled:
+            while self.written + self.failed < target:
+                self._wake.set()
+                self._handled.wait(1.0)
 
     def close(self) -> None:
         if self._started:
-            self._queue.put(None)
+            self._stopping = True
+            self._wake.set()
             self._thread.join(timeout=30)
         else:
             self.files.rotate()

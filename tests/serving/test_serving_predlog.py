@@ -92,6 +92,25 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path):
     assert [r["request_id"] for r in read(tmp_path / "log")] == ["r0", "r1", "r2"]
 
 
+def test_records_reach_the_file_without_a_flush(tmp_path):
+    # The writer is not woken per request; it still writes what gathered within its interval,
+    # so a reader of the open file (or a crash) loses at most that much.
+    logger = PredictionLogger(RotatingFiles(tmp_path / "log"), interval=0.05)
+    logger.start()
+    try:
+        for i in range(3):
+            logger.submit(entry(i))
+        deadline = time.monotonic() + 5
+        lines: list[str] = []
+        while time.monotonic() < deadline and len(lines) < 3:
+            time.sleep(0.02)
+            lines = [line for f in (tmp_path / "log").glob("*.open") for line in f.read_text().splitlines()]
+        assert [json.loads(line)["request_id"] for line in lines] == ["r0", "r1", "r2"]
+        assert logger.written == 3
+    finally:
+        logger.close()
+
+
 def test_drops_show_in_the_metrics(echo_model, tmp_path):
     logger = open_logger(str(tmp_path / "log"), capacity=1)
     app = create_app(ServingOptions(traffic=TrafficPolicy.single(str(echo_model()))), logger=logger)
