@@ -8,11 +8,10 @@ from sqlalchemy import Select, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from runstone.errors import AlreadyExists, NotFound
-from runstone.store import experiments, registry
+from runstone.store import experiments, raw, registry
 from runstone.store.engine import rowcount
 from runstone.store.identity_tables import UserRow
 from runstone.store.permission_tables import GrantRow, GroupMemberRow, GroupRow, PrefixGrantRow
-from runstone.store.tables import RunRow
 
 # One grant as listed: resource type, resource id, principal type, principal name, permission.
 Grant = tuple[str, str, str, str, str]
@@ -124,7 +123,8 @@ _HELD_RESOURCES = select(_grants.c.resource_id).where(
     _grants.c.permission.in_(bindparam("permissions", expanding=True)),
     _HOLDER,
 )
-_RUN_EXPERIMENT = select(RunRow.__table__.c.experiment_id).where(RunRow.__table__.c.uuid == bindparam("uuid"))
+# On the path of a log-batch whose run the permission cache does not know: plain SQL (runstone.store.raw).
+_RUN_EXPERIMENT = "SELECT experiment_id FROM runs WHERE uuid = ?"
 
 
 def permissions_of(session: Session, user: str, resource_type: str, resource_id: str) -> set[str]:
@@ -135,10 +135,10 @@ def permissions_of(session: Session, user: str, resource_type: str, resource_id:
 
 def experiment_of_run(session: Session, run_uuid: str) -> int:
     """The id of the experiment a run is in (NotFound when there is no such run)."""
-    found = session.connection().execute(_RUN_EXPERIMENT, {"uuid": run_uuid}).scalar()
+    found = raw.first(session, _RUN_EXPERIMENT, (run_uuid,))
     if found is None:
         raise NotFound(f"No run with id {run_uuid!r}.")
-    return int(found)
+    return int(found[0])
 
 
 def resources_of(session: Session, user: str, resource_type: str, permissions: Collection[str]) -> set[str]:
