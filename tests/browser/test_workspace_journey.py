@@ -83,6 +83,18 @@ def panel_runs(page) -> dict[str, set[str]]:
     return {key: set(runs.split(",")) if runs else set() for key, runs, shown in drawn if shown}
 
 
+def interactive(panel):
+    """The panel's plotly chart, built as a user's pointer comes to the panel (until then the
+    panel shows its overview, drawn on a canvas)."""
+    panel.scroll_into_view_if_needed()
+    expect(panel).to_have_attribute("data-state", "drawn")
+    panel.locator("figcaption").hover()
+    expect(panel).to_have_attribute("data-chart", "interactive")
+    expect(panel).to_have_attribute("data-state", "drawn")
+    expect(panel.locator("canvas[data-overview]")).to_have_count(0)  # the overview made way
+    return panel.locator(".js-plotly-plot")
+
+
 def test_every_metric_of_the_runs_in_the_table_is_charted_in_sections(page, workspace):
     open_workspace(page, workspace)
     sections = page.eval_on_selector_all("[data-section]", "els => els.map(e => e.dataset.section)")
@@ -94,6 +106,21 @@ def test_every_metric_of_the_runs_in_the_table_is_charted_in_sections(page, work
     # Every run is drawn with every one of its logged points (they fit the panel's budget).
     loss = page.locator('[data-panel][data-key="train/loss"]')
     assert loss.get_attribute("data-points") == str(STEPS * len(RUNS))
+    # Each panel is drawn first as an overview on a canvas, with every run's line in its colour;
+    # the pointer coming to it builds the interactive chart with the same lines.
+    assert loss.get_attribute("data-chart") == "overview"
+    painted = loss.locator("canvas[data-overview]").evaluate(
+        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const seen = new Set();
+                  for (let i = 0; i < d.length; i += 4) { if (d[i + 3] === 255) { seen.add('#' + [d[i], d[i + 1], d[i + 2]].map(v => v.toString(16).padStart(2, '0')).join('')); } }
+                  return [...seen]; }"""
+    )
+    colours = {
+        page.locator(f'tr[data-run="{run_id}"] input.run-swatch').input_value() for run_id in workspace.runs.values()
+    }
+    assert colours <= set(painted), (colours, painted)
+    plot = interactive(loss)
+    assert loss.get_attribute("data-points") == str(STEPS * len(RUNS))
+    assert {t["meta"] for t in plot.evaluate("p => p.data.map(t => ({meta: t.meta}))")} == set(workspace.runs.values())
     expect(page.locator("[data-workspace-summary]")).to_contain_text("6 metrics of 4 runs")
     page.locator("#workspace").evaluate("e => e.scrollIntoView()")
     screenshot(page, "workspace", full_page=False)
@@ -114,7 +141,9 @@ def test_every_metric_of_the_runs_in_the_table_is_charted_in_sections(page, work
     lr.locator("summary", has_text="Settings").click()
     lr.locator("[data-panel-setting=log]").select_option("1")
     y_type = "p => p.querySelector('.js-plotly-plot').layout.yaxis.type"
+    expect(lr).to_have_attribute("data-chart", "interactive")  # the pointer came to it
     page.wait_for_function(f"() => ({y_type})(document.querySelector('[data-panel][data-key=\"lr\"]')) === 'log'")
+    interactive(page.locator('[data-panel][data-key="train/loss"]'))
     assert page.locator('[data-panel][data-key="train/loss"]').evaluate(y_type) == "linear"
     # Panels can be moved within their section and made full width; both are remembered.
     train = page.locator('[data-section="train"] [data-panel]')
@@ -140,8 +169,7 @@ def test_every_metric_of_the_runs_in_the_table_is_charted_in_sections(page, work
     page.get_by_label("X axis").select_option("metric:train/loss")
     val = page.locator('[data-panel][data-key="val/loss"]')
     val.scroll_into_view_if_needed()
-    expect(val).to_have_attribute("data-state", "drawn")
-    line = val.locator(".js-plotly-plot").evaluate(
+    line = interactive(val).evaluate(
         f"p => {{ const t = p.data.find(t => t.meta === '{workspace.runs['adam-1']}'); return [t.x.slice(0, 3), t.y.slice(0, 3), p.layout.xaxis.title.text]; }}"
     )
     assert line[2] == "train/loss"
@@ -200,11 +228,12 @@ def test_a_run_has_one_colour_in_the_table_every_chart_and_compare_and_it_can_be
     run_id = workspace.runs["adam-1"]
     colour = page.locator(f'tr[data-run="{run_id}"] input.run-swatch').input_value()
     panel_runs(page)
-    line_colours = page.eval_on_selector_all(
-        "[data-panel]",
-        f"""els => els.map(e => e.querySelector('.js-plotly-plot').data.find(t => t.meta === '{run_id}').line.color)""",
-    )
-    assert set(line_colours) == {colour}
+    panels = page.locator("[data-panel]")
+    line_colours = {
+        interactive(panels.nth(i)).evaluate(f"p => p.data.find(t => t.meta === '{run_id}').line.color")
+        for i in range(panels.count())
+    }
+    assert line_colours == {colour}
 
     # Pinning a colour redraws every chart with it, and compare uses it too.
     page.locator(f'tr[data-run="{run_id}"] input.run-swatch').evaluate(
@@ -249,7 +278,7 @@ def test_grouping_by_a_param_draws_one_line_and_band_per_group_and_folds_the_tab
             "group:optimizer=sgd",
         }
     # The adam group's line is the mean of its two runs, its band their minimum and maximum.
-    lr = page.locator('[data-panel][data-key="lr"] .js-plotly-plot').evaluate(
+    lr = interactive(page.locator('[data-panel][data-key="lr"]')).evaluate(
         """p => { const d = p.data; const line = d.find(t => t.meta === 'group:optimizer=adam');
                   const i = d.indexOf(line); return {x: line.x[0], y: line.y[0], lo: d[i - 2].y[0], hi: d[i - 1].y[0]}; }"""
     )
@@ -476,9 +505,7 @@ def test_many_runs_are_drawn_as_one_trace_per_colour(page, server):
     expect(loss).to_have_attribute("data-state", "drawn")
     assert set(loss.get_attribute("data-runs").split(",")) == set(ids)
     assert loss.get_attribute("data-points") == str(30 * 10)
-    traces = loss.locator(".js-plotly-plot").evaluate(
-        "p => p.data.map(t => [t.line.color, t.text.filter(Boolean).length])"
-    )
+    traces = interactive(loss).evaluate("p => p.data.map(t => [t.line.color, t.text.filter(Boolean).length])")
     assert len(traces) <= 20 and len({c for c, _ in traces}) == len(traces)  # one trace per colour
     assert sum(n for _, n in traces) == 30 * 10  # each point still names its run on hover
 

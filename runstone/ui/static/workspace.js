@@ -2,7 +2,8 @@
 // shows, in sections by key prefix (train/, val/, system/...), searchable by name or regular
 // expression. Which runs are drawn follows the table: its filter and page (the server renders
 // them), the runs ticked in it, an eye toggle per run and "show the first N". Panels load as they
-// come near the screen, a batch of panels in one request; plotly itself loads only then.
+// come near the screen, a batch of panels in one request, each drawn first as a light overview
+// (overview_chart.js); plotly loads later, for the panels the pointer or the focus comes to.
 "use strict";
 
 (function () {
@@ -41,9 +42,8 @@
       const size = [panel.element.clientWidth - 14, Math.max(200, panel.element.clientHeight - 36)];
       const changed = !panel.size || panel.size[0] !== size[0] || panel.size[1] !== size[1];
       panel.size = size;
-      if (changed && panel.element.dataset.state === "drawn" && window.Plotly) {
-        window.Plotly.relayout(panel.plot, { width: size[0], height: size[1] });
-      }
+      if (!changed || panel.element.dataset.state !== "drawn") { return; }
+      if (!panel.live) { draw(panel); } else if (window.Plotly) { window.Plotly.relayout(panel.plot, { width: size[0], height: size[1] }); }
     });
   }) : null;
   let generation = 0;
@@ -243,10 +243,10 @@
       schedule();
     };
     if (!first) { schedule(); }
-    Promise.all([request, loadPlotly()]).then(function (answers) {
+    request.then(function (answer) {
       answered();
       if (wanted !== generation) { return; }
-      const found = answers[0].keys;
+      const found = answer.keys;
       batch.forEach(function (p) {
         p.loaded = wanted;
         p.overview = found[p.key] || {};
@@ -275,7 +275,6 @@
       return box.height > 0 && box.top < below && box.bottom > -400;
     });
     if (!near.length) { return; }
-    loadPlotly();
     near.forEach(function (element) {
       const panel = panels[element.dataset.key];
       if (panel) { visible.add(panel); enqueue(panel); }
@@ -299,6 +298,11 @@
         if (wanted !== generation || p.loaded !== wanted) { return null; }
         return draw(p).catch(function (error) { fail(p, error); }).then(nextTask);
       });
+    });
+    drawing.then(function () {
+      if (wanted === generation && !queue.length && !inFlight && !plotlyReady) {
+        (window.requestIdleCallback || window.setTimeout)(function () { loadPlotly(); }, { timeout: 3000 });
+      }
     });
     return drawing;
   }
@@ -546,24 +550,48 @@
     if (scheme.addEventListener) { scheme.addEventListener("change", function () { themeColors = null; redrawAll(); }); }
   }
 
+  // A panel is drawn first as a light overview on a canvas (a few milliseconds where plotly takes
+  // tens, so that a workspace of 50 panels of 100 runs is up at once); the pointer or the focus
+  // coming to it builds the interactive plotly chart (hover values, zoom), which it keeps.
   function draw(panel) {
     use(panel);
     const data = traces(panel);
+    const shape = layout(panel, data);
     panel.element.dataset.state = "drawing";
     const error = panel.element.querySelector(".chart-error");
     if (error) { error.remove(); }
-    return window.Plotly.react(panel.plot, data, layout(panel, data), plotConfig).then(function () {
-      const drawn = data.filter(function (t) { return t.hoverinfo !== "skip"; });
+    const drawn = function () {
+      const lines = data.filter(function (t) { return t.hoverinfo !== "skip"; });
       panel.element.dataset.bands = String(data.filter(function (t) { return t.fill; }).length);
       panel.element.dataset.state = "drawn";
-      panel.element.dataset.runs = drawn.map(function (t) { return t.meta; }).join(",");
-      panel.element.dataset.points = String(drawn.reduce(function (n, t) { return n + t.x.filter(function (v) { return v !== null; }).length; }, 0));
+      panel.element.dataset.chart = panel.live ? "interactive" : "overview";
+      panel.element.dataset.runs = lines.map(function (t) { return t.meta; }).join(",");
+      panel.element.dataset.points = String(lines.reduce(function (n, t) { return n + t.x.filter(function (v) { return v !== null; }).length; }, 0));
       if (!panel.element.dataset.drawnAt) { panel.element.dataset.drawnAt = String(Math.round(performance.now())); }
+    };
+    if (!panel.live) {
+      window.OverviewChart.draw(panel.plot, data, shape);
+      drawn();
+      return Promise.resolve();
+    }
+    return loadPlotly().then(function () {
+      const overview = panel.plot.querySelector("canvas[data-overview]");
+      if (overview) { overview.remove(); }
+      return window.Plotly.react(panel.plot, data, shape, plotConfig);
+    }).then(function () {
+      drawn();
       if (!panel.wired) {
         panel.wired = true;
         panel.plot.on("plotly_relayout", function (event) { onRelayout(panel, event); });
       }
     });
+  }
+
+  // The pointer or the focus came to a panel: its interactive chart replaces the overview.
+  function makeLive(panel) {
+    if (panel.live) { return; }
+    panel.live = true;
+    if (panel.loaded === generation && panel.element.dataset.state === "drawn") { draw(panel).catch(function (error) { fail(panel, error); }); }
   }
 
   function fail(panel, error) {
@@ -646,7 +674,11 @@
     element.classList.toggle("wide", Boolean(((settings.panels || {})[key] || {}).wide));
     element.classList.toggle("collapsed", Boolean(((settings.panels || {})[key] || {}).collapsed));
     if (resizer) { resizer.observe(element); }
-    return { key: key, element: element, plot: plot, loaded: -1, queued: -1, data: {}, overview: {}, zoom: null, wired: false };
+    const panel = { key: key, element: element, plot: plot, loaded: -1, queued: -1, data: {}, overview: {}, zoom: null, wired: false, live: false };
+    ["pointerenter", "focusin", "touchstart"].forEach(function (name) {
+      element.addEventListener(name, function () { makeLive(panel); }, { passive: true });
+    });
+    return panel;
   }
 
   // A panel's own x axis, smoothing, log scale and outliers, over the workspace's (kept with its
@@ -1091,13 +1123,9 @@
         });
       }, { rootMargin: "400px" });
     }
-    // plotly.js loads as soon as the workspace comes near the screen, beside the first data.
-    if ("IntersectionObserver" in window) {
-      const near = new IntersectionObserver(function (entries) {
-        if (entries.some(function (e) { return e.isIntersecting; })) { near.disconnect(); loadPlotly(); }
-      }, { rootMargin: "400px" });
-      near.observe(root);
-    }
+    // plotly.js (for the interactive charts) loads once the pointer comes over the panels, or
+    // once the panels near the screen are drawn and the page is idle: not before the first panels.
+    sectionsElement.addEventListener("pointerover", function () { loadPlotly(); }, { once: true, passive: true });
     form.addEventListener("change", function (event) {
       if (event.target.name === "run" || event.target.matches("[data-select-all]")) { refresh(); }
     });
