@@ -23,7 +23,7 @@ from runstone.store import metrics as metric_store
 from runstone.store import raw
 from runstone.store.rows import plain_rows
 from runstone.store.tables import ArtifactRow, DatasetRow, InputRow, ParamRow, RunRow, TagRow
-from runstone.store.upsert import insert_ignore, insert_new, upsert
+from runstone.store.upsert import insert_ignore, insert_new
 
 _COLUMNS = (
     RunRow.id,
@@ -126,20 +126,48 @@ def load(
         r = infos.get(run_id)
         if r is None:
             continue
-        info = RunInfo(
-            run_id=r.uuid,
-            experiment_id=str(r.experiment_id),
-            run_name=r.name,
-            user_id=r.user_id,
-            status=r.status,
-            start_time=r.start_time,
+        info = run_info(
+            r.uuid,
+            r.experiment_id,
+            r.name,
+            r.user_id,
+            r.status,
+            r.start_time,
+            r.artifact_key,
+            root,
             end_time=r.end_time,
             lifecycle_stage=r.lifecycle_stage,
-            artifact_uri=f"{root}/{r.artifact_key}",
         )
         data = RunData(metrics=metric_map[run_id], params=param_map[run_id], tags=tag_map[run_id])
         runs.append(Run(info=info, data=data, inputs=RunInputs(input_map[run_id])))
     return runs
+
+
+def run_info(
+    uuid: str,
+    experiment_id: int,
+    name: str,
+    user_id: str,
+    status: str,
+    start_time: int,
+    artifact_key: str,
+    root: str,
+    *,
+    end_time: int | None = None,
+    lifecycle_stage: str = LifecycleStage.ACTIVE.value,
+) -> RunInfo:
+    """The info of a run as stored (by default, one neither ended nor deleted)."""
+    return RunInfo(
+        run_id=uuid,
+        experiment_id=str(experiment_id),
+        run_name=name,
+        user_id=user_id,
+        status=status,
+        start_time=start_time,
+        end_time=end_time,
+        lifecycle_stage=lifecycle_stage,
+        artifact_uri=f"{root.rstrip('/')}/{artifact_key}",
+    )
 
 
 def _key_values(
@@ -201,12 +229,13 @@ def write_params(session: Session, run_id: int, run_uuid: str, params: Mapping[s
 
 
 def write_tags(session: Session, run_id: int, tags: Mapping[str, str]) -> None:
-    upsert(
+    # Straight to the driver (SQLite and PostgreSQL spell the upsert alike): every run creation
+    # of the stock client carries tags.
+    raw.execute_many(
         session,
-        TagRow.__table__,
-        [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
-        keys=["run_id", "key"],
-        update=["value"],
+        "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
+        "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+        [(run_id, k, v) for k, v in tags.items()],
     )
 
 

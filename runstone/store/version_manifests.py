@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import re
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runstone.entities import ManifestFile, PackageManifest
+from runstone.store import raw
 from runstone.store.tables import (
     ArtifactRow,
     LoggedModelArtifactRow,
@@ -77,21 +78,14 @@ def _overlaps(held: str, path: str) -> bool:
 def run_holders(session: Session, run_id: str, path: str) -> list[tuple[str, int]]:
     """(model, version) of the registered versions whose package in run ``run_id`` a change at
     ``path`` would touch."""
-    rows = session.execute(
-        select(RegisteredModelRow.name, ModelVersionRow.version, ModelVersionRow.source)
-        .join(RegisteredModelRow, RegisteredModelRow.id == ModelVersionRow.model_id)
-        .where(
-            # Both halves use the run_uuid index: versions of this run, and the few with no run
-            # recorded (imported without one) whose source still names it.
-            or_(
-                ModelVersionRow.run_uuid == run_id,
-                and_(
-                    ModelVersionRow.run_uuid.is_(None),
-                    ModelVersionRow.source.like(f"runs:/{_escape_like(run_id)}/%", escape="\\"),
-                ),
-            )
-        )
-        .order_by(ModelVersionRow.id)
+    # Straight to the driver: every artifact upload asks. Both halves use the run_uuid index:
+    # versions of this run, and the few with no run recorded (imported without one) whose source
+    # still names it.
+    rows = raw.rows(
+        session,
+        "SELECT m.name, v.version, v.source FROM model_versions v JOIN registered_models m ON m.id = v.model_id "
+        "WHERE v.run_uuid = ? OR (v.run_uuid IS NULL AND v.source LIKE ? ESCAPE '\\') ORDER BY v.id",
+        (run_id, f"runs:/{_escape_like(run_id)}/%"),
     )
     found = []
     for name, version, source in rows:

@@ -108,12 +108,16 @@ class ArtifactService:
         with self.ctx.transaction() as s:
             _refuse_registered(s, run_id, clean_path(path, allow_empty=True))
 
-    def log_artifact(self, run_id: str, path: str, chunks: Iterable[bytes]) -> FileInfo:
-        """Store one file at ``path`` inside the run's artifacts (replacing an older one)."""
+    def log_artifact(self, run_id: str, path: str, chunks: Iterable[bytes], *, under: str | None = None) -> FileInfo:
+        """Store one file at ``path`` inside the run's artifacts (replacing an older one).
+
+        ``under``: the artifact key the caller addressed the run by (MLflow's artifact proxy); a
+        run stored under another key is not found there.
+        """
         path = clean_path(path)
         parents = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
         with self.ctx.transaction() as s:  # one read transaction for every check before the file is written
-            internal, key = _run_row(s, run_id, writable=True)
+            internal, key = _run_row(s, run_id, writable=True, under=under, path=path)
             _refuse_registered(s, run_id, path)
             if manifest.has_files_below(s, internal, path):
                 raise InvalidInput(f"Artifact path {path!r} is a folder of run {run_id}; choose a file path.")
@@ -207,8 +211,10 @@ class ArtifactService:
         return count
 
 
-def _run_row(s: Session, run_id: str, *, writable: bool) -> tuple[int, str]:
+def _run_row(s: Session, run_id: str, *, writable: bool, under: str | None = None, path: str = "") -> tuple[int, str]:
     row = run_store.get_row(s, run_id)
+    if under is not None and row.artifact_key != under:
+        raise NotFound(f"No run or logged model stores artifacts at {under}/{path}.")
     if writable and row.lifecycle_stage != LifecycleStage.ACTIVE.value:
         raise InvalidState(f"Run {run_id} is deleted; restore it before adding artifacts.")
     return row.id, row.artifact_key

@@ -22,6 +22,7 @@ from runstone.entities import (
     MetricHistory,
     PagedList,
     Run,
+    RunData,
     RunStatus,
     ViewType,
 )
@@ -285,22 +286,26 @@ class TrackingService:
             parent = tags.get(system_tags.PARENT_RUN_ID)
             if parent:
                 run_store.get_row(s, parent)
-            internal = run_store.insert(
+            artifact_key = f"{exp_id}/{run_uuid}/artifacts"
+            status = RunStatus.RUNNING.value
+            run_store.insert(
                 s,
                 uuid=run_uuid,
                 experiment_id=exp_id,
                 name=name,
                 user_id=user,
-                status=RunStatus.RUNNING.value,
+                status=status,
                 start_time=start,
-                artifact_key=f"{exp_id}/{run_uuid}/artifacts",
+                artifact_key=artifact_key,
                 tags=tags,
             )
             experiment_store.touch(s, exp_id, self.ctx.clock())
             self.ctx.audit.write(
                 s, "run.create", "run", run_uuid, None, {"experiment_id": str(exp_id), "run_name": name}
             )
-            return run_store.load(s, [internal], self.root)[0]
+        # A new run is what was just written: no read back.
+        info = run_store.run_info(run_uuid, exp_id, name, user, status, start, artifact_key, self.root)
+        return Run(info=info, data=RunData(tags=tags))
 
     def _existing_run(self, run_id: str, exp_id: int) -> Run | None:
         with self.ctx.transaction() as s:

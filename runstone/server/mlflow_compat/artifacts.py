@@ -129,6 +129,11 @@ def _target_of_file(path: str, artifacts: ArtifactService, models: LoggedModelSe
 
 
 def _store(path: str, spool: uploads.Spool, artifacts: ArtifactService, models: LoggedModelService) -> None:
+    parts = path.strip("/").split("/")
+    if len(parts) >= 4 and _RUN_ID.match(parts[1]) and parts[2] == "artifacts":
+        # A run's file: the run's lookup and its key's check are the upload's own (one read).
+        artifacts.log_artifact(parts[1], "/".join(parts[3:]), spool.chunks(), under="/".join(parts[:3]))
+        return
     target = _target_of_file(path, artifacts, models)
     log = artifacts.log_artifact if target.kind == "run" else models.log_artifact
     log(target.id, target.path, spool.chunks())
