@@ -296,7 +296,7 @@
     batch.forEach(function (p) {
       drawing = drawing.then(function () {
         if (wanted !== generation || p.loaded !== wanted) { return null; }
-        return draw(p).catch(function (error) { fail(p, error); }).then(nextTask);
+        return draw(p).catch(function (error) { fail(p, error); }).then(p.live ? nextTask : nextSlice);
       });
     });
     drawing.then(function () {
@@ -307,7 +307,14 @@
     return drawing;
   }
 
-  function nextTask() { return new Promise(function (resolve) { window.setTimeout(resolve, 0); }); }
+  function nextTask() {
+    return new Promise(function (resolve) { window.setTimeout(resolve, 0); }).then(function () { sliceStart = performance.now(); });
+  }
+
+  // Overviews take a few milliseconds each: several are drawn in one task (about 10 ms of them),
+  // rather than one a task and a frame of the whole page between each.
+  let sliceStart = 0;
+  function nextSlice() { return performance.now() - sliceStart < 10 ? null : nextTask(); }
 
   // The sizes of a batch's panels, read together before any of them is drawn (one layout of the
   // page rather than one per panel).
