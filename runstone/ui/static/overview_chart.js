@@ -154,7 +154,7 @@
     g.fillStyle = layout.font.color;
     g.strokeStyle = xaxis.gridcolor;
     g.lineWidth = 1;
-    const xTicks = date ? dateTicks(xr[0], xr[1], Math.max(2, Math.floor((right - left) / 90))) : niceTicks(xr[0], xr[1], Math.max(2, Math.floor((right - left) / 80)));
+    const xTicks = date ? dateTicks(xr[0], xr[1], Math.max(2, Math.floor((right - left) / 90))) : niceTicks(xr[0], xr[1], Math.max(2, Math.floor((right - left) / 60)));
     const yCount = Math.max(2, Math.floor((bottom - top) / 35));
     const yTicks = log ? logTicks(yr[0], yr[1], yCount) : niceTicks(yr[0], yr[1], yCount);
     g.textAlign = "center";
