@@ -529,6 +529,11 @@ class MonitoringService:
             history = store.windows(s, model_id, name, version, limit=100)
             for rule in store.rules(s, model_id, name):
                 self._apply_rule(s, model_id, rule, window, history)
+                # A window computed again (late labels or logs) is also one of the "N in a row"
+                # of the windows after it: a new result can complete their streak.
+                later = sorted((w for w in history if w.start_time >= window.end_time), key=lambda w: w.start_time)
+                for after in later[: rule.spec["consecutive"] - 1]:
+                    self._apply_rule(s, model_id, rule, after, history)
 
     def _apply_rule(self, s: Session, model_id: int, rule: Rule, window: Window, history: list[Window]) -> None:
         spec = rule.spec

@@ -99,6 +99,38 @@ def test_late_labels_and_logs_compute_a_window_again_and_its_rules_fire_once(mon
     assert monitoring.evaluate_due(HOUR, owner="two") == 0
 
 
+def test_late_labels_that_complete_a_streak_fire_the_rule_on_the_streaks_last_window(monitoring, version, clock):
+    """Three windows, a rule needing two in a row: the second and third windows are wrong from the
+    start, the first only once its late labels arrive. The streak first-second completes then, so
+    the rule fires on the second window (the third already fired on second-third)."""
+    version()
+    monitoring.create_rule(
+        "fraud",
+        {"name": "quality", "metric": "accuracy", "op": "<", "threshold": 0.8, "consecutive": 2,
+         "cooldown": 0, "actions": [{"type": "log"}]},
+    )  # fmt: skip
+    batches = [records(20, start=T0 + k * HOUR, step=10_000, prefix=f"w{k}-") for k in range(3)]
+    for recs in batches:
+        _ingest(monitoring, recs)
+    # Windows 1 and 2 are labelled wrong before they are computed; window 0 right.
+    for k, recs in enumerate(batches):
+        truth = [r["outputs"][0] if k == 0 else 1 - r["outputs"][0] for r in recs]
+        monitoring.log_labels([r["request_id"] for r in recs], truth)
+    clock.now = T0 + 3 * HOUR + 1
+    assert monitoring.evaluate_due(HOUR, owner="one") == 3
+    # Only windows 1 and 2 are wrong so far: the rule fired once, on window 2.
+    (alert,) = monitoring.alerts("fraud")
+    assert alert.window_id == _window(monitoring, T0 + 2 * HOUR).id
+
+    # Window 0 is relabelled wrong: it is computed again, and the streak 0-1 now holds.
+    clock.advance(1000)
+    monitoring.log_labels([r["request_id"] for r in batches[0]], [1 - r["outputs"][0] for r in batches[0]])
+    clock.advance(1000)
+    assert monitoring.evaluate_due(HOUR, owner="one") == 1
+    fired = sorted(a.window_id for a in monitoring.alerts("fraud"))
+    assert fired == sorted([_window(monitoring, T0 + HOUR).id, _window(monitoring, T0 + 2 * HOUR).id])
+
+
 def test_a_window_reached_by_late_labels_is_computed_again_by_one_process(backend, version, clock):
     """Four processes' services evaluate at once: the window is computed again exactly once."""
     services = [backend.monitoring(backend.context(Principal(f"p{i}"), clock=clock)) for i in range(4)]
