@@ -89,25 +89,28 @@ def _timed(call: Callable[[], httpx.Response]) -> float:
     return elapsed * 1000
 
 
-Results = dict[str, tuple[float, float, float, float]]  # ms: wall without, with; server CPU without, with
+# Each server's median wall ms and CPU ms per request, in the order of SIDES.
+SIDES = ("without auth", "with auth", "control")
+Results = dict[str, tuple[list[float], list[float]]]
 
 
 def tracking(folder: Path, runs: int, rounds: int, per_block: int) -> Results:
-    """Median wall milliseconds and server CPU milliseconds per request (without auth, with auth)
-    of log-batch (to a different run each time, and to one run) and search."""
+    """Median wall milliseconds and server CPU milliseconds per request (without auth, with auth,
+    and a second server without auth as the control) of log-batch (to a different run each time,
+    and to one run) and search."""
     servers, clients, targets, fresh = [], [], [], []
     try:
-        for auth in (False, True):
-            server, client = _tracking(folder / ("auth" if auth else "open"), auth)
+        for side, auth in enumerate((False, True, False)):
+            server, client = _tracking(folder / SIDES[side].replace(" ", "-"), auth)
             servers.append(server)
             clients.append(client)
             targets.append(_populate(client, runs))
             # One run per request of the first kind, in another experiment: none is seen twice.
             fresh.append(_populate(client, rounds * per_block, "bench-auth-logging", logged=False)[1])
         kinds = ("log-batch", "log-batch, one run", "search")
-        samples: dict[str, list[list[float]]] = {kind: [[], []] for kind in kinds}
-        cpu: dict[str, list[float]] = {kind: [0.0, 0.0] for kind in kinds}
-        steps = [0, 0]  # each server gets the same requests in the same order, so holds the same data
+        samples: dict[str, list[list[float]]] = {kind: [[] for _ in SIDES] for kind in kinds}
+        cpu: dict[str, list[float]] = {kind: [0.0 for _ in SIDES] for kind in kinds}
+        steps = [0 for _ in SIDES]  # each server gets the same requests in the same order: the same data
 
         def request(kind: str, side: int) -> Callable[[], httpx.Response]:
             client, (exp, ids) = clients[side], targets[side]
@@ -121,7 +124,7 @@ def tracking(folder: Path, runs: int, rounds: int, per_block: int) -> Results:
             return lambda: client.post("/api/2.0/mlflow/runs/log-batch", json=body)
 
         for round_ in range(rounds):
-            for side in (0, 1) if round_ % 2 == 0 else (1, 0):  # neither server always goes first
+            for side in _order(round_):
                 pid = servers[side].process.pid
                 for kind in kinds:
                     began = cpu_seconds(pid)
@@ -130,12 +133,7 @@ def tracking(folder: Path, runs: int, rounds: int, per_block: int) -> Results:
                     cpu[kind][side] += cpu_seconds(pid) - began
         count = rounds * per_block
         return {
-            name: (
-                statistics.median(s[0]),
-                statistics.median(s[1]),
-                cpu[name][0] * 1000 / count,
-                cpu[name][1] * 1000 / count,
-            )
+            name: ([statistics.median(side) for side in s], [seconds * 1000 / count for seconds in cpu[name]])
             for name, s in samples.items()
         }
     finally:
@@ -145,9 +143,9 @@ def tracking(folder: Path, runs: int, rounds: int, per_block: int) -> Results:
             server.stop()
 
 
-def scoring(folder: Path, requests: int, rounds: int) -> tuple[float, float, float, float]:
+def scoring(folder: Path, requests: int, rounds: int) -> tuple[list[float], list[float]]:
     """Median wall milliseconds and server CPU milliseconds per request of one-row scoring
-    requests (without, with a token)."""
+    requests (without a token, with one, and a second server without one as the control)."""
     model_path, X = train(folder)
     body = json.dumps({"dataframe_split": X.head(1).to_dict(orient="split")}).encode()
     token = "bench-scoring-token-" + "x" * 32
@@ -155,20 +153,20 @@ def scoring(folder: Path, requests: int, rounds: int) -> tuple[float, float, flo
     cli = str(Path(sys.executable).parent / "runstone")
     processes = []
     try:
-        for with_token in (False, True):
+        for side, with_token in enumerate((False, True, False)):
             port = free_port()
             argv = [cli, "models", "serve", "-m", str(model_path), "--host", "127.0.0.1", "--port", str(port)]
             if with_token:
                 argv += ["--token-file", str(folder / "token")]
-            processes.append(Process(argv, port, folder / f"serve-{with_token}.log"))
-        clients = [RawClient(processes[0].port, body), RawClient(processes[1].port, body)]
+            processes.append(Process(argv, port, folder / f"serve-{side}.log"))
+        clients = [RawClient(process.port, body) for process in processes]
         clients[1].request = clients[1].request.replace(
             b"Content-Type:", f"Authorization: Bearer {token}\r\nContent-Type:".encode(), 1
         )
-        samples: list[list[float]] = [[], []]
-        cpu = [0.0, 0.0]
+        samples: list[list[float]] = [[] for _ in SIDES]
+        cpu = [0.0 for _ in SIDES]
         for round_ in range(rounds):
-            for side in (0, 1) if round_ % 2 == 0 else (1, 0):
+            for side in _order(round_):
                 client, pid = clients[side], processes[side].process.pid
                 for _ in range(20):  # a warm-up in every block
                     client.call()
@@ -181,15 +179,16 @@ def scoring(folder: Path, requests: int, rounds: int) -> tuple[float, float, flo
         for client in clients:
             client.close()
         count = rounds * requests
-        return (
-            statistics.median(samples[0]),
-            statistics.median(samples[1]),
-            cpu[0] * 1000 / count,
-            cpu[1] * 1000 / count,
-        )
+        return [statistics.median(side) for side in samples], [seconds * 1000 / count for seconds in cpu]
     finally:
         for process in processes:
             process.stop()
+
+
+def _order(round_: int) -> list[int]:
+    """The servers' turn in a round: each goes first, second and last in turn."""
+    shift = round_ % len(SIDES)
+    return [(side + shift) % len(SIDES) for side in range(len(SIDES))]
 
 
 def token_gate_microseconds(calls: int = 100_000) -> float:
@@ -219,29 +218,37 @@ def token_gate_microseconds(calls: int = 100_000) -> float:
 
 
 def section(results: Results, load: tuple[str, str], sizes: str, gate_us: float) -> str:
+    def ratio(values: list[float], side: int) -> float:
+        return values[side] / values[0] if values[0] > 0 else 1.0
+
     rows = "\n".join(
-        f"| {name} | {off:.2f} ms | {on:.2f} ms | {on / off:.3f} | {cpu_off:.2f} ms | {cpu_on:.2f} ms | "
-        f"{_ratio(cpu_off, cpu_on)} | < 1.05 |"
-        for name, (off, on, cpu_off, cpu_on) in results.items()
+        f"| {name} | {wall[0]:.2f} ms | {wall[1]:.2f} ms | {ratio(wall, 1):.3f} | {cpu[0]:.2f} ms | {cpu[1]:.2f} ms | "
+        f"{ratio(cpu, 1):.3f} | {ratio(wall, 2):.3f} / {ratio(cpu, 2):.3f} | < 1.05 |"
+        for name, (wall, cpu) in results.items()
     )
-    worst = max(on / off for off, on, _, _ in results.values())
-    worst_cpu = max(on / off if off > 0 else 1.0 for _, _, off, on in results.values())
+    worst = max(ratio(wall, 1) for wall, _ in results.values())
+    worst_cpu = max(ratio(cpu, 1) for _, cpu in results.values())
+    noise = max(max(abs(ratio(wall, 2) - 1), abs(ratio(cpu, 2) - 1)) for wall, cpu in results.values())
     return f"""{SECTION}
 
 Written by `python -m bench.auth` ({_machine()}; 1-minute load average {load[0]} at the start and {load[1]} at the end).
 
-{sizes} Median wall time of one request on a kept-alive loopback connection, the two servers
-measured in alternating blocks, each going first in every other round; and the server process's
-CPU time (user + system, read from `/proc`) per request over all its blocks, which moves less
-with other processes' load than wall time does. *With auth* is `runstone server --auth` and a
-non-admin user's bearer token on an experiment it created, so every request is authenticated and
-its permission on the run's experiment checked; for scoring, `runstone models serve --token-file`.
+{sizes} Median wall time of one request on a kept-alive loopback connection, the servers
+measured in alternating blocks, each going first, second and last in turn; and the server
+process's CPU time (user + system, read from `/proc`) per request over all its blocks, which
+moves less with other processes' load than wall time does. *With auth* is `runstone server
+--auth` and a non-admin user's bearer token on an experiment it created, so every request is
+authenticated and its permission on the run's experiment checked; for scoring, `runstone models
+serve --token-file`. The *control* is a third server without auth, measured the same way: its
+ratio to the first is what this harness shows when nothing differs, the noise a ratio must rise
+above to mean anything.
 
-| request | without auth | with auth (token) | ratio | server CPU without | with | CPU ratio | target |
-|---|---:|---:|---:|---:|---:|---:|---:|
+| request | without auth | with auth (token) | ratio | server CPU without | with | CPU ratio | control ratio (wall / CPU) | target |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
 {rows}
 
-The largest ratio is {worst:.3f} by wall time and {worst_cpu:.3f} by server CPU. A server trusts
+The largest ratio is {worst:.3f} by wall time and {worst_cpu:.3f} by server CPU; the control
+differs from the first server by up to {noise * 100:.1f}%. A server trusts
 a token it verified, and remembers which experiment a run is in and each permission decision
 (made per experiment), for `RUNSTONE_AUTH_TOKEN_CACHE_SECONDS` (5 s); the permission check reads
 the request's JSON once and the route reuses it. A client logging to one run, as a training job
@@ -250,26 +257,25 @@ server cannot know which experiment the run is in, so each such log-batch with a
 one indexed read, made in the request's own transaction (the run-logging routes check there), not
 on a thread and in a transaction of its own: the worst case for the cache. The scoring server's
 token check itself adds {gate_us:.1f} µs to a request, measured in-process (its middleware with a
-valid token against the app it wraps); what the scoring rows show beyond that moves from run to
-run with load.{_verdict(worst, load)}
+valid token against the app it wraps).{_verdict(max(worst, worst_cpu), noise, load)}
 """
 
 
-def _ratio(off: float, on: float) -> str:
-    return f"{on / off:.3f}" if off > 0 else "n/a"
-
-
-def _verdict(worst: float, load: tuple[str, str]) -> str:
+def _verdict(worst: float, noise: float, load: tuple[str, str]) -> str:
     if worst <= 1.05:
         return "\n\nEvery ratio is within the 5% target."
     busy = max(float(load[0]), float(load[1])) > _cores()  # the bench alone keeps about one core busy
-    return f"\n\nThis run misses the 5% target (largest ratio {worst:.3f})" + (
-        f", on a machine whose load average ({load[0]} to {load[1]} on {_cores()} cores) was far above what"
-        " two servers and a client need: other work shared the cores, and alternating blocks spread it over"
-        " both sides only on average. Run it again on a quiet machine before reading the ratio as the cost of"
-        " auth."
-        if busy
+    within = worst - 1 <= noise
+    return f"\n\nThis run shows a ratio above the 5% target ({worst:.3f})" + (
+        f", within the {noise * 100:.1f}% by which the control differs from the first server in the same run: "
+        "a difference this harness does not resolve."
+        if within
         else "."
+    ) + (
+        f" The machine's load average ({load[0]} to {load[1]} on {_cores()} cores) was far above what the"
+        " servers and a client need: run it again on a quiet machine."
+        if busy
+        else ""
     )
 
 
