@@ -266,16 +266,20 @@ def _verdict(worst: float, noise: float, load: tuple[str, str]) -> str:
         return "\n\nEvery ratio is within the 5% target."
     busy = max(float(load[0]), float(load[1])) > _cores()  # the bench alone keeps about one core busy
     within = worst - 1 <= noise
-    return f"\n\nThis run shows a ratio above the 5% target ({worst:.3f})" + (
-        f", within the {noise * 100:.1f}% by which the control differs from the first server in the same run: "
-        "a difference this harness does not resolve."
-        if within
-        else "."
-    ) + (
-        f" The machine's load average ({load[0]} to {load[1]} on {_cores()} cores) was far above what the"
-        " servers and a client need: run it again on a quiet machine."
-        if busy
-        else ""
+    return (
+        f"\n\nThis run shows a ratio above the 5% target ({worst:.3f})"
+        + (
+            f", within the {noise * 100:.1f}% by which the control differs from the first server in the same run: "
+            "a difference this harness does not resolve."
+            if within
+            else "."
+        )
+        + (
+            f" The machine's load average ({load[0]} to {load[1]} on {_cores()} cores) was far above what the"
+            " servers and a client need: run it again on a quiet machine."
+            if busy
+            else ""
+        )
     )
 
 
