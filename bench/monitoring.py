@@ -1,13 +1,13 @@
 """Monitoring benchmark: what prediction logging costs the scoring server, and how long one
 window's drift takes over 1,000,000 logged predictions.
 
-    python bench/monitoring.py [--quick] [--workers N]
+    python bench/monitoring.py [--quick] [--workers N] [--rounds N]
 
 Prints Markdown tables (docs/performance.md, "Monitoring"). The serving part starts
 ``runstone models serve`` on the same scikit-learn model with and without
-``--log-predictions`` side by side, and alternates the load between them in short rounds
-(medians kept) and loads it from separate client
-processes, as bench/serving.py does. The drift part stores 1,000,000 logged rows (10 features:
+``--log-predictions``, and a second server without it as a control (its distance from the first
+is the harness's noise), side by side; it alternates the load between them in short rounds
+(medians kept), from separate client processes, as bench/serving.py does. The drift part stores 1,000,000 logged rows (10 features:
 8 numbers, 2 categories) in an embedded store on this machine and times the window's analysis
 through the monitoring service: reading the Parquet logs, drift of every feature and of the
 predictions, and quality on the labelled requests.
@@ -80,10 +80,12 @@ def logging_cost(folder: Path, workers: int, seconds: float, rounds: int) -> dic
     runstone_cli = str(Path(sys.executable).parent / "runstone")
     base = [runstone_cli, "models", "serve", "-m", str(model_path), "--host", "127.0.0.1", "--port", "{port}",
             "--workers", str(workers)]  # fmt: skip
-    variants = {"off": base, "on": [*base, "--log-predictions", str(folder / "predictions")]}
-    runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
-    # Both servers run side by side and the loads alternate in short rounds, so a change in the
-    # machine's other work weighs on both variants alike.
+    # A third server, without logging like the first, is the control: how far it lands from the
+    # first is what the harness shows when nothing differs.
+    variants = {"off": base, "on": [*base, "--log-predictions", str(folder / "predictions")], "control": base}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+    # The servers run side by side and the loads alternate in short rounds, so a change in the
+    # machine's other work weighs on every variant alike.
     servers = {}
     try:
         for name, argv in variants.items():
@@ -96,7 +98,8 @@ def logging_cost(folder: Path, workers: int, seconds: float, rounds: int) -> dic
             # Each round starts with the other variant, and no load starts while the logging
             # server is still writing the records of the previous one: that backlog would be
             # measured against whichever server ran next.
-            for name in sorted(servers, reverse=bool(i % 2)):
+            names = list(servers)
+            for name in names[i % len(names) :] + names[: i % len(names)]:
                 port, server = servers[name]
                 cpu, answered = tree_cpu(server.process.pid), _scrape_totals(port)[0]
                 runs[name].append({"single": load(port, one, 1, seconds), "eight": load(port, one, 8, seconds)})
@@ -192,29 +195,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="Short runs (a smoke test of the script).")
     parser.add_argument("--workers", type=int, default=2, help="Worker processes of each server (default 2).")
+    parser.add_argument("--rounds", type=int, default=9, help="Rounds of load per server (default 9).")
     args = parser.parse_args()
     seconds = 2.0 if args.quick else 3.0
-    rounds = 2 if args.quick else 6
+    rounds = 3 if args.quick else args.rounds
     rows = 100_000 if args.quick else 1_000_000
     with tempfile.TemporaryDirectory(prefix="runstone-bench-monitoring-") as tmp:
         folder = Path(tmp)
         cost = logging_cost(folder, args.workers, seconds, rounds)
         drift = window_drift(folder, rows)
-    off, on = cost["off"], cost["on"]
+    off, on, control = cost["off"], cost["on"], cost["control"]
     print(f"\nSame scikit-learn model as the serving benchmark, {args.workers} server workers, {os.cpu_count()} cores, "
           "every request logged (sample 1.0).\n")  # fmt: skip
-    print("| workload | logging off | logging on | cost |")
-    print("|---|---:|---:|---:|")
-    print(f"| 1 client, single-row: p50 ms | {off['p50_1']:.2f} | {on['p50_1']:.2f} | "
-          f"{on['p50_1'] / off['p50_1'] - 1:+.1%} |")  # fmt: skip
-    print(f"| 8 clients, single-row: p50 ms | {off['p50_8']:.2f} | {on['p50_8']:.2f} | "
-          f"{on['p50_8'] / off['p50_8'] - 1:+.1%} |")  # fmt: skip
-    print(f"| 8 clients, single-row: requests/s | {off['rps_8']:,.0f} | {on['rps_8']:,.0f} | "
-          f"{on['rps_8'] / off['rps_8'] - 1:+.1%} |")  # fmt: skip
-    print(f"| server CPU per request (all loads, writer included): us | {off['cpu_us']:.0f} | {on['cpu_us']:.0f} | "
-          f"{on['cpu_us'] / off['cpu_us'] - 1:+.1%} |")  # fmt: skip
+    print("| workload | logging off | logging on | cost | control (logging off) | control vs off |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for key, label, form in (
+        ("p50_1", "1 client, single-row: p50 ms", "{:.2f}"),
+        ("p50_8", "8 clients, single-row: p50 ms", "{:.2f}"),
+        ("rps_8", "8 clients, single-row: requests/s", "{:,.0f}"),
+        ("cpu_us", "server CPU per request (all loads, writer included): us", "{:.0f}"),
+    ):
+        print(f"| {label} | {form.format(off[key])} | {form.format(on[key])} | {on[key] / off[key] - 1:+.1%} | "
+              f"{form.format(control[key])} | {control[key] / off[key] - 1:+.1%} |")  # fmt: skip
     print(f"\n8-client throughput, highest round over lowest: logging off {off['rps_8_spread']:.2f}x, "
-          f"on {on['rps_8_spread']:.2f}x.")  # fmt: skip
+          f"on {on['rps_8_spread']:.2f}x, control {control['rps_8_spread']:.2f}x.")  # fmt: skip
     print(f"\nOne window of {rows:,} logged rows (10 features, {rows // 10:,} requests, a tenth of them labelled): "
           f"{drift['seconds']:.2f} s (best of 3; median {drift['median']:.2f} s), {drift['drifted']:.0f} features "
           "drifted.")  # fmt: skip
