@@ -34,6 +34,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import auth_inprocess
 from bench.page import write_section
 from bench.report import load_average
 from bench.servers import Server, clean_environment, free_port
@@ -217,7 +218,9 @@ def token_gate_microseconds(calls: int = 100_000) -> float:
     return asyncio.run(both()) / calls * 1e6
 
 
-def section(results: Results, load: tuple[str, str], sizes: str, gate_us: float) -> str:
+def section(
+    results: Results, load: tuple[str, str], sizes: str, gate_us: float, inprocess: dict[str, tuple[float, float]]
+) -> str:
     def ratio(values: list[float], side: int) -> float:
         return values[side] / values[0] if values[0] > 0 else 1.0
 
@@ -229,6 +232,9 @@ def section(results: Results, load: tuple[str, str], sizes: str, gate_us: float)
     worst = max(ratio(wall, 1) for wall, _ in results.values())
     worst_cpu = max(ratio(cpu, 1) for _, cpu in results.values())
     noise = max(max(abs(ratio(wall, 2) - 1), abs(ratio(cpu, 2) - 1)) for wall, cpu in results.values())
+    inprocess_rows = "\n".join(
+        f"| {name} | {off:,.0f} µs | {on:,.0f} µs | {on / off:.3f} | < 1.05 |" for name, (off, on) in inprocess.items()
+    )
     return f"""{SECTION}
 
 Written by `python -m bench.auth` ({_machine()}; 1-minute load average {load[0]} at the start and {load[1]} at the end).
@@ -258,6 +264,16 @@ one indexed read, made in the request's own transaction (the run-logging routes 
 on a thread and in a transaction of its own: the worst case for the cache. The scoring server's
 token check itself adds {gate_us:.1f} µs to a request, measured in-process (its middleware with a
 valid token against the app it wraps).{_verdict(max(worst, worst_cpu), noise, load)}
+
+The same question asked of the tracking server's own CPU with nothing else in the way
+(`bench/auth_inprocess.py`): two apps as `runstone server` builds them, with and without auth,
+each handed the same log-batch requests as ASGI calls in the bench's own process (no sockets, no
+client), in alternating blocks; the median over the blocks of the process's CPU time per
+request.
+
+| request (in-process) | without auth | with auth (token) | ratio | target |
+|---|---:|---:|---:|---:|
+{inprocess_rows}
 """
 
 
@@ -308,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         results = tracking(folder, runs, rounds, per_block)
         log(f"scoring: {rounds} rounds of {scoring_requests} requests per server")
         results["scoring, one row"] = scoring(folder, scoring_requests, rounds)
+        log("in-process: log-batch through two apps, without and with auth")
+        inprocess = auth_inprocess.measure(rounds, 10 if args.quick else 50)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     names = {
@@ -321,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         f"different run each time; {rounds} rounds of {per_block} requests of each kind per "
         f"tracking server and of {scoring_requests} scoring requests per scoring server."
     )
-    text = section(results, (load_before, load_average()), sizes, token_gate_microseconds())
+    text = section(results, (load_before, load_average()), sizes, token_gate_microseconds(), inprocess)
     print(text)
     if not args.quick:
         write_section(args.output, SECTION, text)
