@@ -88,8 +88,12 @@ class Journal:
         if self._path is None or self._fd is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / f"{os.getpid()}-{uuid.uuid4().hex[:12]}.jsonl"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            # Made under another name and locked before it takes its own: another process's
+            # sync never finds the file unlocked, so never takes a live process's journal.
+            making = path.with_name(path.name + ".new")
+            fd = os.open(making, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(making, path)
             self._path, self._fd = path, fd
         return self._path
 
@@ -238,11 +242,18 @@ def _close_fresh(step: tuple[str, Any]) -> tuple[str, Any]:
 
 
 def locked(path: Path) -> int | None:
-    """An fd holding the lock of a journal file, or None when a live process holds it."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    """An fd holding the lock of a journal file, or None when a live process holds it or the
+    file is gone (its owner finished it, or another process replayed it, since it was listed)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    except FileNotFoundError:
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        # Locked after its owner or another replayer removed it: nothing left to do.
+        if os.fstat(fd).st_ino != os.stat(path).st_ino:
+            raise FileNotFoundError(path)
+    except (BlockingIOError, FileNotFoundError):
         os.close(fd)
         return None
     return fd
@@ -254,7 +265,8 @@ def replay_file(
     """Replay one journal file nobody holds; False when a live process holds it."""
     fd = locked(path)
     if fd is None:
-        report.busy_files += 1
+        if path.exists():
+            report.busy_files += 1
         return False
     try:
         records, damaged = read_counting(path)
@@ -280,7 +292,7 @@ def replay_file(
                 if "seq" in step:
                     os.write(fd, encode({"op": "ack", "seq": step["seq"]}))
         shutil.rmtree(files_folder(path), ignore_errors=True)
-        path.unlink()
+        path.unlink(missing_ok=True)
         return True
     finally:
         os.close(fd)
@@ -334,6 +346,13 @@ def experiment_for(client: RunstoneClient, name: str) -> str:
     return str(experiment.experiment_id)
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # gone since it was listed: sorted anywhere, skipped when locked
+        return 0.0
+
+
 def sync(
     directory: Path,
     client_for: Callable[[str], RunstoneClient],
@@ -347,9 +366,12 @@ def sync(
     report = SyncReport()
     if not directory.is_dir():
         return report
-    for path in sorted(directory.glob("*.jsonl"), key=lambda p: p.stat().st_mtime):
+    for path in sorted(directory.glob("*.jsonl"), key=_mtime):
         if only_uri is not None:
-            first = next(iter(read(path)), None)
+            try:
+                first = next(iter(read(path)), None)
+            except FileNotFoundError:  # finished or replayed by another process meanwhile
+                continue
             if first is None or first.get("uri") != only_uri:
                 continue
         report.files += 1

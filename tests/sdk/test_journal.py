@@ -102,6 +102,25 @@ def test_a_journal_a_live_process_holds_is_left_alone(tmp_path: Path) -> None:
     book.close(remove=True)
 
 
+def test_a_journal_finished_by_its_owner_while_another_process_syncs_is_skipped(tmp_path: Path) -> None:
+    """Writers sharing a home each sync at start. A file listed by one of them and then finished
+    (removed) by its owner, before or after the sync locked it, is nothing to resend, not an error."""
+    book = journal.Journal(tmp_path)
+    book.write(journal.log_record(1, "http://x", "r", _points(1), [], []))
+    path = book.path
+    # Opened by the syncing process while the owner still holds the lock...
+    late = journal.locked(path)
+    assert late is None  # the owner holds it: busy
+    book.close(remove=True)  # ...then the owner finishes: the file is gone
+    server = Server()
+    report = journal.SyncReport()
+    assert journal.replay_file(path, lambda uri: server, None, report) is False
+    assert (report.busy_files, report.failed_files, server.points) == (0, 0, [])
+    # A journal is made under another name and locked before it takes its own: once finished,
+    # no file of it is left, not even the one it was made under.
+    assert list(tmp_path.glob("*.jsonl*")) == []
+
+
 def test_non_finite_values_survive_the_journal(tmp_path: Path) -> None:
     record = journal.log_record(
         1, "http://x", "r", [Metric("m", float("nan"), 1, 0), Metric("m", float("-inf"), 1, 1)], [], []
