@@ -64,14 +64,14 @@ async def _call(app: Any, method: str, path: str, payload: object, headers: list
 
 def measure(rounds: int = 20, per_block: int = 50) -> dict[str, tuple[float, float]]:
     """Median CPU microseconds per request (without auth, with auth) of log-batch to one run and
-    to a different run each time."""
+    to a different run each time, and of a search of 100 of the experiment's runs."""
     from runstone.backend import open_backend
     from runstone.config import Settings
     from runstone.governance.identity import IdentityService
     from runstone.server.app import create_app
 
     async def run() -> dict[str, tuple[float, float]]:
-        sides = []
+        sides, exp_ids = [], []
         for auth in (False, True):
             home = Path(tempfile.mkdtemp(prefix="runstone-bench-auth-inprocess-"))
             settings = Settings(home=home, auth=auth, admin_password=ADMIN_PASSWORD if auth else None)
@@ -88,12 +88,17 @@ def measure(rounds: int = 20, per_block: int = 50) -> dict[str, tuple[float, flo
                 token = await _call(app, "POST", "/api/v1/tokens", {"name": "bench", "user": "bench"}, basic)
                 headers = [(b"authorization", f"Bearer {token['secret']}".encode())]
             exp = (await _call(app, "POST", f"{M}/experiments/create", {"name": "bench"}, headers))["experiment_id"]
+            exp_ids.append(exp)
             runs = []
             for _ in range(rounds * per_block + 1):
                 made = await _call(app, "POST", f"{M}/runs/create", {"experiment_id": exp}, headers)
                 runs.append(made["run"]["info"]["run_id"])
             sides.append((app, context, headers, runs))
-        kinds = ("log-batch, 100 metrics, to one run", "log-batch, 100 metrics, to a different run each time")
+        kinds = (
+            "log-batch, 100 metrics, to one run",
+            "log-batch, 100 metrics, to a different run each time",
+            f"search, 100 of {rounds * per_block + 1} runs",
+        )
         blocks: dict[str, list[list[float]]] = {kind: [[], []] for kind in kinds}
         step = 0
         try:
@@ -101,6 +106,14 @@ def measure(rounds: int = 20, per_block: int = 50) -> dict[str, tuple[float, flo
                 for side in (0, 1) if round_ % 2 == 0 else (1, 0):
                     app, _, headers, runs = sides[side]
                     for kind in kinds:
+                        if kind.startswith("search"):
+                            query = {"experiment_ids": [exp_ids[side]], "max_results": 100,
+                                     "order_by": ["attributes.start_time DESC"]}  # fmt: skip
+                            began = time.process_time()
+                            for _ in range(per_block):
+                                await _call(app, "POST", f"{M}/runs/search", query, headers)
+                            blocks[kind][side].append((time.process_time() - began) / per_block * 1e6)
+                            continue
                         bodies = []
                         for i in range(per_block):
                             step += 1
