@@ -338,7 +338,10 @@ def test_search_costs_the_same_queries_for_any_page_size(mlflow_api: Mlflow, bac
         assert len(runs) == max_results
         return len(seen)
 
-    assert queries(2) == queries(12)
+    # The server's background rounds (retention, monitoring) share the engine, and one of them
+    # can land inside a measurement; the fewest statements over a few searches is the search's
+    # own cost, which an N+1 pattern would raise by ten every time.
+    assert min(queries(2) for _ in range(3)) == min(queries(12) for _ in range(3))
 
 
 def test_an_oversized_body_is_refused_in_mlflows_envelope(http, app):

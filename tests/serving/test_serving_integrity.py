@@ -8,8 +8,10 @@ serving the approved version."""
 
 from __future__ import annotations
 
+import sqlite3
 import textwrap
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -62,6 +64,15 @@ def _train(server, tmp_path: Path) -> Path:
 
 
 def _stored(server, run_id: str, path: str) -> Path:
+    """The file of a run's artifact in the server's folder, once the server has flushed it.
+
+    Until then the server keeps a small file's bytes in its database and writes them again over
+    whatever else it finds there (a file torn by a power cut), which would undo the intrusion."""
+    deadline = time.monotonic() + 60
+    with closing(sqlite3.connect(server.home / "runstone.db")) as db:
+        while db.execute("SELECT count(*) FROM artifact_pending").fetchone()[0]:
+            assert time.monotonic() < deadline, "the server did not flush its small files within 60 s"
+            time.sleep(0.1)
     (found,) = (server.home / "artifacts").glob(f"*/{run_id}/artifacts/{path}")
     return found
 
