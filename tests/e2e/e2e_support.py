@@ -75,6 +75,22 @@ def run_python(
     )
 
 
+def wait_flushed(home: Path, timeout: float = 60) -> None:
+    """Wait until the server on the embedded database at ``home`` has flushed every small file.
+
+    Until then it keeps a small file's bytes in its database and writes them again over whatever
+    else it finds on disk (a file torn by a power cut): a test that alters stored files, as an
+    intruder would, waits for this first, or the server may undo the alteration."""
+    import sqlite3
+    from contextlib import closing
+
+    deadline = time.monotonic() + timeout
+    with closing(sqlite3.connect(home / "runstone.db")) as db:
+        while db.execute("SELECT count(*) FROM artifact_pending").fetchone()[0]:
+            assert time.monotonic() < deadline, f"the server did not flush its small files within {timeout} s"
+            time.sleep(0.1)
+
+
 def stop_group(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the process group, then SIGKILL whatever is left of it."""
 

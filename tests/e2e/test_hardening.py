@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from e2e_support import Server, Servers
+from e2e_support import Server, Servers, wait_flushed
 
 pytestmark = pytest.mark.e2e
 
@@ -75,6 +75,7 @@ def test_a_zip_with_an_unreadable_or_altered_file_says_so_instead_of_breaking(ht
     run_id = http.post("/api/v1/runs", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
     for name, content in (("a/good.txt", b"good"), ("a/linked.txt", b"original"), ("a/swapped.txt", b"logged")):
         assert http.put(f"/api/v1/runs/{run_id}/artifacts/{name}", content=content).status_code == 200
+    wait_flushed(server.home)
     stored = {p.name: p for p in (server.home / "artifacts").rglob("*.txt")}
     secret = tmp_path / "secret.txt"
     secret.write_text("outside the artifact root")

@@ -8,16 +8,14 @@ serving the approved version."""
 
 from __future__ import annotations
 
-import sqlite3
 import textwrap
 import time
-from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
-from e2e_support import remote, run_cli, run_python
+from e2e_support import remote, run_cli, run_python, wait_flushed
 from serving_support import serve_command, start_scoring
 
 import runstone.models
@@ -64,15 +62,8 @@ def _train(server, tmp_path: Path) -> Path:
 
 
 def _stored(server, run_id: str, path: str) -> Path:
-    """The file of a run's artifact in the server's folder, once the server has flushed it.
-
-    Until then the server keeps a small file's bytes in its database and writes them again over
-    whatever else it finds there (a file torn by a power cut), which would undo the intrusion."""
-    deadline = time.monotonic() + 60
-    with closing(sqlite3.connect(server.home / "runstone.db")) as db:
-        while db.execute("SELECT count(*) FROM artifact_pending").fetchone()[0]:
-            assert time.monotonic() < deadline, "the server did not flush its small files within 60 s"
-            time.sleep(0.1)
+    """The file of a run's artifact in the server's folder, once the server has flushed it."""
+    wait_flushed(server.home)
     (found,) = (server.home / "artifacts").glob(f"*/{run_id}/artifacts/{path}")
     return found
 
