@@ -9,6 +9,9 @@ app.
   first byte (or of the connection), and hold at most ``max_headers`` headers and
   ``max_header_bytes`` bytes with the URL; otherwise 408 or 431, and the connection is closed.
   Connections that trickle half a request no longer stay open for as long as the client likes.
+- One packet per small answer: uvicorn writes a response's status line and headers, then its
+  body, as two writes. The headers are held until the body's first write (or the end of the event
+  loop's turn) and go out with it: one send and one TCP segment for a small answer, not two.
 - Bodies: after ``body_timeout`` seconds a body must have averaged ``body_min_rate`` bytes per
   second (time while the server itself is not reading does not count); otherwise 408 and the
   connection is closed, which ends the request in the app as a client disconnect.
@@ -56,6 +59,48 @@ def limits() -> Limits:
     return Limits(s.header_timeout, s.max_header_bytes, s.max_headers, s.body_timeout, s.body_min_rate)
 
 
+class _Coalescing:
+    """The connection's transport, holding back one small write (a response's status line and
+    headers) until the next write, or the end of the event loop's turn, and sending the two as
+    one. At most one write is ever held, so flow control sees every byte as before."""
+
+    HELD = 8192  # a write this small may wait for the next one
+    JOINED = 64 * 1024  # a next write this small is copied after it, a larger one follows it
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if len(data) <= self.JOINED:
+                self._transport.write(held + data)
+                return
+            self._transport.write(held)
+        elif len(data) <= self.HELD:
+            self._held = bytes(data)
+            self._loop.call_soon(self._release)
+            return
+        self._transport.write(data)
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self._release()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._transport, name)
+
+
 class _Refused(Exception):
     """Raised from a parser callback to stop parsing a request that broke a limit."""
 
@@ -73,7 +118,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         no_delay(transport)
-        super().connection_made(transport)
+        super().connection_made(_Coalescing(transport, self.loop))  # type: ignore[arg-type]
         self._limits = limits()
         self._arm_header_deadline()
 
