@@ -121,6 +121,18 @@ def _cpu_seconds(server: Server) -> float:
     return total / ticks
 
 
+def _settle(servers: list[Server], limit: float = 90.0) -> float:
+    """Wait until the servers have finished starting (MLflow's workers import their code after
+    the first one answers): until they use under 5% of a core together for a whole second."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < limit:
+        before = sum(_cpu_seconds(s) for s in servers)
+        time.sleep(1.0)
+        if sum(_cpu_seconds(s) for s in servers) - before < 0.05:
+            break
+    return time.perf_counter() - began
+
+
 class Side:
     """One client pointed at one server, with the operations the workloads need."""
 
@@ -243,7 +255,7 @@ def drive(sides: list[Side], sizes: Sizes, folder: Path, log: Callable[[str], No
             + ", ".join(f"{s} {w.samples[s].per_unit() * 1000:,.2f} ms/{w.unit}" for s in SIDES if w.samples[s].units)
         )
 
-    # 1. Many small files through log_artifacts (after a warm-up folder of 20 files).
+    # 1. Many small files through log_artifacts (after a warm-up folder of 200 files).
     def folder_of(name: str, count: int) -> Path:
         made = folder / name
         made.mkdir()
@@ -251,9 +263,9 @@ def drive(sides: list[Side], sizes: Sizes, folder: Path, log: Callable[[str], No
             (made / f"file-{i:04d}.txt").write_bytes(os.urandom(512).hex().encode())
         return made
 
-    warm, small = folder_of("warm-up-files", 20), folder_of("small-files", sizes.files)
+    warm, small = folder_of("warm-up-files", 200), folder_of("small-files", sizes.files)
     w = Workload(f"{sizes.files:,} files of 1 KiB with `log_artifacts`", "file")
-    for files, count, sample_of in ((warm, 20, lambda _: Sample()), (small, sizes.files, w.samples.get)):
+    for files, count, sample_of in ((warm, 200, lambda _: Sample()), (small, sizes.files, w.samples.get)):
         for side in sides:
             run_id = side.new_run(files.name)
             sample = sample_of(side.name) or Sample()
@@ -553,6 +565,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{launcher.name}: answered /health {started[-1].startup_seconds:.1f} s after start")
         started.append(_start_floor(folder, sizes))
         runstone, mlflow, floor = started
+        log(f"servers idle after {_settle(started):.1f} s")
         sides = [
             Side("runstone", runstone.url, runstone),
             Side("MLflow", mlflow.url, mlflow),

@@ -94,31 +94,50 @@ class LocalArtifactStore:
             _fsync_dir(self.root)
 
     def _write(self, target: Path, chunks: Iterable[bytes], *, sync: bool = True) -> Stored:
-        self._tmp.mkdir(exist_ok=True)
-        tmp = self._tmp / uuid.uuid4().hex
-        digest = hashlib.sha256()
-        size = 0
+        staged = self.stage()
         try:
-            with open(tmp, "wb") as out:
-                fcntl.flock(out.fileno(), fcntl.LOCK_EX)  # "in flight": see the module docstring
-                for chunk in chunks:
-                    digest.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
-                out.flush()
-                if sync:
-                    os.fsync(out.fileno())
-                created = _make_parents(target.parent)
-                os.replace(tmp, target)
-            if sync:
-                _fsync_dir(target.parent)
-                # A folder this write made is an entry of its own parent, which must reach the
-                # disk too for the file to be found after a power cut.
-                for folder in created:
-                    _fsync_dir(folder.parent)
+            for chunk in chunks:
+                staged.write(chunk)
+            return self._place(target, staged, sync=sync)
         finally:
-            tmp.unlink(missing_ok=True)
-        return Stored(size, digest.hexdigest())
+            staged.discard()
+
+    def stage(self) -> Staged:
+        """A new temporary file in the store's folder, for bytes that :meth:`adopt` then puts in
+        place without copying them (an upload received straight into the store)."""
+        try:
+            self._tmp.mkdir(exist_ok=True)
+            return Staged(self._tmp / uuid.uuid4().hex)
+        except OSError as exc:
+            raise storage_error(exc) or exc from None
+
+    def adopt(self, key: str, staged: Staged) -> Stored:
+        """Put the bytes of ``staged`` under ``key`` durably and atomically, as :meth:`write` does."""
+        target = self._resolve(key)
+        if target.is_dir():
+            raise InvalidInput(f"Artifact {key!r} is a folder; it cannot be overwritten by a file.")
+        try:
+            return self._place(target, staged, sync=True)
+        except OSError as exc:
+            error = storage_error(exc)
+            if error is None:
+                raise
+            raise error from None
+        finally:
+            staged.discard()
+
+    def _place(self, target: Path, staged: Staged, *, sync: bool) -> Stored:
+        staged.finish(sync=sync)
+        created = _make_parents(target.parent)
+        os.replace(staged.path, target)
+        staged.placed = True
+        if sync:
+            _fsync_dir(target.parent)
+            # A folder this write made is an entry of its own parent, which must reach the
+            # disk too for the file to be found after a power cut.
+            for folder in created:
+                _fsync_dir(folder.parent)
+        return Stored(staged.size, staged.sha256)
 
     def check_writable(self) -> None:
         probe = self._tmp / f"ready-{uuid.uuid4().hex}"
@@ -156,6 +175,44 @@ class LocalArtifactStore:
     def local_path(self, key: str) -> Path | None:
         target = self._resolve(key)
         return target if target.is_file() else None
+
+
+class Staged:
+    """A file being written in the store's temporary folder, locked as in flight (see the
+    module's docstring), with the size and SHA-256 of what was written so far."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = 0
+        self.placed = False
+        self._digest = hashlib.sha256()
+        self._file = open(path, "wb")  # noqa: SIM115 - closed by finish() or discard()
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+
+    def write(self, chunk: bytes) -> None:
+        self._digest.update(chunk)
+        self.size += len(chunk)
+        self._file.write(chunk)
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def chunks(self) -> Iterator[bytes]:
+        """What was written so far, read back."""
+        self._file.flush()
+        return _chunks(self.path)
+
+    def finish(self, *, sync: bool) -> None:
+        self._file.flush()
+        if sync:
+            os.fsync(self._file.fileno())
+
+    def discard(self) -> None:
+        """Close the file and remove it unless it was put in place."""
+        self._file.close()
+        if not self.placed:
+            self.path.unlink(missing_ok=True)
 
 
 def sweep(tmp: Path) -> int:

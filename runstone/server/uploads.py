@@ -1,8 +1,9 @@
 """Upload bodies, received on the event loop before any worker thread is involved.
 
 A body is read as it arrives into a spool (memory up to ``IN_MEMORY`` bytes, a temporary file
-beyond), and only once it is whole does a worker thread hash it and write it to the artifact
-store. A client trickling a body therefore holds no thread: two hundred slow uploads leave the
+beyond), and only once it is whole does a worker thread store it. On a local artifact store the
+temporary file is the store's own, hashed as it is written, so that storing a large body puts
+that file in place (fsync, rename) instead of writing its bytes a second time. A client trickling a body therefore holds no thread: two hundred slow uploads leave the
 thread pool, and with it the API, the UI and /health, to everyone else. The HTTP layer
 (runstone.http_protocol) ends uploads that stay too slow.
 """
@@ -10,11 +11,13 @@ thread pool, and with it the API, the UI and /health, to everyone else. The HTTP
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import IO
 
 from starlette.requests import Request
 
 from runstone.artifacts.base import CHUNK
+from runstone.artifacts.local import Staged
 from runstone.errors import PayloadTooLarge
 
 IN_MEMORY = 1024 * 1024
@@ -23,20 +26,53 @@ SMALL_BODY = 64 * 1024
 
 
 class Spool:
-    """A received body; read it with chunks(), then close() it."""
+    """A received body; read it with chunks(), then close() it.
 
-    def __init__(self) -> None:
-        # Closed by close(): the spool outlives the function that receives the body.
-        self.file = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY, prefix="runstone-upload-")  # noqa: SIM115
+    Up to ``IN_MEMORY`` bytes stay in memory. A larger body goes on into a temporary file: one
+    of the artifact store's own when ``stage`` gives one (the store then puts that file in place
+    without copying it, see ``staged``), else one in the system's temporary folder."""
+
+    def __init__(self, stage: Callable[[], Staged] | None = None) -> None:
+        self._stage = stage
+        self._memory: list[bytes] = []
+        self._file: IO[bytes] | None = None
+        self.staged: Staged | None = None
         self.size = 0
 
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.staged is not None:
+            self.staged.write(chunk)
+        elif self._file is not None:
+            self._file.write(chunk)
+        elif self.size <= IN_MEMORY:
+            self._memory.append(chunk)
+        else:
+            if self._stage is not None:
+                self.staged = self._stage()
+            else:
+                self._file = tempfile.TemporaryFile(prefix="runstone-upload-")  # noqa: SIM115 - closed by close()
+            held, self._memory = self._memory, []
+            self.size -= sum(map(len, held)) + len(chunk)
+            for piece in (*held, chunk):
+                self.write(piece)
+
     def chunks(self) -> Iterator[bytes]:
-        self.file.seek(0)
-        while chunk := self.file.read(CHUNK):
-            yield chunk
+        if self.staged is not None:
+            yield from self.staged.chunks()
+        elif self._file is not None:
+            self._file.seek(0)
+            while chunk := self._file.read(CHUNK):
+                yield chunk
+        else:
+            yield from self._memory
 
     def close(self) -> None:
-        self.file.close()
+        if self.staged is not None:
+            self.staged.discard()
+        if self._file is not None:
+            self._file.close()
+        self._memory = []
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
@@ -64,16 +100,16 @@ def at_most(chunks: Iterator[bytes], limit: int) -> Iterator[bytes]:
         yield chunk
 
 
-async def receive(request: Request, limit: int) -> Spool:
-    """The whole body of ``request`` (at most ``limit`` bytes, else 413)."""
+async def receive(request: Request, limit: int, stage: Callable[[], Staged] | None = None) -> Spool:
+    """The whole body of ``request`` (at most ``limit`` bytes, else 413); a large one in a file
+    of the artifact store's when ``stage`` (the store's own) is given."""
     check_declared(request, limit)
-    spool = Spool()
+    spool = Spool(stage)
     try:
         async for chunk in request.stream():
-            spool.size += len(chunk)
-            if spool.size > limit:
+            if spool.size + len(chunk) > limit:
                 raise _too_large(limit)
-            spool.file.write(chunk)
+            spool.write(chunk)
     except BaseException:
         spool.close()
         raise

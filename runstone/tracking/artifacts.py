@@ -26,6 +26,8 @@ from runstone.tracking import artifact_sync
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from runstone.artifacts.local import Staged
+
 
 @dataclass(frozen=True)
 class ArtifactLimits:
@@ -38,23 +40,26 @@ class ArtifactLimits:
         """``chunks``, raising 413 inside the store's write (which then keeps nothing of the file)
         once they pass the per-file limit or what ``owner``, holding ``held`` bytes besides this
         file, may still take."""
-        room = self.owner_bytes - held
         received = 0
         for chunk in chunks:
             received += len(chunk)
-            if received > self.file_bytes:
-                raise PayloadTooLarge(
-                    f"Artifact is larger than the limit of {self.file_bytes} bytes per file "
-                    "(RUNSTONE_MAX_ARTIFACT_BYTES).",
-                    {"limit": self.file_bytes, "setting": "max_artifact_bytes"},
-                )
-            if received > room:
-                raise PayloadTooLarge(
-                    f"{owner} would hold more than its limit of {self.owner_bytes} bytes of artifacts "
-                    f"(RUNSTONE_MAX_RUN_ARTIFACT_BYTES); it holds {held} bytes besides this file.",
-                    {"limit": self.owner_bytes, "setting": "max_run_artifact_bytes", "held": held},
-                )
+            self.check(received, owner, held)
             yield chunk
+
+    def check(self, size: int, owner: str, held: int) -> None:
+        """Raise 413 when a file of ``size`` bytes passes the per-file limit or what ``owner``,
+        holding ``held`` bytes besides it, may still take."""
+        if size > self.file_bytes:
+            raise PayloadTooLarge(
+                f"Artifact is larger than the limit of {self.file_bytes} bytes per file (RUNSTONE_MAX_ARTIFACT_BYTES).",
+                {"limit": self.file_bytes, "setting": "max_artifact_bytes"},
+            )
+        if size > self.owner_bytes - held:
+            raise PayloadTooLarge(
+                f"{owner} would hold more than its limit of {self.owner_bytes} bytes of artifacts "
+                f"(RUNSTONE_MAX_RUN_ARTIFACT_BYTES); it holds {held} bytes besides this file.",
+                {"limit": self.owner_bytes, "setting": "max_run_artifact_bytes", "held": held},
+            )
 
 
 @dataclass(frozen=True)
@@ -108,11 +113,21 @@ class ArtifactService:
         with self.ctx.transaction() as s:
             _refuse_registered(s, run_id, clean_path(path, allow_empty=True))
 
-    def log_artifact(self, run_id: str, path: str, chunks: Iterable[bytes], *, under: str | None = None) -> FileInfo:
+    def log_artifact(
+        self,
+        run_id: str,
+        path: str,
+        chunks: Iterable[bytes],
+        *,
+        under: str | None = None,
+        staged: Staged | None = None,
+    ) -> FileInfo:
         """Store one file at ``path`` inside the run's artifacts (replacing an older one).
 
         ``under``: the artifact key the caller addressed the run by (MLflow's artifact proxy); a
-        run stored under another key is not found there.
+        run stored under another key is not found there. ``staged``: the file's bytes already
+        written in the store's temporary folder (its ``stage()``), put in place without a copy;
+        ``chunks`` are then not read.
         """
         path = clean_path(path)
         parents = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
@@ -128,12 +143,18 @@ class ArtifactService:
                 )
             replaced = manifest.get(s, internal, path)
             held = manifest.total_size(s, internal) - (replaced.file_size or 0 if replaced else 0)
-        bounded = self.limits.bounded(chunks, f"Run {run_id}", held)
-        small, rest = _small(bounded, SMALL_FILE_BYTES) if self.defer_flush else (None, bounded)
-        if small is not None:
-            stored = self.store.write_unsynced(join_key(key, path), small)  # type: ignore[attr-defined]
+        small: bytes | None = None
+        adopt = getattr(self.store, "adopt", None) if staged is not None else None
+        if staged is not None and adopt is not None:
+            self.limits.check(staged.size, f"Run {run_id}", held)
+            stored = adopt(join_key(key, path), staged)
         else:
-            stored = self.store.write(join_key(key, path), rest)
+            bounded = self.limits.bounded(chunks, f"Run {run_id}", held)
+            small, rest = _small(bounded, SMALL_FILE_BYTES) if self.defer_flush else (None, bounded)
+            if small is not None:
+                stored = self.store.write_unsynced(join_key(key, path), small)  # type: ignore[attr-defined]
+            else:
+                stored = self.store.write(join_key(key, path), rest)
         with self.ctx.transaction(write=True) as s:
             manifest.record(s, internal, path, stored.size, stored.sha256, self.ctx.clock(), pending=small)
             self.ctx.audit.write(

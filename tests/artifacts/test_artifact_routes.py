@@ -267,3 +267,56 @@ def test_zipped_folders_are_compressed_and_dated(http, run_id):
     assert member.compress_size < 10_000
     assert member.date_time[0] >= dt.date.today().year - 1
     assert archive.read("a.txt") == b"a" * 100_000
+
+
+def test_a_large_upload_is_received_into_the_store_and_put_in_place_without_a_copy(
+    app, http, run_id, tmp_path, monkeypatch
+):
+    """Past 1 MiB a body is written once, as it arrives, into the store's own temporary folder;
+    storing it renames that very file into place (same inode). Refused or stored, nothing is
+    left in the temporary folder."""
+    from runstone.artifacts.local import LocalArtifactStore
+
+    staged: list[tuple[Path, int]] = []
+    original = LocalArtifactStore.stage
+
+    def stage(self):  # type: ignore[no-untyped-def]
+        made = original(self)
+        staged.append((made.path, made.path.stat().st_ino))
+        return made
+
+    monkeypatch.setattr(LocalArtifactStore, "stage", stage)
+    data = bytes(range(256)) * (12 * 1024)  # 3 MiB
+    experiment = http.get(f"/api/v1/runs/{run_id}").json()["run"]["info"]["experiment_id"]
+    routes = {
+        "native.bin": lambda: put(http, run_id, "big/native.bin", data),
+        "proxied.bin": lambda: http.put(
+            f"/api/2.0/mlflow-artifacts/artifacts/{experiment}/{run_id}/artifacts/big/proxied.bin", content=data
+        ),
+    }
+    for name, send in routes.items():
+        staged.clear()
+        assert send().status_code == 200
+        (stored,) = list(tmp_path.rglob(name))
+        assert stored.read_bytes() == data
+        ((temporary, inode),) = staged
+        assert temporary.parent.name == ".tmp" and stored.stat().st_ino == inode
+        assert list(temporary.parent.iterdir()) == []
+    got = http.get(f"/api/v1/runs/{run_id}/artifacts/big/proxied.bin")
+    assert got.content == data and got.headers["x-checksum-sha256"] == sha(data)
+
+    # Refused once the body is in (the file belongs to a registered version): the received
+    # file is gone and the stored one unchanged.
+    M = "/api/2.0/mlflow"
+    assert put(http, run_id, "big/MLmodel", b"flavors: {}\n").status_code == 200
+    assert http.post(f"{M}/registered-models/create", json={"name": "big"}).status_code == 200
+    version = {"name": "big", "source": f"runs:/{run_id}/big", "run_id": run_id}
+    created = http.post(f"{M}/model-versions/create", json=version)
+    assert created.status_code == 200, created.text
+    for name, send in routes.items():
+        staged.clear()
+        refused = send()
+        assert refused.status_code == 409, refused.text
+        ((temporary, _),) = staged
+        assert list(temporary.parent.iterdir()) == []
+        assert next(tmp_path.rglob(name)).read_bytes() == data

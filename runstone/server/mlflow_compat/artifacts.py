@@ -12,6 +12,7 @@ Multipart uploads (``mpu/...``) are in :mod:`runstone.server.mlflow_compat.multi
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -112,10 +113,15 @@ async def upload(path: str, request: Request, artifacts: Artifacts, models: Logg
             spool.close()
         return {}
     target = await run_in_threadpool(_target_of_file, path, artifacts, models)
-    spool = await uploads.receive(request, limit)
+    if target.kind == "run":
+        # A large file is received into the store's own temporary folder and put in place.
+        spool = await uploads.receive(request, limit, getattr(artifacts.store, "stage", None))
+        call = functools.partial(artifacts.log_artifact, target.id, target.path, spool.chunks(), staged=spool.staged)
+    else:
+        spool = await uploads.receive(request, limit)
+        call = functools.partial(models.log_artifact, target.id, target.path, spool.chunks())
     try:
-        log = artifacts.log_artifact if target.kind == "run" else models.log_artifact
-        await run_in_threadpool(log, target.id, target.path, spool.chunks())
+        await run_in_threadpool(call)
     finally:
         spool.close()
     return {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -39,9 +40,12 @@ def _attachment(filename: str) -> str:
 @router.put("/artifacts/{path:path}", summary="Upload one artifact file (raw request body)", response_model=FileAnswer)
 @needs(Permission.EDIT, "run", "run_id")
 async def upload_artifact(run_id: str, path: str, request: Request, service: Artifacts) -> dict[str, object]:
-    spool = await uploads.receive(request, request.app.state.settings.max_artifact_bytes)
+    limit = request.app.state.settings.max_artifact_bytes
+    spool = await uploads.receive(request, limit, getattr(service.store, "stage", None))
     try:
-        info = await run_in_threadpool(service.log_artifact, run_id, path, spool.chunks())
+        info = await run_in_threadpool(
+            functools.partial(service.log_artifact, run_id, path, spool.chunks(), staged=spool.staged)
+        )
     finally:
         spool.close()
     return {"file": file_public(info)}
