@@ -22,24 +22,32 @@ def _fixed(path: str) -> str:
     return path.split("{", 1)[0]
 
 
+def _common(paths: list[str]) -> str:
+    first, last = min(paths), max(paths)  # the common beginning of all is that of these two
+    size = 0
+    while size < len(first) and first[size] == last[size]:
+        size += 1
+    return first[:size]
+
+
 def _prefix(route: BaseRoute) -> str:
-    """The fixed text every path this route matches begins with ("" when it cannot be told)."""
-    contexts = getattr(route, "effective_route_contexts", None)
-    if contexts is not None:  # a router included with include_router
+    """The fixed text every path this route matches begins with ("" when it cannot be told).
+
+    A router included with include_router is read from its include prefix and its routes'
+    own paths, which is what FastAPI joins into each route's path: not from the routes FastAPI
+    builds for it, which it builds on first use (a few hundred of them, a quarter of a second),
+    so that the first request to one route does not build those of every other."""
+    original = getattr(route, "original_router", None)
+    context = getattr(route, "include_context", None)
+    if original is not None and context is not None:
+        prefix = str(getattr(context, "prefix", ""))
         paths = []
-        for context in contexts():
-            inner = getattr(context, "starlette_route", None) or context
-            path = getattr(inner, "path_format", None) or getattr(context, "path_format", None)
-            if not path:
-                return ""
-            paths.append(_fixed(path))
-        if not paths:
-            return ""
-        first, last = min(paths), max(paths)  # the common beginning of all is that of these two
-        size = 0
-        while size < len(first) and first[size] == last[size]:
-            size += 1
-        return first[:size]
+        for inner in original.routes:
+            path = getattr(inner, "path", None)
+            if not isinstance(path, str) or hasattr(inner, "original_router"):
+                return _fixed(prefix)  # a router included in it: its own prefix only
+            paths.append(_fixed(prefix + path))
+        return _common(paths) if paths else _fixed(prefix)
     path = getattr(route, "path_format", None)
     return _fixed(path) if isinstance(path, str) else ""
 
