@@ -159,3 +159,35 @@ def test_logs_go_to_a_run_on_the_tracking_server(echo_model, tmp_path, http, rem
 def test_unknown_destinations_are_refused(tmp_path):
     with pytest.raises(InvalidInput, match="folder or to runs:/"):
         open_logger("s3://bucket/predictions")
+
+
+def test_inside_an_event_loop_a_slow_delivery_never_holds_up_the_loop(tmp_path):
+    """In the scoring server the event loop writes the records itself; a completed file's
+    delivery (an upload, for runs:/ destinations) runs on a thread of its own."""
+    import asyncio
+
+    delivered: list[str] = []
+
+    def slow_upload(path: Path) -> None:
+        time.sleep(0.5)
+        delivered.append(path.name)
+
+    async def serve() -> float:
+        logger = PredictionLogger(
+            RotatingFiles(tmp_path / "log", max_bytes=200, on_complete=slow_upload), interval=0.01
+        )
+        logger.start()
+        for i in range(6):
+            logger.submit(entry(i))
+        longest = 0.0
+        for _ in range(30):  # the loop keeps answering while files complete and are delivered
+            began = time.monotonic()
+            await asyncio.sleep(0.01)
+            longest = max(longest, time.monotonic() - began)
+        logger.close()
+        return longest
+
+    longest = asyncio.run(serve())
+    assert longest < 0.25, f"the event loop was held up for {longest:.2f} s"
+    assert len(delivered) >= 2 and all(name.endswith(".jsonl") for name in delivered)
+    assert sorted(r["request_id"] for r in read(tmp_path / "log")) == [f"r{i}" for i in range(6)]
