@@ -75,8 +75,8 @@ class Metrics:
     def shadow_outcome(self, key: Key, outcome: str) -> None:
         self._shadow.labels(*key, outcome).inc()
 
-    def log_record(self, outcome: str) -> None:
-        self._log_records.labels(outcome).inc()
+    def log_record(self, outcome: str, count: int = 1) -> None:
+        self._log_records.labels(outcome).inc(count)
 
     def show_live(self, live: Iterable[Live]) -> None:
         """Mark the models this process serves now: 1 for each, 0 for those it stopped serving."""

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from runstone.errors import InvalidInput
-from runstone.serving.payloads import jsonable
+from runstone.serving.payloads import dumps, jsonable
 
 log = logging.getLogger("runstone.serving")
 
@@ -81,8 +81,6 @@ def _plain(value: object) -> Any:
 
 
 def encode(entry: Entry) -> bytes:
-    from runstone.serving.payloads import dumps
-
     record = {
         "request_id": entry.request_id,
         "timestamp": entry.timestamp,
@@ -191,7 +189,7 @@ class PredictionLogger:
         capacity: int = 10_000,
         seed: int | None = None,
         interval: float = 0.05,
-        on_record: Callable[[str], None] = lambda outcome: None,
+        on_record: Callable[[str, int], None] = lambda outcome, count: None,
     ) -> None:
         if not 0 <= sample <= 1:
             raise InvalidInput(f"The prediction log sample must be between 0 and 1; got {sample}.")
@@ -243,7 +241,7 @@ class PredictionLogger:
         at most one record per concurrent caller."""
         if len(self._pending) >= self.capacity:
             self.dropped += 1
-            self.on_record("dropped")
+            self.on_record("dropped", 1)
             return
         self._pending.append(entry)
         self.submitted += 1
@@ -284,8 +282,8 @@ class PredictionLogger:
         if written:
             self.files.flush()
         for outcome, count in (("written", written), ("failed", failed)):
-            for _ in range(count):
-                self.on_record(outcome)
+            if count:
+                self.on_record(outcome, count)
         with self._handled:
             self.written += written
             self.failed += failed

@@ -78,7 +78,9 @@ def test_sampling_logs_a_share_of_requests(echo_model, tmp_path):
 
 def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path):
     outcomes: list[str] = []
-    logger = PredictionLogger(RotatingFiles(tmp_path / "log"), capacity=3, on_record=outcomes.append)
+    logger = PredictionLogger(
+        RotatingFiles(tmp_path / "log"), capacity=3, on_record=lambda outcome, count: outcomes.extend([outcome] * count)
+    )
     # The writer is not running: the queue fills up; every further record is dropped at once.
     started = time.perf_counter()
     for i in range(10):
