@@ -272,13 +272,17 @@ def section(
         )
     table = "\n".join(rows)
     start = found["start"]
+    busy = (
+        "Other processes were running at the same time: wall times move with their load, which is why "
+        "the servers take turns block by block and the figures are medians."
+        if load[0] > 2
+        else "No other work was running; the servers still take turns block by block and the figures are medians."
+    )
     return f"""{SECTION}
 
 Written by `python -m bench.small` ({os.cpu_count()} cores, Python {sys.version.split()[0]},
 {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}; 1-minute load average {load[0]:.1f} at the start and
-{load[1]:.1f} at the end). These numbers come from a shared 2-core machine on which other
-processes were running tests at the same time: wall times move with their load, which is why
-the servers take turns block by block and the figures are medians.
+{load[1]:.1f} at the end, the bench's own servers and client included). {busy}
 
 One request at a time on one kept-alive connection, through MLflow's REST routes on both
 servers; {rounds} rounds of {count} requests per workload and server. "runstone CPU" is the
@@ -308,6 +312,13 @@ to the database driver; a new run is answered from what was written, not read ba
 finds its run once. What is left of the server's CPU is the HTTP stack (middleware, routing,
 dependency injection, the route's thread-pool hand-off) and the transaction scope.
 Wall times at load averages far above the 2 cores mostly measure waiting for a core and the disk.
+
+The 1 KiB upload is where MLflow stays ahead: its server writes the file and answers, with
+nothing made durable, while runstone's answer waits for a durable commit of the file's bytes
+and its manifest row, and the HTTP stack above costs about as much again. Start time is almost
+all importing the server's code (FastAPI, SQLAlchemy, the schemas and the routes of every
+feature: `python -X importtime -m runstone server` lists them); the first request no longer
+builds every route's handler.
 """
 
 

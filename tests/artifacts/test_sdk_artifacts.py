@@ -163,12 +163,15 @@ def test_retried_upload_sends_the_whole_file_again(http, settings, project):
     assert (info.file_size, info.sha256) == (weights.stat().st_size, sha(weights.read_bytes()))
 
 
-def test_download_refuses_a_corrupted_transfer(http, remote_client, project, tmp_path):
+@pytest.mark.parametrize("name", ["plots/loss.png", "model/data/weights.bin"])  # hashed in place; on a thread
+def test_download_refuses_a_corrupted_transfer(http, remote_client, project, tmp_path, name):
     run_id = remote_client.create_run("0").info.run_id
-    remote_client.log_artifact(run_id, project / "plots" / "loss.png")
+    remote_client.log_artifact(run_id, project / name)
 
     def corrupt(request: httpx.Request, response: httpx.Response) -> httpx.Response:
-        return httpx.Response(200, headers=response.headers, content=b"\x89PNG lose")  # same length, wrong bytes
+        body = bytearray(response.read())
+        body[-1] ^= 0xFF  # same length, one byte wrong
+        return httpx.Response(200, headers=response.headers, content=bytes(body))
 
     class Corrupting(httpx.BaseTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -178,7 +181,7 @@ def test_download_refuses_a_corrupted_transfer(http, remote_client, project, tmp
     with httpx.Client(base_url="http://testserver", transport=Corrupting()) as bad:
         client = RunstoneClient("http://testserver", http_client=bad, settings=remote_client.settings)
         with pytest.raises(InvalidInput, match="does not match its recorded SHA-256"):
-            client.download_artifacts(run_id, "loss.png", tmp_path / "dl")
+            client.download_artifacts(run_id, Path(name).name, tmp_path / "dl")
     assert list((tmp_path / "dl").iterdir()) == [], "neither the bad file nor a temporary file is kept"
 
 
