@@ -267,30 +267,21 @@ def _syncfs(root: Path) -> bool:
         os.close(fd)
 
 
-def _load_syncfs() -> Any:
+def _libc(name: str, argtypes: list[Any] | None = None) -> Any:
+    """A function of Linux's C library, or None where it is missing."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(None, use_errno=True).syncfs
+        call = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
         return None
-
-
-_SYNCFS = _load_syncfs()
-
-
-def _load_sync_file_range() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        call = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    if argtypes is not None:
+        call.argtypes = argtypes
     return call
 
 
-_SYNC_FILE_RANGE = _load_sync_file_range()
+_SYNCFS = _libc("syncfs")
+_SYNC_FILE_RANGE = _libc("sync_file_range", [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint])
 
 
 def _make_parents(folder: Path) -> list[Path]:

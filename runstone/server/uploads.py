@@ -3,9 +3,10 @@
 A body is read as it arrives into a spool (memory up to ``IN_MEMORY`` bytes, a temporary file
 beyond), and only once it is whole does a worker thread store it. On a local artifact store the
 temporary file is the store's own, hashed as it is written, so that storing a large body puts
-that file in place (fsync, rename) instead of writing its bytes a second time. A client trickling a body therefore holds no thread: two hundred slow uploads leave the
-thread pool, and with it the API, the UI and /health, to everyone else. The HTTP layer
-(runstone.http_protocol) ends uploads that stay too slow.
+that file in place (fsync, rename) instead of writing its bytes a second time. A client
+trickling a body therefore holds no thread: two hundred slow uploads leave the thread pool, and
+with it the API, the UI and /health, to everyone else. The HTTP layer (runstone.http_protocol)
+ends uploads that stay too slow.
 """
 
 from __future__ import annotations
@@ -37,25 +38,25 @@ class Spool:
         self._memory: list[bytes] = []
         self._file: IO[bytes] | None = None
         self.staged: Staged | None = None
+        self._sink: Callable[[bytes], object] | None = None  # where bytes go past IN_MEMORY
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
-        if self.staged is not None:
-            self.staged.write(chunk)
-        elif self._file is not None:
-            self._file.write(chunk)
-        elif self.size <= IN_MEMORY:
-            self._memory.append(chunk)
-        else:
+        if self._sink is None:
+            if self.size <= IN_MEMORY:
+                self._memory.append(chunk)
+                return
             if self._stage is not None:
                 self.staged = self._stage()
+                self._sink = self.staged.write
             else:
                 self._file = tempfile.TemporaryFile(prefix="runstone-upload-")  # noqa: SIM115 - closed by close()
-            held, self._memory = self._memory, []
-            self.size -= sum(map(len, held)) + len(chunk)
-            for piece in (*held, chunk):
-                self.write(piece)
+                self._sink = self._file.write
+            for held in self._memory:
+                self._sink(held)
+            self._memory = []
+        self._sink(chunk)
 
     def chunks(self) -> Iterator[bytes]:
         if self.staged is not None:

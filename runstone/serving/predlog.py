@@ -114,6 +114,8 @@ class RotatingFiles:
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
         self.on_complete = on_complete
+        # How a completed file reaches deliver(): at once, or handed to another thread.
+        self.hand_over: Callable[[Path], object] = self.deliver
         self.clock = clock
         self._file: Any = None
         self._path: Path | None = None
@@ -161,6 +163,10 @@ class RotatingFiles:
             done = self._path.with_name(self._path.name.removesuffix(OPEN_SUFFIX) + SUFFIX)
             os.replace(self._path, done)
             self._file, self._path = None, None
+        self.hand_over(done)
+
+    def deliver(self, done: Path) -> None:
+        """Hand a completed file to ``on_complete`` (an upload, for runs:/ destinations)."""
         try:
             self.on_complete(done)
         except Exception as exc:  # an upload that failed leaves the file in the spool folder
@@ -223,13 +229,10 @@ class PredictionLogger:
             self._thread.start()
             return
         # Completed files go out (an upload, for runs:/ destinations) on a thread of their own.
-        self._delivery = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="runstone-prediction-log")
-        deliver, delivery = self.files.on_complete, self._delivery
-
-        def hand_over(path: Path) -> None:
-            delivery.submit(_deliver, deliver, path)
-
-        self.files.on_complete = hand_over
+        delivery = self._delivery = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="runstone-prediction-log"
+        )
+        self.files.hand_over = lambda done: delivery.submit(self.files.deliver, done)
         self._timer = self._loop.call_later(self.interval, self._on_loop)
 
     def sampled(self) -> bool:
@@ -327,13 +330,6 @@ class PredictionLogger:
         self.files.rotate()
         if self._delivery is not None:
             self._delivery.shutdown(wait=True)
-
-
-def _deliver(deliver: Callable[[Path], None], path: Path) -> None:
-    try:
-        deliver(path)
-    except Exception as exc:  # the file stays in the spool folder
-        log.warning("prediction log file %s could not be delivered: %s", path, exc)
 
 
 def open_logger(

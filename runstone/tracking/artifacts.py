@@ -144,10 +144,9 @@ class ArtifactService:
             replaced = manifest.get(s, internal, path)
             held = manifest.total_size(s, internal) - (replaced.file_size or 0 if replaced else 0)
         small: bytes | None = None
-        adopt = getattr(self.store, "adopt", None) if staged is not None else None
-        if staged is not None and adopt is not None:
+        if staged is not None and hasattr(self.store, "adopt"):
             self.limits.check(staged.size, f"Run {run_id}", held)
-            stored = adopt(join_key(key, path), staged)
+            stored = self.store.adopt(join_key(key, path), staged)
         else:
             bounded = self.limits.bounded(chunks, f"Run {run_id}", held)
             small, rest = _small(bounded, SMALL_FILE_BYTES) if self.defer_flush else (None, bounded)
