@@ -106,13 +106,18 @@ def clean_path(path: str, *, allow_empty: bool = False) -> str:
     # a client library) may percent-decode the path once or twice more. None of those forms may
     # name something outside the run, even read by a decoder that ends a name at a NUL or takes
     # '\' for a separator.
-    once = urllib.parse.unquote(path)
-    for candidate in (path, once, urllib.parse.unquote(once)):
-        for form in (candidate, candidate.partition("\x00")[0]):
-            if form.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", form):
-                raise InvalidInput(f"Artifact path {path!r} must be relative to the run's artifact root.")
-            if any(part in ("..", ".") for part in re.split(r"[/\\]", form)):
-                raise InvalidInput(f"Artifact path {path!r} must not contain '.' or '..' segments.")
+    if "%" in path:
+        once = urllib.parse.unquote(path)
+        forms: tuple[str, ...] = (path, once, once.partition("\x00")[0])
+        twice = urllib.parse.unquote(once)
+        forms += (twice, twice.partition("\x00")[0])
+    else:
+        forms = (path,)  # nothing to decode; a NUL was refused above
+    for form in forms:
+        if form.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", form):
+            raise InvalidInput(f"Artifact path {path!r} must be relative to the run's artifact root.")
+        if any(part in ("..", ".") for part in re.split(r"[/\\]", form)):
+            raise InvalidInput(f"Artifact path {path!r} must not contain '.' or '..' segments.")
     parts = stripped.split("/")
     if any(part == "" for part in parts):
         raise InvalidInput(f"Artifact path {path!r} must not contain empty segments.")

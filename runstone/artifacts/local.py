@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import stat
 import sys
 import time
 import uuid
@@ -24,6 +25,8 @@ from typing import Any
 
 from runstone.artifacts.base import CHUNK, Stored, storage_error
 from runstone.errors import InvalidInput, NotFound, Unavailable
+
+_NOT_NAMES = frozenset(("", ".", ".."))
 
 
 class LocalArtifactStore:
@@ -35,14 +38,41 @@ class LocalArtifactStore:
             # Said to the operator who chose the folder, so naming it is fine here.
             raise Unavailable(f"The artifact destination {self.root} cannot be used: {exc.strerror}.") from None
         self.root_uri = self.root.as_uri()
+        self._root_text = str(self.root)
         self._tmp = self.root / ".tmp"
         self.swept = sweep(self._tmp)
 
     def _resolve(self, key: str) -> Path:
-        target = (self.root / key).resolve()
-        if target != self.root and self.root not in target.parents:
+        """The path of ``key``, every symbolic link in it followed; refused when that leaves the root.
+
+        A key of plain names (no empty, ``.`` or ``..`` part) is walked below the root, which is
+        resolved already, one ``lstat`` per part that exists; a link anywhere, or any other
+        key, is resolved whole (``realpath``). Both give the same path: what every upload pays is
+        the walk, not a resolution of the root's own folders again."""
+        path = self._root_text
+        parts = key.split("/")
+        for index, part in enumerate(parts):
+            if part in _NOT_NAMES:
+                return self._resolve_whole(key)
+            path = f"{path}/{part}"
+            try:
+                mode = os.lstat(path).st_mode
+            except FileNotFoundError:
+                rest = parts[index + 1 :]
+                if any(p in _NOT_NAMES for p in rest):
+                    return self._resolve_whole(key)
+                return Path("/".join([path, *rest]))  # nothing below a missing folder can be a link
+            except (OSError, ValueError):
+                return self._resolve_whole(key)
+            if stat.S_ISLNK(mode):
+                return self._resolve_whole(key)
+        return Path(path)
+
+    def _resolve_whole(self, key: str) -> Path:
+        target = os.path.realpath(os.path.join(self._root_text, key))
+        if target != self._root_text and not target.startswith(self._root_text + os.sep):
             raise InvalidInput(f"Artifact key {key!r} leaves the artifact root.")
-        return target
+        return Path(target)
 
     def write(self, key: str, chunks: Iterable[bytes]) -> Stored:
         target = self._resolve(key)

@@ -90,6 +90,10 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         openapi_url="/openapi.json",
         # Every route's declared permission (runstone.server.access), checked when auth is on.
         dependencies=[Depends(access.enforce)],
+        # FastAPI's own OpenTelemetry spans and metrics, off: the server has its Prometheus
+        # metrics (/metrics) and request log, and the check of whether any telemetry provider is
+        # configured otherwise runs on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.backend = backend
     app.state.access = access.Gate(backend, settings.auth_token_cache_seconds)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
@@ -89,20 +91,35 @@ def files_under_runs(session: Session, run_ids: list[int], prefix: str) -> dict[
     return out
 
 
-def existing(session: Session, run_id: int, paths: list[str]) -> list[str]:
-    """Which of ``paths`` are recorded files."""
-    if not paths:
-        return []
-    marks = ", ".join("?" * len(paths))
-    found = raw.rows(session, f"SELECT path FROM artifacts WHERE run_id = ? AND path IN ({marks})", (run_id, *paths))
-    return sorted(p for (p,) in found)
+@dataclass(frozen=True)
+class Placement:
+    """What the manifest holds around a path a file is about to be stored at."""
+
+    below: bool  # some recorded file lies below the path: it is a folder
+    clash: str | None  # the first of the path's parent folders that is a recorded file
+    replaced: int | None  # the size of the file recorded at the path, if any
+    total: int  # the bytes of all the run's recorded files
 
 
-def has_files_below(session: Session, run_id: int, prefix: str) -> bool:
-    """Whether ``prefix`` is a folder: some recorded file lies below it."""
-    below = _escape_like(prefix) + "/%"
-    sql = "SELECT path FROM artifacts WHERE run_id = ? AND path LIKE ? ESCAPE '\\' LIMIT 1"
-    return raw.first(session, sql, (run_id, below)) is not None
+def placement(session: Session, run_id: int, path: str, parents: list[str]) -> Placement:
+    """Whether ``path`` is a folder (some file lies below it), which of its ``parents`` is a
+    file, the size of the file at it and the run's total, in one statement: every upload asks."""
+    marks = ", ".join("?" * len(parents))
+    clash = f"(SELECT MIN(path) FROM artifacts WHERE run_id = ? AND path IN ({marks}))" if parents else "NULL"
+    sql = (
+        "SELECT (SELECT 1 FROM artifacts WHERE run_id = ? AND path LIKE ? ESCAPE '\\' LIMIT 1), "
+        f"{clash}, "
+        "(SELECT size FROM artifacts WHERE run_id = ? AND path = ?), "
+        "(SELECT COALESCE(SUM(size), 0) FROM artifacts WHERE run_id = ?)"
+    )
+    params: list[object] = [run_id, _escape_like(path) + "/%"]
+    if parents:
+        params += [run_id, *parents]
+    params += [run_id, path, run_id]
+    row = raw.first(session, sql, params)
+    assert row is not None
+    below, clashed, replaced, total = row
+    return Placement(below is not None, clashed, None if replaced is None else int(replaced), int(total or 0))
 
 
 def get(session: Session, run_id: int, path: str) -> FileInfo | None:
@@ -117,9 +134,3 @@ def delete_under(session: Session, run_id: int, prefix: str) -> int:
             or_(ArtifactRow.path == prefix, ArtifactRow.path.like(_escape_like(prefix) + "/%", escape="\\"))
         )
     return int(rowcount(session.execute(stmt)) or 0)
-
-
-def total_size(session: Session, run_id: int) -> int:
-    """The bytes of all the run's recorded files."""
-    row = raw.first(session, "SELECT COALESCE(SUM(size), 0) FROM artifacts WHERE run_id = ?", (run_id,))
-    return int(row[0] or 0) if row else 0

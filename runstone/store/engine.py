@@ -78,6 +78,11 @@ class Database:
             if database and database != ":memory:":
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
+            # The connection used last is taken again: SQLite keeps a connection's page cache
+            # while no other connection has written since, so a process writing one transaction
+            # after another reads no page twice (round-robin, each connection would re-read the
+            # pages every other one changed).
+            kwargs["pool_use_lifo"] = True
             if not database or database == ":memory:":
                 raise InvalidInput("An in-memory SQLite database cannot be shared; use a file.")
         else:

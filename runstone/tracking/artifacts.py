@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runstone.artifacts.base import ArtifactStore, clean_path, join_key
+from runstone.artifacts.base import ArtifactStore, Stored, clean_path, join_key
 from runstone.entities import FileInfo, LifecycleStage
 from runstone.errors import Immutable, InvalidInput, InvalidState, NotFound, PayloadTooLarge
 from runstone.governance.context import Context
@@ -131,37 +131,37 @@ class ArtifactService:
         """
         path = clean_path(path)
         parents = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
+        owner = f"Run {run_id}"
+        if staged is None and self.defer_flush:
+            small, chunks = _small(chunks, SMALL_FILE_BYTES)
+            if small is not None:
+                # A small file: checked, put in place (not yet flushed) and recorded with its
+                # bytes in one write transaction, whose commit is the upload's one flush.
+                with self.ctx.transaction(write=True) as s:
+                    internal, key, held = _placeable(s, run_id, path, parents, under)
+                    self.limits.check(len(small), owner, held)
+                    stored = self.store.write_unsynced(join_key(key, path), small)  # type: ignore[attr-defined]
+                    self._record(s, run_id, internal, path, stored, pending=small)
+                artifact_sync.kept()
+                return FileInfo(path, False, stored.size, stored.sha256)
         with self.ctx.transaction() as s:  # one read transaction for every check before the file is written
-            internal, key = _run_row(s, run_id, writable=True, under=under, path=path)
-            _refuse_registered(s, run_id, path)
-            if manifest.has_files_below(s, internal, path):
-                raise InvalidInput(f"Artifact path {path!r} is a folder of run {run_id}; choose a file path.")
-            if clash := manifest.existing(s, internal, parents):
-                raise InvalidInput(
-                    f"Artifact path {path!r} lies inside {clash[0]!r}, which is a file of run {run_id}; "
-                    "a file cannot also be a folder."
-                )
-            replaced = manifest.get(s, internal, path)
-            held = manifest.total_size(s, internal) - (replaced.file_size or 0 if replaced else 0)
-        small: bytes | None = None
+            internal, key, held = _placeable(s, run_id, path, parents, under)
         if staged is not None and hasattr(self.store, "adopt"):
-            self.limits.check(staged.size, f"Run {run_id}", held)
+            self.limits.check(staged.size, owner, held)
             stored = self.store.adopt(join_key(key, path), staged)
         else:
-            bounded = self.limits.bounded(chunks, f"Run {run_id}", held)
-            small, rest = _small(bounded, SMALL_FILE_BYTES) if self.defer_flush else (None, bounded)
-            if small is not None:
-                stored = self.store.write_unsynced(join_key(key, path), small)  # type: ignore[attr-defined]
-            else:
-                stored = self.store.write(join_key(key, path), rest)
+            stored = self.store.write(join_key(key, path), self.limits.bounded(chunks, owner, held))
         with self.ctx.transaction(write=True) as s:
-            manifest.record(s, internal, path, stored.size, stored.sha256, self.ctx.clock(), pending=small)
-            self.ctx.audit.write(
-                s, "run.log_artifact", "run", run_id, None, {"path": path, "size": stored.size, "sha256": stored.sha256}
-            )
-        if small is not None:
-            artifact_sync.kept()
+            self._record(s, run_id, internal, path, stored)
         return FileInfo(path, False, stored.size, stored.sha256)
+
+    def _record(
+        self, s: Session, run_id: str, internal: int, path: str, stored: Stored, *, pending: bytes | None = None
+    ) -> None:
+        manifest.record(s, internal, path, stored.size, stored.sha256, self.ctx.clock(), pending=pending)
+        self.ctx.audit.write(
+            s, "run.log_artifact", "run", run_id, None, {"path": path, "size": stored.size, "sha256": stored.sha256}
+        )
 
     def log_file(self, run_id: str, path: str, local_file: Path) -> FileInfo:
         with open(local_file, "rb") as src:
@@ -238,6 +238,23 @@ def _run_row(s: Session, run_id: str, *, writable: bool, under: str | None = Non
     if writable and row.lifecycle_stage != LifecycleStage.ACTIVE.value:
         raise InvalidState(f"Run {run_id} is deleted; restore it before adding artifacts.")
     return row.id, row.artifact_key
+
+
+def _placeable(s: Session, run_id: str, path: str, parents: list[str], under: str | None) -> tuple[int, str, int]:
+    """Refuse a file at ``path`` of the run (deleted run, registered package, a folder there or
+    a file above); the run's internal id, its artifact key and the bytes it holds besides the
+    file now at ``path``."""
+    internal, key = _run_row(s, run_id, writable=True, under=under, path=path)
+    _refuse_registered(s, run_id, path)
+    found = manifest.placement(s, internal, path, parents)
+    if found.below:
+        raise InvalidInput(f"Artifact path {path!r} is a folder of run {run_id}; choose a file path.")
+    if found.clash is not None:
+        raise InvalidInput(
+            f"Artifact path {path!r} lies inside {found.clash!r}, which is a file of run {run_id}; "
+            "a file cannot also be a folder."
+        )
+    return internal, key, found.total - (found.replaced or 0)
 
 
 def _refuse_registered(s: Session, run_id: str, path: str) -> None:

@@ -307,3 +307,37 @@ def test_readiness_holds_while_a_replica_starting_at_the_same_moment_sweeps(tmp_
 
     monkeypatch.setattr(store, "_write", write_then_another_replica_starts)
     store.check_writable()
+
+
+# A key is walked below the root (links followed): the file a key names is the one the operating
+# system would find, and a link that leaves the root refuses the key.
+_KEYS = [
+    ("a/b/f", "a/b/f"),
+    ("a/b/new/x/y", "a/b/new/x/y"),
+    ("a/inside/f", "a/b/f"),  # a link to a folder inside the root is followed
+    ("a/inside/new/z", "a/b/new/z"),
+    ("a/outside/passwd", None),  # a link out of the root
+    ("a/../a/b", "a/b"),
+    ("a//b/./f", "a/b/f"),
+    ("a/new/../../x", "x"),
+    ("../x", None),
+    ("/etc/passwd", None),
+    ("a/new/x/../../../..", None),
+]
+
+
+@pytest.mark.parametrize(("key", "found"), _KEYS)
+def test_local_store_resolves_keys_as_the_file_system_does(tmp_path: Path, key: str, found: str | None) -> None:
+    store = LocalArtifactStore(tmp_path / "store")
+    (store.root / "a" / "b").mkdir(parents=True)
+    (store.root / "a" / "b" / "f").write_bytes(b"f")
+    (store.root / "a" / "inside").symlink_to(store.root / "a" / "b")
+    (store.root / "a" / "outside").symlink_to(tmp_path)
+    if found is None:
+        with pytest.raises(InvalidInput, match="leaves the artifact root"):
+            store._resolve(key)
+        with pytest.raises(InvalidInput):
+            store.write(key, [b"x"])
+        assert not list(tmp_path.glob("passwd")) and not (tmp_path / "x").exists()
+    else:
+        assert store._resolve(key) == store.root / found

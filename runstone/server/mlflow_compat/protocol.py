@@ -45,6 +45,7 @@ from runstone.errors import (
     Unavailable,
 )
 from runstone.server.http import JSON, PARSED_JSON, decode_json
+from runstone.server.lean import lean_handler, route_state
 
 log = logging.getLogger("runstone.server")
 
@@ -139,6 +140,7 @@ class MlflowRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        handler = lean_handler(route_state(self), handler) or handler
 
         async def route(request: Request) -> Response:
             try:
