@@ -5,9 +5,10 @@ routes, so a request for one of the last routes (MLflow's artifact uploads, its 
 paid for matching a few hundred path patterns first: about half a millisecond per request,
 more than the durable commit of a small write. Every route path begins with a fixed text before
 its first ``{parameter}``; a route whose fixed beginning is not the beginning of the request's
-path can match it neither fully nor partly, so leaving it out changes no answer. Requests that
-no remaining route matches fully or partly (404s, slash redirects, catch-all pages) go to the
-router's own lookup unchanged.
+path can match it neither fully nor partly, so leaving it out changes no answer. As the router's own
+lookup does, a route that matches the path but not the method is passed over for a later one
+that matches both. Requests that no remaining route matches fully (405s, 404s, slash redirects)
+go to the router's own lookup unchanged.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ class PrefixDispatch:
 
     def select(self, scope: Scope) -> tuple[BaseRoute, Scope] | None:
         """The first route that matches the request fully, as the router's own lookup would find
-        it; None when the router's lookup must answer (no full match, or a partial one first)."""
+        it (which also passes over routes that match the path but not the method); None when the
+        router's lookup must answer (405s, slash redirects, no route at all)."""
         path: str = scope["path"]
         for prefix, route in self._routes():
             if not path.startswith(prefix):
@@ -78,8 +80,6 @@ class PrefixDispatch:
             match, child_scope = route.matches(scope)
             if match == Match.FULL:
                 return route, child_scope
-            if match == Match.PARTIAL:
-                return None  # the router's own lookup answers 405 and slash redirects
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

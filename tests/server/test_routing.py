@@ -26,12 +26,13 @@ def _paths(routes: list[Any], prefix: str = "") -> list[tuple[str, set[str]]]:
 
 
 def _routers_choice(routes: list[Any], scope: dict[str, Any]) -> Any:
+    """The route Starlette's router answers with when one matches fully: the first that does,
+    even after routes that match the path but not the method (those answer 405 only when no
+    route matches fully, which the router's own lookup then does)."""
     for route in routes:
         match, _ = route.matches(scope)
         if match == Match.FULL:
             return route
-        if match == Match.PARTIAL:
-            return None
     return None
 
 

@@ -48,17 +48,39 @@ def endpoint_not_found(rest: str) -> JSON:
     return error_response("ENDPOINT_NOT_FOUND", f"This server does not implement the MLflow endpoint {rest!r}.", 404)
 
 
+def _add(app: FastAPI, router: APIRouter, prefix: str) -> None:
+    """The routes of ``router`` under ``prefix``, added to the app's own router one by one.
+
+    ``include_router`` would add one entry that matches a request by trying each of its routes
+    in turn, each through FastAPI's effective-route bookkeeping, for every request: MLflow's
+    clients call these routes most, and the app's path index (runstone.server.routing) then
+    finds each by its own path instead."""
+    for route in router.routes:
+        assert isinstance(route, MlflowRoute), route
+        app.router.add_api_route(
+            prefix + route.path,
+            route.unanswered,
+            methods=sorted(route.methods or ()),
+            name=route.name,
+            dependencies=route.dependencies,
+            status_code=route.status_code,
+            include_in_schema=False,
+            response_class=router.default_response_class,
+            route_class_override=MlflowRoute,
+        )
+
+
 def mount(app: FastAPI) -> None:
     for prefix in ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
-        app.include_router(_info, prefix=prefix)
+        _add(app, _info, prefix)
     for prefix in (*PREFIXES, "/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
-        app.include_router(traces.router, prefix=prefix)
+        _add(app, traces.router, prefix)
     for prefix in PREFIXES:
         for module in (experiments, runs, logged_models, registry):
-            app.include_router(module.router, prefix=prefix)
+            _add(app, module.router, prefix)
     for prefix in ARTIFACT_PREFIXES:
-        app.include_router(traces.data_router, prefix=prefix)  # before the run and model artifacts
-        app.include_router(artifacts.router, prefix=prefix)
-        app.include_router(multipart.router, prefix=prefix)
+        _add(app, traces.data_router, prefix)  # before the run and model artifacts
+        _add(app, artifacts.router, prefix)
+        _add(app, multipart.router, prefix)
     for prefix in (*PREFIXES, *ARTIFACT_PREFIXES, "/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
-        app.include_router(_unknown, prefix=prefix)
+        _add(app, _unknown, prefix)

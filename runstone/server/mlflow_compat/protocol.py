@@ -136,6 +136,7 @@ class MlflowRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         kwargs["response_model"] = None
+        self.unanswered = endpoint  # as declared, for adding the route again under a prefix
         super().__init__(path, _answered(endpoint), **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
