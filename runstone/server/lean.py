@@ -46,6 +46,15 @@ def _threads() -> ThreadPoolExecutor:
     return _executor
 
 
+async def on_thread(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)`` on one of the request threads, with the caller's context
+    variables: what Starlette's ``run_in_threadpool`` does, without anyio's limiter and cancel
+    scopes around it."""
+    context = contextvars.copy_context()
+    task = functools.partial(context.run, call, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_threads(), task)
+
+
 def _only_request(dependant: Dependant) -> bool:
     """Whether ``dependant`` is an ``async def`` (not a generator) of the request alone."""
     return (
@@ -130,12 +139,7 @@ def lean_handler(route: Any, fallback: Handler) -> Handler | None:
             values[name] = request.path_params[name]
         if request_name is not None:
             values[request_name] = request
-        if is_async:
-            result = await endpoint(**values)
-        else:
-            context = contextvars.copy_context()
-            call = functools.partial(context.run, endpoint, **values)
-            result = await asyncio.get_running_loop().run_in_executor(_threads(), call)
+        result = await endpoint(**values) if is_async else await on_thread(endpoint, **values)
         if isinstance(result, Response):
             return result
         return JSON(jsonable_encoder(result), status_code=status_code)

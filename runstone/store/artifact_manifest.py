@@ -110,7 +110,7 @@ def placement(session: Session, run_id: int, path: str, parents: list[str]) -> P
         "SELECT (SELECT 1 FROM artifacts WHERE run_id = ? AND path LIKE ? ESCAPE '\\' LIMIT 1), "
         f"{clash}, "
         "(SELECT size FROM artifacts WHERE run_id = ? AND path = ?), "
-        "(SELECT COALESCE(SUM(size), 0) FROM artifacts WHERE run_id = ?)"
+        "(SELECT bytes FROM artifact_totals WHERE run_id = ?)"
     )
     params: list[object] = [run_id, _escape_like(path) + "/%"]
     if parents:

@@ -7,6 +7,8 @@ cannot order or compare; infinities are stored as they are.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -21,8 +23,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from runstone.store import artifact_totals
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -175,6 +180,25 @@ class ArtifactRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     updated_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class ArtifactTotalRow(Base):
+    """The bytes of a run's recorded artifact files, kept by triggers on ``artifacts``
+    (runstone.store.artifact_totals)."""
+
+    __tablename__ = "artifact_totals"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+def _add_total_triggers(target: Any, connection: Any, **_: Any) -> None:
+    for statement in artifact_totals.create(connection.dialect.name):
+        connection.exec_driver_sql(statement)
+
+
+# The triggers are created with the table they watch (create_all orders tables by their keys,
+# and artifact_totals does not refer to artifacts); their bodies find artifact_totals when they run.
+event.listen(ArtifactRow.__table__, "after_create", _add_total_triggers)
 
 
 class ArtifactPendingRow(Base):

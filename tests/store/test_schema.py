@@ -139,6 +139,14 @@ def _layout(db: Database) -> dict[str, object]:
         if db.dialect == "sqlite":  # AUTOINCREMENT shows only in the table's SQL
             sql = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all()
             out["autoincrement"] = sorted(name for name, ddl in sql if ddl and "AUTOINCREMENT" in ddl.upper())
+            triggers = conn.execute(text("SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'")).all()
+        else:
+            triggers = conn.execute(
+                text(
+                    "SELECT event_object_table, trigger_name || ' ' || event_manipulation FROM information_schema.triggers"
+                )
+            ).all()
+        out["triggers"] = sorted(tuple(row) for row in triggers)
         return out
 
 
@@ -291,4 +299,41 @@ def test_every_migration_steps_down_and_up_again_on_a_populated_database(empty_d
     again = TrackingService(Context(db), str(tmp_path))
     assert len(again.get_metric_history(run_id, "loss").steps) == 300
     assert again.get_run(run_id).data.params == {"lr": "0.1"}
+    db.dispose()
+
+
+def test_a_runs_artifact_total_follows_every_change_of_its_manifest(empty_db_url, tmp_path):
+    """The database keeps each run's artifact bytes (the per-run limit reads them): after new
+    files, a replaced one, removed ones and a deleted run, whichever way the rows change."""
+    db = Database(empty_db_url)
+    schema.prepare(db)
+    tracking = TrackingService(Context(db), str(tmp_path))
+    runs = [tracking.create_run().info.run_id for _ in range(2)]
+
+    def totals() -> dict[str, int]:
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT r.uuid, t.bytes FROM artifact_totals t JOIN runs r ON r.id = t.run_id")
+            ).all()
+        return {uuid: int(size) for uuid, size in rows if uuid in runs}
+
+    def manifest(sql: str, **values: object) -> None:
+        with db.transaction(write=True) as s:
+            s.execute(text(sql), values)
+
+    with db.engine.connect() as conn:
+        first, second = (conn.execute(text("SELECT id FROM runs WHERE uuid = :u"), {"u": r}).scalar() for r in runs)
+    insert = "INSERT INTO artifacts (run_id, path, size, sha256, updated_time) VALUES (:r, :p, :s, 'x', 0)"
+    manifest(insert, r=first, p="a", s=10)
+    manifest(insert, r=first, p="b/c", s=5)
+    manifest(insert, r=second, p="a", s=7)
+    assert totals() == {runs[0]: 15, runs[1]: 7}
+    manifest("UPDATE artifacts SET size = 3 WHERE run_id = :r AND path = 'a'", r=first)  # replaced
+    assert totals() == {runs[0]: 8, runs[1]: 7}
+    manifest("UPDATE artifacts SET run_id = :to WHERE run_id = :r AND path = 'b/c'", r=first, to=second)
+    assert totals() == {runs[0]: 3, runs[1]: 12}
+    manifest("DELETE FROM artifacts WHERE run_id = :r", r=second)
+    assert totals() == {runs[0]: 3, runs[1]: 0}
+    manifest("DELETE FROM runs WHERE id = :r", r=first)  # its files go with it, and its total
+    assert totals() == {runs[1]: 0}
     db.dispose()

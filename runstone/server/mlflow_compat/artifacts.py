@@ -19,7 +19,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from runstone.entities import FileInfo
 from runstone.errors import InvalidInput, NotFound
@@ -27,6 +26,7 @@ from runstone.governance.needs import needs
 from runstone.governance.permissions import Permission
 from runstone.server import uploads
 from runstone.server.http import JSON
+from runstone.server.lean import on_thread
 from runstone.server.mlflow_compat.protocol import MlflowRoute, error_response
 from runstone.server.mlflow_compat.services import Artifacts, LoggedModels, Msg
 from runstone.server.routes.artifacts import file_response
@@ -108,11 +108,11 @@ async def upload(path: str, request: Request, artifacts: Artifacts, models: Logg
         # trip to the thread pool.
         spool = await uploads.receive(request, limit)
         try:
-            await run_in_threadpool(_store, path, spool, artifacts, models)
+            await on_thread(_store, path, spool, artifacts, models)
         finally:
             spool.close()
         return {}
-    target = await run_in_threadpool(_target_of_file, path, artifacts, models)
+    target = await on_thread(_target_of_file, path, artifacts, models)
     if target.kind == "run":
         # A large file is received into the store's own temporary folder and put in place.
         spool = await uploads.receive(request, limit, getattr(artifacts.store, "stage", None))
@@ -121,7 +121,7 @@ async def upload(path: str, request: Request, artifacts: Artifacts, models: Logg
         spool = await uploads.receive(request, limit)
         call = functools.partial(models.log_artifact, target.id, target.path, spool.chunks())
     try:
-        await run_in_threadpool(call)
+        await on_thread(call)
     finally:
         spool.close()
     return {}

@@ -13,7 +13,6 @@ from typing import IO, Annotated, cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from runstone.deps import artifacts
 from runstone.errors import RunstoneError
@@ -22,6 +21,7 @@ from runstone.governance.permissions import Permission
 from runstone.schemas.tracking import DeletedCount, FileAnswer, FileList, file_public
 from runstone.server import uploads
 from runstone.server.http import JSON, Route, binary
+from runstone.server.lean import on_thread
 from runstone.tracking.artifacts import ArtifactFile, ArtifactService
 
 log = logging.getLogger("runstone.server")
@@ -43,7 +43,7 @@ async def upload_artifact(run_id: str, path: str, request: Request, service: Art
     limit = request.app.state.settings.max_artifact_bytes
     spool = await uploads.receive(request, limit, getattr(service.store, "stage", None))
     try:
-        info = await run_in_threadpool(
+        info = await on_thread(
             functools.partial(service.log_artifact, run_id, path, spool.chunks(), staged=spool.staged)
         )
     finally:
