@@ -40,6 +40,7 @@ from typing import Any
 
 from bench import suite, workloads
 from bench.servers import BenchError, Server, clean_environment, free_port
+from bench.small import commit_floor
 
 REPO = Path(__file__).resolve().parent.parent
 SECTION = "## Through the stock mlflow client"
@@ -106,6 +107,7 @@ class Sample:
 class Workload:
     label: str
     unit: str
+    commits: int = 0  # durable commits the server makes per unit (the writes it acknowledges)
     samples: dict[str, Sample] = field(default_factory=lambda: {side: Sample() for side in SIDES})
 
 
@@ -264,7 +266,7 @@ def drive(sides: list[Side], sizes: Sizes, folder: Path, log: Callable[[str], No
         return made
 
     warm, small = folder_of("warm-up-files", 200), folder_of("small-files", sizes.files)
-    w = Workload(f"{sizes.files:,} files of 1 KiB with `log_artifacts`", "file")
+    w = Workload(f"{sizes.files:,} files of 1 KiB with `log_artifacts`", "file", 1)
     for files, count, sample_of in ((warm, 200, lambda _: Sample()), (small, sizes.files, w.samples.get)):
         for side in sides:
             run_id = side.new_run(files.name)
@@ -274,7 +276,9 @@ def drive(sides: list[Side], sizes: Sizes, folder: Path, log: Callable[[str], No
 
     # 2. Run creation: create (with 3 tags), log_batch of 10 params and 5 metrics, terminate.
     w = Workload(
-        f"create {sizes.runs:,} runs, each with 10 params, 5 metrics, 3 tags (create, `log_batch`, terminate)", "run"
+        f"create {sizes.runs:,} runs, each with 10 params, 5 metrics, 3 tags (create, `log_batch`, terminate)",
+        "run",
+        3,
     )
     prepared = {
         side.name: [side.metrics(workloads._search_run_data(i)[1]) for i in range(sizes.runs)] for side in sides
@@ -291,7 +295,7 @@ def drive(sides: list[Side], sizes: Sizes, folder: Path, log: Callable[[str], No
     report(w)
 
     # 3. One log_metric call at a time.
-    w = Workload("one `log_metric` call at a time", "call")
+    w = Workload("one `log_metric` call at a time", "call", 1)
     metric_runs = {side.name: side.new_run("log-metric") for side in sides}
     for first in range(-sizes.single_block, sizes.single_metrics, sizes.single_block):  # first block warms up
         for side in sides:
@@ -305,7 +309,7 @@ def drive(sides: list[Side], sizes: Sizes, folder: Path, log: Callable[[str], No
     report(w)
 
     # 4. log_batch of 1,000 points, and then the history of the run they went to.
-    w = Workload(f"`log_batch` of {sizes.batch_size:,} points ({sizes.log_points:,} points in all)", "batch")
+    w = Workload(f"`log_batch` of {sizes.batch_size:,} points ({sizes.log_points:,} points in all)", "batch", 1)
     batch_runs = {side.name: side.new_run("log-batch") for side in sides}
     for first in range(-2 * sizes.batch_size, sizes.log_points, sizes.batch_size):
         key = workloads.HISTORY_KEY if first >= 0 else "warm-up"
@@ -354,7 +358,7 @@ def drive(sides: list[Side], sizes: Sizes, folder: Path, log: Callable[[str], No
     report(w)
 
     # 6. Eight writer processes, each with its own client and run.
-    w = Workload(f"{sizes.writers} writer processes, batches of {sizes.batch_size:,}", "batch")
+    w = Workload(f"{sizes.writers} writer processes, batches of {sizes.batch_size:,}", "batch", 1)
     for side in sides:
         writers(side, sizes, w.samples[side.name], log)
     report(w)
@@ -364,7 +368,7 @@ def drive(sides: list[Side], sizes: Sizes, folder: Path, log: Callable[[str], No
     with big.open("wb") as out:
         for _ in range(sizes.big_mb):
             out.write(os.urandom(1 << 20))
-    up = Workload(f"{sizes.big_mb} MB upload (`log_artifact`)", "file")
+    up = Workload(f"{sizes.big_mb} MB upload (`log_artifact`)", "file", 1)
     down = Workload(f"{sizes.big_mb} MB download (`download_artifacts`)", "file")
     for round_ in range(sizes.big_rounds):
         for side in sides:
@@ -424,10 +428,25 @@ def _ms(seconds: float) -> str:
     return f"{ms:,.0f} ms" if ms >= 100 else f"{ms:,.2f} ms"
 
 
+# The time of one durable commit on the disk the stores are on, measured when the bench starts.
+COMMIT_SECONDS = [0.0]
+
+
 def verdict(w: Workload) -> tuple[str, str]:
     rs, ml, fl, sdk = (w.samples[s].per_unit() for s in SIDES)
-    stock = "met" if rs <= ml and rs <= fl * FLOOR_MARGIN else "not met"
-    return stock, "met" if sdk <= rs else "not met"
+    own = "met" if sdk <= rs else "not met"
+    if rs <= ml and rs <= fl * FLOOR_MARGIN:
+        return "met", own
+    allowed = fl * (FLOOR_MARGIN - 1)
+    commits = w.commits * COMMIT_SECONDS[0]
+    if rs <= ml and commits > allowed:
+        # The floor's server stores nothing; a server that acknowledges durably cannot come
+        # within 20% of it when its commits alone take longer than those 20%.
+        return (
+            f"cannot be met: 20% of the floor is {_ms(allowed)}, under the {w.commits} durable "
+            f"commit{'s' if w.commits > 1 else ''} per {w.unit} ({_ms(commits)})"
+        ), own
+    return "not met", own
 
 
 def table(done: list[Workload]) -> str:
@@ -469,6 +488,7 @@ def cpu_table(done: list[Workload]) -> str:
 
 def section(done: list[Workload], sizes: Sizes, machine: list[str]) -> str:
     met = sum(verdict(w)[0] == "met" for w in done)
+    impossible = sum(verdict(w)[0].startswith("cannot") for w in done)
     own = sum(verdict(w)[1] == "met" for w in done)
     return f"""{SECTION}
 
@@ -486,7 +506,9 @@ alike; every number is wall time per unit of work, summed over the turns (warm-u
 {table(done)}
 
 The targets: through the stock client, no workload slower than MLflow and each within 20% of
-the floor ({met} of {len(done)} met); runstone's SDK at least as fast as the stock client on
+the floor ({met} of {len(done)} met, {impossible} out of reach of any server that acknowledges
+a write only once it is durable: one commit takes {_ms(COMMIT_SECONDS[0])} on this disk,
+measured by the bench before it starts); runstone's SDK at least as fast as the stock client on
 runstone ({own} of {len(done)} met). A run is created with its 3 tags, gets its 10 params and 5
 metrics in one `log_batch` and is terminated: 3 requests. Sizes are smaller than the issue's
 where the full size would not fit a run of about 10 minutes on this machine: {sizes.runs:,} runs
@@ -559,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = _machine(args.mlflow_venv / "bin" / "python")
     folder = Path(tempfile.mkdtemp(prefix="runstone-client-bench-"))
     started: list[Server] = []
+    COMMIT_SECONDS[0] = commit_floor(folder / "commit", 300)
     try:
         for launcher in (suite.runstone_launcher(), _mlflow_proxied(args.mlflow_venv)):
             started.append(launcher.start(folder / launcher.name))

@@ -13,7 +13,8 @@ reported next to it: it moves less with other processes' load than wall time doe
 Floors, measured in the same run: one durable SQLite commit (WAL, ``synchronous=FULL``, one
 small row) on the disk the stores are on; one request to a bare uvicorn + Starlette app that
 answers ``{}`` at once, on one kept-alive connection (runstone's HTTP protocol, no database);
-and the time from starting ``runstone server`` to its first 200 on /health.
+each server's /health, which does no work, driven like the workloads (its own HTTP stack); and
+the time from starting ``runstone server`` to its first 200 on /health.
 
 Writes the "Small requests" section of docs/performance.md (unless --quick).
 """
@@ -75,6 +76,8 @@ class Driven:
             elif workload == "create_run":
                 body = orjson.dumps({"experiment_id": self.experiment, "start_time": 1_700_000_000_000 + i})
                 out.append(lambda b=body: self.http.post(f"{M}/runs/create", content=b, headers=JSON_HEADERS))
+            elif workload == "health":
+                out.append(lambda: self.http.get("/health"))
             else:
                 path = f"/api/2.0/mlflow-artifacts/artifacts/{self.experiment}/{self.run_id}/artifacts/f{i}.bin"
                 content = os.urandom(1024)
@@ -109,6 +112,9 @@ WORKLOADS = {
     "create_run": "`runs/create`",
     "upload": "1 KiB artifact upload (MLflow's proxied PUT)",
 }
+# Measured the same way, as a floor: a request that does no work (each server's /health), which
+# is what the server's own HTTP stack costs.
+EMPTY = "health"
 
 
 def mlflow_with_proxy(venv: Path) -> Launcher:
@@ -128,11 +134,11 @@ def measure(rounds: int, count: int, folder: Path) -> dict[str, dict[str, list[f
     try:
         driven = [Driven("runstone", servers[0]), Driven("MLflow", servers[1])]
         results: dict[str, dict[str, list[float]]] = {}
-        for workload in WORKLOADS:
+        for workload in (*WORKLOADS, EMPTY):
             for d in driven:  # warm-up block
                 d.block(workload, max(10, count // 10))
         for r in range(rounds):
-            for workload in WORKLOADS:
+            for workload in (*WORKLOADS, EMPTY):
                 for d in driven if r % 2 == 0 else reversed(driven):
                     seconds, cpu = d.block(workload, count)
                     results.setdefault(workload, {}).setdefault(d.name, []).append(seconds)
@@ -243,6 +249,18 @@ def floors(folder: Path, rounds: int, count: int) -> dict[str, float]:
     }
 
 
+def _upload_text(ratio: float) -> str:
+    lead = (
+        "The 1 KiB upload is where MLflow stays ahead"
+        if ratio < 1
+        else f"The 1 KiB upload is runstone's narrowest lead ({ratio:.1f}x)"
+    )
+    return (
+        f"{lead}: MLflow's server writes the file and answers, with nothing made durable, while "
+        "runstone's answer waits for a durable commit of the file's bytes and its manifest row."
+    )
+
+
 def section(
     results: dict[str, dict[str, list[float]]],
     found: dict[str, float],
@@ -253,19 +271,27 @@ def section(
     # Each of these requests crosses the HTTP stack and makes one durable commit before it is
     # answered: no server answering durably can beat the bare request plus the commit.
     floor = (found["echo"] + found["commit"]) * 1000
+    empty = statistics.median(results[EMPTY]["runstone"]) * 1000
+    empty_cpu = statistics.median(results[EMPTY]["runstone cpu"]) * 1000
+    mlflow_empty = statistics.median(results[EMPTY]["MLflow"]) * 1000
+    own_floor = empty + found["commit"] * 1000
     rows = []
+    ratios = {}
     for workload, label in WORKLOADS.items():
         ours = statistics.median(results[workload]["runstone"]) * 1000
         theirs = statistics.median(results[workload]["MLflow"]) * 1000
         cpu = statistics.median(results[workload]["runstone cpu"]) * 1000
-        ratio = theirs / ours
+        ratio = ratios[workload] = theirs / ours
         allowed = theirs / AIMS[workload]
         if ratio >= AIMS[workload]:
             verdict = "met"
         elif allowed < floor:
             verdict = f"cannot be met: the aim allows {allowed:.2f} ms, under the floor of {floor:.2f} ms"
         else:
-            verdict = "not met"
+            verdict = (
+                f"not met: the aim allows {allowed:.2f} ms; runstone's /health and a durable commit "
+                f"take {own_floor:.2f} ms together"
+            )
         rows.append(
             f"| {label} | {ours:.2f} ms | {cpu:.2f} ms | {theirs:.2f} ms | {ratio:.1f}x | "
             f"≥ {AIMS[workload]:g}x | {verdict} |"
@@ -299,6 +325,7 @@ The floors, measured in the same run on the same disk:
 | one durable SQLite commit of one small row (WAL, `synchronous=FULL`) | {found["commit"] * 1000:.2f} ms | |
 | one request to a bare uvicorn + Starlette app answering `{{}}` (kept-alive) | {found["echo"] * 1000:.2f} ms | {found["echo cpu"] * 1000:.2f} ms |
 | the two together: no durable answer to a small write can come sooner | {floor:.2f} ms | |
+| one request to `runstone server`'s /health, which does no work (MLflow's: {mlflow_empty:.2f} ms) | {empty:.2f} ms | {empty_cpu:.2f} ms |
 | `runstone server` start to its first 200 on /health (median of 3) | {start:.2f} s | |
 
 Where the time goes: each of these requests commits durably before it is answered (SQLite in
@@ -308,14 +335,16 @@ its bytes are committed with its manifest row (one flush; the file itself is fsy
 background, see docs/reliability.md), a larger one after fsyncing the file and its folder as
 well. The statements every small write runs (run lookup, audit row, metric keys, points, block
 summaries, latest values, manifest rows, registered-version check, schema check) go straight
-to the database driver; a new run is answered from what was written, not read back; an upload
-finds its run once. What is left of the server's CPU is the HTTP stack (middleware, routing,
-dependency injection, the route's thread-pool hand-off) and the transaction scope.
+to the database driver, in one transaction per request; a new run is answered from what was
+written, not read back; an upload checks, places and records its file in one write transaction,
+with one query for where the file goes and the run's total bytes (kept by the database, not
+summed from the manifest). MLflow's routes are found by their own path, and answered without
+FastAPI's general dependency solver (runstone.server.lean). What is left above the database's
+work is the HTTP stack itself: runstone's /health, which does no work, costs {empty:.2f} ms
+({empty_cpu:.2f} ms of server CPU) against the bare app's {found["echo"] * 1000:.2f} ms.
 Wall times at load averages far above the 2 cores mostly measure waiting for a core and the disk.
 
-The 1 KiB upload is where MLflow stays ahead: its server writes the file and answers, with
-nothing made durable, while runstone's answer waits for a durable commit of the file's bytes
-and its manifest row, and the HTTP stack above costs about as much again. Start time is almost
+{_upload_text(ratios["upload"])} Start time is almost
 all importing the server's code (FastAPI, SQLAlchemy, the schemas and the routes of every
 feature: `python -X importtime -m runstone server` lists them); the first request no longer
 builds every route's handler.

@@ -72,8 +72,9 @@ def test_system_metrics_are_sampled_while_the_run_is_active(
         cpu = client.get_metric_history(run_id, "system/cpu_utilization_percentage")
         memory = client.get_metric_history(run_id, "system/system_memory_usage_percentage")
         disk = client.get_metric_history(run_id, "system/disk_usage_megabytes")
-    # 1.5 s of training at one sample every 0.2 s; steps count the samples.
-    assert 4 <= len(cpu) <= 9, [m.step for m in cpu]
+    # 1.5 s of training at one sample every 0.2 s (fewer when other tests load the machine's
+    # cores, which delays the sampler's thread); steps count the samples.
+    assert 3 <= len(cpu) <= 9, [m.step for m in cpu]
     assert sorted(m.step for m in cpu) == list(range(len(cpu)))
     assert all(0 <= m.value <= 100 for m in cpu + memory)
     assert all(m.value > 0 for m in disk)
