@@ -23,16 +23,9 @@ def _fixed(path: str) -> str:
     return path.split("{", 1)[0]
 
 
-def _common(paths: list[str]) -> str:
-    first, last = min(paths), max(paths)  # the common beginning of all is that of these two
-    size = 0
-    while size < len(first) and first[size] == last[size]:
-        size += 1
-    return first[:size]
-
-
-def _prefix(route: BaseRoute) -> str:
-    """The fixed text every path this route matches begins with ("" when it cannot be told).
+def _prefixes(route: BaseRoute) -> tuple[str, ...]:
+    """The fixed texts every path this route matches begins with one of (("",) when it cannot be
+    told): one per route of an included router.
 
     A router included with include_router is read from its include prefix and its routes'
     own paths, which is what FastAPI joins into each route's path: not from the routes FastAPI
@@ -46,11 +39,11 @@ def _prefix(route: BaseRoute) -> str:
         for inner in original.routes:
             path = getattr(inner, "path", None)
             if not isinstance(path, str) or hasattr(inner, "original_router"):
-                return _fixed(prefix)  # a router included in it: its own prefix only
+                return (_fixed(prefix),)  # a router included in it: its own prefix only
             paths.append(_fixed(prefix + path))
-        return _common(paths) if paths else _fixed(prefix)
+        return tuple(sorted(set(paths))) if paths else (_fixed(prefix),)
     path = getattr(route, "path_format", None)
-    return _fixed(path) if isinstance(path, str) else ""
+    return (_fixed(path),) if isinstance(path, str) else ("",)
 
 
 class PrefixDispatch:
@@ -59,13 +52,13 @@ class PrefixDispatch:
     def __init__(self, router: Any) -> None:
         self.router = router
         self.fallback: ASGIApp = router.middleware_stack
-        self._index: list[tuple[str, BaseRoute]] = []
+        self._index: list[tuple[tuple[str, ...], BaseRoute]] = []
         self._indexed_count = -1
 
-    def _routes(self) -> list[tuple[str, BaseRoute]]:
+    def _routes(self) -> list[tuple[tuple[str, ...], BaseRoute]]:
         routes = self.router.routes
         if len(routes) != self._indexed_count:  # routes are added until the app first serves
-            self._index = [(_prefix(route), route) for route in routes]
+            self._index = [(_prefixes(route), route) for route in routes]
             self._indexed_count = len(routes)
         return self._index
 
@@ -74,8 +67,8 @@ class PrefixDispatch:
         it (which also passes over routes that match the path but not the method); None when the
         router's lookup must answer (405s, slash redirects, no route at all)."""
         path: str = scope["path"]
-        for prefix, route in self._routes():
-            if not path.startswith(prefix):
+        for prefixes, route in self._routes():
+            if not path.startswith(prefixes):
                 continue
             match, child_scope = route.matches(scope)
             if match == Match.FULL:
