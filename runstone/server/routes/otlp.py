@@ -11,18 +11,11 @@ from __future__ import annotations
 import base64
 import json
 from collections import defaultdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from google.protobuf.message import DecodeError
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from runstone import deps
 from runstone.errors import InvalidInput
@@ -30,6 +23,13 @@ from runstone.governance.needs import needs
 from runstone.governance.permissions import Permission
 from runstone.server.http import Route
 from runstone.tracking.traces import TraceService
+
+if TYPE_CHECKING:
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+# The protobuf classes are imported by the first OTLP request: they take about as long to
+# import as a tenth of the server's start, and most servers never receive one.
 
 EXPERIMENT_HEADER = "x-mlflow-experiment-id"
 PROTOBUF = "application/x-protobuf"
@@ -66,7 +66,7 @@ def span_dict(span: Span) -> dict[str, object]:
         "name": span.name,
         "start_time_unix_nano": span.start_time_unix_nano,
         "end_time_unix_nano": span.end_time_unix_nano or None,
-        "status": {"code": Status.StatusCode.Name(span.status.code), "message": span.status.message},
+        "status": {"code": _status_name(span.status.code), "message": span.status.message},
         "attributes": {kv.key: json.dumps(_value(kv.value)) for kv in span.attributes},
         "events": [
             {
@@ -79,7 +79,16 @@ def span_dict(span: Span) -> dict[str, object]:
     }
 
 
+def _status_name(code: int) -> str:
+    from opentelemetry.proto.trace.v1.trace_pb2 import Status
+
+    return str(Status.StatusCode.Name(code))
+
+
 def spans_by_trace(body: bytes) -> dict[str, list[dict[str, Any]]]:
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
     request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
@@ -105,4 +114,6 @@ async def export_traces(request: Request, service: Annotated[TraceService, Depen
     experiment_id = request.headers.get(EXPERIMENT_HEADER) or "0"
     if found:
         await run_in_threadpool(service.add_otel_spans, experiment_id, found)
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
     return Response(ExportTraceServiceResponse().SerializeToString(), media_type=PROTOBUF)
