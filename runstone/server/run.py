@@ -48,7 +48,7 @@ def lean_logging() -> None:
     """Log records without what no line of the server prints: the caller's file and line, the
     thread and the process (the logging HOWTO's optimizations). The request log writes one record
     per request; finding its caller alone walks the stack each time."""
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
