@@ -428,17 +428,15 @@ def _ms(seconds: float) -> str:
     return f"{ms:,.0f} ms" if ms >= 100 else f"{ms:,.2f} ms"
 
 
-# The time of one durable commit on the disk the stores are on, measured when the bench starts.
-COMMIT_SECONDS = [0.0]
-
-
-def verdict(w: Workload) -> tuple[str, str]:
+def verdict(w: Workload, commit: float) -> tuple[str, str]:
+    """The stock-client and SDK verdicts; ``commit``: seconds of one durable commit on the disk
+    the stores are on."""
     rs, ml, fl, sdk = (w.samples[s].per_unit() for s in SIDES)
     own = "met" if sdk <= rs else "not met"
     if rs <= ml and rs <= fl * FLOOR_MARGIN:
         return "met", own
     allowed = fl * (FLOOR_MARGIN - 1)
-    commits = w.commits * COMMIT_SECONDS[0]
+    commits = w.commits * commit
     if rs <= ml and commits > allowed:
         # The floor's server stores nothing; a server that acknowledges durably cannot come
         # within 20% of it when its commits alone take longer than those 20%.
@@ -449,7 +447,7 @@ def verdict(w: Workload) -> tuple[str, str]:
     return "not met", own
 
 
-def table(done: list[Workload]) -> str:
+def table(done: list[Workload], commit: float) -> str:
     lines = [
         "| workload (time per unit) | runstone | MLflow | runstone vs MLflow | floor | runstone over floor "
         "| stock client target | runstone SDK | SDK vs stock client | SDK target |",
@@ -457,7 +455,7 @@ def table(done: list[Workload]) -> str:
     ]
     for w in done:
         rs, ml, fl, sdk = (w.samples[s].per_unit() for s in SIDES)
-        stock, own = verdict(w)
+        stock, own = verdict(w, commit)
         lines.append(
             f"| {w.label} (per {w.unit}) | {_ms(rs)} | {_ms(ml)} | {ml / rs:.1f}x | {_ms(fl)} | "
             f"{(rs / fl - 1) * 100:+.0f}% | {stock} | {_ms(sdk)} | {rs / sdk:.2f}x | {own} |"
@@ -486,10 +484,11 @@ def cpu_table(done: list[Workload]) -> str:
     return "\n".join(lines)
 
 
-def section(done: list[Workload], sizes: Sizes, machine: list[str]) -> str:
-    met = sum(verdict(w)[0] == "met" for w in done)
-    impossible = sum(verdict(w)[0].startswith("cannot") for w in done)
-    own = sum(verdict(w)[1] == "met" for w in done)
+def section(done: list[Workload], sizes: Sizes, machine: list[str], commit: float) -> str:
+    verdicts = [verdict(w, commit) for w in done]
+    met = sum(stock == "met" for stock, _ in verdicts)
+    impossible = sum(stock.startswith("cannot") for stock, _ in verdicts)
+    own = sum(sdk == "met" for _, sdk in verdicts)
     return f"""{SECTION}
 
 Written by `python -m bench.mlflow_client`. The stock `mlflow` client (`MlflowClient`) drives
@@ -503,11 +502,11 @@ alike; every number is wall time per unit of work, summed over the turns (warm-u
 
 {chr(10).join(machine)}
 
-{table(done)}
+{table(done, commit)}
 
 The targets: through the stock client, no workload slower than MLflow and each within 20% of
 the floor ({met} of {len(done)} met, {impossible} out of reach of any server that acknowledges
-a write only once it is durable: one commit takes {_ms(COMMIT_SECONDS[0])} on this disk,
+a write only once it is durable: one commit takes {_ms(commit)} on this disk,
 measured by the bench before it starts); runstone's SDK at least as fast as the stock client on
 runstone ({own} of {len(done)} met). A run is created with its 3 tags, gets its 10 params and 5
 metrics in one `log_batch` and is terminated: 3 requests. Sizes are smaller than the issue's
@@ -581,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = _machine(args.mlflow_venv / "bin" / "python")
     folder = Path(tempfile.mkdtemp(prefix="runstone-client-bench-"))
     started: list[Server] = []
-    COMMIT_SECONDS[0] = commit_floor(folder / "commit", 300)
+    commit = commit_floor(folder / "commit", 300)
     try:
         for launcher in (suite.runstone_launcher(), _mlflow_proxied(args.mlflow_venv)):
             started.append(launcher.start(folder / launcher.name))
@@ -606,11 +605,11 @@ def main(argv: list[str] | None = None) -> int:
     # Other work on the machine slows every side: say how busy it was.
     machine.append(f"- **Load average after the run**: {_load()}")
     machine.append(f"- **Bench wall time**: {time.perf_counter() - began:.0f} s")
-    print(table(done))
+    print(table(done, commit))
     print()
     print(cpu_table(done))
     if not args.quick:
-        write(args.output, section(done, sizes, machine))
+        write(args.output, section(done, sizes, machine, commit))
         print(f"\nWrote the section {SECTION!r} of {args.output}")
     return 0
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import fastapi.routing
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.encoders import jsonable_encoder
@@ -55,6 +56,23 @@ async def on_thread(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(_threads(), task)
 
 
+def _plain(dependant: Dependant) -> bool:
+    """Whether ``dependant`` takes nothing that FastAPI reads from the request for it (query,
+    header, cookie or body fields) and none of its special objects (response, background tasks,
+    security scopes, WebSocket or connection)."""
+    return not (
+        dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+        or dependant.websocket_param_name
+        or dependant.http_connection_param_name
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+        or dependant.security_scopes_param_name
+    )
+
+
 def _only_request(dependant: Dependant) -> bool:
     """Whether ``dependant`` is an ``async def`` (not a generator) of the request alone."""
     return (
@@ -62,18 +80,8 @@ def _only_request(dependant: Dependant) -> bool:
         and inspect.iscoroutinefunction(dependant.call)
         and dependant.request_param_name is not None
         and not dependant.dependencies
-        and not (
-            dependant.path_params
-            or dependant.query_params
-            or dependant.header_params
-            or dependant.cookie_params
-            or dependant.body_params
-        )
-        and dependant.websocket_param_name is None
-        and dependant.http_connection_param_name is None
-        and dependant.response_param_name is None
-        and dependant.background_tasks_param_name is None
-        and dependant.security_scopes_param_name is None
+        and not dependant.path_params
+        and _plain(dependant)
     )
 
 
@@ -81,8 +89,6 @@ def route_state(route: Any) -> Any:
     """Where FastAPI keeps what a route's handler is built from: the route, or (FastAPI 0.160 and
     later) the effective route of one app's inclusion of it, which carries the app's dependencies,
     while its handler is being built."""
-    import fastapi.routing
-
     var = getattr(fastapi.routing, "_effective_route_context_var", None)
     effective = var.get() if var is not None else None
     if effective is not None and getattr(effective, "original_route", None) is route:
@@ -99,19 +105,7 @@ def lean_handler(route: Any, fallback: Handler) -> Handler | None:
     if dependant is None:
         return None
     endpoint = dependant.call
-    if endpoint is None or not all(_only_request(d) for d in dependant.dependencies):
-        return None
-    if (
-        dependant.query_params
-        or dependant.header_params
-        or dependant.cookie_params
-        or dependant.body_params
-        or dependant.websocket_param_name
-        or dependant.http_connection_param_name
-        or dependant.response_param_name
-        or dependant.background_tasks_param_name
-        or dependant.security_scopes_param_name
-    ):
+    if endpoint is None or not _plain(dependant) or not all(_only_request(d) for d in dependant.dependencies):
         return None
     signature = inspect.signature(endpoint)
     path_names = [field.name for field in dependant.path_params]

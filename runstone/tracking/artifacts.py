@@ -146,9 +146,10 @@ class ArtifactService:
                 return FileInfo(path, False, stored.size, stored.sha256)
         with self.ctx.transaction() as s:  # one read transaction for every check before the file is written
             internal, key, held = _placeable(s, run_id, path, parents, under)
-        if staged is not None and hasattr(self.store, "adopt"):
+        adopt = getattr(self.store, "adopt", None) if staged is not None else None
+        if staged is not None and adopt is not None:
             self.limits.check(staged.size, owner, held)
-            stored = self.store.adopt(join_key(key, path), staged)
+            stored = adopt(join_key(key, path), staged)
         else:
             stored = self.store.write(join_key(key, path), self.limits.bounded(chunks, owner, held))
         with self.ctx.transaction(write=True) as s:
