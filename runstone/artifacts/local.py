@@ -10,6 +10,7 @@ as far as its locks are honoured: NFSv4's are).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import hashlib
@@ -49,30 +50,39 @@ class LocalArtifactStore:
         resolved already, one ``lstat`` per part that exists; a link anywhere, or any other
         key, is resolved whole (``realpath``). Both give the same path: what every upload pays is
         the walk, not a resolution of the root's own folders again."""
+        return Path(self._walk(key)[0])
+
+    def _walk(self, key: str) -> tuple[str, int | None]:
+        """The path of ``key`` as :meth:`_resolve` finds it, and the mode of what is there (None
+        when nothing is)."""
         path = self._root_text
         parts = key.split("/")
+        mode: int | None = None
         for index, part in enumerate(parts):
             if part in _NOT_NAMES:
-                return self._resolve_whole(key)
+                return self._walk_whole(key)
             path = f"{path}/{part}"
             try:
                 mode = os.lstat(path).st_mode
             except FileNotFoundError:
                 rest = parts[index + 1 :]
                 if any(p in _NOT_NAMES for p in rest):
-                    return self._resolve_whole(key)
-                return Path("/".join([path, *rest]))  # nothing below a missing folder can be a link
+                    return self._walk_whole(key)
+                return "/".join([path, *rest]), None  # nothing below a missing folder can be a link
             except (OSError, ValueError):
-                return self._resolve_whole(key)
+                return self._walk_whole(key)
             if stat.S_ISLNK(mode):
-                return self._resolve_whole(key)
-        return Path(path)
+                return self._walk_whole(key)
+        return path, mode
 
-    def _resolve_whole(self, key: str) -> Path:
+    def _walk_whole(self, key: str) -> tuple[str, int | None]:
         target = os.path.realpath(os.path.join(self._root_text, key))
         if target != self._root_text and not target.startswith(self._root_text + os.sep):
             raise InvalidInput(f"Artifact key {key!r} leaves the artifact root.")
-        return Path(target)
+        try:
+            return target, os.stat(target).st_mode
+        except (OSError, ValueError):
+            return target, None
 
     def write(self, key: str, chunks: Iterable[bytes]) -> Stored:
         target = self._resolve(key)
@@ -88,17 +98,45 @@ class LocalArtifactStore:
 
     def write_unsynced(self, key: str, data: bytes) -> Stored:
         """Put ``data`` under ``key`` atomically for readers, without waiting for the disk: the
-        caller keeps the bytes durable elsewhere until :meth:`flush` has returned for the key."""
-        target = self._resolve(key)
-        if target.is_dir():
+        caller keeps the bytes durable elsewhere until :meth:`flush` has returned for the key.
+
+        Every small upload comes here, so it goes straight to the system calls: the walk that
+        resolves the key also tells whether a folder or file is there, and the bytes go through a
+        locked temporary file (as :class:`Staged` does) without a Python file object."""
+        target, mode = self._walk(key)
+        if mode is not None and stat.S_ISDIR(mode):
             raise InvalidInput(f"Artifact {key!r} is a folder; it cannot be overwritten by a file.")
         try:
-            return self._write(target, [data], sync=False)
+            if mode is None:
+                _make_parents(Path(target).parent)
+            self._put(target, data)
+            return Stored(len(data), hashlib.sha256(data).hexdigest())
         except OSError as exc:
             error = storage_error(exc)
             if error is None:
                 raise
             raise error from None
+
+    def _put(self, target: str, data: bytes) -> None:
+        temp = f"{self._tmp}/{uuid.uuid4().hex}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            fd = os.open(temp, flags, 0o666)
+        except FileNotFoundError:
+            self._tmp.mkdir(exist_ok=True)
+            fd = os.open(temp, flags, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # until it is in place: a store opening leaves it alone
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.replace(temp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        finally:
+            os.close(fd)
 
     def flush(self, keys: Iterable[str]) -> None:
         """Make the files under ``keys`` and their folders' entries durable (fsync each file and
@@ -123,12 +161,12 @@ class LocalArtifactStore:
         if folders:
             _fsync_dir(self.root)
 
-    def _write(self, target: Path, chunks: Iterable[bytes], *, sync: bool = True) -> Stored:
+    def _write(self, target: Path, chunks: Iterable[bytes]) -> Stored:
         staged = self.stage()
         try:
             for chunk in chunks:
                 staged.write(chunk)
-            return self._place(target, staged, sync=sync)
+            return self._place(target, staged, sync=True)
         finally:
             staged.discard()
 

@@ -46,6 +46,23 @@ def _prefixes(route: BaseRoute) -> tuple[str, ...]:
     return (_fixed(path),) if isinstance(path, str) else ("",)
 
 
+# How many of a path's first segments pick its candidate routes, and how many such beginnings
+# are kept.
+_SEGMENTS = 3
+_HEADS = 256
+
+
+def _head(path: str) -> str:
+    """``path`` up to and including the slash that ends its first ``_SEGMENTS`` segments (the
+    whole path when it is shorter): "/api/2.0/mlflow/runs/get" gives "/api/2.0/mlflow/"."""
+    end = 0
+    for _ in range(_SEGMENTS + 1):
+        end = path.find("/", end) + 1
+        if end == 0:
+            return path
+    return path[:end]
+
+
 class PrefixDispatch:
     """Stands in for the app router's lookup (``app.router.middleware_stack``)."""
 
@@ -54,20 +71,36 @@ class PrefixDispatch:
         self.fallback: ASGIApp = router.middleware_stack
         self._index: list[tuple[tuple[str, ...], BaseRoute]] = []
         self._indexed_count = -1
+        self._by_head: dict[str, list[tuple[tuple[str, ...], BaseRoute]]] = {}
 
-    def _routes(self) -> list[tuple[tuple[str, ...], BaseRoute]]:
+    def _candidates(self, path: str) -> list[tuple[tuple[str, ...], BaseRoute]]:
+        """The routes, in order, that a path beginning with this one's first segments could
+        match: every route with a fixed beginning that starts those segments or lies within them.
+        Kept per beginning (of at most ``_HEADS`` of them), so that a request is matched against
+        a few dozen routes rather than the few hundred of the app."""
         routes = self.router.routes
         if len(routes) != self._indexed_count:  # routes are added until the app first serves
             self._index = [(_prefixes(route), route) for route in routes]
             self._indexed_count = len(routes)
-        return self._index
+            self._by_head = {}
+        head = _head(path)
+        found = self._by_head.get(head)
+        if found is None:
+            found = [
+                (prefixes, route)
+                for prefixes, route in self._index
+                if any(p.startswith(head) or head.startswith(p) for p in prefixes)
+            ]
+            if len(self._by_head) < _HEADS:  # beginnings come from clients: keep a bounded few
+                self._by_head[head] = found
+        return found
 
     def select(self, scope: Scope) -> tuple[BaseRoute, Scope] | None:
         """The first route that matches the request fully, as the router's own lookup would find
         it (which also passes over routes that match the path but not the method); None when the
         router's lookup must answer (405s, slash redirects, no route at all)."""
         path: str = scope["path"]
-        for prefixes, route in self._routes():
+        for prefixes, route in self._candidates(path):
             if not path.startswith(prefixes):
                 continue
             match, child_scope = route.matches(scope)

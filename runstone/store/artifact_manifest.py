@@ -106,13 +106,23 @@ def placement(session: Session, run_id: int, path: str, parents: list[str]) -> P
     file, the size of the file at it and the run's total, in one statement: every upload asks."""
     marks = ", ".join("?" * len(parents))
     clash = f"(SELECT MIN(path) FROM artifacts WHERE run_id = ? AND path IN ({marks}))" if parents else "NULL"
+    params: list[object] = [run_id]
+    if raw.dialect_name(session) == "sqlite":
+        # The paths below ``path`` are those from "path/" up to "path0" ('0' follows '/') in
+        # SQLite's byte order. A LIKE with a bound pattern would do, but SQLite prepares such a
+        # statement again for every new pattern (case-sensitive LIKE can use the index only once
+        # it knows the pattern's fixed start): 20 µs or more per upload instead of 4.
+        below = "path >= ? AND path < ?"
+        params += [path + "/", path + "0"]
+    else:
+        below = "path LIKE ? ESCAPE '\\'"  # PostgreSQL's collation may not order by bytes
+        params.append(_escape_like(path) + "/%")
     sql = (
-        "SELECT (SELECT 1 FROM artifacts WHERE run_id = ? AND path LIKE ? ESCAPE '\\' LIMIT 1), "
+        f"SELECT (SELECT 1 FROM artifacts WHERE run_id = ? AND {below} LIMIT 1), "
         f"{clash}, "
         "(SELECT size FROM artifacts WHERE run_id = ? AND path = ?), "
         "(SELECT bytes FROM artifact_totals WHERE run_id = ?)"
     )
-    params: list[object] = [run_id, _escape_like(path) + "/%"]
     if parents:
         params += [run_id, *parents]
     params += [run_id, path, run_id]

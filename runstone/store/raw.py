@@ -26,8 +26,30 @@ def _for(sql: str, paramstyle: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+_CONNECTION = "runstone.connection"
+
+
+def hold(session: Session, connection: Connection) -> None:
+    """Run this module's statements for ``session`` on ``connection``, the one its transaction
+    is bound to, without asking the session for it (the session's first ``connection()`` builds
+    its transaction state: some 15 µs that a request whose statements all come here never needs)."""
+    session.info[_CONNECTION] = connection
+
+
+def _connection(session: Session | Connection) -> Connection:
+    if isinstance(session, Session):
+        held: Connection | None = session.info.get(_CONNECTION)
+        return held if held is not None else session.connection()
+    return session
+
+
+def dialect_name(session: Session | Connection) -> str:
+    """The database's kind: "sqlite" or "postgresql"."""
+    return str(_connection(session).dialect.name)
+
+
 def _cursor(session: Session | Connection, sql: str, params: Sequence[Any]) -> tuple[Any, Any]:
-    connection = session.connection() if isinstance(session, Session) else session
+    connection = _connection(session)
     dialect = connection.dialect
     statement = _for(sql, dialect.paramstyle)
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -73,7 +95,7 @@ def execute_many(session: Session, sql: str, params: Sequence[Sequence[Any]]) ->
     """Run a statement once per parameter tuple (the driver's executemany)."""
     if not params:
         return
-    connection = session.connection()
+    connection = _connection(session)
     dialect = connection.dialect
     statement = _for(sql, dialect.paramstyle)
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]

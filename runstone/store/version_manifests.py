@@ -80,12 +80,14 @@ def run_holders(session: Session, run_id: str, path: str) -> list[tuple[str, int
     ``path`` would touch."""
     # Straight to the driver: every artifact upload asks. Both halves use the run_uuid index:
     # versions of this run, and the few with no run recorded (imported without one) whose source
-    # still names it.
+    # still names it. Their source's start is compared, not matched with LIKE: SQLite prepares a
+    # statement with a bound LIKE pattern again for every new pattern (about 20 µs).
+    start = f"runs:/{run_id}/"
     rows = raw.rows(
         session,
         "SELECT m.name, v.version, v.source FROM model_versions v JOIN registered_models m ON m.id = v.model_id "
-        "WHERE v.run_uuid = ? OR (v.run_uuid IS NULL AND v.source LIKE ? ESCAPE '\\') ORDER BY v.id",
-        (run_id, f"runs:/{_escape_like(run_id)}/%"),
+        "WHERE v.run_uuid = ? OR (v.run_uuid IS NULL AND substr(v.source, 1, ?) = ?) ORDER BY v.id",
+        (run_id, len(start), start),
     )
     found = []
     for name, version, source in rows:

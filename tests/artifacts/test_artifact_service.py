@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from runstone.entities import FileInfo
-from runstone.errors import InvalidInput, InvalidState, NotFound
+from runstone.errors import Immutable, InvalidInput, InvalidState, NotFound
 from runstone.governance.audit import AuditService
 from runstone.tracking.artifacts import ArtifactService
 
@@ -101,6 +102,34 @@ def test_a_folder_cannot_be_overwritten_by_a_file(service, run_id, settings):
     with pytest.raises(InvalidInput, match="'plots' is a folder of run"):
         service.log_artifact(run_id, "plots", [b"file"])
     assert service.files(run_id) == [FileInfo("plots/a.png", False, 1, sha(b"a"))]
+
+
+def test_only_files_below_a_path_make_it_a_folder(service, run_id):
+    # Neighbours that sort right around "a/" (".", "-", "0", "b" after "a") are not below "a".
+    for neighbour in ("a.txt", "a-b/c", "a0", "ab/c", "a00/d"):
+        service.log_artifact(run_id, neighbour, [b"n"])
+    service.log_artifact(run_id, "a", [b"file"])
+    assert content(service, run_id, "a") == b"file"
+    service.log_artifact(run_id, "b/%_/x", [b"x"])
+    with pytest.raises(InvalidInput, match="'b/%_' is a folder of run"):
+        service.log_artifact(run_id, "b/%_", [b"file"])
+    service.log_artifact(run_id, "b/%a", [b"file"])  # LIKE's wildcards are literal
+    assert content(service, run_id, "b/%a") == b"file"
+
+
+def test_a_registered_package_without_its_run_recorded_stays_read_only(service, run_id, backend):
+    service.log_artifact(run_id, "model/MLmodel", [b"flavors: {}\n"])
+    service.log_artifact(run_id, "model/weights.bin", [b"w"])
+    registry = backend.registry(service.ctx)
+    registry.create_registered_model("imported")
+    registry.create_model_version("imported", f"runs:/{run_id}/model")
+    # A version imported without its run recorded is known by its source alone.
+    with backend.db.transaction(write=True) as s:
+        s.execute(text("UPDATE model_versions SET run_uuid = NULL"))
+    with pytest.raises(Immutable, match="version 1 of registered model 'imported'"):
+        service.log_artifact(run_id, "model/weights.bin", [b"changed"])
+    service.log_artifact(run_id, "model-notes.txt", [b"beside the package"])
+    assert content(service, run_id, "model/weights.bin") == b"w"
 
 
 def test_a_file_cannot_become_a_folder(service, run_id, settings):
