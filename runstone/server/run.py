@@ -84,13 +84,22 @@ def serve(settings: Settings, backend: Backend | None = None) -> None:
                 ws="none",
                 access_log=False,
                 log_level="info",
+                server_header=False,
             )
         return
     from runstone.server.app import create_app
 
     app = create_app(settings, backend=backend)
     tune_gc()
-    # No WebSocket routes: "none" also spares importing a WebSocket library at start.
+    # No WebSocket routes: "none" also spares importing a WebSocket library at start. No "server"
+    # header: it tells a prober which software answers, and each client parses it on every answer.
     uvicorn.run(
-        app, host=settings.host, port=settings.port, http=_PROTOCOL, ws="none", access_log=False, log_level="info"
+        app,
+        host=settings.host,
+        port=settings.port,
+        http=_PROTOCOL,
+        ws="none",
+        access_log=False,
+        log_level="info",
+        server_header=False,
     )

@@ -108,6 +108,7 @@ def test_every_answer_carries_security_headers(http):
     assert api.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in api.headers["content-security-policy"]
     assert api.headers["x-frame-options"] == "DENY"
+    assert "server" not in api.headers  # which software answers is not told to every prober
     refused = http.post("/api/v1/experiments", content=b"x", headers={"Content-Type": "text/plain"})
     assert refused.headers["x-content-type-options"] == "nosniff"
     page = http.get("/ui/")
