@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from runstone.entities import FileInfo, LoggedModel, LoggedModelMetric, Metric, RunModelLinks
 from runstone.errors import InvalidInput, NotFound
 from runstone.store import metrics as metric_store
-from runstone.store import paging
+from runstone.store import paging, raw
 from runstone.store.engine import rowcount
 from runstone.store.search import number_condition, string_condition
 from runstone.store.tables import (
@@ -211,13 +211,15 @@ def links_for_runs(session: Session, run_pks: Sequence[int]) -> dict[int, RunMod
     inputs: dict[int, list[str]] = defaultdict(list)
     outputs: dict[int, list[tuple[str, int]]] = defaultdict(list)
     if run_pks:
-        stmt = (
-            select(RunModelLinkRow.run_id, RunModelLinkRow.direction, RunModelLinkRow.step, LoggedModelRow.model_id)
-            .join(LoggedModelRow, LoggedModelRow.id == RunModelLinkRow.model_pk)
-            .where(RunModelLinkRow.run_id.in_(run_pks))
-            .order_by(RunModelLinkRow.run_id, RunModelLinkRow.step, LoggedModelRow.creation_time)
+        # Straight to the driver: every search of runs asks, for a page of them.
+        found = raw.rows_in(
+            session,
+            "SELECT l.run_id, l.direction, l.step, m.model_id FROM run_model_links l "
+            "JOIN logged_models m ON m.id = l.model_pk WHERE l.run_id IN ({values}) "
+            "ORDER BY l.run_id, l.step, m.creation_time",
+            list(run_pks),
         )
-        for run_pk, direction, step, model_id in session.execute(stmt):
+        for run_pk, direction, step, model_id in found:
             if direction == "input":
                 inputs[run_pk].append(model_id)
             else:

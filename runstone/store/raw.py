@@ -82,6 +82,20 @@ def first(session: Session | Connection, sql: str, params: Sequence[Any] = ()) -
         cursor.close()
 
 
+# Values of one IN list per statement: well under SQLite's limit of 32,766 bound values.
+IN_CHUNK = 10_000
+
+
+def rows_in(session: Session, sql: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[Any]:
+    """Every row of ``sql`` for ``values`` in its one ``IN ({values})`` list (as many statements
+    as chunks of ``IN_CHUNK`` values take), with ``params`` bound after them."""
+    found: list[Any] = []
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = values[start : start + IN_CHUNK]
+        found += rows(session, sql.format(values=", ".join("?" * len(chunk))), (*chunk, *params))
+    return found
+
+
 def execute(session: Session, sql: str, params: Sequence[Any] = ()) -> int:
     """Run a statement that answers no rows; the number of rows it changed."""
     cursor, _ = _cursor(session, sql, params)

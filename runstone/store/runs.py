@@ -21,22 +21,8 @@ from runstone.entities import (
 from runstone.errors import InvalidInput, NotFound
 from runstone.store import metrics as metric_store
 from runstone.store import raw
-from runstone.store.rows import plain_rows
 from runstone.store.tables import ArtifactRow, DatasetRow, InputRow, ParamRow, RunRow, TagRow
 from runstone.store.upsert import insert_ignore, insert_new
-
-_COLUMNS = (
-    RunRow.id,
-    RunRow.uuid,
-    RunRow.experiment_id,
-    RunRow.name,
-    RunRow.user_id,
-    RunRow.status,
-    RunRow.start_time,
-    RunRow.end_time,
-    RunRow.lifecycle_stage,
-    RunRow.artifact_key,
-)
 
 
 def insert(
@@ -96,8 +82,7 @@ def get_row(session: Session, run_uuid: str, *, lock: bool = False) -> RunRef:
 
 
 def ids_for_uuids(session: Session, uuids: Sequence[str]) -> dict[str, int]:
-    rows = session.execute(select(RunRow.uuid, RunRow.id).where(RunRow.uuid.in_(uuids)))
-    return dict(rows.all())
+    return dict(raw.rows_in(session, "SELECT uuid, id FROM runs WHERE uuid IN ({values})", list(uuids)))
 
 
 def load(
@@ -115,9 +100,20 @@ def load(
     """
     if not run_ids:
         return []
-    infos = {row[0]: row for row in session.execute(select(*_COLUMNS).where(RunRow.id.in_(run_ids)))}
-    param_map = _key_values(session, ParamRow, run_ids, params)
-    tag_map = _key_values(session, TagRow, run_ids, tags)
+    # Straight to the driver: every search loads a page of runs, and SQLAlchemy's statements for
+    # lists of a hundred ids cost more than the queries themselves.
+    run_ids = list(run_ids)
+    infos = {
+        row[0]: row
+        for row in raw.rows_in(
+            session,
+            "SELECT id, uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, "
+            "artifact_key FROM runs WHERE id IN ({values})",
+            run_ids,
+        )
+    }
+    param_map = _key_values(session, "params", run_ids, params)
+    tag_map = _key_values(session, "tags", run_ids, tags)
     metric_map = metric_store.latest_for_runs(session, run_ids, metrics)
     input_map = _inputs(session, run_ids)
     root = root.rstrip("/")
@@ -126,17 +122,18 @@ def load(
         r = infos.get(run_id)
         if r is None:
             continue
+        _, uuid, experiment_id, name, user_id, status, start_time, end_time, stage, artifact_key = r
         info = run_info(
-            r.uuid,
-            r.experiment_id,
-            r.name,
-            r.user_id,
-            r.status,
-            r.start_time,
-            r.artifact_key,
+            uuid,
+            experiment_id,
+            name,
+            user_id,
+            status,
+            start_time,
+            artifact_key,
             root,
-            end_time=r.end_time,
-            lifecycle_stage=r.lifecycle_stage,
+            end_time=end_time,
+            lifecycle_stage=stage,
         )
         data = RunData(metrics=metric_map[run_id], params=param_map[run_id], tags=tag_map[run_id])
         runs.append(Run(info=info, data=data, inputs=RunInputs(input_map[run_id])))
@@ -171,30 +168,30 @@ def run_info(
 
 
 def _key_values(
-    session: Session, table: type[ParamRow] | type[TagRow], run_ids: Sequence[int], keys: Sequence[str] | None
+    session: Session, table: str, run_ids: Sequence[int], keys: Sequence[str] | None
 ) -> dict[int, dict[str, str]]:
+    """Params or tags (``table``) of the runs, only ``keys`` when given."""
     out: dict[int, dict[str, str]] = {i: {} for i in run_ids}
     if keys is not None and not keys:
         return out
-    stmt = select(table.run_id, table.key, table.value).where(table.run_id.in_(run_ids))
+    sql = f"SELECT run_id, key, value FROM {table} WHERE run_id IN ({{values}})"
     if keys is not None:
-        stmt = stmt.where(table.key.in_(keys))
-    for run_id, key, value in plain_rows(session, stmt):
+        sql += f" AND key IN ({', '.join('?' * len(keys))})"
+    for run_id, key, value in raw.rows_in(session, sql, run_ids, list(keys or ())):
         out[run_id][key] = value
     return out
 
 
 def _inputs(session: Session, run_ids: Sequence[int]) -> dict[int, list[DatasetInput]]:
     out: dict[int, list[DatasetInput]] = {i: [] for i in run_ids}
-    stmt = (
-        select(InputRow.run_id, InputRow.tags, DatasetRow)
-        .join(DatasetRow, DatasetRow.id == InputRow.dataset_id)
-        .where(InputRow.run_id.in_(run_ids))
-        .order_by(InputRow.run_id, DatasetRow.name)
+    found = raw.rows_in(
+        session,
+        "SELECT i.run_id, i.tags, d.name, d.digest, d.source_type, d.source, d.schema, d.profile "
+        "FROM inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.run_id IN ({values}) ORDER BY i.run_id, d.name",
+        run_ids,
     )
-    for run_id, tags, ds in session.execute(stmt):
-        dataset = Dataset(ds.name, ds.digest, ds.source_type, ds.source, ds.schema, ds.profile)
-        out[run_id].append(DatasetInput(dataset, json.loads(tags)))
+    for run_id, tags, name, digest, source_type, source, schema, profile in found:
+        out[run_id].append(DatasetInput(Dataset(name, digest, source_type, source, schema, profile), json.loads(tags)))
     return out
 
 
