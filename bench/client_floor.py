@@ -6,7 +6,8 @@ It answers each MLflow REST route that bench/mlflow_client.py drives with a fixe
 valid body and stores nothing (an artifact upload is read and dropped; a download streams
 zeros of the size last uploaded under that path), so the time the stock client spends against
 it is the client's own cost: building entities, serializing, its HTTP session, reading and
-writing local files. Any route it does not know answers 404 and is printed, so that a client
+writing local files. It counts the requests it answers (``GET /__requests``), which tells how
+many requests the client makes for a unit of work. Any route it does not know answers 404 and is printed, so that a client
 that starts calling a new route shows up as an error rather than as a faster floor.
 """
 
@@ -16,12 +17,15 @@ import argparse
 import json
 import socket
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 API = "/api/2.0/mlflow/"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 RUN_ID = "0" * 31 + "1"
+# How many requests the floor has answered: what a workload's unit costs in requests.
+COUNT = "/__requests"
 _CHUNK = b"\0" * (1 << 20)
 
 
@@ -77,6 +81,8 @@ class Floor:
             ("GET", "metrics/get-history"): json.dumps({"metrics": points}).encode(),
         }
         self.sizes: dict[str, int] = {}
+        self.requests = 0  # every request answered but those to COUNT
+        self.lock = threading.Lock()
 
 
 def handler(floor: Floor) -> type[BaseHTTPRequestHandler]:
@@ -106,6 +112,11 @@ def handler(floor: Floor) -> type[BaseHTTPRequestHandler]:
         def _route(self, method: str) -> None:
             url = urlsplit(self.path)
             received = self._drain()
+            if url.path == COUNT:
+                self._answer(json.dumps({"requests": floor.requests}).encode())
+                return
+            with floor.lock:
+                floor.requests += 1
             if url.path == "/health":
                 self._answer(b"OK")
             elif url.path.startswith(API) and (method, url.path[len(API) :]) in floor.fixed:
