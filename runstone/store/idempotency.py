@@ -8,9 +8,9 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from runstone.store import raw
 from runstone.store.engine import rowcount
 from runstone.store.tables import RequestRow
-from runstone.store.upsert import insert_new
 
 
 def claim(session: Session, key: str, now: int) -> bool:
@@ -19,9 +19,15 @@ def claim(session: Session, key: str, now: int) -> bool:
     Claimed before the work is done: a concurrent repeat waits (PostgreSQL) on this row and
     finds it taken once this transaction commits, or claims it if this one rolled back.
     """
-    return bool(
-        insert_new(session, RequestRow.__table__, [{"request_id": key, "time": now}], ["request_id"], "request_id")
+    # Straight to the driver: every batch the SDK logs carries a key, and SQLAlchemy's statement
+    # for this insert cost more than half a millisecond of CPU, more than the rest of the batch.
+    claimed = raw.first(
+        session,
+        "INSERT INTO applied_requests (request_id, time) VALUES (?, ?) ON CONFLICT (request_id) DO NOTHING "
+        "RETURNING request_id",
+        (key, now),
     )
+    return claimed is not None
 
 
 def forget_before(session: Session, cutoff: int) -> int:
