@@ -195,6 +195,7 @@ def _inputs(session: Session, run_ids: Sequence[int]) -> dict[int, list[DatasetI
     return out
 
 
+_RUN_COLUMNS = frozenset(RunRow.__table__.columns.keys())
 # Params of one INSERT statement: three bound values each, well under the databases' limits.
 _PARAM_ROWS = 1_000
 
@@ -263,8 +264,16 @@ def delete_tag(session: Session, run_id: int, run_uuid: str, key: str) -> str:
 
 
 def update_info(session: Session, run_id: int, values: Mapping[str, object]) -> None:
-    if values:
-        session.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
+    """Set columns of a run's row (``values`` by column name)."""
+    if not values:
+        return
+    unknown = set(values) - _RUN_COLUMNS
+    if unknown:
+        raise ValueError(f"runs has no column {sorted(unknown)}")  # a caller's mistake, never a request's
+    # Straight to the driver: every terminated run comes here, and SQLAlchemy's UPDATE cost half
+    # a millisecond of CPU.
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    raw.execute(session, f"UPDATE runs SET {assignments} WHERE id = ?", (*values.values(), run_id))
 
 
 def set_lifecycle(session: Session, run_id: int, stage: LifecycleStage, now: int) -> None:
