@@ -72,7 +72,7 @@ class Sizes:
     writers: int = 8
     points_per_writer: int = 10_000
     big_mb: int = 200
-    big_rounds: int = 2
+    big_rounds: int = 4
 
 
 FULL = Sizes()
