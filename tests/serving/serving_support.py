@@ -31,7 +31,18 @@ def start_scoring(
     argv: Sequence[str], log_path: Path, *, env: Mapping[str, str] | None = None, deadline: float = 120.0
 ) -> ScoringServer:
     """Start a scoring server command (``{port}`` in argv is replaced by a free port) and wait
-    until it answers /ping."""
+    until it answers /ping. Another process may take the free port between the probe and the
+    server's bind: the server is then started again on another one."""
+    for _ in range(3):
+        server = _launch(argv, log_path, env)
+        if _answers(server, deadline):
+            return server
+        if "address already in use" not in server.log().lower():
+            pytest.fail(f"the scoring server exited with {server.process.returncode}:\n{server.log()[-5000:]}")
+    pytest.fail("could not find a free port for the scoring server")
+
+
+def _launch(argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None) -> ScoringServer:
     port = free_port()
     command = [a.replace("{port}", str(port)) for a in argv]
     with open(log_path, "wb") as log:
@@ -39,15 +50,19 @@ def start_scoring(
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env(env),
             start_new_session=True,
         )  # fmt: skip
-    server = ScoringServer(f"http://127.0.0.1:{port}", process, log_path)
+    return ScoringServer(f"http://127.0.0.1:{port}", process, log_path)
+
+
+def _answers(server: ScoringServer, deadline: float) -> bool:
+    """True once the server answers /ping; False when it exited first."""
     started = time.monotonic()
     with httpx.Client(timeout=2.0) as http:
         while True:
-            if process.poll() is not None:
-                pytest.fail(f"the scoring server exited with {process.returncode}:\n{server.log()[-5000:]}")
+            if server.process.poll() is not None:
+                return False
             try:
                 if http.get(f"{server.url}/ping").status_code == 200:
-                    return server
+                    return True
             except httpx.TransportError:
                 pass
             if time.monotonic() - started > deadline:
