@@ -6,6 +6,8 @@ process we started also stops the worker processes it forked, and nothing else.
 
 from __future__ import annotations
 
+import compileall
+import functools
 import os
 import signal
 import socket
@@ -36,6 +38,19 @@ def clean_environment(*prefixes: str, **extra: str) -> dict[str, str]:
     return env
 
 
+@functools.cache
+def compile_runstone() -> None:
+    """Compile runstone's modules to bytecode once, before any server starts.
+
+    pip compiles the modules of a package it installs, which is how MLflow is installed here and
+    how a user installs runstone; a checkout installed in editable mode is compiled on first
+    import instead, and not at all when PYTHONDONTWRITEBYTECODE is set, so every start would
+    compile the server's source again (about 0.2 s of a 1 s start)."""
+    import runstone
+
+    compileall.compile_dir(Path(runstone.__file__).parent, quiet=1)
+
+
 class Server:
     """A server subprocess and how long it took to answer its first /health."""
 
@@ -50,6 +65,7 @@ class Server:
     def start(
         cls, name: str, argv: list[str], *, port: int, log_path: Path, env: dict[str, str], timeout: float = 300
     ) -> Server:
+        compile_runstone()
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
             started = time.perf_counter()
