@@ -403,18 +403,31 @@ class HttpTracking:
 
 
 class _FileBody:
-    """A local file as a request body that reads the file afresh each time it is iterated."""
+    """A local file as a request body of a declared length, read afresh each time it is iterated.
+
+    With its length declared, the body goes out as it is read, with no chunked framing (which
+    would copy every chunk once more). A file that grows while it is sent (a log still being
+    written) is sent as long as it was when the upload began; one that shrinks fails the upload,
+    and the server, short of the declared bytes, keeps nothing."""
 
     def __init__(self, path: Path, progress: Progress | None = None) -> None:
         self.path = path
         self.progress = progress
+        self.size = path.stat().st_size
 
     def __iter__(self) -> Iterator[bytes]:
+        left = self.size
         with open(self.path, "rb") as src:
-            while chunk := src.read(1024 * 1024):
+            while left:
+                chunk = src.read(min(left, 1024 * 1024))
+                if not chunk:
+                    break
+                left -= len(chunk)
                 if self.progress is not None:
                     self.progress(len(chunk))
                 yield chunk
+            if left:
+                raise InvalidInput(f"{self.path} became shorter while it was being uploaded; upload it again.")
 
 
 def _safe_file(d: object) -> FileInfo:
@@ -438,9 +451,10 @@ class HttpArtifacts:
     def upload(self, run_id: str, path: str, local_file: Path, progress: Progress | None = None) -> FileInfo:
         # A re-sent PUT stores the same bytes again: safe to retry, as long as every attempt sends
         # the whole file (a generator would be half-consumed by the failed attempt).
+        file = _FileBody(local_file, progress)
         body = self.t.json(
-            "PUT", f"{self.base}/{_quote(run_id)}/artifacts/{_quote(path)}", content=_FileBody(local_file, progress),
-            idempotent=True, headers={"Content-Type": "application/octet-stream"},
+            "PUT", f"{self.base}/{_quote(run_id)}/artifacts/{_quote(path)}", content=file, idempotent=True,
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(file.size)},
         )  # fmt: skip
         return _file_from_json(body["file"])
 

@@ -11,6 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from runstone.artifacts.base import storage_error
 from runstone.errors import HttpError, InvalidInput, MethodNotAllowed, NotFound, RunstoneError
@@ -25,6 +26,14 @@ def error_response(error: RunstoneError, request: Request) -> JSON:
     if request_id:
         body["error"]["request_id"] = request_id
     return JSON(body, status_code=error.status)
+
+
+def client_gone(request_id: str) -> InvalidInput:
+    """A request whose client closed the connection before its body ended: nothing of it was
+    carried out. Noted in the log in one line (it is the client's doing, not a server error); the
+    answer is for the request log, as no one is left to read it."""
+    log.info("request %s: the client closed the connection before its body ended; nothing was done", request_id)
+    return InvalidInput("The request body ended before its declared length: the client closed the connection.")
 
 
 def _describe(errors: list[dict]) -> str:
@@ -63,6 +72,10 @@ def install(app: FastAPI) -> None:
         error = kind(str(exc.detail))
         error.status = exc.status_code
         return error_response(error, request)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSON:
+        return error_response(client_gone(getattr(request.state, "request_id", "-")), request)
 
     @app.exception_handler(Exception)
     async def _unknown(request: Request, exc: Exception) -> JSON:

@@ -163,6 +163,32 @@ def test_retried_upload_sends_the_whole_file_again(http, settings, project):
     assert (info.file_size, info.sha256) == (weights.stat().st_size, sha(weights.read_bytes()))
 
 
+def test_upload_declares_its_length_and_sends_the_file_as_it_was_when_the_upload_began(http, remote_client, tmp_path):
+    run_id = remote_client.create_run("0").info.run_id
+    seen: list[httpx.Request] = []
+    growing, shrinking = tmp_path / "growing.log", tmp_path / "shrinking.bin"
+    growing.write_bytes(b"x" * 3_000_000)
+    shrinking.write_bytes(b"y" * 3_000_000)
+
+    def change_the_file(request: httpx.Request) -> None:
+        seen.append(request)
+        if request.url.path.endswith("growing.log"):
+            with growing.open("ab") as out:  # a training job appends to its log while it is uploaded
+                out.write(b"more")
+        elif request.url.path.endswith("shrinking.bin"):
+            shrinking.write_bytes(b"y" * 10)
+
+    with httpx.Client(base_url="http://testserver", transport=Faulty(http._transport, change_the_file)) as watched:
+        client = RunstoneClient("http://testserver", http_client=watched, settings=remote_client.settings)
+        info = client.log_artifact(run_id, growing)
+        with pytest.raises(InvalidInput, match="became shorter while it was being uploaded"):
+            client.log_artifact(run_id, shrinking)
+    assert seen[0].headers["content-length"] == "3000000"
+    assert "transfer-encoding" not in seen[0].headers
+    assert (info.file_size, info.sha256) == (3_000_000, sha(b"x" * 3_000_000))
+    assert [f.path for f in remote_client.list_artifacts(run_id)] == ["growing.log"]
+
+
 @pytest.mark.parametrize("name", ["plots/loss.png", "model/data/weights.bin"])  # hashed in place; on a thread
 def test_download_refuses_a_corrupted_transfer(http, remote_client, project, tmp_path, name):
     run_id = remote_client.create_run("0").info.run_id

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,37 @@ def test_oversized_bodies_get_413_and_write_nothing(http: httpx.Client, run_id: 
     streamed = http.post(f"/api/v1/runs/{run_id}/batch", content=chunks(), headers={"content-type": "application/json"})
     assert "larger than the limit" in error(streamed, 413, "payload_too_large")
     assert logged(http, run_id) == {"params": {}, "tags": {}, "steps": []}
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "content_type"),
+    [
+        ("PUT", "/api/v1/runs/{run}/artifacts/half.bin", "application/octet-stream"),
+        ("PUT", "/api/2.0/mlflow-artifacts/artifacts/0/{run}/artifacts/half.bin", "application/octet-stream"),
+        ("POST", "/api/v1/runs/{run}/batch", "application/json"),
+        ("POST", "/api/2.0/mlflow/runs/log-batch", "application/json"),
+    ],
+)
+def test_a_client_that_hangs_up_halfway_through_its_body_leaves_nothing(
+    shared_server: Server, http: httpx.Client, run_id: str, method: str, target: str, content_type: str
+) -> None:
+    half = json.dumps({"run_id": run_id, "metrics": [{"key": "loss", "value": 1, "timestamp": 1, "step": 1}]})[:40]
+    path = target.format(run=run_id)
+    finished = f'"path":"{path}"'  # the request log's line, written when the server is done with it
+    before = shared_server.log().count(finished)
+    head = raw(method, path, b"", content_type).replace(
+        b"Content-Length: 0", b"Content-Length: 1000000"
+    )
+    with socket.create_connection(("127.0.0.1", shared_server.port), timeout=10) as sock:
+        sock.sendall(head + half.encode())
+    deadline = time.monotonic() + 10
+    while shared_server.log().count(finished) == before:
+        assert time.monotonic() < deadline, shared_server.log()[-3000:]
+        time.sleep(0.05)
+    # Nothing of it is kept, the server goes on answering, and the module's check finds no
+    # traceback in its log (a hang-up is the client's doing, not a server error).
+    assert logged(http, run_id) == {"params": {}, "tags": {}, "steps": []}
+    assert http.get(f"/api/v1/runs/{run_id}/artifacts").json()["files"] == []
 
 
 def test_too_many_points_in_one_batch(http: httpx.Client, run_id: str) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
 
 from runstone.artifacts.base import storage_error
 from runstone.codec import float_out, special_float
@@ -44,6 +45,7 @@ from runstone.errors import (
     Unauthenticated,
     Unavailable,
 )
+from runstone.server.errors import client_gone
 from runstone.server.http import JSON, PARSED_JSON, decode_json
 from runstone.server.lean import lean_handler, route_state
 
@@ -154,6 +156,9 @@ class MlflowRoute(APIRoute):
                     log.exception("unhandled error in request %s", _request_id(request))
                     return error_response(code, f"Internal server error (request {_request_id(request)}).", 500)
                 return error_response(code, exc.message, status)
+            except ClientDisconnect:
+                gone = client_gone(_request_id(request))
+                return error_response(mlflow_error(gone)[0], gone.message, gone.status)
             except Exception as exc:
                 storage = storage_error(exc, "The server's storage") if isinstance(exc, OSError) else None
                 if storage is not None:
