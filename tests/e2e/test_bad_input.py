@@ -163,9 +163,7 @@ def test_a_client_that_hangs_up_halfway_through_its_body_leaves_nothing(
     path = target.format(run=run_id)
     finished = f'"path":"{path}"'  # the request log's line, written when the server is done with it
     before = shared_server.log().count(finished)
-    head = raw(method, path, b"", content_type).replace(
-        b"Content-Length: 0", b"Content-Length: 1000000"
-    )
+    head = raw(method, path, b"", content_type).replace(b"Content-Length: 0", b"Content-Length: 1000000")
     with socket.create_connection(("127.0.0.1", shared_server.port), timeout=10) as sock:
         sock.sendall(head + half.encode())
     deadline = time.monotonic() + 10
