@@ -24,6 +24,7 @@ bench/run`` made it, else this environment).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import os
@@ -114,6 +115,9 @@ class Workload:
     label: str
     unit: str
     commits: int = 0  # durable commits the server makes per unit (the writes it acknowledges)
+    # Work per unit that runstone's SDK does and the stock client does not, measured on its own:
+    # what it is, and its seconds.
+    sdk_only: tuple[str, float] | None = None
     samples: dict[str, Sample] = field(default_factory=lambda: {side: Sample() for side in SIDES})
 
 
@@ -384,7 +388,11 @@ def drive(sides: list[Side], sizes: Sizes, folder: Path, log: Callable[[str], No
         for _ in range(sizes.big_mb):
             out.write(os.urandom(1 << 20))
     up = Workload(f"{sizes.big_mb} MB upload (`log_artifact`)", "file", 1)
-    down = Workload(f"{sizes.big_mb} MB download (`download_artifacts`)", "file")
+    down = Workload(
+        f"{sizes.big_mb} MB download (`download_artifacts`)",
+        "file",
+        sdk_only=("checks the file against its recorded SHA-256", _sha256_seconds(big)),
+    )
     for round_ in range(sizes.big_rounds):
         for side in sides:
             run_id = side.new_run("big")
@@ -404,6 +412,17 @@ def drive(sides: list[Side], sizes: Sizes, folder: Path, log: Callable[[str], No
     report(up)
     report(down)
     return done
+
+
+def _sha256_seconds(path: Path) -> float:
+    """Seconds to hash ``path`` with SHA-256 here (best of three, the file in the page cache)."""
+    samples = []
+    for _ in range(3):
+        started = time.perf_counter()
+        with path.open("rb") as src:
+            hashlib.file_digest(src, "sha256")
+        samples.append(time.perf_counter() - started)
+    return min(samples)
 
 
 def _machine(mlflow_python: Path) -> list[str]:
@@ -458,6 +477,9 @@ def verdict(w: Workload, floors: Floors) -> tuple[str, str]:
     """The stock-client and SDK verdicts."""
     rs, ml, fl, sdk = (w.samples[s].per_unit() for s in SIDES)
     own = "met" if sdk <= rs else "not met"
+    if own != "met" and w.sdk_only is not None and sdk - rs <= w.sdk_only[1]:
+        what, seconds = w.sdk_only
+        own = f"not met: the SDK {what} ({_ms(seconds)} here), which the stock client does not; the gap is {_ms(sdk - rs)}"
     if rs <= ml and rs <= fl * FLOOR_MARGIN:
         return "met", own
     allowed = fl * (FLOOR_MARGIN - 1)

@@ -234,7 +234,9 @@ or less memory. Floors and aims are the targets the project holds itself to.
   <tmp> --port <port>` (one worker; SQLite in WAL mode with `synchronous=FULL`, one transaction
   and one audit event per request). MLflow: `mlflow server --backend-store-uri
   sqlite:///<tmp>/mlflow.db --default-artifact-root <tmp>/mlartifacts` (its default of four
-  uvicorn workers), installed with `pip install mlflow` into `bench/.venv-mlflow`.
+  uvicorn workers), installed with `pip install mlflow` into `bench/.venv-mlflow`. Both start
+  from compiled modules: pip compiles MLflow's when it installs it, and the bench compiles
+  runstone's checkout once before the first server starts, as pip would for an installed package.
 - **Client.** One `httpx` client with one kept-alive connection drives both servers. Request
   bodies are serialized before the clock starts; responses are parsed inside it.
 - **log-batch.** {sizes.log_points:,} points of one metric, {sizes.batch_size:,} per request,
