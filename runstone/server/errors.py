@@ -28,14 +28,6 @@ def error_response(error: RunstoneError, request: Request) -> JSON:
     return JSON(body, status_code=error.status)
 
 
-def client_gone(request_id: str) -> InvalidInput:
-    """A request whose client closed the connection before its body ended: nothing of it was
-    carried out. Noted in the log in one line (it is the client's doing, not a server error); the
-    answer is for the request log, as no one is left to read it."""
-    log.info("request %s: the client closed the connection before its body ended; nothing was done", request_id)
-    return InvalidInput("The request body ended before its declared length: the client closed the connection.")
-
-
 def _describe(errors: list[dict]) -> str:
     parts = []
     for e in errors[:5]:
@@ -75,7 +67,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ClientDisconnect)
     async def _gone(request: Request, exc: ClientDisconnect) -> JSON:
-        return error_response(client_gone(getattr(request.state, "request_id", "-")), request)
+        # The client closed the connection before its body ended: nothing of the request was
+        # carried out. One line in the log (the client's doing, not a server error); the answer
+        # is for the request log, as no one is left to read it.
+        request_id = getattr(request.state, "request_id", "-")
+        log.info("request %s: the client closed the connection before its body ended; nothing was done", request_id)
+        gone = InvalidInput("The request body ended before its declared length: the client closed the connection.")
+        return error_response(gone, request)
 
     @app.exception_handler(Exception)
     async def _unknown(request: Request, exc: Exception) -> JSON:

@@ -45,7 +45,6 @@ from runstone.errors import (
     Unauthenticated,
     Unavailable,
 )
-from runstone.server.errors import client_gone
 from runstone.server.http import JSON, PARSED_JSON, decode_json
 from runstone.server.lean import lean_handler, route_state
 
@@ -157,8 +156,7 @@ class MlflowRoute(APIRoute):
                     return error_response(code, f"Internal server error (request {_request_id(request)}).", 500)
                 return error_response(code, exc.message, status)
             except ClientDisconnect:
-                gone = client_gone(_request_id(request))
-                return error_response(mlflow_error(gone)[0], gone.message, gone.status)
+                raise  # no one to answer: the app's handler notes it (runstone.server.errors)
             except Exception as exc:
                 storage = storage_error(exc, "The server's storage") if isinstance(exc, OSError) else None
                 if storage is not None:
