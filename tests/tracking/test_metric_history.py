@@ -8,6 +8,7 @@ import pytest
 
 from runstone.entities import Metric
 from runstone.errors import InvalidInput
+from runstone.tracking.browse import BrowseService
 
 
 def log_series(tracking, run_id, key, values, *, start_step=0):
@@ -23,6 +24,24 @@ def test_full_history_in_step_order(tracking):
     assert (history.steps, history.timestamps, history.values) == ([1, 2, 3], [10, 20, 30], [1.0, 2.0, 3.0])
     assert not history.downsampled
     assert len(tracking.get_metric_history(run_id, "unknown")) == 0
+
+
+def test_points_of_a_step_logged_more_than_once_come_in_timestamp_order(tracking):
+    # Logged newest first, in two batches: the order they were written in is not the answer.
+    runs = [tracking.create_run().info.run_id for _ in range(2)]
+    for run_id in runs:
+        tracking.log_batch(run_id, [Metric("m", 9.0, 90, 1), Metric("m", 0.5, 5, 0), Metric("m", 7.0, 70, 1)])
+        tracking.log_batch(run_id, [Metric("m", 3.0, 30, 1), Metric("m", 2.0, 20, 2)])
+    expected = ([0, 1, 1, 1, 2], [5, 30, 70, 90, 20], [0.5, 3.0, 7.0, 9.0, 2.0])
+    history = tracking.get_metric_history(runs[0], "m")
+    assert (history.steps, history.timestamps, history.values) == expected
+    for found in tracking.get_metric_histories(runs, "m").values():  # several runs read at once
+        assert (found.steps, found.timestamps, found.values) == expected
+    grid = BrowseService(tracking.ctx, tracking.root).history_grid(runs, ["m"], max_points=100)  # workspace panels
+    for found in grid["m"].values():
+        assert (found.steps, found.timestamps, found.values) == expected
+    page = tracking.get_metric_history(runs[0], "m", limit=3)  # a page ends inside step 1
+    assert (page.steps, page.timestamps) == ([0, 1, 1], [5, 30, 70])
 
 
 def test_downsampling_keeps_spikes(tracking):
