@@ -76,8 +76,14 @@ class RunRow(Base):
     __table_args__ = (Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),)
 
 
+# Looked up by (run, key) in every search and run load: on SQLite these tables are stored in
+# their primary key's order (WITHOUT ROWID), one b-tree where a rowid table needs two.
+_CLUSTERED = {"sqlite_with_rowid": False}
+
+
 class ParamRow(Base):
     __tablename__ = "params"
+    __table_args__ = _CLUSTERED
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
@@ -85,6 +91,7 @@ class ParamRow(Base):
 
 class TagRow(Base):
     __tablename__ = "tags"
+    __table_args__ = _CLUSTERED
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
@@ -117,7 +124,7 @@ class LatestMetricRow(Base):
     timestamp: Mapped[int] = mapped_column(BigInteger)
     value: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)
 
-    __table_args__ = (Index("ix_latest_metrics_key_value", "key_id", "value"),)
+    __table_args__ = (Index("ix_latest_metrics_key_value", "key_id", "value"), _CLUSTERED)
 
 
 class _BlockSummary:

@@ -139,6 +139,7 @@ def _layout(db: Database) -> dict[str, object]:
         if db.dialect == "sqlite":  # AUTOINCREMENT shows only in the table's SQL
             sql = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all()
             out["autoincrement"] = sorted(name for name, ddl in sql if ddl and "AUTOINCREMENT" in ddl.upper())
+            out["without_rowid"] = sorted(name for name, ddl in sql if ddl and "WITHOUT ROWID" in ddl.upper())
             triggers = conn.execute(text("SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'")).all()
         else:
             triggers = conn.execute(
