@@ -42,11 +42,9 @@ def _key_ids(session: Session, keys: set[str]) -> dict[str, int]:
     return dict(raw.rows(session, f'SELECT "key", id FROM metric_keys WHERE "key" IN ({marks})', ordered))
 
 
-def _stored(value: float) -> float | None:
-    return None if math.isnan(value) else value
+_step_and_time = itemgetter(0, 1)
 
-
-_INSERT_POINTS = "INSERT INTO metrics (run_id, key_id, step, timestamp, value) VALUES (?, ?, ?, ?, ?)"
+_INSERT_POINTS = "INSERT INTO metrics (run_id, key_id, step, timestamp, value) VALUES {values}"
 # The latest point per key: the incoming one replaces the stored one when it ranks above it (see
 # insert_points).
 _UPSERT_LATEST = """
@@ -63,27 +61,32 @@ def insert_points(session: Session, run_id: int, metrics: Sequence[Metric]) -> N
     if not metrics:
         return
     ids = key_ids(session, {m.key for m in metrics}, create=True)
-    # Straight to the driver's executemany: at a thousand points per batch, SQLAlchemy's
-    # per-row parameter processing costs more than the insert itself.
-    rows = [(run_id, ids[m.key], m.step, m.timestamp, _stored(m.value)) for m in metrics]
-    raw.execute_many(session, _INSERT_POINTS, rows)
-    by_key: dict[int, list[metric_blocks.Point]] = {}
-    for _, key_id, step, timestamp, value in rows:
-        by_key.setdefault(key_id, []).append((step, timestamp, value))
+    # Straight to the driver, many rows a statement: at a thousand points per batch, SQLAlchemy's
+    # per-row parameter processing costs more than the insert itself. (v == v is False for NaN,
+    # stored as NULL; written inline, this loop runs once per point.)
+    rows = [(run_id, ids[m.key], m.step, m.timestamp, m.value if m.value == m.value else None) for m in metrics]
+    raw.insert_rows(session, _INSERT_POINTS, rows)
+    by_key: dict[int, list[metric_blocks.Point]]
+    if len(ids) == 1:
+        by_key = {next(iter(ids.values())): [r[2:] for r in rows]}
+    else:
+        by_key = {}
+        for _, key_id, step, timestamp, value in rows:
+            by_key.setdefault(key_id, []).append((step, timestamp, value))
     for key_id, points in by_key.items():
         metric_blocks.record(session, run_id, key_id, points)
-    # Latest per key: the point with the highest (step, timestamp); ties go to the larger value.
-    ranked: dict[str, tuple[tuple[int, int, float], Metric]] = {}
-    for m in metrics:
-        rank = _rank(m)
-        best = ranked.get(m.key)
-        if best is None or rank > best[0]:
-            ranked[m.key] = (rank, m)
-    raw.execute_many(
-        session,
-        _UPSERT_LATEST,
-        [(run_id, ids[k], m.step, m.timestamp, _stored(m.value)) for k, (_, m) in ranked.items()],
-    )
+    raw.execute_many(session, _UPSERT_LATEST, [(run_id, key_id, *_newest(points)) for key_id, points in by_key.items()])
+
+
+def _newest(points: Sequence[metric_blocks.Point]) -> metric_blocks.Point:
+    """The point with the highest (step, timestamp); of points tied on both, the one with the
+    largest value (NaN, stored as None, the smallest; the first of equals)."""
+    top = max(points, key=_step_and_time)
+    step, timestamp = top[0], top[1]
+    tied = [p for p in points if p[1] == timestamp and p[0] == step]
+    if len(tied) == 1:
+        return top
+    return max(tied, key=lambda p: -math.inf if p[2] is None else p[2])
 
 
 def _newer(t: Table, new: Any) -> ColumnElement[bool]:
@@ -92,10 +95,6 @@ def _newer(t: Table, new: Any) -> ColumnElement[bool]:
         tuple_(new.step, new.timestamp) > tuple_(t.c.step, t.c.timestamp),
         and_(new.step == t.c.step, new.timestamp == t.c.timestamp, new.value > t.c.value),
     )
-
-
-def _rank(m: Metric) -> tuple[int, int, float]:
-    return (m.step, m.timestamp, -math.inf if math.isnan(m.value) else m.value)
 
 
 def _value(stored: float | None) -> float:
@@ -272,9 +271,6 @@ def _whole(session: Session, run_id: int, key_id: int) -> Sequence[Sequence[obje
     m = metrics_table.c
     stmt = select(m.step, m.timestamp, m.value).where(m.run_id == run_id, m.key_id == key_id)
     return plain_rows(session, stmt.order_by(m.step))  # ties: see _columns
-
-
-_step_and_time = itemgetter(0, 1)
 
 
 def _columns(key: str, rows: Sequence[Sequence[object]], *, downsampled: bool) -> MetricHistory:

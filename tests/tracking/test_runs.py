@@ -164,6 +164,27 @@ def test_latest_metric_is_highest_step_then_timestamp(tracking):
     assert tracking.get_run(run_id).data.metrics["m"] == 9.0
 
 
+def test_of_points_tied_on_step_and_timestamp_in_one_batch_the_largest_value_is_the_latest(tracking):
+    run_id = tracking.create_run().info.run_id
+    tied = [Metric("a", 2.0, 10, 4), Metric("a", math.nan, 10, 4), Metric("a", 5.0, 10, 4), Metric("a", 3.0, 10, 4)]
+    only_nan = [Metric("b", math.nan, 10, 4), Metric("b", 1.0, 9, 4), Metric("b", math.nan, 10, 4)]
+    tracking.log_batch(run_id, [Metric("a", 8.0, 10, 3), *tied, *only_nan])  # two keys in one batch
+    latest = tracking.get_run(run_id).data.metrics
+    assert latest["a"] == 5.0 and math.isnan(latest["b"])
+    assert tracking.get_metric_history(run_id, "a").values[0] == 8.0
+
+
+def test_every_point_of_a_batch_is_stored_whatever_its_length(tracking):
+    # Points are written many rows a statement; lengths around the statement size leave nothing out.
+    run_id = tracking.create_run().info.run_id
+    start = 0
+    for length in (1, 127, 128, 129, 1000, 1037):
+        tracking.log_batch(run_id, [Metric("m", float(s), 7, s) for s in range(start, start + length)])
+        start += length
+    history = tracking.get_metric_history(run_id, "m")
+    assert history.steps == list(range(start)) and history.values == [float(s) for s in range(start)]
+
+
 def test_batch_is_all_or_nothing(tracking):
     run_id = tracking.create_run().info.run_id
     tracking.log_param(run_id, "fixed", "1")
