@@ -12,12 +12,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from runstone.errors import InvalidInput
 from runstone.store import metrics as metric_store
 from runstone.store import paging
 from runstone.store.tables import DatasetRow, InputRow, LatestMetricRow, ParamRow, RunRow, TagRow
+
+# The statements are built from the tables themselves (SQLAlchemy Core): an ORM alias costs a
+# column adaptation per use, and building a search's statement from them took as long as the
+# database took to answer it.
+_RUNS = RunRow.__table__
+_R = _RUNS.c
+_LATEST = LatestMetricRow.__table__
+_KEY_VALUES = {"param": ParamRow.__table__, "tag": TagRow.__table__}
+_D = DatasetRow.__table__.c
+_I = InputRow.__table__.c
 
 if TYPE_CHECKING:
     from runstone.tracking.search import Comparison, OrderKey
@@ -59,18 +69,18 @@ def number_condition(column: Any, op: str, value: float) -> ColumnElement[bool]:
     return conditions[op]()
 
 
-_DURATION = RunRow.end_time - RunRow.start_time
+_DURATION = _R.end_time - _R.start_time
 
 _ATTRIBUTE_COLUMNS: dict[str, Any] = {
-    "run_id": RunRow.uuid,
-    "run_name": RunRow.name,
-    "status": RunRow.status,
-    "user_id": RunRow.user_id,
-    "start_time": RunRow.start_time,
-    "end_time": RunRow.end_time,
-    "experiment_id": RunRow.experiment_id,
+    "run_id": _R.uuid,
+    "run_name": _R.name,
+    "status": _R.status,
+    "user_id": _R.user_id,
+    "start_time": _R.start_time,
+    "end_time": _R.end_time,
+    "experiment_id": _R.experiment_id,
     "duration": _DURATION,
-    "artifact_uri": RunRow.artifact_key,
+    "artifact_uri": _R.artifact_key,
 }
 
 
@@ -84,7 +94,7 @@ def _conditions(
     experiment_ids: list[int], comparisons: list[Comparison], stages: tuple[str, ...], key_ids: dict[str, int]
 ) -> list[ColumnElement[bool]] | None:
     """The WHERE terms of a search; None when nothing can match."""
-    where: list[ColumnElement[bool]] = [RunRow.experiment_id.in_(experiment_ids), RunRow.lifecycle_stage.in_(stages)]
+    where: list[ColumnElement[bool]] = [_R.experiment_id.in_(experiment_ids), _R.lifecycle_stage.in_(stages)]
     for c in comparisons:
         condition = _comparison(c, key_ids)
         if condition is None:
@@ -95,21 +105,22 @@ def _conditions(
 
 def _ordered(order_by: list[OrderKey], key_ids: dict[str, int]) -> tuple[Any, list[tuple[Any, bool]]]:
     """The statement selecting run ids with the joins the order needs, and its sort keys."""
-    stmt = select(RunRow.id)
+    stmt = select(_R.id)
     sort: list[tuple[object, bool]] = []
     for o in order_by:
         if o.entity == "metric":
             key_id = key_ids.get(o.key)
             if key_id is None:
                 continue  # nobody has this metric: it cannot change the order
-            lm = aliased(LatestMetricRow)
-            stmt = stmt.outerjoin(lm, and_(lm.run_id == RunRow.id, lm.key_id == key_id))
+            joined = _LATEST.alias()
+            lm = joined.c
+            stmt = stmt.outerjoin(joined, and_(lm.run_id == _R.id, lm.key_id == key_id))
             rank = case((lm.run_id.is_(None), 2), (lm.value.is_(None), 1), else_=0)
             sort += [(rank, True), (lm.value, o.ascending)]
         elif o.entity in ("param", "tag"):
-            table: type[ParamRow] | type[TagRow] = ParamRow if o.entity == "param" else TagRow
-            kv = aliased(table)
-            stmt = stmt.outerjoin(kv, and_(kv.run_id == RunRow.id, kv.key == o.key))
+            joined = _KEY_VALUES[o.entity].alias()
+            kv = joined.c
+            stmt = stmt.outerjoin(joined, and_(kv.run_id == _R.id, kv.key == o.key))
             sort += [(case((kv.value.is_(None), 1), else_=0), True), (kv.value, o.ascending)]
         else:
             column = _ATTRIBUTE_COLUMNS[o.key]
@@ -117,8 +128,8 @@ def _ordered(order_by: list[OrderKey], key_ids: dict[str, int]) -> tuple[Any, li
                 sort.append((case((column.is_(None), 1), else_=0), True))
             sort.append((column, o.ascending))
     if not order_by:
-        sort.append((RunRow.start_time, False))
-    sort.append((RunRow.id, False))
+        sort.append((_R.start_time, False))
+    sort.append((_R.id, False))
     return stmt, sort
 
 
@@ -161,7 +172,7 @@ def count_runs(
     where = _conditions(experiment_ids, comparisons, stages, _key_ids(session, comparisons, []))
     if where is None:
         return 0
-    return int(session.scalar(select(func.count()).select_from(RunRow).where(*where)) or 0)
+    return int(session.scalar(select(func.count()).select_from(_RUNS).where(*where)) or 0)
 
 
 def previous_page_token(
@@ -204,31 +215,30 @@ def _comparison(c: Comparison, key_ids: dict[str, int]) -> ColumnElement[bool] |
     """SQL condition for one comparison; None when it can match nothing."""
     if c.entity == "metric":
         key_id = key_ids.get(c.key)
-        lm = aliased(LatestMetricRow)
+        lm = _LATEST.alias().c
         if c.op in ("IS NULL", "IS NOT NULL"):
             if key_id is None:
                 return literal(True) if c.op == "IS NULL" else None
-            has = exists().where(lm.run_id == RunRow.id, lm.key_id == key_id)
+            has = exists().where(lm.run_id == _R.id, lm.key_id == key_id)
             return ~has if c.op == "IS NULL" else has
         if key_id is None:
             return None
         return exists().where(
-            lm.run_id == RunRow.id,
+            lm.run_id == _R.id,
             lm.key_id == key_id,
             number_condition(lm.value, c.op, c.number()),
         )
     if c.entity in ("param", "tag"):
-        table: type[ParamRow] | type[TagRow] = ParamRow if c.entity == "param" else TagRow
-        kv = aliased(table)
-        has_key = [kv.run_id == RunRow.id, kv.key == c.key]
+        kv = _KEY_VALUES[c.entity].alias().c
+        has_key = [kv.run_id == _R.id, kv.key == c.key]
         if c.op == "IS NULL":
             return ~exists().where(*has_key)
         if c.op == "IS NOT NULL":
             return exists().where(*has_key)
         return exists().where(*has_key, string_condition(kv.value, c.op, c.value))
     if c.entity == "dataset":
-        column = {"name": DatasetRow.name, "digest": DatasetRow.digest, "context": InputRow.context}[c.key]
-        inner = [InputRow.run_id == RunRow.id, DatasetRow.id == InputRow.dataset_id]
+        column = {"name": _D.name, "digest": _D.digest, "context": _I.context}[c.key]
+        inner = [_I.run_id == _R.id, _D.id == _I.dataset_id]
         if c.op in ("IS NULL", "IS NOT NULL"):
             has = exists().where(*inner, column.is_not(None))
             return ~has if c.op == "IS NULL" else has
