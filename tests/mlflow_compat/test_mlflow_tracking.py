@@ -140,6 +140,44 @@ def test_metrics_carry_nan_and_infinities_as_strings(mlflow_api: Mlflow, backend
     assert metrics == {"m0": "NaN", "m1": "Infinity", "m2": "-Infinity", "m3": 0.5}
 
 
+@pytest.mark.parametrize(
+    ("entry", "fragment"),
+    [
+        ({"key": "m", "value": True, "timestamp": 1, "step": 0}, "'metrics[1].value'"),
+        ({"key": "m", "value": 1.0, "timestamp": True, "step": 0}, "'metrics[1].timestamp'"),
+        ({"key": "m", "value": 1.0, "timestamp": 1, "step": 1.5}, "'metrics[1].step'"),
+        ({"key": "m", "value": 1.0, "timestamp": "soon", "step": 0}, "'metrics[1].timestamp'"),
+        ({"key": "", "value": 1.0, "timestamp": 1, "step": 0}, "'metrics[1].key'"),
+        ({"key": 7, "value": 1.0, "timestamp": 1, "step": 0}, "'metrics[1].key'"),
+        ({"key": "m", "value": [1.0], "timestamp": 1, "step": 0}, "'metrics[1].value'"),
+    ],
+)
+def test_log_batch_refuses_a_bad_point_by_its_place_and_writes_nothing(
+    mlflow_api: Mlflow, backend: Backend, entry: dict[str, object], fragment: str
+):
+    run_id = mlflow_api.create_run()["info"]["run_id"]
+    good = {"key": "m", "value": 0.5, "timestamp": 1, "step": 0}
+    refused = mlflow_api.error("POST", "runs/log-batch", 400, run_id=run_id, metrics=[good, entry, good])
+    assert refused["error_code"] == "INVALID_PARAMETER_VALUE" and fragment in refused["message"]
+    assert backend.tracking().get_run(run_id).data.metrics == {}
+
+
+def test_log_batch_reads_numbers_as_mlflow_clients_write_them(mlflow_api: Mlflow, backend: Backend):
+    run_id = mlflow_api.create_run()["info"]["run_id"]
+    metrics = [
+        {"key": "plain", "value": 2, "timestamp": 10, "step": 3},  # an integer value
+        {"key": "text", "value": "0.25", "timestamp": "11", "step": "4"},  # proto-JSON strings
+        {"key": "whole", "value": 1.5, "timestamp": 12.0},  # an integral float, no step
+    ]
+    assert mlflow_api.post("runs/log-batch", run_id=run_id, metrics=metrics) == {}
+    tracking = backend.tracking()
+    found = {}
+    for key in ("plain", "text", "whole"):
+        h = tracking.get_metric_history(run_id, key)
+        found[key] = (h.values, h.timestamps, h.steps)
+    assert found == {"plain": ([2.0], [10], [3]), "text": ([0.25], [11], [4]), "whole": ([1.5], [12], [0])}
+
+
 def test_log_batch_applies_mlflow_limits_and_semantics(mlflow_api: Mlflow, backend: Backend):
     run_id = mlflow_api.create_run()["info"]["run_id"]
     batch = {

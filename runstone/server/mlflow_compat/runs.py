@@ -175,6 +175,20 @@ def _log(
     points: list[Metric] = []
     model_points: list[tuple[str, LoggedModelMetric]] = []
     for i, entry in enumerate(entries):
+        # The common point (a named number, integer timestamp and step, no model) is taken as it
+        # is; anything else goes through _metric's checks and messages. This loop runs once per
+        # point, a thousand times for the stock client's log_batch.
+        key, value, timestamp, step = entry.get("key"), entry.get("value"), entry.get("timestamp"), entry.get("step", 0)
+        if (
+            type(key) is str
+            and key
+            and (type(value) is float or type(value) is int)  # by exact type: a bool is no value
+            and type(timestamp) is int
+            and type(step) is int
+            and not entry.get("model_id")
+        ):
+            points.append(Metric(key, float(value), timestamp, step))
+            continue
         point, model_point, model_id = _metric(entry, f"{prefix}[{i}]." if prefix else "", run_id)
         if model_point is None or model_id is None:
             points.append(point)
