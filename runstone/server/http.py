@@ -83,6 +83,11 @@ class Route(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        # A route that needs nothing of FastAPI's solver and answers a ready response (an
+        # upload, say) is answered without it (runstone.server.lean).
+        from runstone.server.lean import lean_handler, route_state
+
+        handler = lean_handler(route_state(self), handler, answers_only=True) or handler
 
         async def route(request: Request) -> Response:
             return await handler(_OrjsonRequest(request.scope, request.receive))

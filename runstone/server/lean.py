@@ -149,6 +149,13 @@ def _only_request(dependant: Dependant) -> bool:
     )
 
 
+def _answers(annotation: Any) -> bool:
+    """Whether a return annotation names a Response class (as a class or, postponed, its name)."""
+    if isinstance(annotation, str):
+        return annotation in ("JSON", "Response", "JSONResponse")
+    return isinstance(annotation, type) and issubclass(annotation, Response)
+
+
 def route_state(route: Any) -> Any:
     """Where FastAPI keeps what a route's handler is built from: the route, or (FastAPI 0.160 and
     later) the effective route of one app's inclusion of it, which carries the app's dependencies,
@@ -160,9 +167,10 @@ def route_state(route: Any) -> Any:
     return route
 
 
-def lean_handler(route: Any, fallback: Handler) -> Handler | None:
+def lean_handler(route: Any, fallback: Handler, *, answers_only: bool = False) -> Handler | None:
     """A handler for ``route`` (as :func:`route_state` gives it), or None when its parameters
-    need FastAPI's own."""
+    need FastAPI's own. With ``answers_only``, only for an endpoint declared to return a ready
+    response (a route with a response model filters what any other returns)."""
     dependant: Dependant | None = getattr(route, "dependant", None)
     overrides = getattr(route, "dependency_overrides_provider", None)
     status_code = getattr(route, "status_code", None) or 200
@@ -172,6 +180,8 @@ def lean_handler(route: Any, fallback: Handler) -> Handler | None:
     if endpoint is None or not _plain(dependant) or not all(_only_request(d) for d in dependant.dependencies):
         return None
     signature = inspect.signature(endpoint)
+    if answers_only and not _answers(signature.return_annotation):
+        return None
     path_names = [field.name for field in dependant.path_params]
     for name in path_names:
         annotation = signature.parameters[name].annotation

@@ -74,3 +74,63 @@ def test_a_request_that_stops_waiting_leaves_the_threads_working():
         return str(await workers.submit(lambda: "next"))
 
     assert asyncio.run(main()) == "next"
+
+
+def test_native_routes_that_answer_ready_responses_are_answered_lean_and_still_checked(settings, backend, monkeypatch):  # type: ignore[no-untyped-def]
+    """The native upload is answered without FastAPI's solver (its endpoint returns a ready
+    answer), and it still asks who is calling first: no credential 401, a reader 403 with nothing
+    stored, the owner 200 with the file's answer; on SQLite and PostgreSQL."""
+    from fastapi.testclient import TestClient
+
+    import runstone.server.lean as lean
+    from runstone.governance.context import Principal
+    from runstone.governance.identity import IdentityService
+    from runstone.server.app import create_app
+
+    built: list[tuple[str, bool]] = []
+    original = lean.lean_handler
+
+    def recording(route, fallback, **kwargs):  # type: ignore[no-untyped-def]
+        handler = original(route, fallback, **kwargs)
+        if kwargs.get("answers_only"):
+            built.append((f"{sorted(route.methods)[0]} {route.path}", handler is not None))
+        return handler
+
+    monkeypatch.setattr(lean, "lean_handler", recording)
+    app = create_app(settings.model_copy(update={"auth": True}), backend=backend)
+    identity = IdentityService(backend.context(Principal("admin", authenticated=True, is_admin=True)))
+    secrets = {}
+    for name in ("alice", "bob"):
+        identity.create_user(name)
+        secrets[name] = identity.create_token(name, "t").secret
+    with TestClient(app) as client:
+
+        def as_(name: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {secrets[name]}"}
+
+        exp_id = client.post("/api/v1/experiments", json={"name": "e"}, headers=as_("alice")).json()["experiment"][
+            "experiment_id"
+        ]
+        run_id = client.post("/api/v1/runs", json={"experiment_id": exp_id}, headers=as_("alice")).json()["run"][
+            "info"
+        ]["run_id"]
+        grant = {"resource_type": "experiment", "resource_id": exp_id, "principal": "bob", "permission": "READ"}
+        assert client.post("/api/v1/permissions/grant", json=grant, headers=as_("alice")).is_success
+        url = f"/api/v1/runs/{run_id}/artifacts/notes/a.txt"
+        assert client.put(url, content=b"hello").status_code == 401
+        refused = client.put(url, content=b"hello", headers=as_("bob"))
+        assert refused.status_code == 403, refused.text
+        listed = client.get(f"/api/v1/runs/{run_id}/artifacts", params={"recursive": "true"}, headers=as_("alice"))
+        assert listed.json()["files"] == []
+        stored = client.put(url, content=b"hello", headers=as_("alice"))
+        assert stored.status_code == 200, stored.text
+        assert stored.json()["file"] == {
+            "path": "notes/a.txt",
+            "is_dir": False,
+            "file_size": 5,
+            "sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+        }
+        assert client.get(url, headers=as_("bob")).content == b"hello"
+    assert ("PUT /api/v1/runs/{run_id}/artifacts/{path:path}", True) in built
+    # A route with a response model keeps FastAPI's handler, which filters what it answers.
+    assert ("GET /api/v1/runs/{run_id}/artifacts", False) in built
