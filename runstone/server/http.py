@@ -84,7 +84,8 @@ class Route(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         # A route that needs nothing of FastAPI's solver and answers a ready response (an
-        # upload, say) is answered without it (runstone.server.lean).
+        # upload, say) is answered without it. (Imported here: runstone.server.lean imports
+        # this module.)
         from runstone.server.lean import lean_handler, route_state
 
         handler = lean_handler(route_state(self), handler, answers_only=True) or handler

@@ -30,6 +30,7 @@ from typing import Any
 import fastapi.routing
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_typed_return_annotation
 from fastapi.encoders import jsonable_encoder
 
 from runstone.server.http import JSON
@@ -149,10 +150,10 @@ def _only_request(dependant: Dependant) -> bool:
     )
 
 
-def _answers(annotation: Any) -> bool:
-    """Whether a return annotation names a Response class (as a class or, postponed, its name)."""
-    if isinstance(annotation, str):
-        return annotation in ("JSON", "Response", "JSONResponse")
+def _answers(endpoint: Callable[..., Any]) -> bool:
+    """Whether ``endpoint`` is declared to return a Response (its annotation resolved as FastAPI
+    resolves it, postponed annotations included)."""
+    annotation = get_typed_return_annotation(endpoint)
     return isinstance(annotation, type) and issubclass(annotation, Response)
 
 
@@ -180,7 +181,7 @@ def lean_handler(route: Any, fallback: Handler, *, answers_only: bool = False) -
     if endpoint is None or not _plain(dependant) or not all(_only_request(d) for d in dependant.dependencies):
         return None
     signature = inspect.signature(endpoint)
-    if answers_only and not _answers(signature.return_annotation):
+    if answers_only and not _answers(endpoint):
         return None
     path_names = [field.name for field in dependant.path_params]
     for name in path_names:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+from collections.abc import Callable
 
 import pytest
 
+from runstone.backend import Backend
+from runstone.config import Settings
 from runstone.server.lean import _Workers, on_thread
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -76,15 +79,18 @@ def test_a_request_that_stops_waiting_leaves_the_threads_working():
     assert asyncio.run(main()) == "next"
 
 
-def test_native_routes_that_answer_ready_responses_are_answered_lean_and_still_checked(settings, backend, monkeypatch):  # type: ignore[no-untyped-def]
+def test_native_routes_that_answer_ready_responses_are_answered_lean_and_still_checked(
+    settings: Settings,
+    backend: Backend,
+    bearer: Callable[..., dict[str, dict[str, str]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The native upload is answered without FastAPI's solver (its endpoint returns a ready
     answer), and it still asks who is calling first: no credential 401, a reader 403 with nothing
     stored, the owner 200 with the file's answer; on SQLite and PostgreSQL."""
     from fastapi.testclient import TestClient
 
     import runstone.server.lean as lean
-    from runstone.governance.context import Principal
-    from runstone.governance.identity import IdentityService
     from runstone.server.app import create_app
 
     built: list[tuple[str, bool]] = []
@@ -98,16 +104,8 @@ def test_native_routes_that_answer_ready_responses_are_answered_lean_and_still_c
 
     monkeypatch.setattr(lean, "lean_handler", recording)
     app = create_app(settings.model_copy(update={"auth": True}), backend=backend)
-    identity = IdentityService(backend.context(Principal("admin", authenticated=True, is_admin=True)))
-    secrets = {}
-    for name in ("alice", "bob"):
-        identity.create_user(name)
-        secrets[name] = identity.create_token(name, "t").secret
+    as_ = bearer("alice", "bob").__getitem__
     with TestClient(app) as client:
-
-        def as_(name: str) -> dict[str, str]:
-            return {"Authorization": f"Bearer {secrets[name]}"}
-
         exp_id = client.post("/api/v1/experiments", json={"name": "e"}, headers=as_("alice")).json()["experiment"][
             "experiment_id"
         ]

@@ -85,13 +85,10 @@ def _fill(value: Any, run: str) -> Any:
     return value.replace(RUN, run) if isinstance(value, str) else value
 
 
-def test_a_check_made_in_the_routes_transaction_refuses_before_anything_is_written(settings, backend) -> None:  # type: ignore[no-untyped-def]
+def test_a_check_made_in_the_routes_transaction_refuses_before_anything_is_written(settings, backend, bearer) -> None:  # type: ignore[no-untyped-def]
     """Routes declared ``in_transaction`` answer a caller without EDIT with 403 and write nothing,
     a run that does not exist with 404, and a caller with EDIT as before; on SQLite and PostgreSQL."""
     from fastapi.testclient import TestClient
-
-    from runstone.governance.context import Principal
-    from runstone.governance.identity import IdentityService
 
     app = create_app(settings.model_copy(update={"auth": True}), backend=backend)
     declared = {
@@ -101,15 +98,8 @@ def test_a_check_made_in_the_routes_transaction_refuses_before_anything_is_writt
     }
     assert declared == set(IN_TRANSACTION)
 
-    identity = IdentityService(backend.context(Principal("admin", authenticated=True, is_admin=True)))
-    secrets = {}
-    for name in ("alice", "bob"):
-        identity.create_user(name)
-        secrets[name] = identity.create_token(name, "t").secret
+    as_ = bearer("alice", "bob").__getitem__
     with TestClient(app) as client:
-
-        def as_(name: str) -> dict[str, str]:
-            return {"Authorization": f"Bearer {secrets[name]}"}
 
         def run_data(run: str) -> dict[str, Any]:
             got = client.get("/api/2.0/mlflow/runs/get", params={"run_id": run}, headers=as_("alice"))
